@@ -1,1 +1,2 @@
-export {};
+export * from "./core.js";
+export { FileSource } from "./file.js";

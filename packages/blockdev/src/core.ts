@@ -1,0 +1,4 @@
+// Browser-safe entry: no node: imports.
+export { type BlockSource, checkRange, readBytes } from "./source.js";
+export { MemorySource } from "./memory.js";
+export { OffsetSource } from "./offset.js";

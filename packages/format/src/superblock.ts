@@ -1,0 +1,236 @@
+import {
+  COMPAT,
+  COMPRESSION,
+  COMPRESSION_MAX,
+  EROFS_MAX_BLOCK_BITS,
+  EROFS_MIN_BLOCK_BITS,
+  EROFS_SB_EXTSLOT_SIZE,
+  EROFS_SUPERBLOCK_BASE_SIZE,
+  EROFS_SUPER_MAGIC,
+  EROFS_SUPER_OFFSET,
+  INCOMPAT,
+  INCOMPAT_SUPPORTED,
+  NID_METABOX_BIT,
+} from "./constants.js";
+import { crc32c } from "./crc32c.js";
+import { ErofsError, corrupted, unsupported } from "./errors.js";
+import { ByteReader } from "./reader.js";
+
+/** Per-algorithm settings from the superblock's compression configs (z_erofs_*_cfgs). */
+export interface CompressionConfigs {
+  /** Bit n set: algorithm n (COMPRESSION.*) may appear in this image. */
+  readonly availableAlgorithms: number;
+  readonly lz4MaxDistance: number;
+  readonly lz4MaxPclusterBlocks: number;
+  readonly lzmaDictSize: number;
+  readonly deflateWindowBits: number;
+  readonly zstdWindowLog: number;
+}
+
+/**
+ * The superblock (struct erofs_super_block: 128 bytes, plus 16 per extension slot; 144
+ * with metabox) at byte 1024 of the primary device.
+ */
+export interface Superblock {
+  readonly checksum: number;
+  readonly featureCompat: number;
+  readonly featureIncompat: number;
+  readonly blockSizeBits: number;
+  readonly blockSize: number;
+  /** 128 + 16 * sb_extslots. */
+  readonly size: number;
+  readonly rootNid: bigint;
+  readonly inodeCount: bigint;
+  /** Base seconds of compact-inode times (signed). */
+  readonly epoch: bigint;
+  readonly fixedNsec: number;
+  readonly buildTime: number;
+  /** Blocks of the primary device (48-bit with the 48BIT feature). */
+  readonly primaryBlocks: number;
+  readonly metaBlkaddr: number;
+  readonly xattrBlkaddr: number;
+  readonly uuid: Uint8Array;
+  /** Volume label bytes, NUL-trimmed. */
+  readonly volumeName: Uint8Array;
+  readonly extraDevices: number;
+  readonly devtSlotOff: number;
+  readonly xattrPrefixCount: number;
+  readonly xattrPrefixStart: number;
+  readonly packedNid: bigint;
+  readonly metaboxNid: bigint;
+  readonly xattrFilterReserved: number;
+  /** Long-prefix id of the page-cache-sharing fingerprint xattr (valid with ISHARE_XATTRS). */
+  readonly ishareXattrPrefixId: number;
+  readonly compression: CompressionConfigs;
+}
+
+export function hasCompat(sb: Superblock, bit: number): boolean {
+  return (sb.featureCompat & bit) !== 0;
+}
+
+export function hasIncompat(sb: Superblock, bit: number): boolean {
+  return (sb.featureIncompat & bit) !== 0;
+}
+
+/** How many bytes from the start of the image parseSuperblock wants (checksum range + configs). */
+export const SUPERBLOCK_READ_SIZE = EROFS_SUPER_OFFSET + (1 << EROFS_MAX_BLOCK_BITS);
+
+const WHERE = "superblock";
+
+/**
+ * Parses and validates the superblock from the first bytes of the image (ideally
+ * SUPERBLOCK_READ_SIZE of them, fewer if the image is smaller). Refuses unknown incompat
+ * features, bad block sizes and a wrong checksum, the way the kernel's mount does.
+ */
+export function parseSuperblock(image: Uint8Array): Superblock {
+  if (image.length < EROFS_SUPER_OFFSET + EROFS_SUPERBLOCK_BASE_SIZE) {
+    throw new ErofsError("EINVAL", `image too small for an EROFS superblock (${image.length} bytes)`, WHERE);
+  }
+  const r = new ByteReader(image, WHERE);
+  const at = EROFS_SUPER_OFFSET;
+  const magic = r.u32(at);
+  if (magic !== EROFS_SUPER_MAGIC) {
+    throw new ErofsError("EINVAL", `not an EROFS image (magic 0x${magic.toString(16).padStart(8, "0")})`, WHERE);
+  }
+  const checksum = r.u32(at + 4);
+  const featureCompat = r.u32(at + 8);
+  const blockSizeBits = r.u8(at + 12);
+  if (blockSizeBits < EROFS_MIN_BLOCK_BITS || blockSizeBits > EROFS_MAX_BLOCK_BITS) {
+    throw new ErofsError("EINVAL", `unsupported block size 2^${blockSizeBits}`, WHERE);
+  }
+  const blockSize = 1 << blockSizeBits;
+  const featureIncompat = r.u32(at + 80);
+  const unknown = featureIncompat & ~INCOMPAT_SUPPORTED;
+  if (unknown) {
+    throw unsupported(`unknown incompatible features 0x${unknown.toString(16)}`, WHERE);
+  }
+  const size = EROFS_SUPERBLOCK_BASE_SIZE + r.u8(at + 13) * EROFS_SB_EXTSLOT_SIZE;
+  if (size > blockSize || at + size > image.length) {
+    throw corrupted(`superblock size ${size} does not fit`, WHERE);
+  }
+
+  if (featureCompat & COMPAT.SB_CHKSUM) verifyChecksum(image, blockSize, checksum);
+
+  const is48 = (featureIncompat & INCOMPAT.BIT48) !== 0;
+  const rootnid8 = r.u64(at + 112);
+  let rootNid: bigint;
+  let primaryBlocks = r.u32(at + 36);
+  if (is48 && rootnid8 !== 0n) {
+    rootNid = rootnid8;
+    primaryBlocks += r.u16(at + 14) * 0x1_0000_0000;
+  } else {
+    rootNid = BigInt(r.u16(at + 14));
+  }
+
+  const packedNid = r.u64(at + 96);
+  if (packedNid >> NID_METABOX_BIT) throw corrupted("packed inode nid has the metabox bit", WHERE);
+  let metaboxNid = 0n;
+  if (featureIncompat & INCOMPAT.METABOX) {
+    if (size <= 128) throw corrupted("metabox feature without the extended superblock", WHERE);
+    metaboxNid = r.u64(at + 128);
+    if (metaboxNid >> NID_METABOX_BIT) throw corrupted("metabox inode nid points into the metabox", WHERE);
+  }
+
+  const dirblkbits = r.u8(at + 90);
+  if (dirblkbits !== 0) throw unsupported(`directory block bits ${dirblkbits}`, WHERE);
+
+  const xattrPrefixCount = r.u8(at + 91);
+  const ishareRaw = r.u8(at + 105);
+  if (featureCompat & COMPAT.ISHARE_XATTRS && ishareRaw >= xattrPrefixCount) {
+    throw corrupted(`ishare xattr prefix id ${ishareRaw} beyond ${xattrPrefixCount} prefixes`, WHERE);
+  }
+
+  const extraDevices = featureIncompat & INCOMPAT.DEVICE_TABLE ? r.u16(at + 86) : 0;
+
+  return {
+    checksum,
+    featureCompat,
+    featureIncompat,
+    blockSizeBits,
+    blockSize,
+    size,
+    rootNid,
+    inodeCount: r.u64(at + 16),
+    epoch: r.i64(at + 24),
+    fixedNsec: r.u32(at + 32),
+    buildTime: r.u32(at + 108),
+    primaryBlocks,
+    metaBlkaddr: r.u32(at + 40),
+    xattrBlkaddr: r.u32(at + 44),
+    uuid: image.slice(at + 48, at + 64),
+    volumeName: trimNul(image.slice(at + 64, at + 80)),
+    extraDevices,
+    devtSlotOff: r.u16(at + 88),
+    xattrPrefixCount,
+    xattrPrefixStart: r.u32(at + 92),
+    packedNid,
+    metaboxNid,
+    xattrFilterReserved: r.u8(at + 104),
+    ishareXattrPrefixId: ishareRaw,
+    compression: parseCompressionConfigs(r, featureIncompat, size),
+  };
+}
+
+function verifyChecksum(image: Uint8Array, blockSize: number, expected: number): void {
+  // The kernel sums the rest of the superblock's block from byte 1024 on (or one whole
+  // block when blocks are no larger than 1 KiB), with the checksum field zeroed.
+  const len = blockSize > EROFS_SUPER_OFFSET ? blockSize - EROFS_SUPER_OFFSET : blockSize;
+  if (EROFS_SUPER_OFFSET + len > image.length) throw corrupted("superblock checksum range past end of image", WHERE);
+  const copy = image.slice(EROFS_SUPER_OFFSET, EROFS_SUPER_OFFSET + len);
+  copy[4] = copy[5] = copy[6] = copy[7] = 0;
+  const actual = crc32c(0xffffffff, copy);
+  if (actual !== expected) {
+    throw corrupted(`superblock checksum mismatch (0x${actual.toString(16)} != 0x${expected.toString(16)})`, WHERE);
+  }
+}
+
+function trimNul(bytes: Uint8Array): Uint8Array {
+  const end = bytes.indexOf(0);
+  return end < 0 ? bytes : bytes.subarray(0, end);
+}
+
+const DEFAULT_LZ4_DISTANCE = 65535;
+
+/**
+ * The compression configs follow the superblock as length-prefixed (le16) records, each
+ * 4-byte aligned, one per algorithm bit in available_compr_algs (z_erofs_parse_cfgs).
+ */
+function parseCompressionConfigs(r: ByteReader, incompat: number, sbSize: number): CompressionConfigs {
+  const at = EROFS_SUPER_OFFSET;
+  const cfg = {
+    availableAlgorithms: 1 << COMPRESSION.LZ4,
+    lz4MaxDistance: r.u16(at + 84) || DEFAULT_LZ4_DISTANCE,
+    lz4MaxPclusterBlocks: 0,
+    lzmaDictSize: 0,
+    deflateWindowBits: 15,
+    zstdWindowLog: 0,
+  };
+  if (!(incompat & INCOMPAT.COMPR_CFGS)) return cfg;
+  const algs = r.u16(at + 84);
+  if (algs & ~((1 << COMPRESSION_MAX) - 1)) {
+    throw unsupported(`unknown compression algorithms 0x${algs.toString(16)}`, WHERE);
+  }
+  cfg.availableAlgorithms = algs;
+  cfg.lz4MaxDistance = DEFAULT_LZ4_DISTANCE;
+  let off = at + sbSize;
+  for (let alg = 0; alg < COMPRESSION_MAX; alg++) {
+    if (!(algs & (1 << alg))) continue;
+    off = (off + 3) & ~3;
+    const len = r.u16(off);
+    if (len === 0) throw corrupted(`empty compression config for algorithm ${alg}`, WHERE);
+    const p = off + 2;
+    r.check(p, len);
+    if (alg === COMPRESSION.LZ4 && len >= 4) {
+      cfg.lz4MaxDistance = r.u16(p) || DEFAULT_LZ4_DISTANCE;
+      cfg.lz4MaxPclusterBlocks = r.u16(p + 2);
+    } else if (alg === COMPRESSION.LZMA && len >= 4) {
+      cfg.lzmaDictSize = r.u32(p);
+    } else if (alg === COMPRESSION.DEFLATE && len >= 1) {
+      cfg.deflateWindowBits = r.u8(p);
+    } else if (alg === COMPRESSION.ZSTD && len >= 2) {
+      cfg.zstdWindowLog = r.u8(p + 1) + 10;
+    }
+    off = p + len;
+  }
+  return cfg;
+}

@@ -1,0 +1,157 @@
+/**
+ * A page cache with a byte budget and least-recently-used eviction. Pages belong to an
+ * owner (a private inode of one image, or, with sharing, a shared inode); the vfs fills
+ * missing pages and the cache only stores, finds and evicts them.
+ */
+
+export const PAGE_SIZE = 4096;
+
+export interface CacheStats {
+  readonly pages: number;
+  readonly bytes: number;
+  readonly budgetBytes: number;
+  readonly hits: number;
+  readonly misses: number;
+  readonly fills: number;
+  readonly evictions: number;
+}
+
+/** Identifies whose pages these are. Create through PageCache.owner(). */
+export interface CacheOwner {
+  readonly key: string;
+}
+
+interface PageEntry {
+  owner: OwnerState;
+  index: number;
+  data: Uint8Array;
+  prev: PageEntry | null;
+  next: PageEntry | null;
+}
+
+interface OwnerState extends CacheOwner {
+  pages: Map<number, PageEntry>;
+}
+
+export interface PageCacheOptions {
+  /** Most bytes of page data held at once. */
+  readonly budgetBytes: number;
+}
+
+export class PageCache {
+  readonly budgetBytes: number;
+  readonly pageSize = PAGE_SIZE;
+  readonly #owners = new Map<string, OwnerState>();
+  // Doubly-linked LRU list: head is the most recently used page.
+  #head: PageEntry | null = null;
+  #tail: PageEntry | null = null;
+  #pages = 0;
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+  #fills = 0;
+  #evictions = 0;
+
+  constructor(options: PageCacheOptions) {
+    if (!Number.isSafeInteger(options.budgetBytes) || options.budgetBytes < 0) {
+      throw new RangeError(`cache budget must be a non-negative integer, got ${options.budgetBytes}`);
+    }
+    this.budgetBytes = options.budgetBytes;
+  }
+
+  /** The owner object for `key`, created on first use. */
+  owner(key: string): CacheOwner {
+    let o = this.#owners.get(key);
+    if (!o) {
+      o = { key, pages: new Map() };
+      this.#owners.set(key, o);
+    }
+    return o;
+  }
+
+  /** The cached page, marked most recently used, or undefined (counted as a miss). */
+  get(owner: CacheOwner, index: number): Uint8Array | undefined {
+    const e = (owner as OwnerState).pages.get(index);
+    if (!e) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    this.#touch(e);
+    return e.data;
+  }
+
+  /** True if the page is cached; does not count or reorder. */
+  has(owner: CacheOwner, index: number): boolean {
+    return (owner as OwnerState).pages.has(index);
+  }
+
+  /** Stores a filled page (the cache keeps the array: callers must not modify it after). */
+  put(owner: CacheOwner, index: number, data: Uint8Array): void {
+    const o = owner as OwnerState;
+    if (data.length > this.budgetBytes) return;
+    const old = o.pages.get(index);
+    if (old) {
+      this.#bytes += data.length - old.data.length;
+      old.data = data;
+      this.#touch(old);
+    } else {
+      const e: PageEntry = { owner: o, index, data, prev: null, next: null };
+      o.pages.set(index, e);
+      this.#linkHead(e);
+      this.#pages++;
+      this.#bytes += data.length;
+    }
+    this.#fills++;
+    while (this.#bytes > this.budgetBytes && this.#tail) this.#remove(this.#tail, true);
+  }
+
+  /** Drops every page of an owner (a file's DONTNEED, an unmount). */
+  drop(owner: CacheOwner): void {
+    const o = owner as OwnerState;
+    for (const e of o.pages.values()) this.#remove(e, false);
+    this.#owners.delete(o.key);
+  }
+
+  stats(): CacheStats {
+    return {
+      pages: this.#pages,
+      bytes: this.#bytes,
+      budgetBytes: this.budgetBytes,
+      hits: this.#hits,
+      misses: this.#misses,
+      fills: this.#fills,
+      evictions: this.#evictions,
+    };
+  }
+
+  #touch(e: PageEntry): void {
+    if (this.#head === e) return;
+    this.#unlink(e);
+    this.#linkHead(e);
+  }
+
+  #linkHead(e: PageEntry): void {
+    e.prev = null;
+    e.next = this.#head;
+    if (this.#head) this.#head.prev = e;
+    this.#head = e;
+    if (!this.#tail) this.#tail = e;
+  }
+
+  #unlink(e: PageEntry): void {
+    if (e.prev) e.prev.next = e.next;
+    else this.#head = e.next;
+    if (e.next) e.next.prev = e.prev;
+    else this.#tail = e.prev;
+    e.prev = e.next = null;
+  }
+
+  #remove(e: PageEntry, evicted: boolean): void {
+    this.#unlink(e);
+    e.owner.pages.delete(e.index);
+    this.#pages--;
+    this.#bytes -= e.data.length;
+    if (evicted) this.#evictions++;
+  }
+}

@@ -1,0 +1,25 @@
+import type { BlockSource } from "@erofs-ts/blockdev";
+import type { DeviceSlot, Inode, Superblock } from "@erofs-ts/format";
+import type { CacheOwner, PageCache } from "@erofs-ts/ishare-cache";
+import type { MetaBlockReader } from "./meta-reader.js";
+
+/** Everything one mounted image's operations share. Internal to the vfs. */
+export interface MountContext {
+  readonly id: number;
+  readonly sb: Superblock;
+  readonly primary: BlockSource;
+  /** Extra devices in device-table order (device id n is extra[n - 1]). */
+  readonly extra: readonly BlockSource[];
+  readonly slots: readonly DeviceSlot[];
+  readonly deviceMask: number;
+  readonly meta: MetaBlockReader;
+  readonly cache: PageCache;
+  /** Inodes by nid, bounded LRU (Map insertion order). */
+  readonly inodes: Map<bigint, Inode>;
+  /** Set once the metabox inode is loaded (images with the METABOX feature). */
+  metabox: Inode | null;
+  /** Owner of each inode's pages in the page cache. */
+  ownerOf(inode: Inode): CacheOwner;
+}
+
+export const INODE_CACHE_ENTRIES = 65536;

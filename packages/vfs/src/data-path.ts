@@ -1,0 +1,135 @@
+import {
+  DATALAYOUT,
+  ErofsError,
+  chunkEntryOffset,
+  chunkEntrySize,
+  corrupted,
+  isCompressedLayout,
+  mapChunk,
+  mapFlat,
+  unsupported,
+  type FlatExtent,
+  type Inode,
+} from "@erofs-ts/format";
+import type { BlockSource } from "@erofs-ts/blockdev";
+import { PAGE_SIZE } from "@erofs-ts/ishare-cache";
+import type { MountContext } from "./context.js";
+import { readInodeMetadata } from "./metadata.js";
+
+/** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
+const MAX_FILL_PAGES = 256;
+
+/**
+ * Reads file bytes [offset, offset + length) (clamped to the file size) through the
+ * page cache: cached pages are copied out, each run of missing pages is filled by one
+ * pass over the inode's mapping and stored.
+ */
+export async function readData(ctx: MountContext, inode: Inode, offset: number, length: number): Promise<Uint8Array> {
+  const end = Math.min(inode.size, offset + length);
+  if (offset >= end) return new Uint8Array(0);
+  const out = new Uint8Array(end - offset);
+  const owner = ctx.ownerOf(inode);
+  const firstPage = Math.floor(offset / PAGE_SIZE);
+  const lastPage = Math.floor((end - 1) / PAGE_SIZE);
+  let p = firstPage;
+  while (p <= lastPage) {
+    const page = ctx.cache.get(owner, p);
+    if (page) {
+      copyPagePart(page, p, offset, end, out);
+      p++;
+      continue;
+    }
+    let q = p + 1;
+    while (q <= lastPage && q - p < MAX_FILL_PAGES && !ctx.cache.has(owner, q)) q++;
+    const runStart = p * PAGE_SIZE;
+    const runEnd = Math.min(inode.size, q * PAGE_SIZE);
+    const filled = await fillRange(ctx, inode, runStart, runEnd);
+    for (let i = p; i < q; i++) {
+      const from = (i - p) * PAGE_SIZE;
+      // A copy per page, so evicting one page really frees its memory.
+      const pageData = filled.slice(from, Math.min(filled.length, from + PAGE_SIZE));
+      ctx.cache.put(owner, i, pageData);
+      copyPagePart(pageData, i, offset, end, out);
+    }
+    p = q;
+  }
+  return out;
+}
+
+function copyPagePart(page: Uint8Array, index: number, offset: number, end: number, out: Uint8Array): void {
+  const pageStart = index * PAGE_SIZE;
+  const from = Math.max(offset, pageStart);
+  const to = Math.min(end, pageStart + page.length);
+  if (to > from) out.set(page.subarray(from - pageStart, to - pageStart), from - offset);
+}
+
+/** The exact bytes [start, end) of the file, read from its mapping (no cache). */
+async function fillRange(ctx: MountContext, inode: Inode, start: number, end: number): Promise<Uint8Array> {
+  if (isCompressedLayout(inode.datalayout)) {
+    throw unsupported("compressed file data is not supported yet", `nid ${inode.nid}`);
+  }
+  const out = new Uint8Array(end - start);
+  let pos = start;
+  // Each extent advances pos by at least one byte; bound the loop anyway.
+  for (let guard = 0; pos < end; guard++) {
+    if (guard > out.length) throw corrupted("mapping makes no progress", `nid ${inode.nid}`);
+    const ext = await mapExtent(ctx, inode, pos);
+    if (ext.length <= 0) throw corrupted(`empty extent at ${pos}`, `nid ${inode.nid}`);
+    const take = Math.min(ext.length, end - pos);
+    const target = out.subarray(pos - start, pos - start + take);
+    if (ext.kind === "mapped") {
+      const { source, position } = resolveDevice(ctx, ext.deviceId, ext.physical, take);
+      await source.read(target, position);
+    } else if (ext.kind === "inline") {
+      target.set(await readInodeMetadata(ctx, inode, ext.physical, take));
+    }
+    // holes stay zero
+    pos += take;
+  }
+  return out;
+}
+
+async function mapExtent(ctx: MountContext, inode: Inode, logical: number): Promise<FlatExtent> {
+  switch (inode.datalayout) {
+    case DATALAYOUT.FLAT_PLAIN:
+    case DATALAYOUT.FLAT_INLINE:
+      return mapFlat(inode, ctx.sb, logical);
+    case DATALAYOUT.CHUNK_BASED: {
+      const chunkIndex = Math.floor(logical / 2 ** inode.chunkBits);
+      const entry = await readInodeMetadata(ctx, inode, chunkEntryOffset(inode, chunkIndex), chunkEntrySize(inode));
+      return mapChunk(inode, ctx.sb, logical, entry, ctx.deviceMask);
+    }
+    default:
+      throw unsupported(`data layout ${inode.datalayout}`, `nid ${inode.nid}`);
+  }
+}
+
+/**
+ * Which device holds a physical address: an explicit device id (chunk indexes), or, in
+ * the unified address space, the extra device whose [uniaddr, uniaddr + blocks) covers it.
+ */
+export function resolveDevice(
+  ctx: MountContext,
+  deviceId: number,
+  physical: number,
+  length: number,
+): { source: BlockSource; position: number } {
+  if (deviceId > 0) {
+    const source = ctx.extra[deviceId - 1];
+    if (!source) throw corrupted(`device id ${deviceId} beyond ${ctx.extra.length} extra devices`);
+    return { source, position: physical };
+  }
+  const bs = ctx.sb.blockSize;
+  for (let i = 0; i < ctx.slots.length; i++) {
+    const slot = ctx.slots[i]!;
+    if (!slot.uniaddr) continue;
+    const from = slot.uniaddr * bs;
+    if (physical >= from && physical < from + slot.blocks * bs) {
+      const source = ctx.extra[i];
+      if (!source) throw new ErofsError("EIO", `extra device ${i + 1} is not available`);
+      if (physical + length > from + slot.blocks * bs) throw corrupted("extent crosses a device boundary");
+      return { source, position: physical - from };
+    }
+  }
+  return { source: ctx.primary, position: physical };
+}

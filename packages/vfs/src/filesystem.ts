@@ -1,0 +1,200 @@
+import { Readable } from "node:stream";
+import { ErofsError, corrupted, nidToIno, type Inode, type Superblock } from "@erofs-ts/format";
+import type { BlockSource } from "@erofs-ts/blockdev";
+import type { CacheStats } from "@erofs-ts/ishare-cache";
+import type { MountContext } from "./context.js";
+import { readData } from "./data-path.js";
+import { findDirEntry, readDirEntries } from "./directory.js";
+import { expectKind, iget } from "./metadata.js";
+import { PATH_MAX, isDot, isDotDot, printable, resolvePath, toPathBytes, type PathWalker } from "./path.js";
+import { statOf, type Stat, type StatFs } from "./stat.js";
+import { XattrAccess } from "./xattrs.js";
+
+/** One entry of a directory listing. */
+export interface DirectoryEntry {
+  /** Raw name bytes (may be invalid UTF-8). */
+  readonly name: Uint8Array;
+  readonly nid: bigint;
+  readonly ino: bigint;
+  /** From the dirent's file type (DT_*): known without reading the inode. */
+  readonly fileType: number;
+}
+
+export interface ReadStreamOptions {
+  start?: number;
+  /** Exclusive end offset. */
+  end?: number;
+  /** Bytes per chunk (default 256 KiB). */
+  chunkSize?: number;
+}
+
+const ULLONG_MAX = (1n << 64n) - 1n;
+const DEFAULT_CHUNK = 256 << 10;
+
+/** A mounted EROFS image. Every method is safe to call concurrently. */
+export class ErofsFs {
+  readonly #ctx: MountContext;
+  readonly #sources: BlockSource[];
+  readonly #xattrs: XattrAccess;
+  #root: Inode | null = null;
+  #mounted = true;
+
+  /** @internal Created by mount(). */
+  constructor(ctx: MountContext, sources: BlockSource[]) {
+    this.#ctx = ctx;
+    this.#sources = sources;
+    this.#xattrs = new XattrAccess(ctx);
+  }
+
+  /** @internal */
+  async init(): Promise<void> {
+    await this.#xattrs.init();
+    const root = await iget(this.#ctx, this.#ctx.sb.rootNid);
+    if (root.kind !== "dir") throw corrupted("root inode is not a directory", `nid ${root.nid}`);
+    this.#root = root;
+  }
+
+  get superblock(): Superblock {
+    return this.#ctx.sb;
+  }
+
+  /** Mount-wide id, unique in this process (keys this mount's pages in a shared cache). */
+  get mountId(): number {
+    return this.#ctx.id;
+  }
+
+  async root(): Promise<Inode> {
+    this.#check();
+    return this.#root!;
+  }
+
+  /** The inode with this nid (FUSE uses nids as inode numbers). */
+  iget(nid: bigint): Promise<Inode> {
+    this.#check();
+    return iget(this.#ctx, nid);
+  }
+
+  /** Resolves a path from the root; the last component's symlink is followed only with `follow`. */
+  lookup(path: string | Uint8Array, options: { follow?: boolean } = {}): Promise<Inode> {
+    this.#check();
+    return resolvePath(this.#walker, toPathBytes(path), options.follow ?? false);
+  }
+
+  /** The child `name` of a directory (ENOENT if absent). `.` and `..` resolve as stored. */
+  async lookupChild(dir: Inode, name: Uint8Array | string): Promise<Inode> {
+    this.#check();
+    expectKind(dir, "dir");
+    const bytes = toPathBytes(name);
+    if (isDot(bytes)) return dir;
+    const entry = await findDirEntry(this.#ctx, dir, bytes);
+    if (!entry) {
+      if (isDotDot(bytes) && dir.nid === this.#ctx.sb.rootNid) return dir;
+      throw new ErofsError("ENOENT", "no such file or directory", printable(bytes));
+    }
+    return iget(this.#ctx, entry.nid);
+  }
+
+  stat(inode: Inode): Stat {
+    return statOf(inode, this.#ctx.sb);
+  }
+
+  /**
+   * The entries of a directory in the kernel's readdir order. Without `dots`, `.` and `..`
+   * are left out; with it they come first (a `.` is made up for dot-omitted directories).
+   */
+  async readdir(dir: Inode, options: { dots?: boolean } = {}): Promise<DirectoryEntry[]> {
+    this.#check();
+    expectKind(dir, "dir");
+    const out: DirectoryEntry[] = [];
+    if (options.dots && dir.dotOmitted) out.push({ name: new Uint8Array([0x2e]), nid: dir.nid, ino: dir.ino, fileType: 2 });
+    for (const e of await readDirEntries(this.#ctx, dir)) {
+      if (!options.dots && (isDot(e.name) || isDotDot(e.name))) continue;
+      out.push({ name: e.name, nid: e.nid, ino: nidToIno(e.nid), fileType: e.fileType });
+    }
+    return out;
+  }
+
+  /** Up to `length` bytes of a file from `offset` (fewer at the end of the file). */
+  async read(inode: Inode, offset: number, length: number): Promise<Uint8Array> {
+    this.#check();
+    if (inode.kind === "dir") throw new ErofsError("EISDIR", "is a directory", `nid ${inode.nid}`);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new ErofsError("EINVAL", `bad read range ${offset}+${length}`);
+    }
+    return readData(this.#ctx, inode, offset, length);
+  }
+
+  /** The file's bytes in chunks, never holding more than one chunk. */
+  async *readChunks(inode: Inode, options: ReadStreamOptions = {}): AsyncGenerator<Uint8Array> {
+    const chunk = options.chunkSize ?? DEFAULT_CHUNK;
+    const end = Math.min(inode.size, options.end ?? inode.size);
+    for (let pos = options.start ?? 0; pos < end; ) {
+      const data = await this.read(inode, pos, Math.min(chunk, end - pos));
+      if (data.length === 0) break;
+      pos += data.length;
+      yield data;
+    }
+  }
+
+  /** A Node readable stream of the file's bytes. */
+  createReadStream(inode: Inode, options: ReadStreamOptions = {}): Readable {
+    return Readable.from(this.readChunks(inode, options), { objectMode: false });
+  }
+
+  /** A symlink's target bytes. */
+  async readlink(inode: Inode): Promise<Uint8Array> {
+    this.#check();
+    if (inode.kind !== "symlink") throw new ErofsError("EINVAL", "not a symbolic link", `nid ${inode.nid}`);
+    // Like the kernel's page_get_link: at most PATH_MAX - 1 bytes, cut at the first NUL.
+    const data = await readData(this.#ctx, inode, 0, Math.min(inode.size, PATH_MAX - 1));
+    const nul = data.indexOf(0);
+    return nul < 0 ? data : data.subarray(0, nul);
+  }
+
+  /** Names listxattr(2) returns, in the kernel's order. */
+  listxattr(inode: Inode): Promise<Uint8Array[]> {
+    this.#check();
+    return this.#xattrs.list(inode);
+  }
+
+  /** The value getxattr(2) returns (ENODATA if absent). */
+  getxattr(inode: Inode, name: string | Uint8Array): Promise<Uint8Array> {
+    this.#check();
+    return this.#xattrs.get(inode, toPathBytes(name));
+  }
+
+  /** The page-cache-sharing fingerprint of a regular file, or null. */
+  fingerprint(inode: Inode): Promise<Uint8Array | null> {
+    this.#check();
+    return this.#xattrs.fingerprint(inode);
+  }
+
+  statfs(): StatFs {
+    const sb = this.#ctx.sb;
+    let blocks = sb.primaryBlocks;
+    for (const s of this.#ctx.slots) blocks += s.blocks;
+    return { bsize: sb.blockSize, blocks, bfree: 0, bavail: 0, files: ULLONG_MAX, ffree: ULLONG_MAX - sb.inodeCount, namemax: 255 };
+  }
+
+  cacheStats(): { data: CacheStats; metadata: CacheStats } {
+    return { data: this.#ctx.cache.stats(), metadata: this.#ctx.meta.stats() };
+  }
+
+  async unmount(): Promise<void> {
+    if (!this.#mounted) return;
+    this.#mounted = false;
+    this.#ctx.inodes.clear();
+    await Promise.allSettled(this.#sources.map((s) => s.close()));
+  }
+
+  readonly #walker: PathWalker = {
+    root: () => this.root(),
+    child: (dir, name) => this.lookupChild(dir, name),
+    readlink: (link) => this.readlink(link),
+  };
+
+  #check(): void {
+    if (!this.#mounted) throw new ErofsError("EIO", "filesystem is unmounted");
+  }
+}
+

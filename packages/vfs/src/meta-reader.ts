@@ -1,0 +1,72 @@
+import { ErofsError } from "@erofs-ts/format";
+import type { BlockSource } from "@erofs-ts/blockdev";
+import { PageCache, type CacheOwner } from "@erofs-ts/ishare-cache";
+
+/**
+ * Reads metadata (inodes, dirents of inline dirs, xattrs, chunk tables) from the primary
+ * device in whole blocks kept in a budgeted LRU cache, so walking a directory does not
+ * re-read the same inode block per entry. Concurrent misses on one block share one read.
+ */
+export class MetaBlockReader {
+  readonly #source: BlockSource;
+  readonly #blockSize: number;
+  readonly #cache: PageCache;
+  readonly #owner: CacheOwner;
+  readonly #inflight = new Map<number, Promise<Uint8Array>>();
+
+  constructor(source: BlockSource, blockSize: number, budgetBytes: number) {
+    this.#source = source;
+    this.#blockSize = blockSize;
+    this.#cache = new PageCache({ budgetBytes });
+    this.#owner = this.#cache.owner("meta");
+  }
+
+  /** `length` bytes at byte `offset` of the primary device; a view when inside one block. */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > this.#source.size) {
+      throw new ErofsError("EFSCORRUPTED", `metadata at ${offset}+${length} beyond the end of the image`, this.#source.name);
+    }
+    const bs = this.#blockSize;
+    const first = Math.floor(offset / bs);
+    const last = Math.floor((offset + length - 1) / bs);
+    if (length === 0) return new Uint8Array(0);
+    if (first === last) {
+      const block = await this.#block(first);
+      const at = offset - first * bs;
+      return block.subarray(at, at + length);
+    }
+    const out = new Uint8Array(length);
+    for (let b = first; b <= last; b++) {
+      const block = await this.#block(b);
+      const start = Math.max(offset, b * bs);
+      const end = Math.min(offset + length, b * bs + block.length);
+      out.set(block.subarray(start - b * bs, end - b * bs), start - offset);
+    }
+    return out;
+  }
+
+  #block(index: number): Promise<Uint8Array> {
+    const hit = this.#cache.get(this.#owner, index);
+    if (hit) return Promise.resolve(hit);
+    let p = this.#inflight.get(index);
+    if (!p) {
+      p = this.#load(index).finally(() => this.#inflight.delete(index));
+      this.#inflight.set(index, p);
+    }
+    return p;
+  }
+
+  async #load(index: number): Promise<Uint8Array> {
+    const start = index * this.#blockSize;
+    // The last block of a device may be partial (an fsoffset window, a tar); keep what exists.
+    const len = Math.min(this.#blockSize, this.#source.size - start);
+    const block = new Uint8Array(len);
+    await this.#source.read(block, start);
+    this.#cache.put(this.#owner, index, block);
+    return block;
+  }
+
+  stats() {
+    return this.#cache.stats();
+  }
+}

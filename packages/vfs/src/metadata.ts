@@ -1,0 +1,62 @@
+import {
+  ErofsError,
+  corrupted,
+  inodeLocation,
+  nidInMetabox,
+  parseInode,
+  type Inode,
+} from "@erofs-ts/format";
+import type { MountContext } from "./context.js";
+import { INODE_CACHE_ENTRIES } from "./context.js";
+import { readData } from "./data-path.js";
+
+/**
+ * Reads metadata bytes: from the primary device, or (for metabox inodes and, with the
+ * matching compat bit, shared xattrs) from the metabox inode's data.
+ */
+export async function readMetadata(ctx: MountContext, offset: number, length: number, inMetabox: boolean): Promise<Uint8Array> {
+  if (!inMetabox) return ctx.meta.read(offset, length);
+  const box = ctx.metabox;
+  if (!box) throw corrupted("metabox nid used in an image without a metabox", "metabox");
+  if (offset + length > box.size) throw corrupted(`metabox read at ${offset}+${length} past its size ${box.size}`, "metabox");
+  return readData(ctx, box, offset, length);
+}
+
+/** The inode for `nid`, from the cache or the image. */
+export async function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
+  const cached = ctx.inodes.get(nid);
+  if (cached) {
+    // Refresh its place in the LRU order.
+    ctx.inodes.delete(nid);
+    ctx.inodes.set(nid, cached);
+    return cached;
+  }
+  const loc = inodeLocation(ctx.sb, nid);
+  const inMetabox = nidInMetabox(nid);
+  const limit = inMetabox ? (ctx.metabox?.size ?? 0) : ctx.primary.size;
+  if (loc.offset + 32 > limit) throw corrupted(`inode nid ${nid} beyond the end of the image`, `nid ${nid}`);
+  let bytes = await readMetadata(ctx, loc.offset, 32, inMetabox);
+  if (bytes[0]! & 1) {
+    if (loc.offset + 64 > limit) throw corrupted(`extended inode nid ${nid} runs past the end`, `nid ${nid}`);
+    bytes = await readMetadata(ctx, loc.offset, 64, inMetabox);
+  }
+  const inode = parseInode(bytes, ctx.sb, nid, loc.offset);
+  if (ctx.inodes.size >= INODE_CACHE_ENTRIES) {
+    const oldest = ctx.inodes.keys().next().value;
+    if (oldest !== undefined) ctx.inodes.delete(oldest);
+  }
+  ctx.inodes.set(nid, inode);
+  return inode;
+}
+
+/** Bytes of the inode's metadata space (inline tail, chunk table, xattrs) at `offset`. */
+export function readInodeMetadata(ctx: MountContext, inode: Inode, offset: number, length: number): Promise<Uint8Array> {
+  return readMetadata(ctx, offset, length, nidInMetabox(inode.nid));
+}
+
+export function expectKind(inode: Inode, kind: Inode["kind"], path?: string): void {
+  if (inode.kind === kind) return;
+  if (kind === "dir") throw new ErofsError("ENOTDIR", "not a directory", path);
+  if (inode.kind === "dir") throw new ErofsError("EISDIR", "is a directory", path);
+  throw new ErofsError("EINVAL", `not a ${kind}`, path);
+}

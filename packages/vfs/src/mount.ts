@@ -1,0 +1,108 @@
+import { FileSource, MemorySource, OffsetSource, readBytes, type BlockSource } from "@erofs-ts/blockdev";
+import {
+  DEVICE_SLOT_SIZE,
+  ErofsError,
+  INCOMPAT,
+  SUPERBLOCK_READ_SIZE,
+  corrupted,
+  deviceIdMask,
+  parseDeviceSlot,
+  parseSuperblock,
+  type DeviceSlot,
+} from "@erofs-ts/format";
+import { PageCache } from "@erofs-ts/ishare-cache";
+import type { MountContext } from "./context.js";
+import { ErofsFs } from "./filesystem.js";
+import { MetaBlockReader } from "./meta-reader.js";
+import { iget } from "./metadata.js";
+import { parseMountOptions } from "./options.js";
+
+export interface MountOptions {
+  /** Extra devices in device-table order (paths or sources): the kernel's `device=`. */
+  devices?: readonly (string | BlockSource)[];
+  /** Byte offset of the filesystem inside the primary source: the kernel's `fsoffset=`. */
+  fsoffset?: number;
+  /** A page cache to share with other mounts; by default each mount gets its own. */
+  cache?: PageCache;
+  /** Budget of a mount's own page cache (default 64 MiB). */
+  cacheBytes?: number;
+  /** Budget of the metadata block cache (default 8 MiB). */
+  metadataCacheBytes?: number;
+}
+
+const DEFAULT_CACHE_BYTES = 64 << 20;
+const DEFAULT_META_CACHE_BYTES = 8 << 20;
+let nextMountId = 1;
+
+/**
+ * Mounts an EROFS image: a path, a BlockSource or the image bytes, with options as an
+ * object or as a kernel-style string ("device=blob,fsoffset=65536").
+ */
+export async function mount(source: string | BlockSource | Uint8Array, options: MountOptions | string = {}): Promise<ErofsFs> {
+  const opts = typeof options === "string" ? fromText(options) : options;
+  const opened: BlockSource[] = [];
+  try {
+    const raw = await openSource(source);
+    opened.push(raw);
+    const primary = opts.fsoffset ? new OffsetSource(raw, opts.fsoffset) : raw;
+    const head = await readBytes(primary, 0, Math.min(primary.size, SUPERBLOCK_READ_SIZE));
+    const sb = parseSuperblock(head);
+
+    const slots: DeviceSlot[] = [];
+    const slotBase = sb.devtSlotOff * DEVICE_SLOT_SIZE;
+    if (slotBase + sb.extraDevices * DEVICE_SLOT_SIZE > primary.size) throw corrupted("device table past end of image");
+    for (let i = 0; i < sb.extraDevices; i++) {
+      const bytes = await readBytes(primary, slotBase + i * DEVICE_SLOT_SIZE, DEVICE_SLOT_SIZE);
+      slots.push(parseDeviceSlot(bytes, (sb.featureIncompat & INCOMPAT.BIT48) !== 0, i));
+    }
+    const given = opts.devices ?? [];
+    if (given.length !== sb.extraDevices && given.length > 0) {
+      throw new ErofsError("EINVAL", `image has ${sb.extraDevices} extra devices, ${given.length} given`, "device");
+    }
+    if (given.length === 0 && sb.extraDevices > 0) {
+      throw new ErofsError("EINVAL", `image needs ${sb.extraDevices} extra device(s): pass them with device=`, "device");
+    }
+    const extra: BlockSource[] = [];
+    for (const d of given) {
+      const s = await openSource(d);
+      opened.push(s);
+      extra.push(s);
+    }
+
+    const id = nextMountId++;
+    const cache = opts.cache ?? new PageCache({ budgetBytes: opts.cacheBytes ?? DEFAULT_CACHE_BYTES });
+    const ctx: MountContext = {
+      id,
+      sb,
+      primary,
+      extra,
+      slots,
+      deviceMask: deviceIdMask(sb.extraDevices),
+      meta: new MetaBlockReader(primary, sb.blockSize, opts.metadataCacheBytes ?? DEFAULT_META_CACHE_BYTES),
+      cache,
+      inodes: new Map(),
+      metabox: null,
+      ownerOf: (inode) => cache.owner(`${id}:${inode.nid}`),
+    };
+    if (sb.featureIncompat & INCOMPAT.METABOX) {
+      ctx.metabox = await iget(ctx, sb.metaboxNid);
+    }
+    const fs = new ErofsFs(ctx, opened);
+    await fs.init();
+    return fs;
+  } catch (e) {
+    await Promise.allSettled(opened.map((s) => s.close()));
+    throw e;
+  }
+}
+
+function fromText(text: string): MountOptions {
+  const p = parseMountOptions(text);
+  return { devices: p.devices, fsoffset: p.fsoffset };
+}
+
+async function openSource(source: string | BlockSource | Uint8Array): Promise<BlockSource> {
+  if (typeof source === "string") return FileSource.open(source);
+  if (source instanceof Uint8Array) return new MemorySource(source);
+  return source;
+}
