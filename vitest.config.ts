@@ -4,7 +4,7 @@ import { defineConfig } from "vitest/config";
 // `pnpm --filter X test` and the root run see the same tests.
 export default defineConfig({
   test: {
-    projects: ["packages/*", "apps/*", "tooling/*"],
+    projects: ["packages/*/vitest.config.ts", "apps/*/vitest.config.ts", "tooling/*/vitest.config.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
   },

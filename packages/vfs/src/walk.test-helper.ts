@@ -1,0 +1,32 @@
+import { createHash } from "node:crypto";
+import type { ErofsFs, Inode } from "./index.js";
+import type { Observed } from "@erofs-ts/testkit";
+
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+/** What the vfs reports for one inode, in the manifest's terms (content hashed unless told not to). */
+export async function observe(fs: ErofsFs, inode: Inode, withContent: boolean): Promise<Observed> {
+  const s = fs.stat(inode);
+  const o: Observed = {
+    type: s.type,
+    perm: s.perm,
+    uid: s.uid,
+    gid: s.gid,
+    size: s.size,
+    mtime_ns: s.mtimeNs,
+    nlink: s.nlink,
+    ino: s.ino,
+  };
+  if (s.type === "chardev" || s.type === "blockdev") o.rdev = [s.rdevMajor, s.rdevMinor];
+  if (s.type === "symlink") o.target = await fs.readlink(inode);
+  if (s.type === "dir") o.children = (await fs.readdir(inode)).map((e) => e.name);
+  if (s.type === "file" && withContent) {
+    const h = createHash("sha256");
+    for await (const c of fs.readChunks(inode)) h.update(c);
+    o.sha256 = h.digest("hex");
+  }
+  const xattrs = new Map<string, Uint8Array>();
+  for (const name of await fs.listxattr(inode)) xattrs.set(decoder.decode(name), await fs.getxattr(inode, name));
+  o.xattrs = xattrs;
+  return o;
+}

@@ -1,0 +1,11 @@
+export { CORPUS_ABSENT, corpusArchivePath, corpusImages, ensureCorpus, repoRoot, type CorpusImage } from "./corpus.js";
+export {
+  isCompressedImage,
+  loadManifest,
+  mountOptionsFor,
+  nameBytes,
+  type Manifest,
+  type ManifestEntry,
+  type ManifestName,
+} from "./manifest.js";
+export { compareEntry, sha256Hex, type CompareOptions, type Observed } from "./compare.js";
