@@ -5,6 +5,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     projects: ["packages/*/vitest.config.ts", "apps/*/vitest.config.ts", "tooling/*/vitest.config.ts"],
+    reporters: ["default", "./tooling/vitest-summary-reporter.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
   },

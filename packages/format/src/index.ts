@@ -8,3 +8,4 @@ export * from "./inode.js";
 export * from "./dirent.js";
 export * from "./devices.js";
 export * from "./map.js";
+export * from "./zmap.js";

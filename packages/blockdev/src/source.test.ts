@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ErofsError } from "@erofs-ts/format";
+import { FileSource, MemorySource, OffsetSource, readBytes, type BlockSource } from "./index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "blockdev-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const bytes = Uint8Array.from({ length: 10000 }, (_, i) => (i * 7 + 3) & 0xff);
+const path = join(dir, "img");
+writeFileSync(path, bytes);
+
+const backends: Array<[string, () => Promise<BlockSource>, Uint8Array]> = [
+  ["memory", async () => new MemorySource(bytes), bytes],
+  ["file", () => FileSource.open(path), bytes],
+  ["offset(memory)", async () => new OffsetSource(new MemorySource(bytes), 1000), bytes.subarray(1000)],
+  ["offset(file)", async () => new OffsetSource(await FileSource.open(path), 4096), bytes.subarray(4096)],
+];
+
+// One suite over every backend: they must behave identically.
+describe.each(backends)("%s source", (_name, open, expected) => {
+  it("reports its size and reads at any position", async () => {
+    const s = await open();
+    expect(s.size).toBe(expected.length);
+    expect(await readBytes(s, 0, 16)).toEqual(expected.subarray(0, 16));
+    expect(await readBytes(s, 777, 3000)).toEqual(expected.subarray(777, 3777));
+    expect(await readBytes(s, expected.length - 5, 5)).toEqual(expected.subarray(expected.length - 5));
+    await s.close();
+  });
+
+  it("throws EIO for reads past the end or at bad positions", async () => {
+    const s = await open();
+    for (const [pos, len] of [[expected.length - 4, 5], [expected.length + 1, 1], [-1, 1], [1.5, 1]] as const) {
+      const e = await readBytes(s, pos, len).catch((x: unknown) => x);
+      expect(ErofsError.isInstance(e) && e.code).toBe("EIO");
+    }
+    await s.close();
+  });
+
+  it("serves concurrent reads independently", async () => {
+    const s = await open();
+    const parts = await Promise.all(Array.from({ length: 20 }, (_, i) => readBytes(s, i * 100, 100)));
+    parts.forEach((p, i) => expect(p).toEqual(expected.subarray(i * 100, i * 100 + 100)));
+    await s.close();
+  });
+});
+
+describe("FileSource.open", () => {
+  it("gives ENOENT with the path for a missing file", async () => {
+    const e = await FileSource.open(join(dir, "missing")).catch((x: unknown) => x);
+    expect(ErofsError.isInstance(e) && e.code).toBe("ENOENT");
+    expect(String(e)).toContain("missing");
+  });
+
+  it("refuses a directory", async () => {
+    const e = await FileSource.open(dir).catch((x: unknown) => x);
+    expect(ErofsError.isInstance(e) && e.code).toBe("EINVAL");
+  });
+});
+
+describe("OffsetSource", () => {
+  it("rejects an offset outside the source", () => {
+    expect(() => new OffsetSource(new MemorySource(bytes), 10001)).toThrow(/fsoffset/);
+  });
+});

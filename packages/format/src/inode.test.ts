@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import { ErofsError, nidToIno, parseInode, parseSuperblock } from "./index.js";
+import { buildSuperblock } from "./test-image.test-helper.js";
+
+const sb = parseSuperblock(buildSuperblock({}));
+
+function compact(f: { ifmt?: number; mode: number; nb?: number; size?: number; mtime?: number; iu?: number; uid?: number; gid?: number; icount?: number }): Uint8Array {
+  const b = new Uint8Array(32);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, f.ifmt ?? 0, true);
+  dv.setUint16(2, f.icount ?? 0, true);
+  dv.setUint16(4, f.mode, true);
+  dv.setUint16(6, f.nb ?? 1, true);
+  dv.setUint32(8, f.size ?? 0, true);
+  dv.setUint32(12, f.mtime ?? 0, true);
+  dv.setUint32(16, f.iu ?? 0, true);
+  dv.setUint16(24, f.uid ?? 0, true);
+  dv.setUint16(26, f.gid ?? 0, true);
+  return b;
+}
+
+describe("parseInode", () => {
+  it("decodes a compact regular file", () => {
+    const ino = parseInode(compact({ ifmt: 2 << 1, mode: 0o100644, nb: 3, size: 5000, iu: 7, uid: 1000, gid: 100, icount: 2 }), sb, 40n, 1280);
+    expect(ino).toMatchObject({ kind: "file", nlink: 3, size: 5000, uid: 1000, gid: 100, startBlock: 7, xattrSize: 16, extended: false });
+    expect(ino.payloadOffset).toBe(1280 + 32 + 16);
+  });
+
+  it("decodes device numbers the way new_decode_dev does", () => {
+    // major 259, minor 70000: minor low byte in bits 0-7, major in 8-19, minor high in 20-31.
+    const dev = (70000 & 0xff) | (259 << 8) | ((70000 & ~0xff) << 12);
+    const ino = parseInode(compact({ mode: 0o060600, iu: dev >>> 0 }), sb, 1n, 0);
+    expect([ino.rdevMajor, ino.rdevMinor]).toEqual([259, 70000]);
+  });
+
+  it("treats the nlink-1 bit of non-directories as nlink 1", () => {
+    const ino = parseInode(compact({ ifmt: 1 << 4, mode: 0o100644, nb: 9, iu: 5 }), sb, 1n, 0);
+    expect(ino.nlink).toBe(1);
+    expect(ino.startBlock).toBe(9 * 2 ** 32 + 5);
+  });
+
+  it("marks dot-omitted directories", () => {
+    expect(parseInode(compact({ ifmt: 1 << 4, mode: 0o040755, nb: 2 }), sb, 1n, 0).dotOmitted).toBe(true);
+  });
+
+  it("reads extended inode times as signed (before 1970)", () => {
+    const b = new Uint8Array(64);
+    const dv = new DataView(b.buffer);
+    dv.setUint16(0, 1, true);
+    dv.setUint16(4, 0o100600, true);
+    dv.setBigInt64(32, -86400n, true);
+    dv.setUint32(40, 5, true);
+    dv.setUint32(44, 1, true);
+    const ino = parseInode(b, sb, 2n, 0);
+    expect([ino.mtimeSec, ino.mtimeNsec]).toEqual([-86400, 5]);
+  });
+
+  it("rejects a bogus mode and unknown i_format bits", () => {
+    const code = (b: Uint8Array) => {
+      try {
+        parseInode(b, sb, 1n, 0);
+      } catch (e) {
+        return ErofsError.isInstance(e) ? e.code : "other";
+      }
+      return "none";
+    };
+    expect(code(compact({ mode: 0o170000 }))).toBe("EFSCORRUPTED");
+    expect(code(compact({ ifmt: 0x20, mode: 0o100644 }))).toBe("EOPNOTSUPP");
+    expect(code(compact({ ifmt: 5 << 1, mode: 0o100644 }))).toBe("EOPNOTSUPP");
+    expect(code(new Uint8Array([1, 0, 0, 0]))).toBe("EFSCORRUPTED");
+  });
+});
+
+describe("nidToIno", () => {
+  it("keeps small nids and folds the metabox bit to bit 31", () => {
+    expect(nidToIno(36n)).toBe(36n);
+    expect(nidToIno(1n << 63n)).toBe(1n << 31n);
+    expect(nidToIno((1n << 63n) | 5n)).toBe((1n << 31n) | 5n);
+    expect(nidToIno(1n << 32n)).toBe(1n << 33n);
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, expect, it } from "vitest";
+import { COMPAT, ErofsError, crc32c, parseSuperblock } from "./index.js";
+import { buildSuperblock } from "./test-image.test-helper.js";
+
+function codeOf(f: () => unknown): string | undefined {
+  try {
+    f();
+  } catch (e) {
+    if (ErofsError.isInstance(e)) return e.code;
+    throw e;
+  }
+  return undefined;
+}
+
+describe("crc32c", () => {
+  it("matches the Castagnoli check value", () => {
+    // CRC-32C of "123456789" is 0xe3069283 (with the usual final inversion).
+    expect((crc32c(0xffffffff, new TextEncoder().encode("123456789")) ^ 0xffffffff) >>> 0).toBe(0xe3069283);
+  });
+});
+
+describe("parseSuperblock", () => {
+  it("reads block size and root nid", () => {
+    const sb = parseSuperblock(buildSuperblock({ blkszbits: 10, rootNid: 99 }));
+    expect(sb.blockSize).toBe(1024);
+    expect(sb.rootNid).toBe(99n);
+  });
+
+  it("rejects a wrong magic with EINVAL", () => {
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ magic: 0x12345678 })))).toBe("EINVAL");
+  });
+
+  it("rejects a truncated image", () => {
+    expect(codeOf(() => parseSuperblock(new Uint8Array(1100)))).toBe("EINVAL");
+  });
+
+  it.each([8, 17, 0, 255])("rejects block size bits %i", (bits) => {
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ blkszbits: bits })))).toBe("EINVAL");
+  });
+
+  it("refuses unknown incompat features", () => {
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ incompat: 0x200 })))).toBe("EOPNOTSUPP");
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ incompat: 0x80000000 })))).toBe("EOPNOTSUPP");
+  });
+
+  it("verifies the checksum when the compat bit says so", () => {
+    expect(() => parseSuperblock(buildSuperblock({ compat: COMPAT.SB_CHKSUM, checksum: "valid" }))).not.toThrow();
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ compat: COMPAT.SB_CHKSUM, checksum: 1234 })))).toBe("EFSCORRUPTED");
+    // Without the bit a wrong checksum is ignored, as by the kernel.
+    expect(() => parseSuperblock(buildSuperblock({ checksum: 1234 }))).not.toThrow();
+  });
+
+  it("rejects an ishare prefix id beyond the prefix table", () => {
+    const img = buildSuperblock({ compat: COMPAT.ISHARE_XATTRS, ishareId: 2, prefixCount: 2 });
+    expect(codeOf(() => parseSuperblock(img))).toBe("EFSCORRUPTED");
+    expect(parseSuperblock(buildSuperblock({ compat: COMPAT.ISHARE_XATTRS, ishareId: 1, prefixCount: 2 })).ishareXattrPrefixId).toBe(1);
+  });
+
+  it("rejects a metabox image without the extended superblock", () => {
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ incompat: 0x100 })))).toBe("EFSCORRUPTED");
+  });
+});

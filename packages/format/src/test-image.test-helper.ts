@@ -1,0 +1,37 @@
+import { crc32c } from "./crc32c.js";
+
+/** Builds a minimal superblock image by hand, with the fields tests vary. */
+export function buildSuperblock(fields: {
+  blkszbits?: number;
+  compat?: number;
+  incompat?: number;
+  rootNid?: number;
+  extslots?: number;
+  magic?: number;
+  checksum?: "valid" | number;
+  ishareId?: number;
+  prefixCount?: number;
+  blocks?: number;
+}): Uint8Array {
+  const blkszbits = fields.blkszbits ?? 12;
+  const img = new Uint8Array(Math.max(1 << blkszbits, 1024) + 1024 + 4096);
+  const dv = new DataView(img.buffer);
+  const at = 1024;
+  dv.setUint32(at, fields.magic ?? 0xe0f5e1e2, true);
+  dv.setUint32(at + 8, fields.compat ?? 0, true);
+  img[at + 12] = blkszbits;
+  img[at + 13] = fields.extslots ?? 0;
+  dv.setUint16(at + 14, fields.rootNid ?? 36, true);
+  dv.setUint32(at + 36, fields.blocks ?? 10, true);
+  dv.setUint32(at + 80, fields.incompat ?? 0, true);
+  img[at + 91] = fields.prefixCount ?? 0;
+  img[at + 105] = fields.ishareId ?? 0;
+  if (fields.checksum === "valid") {
+    const bs = 1 << blkszbits;
+    const len = bs > 1024 ? bs - 1024 : bs;
+    dv.setUint32(at + 4, crc32c(0xffffffff, img.subarray(at, at + len)), true);
+  } else if (typeof fields.checksum === "number") {
+    dv.setUint32(at + 4, fields.checksum, true);
+  }
+  return img;
+}
