@@ -8,6 +8,8 @@ export const PAGE_SIZE = 4096;
 
 export interface CacheStats {
   readonly pages: number;
+  /** Bytes returned by get() from pages that another mount filled (sharing at work). */
+  readonly sharedBytesServed: number;
   readonly bytes: number;
   readonly budgetBytes: number;
   readonly hits: number;
@@ -25,6 +27,8 @@ interface PageEntry {
   owner: OwnerState;
   index: number;
   data: Uint8Array;
+  /** Mount that filled the page (0: unknown), to count bytes served across mounts. */
+  filler: number;
   prev: PageEntry | null;
   next: PageEntry | null;
 }
@@ -51,12 +55,18 @@ export class PageCache {
   #misses = 0;
   #fills = 0;
   #evictions = 0;
+  #sharedBytesServed = 0;
 
   constructor(options: PageCacheOptions) {
     if (!Number.isSafeInteger(options.budgetBytes) || options.budgetBytes < 0) {
       throw new RangeError(`cache budget must be a non-negative integer, got ${options.budgetBytes}`);
     }
     this.budgetBytes = options.budgetBytes;
+  }
+
+  /** Whether an owner with this key currently exists. */
+  hasOwner(key: string): boolean {
+    return this.#owners.has(key);
   }
 
   /** The owner object for `key`, created on first use. */
@@ -69,14 +79,18 @@ export class PageCache {
     return o;
   }
 
-  /** The cached page, marked most recently used, or undefined (counted as a miss). */
-  get(owner: CacheOwner, index: number): Uint8Array | undefined {
+  /**
+   * The cached page, marked most recently used, or undefined (counted as a miss).
+   * `reader` is the reading mount's id: a page filled by another mount counts as shared.
+   */
+  get(owner: CacheOwner, index: number, reader = 0): Uint8Array | undefined {
     const e = (owner as OwnerState).pages.get(index);
     if (!e) {
       this.#misses++;
       return undefined;
     }
     this.#hits++;
+    if (reader && e.filler && e.filler !== reader) this.#sharedBytesServed += e.data.length;
     this.#touch(e);
     return e.data;
   }
@@ -87,16 +101,17 @@ export class PageCache {
   }
 
   /** Stores a filled page (the cache keeps the array: callers must not modify it after). */
-  put(owner: CacheOwner, index: number, data: Uint8Array): void {
+  put(owner: CacheOwner, index: number, data: Uint8Array, filler = 0): void {
     const o = owner as OwnerState;
     if (data.length > this.budgetBytes) return;
     const old = o.pages.get(index);
     if (old) {
       this.#bytes += data.length - old.data.length;
       old.data = data;
+      old.filler = filler;
       this.#touch(old);
     } else {
-      const e: PageEntry = { owner: o, index, data, prev: null, next: null };
+      const e: PageEntry = { owner: o, index, data, filler, prev: null, next: null };
       o.pages.set(index, e);
       this.#linkHead(e);
       this.#pages++;
@@ -116,6 +131,7 @@ export class PageCache {
   stats(): CacheStats {
     return {
       pages: this.#pages,
+      sharedBytesServed: this.#sharedBytesServed,
       bytes: this.#bytes,
       budgetBytes: this.budgetBytes,
       hits: this.#hits,
