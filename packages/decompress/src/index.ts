@@ -1,1 +1,70 @@
-export {};
+import { unsupported } from "@erofs-ts/format";
+import { decodeDeflate } from "./deflate.js";
+import { decodeLz4 } from "./lz4.js";
+import { decodeMicroLzma } from "./microlzma.js";
+import { stripZeroPadding } from "./padding.js";
+import { decodeZstd } from "./zstd.js";
+
+export const Z_EROFS_COMPRESSION_LZ4 = 0;
+export const Z_EROFS_COMPRESSION_LZMA = 1;
+export const Z_EROFS_COMPRESSION_DEFLATE = 2;
+export const Z_EROFS_COMPRESSION_ZSTD = 3;
+
+export interface DecompressorConfig {
+  lzmaDictSize?: number;
+  deflateWindowBits?: number;
+  zstdWindowLog?: number;
+  lz4MaxDistance?: number;
+  /** The image has the 0padding feature (all images since Linux 5.4; required for non-lz4). */
+  zeroPadding?: boolean;
+  /** Block size: 0padding is looked for in the first block only. */
+  blockSize?: number;
+}
+
+export interface Decompressor {
+  readonly algorithm: number;
+  readonly name: string;
+  /**
+   * Decodes `input` (a whole pcluster, padding included) into out[0..out.length). With
+   * `partial`, the stream may be longer than `out`. Throws EFSCORRUPTED on bad input.
+   */
+  decode(input: Uint8Array, out: Uint8Array, partial: boolean): void | Promise<void>;
+}
+
+/** A decoder for algorithm `algorithm` (Z_EROFS_COMPRESSION_*) with the image's settings. */
+export function createDecompressor(algorithm: number, config: DecompressorConfig = {}): Decompressor {
+  const block = config.blockSize ?? 4096;
+  const pad = config.zeroPadding ?? true;
+  switch (algorithm) {
+    case Z_EROFS_COMPRESSION_LZ4:
+      return {
+        algorithm,
+        name: "lz4",
+        decode: (input, out, partial) => decodeLz4(pad ? stripZeroPadding(input, block, "lz4") : input, out, partial || !pad),
+      };
+    case Z_EROFS_COMPRESSION_LZMA:
+      return {
+        algorithm,
+        name: "lzma",
+        decode: (input, out, partial) =>
+          decodeMicroLzma(stripZeroPadding(input, block, "lzma"), out, config.lzmaDictSize ?? 0, partial),
+      };
+    case Z_EROFS_COMPRESSION_DEFLATE:
+      return {
+        algorithm,
+        name: "deflate",
+        decode: (input, out, partial) =>
+          decodeDeflate(stripZeroPadding(input, block, "deflate"), out, partial, config.deflateWindowBits),
+      };
+    case Z_EROFS_COMPRESSION_ZSTD:
+      return {
+        algorithm,
+        name: "zstd",
+        decode: (input, out, partial) => decodeZstd(stripZeroPadding(input, block, "zstd"), out, partial),
+      };
+    default:
+      throw unsupported(`compression algorithm ${algorithm}`);
+  }
+}
+
+export { decodeDeflate, decodeLz4, decodeMicroLzma, decodeZstd, stripZeroPadding };

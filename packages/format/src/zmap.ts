@@ -511,9 +511,10 @@ async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: nu
     while (l < r) {
       const mid = l + Math.floor((r - l) / 2);
       const rd = new ByteReader(await read(base + mid * recsz, recsz), `extents of ${where}`);
-      let la = rd.u32(16);
+      // struct z_erofs_extent: plen, pstart_lo, pstart_hi, lstart_lo, lstart_hi (if the record has room).
+      let la = rd.u32(12);
       const p = rd.u32(4) + rd.u32(8) * 0x1_0000_0000;
-      if (recsz > 20) la += rd.u32(20) * 0x1_0000_0000;
+      if (recsz > 16) la += rd.u32(16) * 0x1_0000_0000;
       if (la > ofs) {
         r = mid;
         if (la > lend) throw corrupted("extents out of order", where);

@@ -1,7 +1,9 @@
 import type { BlockSource } from "@erofs-ts/blockdev";
 import type { DeviceSlot, Inode, Superblock } from "@erofs-ts/format";
 import type { CacheOwner, PageCache } from "@erofs-ts/ishare-cache";
+import type { CompressedState } from "./compressed.js";
 import type { MetaBlockReader } from "./meta-reader.js";
+import type { MountSharing } from "./sharing.js";
 
 /** Everything one mounted image's operations share. Internal to the vfs. */
 export interface MountContext {
@@ -18,6 +20,11 @@ export interface MountContext {
   readonly inodes: Map<bigint, Inode>;
   /** Set once the metabox inode is loaded (images with the METABOX feature). */
   metabox: Inode | null;
+  readonly compressed: CompressedState;
+  /** Set when the mount shares pages (inode_share on and usable). */
+  sharing: MountSharing | null;
+  /** Keys of this mount's private page owners, dropped from a shared cache at unmount. */
+  readonly privateOwners: Set<string>;
   /** Owner of each inode's pages in the page cache. */
   ownerOf(inode: Inode): CacheOwner;
 }

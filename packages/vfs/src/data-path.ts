@@ -15,6 +15,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE } from "@erofs-ts/ishare-cache";
 import type { MountContext } from "./context.js";
 import { readInodeMetadata } from "./metadata.js";
+import { extentBounds, fillCompressed } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
@@ -33,7 +34,7 @@ export async function readData(ctx: MountContext, inode: Inode, offset: number, 
   const lastPage = Math.floor((end - 1) / PAGE_SIZE);
   let p = firstPage;
   while (p <= lastPage) {
-    const page = ctx.cache.get(owner, p);
+    const page = ctx.cache.get(owner, p, ctx.id);
     if (page) {
       copyPagePart(page, p, offset, end, out);
       p++;
@@ -41,17 +42,25 @@ export async function readData(ctx: MountContext, inode: Inode, offset: number, 
     }
     let q = p + 1;
     while (q <= lastPage && q - p < MAX_FILL_PAGES && !ctx.cache.has(owner, q)) q++;
-    const runStart = p * PAGE_SIZE;
-    const runEnd = Math.min(inode.size, q * PAGE_SIZE);
-    const filled = await fillRange(ctx, inode, runStart, runEnd);
-    for (let i = p; i < q; i++) {
-      const from = (i - p) * PAGE_SIZE;
+    let runStart = p * PAGE_SIZE;
+    let runEnd = Math.min(inode.size, q * PAGE_SIZE);
+    let filled: Uint8Array;
+    if (isCompressedLayout(inode.datalayout)) {
+      [runStart, runEnd] = await extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
+      filled = await fillCompressed(ctx, inode, runStart, runEnd);
+    } else {
+      filled = await fillRange(ctx, inode, runStart, runEnd);
+    }
+    const fillFirst = runStart / PAGE_SIZE;
+    const fillEnd = Math.ceil(runEnd / PAGE_SIZE);
+    for (let i = fillFirst; i < fillEnd; i++) {
+      const from = (i - fillFirst) * PAGE_SIZE;
       // A copy per page, so evicting one page really frees its memory.
       const pageData = filled.slice(from, Math.min(filled.length, from + PAGE_SIZE));
-      ctx.cache.put(owner, i, pageData);
+      ctx.cache.put(owner, i, pageData, ctx.id);
       copyPagePart(pageData, i, offset, end, out);
     }
-    p = q;
+    p = Math.max(q, fillEnd);
   }
   return out;
 }
@@ -65,9 +74,6 @@ function copyPagePart(page: Uint8Array, index: number, offset: number, end: numb
 
 /** The exact bytes [start, end) of the file, read from its mapping (no cache). */
 async function fillRange(ctx: MountContext, inode: Inode, start: number, end: number): Promise<Uint8Array> {
-  if (isCompressedLayout(inode.datalayout)) {
-    throw unsupported("compressed file data is not supported yet", `nid ${inode.nid}`);
-  }
   const out = new Uint8Array(end - start);
   let pos = start;
   // Each extent advances pos by at least one byte; bound the loop anyway.

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { ErofsError, corrupted, nidToIno, type Inode, type Superblock } from "@erofs-ts/format";
+import { COMPAT, ErofsError, corrupted, nidToIno, type Inode, type Superblock } from "@erofs-ts/format";
 import type { BlockSource } from "@erofs-ts/blockdev";
 import type { CacheStats } from "@erofs-ts/ishare-cache";
 import type { MountContext } from "./context.js";
@@ -8,6 +8,7 @@ import { findDirEntry, readDirEntries } from "./directory.js";
 import { expectKind, iget } from "./metadata.js";
 import { PATH_MAX, isDot, isDotDot, printable, resolvePath, toPathBytes, type PathWalker } from "./path.js";
 import { statOf, type Stat, type StatFs } from "./stat.js";
+import { MountSharing, registryFor } from "./sharing.js";
 import { XattrAccess } from "./xattrs.js";
 
 /** One entry of a directory listing. */
@@ -46,9 +47,26 @@ export class ErofsFs {
     this.#xattrs = new XattrAccess(ctx);
   }
 
+  /** Notes from mounting (e.g. "inode_share turned off: no fingerprint xattrs"). */
+  readonly notices: string[] = [];
+
   /** @internal */
-  async init(): Promise<void> {
+  async init(share: { inodeShare: boolean; domainId: string | undefined }): Promise<void> {
     await this.#xattrs.init();
+    if (share.inodeShare) {
+      if (!(this.#ctx.sb.featureCompat & COMPAT.ISHARE_XATTRS)) {
+        // As the kernel: without on-disk fingerprints the option is dropped with a notice.
+        this.notices.push("inode_share: the image has no ishare fingerprint xattrs; sharing turned off");
+      } else {
+        this.#ctx.sharing = new MountSharing(
+          await registryFor(this.#ctx.cache),
+          this.#ctx.id,
+          new TextEncoder().encode(share.domainId ?? ""),
+          this.#ctx.sb.blockSize,
+          (inode) => this.#xattrs.fingerprint(inode),
+        );
+      }
+    }
     const root = await iget(this.#ctx, this.#ctx.sb.rootNid);
     if (root.kind !== "dir") throw corrupted("root inode is not a directory", `nid ${root.nid}`);
     this.#root = root;
@@ -69,13 +87,13 @@ export class ErofsFs {
   }
 
   /** The inode with this nid (FUSE uses nids as inode numbers). */
-  iget(nid: bigint): Promise<Inode> {
+  async iget(nid: bigint): Promise<Inode> {
     this.#check();
     return iget(this.#ctx, nid);
   }
 
   /** Resolves a path from the root; the last component's symlink is followed only with `follow`. */
-  lookup(path: string | Uint8Array, options: { follow?: boolean } = {}): Promise<Inode> {
+  async lookup(path: string | Uint8Array, options: { follow?: boolean } = {}): Promise<Inode> {
     this.#check();
     return resolvePath(this.#walker, toPathBytes(path), options.follow ?? false);
   }
@@ -152,19 +170,19 @@ export class ErofsFs {
   }
 
   /** Names listxattr(2) returns, in the kernel's order. */
-  listxattr(inode: Inode): Promise<Uint8Array[]> {
+  async listxattr(inode: Inode): Promise<Uint8Array[]> {
     this.#check();
     return this.#xattrs.list(inode);
   }
 
   /** The value getxattr(2) returns (ENODATA if absent). */
-  getxattr(inode: Inode, name: string | Uint8Array): Promise<Uint8Array> {
+  async getxattr(inode: Inode, name: string | Uint8Array): Promise<Uint8Array> {
     this.#check();
     return this.#xattrs.get(inode, toPathBytes(name));
   }
 
   /** The page-cache-sharing fingerprint of a regular file, or null. */
-  fingerprint(inode: Inode): Promise<Uint8Array | null> {
+  async fingerprint(inode: Inode): Promise<Uint8Array | null> {
     this.#check();
     return this.#xattrs.fingerprint(inode);
   }
@@ -180,9 +198,22 @@ export class ErofsFs {
     return { data: this.#ctx.cache.stats(), metadata: this.#ctx.meta.stats() };
   }
 
+  /** Whether a regular file reads through a shared inode's pages. */
+  isShared(inode: Inode): boolean {
+    return this.#ctx.sharing?.isShared(inode) ?? false;
+  }
+
+  /** Drops a file's clean cached pages (fadvise DONTNEED): shared pages for a shared file. */
+  dropCache(inode: Inode): void {
+    this.#ctx.cache.drop(this.#ctx.ownerOf(inode));
+  }
+
   async unmount(): Promise<void> {
     if (!this.#mounted) return;
     this.#mounted = false;
+    this.#ctx.sharing?.detachAll();
+    for (const key of this.#ctx.privateOwners) this.#ctx.cache.drop(this.#ctx.cache.owner(key));
+    this.#ctx.privateOwners.clear();
     this.#ctx.inodes.clear();
     await Promise.allSettled(this.#sources.map((s) => s.close()));
   }

@@ -46,6 +46,7 @@ export async function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
     if (oldest !== undefined) ctx.inodes.delete(oldest);
   }
   ctx.inodes.set(nid, inode);
+  if (ctx.sharing) await ctx.sharing.attach(inode);
   return inode;
 }
 

@@ -11,6 +11,7 @@ import {
   type DeviceSlot,
 } from "@erofs-ts/format";
 import { PageCache } from "@erofs-ts/ishare-cache";
+import { CompressedState } from "./compressed.js";
 import type { MountContext } from "./context.js";
 import { ErofsFs } from "./filesystem.js";
 import { MetaBlockReader } from "./meta-reader.js";
@@ -28,10 +29,19 @@ export interface MountOptions {
   cacheBytes?: number;
   /** Budget of the metadata block cache (default 8 MiB). */
   metadataCacheBytes?: number;
+  /**
+   * The kernel's `inode_share`: regular files with equal fingerprints (and sizes) in the
+   * same domain share one set of pages in `cache`. Needs the ishare_xattrs feature.
+   */
+  inodeShare?: boolean;
+  /** The kernel's `domain_id`: only mounts with the same domain share. A secret: never printed. */
+  domainId?: string;
 }
 
 const DEFAULT_CACHE_BYTES = 64 << 20;
 const DEFAULT_META_CACHE_BYTES = 8 << 20;
+/** Recently decoded extents kept for the pages two extents share (at least two 12 MiB maxima). */
+const DECODED_EXTENT_BUDGET = 32 << 20;
 let nextMountId = 1;
 
 /**
@@ -82,13 +92,22 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       cache,
       inodes: new Map(),
       metabox: null,
-      ownerOf: (inode) => cache.owner(`${id}:${inode.nid}`),
+      compressed: new CompressedState(DECODED_EXTENT_BUDGET),
+      sharing: null,
+      privateOwners: new Set(),
+      ownerOf(inode) {
+        const shared = ctx.sharing?.ownerOf(inode);
+        if (shared) return shared;
+        const key = `${id}:${inode.nid}`;
+        ctx.privateOwners.add(key);
+        return cache.owner(key);
+      },
     };
     if (sb.featureIncompat & INCOMPAT.METABOX) {
       ctx.metabox = await iget(ctx, sb.metaboxNid);
     }
     const fs = new ErofsFs(ctx, opened);
-    await fs.init();
+    await fs.init({ inodeShare: opts.inodeShare ?? false, domainId: opts.domainId });
     return fs;
   } catch (e) {
     await Promise.allSettled(opened.map((s) => s.close()));
@@ -98,7 +117,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
 
 function fromText(text: string): MountOptions {
   const p = parseMountOptions(text);
-  return { devices: p.devices, fsoffset: p.fsoffset };
+  return { devices: p.devices, fsoffset: p.fsoffset, inodeShare: p.inodeShare, ...(p.domainId !== undefined ? { domainId: p.domainId } : {}) };
 }
 
 async function openSource(source: string | BlockSource | Uint8Array): Promise<BlockSource> {

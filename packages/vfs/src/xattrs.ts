@@ -1,17 +1,142 @@
-import { unsupported, type Inode } from "@erofs-ts/format";
+import { COMPAT, ErofsError, corrupted, type Inode } from "@erofs-ts/format";
+import {
+  XATTR_ENTRY_HEADER_SIZE,
+  entryMatches,
+  filterExcludes,
+  listedName,
+  loadXattrHasher,
+  parseLongPrefix,
+  parseXattrEntry,
+  parseXattrIbody,
+  splitName,
+  xattrEntrySize,
+  type Hash32,
+  type LongPrefix,
+  type XattrEntry,
+  type XattrIbody,
+} from "@erofs-ts/xattr";
 import type { MountContext } from "./context.js";
+import { readData } from "./data-path.js";
+import { iget, readInodeMetadata, readMetadata } from "./metadata.js";
 
-// TEMPORARY until @erofs-ts/xattr lands: replaced in the same change.
+const NAME_MAX = 255;
+
+/**
+ * The vfs side of xattrs: reads an inode's xattr body, its shared entries and the
+ * long-prefix table (the I/O), and applies @erofs-ts/xattr's decoding and the kernel's
+ * rules: inline entries before shared ones, the name filter before any search.
+ */
 export class XattrAccess {
-  constructor(readonly ctx: MountContext) {}
-  async init(): Promise<void> {}
-  async list(_inode: Inode): Promise<Uint8Array[]> {
-    return [];
+  readonly #ctx: MountContext;
+  #prefixes: LongPrefix[] = [];
+  #hash32: Hash32 | null = null;
+
+  constructor(ctx: MountContext) {
+    this.#ctx = ctx;
   }
-  async get(inode: Inode, _name: Uint8Array): Promise<Uint8Array> {
-    throw unsupported("xattrs pending", `nid ${inode.nid}`);
+
+  async init(): Promise<void> {
+    const sb = this.#ctx.sb;
+    if (sb.featureCompat & COMPAT.XATTR_FILTER) this.#hash32 = await loadXattrHasher();
+    if (sb.xattrPrefixCount) this.#prefixes = await this.#loadPrefixes();
   }
-  async fingerprint(_inode: Inode): Promise<Uint8Array | null> {
-    return null;
+
+  /** The long-prefix table: plain on the device, or inside the metabox or packed inode. */
+  async #loadPrefixes(): Promise<LongPrefix[]> {
+    const ctx = this.#ctx;
+    const sb = ctx.sb;
+    let read: (off: number, len: number) => Promise<Uint8Array>;
+    if (sb.featureCompat & COMPAT.PLAIN_XATTR_PFX) {
+      read = (off, len) => readMetadata(ctx, off, len, false);
+    } else {
+      const nid = sb.metaboxNid || sb.packedNid;
+      if (!nid) throw corrupted("long xattr prefixes without a packed inode", "xattr prefixes");
+      const holder = await iget(ctx, nid);
+      read = async (off, len) => {
+        if (off + len > holder.size) throw corrupted("long xattr prefix past its inode", "xattr prefixes");
+        return readData(ctx, holder, off, len);
+      };
+    }
+    const out: LongPrefix[] = [];
+    let pos = sb.xattrPrefixStart * 4;
+    for (let i = 0; i < sb.xattrPrefixCount; i++) {
+      pos = (pos + 3) & ~3;
+      const lenBytes = await read(pos, 2);
+      const len = lenBytes[0]! | (lenBytes[1]! << 8);
+      out.push(parseLongPrefix(await read(pos + 2, len), i));
+      pos += 2 + len;
+    }
+    return out;
+  }
+
+  async #ibody(inode: Inode): Promise<XattrIbody> {
+    const bytes = await readInodeMetadata(this.#ctx, inode, inode.payloadOffset - inode.xattrSize, inode.xattrSize);
+    return parseXattrIbody(bytes, `nid ${inode.nid}`);
+  }
+
+  async #sharedEntry(id: number): Promise<XattrEntry> {
+    const sb = this.#ctx.sb;
+    const offset = sb.xattrBlkaddr * sb.blockSize + id * 4;
+    const inMetabox = (sb.featureCompat & COMPAT.SHARED_EA_IN_METABOX) !== 0;
+    const where = `shared xattr ${id}`;
+    const header = await readMetadata(this.#ctx, offset, XATTR_ENTRY_HEADER_SIZE, inMetabox);
+    const size = xattrEntrySize(header);
+    return parseXattrEntry(await readMetadata(this.#ctx, offset, size, inMetabox), 0, where).entry;
+  }
+
+  /** Inline entries then shared ones: the kernel's order for listing and lookup. */
+  async *#entries(ibody: XattrIbody): AsyncGenerator<XattrEntry> {
+    yield* ibody.inline;
+    for (const id of ibody.sharedIds) yield await this.#sharedEntry(id);
+  }
+
+  async list(inode: Inode): Promise<Uint8Array[]> {
+    const ibody = await this.#ibody(inode);
+    const names: Uint8Array[] = [];
+    const ctx = { prefixes: this.#prefixes, privileged: true };
+    for await (const e of this.#entries(ibody)) {
+      const n = listedName(e, ctx);
+      if (n) names.push(n);
+    }
+    return names;
+  }
+
+  async get(inode: Inode, name: Uint8Array): Promise<Uint8Array> {
+    const split = splitName(name);
+    if (!split) throw new ErofsError("EOPNOTSUPP", "attribute namespace not supported", printable(name));
+    return this.#lookup(inode, split.index, split.suffix, name);
+  }
+
+  /** The page-cache-sharing fingerprint: the attribute the superblock's prefix id names, or null. */
+  async fingerprint(inode: Inode): Promise<Uint8Array | null> {
+    const sb = this.#ctx.sb;
+    if (!(sb.featureCompat & COMPAT.ISHARE_XATTRS)) return null;
+    const p = this.#prefixes[sb.ishareXattrPrefixId];
+    if (!p) return null;
+    try {
+      return await this.#lookup(inode, p.baseIndex, p.infix, p.infix);
+    } catch (e) {
+      if (ErofsError.isInstance(e) && e.code === "ENODATA") return null;
+      throw e;
+    }
+  }
+
+  async #lookup(inode: Inode, index: number, suffix: Uint8Array, name: Uint8Array): Promise<Uint8Array> {
+    if (suffix.length > NAME_MAX) throw new ErofsError("ERANGE", "attribute name too long", printable(name));
+    const ibody = await this.#ibody(inode);
+    const missing = () => new ErofsError("ENODATA", "no such attribute", printable(name));
+    if (ibody.inline.length === 0 && ibody.sharedIds.length === 0) throw missing();
+    if (this.#hash32 && this.#ctx.sb.xattrFilterReserved === 0 && filterExcludes(ibody.nameFilter, index, suffix, this.#hash32)) {
+      throw missing();
+    }
+    for await (const e of this.#entries(ibody)) {
+      if (entryMatches(e, index, suffix, this.#prefixes)) return e.value;
+    }
+    throw missing();
   }
 }
+
+function printable(name: Uint8Array): string {
+  return new TextDecoder().decode(name);
+}
+

@@ -9,3 +9,4 @@ export {
   type ManifestName,
 } from "./manifest.js";
 export { compareEntry, sha256Hex, type CompareOptions, type Observed } from "./compare.js";
+export { KernelMount } from "./kernel.js";

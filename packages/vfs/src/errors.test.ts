@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
+import { ErofsError, mount, parseMountOptions } from "./index.js";
+
+const dir = mkdtempSync(join(tmpdir(), "vfs-errors-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return ErofsError.isInstance(e) ? e.code : `untyped: ${String(e)}`;
+  }
+  return "no error";
+}
+
+describe("mount refuses bad sources with typed errors", () => {
+  it("a file that is not EROFS", async () => {
+    const f = join(dir, "zeros");
+    writeFileSync(f, new Uint8Array(8192));
+    expect(await codeOf(mount(f))).toBe("EINVAL");
+  });
+
+  it("a tiny file", async () => {
+    const f = join(dir, "tiny");
+    writeFileSync(f, "hello");
+    expect(await codeOf(mount(f))).toBe("EINVAL");
+  });
+
+  it("a missing file", async () => {
+    expect(await codeOf(mount(join(dir, "nope.erofs")))).toBe("ENOENT");
+  });
+
+  it("an fsoffset beyond the file", async () => {
+    const f = join(dir, "zeros2");
+    writeFileSync(f, new Uint8Array(4096));
+    expect(await codeOf(mount(f, { fsoffset: 1 << 20 }))).toBe("EINVAL");
+  });
+});
+
+describe("parseMountOptions", () => {
+  it("parses kernel option names", () => {
+    expect(parseMountOptions("ro,device=a,device=b,fsoffset=4096,inode_share,domain_id=x")).toMatchObject({
+      devices: ["a", "b"],
+      fsoffset: 4096,
+      inodeShare: true,
+      domainId: "x",
+    });
+  });
+  it.each(["bogus", "fsoffset=abc", "fsoffset=", "device=", "fsoffset=99999999999999999999"])("rejects %s", (o) => {
+    expect(() => parseMountOptions(o)).toThrow(ErofsError);
+  });
+});
+
+const corpus = ensureCorpus();
+if (!corpus) console.log(CORPUS_ABSENT);
+
+describe.skipIf(!corpus)("path and file errors on a real image", () => {
+  const image = () => join(corpus!, "plain.erofs");
+
+  it("ENOENT, ENOTDIR, EISDIR, EINVAL", async () => {
+    const fs = await mount(image());
+    expect(await codeOf(fs.lookup("no/such/file"))).toBe("ENOENT");
+    expect(await codeOf(fs.lookup("log.txt/x"))).toBe("ENOTDIR");
+    const root = await fs.root();
+    expect(await codeOf(fs.read(root, 0, 10))).toBe("EISDIR");
+    expect(await codeOf(fs.readlink(root))).toBe("EINVAL");
+    expect(await codeOf(fs.readdir(await fs.lookup("log.txt")))).toBe("ENOTDIR");
+    expect(await codeOf(fs.read(await fs.lookup("log.txt"), -1, 10))).toBe("EINVAL");
+    await fs.unmount();
+    expect(await codeOf(fs.lookup("log.txt"))).toBe("EIO");
+  });
+
+  it("follows symlinks only where asked and stops loops", async () => {
+    const fs = await mount(image());
+    expect(fs.stat(await fs.lookup("links/rel")).type).toBe("symlink");
+    expect(fs.stat(await fs.lookup("links/rel", { follow: true })).type).toBe("file");
+    // self_dir -> "." : following it repeatedly stays in links/
+    expect(fs.stat(await fs.lookup("links/self_dir/self_dir/rel", { follow: true })).type).toBe("file");
+    // dangling -> "dangling/nowhere" resolves through itself again and again.
+    expect(await codeOf(fs.lookup("links/dangling", { follow: true }))).toBe("ELOOP");
+    // An absolute target resolves inside the image, never on the host.
+    expect(await codeOf(fs.lookup("links/abs", { follow: true }))).toBe("ENOENT");
+    await fs.unmount();
+  });
+
+  it("an image needing an extra device refuses to mount without it", async () => {
+    expect(await codeOf(mount(join(corpus!, "blobdev.erofs")))).toBe("EINVAL");
+    expect(await codeOf(mount(join(corpus!, "blobdev.erofs"), { devices: [join(dir, "missing.blob")] }))).toBe("ENOENT");
+  });
+
+  it("readdir offers . and .. on request", async () => {
+    const fs = await mount(image());
+    const d0 = await fs.lookup("d0");
+    const names = (await fs.readdir(d0, { dots: true })).map((e) => new TextDecoder().decode(e.name));
+    expect(names.slice(0, 2).sort()).toEqual([".", ".."]);
+    const root = await fs.root();
+    const dotdot = (await fs.readdir(d0, { dots: true })).find((e) => new TextDecoder().decode(e.name) === "..");
+    expect(dotdot?.nid).toBe(root.nid);
+    await fs.unmount();
+  });
+});

@@ -1,0 +1,63 @@
+import type { Inode } from "@erofs-ts/format";
+import { ShareRegistry, type CacheOwner, type PageCache, type ShareMember, type SharedInode } from "@erofs-ts/ishare-cache";
+
+/** One registry per page cache, so every mount given the same cache shares through it. */
+const registries = new WeakMap<PageCache, Promise<ShareRegistry>>();
+
+export function registryFor(cache: PageCache): Promise<ShareRegistry> {
+  let r = registries.get(cache);
+  if (!r) {
+    r = ShareRegistry.create(cache);
+    registries.set(cache, r);
+  }
+  return r;
+}
+
+/**
+ * A mount's part in page cache sharing (the kernel's inode_share): which of its regular
+ * files joined which shared inode. Files join when first loaded, as the kernel does at
+ * inode fill time, and leave when the image is unmounted.
+ */
+export class MountSharing {
+  readonly #members = new Map<bigint, { member: ShareMember; shared: SharedInode }>();
+
+  constructor(
+    readonly registry: ShareRegistry,
+    readonly mountId: number,
+    /** UTF-8 bytes of domain_id: part of every key, never printed. */
+    readonly domain: Uint8Array,
+    readonly blockSize: number,
+    readonly fingerprintOf: (inode: Inode) => Promise<Uint8Array | null>,
+  ) {}
+
+  /** Joins a regular file to its shared inode if it has a usable fingerprint. */
+  async attach(inode: Inode): Promise<void> {
+    if (inode.kind !== "file" || this.#members.has(inode.nid)) return;
+    const fp = await this.fingerprintOf(inode);
+    // As the kernel: no fingerprint, or one longer than a block, means "not shared".
+    if (!fp || fp.length === 0 || fp.length > this.blockSize) return;
+    if (this.#members.has(inode.nid)) return;
+    const member: ShareMember = { mountId: this.mountId };
+    const shared = this.registry.join({ fingerprint: fp, domain: this.domain, size: inode.size }, member);
+    this.#members.set(inode.nid, { member, shared });
+  }
+
+  ownerOf(inode: Inode): CacheOwner | undefined {
+    const m = this.#members.get(inode.nid);
+    return m && this.registry.ownerOf(m.shared);
+  }
+
+  isShared(inode: Inode): boolean {
+    return this.#members.has(inode.nid);
+  }
+
+  /** Leaves every shared inode: pages stay for the other members, go with the last. */
+  detachAll(): void {
+    for (const { member } of this.#members.values()) this.registry.leave(member);
+    this.#members.clear();
+  }
+
+  get sharedFiles(): number {
+    return this.#members.size;
+  }
+}

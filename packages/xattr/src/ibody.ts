@@ -1,0 +1,44 @@
+import { ByteReader, corrupted, unsupported } from "@erofs-ts/format";
+import { parseXattrEntry, type XattrEntry } from "./entry.js";
+
+/** struct erofs_xattr_ibody_header: le32 name filter, u8 shared count, 7 reserved bytes. */
+export const XATTR_IBODY_HEADER_SIZE = 12;
+
+/** An inode's inline xattr body: its header, shared xattr ids and inline entries. */
+export interface XattrIbody {
+  /** Bloom filter of names: a set bit means "no name with this hash here". */
+  readonly nameFilter: number;
+  /** Shared xattr ids: entry at xattr_blkaddr * blocksize + id * 4. */
+  readonly sharedIds: readonly number[];
+  readonly inline: readonly XattrEntry[];
+}
+
+export const EMPTY_IBODY: XattrIbody = { nameFilter: 0, sharedIds: [], inline: [] };
+
+/**
+ * Decodes exactly the inode's xattr body (i_xattr_icount → 12 + 4 * (icount - 1) bytes).
+ * As the kernel: a body of only the header is an unsupported layout, and an entry running
+ * past the body's end is corruption.
+ */
+export function parseXattrIbody(bytes: Uint8Array, where: string): XattrIbody {
+  if (bytes.length === 0) return EMPTY_IBODY;
+  if (bytes.length === XATTR_IBODY_HEADER_SIZE) throw unsupported("xattr body of only a header", where);
+  if (bytes.length < XATTR_IBODY_HEADER_SIZE) throw corrupted("bogus xattr body size", where);
+  const r = new ByteReader(bytes, `xattrs of ${where}`);
+  const nameFilter = r.u32(0);
+  const sharedCount = r.u8(4);
+  const headerSize = XATTR_IBODY_HEADER_SIZE + 4 * sharedCount;
+  if (headerSize > bytes.length) throw corrupted(`${sharedCount} shared xattrs overflow the xattr body`, where);
+  const sharedIds: number[] = [];
+  for (let i = 0; i < sharedCount; i++) sharedIds.push(r.u32(XATTR_IBODY_HEADER_SIZE + 4 * i));
+  const inline: XattrEntry[] = [];
+  // Each entry is at least 4 bytes, so the body's size bounds the loop.
+  for (let at = headerSize; at < bytes.length; ) {
+    if (bytes.length - at < 4) throw corrupted("xattr entry header past the xattr body", where);
+    const { entry, size } = parseXattrEntry(bytes, at, `xattrs of ${where}`);
+    if (at + size > bytes.length) throw corrupted("xattr entry beyond the xattr body", where);
+    inline.push(entry);
+    at += size;
+  }
+  return { nameFilter, sharedIds, inline };
+}

@@ -1,0 +1,86 @@
+import type { XattrEntry } from "./entry.js";
+import type { LongPrefix } from "./long-prefix.js";
+
+/** Namespace indexes of e_name_index. */
+export const XATTR_INDEX = {
+  USER: 1,
+  POSIX_ACL_ACCESS: 2,
+  POSIX_ACL_DEFAULT: 3,
+  TRUSTED: 4,
+  LUSTRE: 5,
+  SECURITY: 6,
+} as const;
+
+export const LONG_PREFIX_FLAG = 0x80;
+
+/** ASCII bytes of a literal (no TextEncoder: this package runs without DOM or Node typings). */
+function ascii(s: string): Uint8Array {
+  return Uint8Array.from(s, (c) => c.charCodeAt(0));
+}
+/** The prefixes Linux's xattr handlers own. Lustre has none in EROFS: never listed or found. */
+const HANDLER_PREFIX: ReadonlyMap<number, Uint8Array> = new Map([
+  [XATTR_INDEX.USER, ascii("user.")],
+  [XATTR_INDEX.POSIX_ACL_ACCESS, ascii("system.posix_acl_access")],
+  [XATTR_INDEX.POSIX_ACL_DEFAULT, ascii("system.posix_acl_default")],
+  [XATTR_INDEX.TRUSTED, ascii("trusted.")],
+  [XATTR_INDEX.SECURITY, ascii("security.")],
+]);
+
+export interface NameContext {
+  readonly prefixes: readonly LongPrefix[];
+  /** CAP_SYS_ADMIN: trusted.* is listed only for a privileged caller. */
+  readonly privileged: boolean;
+}
+
+/** An entry's namespace index and infix once its long prefix (if any) is resolved; null if the id is out of range. */
+export function resolvePrefix(entry: XattrEntry, prefixes: readonly LongPrefix[]): { baseIndex: number; infix: Uint8Array } | null {
+  if (!(entry.nameIndex & LONG_PREFIX_FLAG)) return { baseIndex: entry.nameIndex, infix: new Uint8Array(0) };
+  const p = prefixes[entry.nameIndex & 0x7f];
+  return p ? { baseIndex: p.baseIndex, infix: p.infix } : null;
+}
+
+/**
+ * The name listxattr(2) shows for an entry, or null when the kernel hides it: no
+ * namespace (index 0, such as the default ishare fingerprint name), unknown or lustre
+ * namespaces, trusted.* for unprivileged callers, and long-prefix ids out of range.
+ */
+export function listedName(entry: XattrEntry, ctx: NameContext): Uint8Array | null {
+  const p = resolvePrefix(entry, ctx.prefixes);
+  if (!p) return null;
+  const prefix = HANDLER_PREFIX.get(p.baseIndex);
+  if (!prefix) return null;
+  if (p.baseIndex === XATTR_INDEX.TRUSTED && !ctx.privileged) return null;
+  const out = new Uint8Array(prefix.length + p.infix.length + entry.name.length);
+  out.set(prefix);
+  out.set(p.infix, prefix.length);
+  out.set(entry.name, prefix.length + p.infix.length);
+  return out;
+}
+
+/**
+ * Splits a full name by the handler that owns it (namespace index + the rest), as the
+ * VFS dispatches getxattr(2); null when no EROFS handler owns the name.
+ */
+export function splitName(full: Uint8Array): { index: number; suffix: Uint8Array } | null {
+  for (const [index, prefix] of HANDLER_PREFIX) {
+    if (full.length < prefix.length) continue;
+    let match = true;
+    for (let i = 0; i < prefix.length && match; i++) match = full[i] === prefix[i];
+    if (!match) continue;
+    const suffix = full.subarray(prefix.length);
+    // The ACL handlers own exactly their name; "system.posix_acl_accessX" is not theirs.
+    if ((index === XATTR_INDEX.POSIX_ACL_ACCESS || index === XATTR_INDEX.POSIX_ACL_DEFAULT) && suffix.length) continue;
+    return { index, suffix };
+  }
+  return null;
+}
+
+/** Whether an entry is the attribute (namespace `index`, name `suffix`), long prefixes included. */
+export function entryMatches(entry: XattrEntry, index: number, suffix: Uint8Array, prefixes: readonly LongPrefix[]): boolean {
+  const p = resolvePrefix(entry, prefixes);
+  if (!p || p.baseIndex !== index) return false;
+  if (suffix.length !== p.infix.length + entry.name.length) return false;
+  for (let i = 0; i < p.infix.length; i++) if (suffix[i] !== p.infix[i]) return false;
+  for (let i = 0; i < entry.name.length; i++) if (suffix[p.infix.length + i] !== entry.name[i]) return false;
+  return true;
+}

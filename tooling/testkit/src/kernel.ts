@@ -1,0 +1,48 @@
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * A read-only kernel mount of an image, the second oracle beside the manifests: used
+ * where a manifest is borrowed from another image (the app-a-* variants) and for images
+ * made during the test run. Null when not root or the kernel cannot mount it.
+ */
+export class KernelMount {
+  private constructor(
+    readonly dir: string,
+    private readonly loops: string[],
+  ) {}
+
+  static tryMount(image: string, options: { devices?: string[]; fsoffset?: number } = {}): KernelMount | null {
+    if (process.getuid?.() !== 0) return null;
+    const dir = mkdtempSync(join(tmpdir(), "erofs-kmount-"));
+    const loops: string[] = [];
+    try {
+      const opts = ["ro"];
+      for (const d of options.devices ?? []) {
+        const loop = execFileSync("losetup", ["-f", "--show", "-r", d], { encoding: "utf8" }).trim();
+        loops.push(loop);
+        opts.push(`device=${loop}`);
+      }
+      if (options.fsoffset) opts.push(`fsoffset=${options.fsoffset}`);
+      execFileSync("mount", ["-t", "erofs", "-o", opts.join(","), image, dir], { stdio: "pipe" });
+      return new KernelMount(dir, loops);
+    } catch {
+      for (const l of loops) execFileSync("losetup", ["-d", l], { stdio: "ignore" });
+      rmSync(dir, { recursive: true, force: true });
+      return null;
+    }
+  }
+
+  sha256(relPath: Buffer): string {
+    return createHash("sha256").update(readFileSync(Buffer.concat([Buffer.from(this.dir + "/"), relPath]))).digest("hex");
+  }
+
+  unmount(): void {
+    execFileSync("umount", [this.dir], { stdio: "ignore" });
+    for (const l of this.loops) execFileSync("losetup", ["-d", l], { stdio: "ignore" });
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
