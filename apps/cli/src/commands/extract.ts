@@ -1,0 +1,38 @@
+import { mkdir } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Command } from "../context.js";
+import { Extractor } from "../extract/extractor.js";
+
+export const extractCommand: Command = {
+  name: "extract",
+  summary: "extract the tree (or --path SUB) into DEST with modes, owners, times, xattrs, links",
+  usage: "extract IMAGE DEST [--path SUB] [--force]",
+  options: { path: { type: "string" }, force: { type: "boolean" } },
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx) {
+    const dest = resolve(ctx.args[0]!);
+    const sub = new TextEncoder().encode(typeof ctx.options.path === "string" ? ctx.options.path : "");
+    const root = await ctx.fs.lookup(sub);
+    await mkdir(dest, { recursive: true });
+    const isRoot = process.getuid?.() === 0;
+    const tty = process.stderr.isTTY;
+    const extractor = new Extractor(ctx.fs, dest, {
+      force: Boolean(ctx.options.force),
+      owners: isRoot,
+      devices: isRoot,
+      onError: (where, e) => ctx.report(where, e),
+      onWarning: (where, msg) => process.stderr.write(`erofs-cli: ${where}: warning: ${msg}\n`),
+      ...(tty ? { onProgress: (n: number) => process.stderr.write(`\rextracting: ${n} entries`) } : {}),
+    });
+    const name = sub.subarray(sub.lastIndexOf(0x2f) + 1);
+    await extractor.run(root, name.length ? name : new TextEncoder().encode("root"));
+    if (tty) process.stderr.write("\r\x1b[K");
+    const s = extractor.stats;
+    if (tty) {
+      process.stderr.write(
+        `extracted ${s.files} files (${s.bytes} bytes), ${s.dirs} directories, ${s.symlinks} symlinks, ${s.hardlinks} hard links, ${s.specials} special files${s.skipped ? `, ${s.skipped} skipped` : ""}\n`,
+      );
+    }
+  },
+};

@@ -1,0 +1,64 @@
+import { createHash } from "node:crypto";
+import type { Command } from "../context.js";
+import { toJson } from "../format/json.js";
+import { displayName } from "../format/names.js";
+import { walk } from "./walk.js";
+
+const SHA256_PREFIX = new TextEncoder().encode("sha256:");
+
+function isSha256Fingerprint(fp: Uint8Array): boolean {
+  return fp.length === SHA256_PREFIX.length + 32 && SHA256_PREFIX.every((b, i) => fp[i] === b);
+}
+
+export const fsckCommand: Command = {
+  name: "fsck",
+  summary: "walk every inode, decode every file, check sizes and sha256 fingerprints",
+  usage: "fsck IMAGE [--json]",
+  options: {},
+  minArgs: 0,
+  maxArgs: 0,
+  async run(ctx) {
+    const { fs } = ctx;
+    const counts = { inodes: 0, files: 0, dirs: 0, symlinks: 0, other: 0, bytes: 0, fingerprintsChecked: 0, errors: 0 };
+    const seen = new Set<bigint>();
+    for await (const e of walk(fs, await fs.root(), new Uint8Array(0))) {
+      const where = displayName(e.path) || "/";
+      try {
+        if (seen.has(e.inode.nid)) continue;
+        seen.add(e.inode.nid);
+        counts.inodes++;
+        const s = fs.stat(e.inode);
+        for (const n of await fs.listxattr(e.inode)) await fs.getxattr(e.inode, n);
+        if (s.type === "dir") counts.dirs++;
+        else if (s.type === "symlink") {
+          counts.symlinks++;
+          await fs.readlink(e.inode);
+        } else if (s.type === "file") {
+          counts.files++;
+          const h = createHash("sha256");
+          let n = 0;
+          for await (const c of fs.readChunks(e.inode)) {
+            h.update(c);
+            n += c.length;
+          }
+          if (n !== s.size) throw new Error(`read ${n} bytes, size is ${s.size}`);
+          counts.bytes += n;
+          const fp = await fs.fingerprint(e.inode);
+          if (fp && isSha256Fingerprint(fp)) {
+            if (!h.digest().equals(Buffer.from(fp.subarray(SHA256_PREFIX.length)))) throw new Error("content does not match its sha256 fingerprint");
+            counts.fingerprintsChecked++;
+          }
+        } else counts.other++;
+      } catch (err) {
+        counts.errors++;
+        ctx.report(where, err);
+      }
+    }
+    if (ctx.options.json) await ctx.out.line(toJson(counts));
+    else {
+      await ctx.out.line(
+        `${counts.inodes} inodes: ${counts.files} files (${counts.bytes} bytes), ${counts.dirs} directories, ${counts.symlinks} symlinks, ${counts.other} other; ${counts.fingerprintsChecked} fingerprints verified; ${counts.errors} errors`,
+      );
+    }
+  },
+};

@@ -1,0 +1,67 @@
+import type { ErofsFs, Inode } from "@erofs-ts/vfs";
+import type { Command, CommandContext } from "../context.js";
+import { toJson } from "../format/json.js";
+import { isoTime, modeString } from "../format/mode.js";
+import { displayName, joinPath, jsonName } from "../format/names.js";
+
+async function entryJson(fs: ErofsFs, path: Uint8Array, inode: Inode) {
+  const s = fs.stat(inode);
+  return {
+    path: jsonName(path),
+    type: s.type,
+    mode: s.mode,
+    perm: s.perm,
+    ino: s.ino,
+    nlink: s.nlink,
+    uid: s.uid,
+    gid: s.gid,
+    size: s.size,
+    mtime_ns: s.mtimeNs,
+    ...(s.type === "chardev" || s.type === "blockdev" ? { rdev: [s.rdevMajor, s.rdevMinor] } : {}),
+    ...(s.type === "symlink" ? { target: jsonName(await fs.readlink(inode)) } : {}),
+  };
+}
+
+async function longLine(fs: ErofsFs, name: Uint8Array, inode: Inode): Promise<string> {
+  const s = fs.stat(inode);
+  const size = s.type === "chardev" || s.type === "blockdev" ? `${s.rdevMajor}, ${s.rdevMinor}` : String(s.size);
+  const target = s.type === "symlink" ? ` -> ${displayName(await fs.readlink(inode))}` : "";
+  return `${modeString(s.type, s.mode)} ${String(s.nlink).padStart(3)} ${String(s.uid).padStart(5)} ${String(s.gid).padStart(5)} ${size.padStart(10)} ${isoTime(s.mtimeNs)} ${displayName(name)}${target}`;
+}
+
+export const lsCommand: Command = {
+  name: "ls",
+  summary: "list a directory (-l long format, -R recursive)",
+  usage: "ls IMAGE [PATH] [-l] [-R] [--json]",
+  options: { long: { type: "boolean", short: "l" }, recursive: { type: "boolean", short: "R" } },
+  minArgs: 0,
+  maxArgs: 1,
+  async run(ctx: CommandContext) {
+    const { fs, out, options } = ctx;
+    const start = new TextEncoder().encode(ctx.args[0] ?? "");
+    const top = await fs.lookup(start, { follow: true });
+    const json: unknown[] = [];
+    const listDir = async (dirPath: Uint8Array, dir: Inode, header: boolean): Promise<void> => {
+      const entries = await fs.readdir(dir);
+      if (header && !options.json) await out.line(`${displayName(dirPath) || "."}:`);
+      const subdirs: Array<[Uint8Array, Inode]> = [];
+      for (const e of entries) {
+        const inode = await fs.iget(e.nid);
+        const path = joinPath(dirPath, e.name);
+        if (options.json) json.push(await entryJson(fs, path, inode));
+        else await out.line(options.long ? await longLine(fs, e.name, inode) : displayName(e.name));
+        if (options.recursive && inode.kind === "dir") subdirs.push([path, inode]);
+      }
+      for (const [path, inode] of subdirs) {
+        if (!options.json) await out.line();
+        await listDir(path, inode, true);
+      }
+    };
+    if (top.kind === "dir") await listDir(start, top, Boolean(options.recursive) && !options.json);
+    else if (options.json) json.push(await entryJson(fs, start, top));
+    else await out.line(options.long ? await longLine(fs, start, top) : displayName(start));
+    if (options.json) await out.line(toJson(json));
+  },
+};
+
+export { entryJson };

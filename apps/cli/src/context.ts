@@ -1,0 +1,29 @@
+import type { ErofsFs } from "@erofs-ts/vfs";
+import type { Output } from "./output.js";
+
+/** What a command gets: the mounted image, its path, arguments and options, and the outputs. */
+export interface CommandContext {
+  readonly fs: ErofsFs;
+  readonly image: string;
+  readonly args: readonly string[];
+  readonly options: Readonly<Record<string, string | boolean | string[] | undefined>>;
+  readonly out: Output;
+  /** Reports a non-fatal error (exit status 1 at the end) as `erofs-cli: where: reason`. */
+  report(where: string, error: unknown): void;
+}
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  /** Command-specific options for node:util parseArgs. */
+  readonly options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+  readonly minArgs: number;
+  readonly maxArgs: number;
+  run(ctx: CommandContext): Promise<void>;
+}
+
+export function errorReason(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

@@ -1,0 +1,263 @@
+import { constants } from "node:fs";
+import { chmod, lchown, link, lstat, mkdir, open, rmdir, symlink, unlink } from "node:fs/promises";
+import type { ErofsFs, Inode } from "@erofs-ts/vfs";
+import { displayName } from "../format/names.js";
+import { TimeSetter, XattrSetter, mknod } from "./host-meta.js";
+import { isSafeComponent } from "./safe-name.js";
+
+export interface ExtractOptions {
+  /** Replace existing non-directories (never through a symlink). */
+  readonly force: boolean;
+  /** Restore owners (needs root). */
+  readonly owners: boolean;
+  /** Create device nodes (needs root); fifos are always made. */
+  readonly devices: boolean;
+  readonly onProgress?: (done: number) => void;
+  /** Reports a problem with one entry; extraction goes on. */
+  readonly onError: (where: string, error: unknown) => void;
+  readonly onWarning: (where: string, message: string) => void;
+}
+
+export interface ExtractStats {
+  files: number;
+  dirs: number;
+  symlinks: number;
+  hardlinks: number;
+  specials: number;
+  bytes: number;
+  skipped: number;
+}
+
+function isAllZero(b: Uint8Array): boolean {
+  // Word-wise when aligned: this runs over every byte extracted.
+  if (b.byteOffset % 4 === 0) {
+    const words = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0) return false;
+    for (let i = words.length * 4; i < b.length; i++) if (b[i] !== 0) return false;
+    return true;
+  }
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/**
+ * Writes an image's tree below `dest`, which must already exist. Safety: every host path
+ * is `dest` plus dirent names checked by isSafeComponent, each directory on it was created
+ * here (mkdir fails on anything existing, symlinks included), files are created with
+ * O_EXCL|O_NOFOLLOW, and hard links point only at files extracted earlier in this run: so
+ * nothing outside `dest` is created, followed or overwritten whatever the image holds.
+ */
+export class Extractor {
+  readonly stats: ExtractStats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0 };
+  readonly #fs: ErofsFs;
+  readonly #dest: Buffer;
+  readonly #opts: ExtractOptions;
+  readonly #times: TimeSetter;
+  /** Where argv-unsafe names are aliased; removed before the root's own time is set. */
+  readonly #scratch: string;
+  readonly #xattrs = new XattrSetter();
+  /** First host path of each extracted non-directory nid, for hard links. */
+  readonly #linked = new Map<bigint, Buffer>();
+  /** Directories in creation order; their metadata is applied last, deepest first. */
+  readonly #dirs: Array<{ path: Buffer; inode: Inode }> = [];
+  #done = 0;
+
+  constructor(fs: ErofsFs, dest: string, opts: ExtractOptions) {
+    this.#fs = fs;
+    this.#dest = Buffer.from(dest);
+    this.#opts = opts;
+    this.#scratch = `${dest}/.erofs-scratch-${process.pid}`;
+    this.#times = new TimeSetter(this.#scratch);
+  }
+
+  /** Extracts `root`: a directory's contents go into dest itself, anything else into dest/name. */
+  async run(root: Inode, rootName: Uint8Array): Promise<void> {
+    if (root.kind === "dir") {
+      this.#dirs.push({ path: this.#dest, inode: root });
+      await this.#extractChildren(root, this.#dest);
+    } else {
+      await this.#extractOne(root, Buffer.concat([this.#dest, Buffer.from("/"), Buffer.from(rootName)]), rootName);
+    }
+    await this.#finish();
+  }
+
+  async #extractChildren(dir: Inode, hostDir: Buffer): Promise<void> {
+    // Iterative depth-first walk; a directory nid is entered once, so cyclic dirents end.
+    const entered = new Set<bigint>([dir.nid]);
+    const stack: Array<{ dir: Inode; host: Buffer }> = [{ dir, host: hostDir }];
+    while (stack.length) {
+      const { dir: d, host } = stack.pop()!;
+      let entries;
+      try {
+        entries = await this.#fs.readdir(d);
+      } catch (e) {
+        this.#opts.onError(displayName(host), e);
+        continue;
+      }
+      for (const e of entries) {
+        const where = `${displayName(host.subarray(this.#dest.length + 1))}/${displayName(e.name)}`.replace(/^\//, "");
+        if (!isSafeComponent(e.name)) {
+          this.#opts.onError(where, new Error("unsafe name in the image; not extracted"));
+          this.stats.skipped++;
+          continue;
+        }
+        const path = Buffer.concat([host, Buffer.from("/"), e.name]);
+        let inode: Inode;
+        try {
+          inode = await this.#fs.iget(e.nid);
+        } catch (err) {
+          this.#opts.onError(where, err);
+          continue;
+        }
+        if (inode.kind === "dir") {
+          if (entered.has(inode.nid)) {
+            this.#opts.onError(where, new Error("directory loop in the image; not entered again"));
+            continue;
+          }
+          entered.add(inode.nid);
+          if (await this.#makeDir(path, inode, where)) stack.push({ dir: inode, host: path });
+        } else {
+          await this.#extractOne(inode, path, Buffer.from(where));
+        }
+      }
+    }
+  }
+
+  async #makeDir(path: Buffer, inode: Inode, where: string): Promise<boolean> {
+    try {
+      await mkdir(path, 0o700);
+    } catch (e) {
+      const st = await lstat(path).catch(() => null);
+      // An existing real directory is reused with --force; a symlink never is.
+      if (!(this.#opts.force && st?.isDirectory())) {
+        this.#opts.onError(where, e);
+        return false;
+      }
+    }
+    this.#dirs.push({ path, inode });
+    this.stats.dirs++;
+    this.#tick();
+    return true;
+  }
+
+  async #extractOne(inode: Inode, path: Buffer, where: Uint8Array): Promise<void> {
+    const label = displayName(where);
+    try {
+      const first = this.#linked.get(inode.nid);
+      if (first) {
+        await this.#clear(path);
+        await link(first, path);
+        this.stats.hardlinks++;
+        this.#tick();
+        return;
+      }
+      const s = this.#fs.stat(inode);
+      switch (s.type) {
+        case "file":
+          await this.#clear(path);
+          await this.#writeFile(inode, path);
+          this.stats.files++;
+          break;
+        case "symlink":
+          await this.#clear(path);
+          await symlink(Buffer.from(await this.#fs.readlink(inode)), path);
+          this.stats.symlinks++;
+          break;
+        case "chardev":
+        case "blockdev":
+          if (!this.#opts.devices) {
+            this.#opts.onWarning(label, "device node skipped (needs root)");
+            this.stats.skipped++;
+            return;
+          }
+          await this.#clear(path);
+          await mknod(path, this.#dest.toString(), s.type === "chardev" ? "c" : "b", s.rdevMajor, s.rdevMinor);
+          this.stats.specials++;
+          break;
+        case "fifo":
+          await this.#clear(path);
+          await mknod(path, this.#dest.toString(), "p");
+          this.stats.specials++;
+          break;
+        default:
+          this.#opts.onWarning(label, "socket skipped");
+          this.stats.skipped++;
+          return;
+      }
+      this.#linked.set(inode.nid, path);
+      await this.#applyMeta(path, inode, false);
+      this.#tick();
+    } catch (e) {
+      this.#opts.onError(label, e);
+    }
+  }
+
+  /** With --force, removes an existing non-directory at `path` (unlink never follows links). */
+  async #clear(path: Buffer): Promise<void> {
+    if (!this.#opts.force) return;
+    const st = await lstat(path).catch(() => null);
+    if (st && !st.isDirectory()) await unlink(path);
+  }
+
+  /** Streams a file out; all-zero chunks become holes, so sparse files stay sparse. */
+  async #writeFile(inode: Inode, path: Buffer): Promise<void> {
+    const fh = await open(path, CREATE_FLAGS, 0o600);
+    try {
+      let pos = 0;
+      for await (const chunk of this.#fs.readChunks(inode)) {
+        if (!isAllZero(chunk)) {
+          let off = 0;
+          while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, pos + off)).bytesWritten;
+        }
+        pos += chunk.length;
+        this.stats.bytes += chunk.length;
+      }
+      await fh.truncate(pos);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async #applyMeta(path: Buffer, inode: Inode, isDir: boolean): Promise<void> {
+    const s = this.#fs.stat(inode);
+    // chown first: it clears setuid/setgid bits that chmod then sets.
+    if (this.#opts.owners) await lchown(path, s.uid, s.gid);
+    if (s.type !== "symlink") await chmod(path, s.perm);
+    this.#times.add(path, s.mtimeNs, isDir);
+    for (const name of await this.#fs.listxattr(inode)) this.#xattrs.add(path, name, await this.#fs.getxattr(inode, name));
+  }
+
+  async #finish(): Promise<void> {
+    if (this.#xattrs.pending) {
+      try {
+        await this.#xattrs.apply();
+      } catch (e) {
+        this.#opts.onWarning("xattrs", (e as Error).message);
+      }
+    }
+    // Directory times last, deepest first: creating entries changes a directory's mtime.
+    for (let i = this.#dirs.length - 1; i >= 0; i--) {
+      const { path, inode } = this.#dirs[i]!;
+      try {
+        await this.#applyMeta(path, inode, true);
+      } catch (e) {
+        this.#opts.onError(displayName(path), e);
+      }
+    }
+    await this.#xattrs.apply().catch((e: Error) => this.#opts.onWarning("xattrs", e.message));
+    await mkdir(this.#scratch, 0o700);
+    try {
+      await this.#times.applyAliased();
+    } finally {
+      await rmdir(this.#scratch);
+    }
+    await this.#times.applyBatch();
+  }
+
+  #tick(): void {
+    this.#done++;
+    if (this.#opts.onProgress && this.#done % 64 === 0) this.#opts.onProgress(this.#done);
+  }
+}

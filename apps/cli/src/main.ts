@@ -1,0 +1,129 @@
+import { parseArgs } from "node:util";
+import { ErofsError, mount, parseByteCount, type ErofsFs } from "@erofs-ts/vfs";
+import { catCommand } from "./commands/cat.js";
+import { extractCommand } from "./commands/extract.js";
+import { fsckCommand } from "./commands/fsck.js";
+import { infoCommand } from "./commands/info.js";
+import { lsCommand } from "./commands/ls.js";
+import { readlinkCommand } from "./commands/readlink.js";
+import { statCommand } from "./commands/stat.js";
+import { xattrCommand } from "./commands/xattr.js";
+import { errorReason, type Command } from "./context.js";
+import { ReportedFailure, UsageError } from "./errors.js";
+import { Output } from "./output.js";
+
+const COMMANDS: readonly Command[] = [infoCommand, lsCommand, statCommand, catCommand, readlinkCommand, xattrCommand, extractCommand, fsckCommand];
+
+const COMMON_OPTIONS = {
+  device: { type: "string", multiple: true },
+  offset: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function usage(): string {
+  const lines = COMMANDS.map((c) => `  ${c.usage.padEnd(44)} ${c.summary}`);
+  return [
+    "usage: erofs-cli <command> IMAGE [ARGS] [--device FILE]... [--offset N]",
+    "",
+    "commands:",
+    ...lines,
+    "",
+    "--device FILE  an extra device (blob), repeatable, in device-table order (the kernel's device=)",
+    "--offset N     the filesystem starts N bytes into IMAGE (the kernel's fsoffset=)",
+    "--json         machine-readable output (info, ls, stat, xattr, fsck)",
+    "exit status: 0 success, 1 filesystem error, 2 bad usage",
+  ].join("\n");
+}
+
+/** Runs one command line; returns the exit status. Never throws. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    (name === undefined ? process.stderr : process.stdout).write(usage() + "\n");
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  let fs: ErofsFs | undefined;
+  let image = "";
+  let failures = 0;
+  try {
+    if (!command) throw new UsageError(`unknown command "${name}"`);
+    const { values, positionals } = parseArgs({
+      args: [...rest],
+      options: { ...COMMON_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (values.help) {
+      process.stdout.write(`usage: erofs-cli ${command.usage}\n${command.summary}\n`);
+      return 0;
+    }
+    const [img, ...args] = positionals;
+    if (!img) throw new UsageError(`${command.name}: missing IMAGE`);
+    if (args.length < command.minArgs) throw new UsageError(`${command.name}: missing argument`);
+    if (args.length > command.maxArgs) throw new UsageError(`${command.name}: too many arguments`);
+    image = img;
+    const fsoffset = values.offset === undefined ? 0 : parseOffset(values.offset);
+    fs = await mount(img, { devices: (values.device as string[] | undefined) ?? [], fsoffset });
+    const out = new Output(process.stdout);
+    await command.run({
+      fs,
+      image: img,
+      args,
+      options: values as Record<string, string | boolean | string[] | undefined>,
+      out,
+      report(where, e) {
+        failures++;
+        process.stderr.write(`erofs-cli: ${where}: ${errorReason(e)}\n`);
+      },
+    });
+  } catch (e) {
+    if (e instanceof UsageError || isParseArgsError(e)) {
+      process.stderr.write(`erofs-cli: ${errorReason(e)}\n${usage()}\n`);
+      return 2;
+    }
+    if (isEpipe(e)) return 0;
+    if (e instanceof ReportedFailure) return 1;
+    process.stderr.write(`erofs-cli: ${image || name}: ${errorReason(e)}\n`);
+    return 1;
+  } finally {
+    await fs?.unmount().catch(() => {});
+  }
+  return failures ? 1 : 0;
+}
+
+function parseOffset(text: string): number {
+  try {
+    return parseByteCount(text, "--offset");
+  } catch (e) {
+    throw new UsageError(errorReason(e));
+  }
+}
+
+function isParseArgsError(e: unknown): boolean {
+  const code = (e as { code?: string } | null)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
+}
+
+function isEpipe(e: unknown): boolean {
+  return (e as { code?: string } | null)?.code === "EPIPE";
+}
+
+// Closing stdout early (`erofs-cli cat … | head -c1`) ends the process quietly.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  process.stderr.write(`erofs-cli: stdout: ${e.message}\n`);
+  process.exit(1);
+});
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    // main never throws; this is the last guard against a stack trace.
+    process.stderr.write(`erofs-cli: ${ErofsError.isInstance(e) ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);
