@@ -171,14 +171,22 @@ export function parseSuperblock(image: Uint8Array): Superblock {
   };
 }
 
-function verifyChecksum(image: Uint8Array, blockSize: number, expected: number): void {
+/**
+ * The superblock checksum of an image (crc32c): what a writer stores at byte 1028, and
+ * what tools that patch images (tests, the fuzzer) use to keep the checksum valid.
+ */
+export function superblockChecksum(image: Uint8Array, blockSize: number): number {
   // The kernel sums the rest of the superblock's block from byte 1024 on (or one whole
   // block when blocks are no larger than 1 KiB), with the checksum field zeroed.
   const len = blockSize > EROFS_SUPER_OFFSET ? blockSize - EROFS_SUPER_OFFSET : blockSize;
   if (EROFS_SUPER_OFFSET + len > image.length) throw corrupted("superblock checksum range past end of image", WHERE);
   const copy = image.slice(EROFS_SUPER_OFFSET, EROFS_SUPER_OFFSET + len);
   copy[4] = copy[5] = copy[6] = copy[7] = 0;
-  const actual = crc32c(0xffffffff, copy);
+  return crc32c(0xffffffff, copy);
+}
+
+function verifyChecksum(image: Uint8Array, blockSize: number, expected: number): void {
+  const actual = superblockChecksum(image, blockSize);
   if (actual !== expected) {
     throw corrupted(`superblock checksum mismatch (0x${actual.toString(16)} != 0x${expected.toString(16)})`, WHERE);
   }

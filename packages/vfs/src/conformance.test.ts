@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, compareEntry, corpusImages, ensureCorpus, loadManifest, mountOptionsFor, nameBytes } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, corpusImages, ensureCorpus, loadManifest, mountOptionsFor, nameBytes } from "@erofs-ts/testkit";
 import { mount } from "./index.js";
-import { observe } from "./walk.test-helper.js";
+import { manifestDiffs } from "./walk.test-helper.js";
 
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
@@ -23,28 +23,17 @@ describe.skipIf(!corpus)("corpus conformance through the vfs", () => {
           blocks: img.ownManifest ? m.statfs.blocks : "n/a",
           namemax: m.statfs.namemax,
         });
-        const failures: string[] = [];
         const kernelOnly: string[] = [];
         let kernel: KernelMount | undefined;
-        for (const entry of m.entries) {
-          let diffs: string[];
-          try {
-            const got = await observe(fs, await fs.lookup(nameBytes(entry.path)), true);
-            diffs = compareEntry(entry, got, { ino: img.ownManifest });
-            if (!img.ownManifest && diffs.length === 1 && diffs[0]!.startsWith("sha256")) {
-              // A borrowed manifest (app-a-* variants) describes the source tree; where the
-              // content differs, the kernel reading this very image is the judge.
-              kernel ??= KernelMount.tryMount(img.image) ?? undefined;
-              if (kernel && kernel.sha256(nameBytes(entry.path)) === got.sha256) {
-                kernelOnly.push(JSON.stringify(entry.path));
-                diffs = [];
-              }
-            }
-          } catch (e) {
-            diffs = [String(e)];
-          }
-          if (diffs.length) failures.push(`${JSON.stringify(entry.path)}: ${diffs.join("; ")}`);
-        }
+        const failures = await manifestDiffs(fs, m.entries, { ino: img.ownManifest }, (entry, got, diffs) => {
+          if (img.ownManifest || diffs.length !== 1 || !diffs[0]!.startsWith("sha256")) return diffs;
+          // A borrowed manifest (app-a-* variants) describes the source tree; where the
+          // content differs, the kernel reading this very image is the judge.
+          kernel ??= KernelMount.tryMount(img.image) ?? undefined;
+          if (kernel?.sha256(nameBytes(entry.path)) !== got.sha256) return diffs;
+          kernelOnly.push(JSON.stringify(entry.path));
+          return [];
+        });
         kernel?.unmount();
         if (kernelOnly.length) console.log(`${img.name}: ${kernelOnly.length} file(s) differ from the source tree exactly as the kernel reads them: ${kernelOnly.join(", ")}`);
         expect(failures.slice(0, 10)).toEqual([]);

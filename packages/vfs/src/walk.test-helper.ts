@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { ErofsFs, Inode } from "./index.js";
-import type { Observed } from "@erofs-ts/testkit";
+import { compareEntry, nameBytes, type CompareOptions, type ManifestEntry, type Observed } from "@erofs-ts/testkit";
 
 const decoder = new TextDecoder("utf-8", { fatal: false });
 
@@ -29,4 +29,26 @@ export async function observe(fs: ErofsFs, inode: Inode, withContent: boolean): 
   for (const name of await fs.listxattr(inode)) xattrs.set(decoder.decode(name), await fs.getxattr(inode, name));
   o.xattrs = xattrs;
   return o;
+}
+
+/** Every manifest entry that the vfs reports differently: "path: field diffs" lines. */
+export async function manifestDiffs(
+  fs: ErofsFs,
+  entries: readonly ManifestEntry[],
+  options: CompareOptions = {},
+  judge?: (entry: ManifestEntry, got: Observed, diffs: string[]) => string[],
+): Promise<string[]> {
+  const failures: string[] = [];
+  for (const entry of entries) {
+    let diffs: string[];
+    try {
+      const got = await observe(fs, await fs.lookup(nameBytes(entry.path)), true);
+      diffs = compareEntry(entry, got, options);
+      if (judge) diffs = judge(entry, got, diffs);
+    } catch (e) {
+      diffs = [String(e)];
+    }
+    if (diffs.length) failures.push(`${JSON.stringify(entry.path)}: ${diffs.join("; ")}`);
+  }
+  return failures;
 }

@@ -7,7 +7,8 @@ export interface Observed {
   perm: number;
   uid: number;
   gid: number;
-  size: number;
+  /** Absent where it is not the image's (a directory extracted onto a host filesystem). */
+  size?: number;
   mtime_ns: bigint;
   nlink: number;
   ino?: bigint;
@@ -25,6 +26,8 @@ export interface CompareOptions {
   content?: boolean;
   nlink?: boolean;
   mtime?: boolean;
+  /** Compare children as a set (a host directory lists in its own order). */
+  childrenOrder?: boolean;
 }
 
 /** Field-by-field differences between a manifest entry and an observation ("" when equal). */
@@ -52,9 +55,13 @@ export function compareEntry(want: ManifestEntry, got: Observed, opts: CompareOp
   }
   if (want.sha256 !== undefined && opts.content !== false) eq("sha256", want.sha256, got.sha256);
   if (want.children) {
-    const w = want.children.map((c) => nameBytes(c).toString("base64")).join("/");
-    const g = (got.children ?? []).map((c) => Buffer.from(c).toString("base64")).join("/");
-    if (w !== g) d.push(`children differ: expected ${want.children.length}, got ${got.children?.length ?? 0}`);
+    const w = want.children.map((c) => nameBytes(c).toString("base64"));
+    const g = (got.children ?? []).map((c) => Buffer.from(c).toString("base64"));
+    if (opts.childrenOrder === false) {
+      w.sort();
+      g.sort();
+    }
+    if (w.join("/") !== g.join("/")) d.push(`children differ: expected ${want.children.length}, got ${got.children?.length ?? 0}`);
   }
   return d;
 }
@@ -63,4 +70,28 @@ export function sha256Hex(chunks: Iterable<Uint8Array>): string {
   const h = createHash("sha256");
   for (const c of chunks) h.update(c);
   return h.digest("hex");
+}
+
+/**
+ * A manifest entry made from an observation (of a kernel mount or a source tree), so that
+ * another reader can be compared with it by compareEntry.
+ */
+export function entryFromObserved(path: Uint8Array, o: Observed, xattrs?: Map<string, Uint8Array>): ManifestEntry {
+  const b64 = (b: Uint8Array) => ({ b64: Buffer.from(b).toString("base64") });
+  return {
+    path: b64(path),
+    type: o.type as ManifestEntry["type"],
+    perm: o.perm,
+    uid: o.uid,
+    gid: o.gid,
+    size: o.size ?? 0,
+    mtime_ns: o.mtime_ns,
+    nlink: o.nlink,
+    ino: o.ino ?? 0n,
+    xattrs: Object.fromEntries([...(xattrs ?? o.xattrs ?? new Map()).entries()].map(([k, v]) => [k, Buffer.from(v).toString("base64")])),
+    ...(o.rdev ? { rdev: o.rdev } : {}),
+    ...(o.sha256 ? { sha256: o.sha256 } : {}),
+    ...(o.target ? { target: b64(o.target) } : {}),
+    ...(o.children ? { children: o.children.map(b64) } : {}),
+  };
 }

@@ -8,5 +8,6 @@ export {
   type ManifestEntry,
   type ManifestName,
 } from "./manifest.js";
-export { compareEntry, sha256Hex, type CompareOptions, type Observed } from "./compare.js";
+export { compareEntry, entryFromObserved, sha256Hex, type CompareOptions, type Observed } from "./compare.js";
 export { KernelMount } from "./kernel.js";
+export { hostXattrs, observeHostTree } from "./host-tree.js";

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { link, rename, unlink } from "node:fs/promises";
+import { link, lutimes, rename, unlink } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -53,10 +54,16 @@ let aliasCounter = 0;
 export class TimeSetter {
   readonly #byTime = new Map<bigint, Buffer[]>();
   readonly #odd: Array<{ path: Buffer; ns: bigint; isDir: boolean }> = [];
+  readonly #wholeSeconds: Array<{ path: Buffer; seconds: number }> = [];
 
   constructor(readonly scratchDir: string) {}
 
   add(path: Buffer, mtimeNs: bigint, isDir: boolean): void {
+    if (mtimeNs % 1_000_000_000n === 0n) {
+      // Whole seconds are exact in a double: lutimes does it without a process.
+      this.#wholeSeconds.push({ path, seconds: Number(mtimeNs / 1_000_000_000n) });
+      return;
+    }
     if (!argvSafe(path)) {
       this.#odd.push({ path, ns: mtimeNs, isDir });
       return;
@@ -76,18 +83,46 @@ export class TimeSetter {
     this.#odd.length = 0;
   }
 
+  /**
+   * Trees often carry a distinct time per file, and a process per file is slow, so the
+   * touch commands go through a few `sh` processes reading scripts on stdin (a fork of a
+   * small shell costs far less than a spawn from Node).
+   */
   async applyBatch(): Promise<void> {
+    for (const { path, seconds } of this.#wholeSeconds) await lutimes(path, seconds, seconds);
+    this.#wholeSeconds.length = 0;
+    const lines: string[] = [];
     for (const [ns, paths] of this.#byTime) {
       for (let i = 0; i < paths.length; i += BATCH) {
-        await touch(ns, paths.slice(i, i + BATCH).map((p) => p.toString("utf8")));
+        lines.push(`touch -h -c -d @${secondsText(ns)} -- ${paths.slice(i, i + BATCH).map(shellQuote).join(" ")}`);
       }
     }
     this.#byTime.clear();
+    const shells = Math.max(1, Math.min(availableParallelism(), Math.ceil(lines.length / 64)));
+    const scripts: string[][] = Array.from({ length: shells }, () => []);
+    lines.forEach((line, i) => scripts[i % shells]!.push(line));
+    await Promise.all(scripts.map((script) => runScript(["set -e", ...script].join("\n") + "\n")));
   }
 }
 
 async function touch(ns: bigint, paths: string[]): Promise<void> {
-  await run("touch", ["-h", "-c", "-d", `@${secondsText(ns)}`, "--", ...paths], { env: { ...process.env, LC_ALL: "C", TZ: "UTC" } });
+  await run("touch", ["-h", "-c", "-d", `@${secondsText(ns)}`, "--", ...paths], { env: TOUCH_ENV });
+}
+
+const TOUCH_ENV = { ...process.env, LC_ALL: "C", TZ: "UTC" };
+
+/** A single-quoted shell word: safe for any UTF-8 path. */
+function shellQuote(path: Buffer): string {
+  return `'${path.toString("utf8").replaceAll("'", `'\\''`)}'`;
+}
+
+function runScript(script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile("sh", ["-s"], { env: TOUCH_ENV, maxBuffer: 1 << 20 }, (err, _out, stderr) =>
+      err ? reject(new Error(`setting times failed: ${String(stderr).trim() || err.message}`)) : resolve(),
+    );
+    child.stdin!.end(script);
+  });
 }
 
 /** getfattr's dump escaping: bytes outside printable ASCII, '\\' and '=' as \ooo. */

@@ -1,0 +1,169 @@
+import { copyFileSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { afterAll, describe, expect, it } from "vitest";
+import { CORPUS_ABSENT, ensureCorpus, loadManifest, nameBytes, repoRoot } from "@erofs-ts/testkit";
+import { runCli } from "./run-cli.js";
+
+const fixtures = join(repoRoot(), "fixtures");
+const demo = join(fixtures, "demo.erofs");
+/** The tree demo.erofs was made from (mkfs.erofs 1.5 -zlz4hc): the independent truth. */
+const src = join(fixtures, "demo-src");
+const scratch = mkdtempSync(join(tmpdir(), "erofs-cli-test-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/** JSON with integers beyond 2^53 kept exact (as the CLI writes them). */
+function parseExact(text: string): unknown {
+  return JSON.parse(text.replace(/("(?:ino|nid|mtime_ns)":\s*)(-?\d+)/g, '$1"$2"'));
+}
+
+function expectCleanFailure(r: { status: number | null; stderr: string }, status: number, pattern: RegExp) {
+  expect(r.status).toBe(status);
+  expect(r.stderr).toMatch(/^erofs-cli: /);
+  expect(r.stderr).toMatch(pattern);
+  // A clear message, never a stack trace.
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+}
+
+describe("erofs-cli on the bundled demo image", () => {
+  it("cat streams one file and several, following symlinks, byte for byte", async () => {
+    const one = await runCli(["cat", demo, "hello.txt"]);
+    expect(one.status).toBe(0);
+    expect(one.stdout.equals(readFileSync(join(src, "hello.txt")))).toBe(true);
+    const many = await runCli(["cat", demo, "docs/numbers.txt", "greeting", "/docs/README.md"]);
+    expect(many.status).toBe(0);
+    const want = Buffer.concat(["docs/numbers.txt", "hello.txt", "docs/README.md"].map((p) => readFileSync(join(src, p))));
+    expect(many.stdout.equals(want)).toBe(true);
+  });
+
+  it("cat goes on past a bad path, reports it and exits 1", async () => {
+    const r = await runCli(["cat", demo, "missing", "hello.txt", "docs"]);
+    expect(r.stdout.equals(readFileSync(join(src, "hello.txt")))).toBe(true);
+    expectCleanFailure(r, 1, /missing: no such file/);
+    expect(r.stderr).toMatch(/docs: is a directory/);
+  });
+
+  it("ls, stat and readlink agree with the source tree", async () => {
+    const ls = parseExact((await runCli(["ls", demo, "--json"])).stdout.toString()) as Array<{ path: string; type: string; size: number }>;
+    expect(ls.map((e) => e.path).sort()).toEqual(["docs", "greeting", "hello.txt"]);
+    const lsR = await runCli(["ls", demo, "-lR"]);
+    expect(lsR.status).toBe(0);
+    expect(lsR.stdout.toString()).toMatch(/numbers\.txt/);
+    const st = parseExact((await runCli(["stat", demo, "docs/numbers.txt", "--json"])).stdout.toString()) as Record<string, unknown>;
+    const host = readFileSync(join(src, "docs/numbers.txt"));
+    expect(st.type).toBe("file");
+    expect(st.size).toBe(host.length);
+    expect(st.uid).toBe(0); // --all-root
+    expect(st.mtime_ns).toBe(String(1_700_000_000n * 1_000_000_000n)); // -T 1700000000
+    const rl = await runCli(["readlink", demo, "greeting"]);
+    expect(rl.stdout.toString().trim()).toBe(readlinkSync(join(src, "greeting")));
+  });
+
+  it("info --json reports the superblock", async () => {
+    const info = parseExact((await runCli(["info", demo, "--json"])).stdout.toString()) as Record<string, unknown>;
+    expect(info.blockSize).toBe(4096);
+    expect(info.uuid).toBe("6f2b1c1e-0000-4000-8000-000000000001");
+    expect(info.buildTime).toBe(1700000000);
+  });
+
+  it("fsck decodes every file of a sound image and exits 0", async () => {
+    const r = await runCli(["fsck", demo, "--json"]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  it("usage errors exit 2 with the usage text", async () => {
+    for (const args of [[], ["frobnicate", demo], ["ls", demo, "--bogus"], ["cat", demo, "a", "--offset", "12x"], ["cat"]]) {
+      const r = await runCli(args);
+      expect(r.status, args.join(" ")).toBe(2);
+      expect(r.stderr).toMatch(/usage: erofs-cli/);
+    }
+  });
+
+  it("a missing image, a non-EROFS file and a truncated image exit 1 with a clear message", async () => {
+    expectCleanFailure(await runCli(["ls", join(scratch, "nope.erofs")]), 1, /nope\.erofs/);
+    expectCleanFailure(await runCli(["ls", join(repoRoot(), "package.json")]), 1, /package\.json: .*(superblock|EROFS)/i);
+    const truncated = join(scratch, "truncated.erofs");
+    writeFileSync(truncated, readFileSync(demo).subarray(0, 8192));
+    const r = await runCli(["cat", truncated, "docs/numbers.txt"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("a corrupted superblock checksum is refused", async () => {
+    const bad = join(scratch, "badsum.erofs");
+    const bytes = readFileSync(demo);
+    bytes[1024 + 0x18] ^= 0xff; // a byte covered by the crc32c (the superblock's build time)
+    writeFileSync(bad, bytes);
+    expectCleanFailure(await runCli(["info", bad]), 1, /checksum/i);
+  });
+});
+
+const corpus = ensureCorpus();
+if (!corpus) console.log(CORPUS_ABSENT);
+
+describe.skipIf(!corpus)("erofs-cli --offset and --device on corpus images", () => {
+  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+  const firstFile = (name: string) => {
+    const m = loadManifest(join(corpus!, `${name}.manifest.json`));
+    const e = m.entries.find((x) => x.type === "file" && x.size > 0)!;
+    return { path: nameBytes(e.path).toString(), sha256: e.sha256! };
+  };
+
+  it("--offset reads an image that starts inside a file, and without it the image is refused", async () => {
+    const f = firstFile("offset");
+    const img = join(corpus!, "offset.erofs");
+    const m = loadManifest(join(corpus!, "offset.manifest.json"));
+    const offset = m.mount_options.match(/fsoffset=(\d+)/)![1]!;
+    const r = await runCli(["cat", img, f.path, "--offset", offset]);
+    expect(r.status).toBe(0);
+    expect(sha(r.stdout)).toBe(f.sha256);
+    expect((await runCli(["cat", img, f.path])).status).toBe(1);
+  });
+
+  for (const name of ["blobdev", "tar-index"]) {
+    it(`--device serves ${name}'s data from the extra device; without it the error names the device`, async () => {
+      const m = loadManifest(join(corpus!, `${name}.manifest.json`));
+      const device = join(corpus!, m.mount_options.match(/device=([^,]+)/)![1]!);
+      const files = m.entries.filter((e) => e.type === "file" && e.size > 0).slice(0, 5);
+      for (const e of files) {
+        const r = await runCli(["cat", join(corpus!, `${name}.erofs`), nameBytes(e.path).toString(), "--device", device]);
+        expect(r.status).toBe(0);
+        expect(sha(r.stdout)).toBe(e.sha256);
+      }
+      const without = await runCli(["cat", join(corpus!, `${name}.erofs`), nameBytes(files[0]!.path).toString()]);
+      expectCleanFailure(without, 1, /device/i);
+    });
+  }
+
+  it("xattr --json and -n report what the kernel listed", async () => {
+    const img = join(corpus!, "xattrs.erofs");
+    const m = loadManifest(join(corpus!, "xattrs.manifest.json"));
+    for (const e of m.entries.filter((x) => Object.keys(x.xattrs).length).slice(0, 10)) {
+      const path = nameBytes(e.path).toString() || "/";
+      const got = JSON.parse((await runCli(["xattr", img, path, "--json"])).stdout.toString()) as Record<string, string>;
+      expect(got).toEqual(e.xattrs);
+      const [name, value] = Object.entries(e.xattrs)[0]!;
+      const one = await runCli(["xattr", img, path, "-n", name, "--json"]);
+      expect(one.status).toBe(0);
+      expect(JSON.parse(one.stdout.toString())).toEqual({ [name]: value });
+    }
+    expectCleanFailure(await runCli(["xattr", img, "file10", "-n", "user.absent"]), 1, /user\.absent|no data|ENODATA/i);
+  });
+
+  it("fsck checks fingerprints and sizes on a compressed image", async () => {
+    const r = await runCli(["fsck", join(corpus!, "fingerprint.erofs")]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    // Flip one byte inside a compressed extent: fsck must notice and exit 1 without a trace.
+    const bad = join(scratch, "fp-bad.erofs");
+    copyFileSync(join(corpus!, "fingerprint.erofs"), bad);
+    const bytes = readFileSync(bad);
+    bytes[bytes.length - 64 * 1024] ^= 0x5a;
+    writeFileSync(bad, bytes);
+    const r2 = await runCli(["fsck", bad]);
+    expect(r2.status).toBe(1);
+    expect(r2.stderr).not.toMatch(/\n\s+at /);
+  });
+});

@@ -1,0 +1,142 @@
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { superblockChecksum } from "@erofs-ts/format";
+import { repoRoot } from "@erofs-ts/testkit";
+import { runCli } from "./run-cli.js";
+
+/**
+ * Extraction of crafted images never creates, follows or overwrites anything outside DEST.
+ * The images are fixtures/hostile/hostile-base.erofs (see make-base.sh there) with root
+ * dirent names rewritten in place: "..", ".", "a/b", duplicate names where the first is a
+ * symlink out of the tree and the second a directory with a file beneath, an empty name,
+ * and a hard link whose first name is unusable.
+ */
+const base = readFileSync(join(repoRoot(), "fixtures/hostile/hostile-base.erofs"));
+const NAMES = "aQbabsabtddeeerelremzz";
+/** Root entries in dirent order; "." and ".." come first. */
+const ORDER = [".", "..", "aQb", "abs", "abt", "dd", "e", "ee", "rel", "rem", "zz"];
+/** Where the image's symlinks point (absolute and relative): must stay empty. */
+const OUTSIDE = "/tmp/erofs-hostile-outside";
+
+const scratch = mkdtempSync(join(tmpdir(), "erofs-hostile-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function namesAt(image: Buffer): number {
+  const at = image.indexOf(NAMES);
+  expect(at).toBeGreaterThan(0);
+  expect(image.indexOf(NAMES, at + 1)).toBe(-1);
+  return at;
+}
+
+/** Rewrites root names (same length) in a copy of the base image. */
+function renamed(renames: Record<string, string>): Buffer {
+  const image = Buffer.from(base);
+  const at = namesAt(image);
+  let offset = at;
+  for (const name of ORDER.slice(2)) {
+    const to = renames[name];
+    if (to !== undefined) {
+      expect(to.length).toBe(name.length);
+      image.write(to, offset, "latin1");
+    }
+    offset += name.length;
+  }
+  return image;
+}
+
+/** Dirent `index` of the root block: the block starts 12 bytes per dirent before the "." name. */
+function direntNameoffAt(image: Buffer, index: number): number {
+  const dotName = namesAt(image) - 3; // "." and ".." precede the names
+  const block = dotName - ORDER.length * 12;
+  expect(image.readUInt16LE(block + 8)).toBe(ORDER.length * 12);
+  return block + index * 12 + 8;
+}
+
+/** Writes a patched image with its superblock checksum redone (the root dir shares its block). */
+function write(name: string, image: Buffer): string {
+  image.writeUInt32LE(superblockChecksum(image, 4096), 1024 + 4);
+  const path = join(scratch, name);
+  writeFileSync(path, image);
+  return path;
+}
+
+/** Extracts into jail/dest and returns what is in the jail besides dest. */
+async function extractInJail(image: string, extra: string[] = [], prepare?: (dest: string) => void) {
+  const jail = mkdtempSync(join(scratch, "jail-"));
+  const dest = join(jail, "dest");
+  mkdirSync(dest);
+  prepare?.(dest);
+  const r = await runCli(["extract", image, dest, ...extra]);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  return { r, dest, jailExtra: readdirSync(jail).filter((n) => n !== "dest") };
+}
+
+function expectOutsideUntouched() {
+  expect(readdirSync(OUTSIDE)).toEqual(existsSync(join(OUTSIDE, "victim")) ? ["victim"] : []);
+}
+
+describe("erofs-cli extract stays inside DEST", () => {
+  beforeEach(() => {
+    rmSync(OUTSIDE, { recursive: true, force: true });
+    mkdirSync(OUTSIDE);
+  });
+
+  it("the unpatched base extracts completely (the crafted cases below differ only in names)", async () => {
+    const { r, dest } = await extractInJail(write("base.erofs", base));
+    expect(r.status).toBe(0);
+    expect(readdirSync(dest).sort()).toEqual(ORDER.slice(2).sort());
+    expect(readFileSync(join(dest, "abt/pwned"), "utf8")).toMatch(/beneath/);
+    expectOutsideUntouched();
+  });
+
+  it('names "..", ".", "a/b" and duplicates through symlinks are refused, the rest extracted', async () => {
+    const image = write("hostile.erofs", renamed({ aQb: "a/b", abt: "abs", dd: "..", e: ".", ee: "..", rem: "rel" }));
+    const { r, dest, jailExtra } = await extractInJail(image);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/erofs-cli: /);
+    expect(jailExtra).toEqual([]);
+    expectOutsideUntouched();
+    // What is safe is there: the two symlinks (as symlinks) and the hard link's second name.
+    expect(readdirSync(dest).sort()).toEqual(["abs", "rel", "zz"]);
+    expect(lstatSync(join(dest, "abs")).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(join(dest, "abs"))).toBe(OUTSIDE);
+    expect(lstatSync(join(dest, "rel")).isSymbolicLink()).toBe(true);
+    // "zz" shares its inode with the refused ".." entry: a regular file, not a link to anything outside.
+    expect(lstatSync(join(dest, "zz")).isFile()).toBe(true);
+    expect(readFileSync(join(dest, "zz"), "utf8")).toBe("hard-linked twice\n");
+    expect(existsSync(join(scratch, "x"))).toBe(false);
+  });
+
+  it("an empty name makes the directory corrupt: nothing is written, exit 1", async () => {
+    const image = renamed({});
+    // Entry "abs" starting where "aQb" starts gives "aQb" a length of zero.
+    image.writeUInt16LE(image.readUInt16LE(direntNameoffAt(image, 2)), direntNameoffAt(image, 3));
+    const { r, dest, jailExtra } = await extractInJail(write("empty-name.erofs", image));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/corrupt|bogus/i);
+    expect(jailExtra).toEqual([]);
+    expect(readdirSync(dest)).toEqual([]);
+    expectOutsideUntouched();
+  });
+
+  it("--force replaces a symlink planted in DEST instead of writing through it", async () => {
+    writeFileSync(join(OUTSIDE, "victim"), "keep me");
+    const { r, dest } = await extractInJail(write("base-force.erofs", base), ["--force"], (d) => {
+      symlinkSync(join(OUTSIDE, "victim"), join(d, "zz"));
+      symlinkSync(OUTSIDE, join(d, "abt"));
+    });
+    expect(readFileSync(join(OUTSIDE, "victim"), "utf8")).toBe("keep me");
+    expect(readdirSync(OUTSIDE)).toEqual(["victim"]);
+    expect(lstatSync(join(dest, "zz")).isFile()).toBe(true);
+    // A planted symlink where the image has a directory is an error, never followed.
+    expect(r.status).toBe(1);
+  });
+
+  it("without --force an existing file is not overwritten", async () => {
+    const { r, dest } = await extractInJail(write("base-noforce.erofs", base), [], (d) => writeFileSync(join(d, "e"), "mine"));
+    expect(r.status).toBe(1);
+    expect(readFileSync(join(dest, "e"), "utf8")).toBe("mine");
+  });
+});
