@@ -3,7 +3,9 @@ import { decodeDeflate } from "./deflate.js";
 import { decodeLz4 } from "./lz4.js";
 import { decodeMicroLzma } from "./microlzma.js";
 import { stripZeroPadding } from "./padding.js";
-import { decodeZstd } from "./zstd.js";
+import { decodeZstd, zstdReady } from "./zstd.js";
+
+let zstdSettled = false;
 
 export const Z_EROFS_COMPRESSION_LZ4 = 0;
 export const Z_EROFS_COMPRESSION_LZMA = 1;
@@ -60,11 +62,19 @@ export function createDecompressor(algorithm: number, config: DecompressorConfig
       return {
         algorithm,
         name: "zstd",
-        decode: (input, out, partial) => decodeZstd(stripZeroPadding(input, block, "zstd"), out, partial),
+        // The first decode waits for the WebAssembly decoder to be instantiated.
+        decode: (input, out, partial) => {
+          const run = () => decodeZstd(stripZeroPadding(input, block, "zstd"), out, partial);
+          if (zstdSettled) return run();
+          return zstdReady().then(() => {
+            zstdSettled = true;
+            run();
+          });
+        },
       };
     default:
       throw unsupported(`compression algorithm ${algorithm}`);
   }
 }
 
-export { decodeDeflate, decodeLz4, decodeMicroLzma, decodeZstd, stripZeroPadding };
+export { decodeDeflate, decodeLz4, decodeMicroLzma, decodeZstd, stripZeroPadding, zstdReady };

@@ -10,7 +10,7 @@ import {
   type ZExtent,
   type ZInfo,
 } from "@erofs-ts/format";
-import { createDecompressor, type Decompressor } from "@erofs-ts/decompress";
+import { createDecompressor, type Decompressor, type DecompressorConfig } from "@erofs-ts/decompress";
 import type { MountContext } from "./context.js";
 import { readData, resolveDevice } from "./data-path.js";
 import { iget, readInodeMetadata } from "./metadata.js";
@@ -59,33 +59,92 @@ export async function extentBounds(ctx: MountContext, inode: Inode, start: numbe
   return [Math.min(from, start), Math.max(to, end)];
 }
 
-/** The exact bytes [start, end) of a compressed file. */
+/** Largest single read of adjacent pclusters (bounds the buffer one fill allocates). */
+const MAX_BATCH_READ = 4 << 20;
+
+/**
+ * The exact bytes [start, end) of a compressed file. The extents are mapped first, so
+ * that adjacent pclusters are read from the device in one call (a file's pclusters are
+ * usually contiguous: one read instead of one per 4 KiB), then decoded: straight into
+ * the output when the extent lies inside the range, else through the recent-extent cache
+ * (the extent straddling the range's end is wanted again by the next fill).
+ */
 export async function fillCompressed(ctx: MountContext, inode: Inode, start: number, end: number): Promise<Uint8Array> {
   const out = new Uint8Array(end - start);
-  let pos = start;
-  while (pos < end) {
+  const extents: ZExtent[] = [];
+  for (let pos = start; pos < end; ) {
     const ext = await extentAt(ctx, inode, pos);
-    const from = Math.max(pos, ext.logical);
+    if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, `nid ${inode.nid}`);
+    extents.push(ext);
+    pos = Math.min(end, ext.logical + ext.length);
+  }
+  const raws = await readPclusters(ctx, inode, extents);
+  for (let i = 0; i < extents.length; i++) {
+    const ext = extents[i]!;
+    if (ext.kind === "hole") continue;
+    const from = Math.max(start, ext.logical);
     const to = Math.min(end, ext.logical + ext.length);
-    if (ext.kind !== "hole") {
-      const decoded = await decodedExtent(ctx, inode, ext);
+    const inside = ext.logical >= start && ext.logical + ext.length <= end;
+    if (inside && !ctx.compressed.recent.has(recentKey(inode, ext))) {
+      await decodeExtent(ctx, inode, ext, raws[i], out.subarray(ext.logical - start, ext.logical - start + ext.length));
+    } else {
+      const decoded = await decodedExtent(ctx, inode, ext, raws[i]);
       out.set(decoded.subarray(from - ext.logical, to - ext.logical), from - start);
     }
-    pos = to;
   }
   return out;
 }
 
-async function decodedExtent(ctx: MountContext, inode: Inode, ext: ZExtent): Promise<Uint8Array> {
+/**
+ * The stored bytes of every plain pcluster among `extents` (others: undefined), read in
+ * as few calls as possible: runs of pclusters that follow each other on the device (or
+ * repeat, for deduplicated ones) share one read.
+ */
+async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]): Promise<Array<Uint8Array | undefined>> {
+  const raws: Array<Uint8Array | undefined> = new Array(extents.length);
+  let i = 0;
+  while (i < extents.length) {
+    const first = extents[i]!;
+    if (first.kind !== "encoded" || ctx.compressed.recent.has(recentKey(inode, first))) {
+      i++;
+      continue;
+    }
+    let runEnd = first.physical + first.physicalLength;
+    let j = i + 1;
+    for (; j < extents.length; j++) {
+      const e = extents[j]!;
+      if (e.kind !== "encoded" || e.physical < first.physical || e.physical > runEnd) break;
+      const newEnd = Math.max(runEnd, e.physical + e.physicalLength);
+      if (newEnd - first.physical > MAX_BATCH_READ) break;
+      runEnd = newEnd;
+    }
+    const buf = new Uint8Array(runEnd - first.physical);
+    const { source, position } = resolveDevice(ctx, 0, first.physical, buf.length);
+    await source.read(buf, position);
+    for (let k = i; k < j; k++) {
+      const e = extents[k]!;
+      if (e.kind === "encoded") raws[k] = buf.subarray(e.physical - first.physical, e.physical - first.physical + e.physicalLength);
+    }
+    i = j;
+  }
+  return raws;
+}
+
+function recentKey(inode: Inode, ext: ZExtent): string {
+  return `${inode.nid}:${ext.logical}`;
+}
+
+async function decodedExtent(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8Array | undefined): Promise<Uint8Array> {
   const st = ctx.compressed;
-  const key = `${inode.nid}:${ext.logical}`;
+  const key = recentKey(inode, ext);
   const hit = st.recent.get(key);
   if (hit && hit.length === ext.length) {
     st.recent.delete(key);
     st.recent.set(key, hit);
     return hit;
   }
-  const data = await decodeExtent(ctx, inode, ext);
+  const data = new Uint8Array(ext.length);
+  await decodeExtent(ctx, inode, ext, raw, data);
   st.recent.set(key, data);
   st.recentBytes += data.length;
   while (st.recentBytes > st.recentBudget && st.recent.size > 1) {
@@ -96,18 +155,22 @@ async function decodedExtent(ctx: MountContext, inode: Inode, ext: ZExtent): Pro
   return data;
 }
 
-async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent): Promise<Uint8Array> {
+/** Decodes one extent into `out` (ext.length bytes); `stored` is its pcluster when already read. */
+async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, stored: Uint8Array | undefined, out: Uint8Array): Promise<void> {
   const where = `nid ${inode.nid}`;
   if (ext.kind === "fragment") {
     const packedNid = ctx.sb.packedNid;
     if (!packedNid || inode.nid === packedNid) throw corrupted("fragment without a usable packed inode", where);
     const packed = await iget(ctx, packedNid);
     if (ext.physical + ext.length > packed.size) throw corrupted("fragment beyond the packed inode", where);
-    return readData(ctx, packed, ext.physical, ext.length);
+    out.set(await readData(ctx, packed, ext.physical, ext.length));
+    return;
   }
   let raw: Uint8Array;
   if (ext.kind === "inline") {
     raw = await readInodeMetadata(ctx, inode, ext.physical, ext.physicalLength);
+  } else if (stored) {
+    raw = stored;
   } else {
     raw = new Uint8Array(ext.physicalLength);
     const { source, position } = resolveDevice(ctx, 0, ext.physical, raw.length);
@@ -116,7 +179,8 @@ async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent): Prom
   const bs = ctx.sb.blockSize;
   if (ext.algorithm === ALG_SHIFTED) {
     if (ext.length > raw.length) throw corrupted("stored pcluster shorter than its extent", where);
-    return raw.slice(0, ext.length);
+    out.set(raw.subarray(0, ext.length));
+    return;
   }
   if (ext.algorithm === ALG_INTERLACED) {
     // Stored block rotated so that the extent's first byte sits at its in-block offset.
@@ -124,25 +188,27 @@ async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent): Prom
     if (raw.length > bs) throw unsupported("interlaced pcluster larger than a block", where);
     const skip = ext.logical % bs;
     const right = Math.min(bs - skip, ext.length);
-    const out = new Uint8Array(ext.length);
     out.set(raw.subarray(skip, skip + right));
     out.set(raw.subarray(0, ext.length - right), right);
-    return out;
+    return;
   }
-  let dec = ctx.compressed.decoders.get(ext.algorithm);
-  if (!dec) {
-    const c = ctx.sb.compression;
-    dec = createDecompressor(ext.algorithm, {
-      lz4MaxDistance: c.lz4MaxDistance,
-      lzmaDictSize: c.lzmaDictSize,
-      deflateWindowBits: c.deflateWindowBits,
-      zstdWindowLog: c.zstdWindowLog,
-      zeroPadding: (ctx.sb.featureIncompat & INCOMPAT.ZERO_PADDING) !== 0,
-      blockSize: ctx.sb.blockSize,
-    });
-    ctx.compressed.decoders.set(ext.algorithm, dec);
-  }
-  const out = new Uint8Array(ext.length);
-  await dec.decode(raw, out, ext.partialRef || !ext.fullMapped);
-  return out;
+  await decoderFor(ctx, ext.algorithm).decode(raw, out, ext.partialRef || !ext.fullMapped);
+}
+
+function decoderConfig(ctx: MountContext): DecompressorConfig {
+  const c = ctx.sb.compression;
+  return {
+    lz4MaxDistance: c.lz4MaxDistance,
+    lzmaDictSize: c.lzmaDictSize,
+    deflateWindowBits: c.deflateWindowBits,
+    zstdWindowLog: c.zstdWindowLog,
+    zeroPadding: (ctx.sb.featureIncompat & INCOMPAT.ZERO_PADDING) !== 0,
+    blockSize: ctx.sb.blockSize,
+  };
+}
+
+function decoderFor(ctx: MountContext, algorithm: number): Decompressor {
+  let dec = ctx.compressed.decoders.get(algorithm);
+  if (!dec) ctx.compressed.decoders.set(algorithm, (dec = createDecompressor(algorithm, decoderConfig(ctx))));
+  return dec;
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+import { parseArgs } from "node:util";
+import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
+import { isRoot } from "./measure.js";
+import { decodeSuite } from "./suites/decode.js";
+import { ishareSuite } from "./suites/ishare.js";
+import { readSuite } from "./suites/read.js";
+
+const SUITES = ["read", "decode", "ishare"] as const;
+type Suite = (typeof SUITES)[number];
+
+const USAGE = `usage: pnpm bench [${SUITES.join("|")}]... [--parallel N]
+  read    every file of real/app-a-plain (vfs vs kernel mount, cold) and stat of wide-plain
+  decode  every file of each real/app-a-* variant (vfs vs kernel, cold) and vs fsck.erofs 1.5
+  ishare  app-a then app-b through one cache, with and without inode_share
+  --parallel N  read N files at a time through the vfs (default 1)
+With no suite named, all run. Peers need root (kernel mounts, dropping the page cache).`;
+
+async function main(): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ allowPositionals: true, options: { parallel: { type: "string", default: "1" }, help: { type: "boolean", short: "h" } } });
+  } catch (e) {
+    console.error(`erofs-bench: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (parsed.values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const parallel = Number(parsed.values.parallel);
+  const unknown = parsed.positionals.filter((p) => !(SUITES as readonly string[]).includes(p));
+  if (unknown.length || !Number.isInteger(parallel) || parallel < 1) {
+    console.error(`erofs-bench: ${unknown.length ? `unknown suite ${unknown.join(", ")}` : "bad --parallel"}\n${USAGE}`);
+    return 2;
+  }
+  const corpus = ensureCorpus();
+  if (!corpus) {
+    console.error(CORPUS_ABSENT);
+    return 1;
+  }
+  if (!isRoot()) console.log("not root: no kernel peer, and the page cache cannot be dropped (warm numbers)");
+  const chosen = (parsed.positionals.length ? parsed.positionals : SUITES) as Suite[];
+  console.log(`erofs-ts bench · node ${process.version} · ${new Date().toISOString()}`);
+  for (const suite of chosen) {
+    if (suite === "read") await readSuite(corpus);
+    else if (suite === "decode") await decodeSuite(corpus, parallel);
+    else await ishareSuite(corpus, parallel);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`erofs-bench: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,98 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KernelMount } from "@erofs-ts/testkit";
+import { mount } from "@erofs-ts/vfs";
+import { MB, dropCaches, hostFiles, readAllHost, readAllVfs, timed, vfsFiles } from "../measure.js";
+import { printTable, type Row } from "../report.js";
+
+const VARIANTS: Array<{ image: string; label: string; target: string }> = [
+  { image: "real/app-a-plain.erofs", label: "plain", target: "≥ 0.5× kernel" },
+  { image: "real/app-a-lz4.erofs", label: "lz4", target: "≥ 500 MB/s" },
+  { image: "real/app-a.erofs", label: "lz4hc", target: "≥ 500 MB/s" },
+  { image: "real/app-a-lzma.erofs", label: "lzma", target: "≥ 1× kernel" },
+  { image: "real/app-a-zstd.erofs", label: "zstd", target: "≥ 1× kernel" },
+  { image: "real/app-a-deflate.erofs", label: "deflate", target: "≥ 1× kernel" },
+];
+
+/** Reads every file of an image through the vfs, cold; MB/s of file content. */
+export async function vfsColdMBps(image: string, options: { devices?: string[]; parallel?: number } = {}): Promise<number> {
+  dropCaches();
+  const r = await timed(async () => {
+    const fs = await mount(image, { devices: options.devices, cacheBytes: 256 << 20 });
+    const bytes = await readAllVfs(fs, await vfsFiles(fs), options.parallel);
+    await fs.unmount();
+    return bytes;
+  });
+  return r.value / MB / r.seconds;
+}
+
+/** Reads every file of a kernel mount of the image, cold; undefined without root. */
+export async function kernelColdMBps(image: string): Promise<number | undefined> {
+  const k = KernelMount.tryMount(image);
+  if (!k) return undefined;
+  try {
+    const files = hostFiles(k.dir);
+    dropCaches();
+    const r = await timed(() => readAllHost(files));
+    return r.value / MB / r.seconds;
+  } finally {
+    k.unmount();
+  }
+}
+
+/**
+ * Issue 3's benchmark: every file of each app-a variant through the vfs and through the
+ * kernel (cold), and an lz4 image made by Debian's mkfs.erofs from the same tree, decoded
+ * whole by Debian's `fsck.erofs --extract` and by the vfs.
+ */
+export async function decodeSuite(corpus: string, parallel: number): Promise<void> {
+  const rows: Row[] = [];
+  for (const v of VARIANTS) {
+    const image = join(corpus, v.image);
+    const ours = await vfsColdMBps(image, { parallel });
+    const peer = await kernelColdMBps(image);
+    rows.push({ workload: `${v.label} (${v.image})`, ours, peer, peerName: "kernel", unit: "MB/s", target: v.target });
+  }
+  rows.push(...(await fsckComparison(join(corpus, "real/app-a-plain.erofs"), parallel)));
+  printTable(`decode: every file, cold page cache${parallel > 1 ? `, ${parallel} files at a time` : ""}`, rows);
+}
+
+async function fsckComparison(plainImage: string, parallel: number): Promise<Row[]> {
+  const has = (cmd: string) => spawnSync(cmd, ["--help"]).status !== null;
+  if (!has("mkfs.erofs") || !has("fsck.erofs")) {
+    return [{ workload: "lz4 (mkfs.erofs 1.5) decode", ours: 0, peerName: "fsck.erofs not installed", unit: "MB/s" }];
+  }
+  const work = mkdtempSync(join(tmpdir(), "erofs-bench-"));
+  try {
+    // The same tree as app-a: the plain image's content, copied out through the kernel.
+    const tree = join(work, "tree");
+    const k = KernelMount.tryMount(plainImage);
+    if (!k) return [{ workload: "lz4 (mkfs.erofs 1.5) decode", ours: 0, peerName: "needs root", unit: "MB/s" }];
+    try {
+      execFileSync("cp", ["-a", k.dir, tree]);
+    } finally {
+      k.unmount();
+    }
+    const image = join(work, "app-a-lz4-debian.erofs");
+    execFileSync("mkfs.erofs", ["-zlz4", image, tree], { stdio: "ignore" });
+    const bytes = hostFiles(tree).reduce((sum, f) => sum + statSync(f).size, 0);
+    rmSync(tree, { recursive: true, force: true });
+    dropCaches();
+    const fsck = await timed(() => execFileSync("fsck.erofs", ["--extract", image], { stdio: "ignore" }));
+    const ours = await vfsColdMBps(image, { parallel });
+    return [
+      {
+        workload: "lz4 image by mkfs.erofs 1.5: decode all",
+        ours,
+        peer: bytes / MB / fsck.seconds,
+        peerName: "fsck.erofs --extract",
+        unit: "MB/s",
+        target: "≥ 0.7× fsck.erofs",
+      },
+    ];
+  } finally {
+    if (existsSync(work)) rmSync(work, { recursive: true, force: true });
+  }
+}
