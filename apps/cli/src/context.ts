@@ -23,6 +23,22 @@ export interface Command {
   run(ctx: CommandContext): Promise<void>;
 }
 
+/** What a command over several images gets: it mounts them itself (e.g. with one cache). */
+export interface MultiImageContext {
+  readonly images: readonly string[];
+  readonly options: Readonly<Record<string, string | boolean | string[] | undefined>>;
+  readonly out: Output;
+  usageError(message: string): Error;
+}
+
+export interface MultiImageCommand {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: Command["options"];
+  runImages(ctx: MultiImageContext): Promise<void>;
+}
+
 export function errorReason(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);

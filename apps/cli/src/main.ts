@@ -2,17 +2,30 @@ import { parseArgs } from "node:util";
 import { ErofsError, mount, parseByteCount, type ErofsFs } from "@erofs-ts/vfs";
 import { catCommand } from "./commands/cat.js";
 import { extractCommand } from "./commands/extract.js";
+import { fingerprintsCommand } from "./commands/fingerprints.js";
 import { fsckCommand } from "./commands/fsck.js";
 import { infoCommand } from "./commands/info.js";
 import { lsCommand } from "./commands/ls.js";
 import { readlinkCommand } from "./commands/readlink.js";
+import { shareCommand } from "./commands/share.js";
 import { statCommand } from "./commands/stat.js";
 import { xattrCommand } from "./commands/xattr.js";
-import { errorReason, type Command } from "./context.js";
+import { errorReason, type Command, type MultiImageCommand } from "./context.js";
 import { ReportedFailure, UsageError } from "./errors.js";
 import { Output } from "./output.js";
 
-const COMMANDS: readonly Command[] = [infoCommand, lsCommand, statCommand, catCommand, readlinkCommand, xattrCommand, extractCommand, fsckCommand];
+const COMMANDS: readonly (Command | MultiImageCommand)[] = [
+  infoCommand,
+  lsCommand,
+  statCommand,
+  catCommand,
+  readlinkCommand,
+  xattrCommand,
+  extractCommand,
+  fsckCommand,
+  fingerprintsCommand,
+  shareCommand,
+];
 
 const COMMON_OPTIONS = {
   device: { type: "string", multiple: true },
@@ -61,6 +74,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const [img, ...args] = positionals;
     if (!img) throw new UsageError(`${command.name}: missing IMAGE`);
+    if ("runImages" in command) {
+      image = positionals.join(" ");
+      await command.runImages({
+        images: positionals,
+        options: values as Record<string, string | boolean | string[] | undefined>,
+        out: new Output(process.stdout),
+        usageError: (message) => new UsageError(`${command.name}: ${message}`),
+      });
+      return 0;
+    }
     if (args.length < command.minArgs) throw new UsageError(`${command.name}: missing argument`);
     if (args.length > command.maxArgs) throw new UsageError(`${command.name}: too many arguments`);
     image = img;

@@ -54,9 +54,15 @@ export async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Pr
 export async function extentBounds(ctx: MountContext, inode: Inode, start: number, end: number, pageSize: number): Promise<[number, number]> {
   const first = await extentAt(ctx, inode, start);
   const last = end - 1 >= first.logical + first.length ? await extentAt(ctx, inode, end - 1) : first;
-  const from = Math.floor(first.logical / pageSize) * pageSize;
-  const to = Math.min(inode.size, Math.ceil((last.logical + last.length) / pageSize) * pageSize);
+  // Only extents decoded as a whole widen the fill (mapCompressed bounds their length);
+  // holes and fragments can claim any length and are read for the asked range only.
+  const from = decodedWhole(first) ? Math.floor(first.logical / pageSize) * pageSize : start;
+  const to = decodedWhole(last) ? Math.min(inode.size, Math.ceil((last.logical + last.length) / pageSize) * pageSize) : end;
   return [Math.min(from, start), Math.max(to, end)];
+}
+
+function decodedWhole(ext: ZExtent): boolean {
+  return ext.kind === "encoded" || ext.kind === "inline";
 }
 
 /** Largest single read of adjacent pclusters (bounds the buffer one fill allocates). */
@@ -84,6 +90,10 @@ export async function fillCompressed(ctx: MountContext, inode: Inode, start: num
     if (ext.kind === "hole") continue;
     const from = Math.max(start, ext.logical);
     const to = Math.min(end, ext.logical + ext.length);
+    if (ext.kind === "fragment") {
+      out.set(await readFragment(ctx, inode, ext, from, to), from - start);
+      continue;
+    }
     const inside = ext.logical >= start && ext.logical + ext.length <= end;
     if (inside && !ctx.compressed.recent.has(recentKey(inode, ext))) {
       await decodeExtent(ctx, inode, ext, raws[i], out.subarray(ext.logical - start, ext.logical - start + ext.length));
@@ -130,6 +140,19 @@ async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]
   return raws;
 }
 
+/**
+ * Bytes [from, to) of a fragment extent, from the packed inode. Only that range is read: a
+ * fragment can be as long as its file, and i_size is whatever the image says.
+ */
+async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from: number, to: number): Promise<Uint8Array> {
+  const where = `nid ${inode.nid}`;
+  const packedNid = ctx.sb.packedNid;
+  if (!packedNid || inode.nid === packedNid) throw corrupted("fragment without a usable packed inode", where);
+  const packed = await iget(ctx, packedNid);
+  if (ext.physical + ext.length > packed.size) throw corrupted("fragment beyond the packed inode", where);
+  return readData(ctx, packed, ext.physical + (from - ext.logical), to - from);
+}
+
 function recentKey(inode: Inode, ext: ZExtent): string {
   return `${inode.nid}:${ext.logical}`;
 }
@@ -159,11 +182,7 @@ async function decodedExtent(ctx: MountContext, inode: Inode, ext: ZExtent, raw:
 async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, stored: Uint8Array | undefined, out: Uint8Array): Promise<void> {
   const where = `nid ${inode.nid}`;
   if (ext.kind === "fragment") {
-    const packedNid = ctx.sb.packedNid;
-    if (!packedNid || inode.nid === packedNid) throw corrupted("fragment without a usable packed inode", where);
-    const packed = await iget(ctx, packedNid);
-    if (ext.physical + ext.length > packed.size) throw corrupted("fragment beyond the packed inode", where);
-    out.set(await readData(ctx, packed, ext.physical, ext.length));
+    out.set(await readFragment(ctx, inode, ext, ext.logical, ext.logical + ext.length));
     return;
   }
   let raw: Uint8Array;

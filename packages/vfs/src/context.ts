@@ -16,6 +16,8 @@ export interface MountContext {
   readonly deviceMask: number;
   readonly meta: MetaBlockReader;
   readonly cache: PageCache;
+  /** The packed inode's pages (fragments), apart from file content: see data-path's pageHome. */
+  readonly packedCache: PageCache;
   /** Inodes by nid, bounded LRU (Map insertion order). */
   readonly inodes: Map<bigint, Inode>;
   /** Set once the metabox inode is loaded (images with the METABOX feature). */

@@ -12,7 +12,7 @@ import {
   type Inode,
 } from "@erofs-ts/format";
 import type { BlockSource } from "@erofs-ts/blockdev";
-import { PAGE_SIZE } from "@erofs-ts/ishare-cache";
+import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import type { MountContext } from "./context.js";
 import { readInodeMetadata } from "./metadata.js";
 import { extentBounds, fillCompressed } from "./compressed.js";
@@ -29,19 +29,19 @@ export async function readData(ctx: MountContext, inode: Inode, offset: number, 
   const end = Math.min(inode.size, offset + length);
   if (offset >= end) return new Uint8Array(0);
   const out = new Uint8Array(end - offset);
-  const owner = ctx.ownerOf(inode);
+  const { cache, owner } = pageHome(ctx, inode);
   const firstPage = Math.floor(offset / PAGE_SIZE);
   const lastPage = Math.floor((end - 1) / PAGE_SIZE);
   let p = firstPage;
   while (p <= lastPage) {
-    const page = ctx.cache.get(owner, p, ctx.id);
+    const page = cache.get(owner, p, ctx.id);
     if (page) {
       copyPagePart(page, p, offset, end, out);
       p++;
       continue;
     }
     let q = p + 1;
-    while (q <= lastPage && q - p < MAX_FILL_PAGES && !ctx.cache.has(owner, q)) q++;
+    while (q <= lastPage && q - p < MAX_FILL_PAGES && !cache.has(owner, q)) q++;
     let runStart = p * PAGE_SIZE;
     let runEnd = Math.min(inode.size, q * PAGE_SIZE);
     let filled: Uint8Array;
@@ -57,12 +57,22 @@ export async function readData(ctx: MountContext, inode: Inode, offset: number, 
       const from = (i - fillFirst) * PAGE_SIZE;
       // A copy per page, so evicting one page really frees its memory.
       const pageData = filled.slice(from, Math.min(filled.length, from + PAGE_SIZE));
-      ctx.cache.put(owner, i, pageData, ctx.id);
+      cache.put(owner, i, pageData, ctx.id);
       copyPagePart(pageData, i, offset, end, out);
     }
     p = Math.max(q, fillEnd);
   }
   return out;
+}
+
+/**
+ * Where an inode's pages live. The packed inode (fragments of many files) gets the
+ * mount's own small cache: its bytes are copies of file content that the files' own pages
+ * hold once read, so keeping them in the shared data cache would count content twice.
+ */
+function pageHome(ctx: MountContext, inode: Inode): { cache: PageCache; owner: CacheOwner } {
+  if (ctx.sb.packedNid && inode.nid === ctx.sb.packedNid) return { cache: ctx.packedCache, owner: ctx.packedCache.owner("packed") };
+  return { cache: ctx.cache, owner: ctx.ownerOf(inode) };
 }
 
 function copyPagePart(page: Uint8Array, index: number, offset: number, end: number, out: Uint8Array): void {

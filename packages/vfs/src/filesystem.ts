@@ -5,6 +5,7 @@ import type { CacheStats } from "@erofs-ts/ishare-cache";
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
 import { findDirEntry, readDirEntries } from "./directory.js";
+import type { FingerprintIndex } from "./fingerprint-index.js";
 import { expectKind, iget } from "./metadata.js";
 import { PATH_MAX, isDot, isDotDot, printable, resolvePath, toPathBytes, type PathWalker } from "./path.js";
 import { statOf, type Stat, type StatFs } from "./stat.js";
@@ -51,19 +52,24 @@ export class ErofsFs {
   readonly notices: string[] = [];
 
   /** @internal */
-  async init(share: { inodeShare: boolean; domainId: string | undefined }): Promise<void> {
+  async init(share: { inodeShare: boolean; domainId: string | undefined; fingerprints?: FingerprintIndex | undefined }): Promise<void> {
     await this.#xattrs.init();
+    const index = share.fingerprints;
+    index?.checkImage(this.#ctx.sb, "fingerprints");
     if (share.inodeShare) {
-      if (!(this.#ctx.sb.featureCompat & COMPAT.ISHARE_XATTRS)) {
+      const onDisk = (this.#ctx.sb.featureCompat & COMPAT.ISHARE_XATTRS) !== 0;
+      if (!onDisk && !index) {
         // As the kernel: without on-disk fingerprints the option is dropped with a notice.
         this.notices.push("inode_share: the image has no ishare fingerprint xattrs; sharing turned off");
       } else {
+        // On-disk fingerprints win; the index covers images (or files) without them.
+        const fromDisk = (inode: Inode) => (onDisk ? this.#xattrs.fingerprint(inode) : Promise.resolve(null));
         this.#ctx.sharing = new MountSharing(
           await registryFor(this.#ctx.cache),
           this.#ctx.id,
           new TextEncoder().encode(share.domainId ?? ""),
           this.#ctx.sb.blockSize,
-          (inode) => this.#xattrs.fingerprint(inode),
+          async (inode) => (await fromDisk(inode)) ?? index?.fingerprintOf(inode) ?? null,
         );
       }
     }
@@ -194,8 +200,8 @@ export class ErofsFs {
     return { bsize: sb.blockSize, blocks, bfree: 0, bavail: 0, files: ULLONG_MAX, ffree: ULLONG_MAX - sb.inodeCount, namemax: 255 };
   }
 
-  cacheStats(): { data: CacheStats; metadata: CacheStats } {
-    return { data: this.#ctx.cache.stats(), metadata: this.#ctx.meta.stats() };
+  cacheStats(): { data: CacheStats; metadata: CacheStats; packed: CacheStats } {
+    return { data: this.#ctx.cache.stats(), metadata: this.#ctx.meta.stats(), packed: this.#ctx.packedCache.stats() };
   }
 
   /** Whether a regular file reads through a shared inode's pages. */

@@ -4,3 +4,4 @@ export { parseMountOptions, parseByteCount, type ParsedMountOptions } from "./op
 export type { Stat, StatFs } from "./stat.js";
 export { ErofsError, type ErofsErrorCode, type Inode, type FileKind, type Superblock } from "@erofs-ts/format";
 export { PageCache, type CacheStats } from "@erofs-ts/ishare-cache";
+export { FingerprintIndex, buildFingerprintIndex, FINGERPRINT_INDEX_HEADER } from "./fingerprint-index.js";

@@ -12,6 +12,7 @@ import {
 } from "@erofs-ts/format";
 import { PageCache } from "@erofs-ts/ishare-cache";
 import { CompressedState } from "./compressed.js";
+import { FingerprintIndex } from "./fingerprint-index.js";
 import type { MountContext } from "./context.js";
 import { ErofsFs } from "./filesystem.js";
 import { MetaBlockReader } from "./meta-reader.js";
@@ -36,10 +37,17 @@ export interface MountOptions {
   inodeShare?: boolean;
   /** The kernel's `domain_id`: only mounts with the same domain share. A secret: never printed. */
   domainId?: string;
+  /**
+   * Fingerprints for an image without fingerprint xattrs (`erofs-cli fingerprints`): a
+   * path to the index or a loaded one. With inodeShare, its files share like fingerprinted ones.
+   */
+  fingerprints?: string | FingerprintIndex;
 }
 
 const DEFAULT_CACHE_BYTES = 64 << 20;
 const DEFAULT_META_CACHE_BYTES = 8 << 20;
+/** The packed inode's decoded pages: enough for a walk's working set of fragments. */
+const PACKED_CACHE_BYTES = 16 << 20;
 /** Recently decoded extents kept for the pages two extents share (at least two 12 MiB maxima). */
 const DECODED_EXTENT_BUDGET = 32 << 20;
 let nextMountId = 1;
@@ -90,6 +98,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       deviceMask: deviceIdMask(sb.extraDevices),
       meta: new MetaBlockReader(primary, sb.blockSize, opts.metadataCacheBytes ?? DEFAULT_META_CACHE_BYTES),
       cache,
+      packedCache: new PageCache({ budgetBytes: PACKED_CACHE_BYTES }),
       inodes: new Map(),
       metabox: null,
       compressed: new CompressedState(DECODED_EXTENT_BUDGET),
@@ -107,7 +116,8 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       ctx.metabox = await iget(ctx, sb.metaboxNid);
     }
     const fs = new ErofsFs(ctx, opened);
-    await fs.init({ inodeShare: opts.inodeShare ?? false, domainId: opts.domainId });
+    const fingerprints = typeof opts.fingerprints === "string" ? await FingerprintIndex.load(opts.fingerprints) : opts.fingerprints;
+    await fs.init({ inodeShare: opts.inodeShare ?? false, domainId: opts.domainId, fingerprints });
     return fs;
   } catch (e) {
     await Promise.allSettled(opened.map((s) => s.close()));
@@ -117,7 +127,13 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
 
 function fromText(text: string): MountOptions {
   const p = parseMountOptions(text);
-  return { devices: p.devices, fsoffset: p.fsoffset, inodeShare: p.inodeShare, ...(p.domainId !== undefined ? { domainId: p.domainId } : {}) };
+  return {
+    devices: p.devices,
+    fsoffset: p.fsoffset,
+    inodeShare: p.inodeShare,
+    ...(p.domainId !== undefined ? { domainId: p.domainId } : {}),
+    ...(p.fingerprints !== undefined ? { fingerprints: p.fingerprints } : {}),
+  };
 }
 
 async function openSource(source: string | BlockSource | Uint8Array): Promise<BlockSource> {
