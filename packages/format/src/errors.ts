@@ -19,6 +19,7 @@ export const ERRNO = {
   ELOOP: 40,
   EROFS: 30,
   ENOMEM: 12,
+  ENXIO: 6,
 } as const;
 
 export type ErofsErrorCode = keyof typeof ERRNO;

@@ -23,9 +23,17 @@ const MAX_FILL_PAGES = 256;
 /**
  * Reads file bytes [offset, offset + length) (clamped to the file size) through the
  * page cache: cached pages are copied out, each run of missing pages is filled by one
- * pass over the inode's mapping and stored.
+ * pass over the inode's mapping and stored (unless `store` is false: a caller that keeps
+ * the bytes elsewhere, such as the kernel's page cache behind FUSE, uses cached pages
+ * but does not add its own).
  */
-export async function readData(ctx: MountContext, inode: Inode, offset: number, length: number): Promise<Uint8Array> {
+export async function readData(
+  ctx: MountContext,
+  inode: Inode,
+  offset: number,
+  length: number,
+  store = true,
+): Promise<Uint8Array> {
   const end = Math.min(inode.size, offset + length);
   if (offset >= end) return new Uint8Array(0);
   const out = new Uint8Array(end - offset);
@@ -57,7 +65,7 @@ export async function readData(ctx: MountContext, inode: Inode, offset: number, 
       const from = (i - fillFirst) * PAGE_SIZE;
       // A copy per page, so evicting one page really frees its memory.
       const pageData = filled.slice(from, Math.min(filled.length, from + PAGE_SIZE));
-      cache.put(owner, i, pageData, ctx.id);
+      if (store) cache.put(owner, i, pageData, ctx.id);
       copyPagePart(pageData, i, offset, end, out);
     }
     p = Math.max(q, fillEnd);
@@ -118,6 +126,30 @@ async function mapExtent(ctx: MountContext, inode: Inode, logical: number): Prom
     default:
       throw unsupported(`data layout ${inode.datalayout}`, `nid ${inode.nid}`);
   }
+}
+
+/**
+ * lseek(2) SEEK_DATA / SEEK_HOLE: the first offset at or after `offset` that holds data
+ * (or lies in a hole). As the kernel's iomap answers: only chunk-based files (and flat
+ * files without blocks) have holes; every file has an implicit hole at its end; an
+ * offset at or past the end is ENXIO, and so is SEEK_DATA when only holes follow.
+ */
+export async function seekData(ctx: MountContext, inode: Inode, offset: number, want: "data" | "hole"): Promise<number> {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= inode.size) {
+    throw new ErofsError("ENXIO", `seek offset ${offset} is not inside the file`, `nid ${inode.nid}`);
+  }
+  if (isCompressedLayout(inode.datalayout)) return want === "data" ? offset : inode.size;
+  let pos = offset;
+  // Each extent moves pos forward by at least one byte, and there are at most
+  // size / chunk size of them: the loop is bounded by the file's own mapping.
+  while (pos < inode.size) {
+    const ext = await mapExtent(ctx, inode, pos);
+    if (ext.length <= 0) throw corrupted(`empty extent at ${pos}`, `nid ${inode.nid}`);
+    if ((ext.kind === "hole") === (want === "hole")) return pos;
+    pos = Math.min(inode.size, pos + ext.length);
+  }
+  if (want === "hole") return inode.size;
+  throw new ErofsError("ENXIO", "no data after this offset", `nid ${inode.nid}`);
 }
 
 /**

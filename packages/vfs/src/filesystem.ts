@@ -3,7 +3,7 @@ import { COMPAT, ErofsError, corrupted, nidToIno, type Inode, type Superblock } 
 import type { BlockSource } from "@erofs-ts/blockdev";
 import type { CacheStats } from "@erofs-ts/ishare-cache";
 import type { MountContext } from "./context.js";
-import { readData } from "./data-path.js";
+import { readData, seekData } from "./data-path.js";
 import { findDirEntry, readDirEntries } from "./directory.js";
 import type { FingerprintIndex } from "./fingerprint-index.js";
 import { expectKind, iget } from "./metadata.js";
@@ -138,14 +138,28 @@ export class ErofsFs {
     return out;
   }
 
-  /** Up to `length` bytes of a file from `offset` (fewer at the end of the file). */
-  async read(inode: Inode, offset: number, length: number): Promise<Uint8Array> {
+  /**
+   * Up to `length` bytes of a file from `offset` (fewer at the end of the file). With
+   * `cache: false` the bytes come from cached pages where present but missing pages are
+   * not kept (for callers that cache the result themselves).
+   */
+  async read(inode: Inode, offset: number, length: number, options: { cache?: boolean } = {}): Promise<Uint8Array> {
     this.#check();
     if (inode.kind === "dir") throw new ErofsError("EISDIR", "is a directory", `nid ${inode.nid}`);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new ErofsError("EINVAL", `bad read range ${offset}+${length}`);
     }
-    return readData(this.#ctx, inode, offset, length);
+    return readData(this.#ctx, inode, offset, length, options.cache ?? true);
+  }
+
+  /**
+   * lseek(2) with SEEK_DATA (`hole` false) or SEEK_HOLE (`hole` true): the next offset
+   * that holds data or lies in a hole; ENXIO past the end or when no data follows.
+   */
+  async seek(inode: Inode, offset: number, hole: boolean): Promise<number> {
+    this.#check();
+    if (inode.kind !== "file") throw new ErofsError("EINVAL", "not a regular file", `nid ${inode.nid}`);
+    return seekData(this.#ctx, inode, offset, hole ? "hole" : "data");
   }
 
   /** The file's bytes in chunks, never holding more than one chunk. */
