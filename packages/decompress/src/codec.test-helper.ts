@@ -192,6 +192,7 @@ export async function outcome(fn: () => unknown): Promise<string> {
  * truncations, insertions, deletions, pure garbage) with varied output sizes and partial
  * flags. Every call must return or throw EFSCORRUPTED: any other exception fails with
  * the seed and iteration to replay it. Returns how many were rejected.
+ * DECOMPRESS_FUZZ_SCALE=N in the environment runs N times as many iterations.
  */
 export async function fuzzDecoder(
   streams: readonly { bytes: Uint8Array; size: number }[],
@@ -202,7 +203,8 @@ export async function fuzzDecoder(
   const r = prng(seed);
   let rejected = 0;
   let accepted = 0;
-  for (let it = 0; it < iterations; it++) {
+  const total = iterations * Math.max(1, Number(process.env.DECOMPRESS_FUZZ_SCALE) || 1);
+  for (let it = 0; it < total; it++) {
     const base = streams[r() % streams.length]!;
     let input: Uint8Array;
     const kind = r() % 6;
