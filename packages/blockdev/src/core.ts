@@ -2,3 +2,4 @@
 export { type BlockSource, checkRange, readBytes } from "./source.js";
 export { MemorySource } from "./memory.js";
 export { OffsetSource } from "./offset.js";
+export { ReadaheadSource, type ReadaheadOptions } from "./readahead.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErofsError } from "@erofs-ts/format";
-import { FileSource, MemorySource, OffsetSource, readBytes, type BlockSource } from "./index.js";
+import { FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, type BlockSource } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "blockdev-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,6 +16,10 @@ const backends: Array<[string, () => Promise<BlockSource>, Uint8Array]> = [
   ["file", () => FileSource.open(path), bytes],
   ["offset(memory)", async () => new OffsetSource(new MemorySource(bytes), 1000), bytes.subarray(1000)],
   ["offset(file)", async () => new OffsetSource(await FileSource.open(path), 4096), bytes.subarray(4096)],
+  // Windows of 1 KiB over a 10000-byte source: reads inside one window, across two, past a
+  // window's size, and the short last window are all exercised by the suite below.
+  ["readahead(file)", async () => new ReadaheadSource(await FileSource.open(path), { windowBytes: 1024, windows: 2 }), bytes],
+  ["readahead(offset(memory))", async () => new ReadaheadSource(new OffsetSource(new MemorySource(bytes), 1000), { windowBytes: 512, windows: 3 }), bytes.subarray(1000)],
 ];
 
 // One suite over every backend: they must behave identically.
@@ -62,5 +66,40 @@ describe("FileSource.open", () => {
 describe("OffsetSource", () => {
   it("rejects an offset outside the source", () => {
     expect(() => new OffsetSource(new MemorySource(bytes), 10001)).toThrow(/fsoffset/);
+  });
+});
+
+describe("ReadaheadSource", () => {
+  it("returns the same bytes as its source for any mix of sequential and scattered reads", async () => {
+    const s = new ReadaheadSource(await FileSource.open(path), { windowBytes: 1024, windows: 2 });
+    for (let i = 0, pos = 0; i < 400; i++) {
+      const len = 1 + ((i * 37) % 1500);
+      pos = i % 7 === 0 ? (i * 7919) % (bytes.length - len) : Math.min(pos + len, bytes.length - len);
+      expect(await readBytes(s, pos, len)).toEqual(bytes.subarray(pos, pos + len));
+    }
+    await s.close();
+  });
+
+  it("reports a failed window to the reader and tries again later", async () => {
+    let fail = true;
+    const inner: BlockSource = {
+      name: "flaky",
+      size: bytes.length,
+      read: async (t, p) => {
+        if (fail) throw new ErofsError("EIO", "flaky");
+        t.set(bytes.subarray(p, p + t.length));
+      },
+      close: async () => {},
+    };
+    const s = new ReadaheadSource(inner, { windowBytes: 1024, windows: 2 });
+    const e = await readBytes(s, 10, 10).catch((x: unknown) => x);
+    expect(ErofsError.isInstance(e) && e.code).toBe("EIO");
+    fail = false;
+    expect(await readBytes(s, 10, 10)).toEqual(bytes.subarray(10, 20));
+  });
+
+  it("rejects windows that are not powers of two or too many", () => {
+    expect(() => new ReadaheadSource(new MemorySource(bytes), { windowBytes: 1000 })).toThrow(/power of two/);
+    expect(() => new ReadaheadSource(new MemorySource(bytes), { windows: 1000 })).toThrow(/window count/);
   });
 });

@@ -91,6 +91,10 @@ export class PageCache {
     }
     this.#hits++;
     if (reader && e.filler && e.filler !== reader) this.#sharedBytesServed += e.data.length;
+    // A page put as a view into its fill's buffer gets its own copy once it is used again:
+    // pages used once leave the LRU together with their neighbours (freeing the buffer),
+    // and a page kept hot does not pin the rest of its fill.
+    if (e.data.byteLength !== e.data.buffer.byteLength) e.data = e.data.slice();
     this.#touch(e);
     return e.data;
   }
@@ -100,7 +104,12 @@ export class PageCache {
     return (owner as OwnerState).pages.has(index);
   }
 
-  /** Stores a filled page (the cache keeps the array: callers must not modify it after). */
+  /**
+   * Stores a filled page (the cache keeps the array: callers must not modify it after).
+   * It may be a view into a larger buffer holding the other pages of the same fill: that
+   * saves a copy and an allocation per page, and as the fill's pages enter the LRU
+   * together they leave it together; get() copies out any page used again.
+   */
   put(owner: CacheOwner, index: number, data: Uint8Array, filler = 0): void {
     const o = owner as OwnerState;
     if (data.length > this.budgetBytes) return;

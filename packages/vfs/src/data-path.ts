@@ -63,8 +63,8 @@ export async function readData(
     const fillEnd = Math.ceil(runEnd / PAGE_SIZE);
     for (let i = fillFirst; i < fillEnd; i++) {
       const from = (i - fillFirst) * PAGE_SIZE;
-      // A copy per page, so evicting one page really frees its memory.
-      const pageData = filled.slice(from, Math.min(filled.length, from + PAGE_SIZE));
+      // Views into the fill's buffer, not copies: see PageCache.put.
+      const pageData = filled.subarray(from, Math.min(filled.length, from + PAGE_SIZE));
       if (store) cache.put(owner, i, pageData, ctx.id);
       copyPagePart(pageData, i, offset, end, out);
     }

@@ -1,4 +1,4 @@
-import { FileSource, MemorySource, OffsetSource, readBytes, type BlockSource } from "@erofs-ts/blockdev";
+import { FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, type BlockSource } from "@erofs-ts/blockdev";
 import {
   DEVICE_SLOT_SIZE,
   ErofsError,
@@ -137,7 +137,9 @@ function fromText(text: string): MountOptions {
 }
 
 async function openSource(source: string | BlockSource | Uint8Array): Promise<BlockSource> {
-  if (typeof source === "string") return FileSource.open(source);
+  // Files are read through readahead windows: most of a walk's reads are small and close
+  // together, and each async read costs a thread-pool round trip (see ReadaheadSource).
+  if (typeof source === "string") return new ReadaheadSource(await FileSource.open(source));
   if (source instanceof Uint8Array) return new MemorySource(source);
   return source;
 }
