@@ -1,0 +1,111 @@
+import { deflateRawSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { committedVectors, firstDiff, fuzzDecoder, gzipBody, hasTool, outcome, prng, runTool, samples } from "./codec.test-helper.js";
+import { decodeDeflate } from "./index.js";
+
+const HAVE_GZIP = hasTool("gzip");
+
+describe("decodeDeflate: committed vectors (gzip CLI)", () => {
+  const vectors = committedVectors("deflate");
+  it("has vectors", () => expect(vectors.length).toBeGreaterThanOrEqual(3));
+  for (const v of vectors) {
+    it(`${v.name}: exact output and prefixes`, () => {
+      const out = new Uint8Array(v.data.length);
+      decodeDeflate(v.encoded, out, false);
+      expect(firstDiff(out, v.data)).toBe(-1);
+      for (const k of [0, 1, v.data.length >> 1, v.data.length - 1]) {
+        const prefix = new Uint8Array(k);
+        decodeDeflate(v.encoded, prefix, true);
+        expect(firstDiff(prefix, v.data.subarray(0, k))).toBe(-1);
+      }
+    });
+  }
+});
+
+describe("decodeDeflate: round trip", () => {
+  for (const { name, data } of samples()) {
+    it(`${name} (${data.length} bytes): node:zlib levels 0, 1, 9 and window sizes`, () => {
+      for (const [level, windowBits] of [
+        [0, 15],
+        [1, 15],
+        [9, 15],
+        [9, 12],
+        [6, 9],
+      ] as const) {
+        const out = new Uint8Array(data.length);
+        decodeDeflate(deflateRawSync(data, { level, windowBits }), out, false, windowBits);
+        expect(firstDiff(out, data), `level ${level} window ${windowBits}`).toBe(-1);
+      }
+    });
+  }
+
+  it.skipIf(!HAVE_GZIP)("the gzip CLI's output (-1 and -9)", () => {
+    for (const { name, data } of samples()) {
+      for (const level of ["-1", "-9"]) {
+        const out = new Uint8Array(data.length);
+        decodeDeflate(gzipBody(runTool("gzip", ["-n", level, "-c"], data)), out, false);
+        expect(firstDiff(out, data), `${name} ${level}`).toBe(-1);
+      }
+    }
+  });
+
+  it("a stream made for a 32 KiB window fails inside a smaller one (the superblock's windowBits)", async () => {
+    const data = samples().find((s) => s.name === "far repeats")!.data;
+    const stream = deflateRawSync(data, { level: 9, windowBits: 15 });
+    expect(await outcome(() => decodeDeflate(stream, new Uint8Array(data.length), false, 15))).toBe("ok");
+    expect(await outcome(() => decodeDeflate(stream, new Uint8Array(data.length), false, 9))).toBe("EFSCORRUPTED");
+  });
+});
+
+describe("decodeDeflate: output size", () => {
+  const data = samples().find((s) => s.name === "text")!.data;
+  const stream = deflateRawSync(data);
+
+  it("partial: any prefix, nothing written past the output", () => {
+    const r = prng(9);
+    for (let t = 0; t < 30; t++) {
+      const k = r() % data.length;
+      const backing = new Uint8Array(k + 16).fill(0xee);
+      decodeDeflate(stream, backing.subarray(0, k), true);
+      expect(firstDiff(backing.subarray(0, k), data.subarray(0, k))).toBe(-1);
+      expect(backing.subarray(k).every((b) => b === 0xee)).toBe(true);
+    }
+  });
+
+  it("without partial, a stream longer or shorter than the output is corrupt and leaves it untouched", async () => {
+    for (const size of [0, 1, data.length - 1, data.length + 1, data.length * 2]) {
+      const backing = new Uint8Array(size + 16).fill(0xee);
+      expect(await outcome(() => decodeDeflate(stream, backing.subarray(0, size), false)), `size ${size}`).toBe("EFSCORRUPTED");
+      expect(backing.every((b) => b === 0xee)).toBe(true);
+    }
+    expect(await outcome(() => decodeDeflate(stream, new Uint8Array(data.length + 1), true))).toBe("EFSCORRUPTED");
+  });
+
+  it("a bomb stops at the pcluster limit instead of allocating its whole output", async () => {
+    const bomb = deflateRawSync(new Uint8Array(64 << 20));
+    expect(bomb.length).toBeLessThan(128 << 10);
+    expect(await outcome(() => decodeDeflate(bomb, new Uint8Array(4096), false))).toBe("EFSCORRUPTED");
+    expect(await outcome(() => decodeDeflate(bomb, new Uint8Array(4096), true))).toBe("EFSCORRUPTED");
+  });
+});
+
+describe("decodeDeflate: corrupt input", () => {
+  it("truncated streams are rejected", async () => {
+    for (const v of committedVectors("deflate")) {
+      for (const keep of [0, 1, v.encoded.length >> 2, v.encoded.length >> 1]) {
+        expect(await outcome(() => decodeDeflate(v.encoded.subarray(0, keep), new Uint8Array(v.data.length), false))).toBe("EFSCORRUPTED");
+      }
+    }
+  });
+
+  it("reserved block type 3 and garbage are rejected", async () => {
+    expect(await outcome(() => decodeDeflate(Uint8Array.of(0x07, 0, 0, 0), new Uint8Array(4), false))).toBe("EFSCORRUPTED");
+    expect(await outcome(() => decodeDeflate(Uint8Array.of(0xff, 0xff, 0xff, 0xff), new Uint8Array(4), true))).toBe("EFSCORRUPTED");
+  });
+
+  it("seeded mutations and garbage give EFSCORRUPTED or a result, nothing else, never past the output", async () => {
+    const streams = committedVectors("deflate").map((v) => ({ bytes: v.encoded, size: v.data.length }));
+    const { rejected } = await fuzzDecoder(streams, (i, o, p) => decodeDeflate(i, o, p), 3000, 0xdef1);
+    expect(rejected).toBeGreaterThan(1000);
+  });
+});

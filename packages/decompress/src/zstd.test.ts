@@ -1,0 +1,95 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { committedVectors, firstDiff, fuzzDecoder, hasTool, outcome, prng, runTool, samples } from "./codec.test-helper.js";
+import { decodeZstd, zstdReady } from "./index.js";
+
+const HAVE_ZSTD = hasTool("zstd");
+
+// decodeZstd uses the WebAssembly decoder once it is ready; fzstd before that and for
+// frames without a content size (the -nosize vectors and stdin-made frames cover it).
+beforeAll(async () => {
+  await zstdReady();
+});
+
+/** One zstd frame of `data`, with its content size in the header unless `sized` is false. */
+function encode(data: Uint8Array, level: readonly string[], sized = true): Uint8Array {
+  return runTool("zstd", ["--no-check", ...level, "-c", ...(sized ? [`--stream-size=${data.length}`] : [])], data);
+}
+
+describe("decodeZstd: committed vectors (zstd CLI)", () => {
+  const vectors = committedVectors("zst");
+  it("has vectors, sized and unsized", () => {
+    expect(vectors.length).toBeGreaterThanOrEqual(4);
+    expect(vectors.some((v) => v.encoded[4]! >>> 6 === 0 && !(v.encoded[4]! & 0x20))).toBe(true);
+  });
+  for (const v of vectors) {
+    it(`${v.name}: exact output and prefixes`, () => {
+      const out = new Uint8Array(v.data.length);
+      decodeZstd(v.encoded, out, false);
+      expect(firstDiff(out, v.data)).toBe(-1);
+      for (const k of [0, 1, v.data.length >> 1, v.data.length - 1]) {
+        const prefix = new Uint8Array(k);
+        decodeZstd(v.encoded, prefix, true);
+        expect(firstDiff(prefix, v.data.subarray(0, k))).toBe(-1);
+      }
+    });
+  }
+});
+
+describe.skipIf(!HAVE_ZSTD)("decodeZstd: round trip through the zstd CLI", () => {
+  for (const { name, data } of samples()) {
+    it(`${name} (${data.length} bytes): levels 1 and 19 (and --ultra -22 for far repeats), with and without content size`, () => {
+      const levels = [["-1"], ["-19"], ...(name === "far repeats" ? [["--ultra", "-22"]] : [])];
+      for (const level of levels) {
+        for (const sized of [true, false]) {
+          const frame = encode(data, level, sized);
+          const out = new Uint8Array(data.length);
+          decodeZstd(frame, out, false);
+          expect(firstDiff(out, data), `${level} sized ${sized}`).toBe(-1);
+        }
+      }
+    });
+  }
+
+  it("partial: any prefix, nothing written past the output; without partial a short output is corrupt", async () => {
+    const r = prng(11);
+    const data = samples().find((s) => s.name === "mixed")!.data;
+    for (const sized of [true, false]) {
+      const frame = encode(data, ["-3"], sized);
+      for (let t = 0; t < 15; t++) {
+        const k = r() % data.length;
+        const backing = new Uint8Array(k + 16).fill(0xee);
+        decodeZstd(frame, backing.subarray(0, k), true);
+        expect(firstDiff(backing.subarray(0, k), data.subarray(0, k))).toBe(-1);
+        expect(backing.subarray(k).every((b) => b === 0xee)).toBe(true);
+        backing.fill(0xee);
+        expect(await outcome(() => decodeZstd(frame, backing.subarray(0, k), false))).toBe("EFSCORRUPTED");
+        expect(backing.every((b) => b === 0xee)).toBe(true);
+      }
+      expect(await outcome(() => decodeZstd(frame, new Uint8Array(data.length + 1), true))).toBe("EFSCORRUPTED");
+    }
+  });
+});
+
+describe("decodeZstd: corrupt input", () => {
+  it("rejects a bad magic, a truncated header and a declared size above the pcluster limit", async () => {
+    expect(await outcome(() => decodeZstd(new Uint8Array(16), new Uint8Array(4), false))).toBe("EFSCORRUPTED");
+    expect(await outcome(() => decodeZstd(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd), new Uint8Array(4), false))).toBe("EFSCORRUPTED");
+    // FHD 0xa0: single segment, 4-byte content size = 64 MiB; nothing follows.
+    const huge = Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0, 0, 0, 4, 0, 0, 0);
+    expect(await outcome(() => decodeZstd(huge, new Uint8Array(4096), true))).toBe("EFSCORRUPTED");
+  });
+
+  it("truncated frames are rejected", async () => {
+    for (const v of committedVectors("zst")) {
+      for (const keep of [0, 5, 8, v.encoded.length >> 1, v.encoded.length - 1]) {
+        expect(await outcome(() => decodeZstd(v.encoded.subarray(0, keep), new Uint8Array(v.data.length), false)), `${v.name} ${keep}`).toBe("EFSCORRUPTED");
+      }
+    }
+  });
+
+  it("seeded mutations and garbage give EFSCORRUPTED or a result, nothing else, never past the output", async () => {
+    const streams = committedVectors("zst").map((v) => ({ bytes: v.encoded, size: v.data.length }));
+    const { rejected } = await fuzzDecoder(streams, (i, o, p) => decodeZstd(i, o, p), 3000, 0x25b5);
+    expect(rejected).toBeGreaterThan(1000);
+  });
+});
