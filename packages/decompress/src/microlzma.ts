@@ -16,6 +16,8 @@ const LEN_HIGH_BITS = 8;
 const END_POS_MODEL = 14;
 const FULL_DISTANCES = 128;
 const ALIGN_BITS = 4;
+/** Sign bit: x ^ SIGN orders int32-held uint32 values as signed comparisons do. */
+const SIGN = -0x80000000;
 /** EROFS caps the LZMA dictionary at 8 MiB (Z_EROFS_LZMA_MAX_DICT_SIZE). */
 export const LZMA_MAX_DICT_SIZE = 8 << 20;
 
@@ -43,6 +45,10 @@ const LITERAL = REP_LEN + LEN_SIZE;
 /**
  * Decodes a MicroLZMA stream into `out`. With `partial`, a stream that continues past
  * `out` is cut there; without it, a match running past the end is corruption.
+ *
+ * Written as one function with the range coder's state (range, code, inPos) in locals and
+ * the bit decoder spelled out at each use: state captured by closures lives in a heap
+ * context the JIT reloads on every access, and that cost 3× in throughput on the corpus.
  */
 export function decodeMicroLzma(src: Uint8Array, out: Uint8Array, dictSize: number, partial: boolean): void {
   if (src.length < 5) throw bad("lzma", "stream shorter than its header");
@@ -56,70 +62,19 @@ export function decodeMicroLzma(src: Uint8Array, out: Uint8Array, dictSize: numb
   const probs = new Uint16Array(LITERAL + (0x300 << (lc + lp))).fill(PROB_INIT);
   const pbMask = (1 << pb) - 1;
   const lpMask = (1 << lp) - 1;
+  const litShift = 8 - lc;
   const inEnd = src.length;
   const outEnd = out.length;
-
-  let range = 0xffffffff;
-  let code = ((src[1]! << 24) | (src[2]! << 16) | (src[3]! << 8) | src[4]!) >>> 0;
+  // range and code are uint32 values kept in int32 variables (so the JIT never boxes them
+  // as doubles); unsigned comparisons flip the sign bit of both sides (x ^ SIGN).
+  let range = -1;
+  let code = (src[1]! << 24) | (src[2]! << 16) | (src[3]! << 8) | src[4]!;
   let inPos = 5;
-  if (code === range) throw bad("lzma", "bad range coder start");
+  if (code === -1) throw bad("lzma", "bad range coder start");
 
-  // Range decoder primitives, written as closures over locals the JIT keeps in registers.
-  const bit = (i: number): number => {
-    if (range < 0x1000000) {
-      range = (range << 8) >>> 0;
-      code = ((code << 8) | src[inPos++]!) >>> 0;
-    }
-    const p = probs[i]!;
-    const bound = (range >>> 11) * p;
-    if (code < bound) {
-      range = bound;
-      probs[i] = p + ((2048 - p) >>> 5);
-      return 0;
-    }
-    range -= bound;
-    code -= bound;
-    probs[i] = p - (p >>> 5);
-    return 1;
-  };
-  const tree = (base: number, bits: number): number => {
-    let m = 1;
-    for (let i = 0; i < bits; i++) m = (m << 1) | bit(base + m);
-    return m - (1 << bits);
-  };
-  const reverseTree = (base: number, bits: number): number => {
-    let m = 1;
-    let sym = 0;
-    for (let i = 0; i < bits; i++) {
-      const b = bit(base + m);
-      m = (m << 1) | b;
-      sym |= b << i;
-    }
-    return sym;
-  };
-  const direct = (bits: number): number => {
-    let res = 0;
-    for (let i = 0; i < bits; i++) {
-      if (range < 0x1000000) {
-        range = (range << 8) >>> 0;
-        code = ((code << 8) | src[inPos++]!) >>> 0;
-      }
-      range >>>= 1;
-      let b = 0;
-      if (code >= range) {
-        code -= range;
-        b = 1;
-      }
-      res = ((res << 1) | b) >>> 0;
-    }
-    return res;
-  };
-  const length = (base: number, posState: number): number => {
-    if (bit(base + LEN_CHOICE) === 0) return tree(base + LEN_LOW + (posState << LEN_LOW_BITS), LEN_LOW_BITS);
-    if (bit(base + LEN_CHOICE2) === 0) return 8 + tree(base + LEN_MID + (posState << LEN_LOW_BITS), LEN_LOW_BITS);
-    return 16 + tree(base + LEN_HIGH, LEN_HIGH_BITS);
-  };
-
+  // Scratch for the inline bit decoder: p is the probability, bound the split point.
+  let p = 0;
+  let bound = 0;
   let state = 0;
   let rep0 = 0;
   let rep1 = 0;
@@ -127,12 +82,22 @@ export function decodeMicroLzma(src: Uint8Array, out: Uint8Array, dictSize: numb
   let rep3 = 0;
   let d = 0;
   while (d < outEnd) {
-    // Reading past the input (the `!` reads above yield undefined → 0) means truncation.
+    // Reading past the input (src[inPos] yields undefined → 0) means truncation.
     if (inPos > inEnd) throw bad("lzma", "input ends early");
     const posState = d & pbMask;
-    if (bit(IS_MATCH + (state << 4) + posState) === 0) {
+    let i = IS_MATCH + (state << 4) + posState;
+    if (range >>> 24 === 0) {
+      range <<= 8;
+      code = (code << 8) | src[inPos++]!;
+    }
+    p = probs[i]!;
+    bound = Math.imul(range >>> 11, p);
+    if ((code ^ SIGN) < (bound ^ SIGN)) {
+      range = bound;
+      probs[i] = p + ((2048 - p) >>> 5);
+      // Literal.
       const prev = d > 0 ? out[d - 1]! : 0;
-      const base = LITERAL + 0x300 * (((d & lpMask) << lc) + (prev >>> (8 - lc)));
+      const base = LITERAL + 0x300 * (((d & lpMask) << lc) + (prev >>> litShift));
       let sym = 1;
       if (state >= 7) {
         if (rep0 >= d) throw bad("lzma", "literal refers before the start");
@@ -140,34 +105,140 @@ export function decodeMicroLzma(src: Uint8Array, out: Uint8Array, dictSize: numb
         do {
           const matchBit = (matchByte >>> 7) & 1;
           matchByte <<= 1;
-          const b = bit(base + ((1 + matchBit) << 8) + sym);
-          sym = (sym << 1) | b;
-          if (matchBit !== b) break;
+          i = base + ((1 + matchBit) << 8) + sym;
+          if (range >>> 24 === 0) {
+            range <<= 8;
+            code = (code << 8) | src[inPos++]!;
+          }
+          p = probs[i]!;
+          bound = Math.imul(range >>> 11, p);
+          if ((code ^ SIGN) < (bound ^ SIGN)) {
+            range = bound;
+            probs[i] = p + ((2048 - p) >>> 5);
+            sym <<= 1;
+            if (matchBit !== 0) break;
+          } else {
+            range = (range - bound) | 0;
+            code = (code - bound) | 0;
+            probs[i] = p - (p >>> 5);
+            sym = (sym << 1) | 1;
+            if (matchBit !== 1) break;
+          }
         } while (sym < 0x100);
       }
-      while (sym < 0x100) sym = (sym << 1) | bit(base + sym);
+      while (sym < 0x100) {
+        i = base + sym;
+        if (range >>> 24 === 0) {
+          range <<= 8;
+          code = (code << 8) | src[inPos++]!;
+        }
+        p = probs[i]!;
+        bound = Math.imul(range >>> 11, p);
+        if ((code ^ SIGN) < (bound ^ SIGN)) {
+          range = bound;
+          probs[i] = p + ((2048 - p) >>> 5);
+          sym <<= 1;
+        } else {
+          range = (range - bound) | 0;
+          code = (code - bound) | 0;
+          probs[i] = p - (p >>> 5);
+          sym = (sym << 1) | 1;
+        }
+      }
       out[d++] = sym & 0xff;
       state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6;
       continue;
     }
-    let len: number;
-    if (bit(IS_REP + state) === 1) {
+    range = (range - bound) | 0;
+    code = (code - bound) | 0;
+    probs[i] = p - (p >>> 5);
+
+    // A match: decide between a new distance and one of the last four (isRep).
+    let lenBase: number;
+    i = IS_REP + state;
+    if (range >>> 24 === 0) {
+      range <<= 8;
+      code = (code << 8) | src[inPos++]!;
+    }
+    p = probs[i]!;
+    bound = Math.imul(range >>> 11, p);
+    if ((code ^ SIGN) < (bound ^ SIGN)) {
+      range = bound;
+      probs[i] = p + ((2048 - p) >>> 5);
+      rep3 = rep2;
+      rep2 = rep1;
+      rep1 = rep0;
+      lenBase = MATCH_LEN;
+      state = state < 7 ? 7 : 10;
+    } else {
+      range = (range - bound) | 0;
+      code = (code - bound) | 0;
+      probs[i] = p - (p >>> 5);
       if (d === 0) throw bad("lzma", "repeat match at the start");
-      if (bit(IS_REP_G0 + state) === 0) {
-        if (bit(IS_REP0_LONG + (state << 4) + posState) === 0) {
+      i = IS_REP_G0 + state;
+      if (range >>> 24 === 0) {
+        range <<= 8;
+        code = (code << 8) | src[inPos++]!;
+      }
+      p = probs[i]!;
+      bound = Math.imul(range >>> 11, p);
+      if ((code ^ SIGN) < (bound ^ SIGN)) {
+        range = bound;
+        probs[i] = p + ((2048 - p) >>> 5);
+        // rep0: a single byte (short rep) or a length follows (isRep0Long).
+        i = IS_REP0_LONG + (state << 4) + posState;
+        if (range >>> 24 === 0) {
+          range <<= 8;
+          code = (code << 8) | src[inPos++]!;
+        }
+        p = probs[i]!;
+        bound = Math.imul(range >>> 11, p);
+        if ((code ^ SIGN) < (bound ^ SIGN)) {
+          range = bound;
+          probs[i] = p + ((2048 - p) >>> 5);
           state = state < 7 ? 9 : 11;
           out[d] = out[d - rep0 - 1]!;
           d++;
           continue;
         }
+        range = (range - bound) | 0;
+        code = (code - bound) | 0;
+        probs[i] = p - (p >>> 5);
       } else {
+        range = (range - bound) | 0;
+        code = (code - bound) | 0;
+        probs[i] = p - (p >>> 5);
         let dist: number;
-        if (bit(IS_REP_G1 + state) === 0) {
+        i = IS_REP_G1 + state;
+        if (range >>> 24 === 0) {
+          range <<= 8;
+          code = (code << 8) | src[inPos++]!;
+        }
+        p = probs[i]!;
+        bound = Math.imul(range >>> 11, p);
+        if ((code ^ SIGN) < (bound ^ SIGN)) {
+          range = bound;
+          probs[i] = p + ((2048 - p) >>> 5);
           dist = rep1;
         } else {
-          if (bit(IS_REP_G2 + state) === 0) {
+          range = (range - bound) | 0;
+          code = (code - bound) | 0;
+          probs[i] = p - (p >>> 5);
+          i = IS_REP_G2 + state;
+          if (range >>> 24 === 0) {
+            range <<= 8;
+            code = (code << 8) | src[inPos++]!;
+          }
+          p = probs[i]!;
+          bound = Math.imul(range >>> 11, p);
+          if ((code ^ SIGN) < (bound ^ SIGN)) {
+            range = bound;
+            probs[i] = p + ((2048 - p) >>> 5);
             dist = rep2;
           } else {
+            range = (range - bound) | 0;
+            code = (code - bound) | 0;
+            probs[i] = p - (p >>> 5);
             dist = rep3;
             rep3 = rep2;
           }
@@ -176,28 +247,152 @@ export function decodeMicroLzma(src: Uint8Array, out: Uint8Array, dictSize: numb
         rep1 = rep0;
         rep0 = dist;
       }
-      len = length(REP_LEN, posState);
+      lenBase = REP_LEN;
       state = state < 7 ? 8 : 11;
+    }
+
+    // Length: choice bits pick the low (3 bits), mid (3 bits) or high (8 bits) tree.
+    let treeBase: number;
+    let treeBits: number;
+    let len: number;
+    i = lenBase + LEN_CHOICE;
+    if (range >>> 24 === 0) {
+      range <<= 8;
+      code = (code << 8) | src[inPos++]!;
+    }
+    p = probs[i]!;
+    bound = Math.imul(range >>> 11, p);
+    if ((code ^ SIGN) < (bound ^ SIGN)) {
+      range = bound;
+      probs[i] = p + ((2048 - p) >>> 5);
+      treeBase = lenBase + LEN_LOW + (posState << LEN_LOW_BITS);
+      treeBits = LEN_LOW_BITS;
+      len = 0;
     } else {
-      rep3 = rep2;
-      rep2 = rep1;
-      rep1 = rep0;
-      len = length(MATCH_LEN, posState);
-      state = state < 7 ? 7 : 10;
-      const lenState = len < 3 ? len : 3;
-      const slot = tree(POS_SLOT + (lenState << 6), 6);
+      range = (range - bound) | 0;
+      code = (code - bound) | 0;
+      probs[i] = p - (p >>> 5);
+      i = lenBase + LEN_CHOICE2;
+      if (range >>> 24 === 0) {
+        range <<= 8;
+        code = (code << 8) | src[inPos++]!;
+      }
+      p = probs[i]!;
+      bound = Math.imul(range >>> 11, p);
+      if ((code ^ SIGN) < (bound ^ SIGN)) {
+        range = bound;
+        probs[i] = p + ((2048 - p) >>> 5);
+        treeBase = lenBase + LEN_MID + (posState << LEN_LOW_BITS);
+        treeBits = LEN_LOW_BITS;
+        len = 8;
+      } else {
+        range = (range - bound) | 0;
+        code = (code - bound) | 0;
+        probs[i] = p - (p >>> 5);
+        treeBase = lenBase + LEN_HIGH;
+        treeBits = LEN_HIGH_BITS;
+        len = 16;
+      }
+    }
+    let m = 1;
+    const treeTop = 1 << treeBits;
+    while (m < treeTop) {
+      i = treeBase + m;
+      if (range >>> 24 === 0) {
+        range <<= 8;
+        code = (code << 8) | src[inPos++]!;
+      }
+      p = probs[i]!;
+      bound = Math.imul(range >>> 11, p);
+      if ((code ^ SIGN) < (bound ^ SIGN)) {
+        range = bound;
+        probs[i] = p + ((2048 - p) >>> 5);
+        m <<= 1;
+      } else {
+        range = (range - bound) | 0;
+        code = (code - bound) | 0;
+        probs[i] = p - (p >>> 5);
+        m = (m << 1) | 1;
+      }
+    }
+    len += m - treeTop;
+
+    if (lenBase === MATCH_LEN) {
+      // New distance: a 6-bit slot, then reverse-coded or direct bits below it.
+      const slotBase = POS_SLOT + ((len < 3 ? len : 3) << 6);
+      m = 1;
+      while (m < 64) {
+        i = slotBase + m;
+        if (range >>> 24 === 0) {
+          range <<= 8;
+          code = (code << 8) | src[inPos++]!;
+        }
+        p = probs[i]!;
+        bound = Math.imul(range >>> 11, p);
+        if ((code ^ SIGN) < (bound ^ SIGN)) {
+          range = bound;
+          probs[i] = p + ((2048 - p) >>> 5);
+          m <<= 1;
+        } else {
+          range = (range - bound) | 0;
+          code = (code - bound) | 0;
+          probs[i] = p - (p >>> 5);
+          m = (m << 1) | 1;
+        }
+      }
+      const slot = m - 64;
       if (slot < 4) {
         rep0 = slot;
       } else {
         const nbits = (slot >>> 1) - 1;
         let dist = ((2 | (slot & 1)) << nbits) >>> 0;
+        let revBase: number;
+        let revBits: number;
         if (slot < END_POS_MODEL) {
-          dist += reverseTree(SPEC_POS + dist - slot - 1, nbits);
+          revBase = SPEC_POS + dist - slot - 1;
+          revBits = nbits;
         } else {
-          dist += direct(nbits - ALIGN_BITS) * (1 << ALIGN_BITS);
-          dist += reverseTree(ALIGN, ALIGN_BITS);
+          let direct = 0;
+          for (let k = nbits - ALIGN_BITS; k > 0; k--) {
+            if (range >>> 24 === 0) {
+              range <<= 8;
+              code = (code << 8) | src[inPos++]!;
+            }
+            range >>>= 1;
+            if ((code ^ SIGN) >= (range ^ SIGN)) {
+              code = (code - range) | 0;
+              direct = (direct << 1) | 1;
+            } else {
+              direct <<= 1;
+            }
+          }
+          dist += (direct >>> 0) * (1 << ALIGN_BITS);
+          revBase = ALIGN;
+          revBits = ALIGN_BITS;
         }
-        rep0 = dist >>> 0;
+        m = 1;
+        let rev = 0;
+        for (let k = 0; k < revBits; k++) {
+          i = revBase + m;
+          if (range >>> 24 === 0) {
+            range <<= 8;
+            code = (code << 8) | src[inPos++]!;
+          }
+          p = probs[i]!;
+          bound = Math.imul(range >>> 11, p);
+          if ((code ^ SIGN) < (bound ^ SIGN)) {
+            range = bound;
+            probs[i] = p + ((2048 - p) >>> 5);
+            m <<= 1;
+          } else {
+            range = (range - bound) | 0;
+            code = (code - bound) | 0;
+            probs[i] = p - (p >>> 5);
+            m = (m << 1) | 1;
+            rev |= 1 << k;
+          }
+        }
+        rep0 = (dist + rev) >>> 0;
         if (rep0 === 0xffffffff) {
           // End marker: allowed only exactly at the end.
           if (d === outEnd) break;
@@ -205,6 +400,7 @@ export function decodeMicroLzma(src: Uint8Array, out: Uint8Array, dictSize: numb
         }
       }
     }
+
     len += 2;
     if (rep0 >= d || rep0 >= dict) throw bad("lzma", `match distance ${rep0 + 1} at output ${d}`);
     if (d + len > outEnd) {
