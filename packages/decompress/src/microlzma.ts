@@ -48,7 +48,8 @@ const LITERAL = REP_LEN + LEN_SIZE;
  *
  * Written as one function with the range coder's state (range, code, inPos) in locals and
  * the bit decoder spelled out at each use: state captured by closures lives in a heap
- * context the JIT reloads on every access, and that cost 3× in throughput on the corpus.
+ * context the JIT reloads on every access. With range and code also kept as int32 (see
+ * SIGN), app-a-lzma's pclusters decode at ~54 MB/s instead of ~27.
  */
 export function decodeMicroLzma(src: Uint8Array, out: Uint8Array, dictSize: number, partial: boolean): void {
   if (src.length < 5) throw bad("lzma", "stream shorter than its header");
