@@ -1,0 +1,164 @@
+import { closeSync, openSync, renameSync, writeFileSync } from "node:fs";
+import { mount, PageCache, type ErofsFs } from "@erofs-ts/vfs";
+import { mountFuse, raiseReadahead, unmountFuse } from "./mounter.js";
+import type { DaemonOptions, MountPair } from "./options.js";
+import { FuseSession } from "./protocol/session.js";
+import { describeRequest } from "./describe.js";
+import { ErofsFuseServer } from "./server.js";
+
+/** Outstanding /dev/fuse reads per mount: requests served at once. */
+export const READERS_PER_MOUNT = 8;
+/** Large enough for any request the kernel sends a read-only filesystem (8 KiB minimum). */
+const READ_BUFFER = 132 << 10;
+/** Sequential readahead window for files cached by the kernel. */
+const READAHEAD_KIB = 1024;
+/** How long the kernel gets to send INIT after mount(2). */
+const INIT_TIMEOUT_MS = 10_000;
+
+interface LiveMount {
+  readonly pair: MountPair;
+  readonly fs: ErofsFs;
+  readonly server: ErofsFuseServer;
+  readonly session: FuseSession;
+  mounted: boolean;
+}
+
+export interface DaemonHooks {
+  /** Every mount answered INIT: the caller may return to its shell. */
+  readonly ready: () => void;
+  readonly log: (line: string) => void;
+}
+
+/**
+ * Opens every image (so a bad one fails before anything is mounted), mounts each on its
+ * own FUSE connection, all reading through one page cache, and serves until every mount
+ * is gone. Resolves with the exit code.
+ */
+export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Promise<number> {
+  const cache = new PageCache({ budgetBytes: options.cacheBytes });
+  const filesystems: ErofsFs[] = [];
+  try {
+    for (const pair of options.pairs) {
+      const o = pair.options;
+      const fs = await mount(pair.image, {
+        cache,
+        devices: o.devices,
+        fsoffset: o.fsoffset,
+        inodeShare: o.inodeShare,
+        ...(o.domainId !== undefined ? { domainId: o.domainId } : {}),
+        ...(o.fingerprints !== undefined ? { fingerprints: o.fingerprints } : {}),
+      });
+      for (const notice of fs.notices) hooks.log(`${pair.image}: ${notice}`);
+      filesystems.push(fs);
+    }
+  } catch (e) {
+    await Promise.allSettled(filesystems.map((f) => f.unmount()));
+    throw e;
+  }
+
+  const mounts: LiveMount[] = [];
+  const shutdown = async (): Promise<void> => {
+    await Promise.allSettled(
+      mounts.filter((m) => m.mounted).map(async (m) => {
+        await unmountFuse(m.pair.mountpoint);
+      }),
+    );
+  };
+  try {
+    for (let i = 0; i < options.pairs.length; i++) {
+      const pair = options.pairs[i]!;
+      const fs = filesystems[i]!;
+      const fd = openSync("/dev/fuse", "r+");
+      const server = new ErofsFuseServer(fs, fs.superblock.rootNid, { onError: (m) => hooks.log(`${pair.mountpoint}: ${m}`) });
+      const session = new FuseSession(fd, {
+        readers: READERS_PER_MOUNT,
+        bufferSize: READ_BUFFER,
+        log: options.debug ? (line) => hooks.log(`[${i}] ${line}`) : null,
+        describe: describeRequest,
+      });
+      const live: LiveMount = { pair, fs, server, session, mounted: false };
+      try {
+        await mountFuse(fd, pair.image, pair.mountpoint, { allowOther: options.allowOther });
+      } catch (e) {
+        closeSync(fd);
+        throw e;
+      }
+      live.mounted = true;
+      mounts.push(live);
+      // Reads start after mount(2): before it, the device has no connection to read from.
+      session.start(server.handle);
+    }
+    await withTimeout(Promise.all(mounts.map((m) => m.server.ready)), INIT_TIMEOUT_MS, "the kernel sent no INIT");
+  } catch (e) {
+    await shutdown();
+    await Promise.allSettled(filesystems.map((f) => f.unmount()));
+    throw e;
+  }
+  for (const m of mounts) raiseReadahead(m.pair.mountpoint, READAHEAD_KIB);
+
+  const writeStats = (): void => {
+    if (!options.statsFile) return;
+    const tmp = `${options.statsFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(statsOf(cache, mounts), (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v), 2));
+    renameSync(tmp, options.statsFile);
+  };
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    hooks.log(`${signal}: unmounting`);
+    void shutdown();
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGHUP", () => stop("SIGHUP"));
+  process.on("SIGUSR1", writeStats);
+  hooks.ready();
+
+  // Each connection ends when its mount goes (umount, fusermount3 -u, abort, shutdown).
+  await Promise.all(
+    mounts.map(async (m) => {
+      const reason = await m.session.closed;
+      m.mounted = false;
+      if (options.debug) hooks.log(`${m.pair.mountpoint}: ${reason}`);
+    }),
+  );
+  writeStats();
+  for (const m of mounts) {
+    await m.fs.unmount();
+    try {
+      closeSync(m.session.fd);
+    } catch {
+      // already closed
+    }
+  }
+  return 0;
+}
+
+function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
+  const mem = process.memoryUsage();
+  return {
+    cache: cache.stats(),
+    rssBytes: mem.rss,
+    heapUsedBytes: mem.heapUsed,
+    externalBytes: mem.external + mem.arrayBuffers,
+    mounts: mounts.map((m) => ({
+      image: m.pair.image,
+      mountpoint: m.pair.mountpoint,
+      mounted: m.mounted,
+      ...m.server.stats,
+      lookupReferences: m.server.nodes.references,
+      packedCache: m.fs.cacheStats().packed,
+    })),
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]);
+}

@@ -1,0 +1,102 @@
+import { fork, spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { ErofsError } from "@erofs-ts/vfs";
+import { runDaemon } from "./daemon.js";
+import { parseArgs, UsageError, USAGE, type DaemonOptions } from "./options.js";
+
+/** Set in the background daemon's environment by the process that started it. */
+const DAEMON_ENV = "EROFS_FUSE_DAEMON";
+
+type ParentMessage = { ready: true } | { error: string };
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`erofs-fuse: ${message}\n`);
+  process.exit(code);
+}
+
+function messageOf(e: unknown): string {
+  if (ErofsError.isInstance(e)) return e.message;
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Foreground: serve here, log to stderr. */
+async function foreground(options: DaemonOptions): Promise<never> {
+  try {
+    const code = await runDaemon(options, { ready: () => {}, log: (l) => process.stderr.write(`${l}\n`) });
+    process.exit(code);
+  } catch (e) {
+    fail(messageOf(e), 1);
+  }
+}
+
+/** The background daemon: reports ready (or the failure) to the starting process, then serves. */
+async function daemon(options: DaemonOptions): Promise<never> {
+  const send = (m: ParentMessage): void => {
+    process.send?.(m);
+  };
+  try {
+    const code = await runDaemon(options, {
+      ready: () => {
+        send({ ready: true });
+        process.disconnect?.();
+      },
+      // Nobody reads a detached daemon's stderr; its failures are answered EIO and counted.
+      log: () => {},
+    });
+    process.exit(code);
+  } catch (e) {
+    send({ error: messageOf(e) });
+    process.exit(1);
+  }
+}
+
+/** Without -f: start the daemon detached and return once every mount is live. */
+function background(argv: string[]): void {
+  const child = fork(ENTRY, argv, {
+    detached: true,
+    stdio: ["ignore", "ignore", "ignore", "ipc"],
+    env: { ...process.env, [DAEMON_ENV]: "1" },
+  });
+  let settled = false;
+  child.on("message", (m: ParentMessage) => {
+    settled = true;
+    if ("error" in m) fail(m.error, 1);
+    child.unref();
+    child.disconnect();
+    process.exit(0);
+  });
+  child.on("exit", (code) => {
+    if (!settled) fail(`daemon exited (${code ?? "signal"}) before the mounts were ready`, 1);
+  });
+}
+
+/** The CommonJS entry that sizes the thread pool before this module loads. */
+const ENTRY = fileURLToPath(new URL("../bin/erofs-fuse.cjs", import.meta.url));
+
+function main(): void {
+  const argv = process.argv.slice(2);
+  if (!process.env.UV_THREADPOOL_SIZE) {
+    // Started as dist/main.js: the pool is already running at its default size, too small
+    // for the outstanding device reads. Go through the entry that sizes it.
+    const r = spawnSync(process.execPath, [ENTRY, ...argv], { stdio: "inherit" });
+    process.exit(r.status ?? 1);
+  }
+  let options: DaemonOptions;
+  try {
+    options = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      if (e.message === USAGE) {
+        process.stdout.write(`${USAGE}\n`);
+        process.exit(0);
+      }
+      fail(`${e.message}\n${USAGE}`, 2);
+    }
+    fail(messageOf(e), 2);
+  }
+  if (process.env[DAEMON_ENV]) void daemon(options);
+  else if (options.foreground) void foreground(options);
+  else background(argv);
+}
+
+main();

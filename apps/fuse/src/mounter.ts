@@ -1,0 +1,74 @@
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+
+/** Runs a command, resolving with its exit code and what it printed on stderr. */
+function run(cmd: string, argv: string[], extraFd?: number): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const stdio: ("ignore" | "pipe" | number)[] = ["ignore", "ignore", "pipe"];
+    if (extraFd !== undefined) stdio.push(extraFd);
+    const child = spawn(cmd, argv, { stdio });
+    let stderr = "";
+    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", (e) => resolve({ code: 127, stderr: e.message }));
+    child.on("close", (code) => resolve({ code: code ?? 1, stderr: stderr.trim() }));
+  });
+}
+
+export class MountError extends Error {
+  override name = "MountError";
+}
+
+/**
+ * Mounts an open /dev/fuse connection on `mountpoint` with mount(2), through mount(8)
+ * with the device inherited as fd 3 (`-i`: no mount helper; the `fuse.erofs` type makes
+ * the kernel's fuse filesystem record "erofs" as its subtype). Needs root (CAP_SYS_ADMIN):
+ * without it, the fd would have to come back from fusermount3 over a unix socket
+ * (SCM_RIGHTS), which Node cannot receive (see README).
+ */
+export async function mountFuse(fd: number, image: string, mountpoint: string, options: { allowOther: boolean }): Promise<void> {
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+  const opts = [`fd=3`, "rootmode=40000", `user_id=${uid}`, `group_id=${gid}`, "ro", "default_permissions"];
+  if (options.allowOther) opts.push("allow_other");
+  const { code, stderr } = await run("mount", ["-i", "-t", "fuse.erofs", "-o", opts.join(","), image, mountpoint], fd);
+  if (code !== 0) throw new MountError(`cannot mount ${mountpoint}: ${stderr || `mount exited with ${code}`}`);
+}
+
+/** Unmounts; a busy mount is detached lazily so the daemon can still end. */
+export async function unmountFuse(mountpoint: string): Promise<void> {
+  const first = await run("umount", [mountpoint]);
+  if (first.code === 0) return;
+  const lazy = await run("umount", ["-l", mountpoint]);
+  if (lazy.code !== 0) throw new MountError(`cannot unmount ${mountpoint}: ${lazy.stderr || first.stderr}`);
+}
+
+/**
+ * The kernel caps FUSE readahead at its default (128 KiB) whatever max_readahead INIT
+ * agreed; the mount's backing device info takes a larger window, which sequential reads
+ * of kernel-cached files need to reach disk speed. The device number comes from
+ * /proc/self/mountinfo: stat(2) of the mountpoint would be a request to this very
+ * process, and a synchronous one would deadlock it.
+ */
+export function raiseReadahead(mountpoint: string, kib: number): void {
+  try {
+    const dev = mountDevice(mountpoint);
+    if (dev) writeFileSync(`/sys/class/bdi/${dev}/read_ahead_kb`, String(kib));
+  } catch {
+    // Not fatal: reads work with the default window, only slower.
+  }
+}
+
+/** "major:minor" of the filesystem mounted last on `mountpoint`, from mountinfo. */
+function mountDevice(mountpoint: string): string | null {
+  let found: string | null = null;
+  for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
+    // Fields: id parent major:minor root mountpoint ... (spaces in paths are octal-escaped).
+    const f = line.split(" ");
+    if (f.length > 4 && unescapeMountinfo(f[4]!) === mountpoint) found = f[2]!;
+  }
+  return found;
+}
+
+function unescapeMountinfo(text: string): string {
+  return text.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}

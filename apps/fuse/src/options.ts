@@ -1,0 +1,103 @@
+import { existsSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseByteCount, parseMountOptions, type ParsedMountOptions } from "@erofs-ts/vfs";
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** One IMAGE MOUNTPOINT pair and the image options in force where it was given. */
+export interface MountPair {
+  readonly image: string;
+  readonly mountpoint: string;
+  readonly options: ParsedMountOptions;
+}
+
+export interface DaemonOptions {
+  readonly foreground: boolean;
+  readonly debug: boolean;
+  /** Where SIGUSR1 and exit write the statistics (JSON). */
+  readonly statsFile: string | undefined;
+  /** Budget of the one page cache every mount shares. */
+  readonly cacheBytes: number;
+  readonly allowOther: boolean;
+  readonly pairs: readonly MountPair[];
+}
+
+export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IMAGE MOUNTPOINT [[-o OPTIONS] IMAGE MOUNTPOINT ...]
+
+  -f            stay in the foreground (default: return once every mount is live)
+  -d            log every request and reply (implies -f)
+  --stats FILE  write statistics as JSON to FILE on SIGUSR1 and at exit
+  -o OPTIONS    comma-separated, for the pairs that follow it (later -o add to or override
+                earlier ones):
+                  device=PATH     extra device, in device-table order (repeatable)
+                  fsoffset=N      the filesystem starts N bytes into IMAGE
+                  inode_share     share pages of files with equal fingerprints
+                  domain_id=ID    only mounts with the same ID share (never printed)
+                  fingerprints=F  fingerprints for an image without them (erofs-cli fingerprints)
+                  cache_size=N    page cache budget for the whole daemon (default 256M)
+                  allow_other     let other users in (kernel checks modes: default_permissions)
+                  ro              accepted (always read-only)`;
+
+const DEFAULT_CACHE = 256 << 20;
+/** Options of the daemon, not of one image. */
+const DAEMON_KEYS = new Set(["cache_size", "allow_other", "ro"]);
+
+/** Parses the command line; throws UsageError (exit 2) or an ErofsError for a bad option value. */
+export function parseArgs(argv: readonly string[]): DaemonOptions {
+  let foreground = false;
+  let debug = false;
+  let statsFile: string | undefined;
+  let cacheBytes = DEFAULT_CACHE;
+  let allowOther = false;
+  const imageOptions: string[] = [];
+  const positional: { value: string; options: string }[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === "-f") foreground = true;
+    else if (arg === "-d") debug = foreground = true;
+    else if (arg === "--stats") statsFile = resolve(value());
+    else if (arg === "-o" || arg.startsWith("-o")) {
+      const text = arg === "-o" ? value() : arg.slice(2);
+      for (const item of text.split(",")) {
+        const key = item.split("=")[0]!;
+        if (key === "cache_size") cacheBytes = parseSize(item.slice("cache_size=".length));
+        else if (key === "allow_other") allowOther = true;
+        else if (key === "rw") throw new UsageError("rw: EROFS images are read-only");
+        else if (!DAEMON_KEYS.has(key) && item !== "") imageOptions.push(item);
+      }
+    } else if (arg === "-h" || arg === "--help") throw new UsageError(USAGE);
+    else if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
+    else positional.push({ value: arg, options: imageOptions.join(",") });
+  }
+  if (positional.length === 0 || positional.length % 2 !== 0) throw new UsageError("expected IMAGE MOUNTPOINT pairs");
+  const pairs: MountPair[] = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < positional.length; i += 2) {
+    const image = resolve(positional[i]!.value);
+    const mountpoint = resolve(positional[i + 1]!.value);
+    if (!existsSync(image)) throw new UsageError(`${image}: no such file`);
+    if (!existsSync(mountpoint) || !statSync(mountpoint).isDirectory()) throw new UsageError(`${mountpoint}: not a directory`);
+    if (seen.has(mountpoint)) throw new UsageError(`${mountpoint}: given twice`);
+    seen.add(mountpoint);
+    // Options in force where the image was named (so later -o can't change earlier pairs).
+    pairs.push({ image, mountpoint, options: parseMountOptions(positional[i]!.options) });
+  }
+  return { foreground, debug, statsFile, cacheBytes, allowOther, pairs };
+}
+
+/** A byte count with an optional K/M/G suffix (powers of 1024). */
+export function parseSize(text: string): number {
+  const m = /^(\d+)([KMG]?)$/i.exec(text);
+  if (!m) return parseByteCount(text, "cache_size");
+  const unit = { "": 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 }[m[2]!.toUpperCase() as "" | "K" | "M" | "G"];
+  const n = Number(m[1]) * unit;
+  if (!Number.isSafeInteger(n) || n < 1 << 20) throw new UsageError(`cache_size=${text}: need at least 1M`);
+  return n;
+}

@@ -1,0 +1,180 @@
+import { read as fsRead, writevSync } from "node:fs";
+import { ERRNO, NO_REPLY_OPS, OP, opName } from "./opcodes.js";
+import { OUT_HEADER_SIZE, args, parseRequest, type Request } from "./structs.js";
+
+/**
+ * What a handler returns: reply payload parts (an OK reply, possibly empty), a positive
+ * errno (an error reply), or `null` when the request takes no reply (FORGET).
+ */
+export type Outcome = Uint8Array[] | number | null;
+
+export type Handler = (req: Request) => Promise<Outcome> | Outcome;
+
+export interface SessionOptions {
+  /** Reads of /dev/fuse kept outstanding: how many requests can arrive while others run. */
+  readonly readers: number;
+  /** Bytes per read buffer: at least the largest request (8 KiB minimum, write payloads). */
+  readonly bufferSize: number;
+  /** `-d`: one line per request and reply. */
+  readonly log: ((line: string) => void) | null;
+  /** A short description of a request's arguments for the debug log. */
+  readonly describe?: (req: Request) => string;
+}
+
+/**
+ * One FUSE connection: keeps `readers` reads of the device outstanding, hands each request
+ * to the handler without waiting for earlier ones, and writes replies as they complete.
+ * Reads run on libuv's thread pool (a blocking read of a character device has no other
+ * asynchronous form in Node), so the pool must be larger than the number of readers.
+ *
+ * Debug log legend: `rx UNIQUE: OPCODE nNODEID {args}` for a request,
+ * `tx UNIQUE: OK, Nb` or `tx UNIQUE: ERRNAME` for its reply.
+ */
+export class FuseSession {
+  readonly #fd: number;
+  readonly #options: SessionOptions;
+  #handler: Handler | null = null;
+  /** Requests being served, so an INTERRUPT can find its target. */
+  readonly #inFlight = new Map<bigint, { interrupted: boolean }>();
+  #liveReaders = 0;
+  #closed = false;
+  #resolveClosed!: (reason: string) => void;
+  /** Settles when the connection ends (unmounted, aborted or destroyed), with the reason. */
+  readonly closed: Promise<string>;
+
+  constructor(fd: number, options: SessionOptions) {
+    this.#fd = fd;
+    this.#options = options;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  get fd(): number {
+    return this.#fd;
+  }
+
+  start(handler: Handler): void {
+    this.#handler = handler;
+    for (let i = 0; i < this.#options.readers; i++) {
+      this.#liveReaders++;
+      this.#readNext(new Uint8Array(this.#options.bufferSize));
+    }
+  }
+
+  #readNext(buffer: Uint8Array): void {
+    if (this.#closed) return this.#readerDone("closed");
+    fsRead(this.#fd, buffer, 0, buffer.length, null, (err, n) => {
+      if (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // Interrupted or withdrawn requests: read again.
+        if (code === "EINTR" || code === "EAGAIN" || code === "ENOENT") return this.#readNext(buffer);
+        // ENODEV: unmounted or aborted; anything else ends this connection too.
+        return this.#readerDone(code === "ENODEV" ? "unmounted" : `read failed: ${err.message}`);
+      }
+      if (n === 0) return this.#readerDone("end of device");
+      // Copy the request out so the buffer can go straight back to the kernel.
+      const bytes = buffer.slice(0, n);
+      this.#readNext(buffer);
+      this.#dispatch(bytes);
+    });
+  }
+
+  #readerDone(reason: string): void {
+    this.#liveReaders--;
+    this.#finish(reason);
+  }
+
+  /** Marks the session over; the first reason wins. */
+  #finish(reason: string): void {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#resolveClosed(reason);
+    }
+  }
+
+  #dispatch(bytes: Uint8Array): void {
+    let req: Request;
+    try {
+      req = parseRequest(bytes, bytes.length);
+    } catch (e) {
+      this.#options.log?.(`rx ?: malformed request (${(e as Error).message})`);
+      return;
+    }
+    const { unique, opcode } = req.header;
+    const log = this.#options.log;
+    if (log) {
+      const detail = this.#options.describe?.(req) ?? "";
+      log(`rx ${unique}: ${opName(opcode)} n${req.header.nodeid}${detail ? ` ${detail}` : ""}`);
+    }
+    if (opcode === OP.INTERRUPT) return this.#interrupt(req);
+    const state = { interrupted: false };
+    this.#inFlight.set(unique, state);
+    const settle = (outcome: Outcome): void => {
+      this.#inFlight.delete(unique);
+      if (state.interrupted || NO_REPLY_OPS.has(opcode) || outcome === null) return;
+      this.#reply(unique, outcome);
+      if (opcode === OP.DESTROY) this.#finish("destroyed");
+    };
+    let result: Promise<Outcome> | Outcome;
+    try {
+      result = this.#handler!(req);
+    } catch (e) {
+      this.#options.log?.(`   ${unique}: handler threw: ${(e as Error).message}`);
+      return settle(ERRNO.EIO);
+    }
+    if (result instanceof Promise) {
+      result.then(settle, (e: unknown) => {
+        this.#options.log?.(`   ${unique}: handler failed: ${(e as Error).message}`);
+        settle(ERRNO.EIO);
+      });
+    } else {
+      settle(result);
+    }
+  }
+
+  /**
+   * INTERRUPT: the target's caller was signalled. A request still being served is answered
+   * EINTR now and its late result dropped; an unknown target may not have been read yet,
+   * so the kernel is told to send the interrupt again (EAGAIN), as the protocol asks.
+   */
+  #interrupt(req: Request): void {
+    if (req.body.byteLength < 8) return;
+    const target = args.u64(req.body, 0);
+    const state = this.#inFlight.get(target);
+    if (state) {
+      state.interrupted = true;
+      this.#inFlight.delete(target);
+      this.#reply(target, ERRNO.EINTR);
+    } else {
+      this.#reply(req.header.unique, ERRNO.EAGAIN);
+    }
+  }
+
+  #reply(unique: bigint, outcome: Uint8Array[] | number): void {
+    const parts = typeof outcome === "number" ? [] : outcome;
+    let len = OUT_HEADER_SIZE;
+    for (const p of parts) len += p.length;
+    const header = new Uint8Array(OUT_HEADER_SIZE);
+    const v = new DataView(header.buffer);
+    v.setUint32(0, len, true);
+    v.setInt32(4, typeof outcome === "number" ? -outcome : 0, true);
+    v.setBigUint64(8, unique, true);
+    const log = this.#options.log;
+    if (log) log(`tx ${unique}: ${typeof outcome === "number" ? errnoName(outcome) : `OK, ${len - OUT_HEADER_SIZE}b`}`);
+    try {
+      // Writing a reply never blocks: the kernel copies it and completes the request.
+      writevSync(this.#fd, [header, ...parts]);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // ENOENT: the request was aborted or already answered (interrupt race): nothing to do.
+      if (code === "ENOENT") return;
+      if (code === "ENODEV") return this.#finish("unmounted");
+      this.#options.log?.(`   ${unique}: reply failed: ${(e as Error).message}`);
+    }
+  }
+}
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(ERRNO).map(([name, value]) => [value, name]));
+
+function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}

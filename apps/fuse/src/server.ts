@@ -1,0 +1,400 @@
+import { ErofsError, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
+import { NodeTable } from "./nodes.js";
+import { ERRNO, FOPEN, INIT, O_FLAGS, OLDEST_MINOR, OP, PROTOCOL_MAJOR, PROTOCOL_MINOR, SEEK_DATA, SEEK_HOLE, WRITE_OPS } from "./protocol/opcodes.js";
+import type { Outcome } from "./protocol/session.js";
+import {
+  args,
+  direntSize,
+  encodeAttrOut,
+  encodeEntryOut,
+  encodeInitOut,
+  encodeOpenOut,
+  encodeStatfsOut,
+  encodeU32Pair,
+  encodeU64,
+  nameAt,
+  need,
+  parseInitIn,
+  writeDirent,
+  ProtocolError,
+  type Attr,
+  type Request,
+  type Validity,
+} from "./protocol/structs.js";
+
+/** Names, attributes and negative lookups stay valid for a day: the image never changes. */
+const VALID: Validity = { seconds: 86_400 };
+/** Largest READ the kernel may send (max_pages × 4 KiB) and the readahead window asked for. */
+const MAX_PAGES = 256;
+const MAX_READAHEAD = 1 << 20;
+/** The server accepts no writes; the kernel still wants a max_write of at least a page. */
+const MAX_WRITE = 4096;
+
+export interface ServerOptions {
+  /** Called for each failure answered EIO (corrupt image, unexpected error). */
+  readonly onError?: (message: string) => void;
+}
+
+interface FileHandle {
+  readonly kind: "file";
+  readonly inode: Inode;
+  /** Read through the shared page cache (ishare) rather than the kernel's. */
+  readonly shared: boolean;
+}
+
+interface DirHandle {
+  readonly kind: "dir";
+  readonly inode: Inode;
+  /** The listing, read once per open directory so that READDIR pages are consistent. */
+  entries: Promise<Awaited<ReturnType<ErofsFs["readdir"]>>> | null;
+}
+
+/** Counters the daemon reports (`--stats`, SIGUSR1). */
+export interface ServerStats {
+  requests: number;
+  errors: number;
+  bytesRead: number;
+  sharedBytesRead: number;
+  openFiles: number;
+  liveNodes: number;
+}
+
+/**
+ * Serves one mounted image over FUSE: maps each request to the vfs. nodeids are nids
+ * (see NodeTable); attribute `ino` is the kernel's inode number for the nid.
+ *
+ * Where file pages are cached is chosen per file at OPEN: a file shared through
+ * inode_share is opened FOPEN_DIRECT_IO and read through the daemon's shared cache, so
+ * its pages exist once however many mounts read it; any other file lets the kernel's
+ * page cache hold it (FOPEN_KEEP_CACHE) and the daemon keeps no copy of its pages.
+ */
+export class ErofsFuseServer {
+  readonly #fs: ErofsFs;
+  readonly #nodes: NodeTable;
+  readonly #handles = new Map<bigint, FileHandle | DirHandle>();
+  readonly #options: ServerOptions;
+  #nextFh = 1n;
+  #initialized = false;
+  #resolveReady!: () => void;
+  /** Settles when INIT has been answered: the mount is live. */
+  readonly ready: Promise<void>;
+  readonly stats: ServerStats = { requests: 0, errors: 0, bytesRead: 0, sharedBytesRead: 0, openFiles: 0, liveNodes: 0 };
+
+  constructor(fs: ErofsFs, rootNid: bigint, options: ServerOptions = {}) {
+    this.#fs = fs;
+    this.#nodes = new NodeTable(rootNid);
+    this.#options = options;
+    this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
+  }
+
+  get nodes(): NodeTable {
+    return this.#nodes;
+  }
+
+  /** The session's handler: answers one request. */
+  readonly handle = async (req: Request): Promise<Outcome> => {
+    this.stats.requests++;
+    const op = req.header.opcode;
+    try {
+      if (op === OP.INIT) return this.#init(req);
+      if (!this.#initialized) return ERRNO.EIO;
+      if (WRITE_OPS.has(op)) return ERRNO.EROFS;
+      return await this.#serve(req);
+    } catch (e) {
+      return this.#failure(e, req);
+    } finally {
+      this.stats.openFiles = this.#handles.size;
+      this.stats.liveNodes = this.#nodes.live;
+    }
+  };
+
+  async #serve(req: Request): Promise<Outcome> {
+    switch (req.header.opcode) {
+      case OP.LOOKUP:
+        return this.#lookup(req);
+      case OP.FORGET:
+        this.#nodes.forget(req.header.nodeid, args.u64(need(req, 8), 0));
+        return null;
+      case OP.BATCH_FORGET:
+        return this.#batchForget(req);
+      case OP.GETATTR:
+        return [encodeAttrOut(this.#attr(await this.#inode(req)), VALID)];
+      case OP.READLINK:
+        return [await this.#fs.readlink(await this.#inode(req))];
+      case OP.OPEN:
+        return this.#open(req);
+      case OP.READ:
+        return this.#read(req);
+      case OP.RELEASE:
+      case OP.RELEASEDIR:
+        this.#handles.delete(args.u64(need(req, 8), 0));
+        return [];
+      case OP.FLUSH:
+      case OP.FSYNC:
+      case OP.FSYNCDIR:
+        return [];
+      case OP.OPENDIR:
+        return this.#opendir(req);
+      case OP.READDIR:
+        return this.#readdir(req, false);
+      case OP.READDIRPLUS:
+        return this.#readdir(req, true);
+      case OP.STATFS:
+        return [encodeStatfsOut({ ...this.#fs.statfs(), namelen: this.#fs.statfs().namemax })];
+      case OP.GETXATTR:
+        return this.#getxattr(req);
+      case OP.LISTXATTR:
+        return this.#listxattr(req);
+      case OP.ACCESS:
+        return this.#access(req);
+      case OP.LSEEK:
+        return this.#lseek(req);
+      case OP.DESTROY:
+        return [];
+      default:
+        return ERRNO.ENOSYS;
+    }
+  }
+
+  /** INIT: agree on the protocol minor and the capabilities both sides have. */
+  #init(req: Request): Outcome {
+    const kernel = parseInitIn(req);
+    if (kernel.major !== PROTOCOL_MAJOR || kernel.minor < OLDEST_MINOR) {
+      this.#options.onError?.(`unsupported FUSE protocol ${kernel.major}.${kernel.minor}`);
+      return ERRNO.EPROTO;
+    }
+    const minor = Math.min(kernel.minor, PROTOCOL_MINOR);
+    const wanted =
+      INIT.ASYNC_READ |
+      INIT.DO_READDIRPLUS |
+      INIT.READDIRPLUS_AUTO |
+      INIT.ASYNC_DIO |
+      INIT.PARALLEL_DIROPS |
+      INIT.MAX_PAGES |
+      INIT.CACHE_SYMLINKS |
+      INIT.INIT_EXT;
+    const flags = (kernel.flags & wanted) >>> 0;
+    // flags2 is only read when both sides have INIT_EXT.
+    const flags2 = flags & INIT.INIT_EXT ? kernel.flags2 & INIT.FLAGS2_DIRECT_IO_ALLOW_MMAP : 0;
+    this.#initialized = true;
+    queueMicrotask(() => this.#resolveReady());
+    return [
+      encodeInitOut({
+        major: PROTOCOL_MAJOR,
+        minor,
+        maxReadahead: Math.min(kernel.maxReadahead, MAX_READAHEAD),
+        flags,
+        maxBackground: 64,
+        congestionThreshold: 48,
+        maxWrite: MAX_WRITE,
+        timeGran: 1,
+        maxPages: MAX_PAGES,
+        flags2,
+      }),
+    ];
+  }
+
+  async #lookup(req: Request): Promise<Outcome> {
+    const dir = await this.#inode(req);
+    const name = nameAt(req, 0);
+    let child: Inode;
+    try {
+      child = await this.#fs.lookupChild(dir, name);
+    } catch (e) {
+      // A negative entry the kernel may cache as long as a positive one.
+      if (ErofsError.isInstance(e) && e.code === "ENOENT") return [encodeEntryOut(0n, null, VALID)];
+      throw e;
+    }
+    const nodeid = this.#nodes.nodeidOf(child.nid);
+    this.#nodes.remember(nodeid);
+    return [encodeEntryOut(nodeid, this.#attr(child), VALID)];
+  }
+
+  #batchForget(req: Request): Outcome {
+    const v = need(req, 8);
+    const count = args.u32(v, 0);
+    // Each entry is 16 bytes; the count is the kernel's, the body length is what arrived.
+    const fits = Math.min(count, Math.floor((v.byteLength - 8) / 16));
+    for (let i = 0; i < fits; i++) this.#nodes.forget(args.u64(v, 8 + i * 16), args.u64(v, 16 + i * 16));
+    return null;
+  }
+
+  async #open(req: Request): Promise<Outcome> {
+    const flags = args.u32(need(req, 4), 0);
+    const inode = await this.#inode(req);
+    if ((flags & O_FLAGS.ACCMODE) !== O_FLAGS.RDONLY || flags & O_FLAGS.TRUNC) return ERRNO.EROFS;
+    if (inode.kind === "dir") return ERRNO.EISDIR;
+    const shared = this.#fs.isShared(inode);
+    // As the seed: direct I/O on a shared file is refused.
+    if (shared && flags & O_FLAGS.DIRECT) return ERRNO.EINVAL;
+    const fh = this.#nextFh++;
+    this.#handles.set(fh, { kind: "file", inode, shared });
+    return [encodeOpenOut(fh, shared ? FOPEN.DIRECT_IO : FOPEN.KEEP_CACHE)];
+  }
+
+  async #read(req: Request): Promise<Outcome> {
+    const v = need(req, 24);
+    const handle = this.#handles.get(args.u64(v, 0));
+    if (!handle || handle.kind !== "file") return ERRNO.EBADF;
+    const offset = args.u64(v, 8);
+    const size = args.u32(v, 16);
+    if (offset >= BigInt(handle.inode.size)) return [new Uint8Array(0)];
+    // Shared files keep their pages in the shared cache; others in the kernel's only.
+    const data = await this.#fs.read(handle.inode, Number(offset), size, { cache: handle.shared });
+    this.stats.bytesRead += data.length;
+    if (handle.shared) this.stats.sharedBytesRead += data.length;
+    return [data];
+  }
+
+  async #opendir(req: Request): Promise<Outcome> {
+    const inode = await this.#inode(req);
+    if (inode.kind !== "dir") return ERRNO.ENOTDIR;
+    const fh = this.#nextFh++;
+    this.#handles.set(fh, { kind: "dir", inode, entries: null });
+    // The kernel may keep listings in its page cache across opens: they never change.
+    return [encodeOpenOut(fh, FOPEN.CACHE_DIR | FOPEN.KEEP_CACHE)];
+  }
+
+  /**
+   * READDIR(PLUS): entries from the offset on, as many as fit in `size`. Offsets are
+   * positions in the listing (1-based "next" cookies), `.` and `..` first. PLUS entries
+   * carry attributes and count as lookups, except `.` and `..`, which the kernel never
+   * links and so never forgets (they get nodeid 0).
+   */
+  async #readdir(req: Request, plus: boolean): Promise<Outcome> {
+    const v = need(req, 24);
+    const handle = this.#handles.get(args.u64(v, 0));
+    if (!handle || handle.kind !== "dir") return ERRNO.EBADF;
+    const start = args.u64(v, 8);
+    const size = args.u32(v, 16);
+    handle.entries ??= this.#fs.readdir(handle.inode, { dots: true });
+    const entries = await handle.entries;
+    const out = new Uint8Array(size);
+    let used = 0;
+    for (let i = Number(start); i < entries.length; i++) {
+      const e = entries[i]!;
+      // The kernel rejects a whole listing holding a name with '/', or an empty one.
+      if (e.name.length === 0 || e.name.includes(0x2f)) continue;
+      const recordSize = direntSize(e.name.length, plus);
+      if (used + recordSize > size) break;
+      const dirent = { ino: e.ino, offset: i + 1, type: e.fileType, name: e.name };
+      if (!plus) {
+        used += writeDirent(out, used, dirent, null);
+        continue;
+      }
+      if (isDotName(e.name)) {
+        used += writeDirent(out, used, dirent, { nodeid: 0n, attr: null, valid: VALID });
+        continue;
+      }
+      const child = await this.#fs.iget(e.nid);
+      const nodeid = this.#nodes.nodeidOf(child.nid);
+      used += writeDirent(out, used, dirent, { nodeid, attr: this.#attr(child), valid: VALID });
+      this.#nodes.remember(nodeid);
+    }
+    return [out.subarray(0, used)];
+  }
+
+  async #getxattr(req: Request): Promise<Outcome> {
+    const size = args.u32(need(req, 8), 0);
+    const name = nameAt(req, 8);
+    const value = await this.#fs.getxattr(await this.#inode(req), name);
+    return sized(value, size);
+  }
+
+  async #listxattr(req: Request): Promise<Outcome> {
+    const size = args.u32(need(req, 8), 0);
+    const names = await this.#fs.listxattr(await this.#inode(req));
+    let total = 0;
+    for (const n of names) total += n.length + 1;
+    const list = new Uint8Array(total);
+    let pos = 0;
+    for (const n of names) {
+      list.set(n, pos);
+      pos += n.length + 1;
+    }
+    return sized(list, size);
+  }
+
+  /** ACCESS (only sent without default_permissions): mode bits against the caller. */
+  async #access(req: Request): Promise<Outcome> {
+    const mask = args.u32(need(req, 4), 0);
+    const st = this.#fs.stat(await this.#inode(req));
+    if (mask & 2) return ERRNO.EROFS;
+    const { uid, gid } = req.header;
+    if (uid === 0) return mask & 1 && st.type !== "dir" && (st.perm & 0o111) === 0 ? ERRNO.EACCES : [];
+    const shift = uid === st.uid ? 6 : gid === st.gid ? 3 : 0;
+    const granted = (st.perm >> shift) & 7;
+    return (mask & 7 & ~granted) === 0 ? [] : ERRNO.EACCES;
+  }
+
+  async #lseek(req: Request): Promise<Outcome> {
+    const v = need(req, 20);
+    const handle = this.#handles.get(args.u64(v, 0));
+    const inode = handle?.kind === "file" ? handle.inode : await this.#inode(req);
+    const offset = args.u64(v, 8);
+    const whence = args.u32(v, 16);
+    if (whence !== SEEK_DATA && whence !== SEEK_HOLE) return ERRNO.EINVAL;
+    if (offset >= BigInt(inode.size)) return ERRNO.ENXIO;
+    return [encodeU64(BigInt(await this.#fs.seek(inode, Number(offset), whence === SEEK_HOLE)))];
+  }
+
+  async #inode(req: Request): Promise<Inode> {
+    const nid = this.#nodes.nidOf(req.header.nodeid);
+    if (nid === null) throw new ProtocolError(`unknown nodeid ${req.header.nodeid}`);
+    return this.#fs.iget(nid);
+  }
+
+  #attr(inode: Inode): Attr {
+    return attrOf(this.#fs.stat(inode));
+  }
+
+  #failure(e: unknown, req: Request): number {
+    this.stats.errors++;
+    if (ErofsError.isInstance(e)) {
+      // Corruption is EIO to applications (the contract for hostile images); the log says more.
+      if (e.code === "EFSCORRUPTED" || e.code === "EIO") {
+        this.#options.onError?.(`nid ${this.#nodes.nidOf(req.header.nodeid)}: ${e.message}`);
+        return ERRNO.EIO;
+      }
+      return e.errno;
+    }
+    if (e instanceof ProtocolError) {
+      this.#options.onError?.(e.message);
+      return ERRNO.EINVAL;
+    }
+    this.#options.onError?.(`unexpected: ${(e as Error)?.stack ?? String(e)}`);
+    return ERRNO.EIO;
+  }
+}
+
+/** A value answered as GETXATTR/LISTXATTR do: its size for a size-0 probe, ERANGE if too big. */
+function sized(value: Uint8Array, size: number): Outcome {
+  if (size === 0) return [encodeU32Pair(value.length)];
+  if (value.length > size) return ERRNO.ERANGE;
+  return [value];
+}
+
+function isDotName(name: Uint8Array): boolean {
+  return (name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e);
+}
+
+/** st_rdev as the kernel's new_encode_dev packs it into FUSE's 32-bit rdev. */
+function encodeDev(major: number, minor: number): number {
+  return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
+}
+
+export function attrOf(st: Stat): Attr {
+  return {
+    ino: st.ino,
+    size: st.size,
+    blocks: st.blocks,
+    mtimeSec: st.mtimeSec,
+    mtimeNsec: st.mtimeNsec,
+    mode: st.mode,
+    nlink: st.nlink,
+    uid: st.uid,
+    gid: st.gid,
+    rdev: st.type === "chardev" || st.type === "blockdev" ? encodeDev(st.rdevMajor, st.rdevMinor) : 0,
+    blksize: st.blockSize,
+  };
+}
