@@ -12,6 +12,7 @@ import {
 } from "@erofs-ts/format";
 import { createDecompressor, type Decompressor, type DecompressorConfig } from "@erofs-ts/decompress";
 import type { MountContext } from "./context.js";
+import { DecodePool } from "./decode-pool.js";
 import { readData, resolveDevice } from "./data-path.js";
 import { iget, readInodeMetadata } from "./metadata.js";
 
@@ -25,6 +26,8 @@ export class CompressedState {
   readonly decoders = new Map<number, Decompressor>();
   readonly recent = new Map<string, Uint8Array>();
   recentBytes = 0;
+  /** The image's decoder settings, as sent to decode workers. */
+  settings: { config: DecompressorConfig; key: string } | undefined;
   constructor(readonly recentBudget: number) {}
 }
 
@@ -69,22 +72,24 @@ function decodedWhole(ext: ZExtent): boolean {
 const MAX_BATCH_READ = 4 << 20;
 
 /**
- * The exact bytes [start, end) of a compressed file. The extents are mapped first, so
+ * The exact bytes [start, end) of a compressed file (or from `needFrom` on: bytes before it
+ * are left zero, for pages the caller already has). The extents are mapped first, so
  * that adjacent pclusters are read from the device in one call (a file's pclusters are
  * usually contiguous: one read instead of one per 4 KiB), then decoded: straight into
  * the output when the extent lies inside the range, else through the recent-extent cache
  * (the extent straddling the range's end is wanted again by the next fill).
  */
-export async function fillCompressed(ctx: MountContext, inode: Inode, start: number, end: number): Promise<Uint8Array> {
+export async function fillCompressed(ctx: MountContext, inode: Inode, start: number, end: number, needFrom = start): Promise<Uint8Array> {
   const out = new Uint8Array(end - start);
   const extents: ZExtent[] = [];
-  for (let pos = start; pos < end; ) {
+  for (let pos = Math.max(start, needFrom); pos < end; ) {
     const ext = await extentAt(ctx, inode, pos);
     if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, `nid ${inode.nid}`);
     extents.push(ext);
     pos = Math.min(end, ext.logical + ext.length);
   }
   const raws = await readPclusters(ctx, inode, extents);
+  const jobs: DecodeInto[] = [];
   for (let i = 0; i < extents.length; i++) {
     const ext = extents[i]!;
     if (ext.kind === "hole") continue;
@@ -96,13 +101,60 @@ export async function fillCompressed(ctx: MountContext, inode: Inode, start: num
     }
     const inside = ext.logical >= start && ext.logical + ext.length <= end;
     if (inside && !ctx.compressed.recent.has(recentKey(inode, ext))) {
-      await decodeExtent(ctx, inode, ext, raws[i], out.subarray(ext.logical - start, ext.logical - start + ext.length));
+      jobs.push({ ext, raw: raws[i], target: out.subarray(ext.logical - start, ext.logical - start + ext.length) });
     } else {
       const decoded = await decodedExtent(ctx, inode, ext, raws[i]);
       out.set(decoded.subarray(from - ext.logical, to - ext.logical), from - start);
     }
   }
+  await decodeAll(ctx, inode, jobs);
   return out;
+}
+
+interface DecodeInto {
+  ext: ZExtent;
+  raw: Uint8Array | undefined;
+  target: Uint8Array;
+}
+
+/**
+ * Decodes extents straight into their places in a fill. With two or more pclusters and a
+ * decode pool, part of them go to worker threads while this thread decodes the rest, split
+ * by decoded bytes so that both sides finish at about the same time.
+ */
+async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): Promise<void> {
+  const pool = jobs.length >= 2 ? DecodePool.shared() : null;
+  if (!pool) {
+    for (const j of jobs) await decodeExtent(ctx, inode, j.ext, j.raw, j.target);
+    return;
+  }
+  const remote: Promise<void>[] = [];
+  const local: DecodeInto[] = [];
+  let localBytes = 0;
+  let remoteBytes = 0;
+  for (const j of jobs) {
+    const { ext, raw } = j;
+    const offload = raw !== undefined && ext.kind === "encoded" && ext.algorithm !== ALG_SHIFTED && ext.algorithm !== ALG_INTERLACED;
+    if (offload && remoteBytes / pool.size <= localBytes) {
+      remoteBytes += ext.length;
+      const partial = ext.partialRef || !ext.fullMapped;
+      const { config, key } = decoderSettings(ctx);
+      remote.push(pool.decode(ext.algorithm, config, key, raw, ext.length, partial).then((bytes) => j.target.set(bytes)));
+    } else {
+      localBytes += ext.length;
+      local.push(j);
+    }
+  }
+  let failure: unknown;
+  try {
+    for (const j of local) await decodeExtent(ctx, inode, j.ext, j.raw, j.target);
+  } catch (e) {
+    failure = e;
+  }
+  // Every worker job is awaited, so none fails unobserved after this fill has given up.
+  const settled = await Promise.allSettled(remote);
+  if (failure !== undefined) throw failure;
+  for (const r of settled) if (r.status === "rejected") throw r.reason;
 }
 
 /**
@@ -212,6 +264,15 @@ async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, store
     return;
   }
   await decoderFor(ctx, ext.algorithm).decode(raw, out, ext.partialRef || !ext.fullMapped);
+}
+
+function decoderSettings(ctx: MountContext): { config: DecompressorConfig; key: string } {
+  const st = ctx.compressed;
+  if (!st.settings) {
+    const config = decoderConfig(ctx);
+    st.settings = { config, key: JSON.stringify(config) };
+  }
+  return st.settings;
 }
 
 function decoderConfig(ctx: MountContext): DecompressorConfig {

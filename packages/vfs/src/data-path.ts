@@ -53,15 +53,21 @@ export async function readData(
     let runStart = p * PAGE_SIZE;
     let runEnd = Math.min(inode.size, q * PAGE_SIZE);
     let filled: Uint8Array;
+    let keepFrom = p;
     if (isCompressedLayout(inode.datalayout)) {
       [runStart, runEnd] = await extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
-      filled = await fillCompressed(ctx, inode, runStart, runEnd);
+      // Widening to whole extents reaches back into the page the previous fill ended in,
+      // which is cached: it is not filled again, or the extent before it (which only
+      // that page shares) would be decoded a second time.
+      keepFrom = runStart / PAGE_SIZE;
+      while (keepFrom < p && cache.has(owner, keepFrom)) keepFrom++;
+      filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE);
     } else {
       filled = await fillRange(ctx, inode, runStart, runEnd);
     }
     const fillFirst = runStart / PAGE_SIZE;
     const fillEnd = Math.ceil(runEnd / PAGE_SIZE);
-    for (let i = fillFirst; i < fillEnd; i++) {
+    for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
       const from = (i - fillFirst) * PAGE_SIZE;
       // Views into the fill's buffer, not copies: see PageCache.put.
       const pageData = filled.subarray(from, Math.min(filled.length, from + PAGE_SIZE));
