@@ -11,7 +11,9 @@ import { runCli } from "./run-cli.js";
  * The images are fixtures/hostile/hostile-base.erofs (see make-base.sh there) with root
  * dirent names rewritten in place: "..", ".", "a/b", duplicate names where the first is a
  * symlink out of the tree and the second a directory with a file beneath, an empty name,
- * and a hard link whose first name is unusable.
+ * a NUL inside a name, a name that is just "/", and a hard link whose first name is
+ * unusable; and with dirent nids rewritten: a directory that is the root again (a loop),
+ * and a hard link to the symlink that points out of the tree.
  */
 const base = readFileSync(join(repoRoot(), "fixtures/hostile/hostile-base.erofs"));
 const NAMES = "aQbabsabtddeeerelremzz";
@@ -52,6 +54,11 @@ function direntNameoffAt(image: Buffer, index: number): number {
   const block = dotName - ORDER.length * 12;
   expect(image.readUInt16LE(block + 8)).toBe(ORDER.length * 12);
   return block + index * 12 + 8;
+}
+
+/** Byte offset of dirent `index`'s nid in the root block. */
+function direntNidAt(image: Buffer, index: number): number {
+  return direntNameoffAt(image, index) - 8;
 }
 
 /** Writes a patched image with its superblock checksum redone (the root dir shares its block). */
@@ -118,6 +125,56 @@ describe("erofs-cli extract stays inside DEST", () => {
     expect(r.stderr).toMatch(/corrupt|bogus/i);
     expect(jailExtra).toEqual([]);
     expect(readdirSync(dest)).toEqual([]);
+    expectOutsideUntouched();
+  });
+
+  it('a name with a NUL byte ("a\\0b") or just "/" is refused; the rest is extracted', async () => {
+    const image = renamed({ aQb: "a\0b", e: "/" });
+    const { r, dest, jailExtra } = await extractInJail(write("nul-slash.erofs", image));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/unsafe name/);
+    expect(jailExtra).toEqual([]);
+    expect(readdirSync(dest).sort()).toEqual(["abs", "abt", "dd", "ee", "rel", "rem", "zz"]);
+    expectOutsideUntouched();
+  });
+
+  it("a directory entry pointing back at the root ends: no loop, nothing outside", async () => {
+    const image = renamed({});
+    // "dd" becomes the root directory itself: dd/dd/dd/... if followed.
+    image.writeBigUInt64LE(image.readBigUInt64LE(direntNidAt(image, 0)), direntNidAt(image, ORDER.indexOf("dd")));
+    const { r, dest, jailExtra } = await extractInJail(write("cycle.erofs", image));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/dd: directory loop/);
+    expect(jailExtra).toEqual([]);
+    expect(readdirSync(dest)).not.toContain("dd");
+    expect(readFileSync(join(dest, "abt/pwned"), "utf8")).toMatch(/beneath/);
+    expectOutsideUntouched();
+  });
+
+  it("a hard link to the symlink out of the tree links the symlink itself, never its target", async () => {
+    const image = renamed({});
+    // "e" (after "abs" in dirent order) gets the nid of the symlink "abs" -> OUTSIDE.
+    image.writeBigUInt64LE(image.readBigUInt64LE(direntNidAt(image, ORDER.indexOf("abs"))), direntNidAt(image, ORDER.indexOf("e")));
+    writeFileSync(join(OUTSIDE, "victim"), "keep me");
+    const { r, dest, jailExtra } = await extractInJail(write("link-to-symlink.erofs", image));
+    expect(r.status).toBe(0);
+    expect(jailExtra).toEqual([]);
+    expect(lstatSync(join(dest, "e")).isSymbolicLink()).toBe(true);
+    expect(lstatSync(join(dest, "e")).ino).toBe(lstatSync(join(dest, "abs")).ino);
+    expect(readFileSync(join(OUTSIDE, "victim"), "utf8")).toBe("keep me");
+    expect(readdirSync(OUTSIDE)).toEqual(["victim"]);
+  });
+
+  it("a hard link whose first name sits beneath a duplicate symlink name stays inside DEST", async () => {
+    // "abt" renamed "abs": the directory is refused (its name is taken by the symlink), so
+    // abt/pwned is never written, through the symlink or otherwise; "zz" (hard link of
+    // "ee") is still a plain file.
+    const image = renamed({ abt: "abs" });
+    const { r, dest, jailExtra } = await extractInJail(write("dup-then-link.erofs", image));
+    expect(r.status).toBe(1);
+    expect(jailExtra).toEqual([]);
+    expect(lstatSync(join(dest, "abs")).isSymbolicLink()).toBe(true);
+    expect(lstatSync(join(dest, "zz")).ino).toBe(lstatSync(join(dest, "ee")).ino);
     expectOutsideUntouched();
   });
 
