@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { ErofsError } from "@erofs-ts/vfs";
 import type { Command } from "../context.js";
 import { toJson } from "../format/json.js";
 import { displayName } from "../format/names.js";
@@ -24,7 +25,11 @@ export const fsckCommand: Command = {
     for await (const e of walk(fs, await fs.root(), new Uint8Array(0))) {
       const where = displayName(e.path) || "/";
       try {
-        if (seen.has(e.inode.nid)) continue;
+        if (seen.has(e.inode.nid)) {
+          // Files may be hard-linked; a directory reached twice is a loop (mkfs never links them).
+          if (e.inode.kind === "dir") throw new ErofsError("EFSCORRUPTED", "directory loop: this directory is reachable twice");
+          continue;
+        }
         seen.add(e.inode.nid);
         counts.inodes++;
         const s = fs.stat(e.inode);

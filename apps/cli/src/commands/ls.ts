@@ -1,4 +1,4 @@
-import type { ErofsFs, Inode } from "@erofs-ts/vfs";
+import { ErofsError, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import type { Command, CommandContext } from "../context.js";
 import { toJson } from "../format/json.js";
 import { isoTime, modeString } from "../format/mode.js";
@@ -41,6 +41,8 @@ export const lsCommand: Command = {
     const start = new TextEncoder().encode(ctx.args[0] ?? "");
     const top = await fs.lookup(start, { follow: true });
     const json: unknown[] = [];
+    // A corrupt image can link a directory under itself: each one is listed once.
+    const listed = new Set<bigint>([top.nid]);
     const listDir = async (dirPath: Uint8Array, dir: Inode, header: boolean): Promise<void> => {
       const entries = await fs.readdir(dir);
       if (header && !options.json) await out.line(`${displayName(dirPath) || "."}:`);
@@ -50,7 +52,12 @@ export const lsCommand: Command = {
         const path = joinPath(dirPath, e.name);
         if (options.json) json.push(await entryJson(fs, path, inode));
         else await out.line(options.long ? await longLine(fs, e.name, inode) : displayName(e.name));
-        if (options.recursive && inode.kind === "dir") subdirs.push([path, inode]);
+        if (!options.recursive || inode.kind !== "dir") continue;
+        if (listed.has(inode.nid)) ctx.report(displayName(path), new ErofsError("EFSCORRUPTED", "directory loop: not listed again"));
+        else {
+          listed.add(inode.nid);
+          subdirs.push([path, inode]);
+        }
       }
       for (const [path, inode] of subdirs) {
         if (!options.json) await out.line();

@@ -151,6 +151,20 @@ describe("erofs-cli extract stays inside DEST", () => {
     expectOutsideUntouched();
   });
 
+  it("ls -R and fsck on that looping image end, with exit 1 and the loop named", async () => {
+    const image = renamed({});
+    image.writeBigUInt64LE(image.readBigUInt64LE(direntNidAt(image, 0)), direntNidAt(image, ORDER.indexOf("dd")));
+    const path = write("cycle-ls.erofs", image);
+    const ls = await runCli(["ls", "-R", path]);
+    expect(ls.status).toBe(1);
+    expect(ls.stderr).toMatch(/erofs-cli: dd: directory loop/);
+    // Each directory listed once: the root's own names appear once as a heading-less block.
+    expect(ls.stdout.toString().match(/^abt:$/gm)).toHaveLength(1);
+    const fsck = await runCli(["fsck", path]);
+    expect(fsck.status).toBe(1);
+    expect(fsck.stderr).toMatch(/erofs-cli: dd: directory loop/);
+  });
+
   it("a hard link to the symlink out of the tree links the symlink itself, never its target", async () => {
     const image = renamed({});
     // "e" (after "abs" in dirent order) gets the nid of the symlink "abs" -> OUTSIDE.
