@@ -99,6 +99,17 @@ export class PageCache {
     return e.data;
   }
 
+  /**
+   * Like get(), but the page leaves the cache: for a reader that keeps the bytes itself
+   * from now on (the kernel's page cache behind FUSE), so they are not held twice.
+   */
+  take(owner: CacheOwner, index: number, reader = 0): Uint8Array | undefined {
+    const data = this.get(owner, index, reader);
+    const e = (owner as OwnerState).pages.get(index);
+    if (e) this.#remove(e, false);
+    return data;
+  }
+
   /** True if the page is cached; does not count or reorder. */
   has(owner: CacheOwner, index: number): boolean {
     return (owner as OwnerState).pages.has(index);

@@ -23,9 +23,10 @@ const MAX_FILL_PAGES = 256;
 /**
  * Reads file bytes [offset, offset + length) (clamped to the file size) through the
  * page cache: cached pages are copied out, each run of missing pages is filled by one
- * pass over the inode's mapping and stored (unless `store` is false: a caller that keeps
- * the bytes elsewhere, such as the kernel's page cache behind FUSE, uses cached pages
- * but does not add its own).
+ * pass over the inode's mapping and stored. With `store` false the caller keeps the bytes
+ * itself (the kernel's page cache behind FUSE): pages it receives whole are not kept, or
+ * leave the cache as they are served, so only pages decoded beyond the request (the rest
+ * of a compressed extent, which the caller will ask for next) wait here.
  */
 export async function readData(
   ctx: MountContext,
@@ -40,9 +41,11 @@ export async function readData(
   const { cache, owner } = pageHome(ctx, inode);
   const firstPage = Math.floor(offset / PAGE_SIZE);
   const lastPage = Math.floor((end - 1) / PAGE_SIZE);
+  // Whether the request hands page i over whole (up to the end of the file for the last).
+  const covers = (i: number): boolean => i * PAGE_SIZE >= offset && Math.min((i + 1) * PAGE_SIZE, inode.size) <= end;
   let p = firstPage;
   while (p <= lastPage) {
-    const page = cache.get(owner, p, ctx.id);
+    const page = store || !covers(p) ? cache.get(owner, p, ctx.id) : cache.take(owner, p, ctx.id);
     if (page) {
       copyPagePart(page, p, offset, end, out);
       p++;
@@ -71,7 +74,8 @@ export async function readData(
       const from = (i - fillFirst) * PAGE_SIZE;
       // Views into the fill's buffer, not copies: see PageCache.put.
       const pageData = filled.subarray(from, Math.min(filled.length, from + PAGE_SIZE));
-      if (store) cache.put(owner, i, pageData, ctx.id);
+      // Without store, pages before the request were handed over by earlier reads.
+      if (store || (i >= firstPage && !covers(i))) cache.put(owner, i, pageData, ctx.id);
       copyPagePart(pageData, i, offset, end, out);
     }
     p = Math.max(q, fillEnd);
