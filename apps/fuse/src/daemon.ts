@@ -113,6 +113,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGHUP", () => stop("SIGHUP"));
   process.on("SIGUSR1", writeStats);
+  if (options.pidFile) writeFileSync(options.pidFile, `${process.pid}\n`);
   hooks.ready();
 
   // Each connection ends when its mount goes (umount, fusermount3 -u, abort, shutdown).

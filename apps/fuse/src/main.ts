@@ -90,7 +90,7 @@ function main(): void {
         process.stdout.write(`${USAGE}\n`);
         process.exit(0);
       }
-      fail(`${e.message}\n${USAGE}`, 2);
+      fail(e.showUsage ? `${e.message}\n${USAGE}` : e.message, 2);
     }
     fail(messageOf(e), 2);
   }

@@ -4,6 +4,12 @@ import { parseByteCount, parseMountOptions, type ParsedMountOptions } from "@ero
 
 export class UsageError extends Error {
   override name = "UsageError";
+  /** Whether the usage text helps (a malformed command line, not a missing file). */
+  readonly showUsage: boolean;
+  constructor(message: string, showUsage = true) {
+    super(message);
+    this.showUsage = showUsage;
+  }
 }
 
 /** One IMAGE MOUNTPOINT pair and the image options in force where it was given. */
@@ -18,6 +24,8 @@ export interface DaemonOptions {
   readonly debug: boolean;
   /** Where SIGUSR1 and exit write the statistics (JSON). */
   readonly statsFile: string | undefined;
+  /** Written with the daemon's pid once every mount is live. */
+  readonly pidFile: string | undefined;
   /** Budget of the one page cache every mount shares. */
   readonly cacheBytes: number;
   readonly allowOther: boolean;
@@ -29,8 +37,10 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
   -f            stay in the foreground (default: return once every mount is live)
   -d            log every request and reply (implies -f)
   --stats FILE  write statistics as JSON to FILE on SIGUSR1 and at exit
-  -o OPTIONS    comma-separated, for the pairs that follow it (later -o add to or override
-                earlier ones):
+  --pidfile F   write the daemon's pid to F once every mount is live
+  -o OPTIONS    comma-separated; device=, fsoffset= and fingerprints= describe one image
+                and apply to the next pair only, the others to every pair after them
+                (a later value overrides an earlier one):
                   device=PATH     extra device, in device-table order (repeatable)
                   fsoffset=N      the filesystem starts N bytes into IMAGE
                   inode_share     share pages of files with equal fingerprints
@@ -41,6 +51,8 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
                   ro              accepted (always read-only)`;
 
 const DEFAULT_CACHE = 256 << 20;
+/** Options that describe one image's layout: they apply to the next pair only. */
+const ONE_IMAGE_KEYS = new Set(["device", "fsoffset", "fingerprints"]);
 /** Options of the daemon, not of one image. */
 const DAEMON_KEYS = new Set(["cache_size", "allow_other", "ro"]);
 
@@ -49,9 +61,11 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
   let foreground = false;
   let debug = false;
   let statsFile: string | undefined;
+  let pidFile: string | undefined;
   let cacheBytes = DEFAULT_CACHE;
   let allowOther = false;
   const imageOptions: string[] = [];
+  let nextImageOnly: string[] = [];
   const positional: { value: string; options: string }[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -63,18 +77,24 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
     if (arg === "-f") foreground = true;
     else if (arg === "-d") debug = foreground = true;
     else if (arg === "--stats") statsFile = resolve(value());
+    else if (arg === "--pidfile") pidFile = resolve(value());
     else if (arg === "-o" || arg.startsWith("-o")) {
       const text = arg === "-o" ? value() : arg.slice(2);
       for (const item of text.split(",")) {
         const key = item.split("=")[0]!;
         if (key === "cache_size") cacheBytes = parseSize(item.slice("cache_size=".length));
         else if (key === "allow_other") allowOther = true;
-        else if (key === "rw") throw new UsageError("rw: EROFS images are read-only");
+        else if (key === "rw") throw new UsageError("rw: EROFS images are read-only", false);
+        else if (ONE_IMAGE_KEYS.has(key)) nextImageOnly.push(item);
         else if (!DAEMON_KEYS.has(key) && item !== "") imageOptions.push(item);
       }
     } else if (arg === "-h" || arg === "--help") throw new UsageError(USAGE);
     else if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
-    else positional.push({ value: arg, options: imageOptions.join(",") });
+    else {
+      const isImage = positional.length % 2 === 0;
+      positional.push({ value: arg, options: [...imageOptions, ...(isImage ? nextImageOnly : [])].join(",") });
+      if (isImage) nextImageOnly = [];
+    }
   }
   if (positional.length === 0 || positional.length % 2 !== 0) throw new UsageError("expected IMAGE MOUNTPOINT pairs");
   const pairs: MountPair[] = [];
@@ -82,14 +102,14 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
   for (let i = 0; i < positional.length; i += 2) {
     const image = resolve(positional[i]!.value);
     const mountpoint = resolve(positional[i + 1]!.value);
-    if (!existsSync(image)) throw new UsageError(`${image}: no such file`);
-    if (!existsSync(mountpoint) || !statSync(mountpoint).isDirectory()) throw new UsageError(`${mountpoint}: not a directory`);
-    if (seen.has(mountpoint)) throw new UsageError(`${mountpoint}: given twice`);
+    if (!existsSync(image)) throw new UsageError(`${image}: no such file`, false);
+    if (!existsSync(mountpoint) || !statSync(mountpoint).isDirectory()) throw new UsageError(`${mountpoint}: not a directory`, false);
+    if (seen.has(mountpoint)) throw new UsageError(`${mountpoint}: given twice`, false);
     seen.add(mountpoint);
     // Options in force where the image was named (so later -o can't change earlier pairs).
     pairs.push({ image, mountpoint, options: parseMountOptions(positional[i]!.options) });
   }
-  return { foreground, debug, statsFile, cacheBytes, allowOther, pairs };
+  return { foreground, debug, statsFile, pidFile, cacheBytes, allowOther, pairs };
 }
 
 /** A byte count with an optional K/M/G suffix (powers of 1024). */
@@ -98,6 +118,6 @@ export function parseSize(text: string): number {
   if (!m) return parseByteCount(text, "cache_size");
   const unit = { "": 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 }[m[2]!.toUpperCase() as "" | "K" | "M" | "G"];
   const n = Number(m[1]) * unit;
-  if (!Number.isSafeInteger(n) || n < 1 << 20) throw new UsageError(`cache_size=${text}: need at least 1M`);
+  if (!Number.isSafeInteger(n) || n < 1 << 20) throw new UsageError(`cache_size=${text}: need at least 1M`, false);
   return n;
 }
