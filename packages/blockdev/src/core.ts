@@ -1,5 +1,5 @@
 // Browser-safe entry: no node: imports.
-export { type BlockSource, checkRange, readBytes } from "./source.js";
+export { type BlockSource, checkRange, readBytes, readView } from "./source.js";
 export { MemorySource } from "./memory.js";
 export { OffsetSource } from "./offset.js";
 export { ReadaheadSource, type ReadaheadOptions } from "./readahead.js";

@@ -1,5 +1,5 @@
 import { ErofsError } from "@erofs-ts/format";
-import { checkRange, type BlockSource } from "./source.js";
+import { checkRange, readView, type BlockSource } from "./source.js";
 
 /**
  * A window into another source starting `offset` bytes in: the kernel's `fsoffset=`
@@ -24,6 +24,11 @@ export class OffsetSource implements BlockSource {
   async read(target: Uint8Array, position: number): Promise<void> {
     checkRange(this, position, target.length);
     await this.#inner.read(target, position + this.#offset);
+  }
+
+  view(position: number, length: number): Promise<Uint8Array> {
+    checkRange(this, position, length);
+    return readView(this.#inner, position + this.#offset, length);
   }
 
   close(): Promise<void> {

@@ -4,8 +4,10 @@ import { checkRange, type BlockSource } from "./source.js";
 export interface ReadaheadOptions {
   /** Bytes read per window (aligned to its own size). Default 256 KiB. */
   readonly windowBytes?: number;
-  /** Windows kept at once (least recently used goes first). Default 8. */
+  /** Windows kept at once (least recently used goes first). Default 16. */
   readonly windows?: number;
+  /** Windows fetched ahead of a sequential reader. Default 4; 0 turns prefetching off. */
+  readonly ahead?: number;
 }
 
 interface Window {
@@ -15,22 +17,25 @@ interface Window {
 }
 
 const DEFAULT_WINDOW = 256 << 10;
-const DEFAULT_WINDOWS = 8;
+const DEFAULT_WINDOWS = 16;
+const DEFAULT_AHEAD = 4;
 /** Hard caps on what the options may ask for (memory held = windowBytes × windows). */
 const MAX_WINDOW = 4 << 20;
 const MAX_WINDOWS = 64;
+/** Sequential streams tracked at once (file data, metadata, the packed inode, ...). */
+const STREAMS = 4;
 
 /**
  * Reads a source in aligned windows and keeps a few of them, the way the kernel's
- * readahead serves a file read in small pieces. Measured on this project's corpus: an
- * async positional read costs 35–50 µs of thread-pool round trip whatever its size (a
- * sync one 3 µs), and a walk over a compressed image issues ~1000 reads of mostly 4 KiB
- * that lie close together; through windows most of them become a memory copy. When a
- * read lands in the window after the one read last, the next window is fetched in the
- * background, so the device read overlaps the caller's decoding.
+ * readahead serves a file read in pieces. Measured on this project's corpus: an async
+ * positional read costs 35–50 µs of thread-pool round trip whatever its size (a sync one
+ * 3 µs), and reading every file of an image issues ~1000 reads, mostly of 4 KiB, close
+ * together; through windows most of them become a memory copy. A reader moving forward
+ * (each of a few interleaved streams is followed) gets the next `ahead` windows fetched in
+ * the background, so device reads overlap the caller's decoding instead of stalling it.
  *
- * Reads of a window or more go straight to the inner source. The image must not change
- * underneath (EROFS is read-only; the kernel makes the same assumption).
+ * Reads longer than `ahead` windows go straight to the inner source. The image must not
+ * change underneath (EROFS is read-only; the kernel makes the same assumption).
  */
 export class ReadaheadSource implements BlockSource {
   readonly name: string;
@@ -38,50 +43,86 @@ export class ReadaheadSource implements BlockSource {
   readonly #inner: BlockSource;
   readonly #windowBytes: number;
   readonly #maxWindows: number;
+  readonly #ahead: number;
+  readonly #direct: number;
   /** Windows by base offset; Map order is the LRU order (oldest first). */
   readonly #windows = new Map<number, Window>();
-  #lastBase = -1;
+  /** Last window base of each recent stream, most recent last. */
+  readonly #streams: number[] = [];
 
   constructor(inner: BlockSource, options: ReadaheadOptions = {}) {
     const w = options.windowBytes ?? DEFAULT_WINDOW;
     const n = options.windows ?? DEFAULT_WINDOWS;
+    const ahead = options.ahead ?? Math.min(DEFAULT_AHEAD, Math.floor(n / 2));
     if (!Number.isSafeInteger(w) || w < 512 || w > MAX_WINDOW || (w & (w - 1)) !== 0) {
       throw new ErofsError("EINVAL", `readahead window ${w} is not a power of two in [512, ${MAX_WINDOW}]`);
     }
     if (!Number.isSafeInteger(n) || n < 2 || n > MAX_WINDOWS) {
       throw new ErofsError("EINVAL", `readahead window count ${n} outside [2, ${MAX_WINDOWS}]`);
     }
+    if (!Number.isSafeInteger(ahead) || ahead < 0 || ahead > n / 2) {
+      throw new ErofsError("EINVAL", `readahead of ${ahead} windows outside [0, ${n / 2}]`);
+    }
     this.#inner = inner;
     this.#windowBytes = w;
     this.#maxWindows = n;
+    this.#ahead = ahead;
+    // A read spanning more windows than are fetched ahead is big enough on its own.
+    this.#direct = Math.max(1, ahead) * w;
     this.name = inner.name;
     this.size = inner.size;
   }
 
   read(target: Uint8Array, position: number): Promise<void> {
     checkRange(this, position, target.length);
-    const w = this.#windowBytes;
     const len = target.length;
-    if (len >= w || len === 0) return this.#inner.read(target, position);
-    const first = position - (position % w);
-    const last = position + len - 1 - ((position + len - 1) % w);
-    const a = this.#window(first);
-    const b = last === first ? a : this.#window(last);
-    this.#maybePrefetch(last);
-    if (a.data && b.data) {
-      this.#copy(a.data, first, target, position);
-      if (b !== a) this.#copy(b.data, last, target, position);
+    if (len > this.#direct || len === 0) return this.#inner.read(target, position);
+    const wins = this.#cover(position, len);
+    if (wins.every((x) => x.data)) {
+      for (const x of wins) this.#copy(x.data!, x.base, target, position);
       return Promise.resolve();
     }
-    return this.#readSlow(a, b, target, position);
+    return this.#readSlow(wins, target, position);
   }
 
-  async #readSlow(a: Window, b: Window, target: Uint8Array, position: number): Promise<void> {
-    const da = a.data ?? (await a.loading!);
-    this.#copy(da, a.base, target, position);
-    if (b !== a) {
-      const db = b.data ?? (await b.loading!);
-      this.#copy(db, b.base, target, position);
+  /**
+   * The bytes [position, position + length): a view into a window when they lie in one
+   * (no copy), else a new array. The result may be shared: callers must not modify it,
+   * and should not keep it long (a kept view pins its whole window).
+   */
+  async view(position: number, length: number): Promise<Uint8Array> {
+    checkRange(this, position, length);
+    if (length > 0 && length <= this.#direct) {
+      const wins = this.#cover(position, length);
+      if (wins.length === 1) {
+        const x = wins[0]!;
+        const data = x.data ?? (await x.loading!);
+        return data.subarray(position - x.base, position - x.base + length);
+      }
+      const out = new Uint8Array(length);
+      await this.#readSlow(wins, out, position);
+      return out;
+    }
+    const out = new Uint8Array(length);
+    await this.#inner.read(out, position);
+    return out;
+  }
+
+  /** The windows covering [position, position + len), loading as needed; starts readahead. */
+  #cover(position: number, len: number): Window[] {
+    const w = this.#windowBytes;
+    const first = position - (position % w);
+    const last = position + len - 1 - ((position + len - 1) % w);
+    const wins: Window[] = [];
+    for (let base = first; base <= last; base += w) wins.push(this.#window(base));
+    this.#follow(first, last);
+    return wins;
+  }
+
+  async #readSlow(wins: Window[], target: Uint8Array, position: number): Promise<void> {
+    for (const x of wins) {
+      const data = x.data ?? (await x.loading!);
+      this.#copy(data, x.base, target, position);
     }
   }
 
@@ -120,16 +161,28 @@ export class ReadaheadSource implements BlockSource {
     return win;
   }
 
-  /** Sequential use (this window follows the previous one): fetch the next in the background. */
-  #maybePrefetch(base: number): void {
-    // Small forward gaps (another file's blocks, a skipped tail) still count as sequential.
-    const sequential = base > this.#lastBase && base <= this.#lastBase + 2 * this.#windowBytes;
-    this.#lastBase = base;
-    const next = base + this.#windowBytes;
-    if (!sequential || next >= this.size || this.#windows.has(next)) return;
-    const win = this.#window(next);
-    // A background read's failure is reported to whoever reads that window, not here.
-    win.loading?.catch(() => undefined);
+  /**
+   * Stream detection: a read whose first window is at or just after where a recent stream
+   * ended continues it (small forward gaps, such as another file's blocks, still count),
+   * and the windows after its last one are fetched in the background.
+   */
+  #follow(first: number, last: number): void {
+    const w = this.#windowBytes;
+    const s = this.#streams;
+    let i = s.length - 1;
+    while (i >= 0 && !(first >= s[i]! && first <= s[i]! + 2 * w)) i--;
+    const sequential = i >= 0 && last > s[i]!;
+    if (i >= 0) s.splice(i, 1);
+    else if (s.length >= STREAMS) s.shift();
+    s.push(last);
+    if (!sequential) return;
+    for (let k = 1; k <= this.#ahead; k++) {
+      const next = last + k * w;
+      if (next >= this.size) break;
+      if (this.#windows.has(next)) continue;
+      // A background read's failure is reported to whoever reads that window, not here.
+      this.#window(next).loading?.catch(() => undefined);
+    }
   }
 
   close(): Promise<void> {

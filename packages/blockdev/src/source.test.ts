@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErofsError } from "@erofs-ts/format";
-import { FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, type BlockSource } from "./index.js";
+import { FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, readView, type BlockSource } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "blockdev-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -96,6 +96,39 @@ describe("ReadaheadSource", () => {
     expect(ErofsError.isInstance(e) && e.code).toBe("EIO");
     fail = false;
     expect(await readBytes(s, 10, 10)).toEqual(bytes.subarray(10, 20));
+  });
+
+  it("views: the same bytes, shared with a window when inside one, through OffsetSource too", async () => {
+    const s = new ReadaheadSource(new MemorySource(bytes), { windowBytes: 1024, windows: 8 });
+    for (const [pos, len] of [[0, 10], [1000, 48], [1020, 10], [3000, 3000], [9990, 10], [5, 0]] as const) {
+      expect(await readView(s, pos, len)).toEqual(bytes.subarray(pos, pos + len));
+    }
+    const o = new OffsetSource(s, 100);
+    expect(await readView(o, 50, 20)).toEqual(bytes.subarray(150, 170));
+    expect(await readView(new MemorySource(bytes), 7, 3)).toEqual(bytes.subarray(7, 10));
+  });
+
+  it("fetches ahead of a sequential reader, and not of a scattered one", async () => {
+    const seen: number[] = [];
+    const inner: BlockSource = {
+      name: "counting",
+      size: bytes.length,
+      read: async (t, p) => {
+        seen.push(p);
+        t.set(bytes.subarray(p, p + t.length));
+      },
+      close: async () => {},
+    };
+    const s = new ReadaheadSource(inner, { windowBytes: 512, windows: 8, ahead: 2 });
+    await readBytes(s, 0, 100);
+    await readBytes(s, 600, 100); // next window: a stream; windows 2 and 3 come ahead
+    await new Promise((r) => setTimeout(r, 0));
+    expect(seen.sort((a, b) => a - b)).toEqual([0, 512, 1024, 1536]);
+    seen.length = 0;
+    await readBytes(s, 1100, 100); // already fetched: no device read for it
+    await readBytes(s, 8000, 10); // far away: one window, nothing ahead
+    await new Promise((r) => setTimeout(r, 0));
+    expect(seen.filter((p) => p >= 7680)).toEqual([7680]);
   });
 
   it("rejects windows that are not powers of two or too many", () => {

@@ -11,6 +11,12 @@ export interface BlockSource {
   readonly size: number;
   /** Fills `target` with the bytes at [position, position + target.length); a short read throws EIO. */
   read(target: Uint8Array, position: number): Promise<void>;
+  /**
+   * Optional: the bytes [position, position + length) in an array the source may share
+   * (a view into a readahead window): read-only, and not to be kept long. Lets a caller
+   * that only decodes the bytes skip a copy. Use through readView().
+   */
+  view?(position: number, length: number): Promise<Uint8Array>;
   close(): Promise<void>;
 }
 
@@ -30,4 +36,9 @@ export async function readBytes(source: BlockSource, position: number, length: n
   const out = new Uint8Array(length);
   await source.read(out, position);
   return out;
+}
+
+/** `length` bytes at `position`, shared with the source where it can (see BlockSource.view): read-only. */
+export function readView(source: BlockSource, position: number, length: number): Promise<Uint8Array> {
+  return source.view ? source.view(position, length) : readBytes(source, position, length);
 }

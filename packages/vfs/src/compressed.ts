@@ -10,6 +10,7 @@ import {
   type ZExtent,
   type ZInfo,
 } from "@erofs-ts/format";
+import { readView } from "@erofs-ts/blockdev";
 import { createDecompressor, type Decompressor, type DecompressorConfig } from "@erofs-ts/decompress";
 import type { MountContext } from "./context.js";
 import { DecodePool } from "./decode-pool.js";
@@ -180,9 +181,9 @@ async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]
       if (newEnd - first.physical > MAX_BATCH_READ) break;
       runEnd = newEnd;
     }
-    const buf = new Uint8Array(runEnd - first.physical);
-    const { source, position } = resolveDevice(ctx, 0, first.physical, buf.length);
-    await source.read(buf, position);
+    // Read-only bytes, possibly a view into the device's readahead: only decoded from.
+    const { source, position } = resolveDevice(ctx, 0, first.physical, runEnd - first.physical);
+    const buf = await readView(source, position, runEnd - first.physical);
     for (let k = i; k < j; k++) {
       const e = extents[k]!;
       if (e.kind === "encoded") raws[k] = buf.subarray(e.physical - first.physical, e.physical - first.physical + e.physicalLength);
@@ -243,9 +244,8 @@ async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, store
   } else if (stored) {
     raw = stored;
   } else {
-    raw = new Uint8Array(ext.physicalLength);
-    const { source, position } = resolveDevice(ctx, 0, ext.physical, raw.length);
-    await source.read(raw, position);
+    const { source, position } = resolveDevice(ctx, 0, ext.physical, ext.physicalLength);
+    raw = await readView(source, position, ext.physicalLength);
   }
   const bs = ctx.sb.blockSize;
   if (ext.algorithm === ALG_SHIFTED) {
