@@ -67,6 +67,8 @@ export class ContractWalk {
   answers = 0;
   bytesRead = 0;
   budgetHit = false;
+  /** The operation running or last run: where a stray rejection most likely came from. */
+  lastOp: () => string = () => "(before mount)";
   #entries = 0;
 
   constructor(
@@ -78,6 +80,7 @@ export class ContractWalk {
   async op<T>(name: OpName, nid: bigint, arg: number, fn: () => Promise<T> | T, normal: readonly string[] = []): Promise<T | Failed> {
     this.ops++;
     const where = () => describeOp(name, nid, arg);
+    this.lastOp = where;
     this.slot.begin(name, nid, arg);
     const t0 = performance.now();
     let result: T | Failed = FAILED;

@@ -52,9 +52,11 @@ function loadDevice(path: string): Uint8Array {
 
 /** Rejections nobody handled while a mutant ran: a promise the vfs let go of. */
 let stray: Violation[] = [];
+let current: ContractWalk | null = null;
 process.on("unhandledRejection", (reason) => {
   const e = reason as Error;
-  stray.push({ kind: "unhandled", op: "(unhandled rejection)", detail: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ""}` : String(reason) });
+  const op = current ? `${current.lastOp()} (or an earlier one)` : "(between mutants)";
+  stray.push({ kind: "unhandled", op, detail: e instanceof Error ? `${e.name}: ${e.message}\n${e.stack ?? ""}` : String(reason) });
 });
 
 async function run(req: RunRequest): Promise<RunResult> {
@@ -79,7 +81,7 @@ async function run(req: RunRequest): Promise<RunResult> {
     written = { image: req.writeTo, devices: devs, fsoffset: mutant.fsoffset };
   }
   stray = [];
-  const walk = new ContractWalk(slot, { ...init.walk, inject: req.inject });
+  const walk = (current = new ContractWalk(slot, { ...init.walk, inject: req.inject }));
   const result = await walk.run(() =>
     mount(new MemorySource(mutant.bytes, `mutant ${req.seed}`), {
       devices: mutant.devices.map((d) => (typeof d === "string" ? d : new MemorySource(d, "mutant device"))),
