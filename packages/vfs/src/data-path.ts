@@ -19,6 +19,8 @@ import { extentBounds, fillCompressed } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
+/** Pages of the packed inode filled per miss, whatever was asked (512 KiB). */
+const PACKED_FILL_PAGES = 128;
 
 /**
  * Reads file bytes [offset, offset + length) (clamped to the file size) through the
@@ -38,7 +40,7 @@ export async function readData(
   const end = Math.min(inode.size, offset + length);
   if (offset >= end) return new Uint8Array(0);
   const out = new Uint8Array(end - offset);
-  const { cache, owner } = pageHome(ctx, inode);
+  const { cache, owner, packed } = pageHome(ctx, inode);
   const firstPage = Math.floor(offset / PAGE_SIZE);
   const lastPage = Math.floor((end - 1) / PAGE_SIZE);
   // Whether the request hands page i over whole (up to the end of the file for the last).
@@ -53,6 +55,12 @@ export async function readData(
     }
     let q = p + 1;
     while (q <= lastPage && q - p < MAX_FILL_PAGES && !cache.has(owner, q)) q++;
+    if (packed && store) {
+      // Fragments are read in small pieces in about the order they were packed: filling
+      // ahead decodes the next pclusters along with this one (in parallel, with a pool).
+      const limit = Math.min(p + PACKED_FILL_PAGES, Math.ceil(inode.size / PAGE_SIZE));
+      while (q < limit && !cache.has(owner, q)) q++;
+    }
     let runStart = p * PAGE_SIZE;
     let runEnd = Math.min(inode.size, q * PAGE_SIZE);
     let filled: Uint8Array;
@@ -88,9 +96,9 @@ export async function readData(
  * mount's own small cache: its bytes are copies of file content that the files' own pages
  * hold once read, so keeping them in the shared data cache would count content twice.
  */
-function pageHome(ctx: MountContext, inode: Inode): { cache: PageCache; owner: CacheOwner } {
-  if (ctx.sb.packedNid && inode.nid === ctx.sb.packedNid) return { cache: ctx.packedCache, owner: ctx.packedCache.owner("packed") };
-  return { cache: ctx.cache, owner: ctx.ownerOf(inode) };
+function pageHome(ctx: MountContext, inode: Inode): { cache: PageCache; owner: CacheOwner; packed: boolean } {
+  if (ctx.sb.packedNid && inode.nid === ctx.sb.packedNid) return { cache: ctx.packedCache, owner: ctx.packedCache.owner("packed"), packed: true };
+  return { cache: ctx.cache, owner: ctx.ownerOf(inode), packed: false };
 }
 
 function copyPagePart(page: Uint8Array, index: number, offset: number, end: number, out: Uint8Array): void {

@@ -132,15 +132,15 @@ export class DecodePool {
 const MAX_WORKERS = 3;
 
 /**
- * Workers to start: EROFS_TS_DECODE_WORKERS (0 keeps all decoding on the main thread;
- * "auto" is one less than the cores, at most MAX_WORKERS). Off by default until it
- * measures faster on an idle machine: see the closing note of the perf work in the log.
+ * Workers to start: one less than the cores (this thread decodes too), at most
+ * MAX_WORKERS. EROFS_TS_DECODE_WORKERS overrides it (0 keeps all decoding on the main
+ * thread). Only codecs slow enough to gain are sent (see OFFLOAD in compressed.ts); the
+ * workers start on the first fill that has work for them.
  */
 function poolSize(): number {
   const env = process.env.EROFS_TS_DECODE_WORKERS;
-  if (env === "auto") return Math.min(MAX_WORKERS, availableParallelism() - 1);
   if (env !== undefined && /^\d+$/.test(env)) return Math.min(Number(env), 16);
-  return 0;
+  return Math.min(MAX_WORKERS, availableParallelism() - 1);
 }
 
 function workerScript(): string | null {
