@@ -258,6 +258,19 @@ export async function fuzzDecoder(
   return { rejected, accepted };
 }
 
+/**
+ * A zstd frame without a content size whose header claims a 1 GiB window, made of RLE
+ * blocks (3-byte header + the byte): `blocks` blocks of `size` bytes of 0x41 + index.
+ */
+export function rleFrame(blocks: number, size: number): Uint8Array {
+  const bytes = [0x28, 0xb5, 0x2f, 0xfd, 0x00, 20 << 3];
+  for (let i = 0; i < blocks; i++) {
+    const h = (size << 3) | (1 << 1) | (i === blocks - 1 ? 1 : 0);
+    bytes.push(h & 0xff, (h >>> 8) & 0xff, (h >>> 16) & 0xff, 0x41 + (i % 26));
+  }
+  return Uint8Array.from(bytes);
+}
+
 const VECTOR_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "test-vectors");
 
 /**

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { committedVectors, firstDiff, fuzzDecoder, hasTool, outcome, prng, runTool, samples } from "./codec.test-helper.js";
+import { committedVectors, firstDiff, fuzzDecoder, rleFrame, hasTool, outcome, prng, runTool, samples } from "./codec.test-helper.js";
 import { decodeZstd, zstdReady } from "./index.js";
 
 const HAVE_ZSTD = hasTool("zstd");
@@ -77,6 +77,26 @@ describe("decodeZstd: corrupt input", () => {
     // FHD 0xa0: single segment, 4-byte content size = 64 MiB; nothing follows.
     const huge = Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0xa0, 0, 0, 0, 4, 0, 0, 0);
     expect(await outcome(() => decodeZstd(huge, new Uint8Array(4096), true))).toBe("EFSCORRUPTED");
+  });
+
+  it("a frame without a size and a 1 GiB window decodes in bounded time and memory", async () => {
+    const small = rleFrame(10, 1000);
+    const expected = new Uint8Array(10000).map((_, i) => 0x41 + Math.floor(i / 1000));
+    const all = new Uint8Array(10000);
+    decodeZstd(small, all, false);
+    expect(firstDiff(all, expected)).toBe(-1);
+    const head = new Uint8Array(2500);
+    decodeZstd(small, head, true);
+    expect(firstDiff(head, expected.subarray(0, 2500))).toBe(-1);
+    expect(await outcome(() => decodeZstd(small, new Uint8Array(9999), false))).toBe("EFSCORRUPTED");
+    expect(await outcome(() => decodeZstd(small, new Uint8Array(10001), true))).toBe("EFSCORRUPTED");
+    // 200 blocks of 128 KiB: 25 MiB, more than any pcluster decodes to.
+    const big = rleFrame(200, 128 << 10);
+    const t = performance.now();
+    expect(await outcome(() => decodeZstd(big, new Uint8Array(4096), false))).toBe("EFSCORRUPTED");
+    const r = await outcome(() => decodeZstd(big, new Uint8Array(4096), true));
+    expect(["ok", "EFSCORRUPTED"]).toContain(r);
+    expect(performance.now() - t).toBeLessThan(2000);
   });
 
   it("truncated frames are rejected", async () => {

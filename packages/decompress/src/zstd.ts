@@ -1,12 +1,13 @@
 import { decompress } from "fzstd";
 import { ZSTDDecoder } from "zstddec";
+import { unsupported } from "@erofs-ts/format";
 import { bad } from "./errors.js";
 
 /**
  * The reference zstd library compiled to WebAssembly (zstddec): several times faster than
  * fzstd, whose frame setup allocates a zeroed window per frame. Its instantiation is
  * asynchronous, so it starts when this module loads and decodeZstd uses fzstd until it
- * is ready (and for frames that do not declare their size, which zstddec needs).
+ * is ready (or everywhere, where there is no WebAssembly).
  */
 let wasm: ZSTDDecoder | undefined;
 const wasmLoading = new ZSTDDecoder();
@@ -45,28 +46,39 @@ function frameContentSize(src: Uint8Array): number {
 
 /**
  * One zstd frame per pcluster. Node 20's zlib has no zstd; the frame's declared size is
- * checked against the pcluster limit before anything is allocated.
+ * checked against the pcluster limit before anything is allocated. A frame without a
+ * declared size (mkfs.erofs always writes it) is decoded into a buffer as large as the
+ * output may need (the extent, or the pcluster limit for a prefix), and only by zstddec:
+ * fzstd, given no buffer, allocates the header's window (up to 2 GiB) and moves all of it
+ * per block, which took minutes on a corrupt frame.
  */
 export function decodeZstd(src: Uint8Array, out: Uint8Array, partial: boolean): void {
   const declared = frameContentSize(src);
   if (declared > MAX_DECODED) throw bad("zstd", `frame declares ${declared} bytes`);
-  if (declared >= 0 && wasm) {
+  if (declared >= 0) {
     if (declared < out.length) throw bad("zstd", `frame declares ${declared} of ${out.length} bytes`);
     if (!partial && declared !== out.length) throw bad("zstd", "frame longer than its extent");
+  }
+  const capacity = declared >= 0 ? declared : partial ? MAX_DECODED : out.length;
+  if (wasm) {
     let decoded: Uint8Array;
     try {
-      decoded = wasm.decode(src, declared);
+      // zstddec reads a capacity of 0 as "ask the frame", which an unsized frame cannot answer.
+      decoded = wasm.decode(src, Math.max(capacity, 1));
     } catch (e) {
       throw bad("zstd", (e as Error).message);
     }
     // zstddec returns what ZSTD_decompress wrote; an error code shows as a wrong length.
-    if (decoded.length !== declared) throw bad("zstd", "corrupt frame");
+    if (declared >= 0 && decoded.length !== declared) throw bad("zstd", "corrupt frame");
+    if (decoded.length < out.length) throw bad("zstd", `corrupt frame, or it ends after ${decoded.length} of ${out.length} bytes`);
+    if (!partial && decoded.length !== out.length) throw bad("zstd", "frame longer than its extent");
     out.set(decoded.subarray(0, out.length));
     return;
   }
+  if (declared < 0) throw unsupported("zstd frame without a content size (needs WebAssembly)", "zstd pcluster");
   let decoded: Uint8Array;
   try {
-    decoded = declared === out.length && !partial ? decompress(src, out) : decompress(src, declared >= 0 ? new Uint8Array(declared) : undefined);
+    decoded = capacity === out.length ? decompress(src, out) : decompress(src, new Uint8Array(capacity));
   } catch (e) {
     throw bad("zstd", (e as Error).message);
   }

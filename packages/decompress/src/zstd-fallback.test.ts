@@ -1,0 +1,67 @@
+import { ErofsError } from "@erofs-ts/format";
+import { describe, expect, it, vi } from "vitest";
+import { committedVectors, firstDiff, fuzzDecoder, rleFrame, outcome } from "./codec.test-helper.js";
+import { decodeZstd, zstdReady } from "./index.js";
+
+// A runtime without WebAssembly: zstddec never loads, so every sized frame goes through
+// fzstd (including the path that decodes straight into the caller's buffer), and frames
+// without a content size are refused.
+vi.mock("zstddec", () => ({
+  ZSTDDecoder: class {
+    init(): Promise<void> {
+      return Promise.reject(new Error("no WebAssembly"));
+    }
+    decode(): Uint8Array {
+      throw new Error("not loaded");
+    }
+  },
+}));
+
+describe("decodeZstd without WebAssembly (fzstd)", () => {
+  it("zstdReady reports the fallback", async () => {
+    expect(await zstdReady()).toBe(false);
+  });
+
+  for (const v of committedVectors("zst").filter((x) => !x.name.endsWith("-nosize"))) {
+    it(`${v.name}: exact output into a view, prefixes, guard bytes untouched`, async () => {
+      const backing = new Uint8Array(v.data.length + 64).fill(0xee);
+      const out = backing.subarray(16, 16 + v.data.length);
+      decodeZstd(v.encoded, out, false);
+      expect(firstDiff(out, v.data)).toBe(-1);
+      expect(backing.subarray(0, 16).every((b) => b === 0xee)).toBe(true);
+      expect(backing.subarray(16 + v.data.length).every((b) => b === 0xee)).toBe(true);
+      for (const k of [0, 1, v.data.length >> 1]) {
+        const prefix = new Uint8Array(k);
+        decodeZstd(v.encoded, prefix, true);
+        expect(firstDiff(prefix, v.data.subarray(0, k))).toBe(-1);
+        expect(await outcome(() => decodeZstd(v.encoded, new Uint8Array(k), false))).toBe("EFSCORRUPTED");
+      }
+      expect(await outcome(() => decodeZstd(v.encoded, new Uint8Array(v.data.length + 1), false))).toBe("EFSCORRUPTED");
+    });
+  }
+
+  it("frames without a content size are refused (EOPNOTSUPP) at once, whatever window they claim", async () => {
+    for (const v of committedVectors("zst").filter((x) => x.name.endsWith("-nosize"))) {
+      expect(await outcome(() => decodeZstd(v.encoded, new Uint8Array(v.data.length), false))).toBe("EOPNOTSUPP");
+    }
+    const t = performance.now();
+    expect(await outcome(() => decodeZstd(rleFrame(200, 128 << 10), new Uint8Array(4096), true))).toBe("EOPNOTSUPP");
+    expect(performance.now() - t).toBeLessThan(100);
+  });
+
+  it("seeded mutations and garbage give EFSCORRUPTED or a result, nothing else, never past the output", async () => {
+    const streams = committedVectors("zst")
+      .filter((v) => !v.name.endsWith("-nosize"))
+      .map((v) => ({ bytes: v.encoded, size: v.data.length }));
+    // A mutation that drops the content size is refused as unsupported here: let it pass.
+    const decode = (i: Uint8Array, o: Uint8Array, p: boolean) => {
+      try {
+        decodeZstd(i, o, p);
+      } catch (e) {
+        if (!(ErofsError.isInstance(e) && e.code === "EOPNOTSUPP")) throw e;
+      }
+    };
+    const { rejected } = await fuzzDecoder(streams, decode, 3000, 0xf257);
+    expect(rejected).toBeGreaterThan(1000);
+  });
+});
