@@ -34,6 +34,8 @@ const PCLUSTER_MAX_DSIZE = 12 << 20;
 const EXTENT_PLEN_PARTIAL = 1 << 27;
 const EXTENT_PLEN_FMT_BIT = 28;
 const EXTENT_PLEN_MASK = (PCLUSTER_MAX_SIZE << 1) - 1;
+/** Encoded-extent records read per metadata read when scanning 4-byte records. */
+const EXTENT_BATCH = 1024;
 
 /** Reads bytes of the inode's metadata space (primary device or metabox). */
 export type MetaRead = (offset: number, length: number) => Promise<Uint8Array>;
@@ -265,11 +267,18 @@ class MapWalk {
     return l;
   }
 
+  /** Most lclusters one extent can span: no extent decodes to more than PCLUSTER_MAX_DSIZE. */
+  get maxExtentLclusters(): number {
+    return Math.ceil(PCLUSTER_MAX_DSIZE / 2 ** this.lclusterBits) + 1;
+  }
+
   /** Walks back from a NONHEAD lcluster to its head; returns the head. */
   async lookback(from: Lcluster, distance: number): Promise<Lcluster> {
     let lcn = from.lcn;
-    // Each step moves back by at least one lcluster, so lcn bounds the loop.
-    while (distance > 0 && lcn >= distance) {
+    // Each step moves back by at least one lcluster, and a head further back than the
+    // largest extent could not be this lcluster's: a corrupt i_size cannot make this long.
+    const floor = Math.max(0, from.lcn - this.maxExtentLclusters);
+    while (distance > 0 && lcn - distance >= floor) {
       lcn -= distance;
       const l = await this.load(lcn, false);
       if (l.type === LCLUSTER.NONHEAD) {
@@ -308,9 +317,13 @@ class MapWalk {
     const headLcn = Math.floor(la / 2 ** bits);
     let lcn = head.lcn;
     const maxLcn = Math.ceil(this.inode.size / 2 ** bits);
+    // An extent longer than PCLUSTER_MAX_DSIZE is refused anyway (mapCompressed): stop
+    // looking for its end there, not at a corrupt i_size (2^40 bytes would be 2^28 loads).
+    const lastLcn = headLcn + this.maxExtentLclusters;
     for (;;) {
       if (lcn * 2 ** bits >= this.inode.size) return this.inode.size;
       if (lcn > maxLcn) throw corrupted("extent runs past the end of file", this.where);
+      if (lcn > lastLcn) throw unsupported(`extent at lcluster ${headLcn} decodes to more than ${PCLUSTER_MAX_DSIZE} bytes`, this.where);
       const l = await this.load(lcn, true);
       if (l.type === LCLUSTER.NONHEAD) {
         // Old mkfs wrote 0 here; the kernel treats it as 1.
@@ -489,16 +502,22 @@ async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: nu
       pos += (lstart / lsize) * recsz;
     }
     if (running !== null && Math.floor(ofs / lsize) > z.extents + 1) throw corrupted("extent index beyond the table", where);
-    for (; lstart <= ofs; lstart += lsize) {
-      const r = new ByteReader(await read(pos, recsz), `extents of ${where}`);
-      plen = r.u32(0);
-      if (running !== null) {
-        pa = running;
-        running += plen & EXTENT_PLEN_MASK;
-      } else {
-        pa = r.u32(4);
+    // 4-byte records carry no start address: it is the running sum of the lengths before,
+    // so reaching `ofs` reads every record from the first. They are read a batch at a time
+    // (one metadata read per EXTENT_BATCH records, never one range sized by the offset).
+    while (lstart <= ofs) {
+      const n = Math.min(EXTENT_BATCH, Math.floor((ofs - lstart) / lsize) + 1);
+      const r = new ByteReader(await read(pos, n * recsz), `extents of ${where}`);
+      for (let i = 0; i < n; i++, lstart += lsize) {
+        plen = r.u32(i * recsz);
+        if (running !== null) {
+          pa = running;
+          running += plen & EXTENT_PLEN_MASK;
+        } else {
+          pa = r.u32(i * recsz + 4);
+        }
       }
-      pos += recsz;
+      pos += n * recsz;
     }
     last = lstart >= Math.ceil(lend / lsize) * lsize;
     lend = Math.min(lstart, lend);

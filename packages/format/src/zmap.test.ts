@@ -1,0 +1,124 @@
+import { describe, expect, it } from "vitest";
+import { DATALAYOUT, ErofsError, loadZInfo, mapCompressed, parseInode, parseSuperblock, type Inode } from "./index.js";
+import { buildSuperblock } from "./test-image.test-helper.js";
+
+/**
+ * Compression maps from hostile images: the walks over lcluster indexes and encoded
+ * extents must stay bounded whatever i_size and the indexes say. The maps are synthesized
+ * by the read callback (any offset answers), so only the code's own bounds can stop a walk.
+ */
+const sb = parseSuperblock(buildSuperblock({}));
+const PAYLOAD = 4096 + 32;
+const HEADER = Math.ceil(PAYLOAD / 8) * 8;
+
+function inode(datalayout: number, size: number): Inode {
+  const b = new Uint8Array(32);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, datalayout << 1, true);
+  dv.setUint16(4, 0o100644, true);
+  dv.setUint16(6, 1, true);
+  // parseInode reads i_size as 32 bits from a compact inode; the test widens it after.
+  return { ...parseInode(b, sb, 128n, PAYLOAD - 32), size };
+}
+
+type Read = { offset: number; length: number };
+
+/** A metadata reader answering the map header and full lcluster indexes from `record(lcn)`. */
+function fullIndexes(advise: number, record: (lcn: number) => { type: number; clusterofs?: number; blkaddr?: number; delta0?: number; delta1?: number }) {
+  const reads: Read[] = [];
+  const read = async (offset: number, length: number) => {
+    reads.push({ offset, length });
+    const out = new Uint8Array(length);
+    const dv = new DataView(out.buffer);
+    for (let o = offset; o < offset + length; o++) {
+      if (o >= HEADER && o < HEADER + 8) {
+        const h = new Uint8Array(8);
+        new DataView(h.buffer).setUint16(4, advise, true);
+        out[o - offset] = h[o - HEADER]!;
+      }
+    }
+    const first = Math.max(0, Math.floor((offset - HEADER - 16) / 8));
+    for (let lcn = first; HEADER + 16 + lcn * 8 < offset + length; lcn++) {
+      const at = HEADER + 16 + lcn * 8 - offset;
+      if (at < 0 || at + 8 > length) continue;
+      const r = record(lcn);
+      dv.setUint16(at, r.type, true);
+      if (r.type === 2) {
+        dv.setUint16(at + 4, r.delta0 ?? 1, true);
+        dv.setUint16(at + 6, r.delta1 ?? 1, true);
+      } else {
+        dv.setUint16(at + 2, r.clusterofs ?? 0, true);
+        dv.setUint32(at + 4, r.blkaddr ?? 5, true);
+      }
+    }
+    return out;
+  };
+  return { read, reads };
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    return ErofsError.isInstance(e) ? e.code : `untyped: ${String(e)}`;
+  }
+  return "no error";
+}
+
+describe("compressed maps stay bounded on hostile indexes", () => {
+  it("the end of an extent is not looked for past 12 MiB, however large i_size is", async () => {
+    // lcluster 0 is a head, every later one a NONHEAD one step long: with i_size 2^40 an
+    // unbounded scan would load 2^28 indexes.
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, 2 ** 40);
+    const { read, reads } = fullIndexes(0, (lcn) => (lcn === 0 ? { type: 1 } : { type: 2, delta0: 1, delta1: 1 }));
+    const z = await loadZInfo(ino, sb, read);
+    expect(await codeOf(mapCompressed(ino, sb, z, 0, read))).toBe("EOPNOTSUPP");
+    expect(reads.length).toBeLessThan(3200);
+  });
+
+  it("a lookback through NONHEAD lclusters stops after the longest possible extent", async () => {
+    // Every lcluster says "my head is one back": from lcluster 10^6 that is 10^6 loads
+    // unless the walk knows no extent spans more than 12 MiB.
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, 2 ** 40);
+    const { read, reads } = fullIndexes(0, () => ({ type: 2, delta0: 1, delta1: 1 }));
+    const z = await loadZInfo(ino, sb, read);
+    expect(await codeOf(mapCompressed(ino, sb, z, 1_000_000 * 4096, read))).toBe("EFSCORRUPTED");
+    expect(reads.length).toBeLessThan(3200);
+  });
+
+  it("a real head within reach is still found (the bounds cut nothing valid)", async () => {
+    // Head at lcluster 0, 3000 NONHEADs (12 MB at 4 KiB lclusters), next head at 3001.
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, 4096 * 4000);
+    const { read } = fullIndexes(0, (lcn) => (lcn === 0 || lcn === 3001 ? { type: 1, blkaddr: 7 } : { type: 2, delta0: 1, delta1: 3001 - lcn }));
+    const z = await loadZInfo(ino, sb, read);
+    const ext = await mapCompressed(ino, sb, z, 2999 * 4096, read);
+    expect(ext).toMatchObject({ logical: 0, length: 3001 * 4096, kind: "encoded", physical: 7 * 4096 });
+  });
+
+  it("4-byte encoded extents are summed a batch of records per read, never one read sized by the offset", async () => {
+    // 48-bit layout, 4-byte records: the start of extent n is pstart + the lengths before it.
+    const count = 5000;
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, 4096 * count);
+    const base = Math.ceil((HEADER + 8) / 4) * 4;
+    const reads: Read[] = [];
+    const read = async (offset: number, length: number) => {
+      reads.push({ offset, length });
+      const out = new Uint8Array(length);
+      const dv = new DataView(out.buffer);
+      for (let o = offset; o < offset + length; o += 4) {
+        if (o === HEADER) dv.setUint32(0, count, true);
+        else if (o === HEADER + 4) dv.setUint16(o - offset, 0x0001, true); // h_advise: EXTENTS, 4-byte records
+        else if (o === base) dv.setUint32(o - offset, 1000, true); // pstart (low half of le64)
+        else if (o >= base + 8) dv.setUint32(o - offset, (1 << 28) | 4096, true); // lz4, 4096 bytes each
+      }
+      return out;
+    };
+    const z = await loadZInfo(ino, sb, read);
+    expect(z.extents).toBe(count);
+    reads.length = 0;
+    const ext = await mapCompressed(ino, sb, z, (count - 1) * 4096 + 10, read);
+    expect(ext).toMatchObject({ logical: (count - 1) * 4096, length: 4096, kind: "encoded", physical: 1000 + (count - 1) * 4096, physicalLength: 4096 });
+    expect(Math.max(...reads.map((r) => r.length))).toBeLessThanOrEqual(1024 * 4);
+    expect(reads.length).toBeLessThanOrEqual(Math.ceil(count / 1024) + 2);
+  });
+});
