@@ -1,4 +1,4 @@
-import { compareNames, corrupted, parseDirBlock, type DirEntry, type Inode } from "@erofs-ts/format";
+import { compareNames, corrupted, isCompressedLayout, parseDirBlock, type DirEntry, type Inode } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
 
@@ -7,6 +7,14 @@ const MAX_DIR_SIZE = 1 << 30;
 
 function blockCount(ctx: MountContext, dir: Inode): number {
   if (dir.size > MAX_DIR_SIZE) throw corrupted(`directory size ${dir.size} is implausible`, `nid ${dir.nid}`);
+  // An uncompressed directory's blocks are stored blocks: it cannot be larger than all the
+  // devices together (mkfs never aliases a directory's blocks). Checked up front, so a
+  // corrupt i_size costs one comparison, not a read and parse of every block up to it.
+  if (!isCompressedLayout(dir.datalayout)) {
+    let storage = ctx.primary.size;
+    for (const d of ctx.extra) storage += d.size;
+    if (dir.size > storage) throw corrupted(`directory size ${dir.size} exceeds the ${storage} bytes of its devices`, `nid ${dir.nid}`);
+  }
   return Math.ceil(dir.size / ctx.sb.blockSize);
 }
 

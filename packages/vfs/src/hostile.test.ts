@@ -1,0 +1,84 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { COMPAT, EROFS_SUPER_OFFSET, superblockChecksum } from "@erofs-ts/format";
+import { repoRoot } from "@erofs-ts/testkit";
+import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
+
+/**
+ * Regression tests for what the fuzzer (tooling/fuzz) found: images patched in one field,
+ * each read through the vfs, which must answer with a typed error, quickly, and without an
+ * allocation sized by the corrupt value.
+ */
+const work = mkdtempSync(join(tmpdir(), "vfs-hostile-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Byte offset of an inode's on-disk header (its i_format). */
+function inodeAt(inode: Inode): number {
+  return inode.payloadOffset - inode.xattrSize - inode.inodeSize;
+}
+
+/** Patches i_size (32 or 64 bits, by inode form) and redoes the superblock checksum. */
+function withSize(image: Uint8Array, inode: Inode, size: number, blockSize: number): Buffer {
+  const b = Buffer.from(image);
+  if (inode.extended) b.writeBigUInt64LE(BigInt(size), inodeAt(inode) + 8);
+  else b.writeUInt32LE(size, inodeAt(inode) + 8);
+  if (b.readUInt32LE(EROFS_SUPER_OFFSET + 8) & COMPAT.SB_CHKSUM) b.writeUInt32LE(superblockChecksum(b, blockSize), EROFS_SUPER_OFFSET + 4);
+  return b;
+}
+
+async function outcome(p: Promise<unknown>): Promise<{ code: string; message: string; ms: number }> {
+  const t0 = performance.now();
+  try {
+    await p;
+    return { code: "ok", message: "", ms: performance.now() - t0 };
+  } catch (e) {
+    const ms = performance.now() - t0;
+    if (ErofsError.isInstance(e)) return { code: e.code, message: e.message, ms };
+    throw e; // an untyped error fails the test with its stack
+  }
+}
+
+describe("hostile sizes", () => {
+  it("an uncompressed directory larger than its devices is refused before any block is read", async () => {
+    const image = readFileSync(join(repoRoot(), "fixtures/demo.erofs"));
+    let fs: ErofsFs = await mount(image);
+    const root = await fs.root();
+    const bs = fs.superblock.blockSize;
+    await fs.unmount();
+    fs = await mount(withSize(image, root, 512 << 20, bs));
+    const r = await outcome(fs.readdir(await fs.root()));
+    expect(r.code).toBe("EFSCORRUPTED");
+    expect(r.message).toMatch(/exceeds the \d+ bytes of its devices/);
+    await fs.unmount();
+  });
+
+  const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
+  it.skipIf(!hasMkfs)("a compressed file with i_size 2^32-1 reads its real extents and fails typed, fast, beyond them", async () => {
+    const tree = join(work, "ztree");
+    mkdirSync(tree);
+    const text = Array.from({ length: 20000 }, (_, i) => `line ${i} of a compressible file\n`).join("");
+    writeFileSync(join(tree, "big.txt"), text);
+    const img = join(work, "z.erofs");
+    const r = spawnSync("mkfs.erofs", ["-zlz4hc", "-T0", "--all-root", img, tree]);
+    expect(r.status).toBe(0);
+    const image = readFileSync(img);
+    let fs = await mount(image);
+    const file = await fs.lookup("big.txt");
+    const bs = fs.superblock.blockSize;
+    await fs.unmount();
+    fs = await mount(withSize(image, file, 0xffff_ffff, bs));
+    const big = await fs.lookup("big.txt");
+    expect(big.size).toBe(0xffff_ffff);
+    // The real data still decodes.
+    expect(new TextDecoder().decode(await fs.read(big, 0, 20))).toBe("line 0 of a compress");
+    for (const at of [text.length + 4096, 1 << 30, 0xffff_ffff - 100]) {
+      const o = await outcome(fs.read(big, at, 4096));
+      expect(["EFSCORRUPTED", "EOPNOTSUPP", "EIO"]).toContain(o.code);
+      expect(o.ms).toBeLessThan(2000);
+    }
+    await fs.unmount();
+  });
+});
