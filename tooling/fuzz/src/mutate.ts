@@ -108,6 +108,22 @@ function fieldsByKind(map: FieldMap): Map<FieldKind, Field[]> {
   return m;
 }
 
+/**
+ * Kinds whose values drive loops and allocations (sizes, addresses, index walks, dirent
+ * links) are picked more often than fields that are only displayed (times, owners).
+ */
+const KIND_WEIGHT: Partial<Record<FieldKind, number>> = {
+  size: 3,
+  blkaddr: 2,
+  chunk: 2,
+  "dirent-nid": 2,
+  "dirent-nameoff": 2,
+  "zmap-header": 2,
+  lcluster: 2,
+  "compact-index": 2,
+  extent: 2,
+};
+
 function readField(bytes: Uint8Array, f: Field): bigint {
   let v = 0n;
   for (let i = f.width - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[f.at + i] ?? 0);
@@ -126,7 +142,7 @@ function fieldMutation(rng: Rng, bytes: Uint8Array, map: FieldMap, log: string[]
   const groups = fieldsByKind(map);
   const kinds = [...groups.keys()];
   if (!kinds.length) return bitflips(rng, bytes, map, log);
-  const kind = rng.pick(kinds);
+  const kind = rng.weighted(kinds.map((k) => [KIND_WEIGHT[k] ?? 1, k] as const));
   const f = rng.pick(groups.get(kind)!);
   if (f.at + f.width > bytes.length) return;
   const old = readField(bytes, f);
