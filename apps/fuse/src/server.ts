@@ -277,7 +277,7 @@ export class ErofsFuseServer {
       if (e.name.length === 0 || e.name.includes(0x2f)) continue;
       const recordSize = direntSize(e.name.length, plus);
       if (used + recordSize > size) break;
-      const dirent = { ino: e.ino, offset: i + 1, type: e.fileType, name: e.name };
+      const dirent = { ino: e.ino, offset: i + 1, type: DT_OF_FILE_TYPE[e.fileType] ?? 0, name: e.name };
       if (!plus) {
         used += writeDirent(out, used, dirent, null);
         continue;
@@ -373,6 +373,12 @@ function sized(value: Uint8Array, size: number): Outcome {
   if (value.length > size) return ERRNO.ERANGE;
   return [value];
 }
+
+/**
+ * getdents' d_type for each on-disk file type (EROFS_FT_*: unknown, regular, dir, chr,
+ * blk, fifo, sock, symlink), as the kernel's fs_ftype_to_dtype maps it; 0 is DT_UNKNOWN.
+ */
+const DT_OF_FILE_TYPE: readonly number[] = [0, 8, 4, 2, 6, 1, 12, 10];
 
 function isDotName(name: Uint8Array): boolean {
   return (name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e);

@@ -31,6 +31,8 @@ export interface ReadStreamOptions {
 }
 
 const ULLONG_MAX = (1n << 64n) - 1n;
+/** Longest name a directory entry holds (EROFS_NAME_LEN). */
+const NAME_MAX = 255;
 const DEFAULT_CHUNK = 256 << 10;
 
 /** A mounted EROFS image. Every method is safe to call concurrently. */
@@ -109,6 +111,8 @@ export class ErofsFs {
     this.#check();
     expectKind(dir, "dir");
     const bytes = toPathBytes(name);
+    // As erofs_lookup: no stored name is longer than EROFS_NAME_LEN.
+    if (bytes.length > NAME_MAX) throw new ErofsError("ENAMETOOLONG", "file name too long", printable(bytes));
     if (isDot(bytes)) return dir;
     const entry = await findDirEntry(this.#ctx, dir, bytes);
     if (!entry) {

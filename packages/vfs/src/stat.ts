@@ -27,11 +27,11 @@ export interface Stat {
 
 export function statOf(inode: Inode, sb: Superblock): Stat {
   const compressed = isCompressedLayout(inode.datalayout);
-  // i_blocks: compressed inodes count their stored blocks, others their rounded-up size.
-  const blocks =
-    compressed && inode.compressedBlocks
-      ? inode.compressedBlocks * (sb.blockSize / 512)
-      : Math.ceil(inode.size / sb.blockSize) * (sb.blockSize / 512);
+  // i_blocks: compressed inodes count their stored blocks (0 when all of the data sits
+  // inline or in the packed inode), others their rounded-up size.
+  const blocks = compressed
+    ? inode.compressedBlocks * (sb.blockSize / 512)
+    : Math.ceil(inode.size / sb.blockSize) * (sb.blockSize / 512);
   return {
     ino: inode.ino,
     nid: inode.nid,

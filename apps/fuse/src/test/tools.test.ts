@@ -1,0 +1,117 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
+import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
+
+const corpus = ensureCorpus();
+if (!corpus) console.log(CORPUS_ABSENT);
+if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
+
+const fixtures = join(repoRoot(), "fixtures");
+const images = [
+  join(fixtures, "demo.erofs"),
+  join(fixtures, "xattrs.erofs"),
+  ...(corpus ? ["plain", "lz4hc-tail", "chunk-indexes", "metazone"].map((n) => join(corpus, `${n}.erofs`)) : []),
+];
+
+/** A command's output with the mount's path replaced, so two mounts of one image compare. */
+function run(cmd: string, args: string[], mnt: string, cwd?: string): string {
+  const r = spawnSync(cmd, args, { cwd, encoding: "buffer", maxBuffer: 1 << 28 });
+  const text = Buffer.concat([r.stdout, Buffer.from(`\n[stderr]\n`), r.stderr, Buffer.from(`\n[exit ${r.status}]`)]).toString("latin1");
+  return text.split(mnt).join("MNT");
+}
+
+/**
+ * The tools people point at a mount (cat, ls -lR, stat, getfattr -d, find) print the same
+ * through erofs-fuse as through the kernel's own erofs driver, for the same image.
+ */
+describe.skipIf(!FUSE_AVAILABLE)("tools on an erofs-fuse mount print what they print on a kernel mount", () => {
+  let daemon: FuseDaemon | null = null;
+  const kernels: (KernelMount | null)[] = [];
+  beforeAll(async () => {
+    daemon = await FuseDaemon.start(images.map((image) => ({ image })));
+    for (const image of images) kernels.push(KernelMount.tryMount(image));
+  });
+  afterAll(async () => {
+    for (const k of kernels) k?.unmount();
+    if (daemon?.running) await daemon.stop();
+    else daemon?.kill();
+  });
+
+  images.forEach((image, i) => {
+    it(image.split("/").pop()!, (ctx) => {
+      const kernel = kernels[i];
+      if (!kernel) return ctx.skip();
+      const fuse = daemon!.mountpoints[i]!;
+      const same = (cmd: string, args: (m: string) => string[], cwd = false) => {
+        expect(run(cmd, args(fuse), fuse, cwd ? fuse : undefined), `${cmd} ${args("MNT").join(" ")}`).toBe(
+          run(cmd, args(kernel.dir), kernel.dir, cwd ? kernel.dir : undefined),
+        );
+      };
+      same("ls", (m) => ["-lRAn", "--time-style=full-iso", m]);
+      same("find", (m) => [m, "-printf", "%p %y %m %n %U %G %s %T@ %l\\n"]);
+      same("getfattr", () => ["-R", "-d", "-m", "-", "-e", "hex", "-P", "."], true);
+      // stat: everything but the device number, which differs between any two mounts.
+      same("sh", () => ["-c", "find . -print0 | xargs -0 stat --format='%n %F %a %h %u %g %s %b %B %i %t %T %X %Y %Z %N'"], true);
+      // cat of every regular file, concatenated.
+      same("sh", () => ["-c", "find . -type f -print0 | sort -z | xargs -0 -r cat | sha256sum"], true);
+    });
+  });
+
+  const probe = (m: string) => execFileSync("python3", ["-c", SEEK_PROBE, m], { encoding: "utf8" });
+
+  it("readlink, statfs and SEEK_DATA/SEEK_HOLE agree too", (ctx) => {
+    if (!existsSync("/usr/bin/python3")) return ctx.skip();
+    images.forEach((image, i) => {
+      const kernel = kernels[i];
+      if (kernel) expect(probe(daemon!.mountpoints[i]!), image).toBe(probe(kernel.dir));
+    });
+  });
+
+  it.skipIf(!corpus)("SEEK_DATA/SEEK_HOLE over a 5 GiB file of chunk holes", async (ctx) => {
+    const image = join(corpus!, "huge-sparse.erofs");
+    const kernel = KernelMount.tryMount(image);
+    if (!kernel || !existsSync("/usr/bin/python3")) return ctx.skip();
+    const sparse = await FuseDaemon.start([{ image }]);
+    try {
+      const got = probe(sparse.mountpoints[0]!);
+      expect(got).toContain("(5368709120, 5368721468)");
+      expect(got).toBe(probe(kernel.dir));
+    } finally {
+      kernel.unmount();
+      await sparse.stop();
+    }
+  });
+});
+
+/** Walks a tree and prints, per file, its SEEK_DATA/SEEK_HOLE map and statvfs of the root. */
+const SEEK_PROBE = `
+import os, stat, sys
+root = sys.argv[1]
+st = os.statvfs(root)
+print("statvfs", st.f_bsize, st.f_blocks, st.f_bfree, st.f_files, st.f_namemax)
+for d, dirs, files in sorted(os.walk(root)):
+    dirs.sort()
+    for f in sorted(files):
+        p = os.path.join(d, f)
+        rel = os.path.relpath(p, root)
+        if os.path.islink(p):
+            print(rel, "->", os.readlink(p)); continue
+        if not stat.S_ISREG(os.lstat(p).st_mode):
+            continue  # opening a fifo would wait for a writer
+        fd = os.open(p, os.O_RDONLY)
+        size = os.fstat(fd).st_size
+        out, pos = [], 0
+        while pos < size:
+            try:
+                data = os.lseek(fd, pos, os.SEEK_DATA); hole = os.lseek(fd, data, os.SEEK_HOLE)
+            except OSError as e:
+                out.append("ENXIO" if e.errno == 6 else str(e.errno)); break
+            out.append((data, hole)); pos = hole
+        try: os.lseek(fd, size, os.SEEK_DATA); out.append("past-end-ok")
+        except OSError as e: out.append(e.errno)
+        os.close(fd)
+        print(rel, size, out)
+`;
