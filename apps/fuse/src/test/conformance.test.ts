@@ -62,7 +62,7 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse serves every image as its manifest 
       });
 
       batch.forEach((img, i) => {
-        it(img.name, () => {
+        it(img.name, { timeout: 900_000 }, () => {
           const m = loadManifest(img.manifest);
           const mnt = daemon!.mountpoints[i]!;
           const tree = observeHostTree(mnt, { dirSize: true });

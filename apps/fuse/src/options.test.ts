@@ -1,0 +1,42 @@
+import { mkdtempSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ErofsError } from "@erofs-ts/vfs";
+import { parseArgs, parseSize, UsageError } from "./options.js";
+
+const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-opts-"));
+const [m1, m2] = [join(dir, "m1"), join(dir, "m2")];
+mkdirSync(m1);
+mkdirSync(m2);
+const image = new URL("../../../fixtures/demo.erofs", import.meta.url).pathname;
+
+describe("erofs-fuse command line", () => {
+  it("pairs, flags and daemon options", () => {
+    const o = parseArgs(["-d", "--stats", "s.json", "-o", "cache_size=64M,allow_other", image, m1]);
+    expect(o.debug && o.foreground).toBe(true);
+    expect(o.cacheBytes).toBe(64 << 20);
+    expect(o.allowOther).toBe(true);
+    expect(o.statsFile).toMatch(/s\.json$/);
+    expect(o.pairs).toHaveLength(1);
+    expect(o.pairs[0]!.mountpoint).toBe(m1);
+  });
+
+  it("share options carry to later pairs; device= and fsoffset= apply to the next pair only", () => {
+    const o = parseArgs(["-o", "inode_share,domain_id=a,device=/x,fsoffset=4096", image, m1, "-o", "domain_id=b", image, m2]);
+    expect(o.pairs[0]!.options).toMatchObject({ inodeShare: true, domainId: "a", devices: ["/x"], fsoffset: 4096 });
+    expect(o.pairs[1]!.options).toMatchObject({ inodeShare: true, domainId: "b", devices: [], fsoffset: 0 });
+  });
+
+  it("refuses what it cannot honour", () => {
+    expect(() => parseArgs([image])).toThrow(UsageError);
+    expect(() => parseArgs(["-x", image, m1])).toThrow(/unknown option -x/);
+    expect(() => parseArgs(["-o", "rw", image, m1])).toThrow(/read-only/);
+    expect(() => parseArgs(["-o", "bogus", image, m1])).toThrow(ErofsError);
+    expect(() => parseArgs([image, m1, image, m1])).toThrow(/given twice/);
+    expect(() => parseArgs([image, join(dir, "nope")])).toThrow(/not a directory/);
+    expect(() => parseArgs(["-o"])).toThrow(/needs a value/);
+    expect(() => parseSize("12K")).toThrow(/at least 1M/);
+    expect(parseSize("2G")).toBe(2 * 2 ** 30);
+  });
+});

@@ -1,0 +1,198 @@
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync, closeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { CORPUS_ABSENT, ensureCorpus, loadManifest, nameBytes, repoRoot } from "@erofs-ts/testkit";
+import { ENTRY, FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, mountedPaths, runFuse, waitFor } from "./harness.js";
+
+const corpus = ensureCorpus();
+if (!corpus) console.log(CORPUS_ABSENT);
+if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
+
+const demo = join(repoRoot(), "fixtures/demo.erofs");
+const demoSrc = join(repoRoot(), "fixtures/demo-src");
+const hasDump = spawnSync("dump.erofs", ["--help"]).status !== null;
+
+function sha256(data: Uint8Array): string {
+  return createHash("sha256").update(data).digest("hex");
+}
+
+/** Physical byte ranges of a file's extents, from Debian's dump.erofs (an independent reader). */
+function physicalExtents(image: string, path: string): Array<[number, number]> {
+  const text = execFileSync("dump.erofs", ["-e", `--path=${path}`, image], { encoding: "utf8" });
+  const out: Array<[number, number]> = [];
+  // "  3:  12345..  18000 |  5655 :  8192..  12288 |  4096"
+  for (const m of text.matchAll(/^\s*\d+:\s*\d+\.\.\s*\d+\s*\|\s*\d+\s*:\s*(\d+)\.\.\s*(\d+)\s*\|/gm)) {
+    out.push([Number(m[1]), Number(m[2])]);
+  }
+  return out;
+}
+
+describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
+  let daemon: FuseDaemon | null = null;
+  const scratch: string[] = [];
+  afterEach(async () => {
+    if (daemon?.running) await daemon.stop();
+    else daemon?.kill();
+    daemon = null;
+    for (const d of scratch.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it("SIGTERM unmounts every mount and ends the daemon", async () => {
+    daemon = await FuseDaemon.start([{ image: demo }, { image: demo }]);
+    for (const m of daemon.mountpoints) expect(mountedPaths().has(m)).toBe(true);
+    expect(readFileSync(join(daemon.mountpoints[1]!, "hello.txt"))).toEqual(readFileSync(join(demoSrc, "hello.txt")));
+    const mounts = [...daemon.mountpoints];
+    await daemon.stop(); // throws if a mount is left
+    for (const m of mounts) expect(mountedPaths().has(m)).toBe(false);
+    daemon = null;
+  });
+
+  it("unmounting the last mount ends the daemon", async () => {
+    daemon = await FuseDaemon.start([{ image: demo }, { image: demo }]);
+    execFileSync("umount", [daemon.mountpoints[0]!]);
+    expect(daemon.running).toBe(true);
+    expect(readdirSync(daemon.mountpoints[1]!).sort()).toEqual(readdirSync(demoSrc).sort());
+    execFileSync("umount", [daemon.mountpoints[1]!]);
+    await waitFor(() => !daemon!.running, 10_000, "the daemon to exit");
+  });
+
+  it("a bad image or option fails before anything is mounted", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-bad-"));
+    scratch.push(dir);
+    const [m1, m2] = [join(dir, "a"), join(dir, "b")];
+    mkdirSync(m1);
+    mkdirSync(m2);
+    const notErofs = join(repoRoot(), "package.json");
+    let r = await runFuse([demo, m1, notErofs, m2]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^erofs-fuse: .*superblock/m);
+    expect(mountedPaths().has(m1) || mountedPaths().has(m2)).toBe(false);
+
+    r = await runFuse(["-o", "nosuchoption", demo, m1]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/unknown mount option "nosuchoption"/);
+    r = await runFuse([demo]);
+    expect(r.status).toBe(2);
+    r = await runFuse([join(dir, "missing.erofs"), m1]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/no such file/);
+    // The domain id is a secret: never echoed, not even in an error.
+    r = await runFuse(["-o", "inode_share,domain_id=s3cr3t-domain", notErofs, m1]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).not.toContain("s3cr3t-domain");
+    expect(mountedPaths().has(m1)).toBe(false);
+  });
+
+  it.skipIf(!hasDump)("a corrupt file reads as EIO; the rest of that image and other mounts keep working", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-corrupt-"));
+    scratch.push(dir);
+    const bad = join(dir, "bad.erofs");
+    copyFileSync(demo, bad);
+    const extents = physicalExtents(bad, "/docs/numbers.txt");
+    expect(extents.length).toBeGreaterThan(2);
+    // Garbage over the middle pclusters: lz4 cannot decode 0xff runs.
+    const fd = openSync(bad, "r+");
+    for (const [from, to] of extents.slice(1, -1)) writeSync(fd, Buffer.alloc(to - from, 0xff), 0, to - from, from);
+    closeSync(fd);
+
+    daemon = await FuseDaemon.start([{ image: bad }, { image: demo }]);
+    const [mBad, mGood] = daemon.mountpoints as [string, string];
+    const cat = spawnSync("cat", [join(mBad, "docs/numbers.txt")], { encoding: "utf8" });
+    expect(cat.status).toBe(1);
+    expect(cat.stderr).toMatch(/Input\/output error/);
+    expect(daemon.running).toBe(true);
+    expect(readFileSync(join(mBad, "hello.txt"))).toEqual(readFileSync(join(demoSrc, "hello.txt")));
+    expect(sha256(readFileSync(join(mGood, "docs/numbers.txt")))).toBe(sha256(readFileSync(join(demoSrc, "docs/numbers.txt"))));
+    const s = await daemon.stats();
+    expect(s.mounts[0]!.errors).toBeGreaterThan(0);
+    expect(s.mounts[1]!.errors).toBe(0);
+  });
+
+  it("-d logs each request and reply in rx/tx form; FORGETs return every lookup", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-debug-"));
+    scratch.push(dir);
+    const mnt = join(dir, "m");
+    mkdirSync(mnt);
+    const child = spawn(process.execPath, [ENTRY, "-d", "--stats", join(dir, "stats.json"), demo, mnt], { stdio: ["ignore", "ignore", "pipe"] });
+    let log = "";
+    child.stderr.on("data", (d: Buffer) => (log += d.toString()));
+    try {
+      await waitFor(() => /tx \d+: OK, 64b/.test(log), 10_000, "INIT");
+      await waitFor(() => mountedPaths().has(mnt), 10_000, "the mount");
+      expect(readFileSync(join(mnt, "docs/README.md"))).toEqual(readFileSync(join(demoSrc, "docs/README.md")));
+      await waitFor(() => /rx \d+: READ n\d+ \{fh \d+ \[0 \+\d+\)\}/.test(log), 5000, "a READ line");
+      expect(log).toMatch(/\[0\] rx \d+: LOOKUP n1 "docs"\n/);
+      expect(log).toMatch(/\[0\] tx \d+: OK, 128b\n/);
+      expect(log).toMatch(/rx \d+: LOOKUP n\d+ "README.md"/);
+      // A name that is not there: a negative entry (OK, cached), not an error.
+      expect(existsSync(join(mnt, "nothing-here"))).toBe(false);
+      await waitFor(() => /LOOKUP n1 "nothing-here"/.test(log), 5000, "the negative lookup");
+
+      // Dropping the kernel's dentries and inodes sends FORGETs: the daemon's counts reach zero.
+      writeFileTo("/proc/sys/vm/drop_caches", "2");
+      const statsPath = join(dir, "stats.json");
+      await waitFor(
+        () => {
+          rmSync(statsPath, { force: true });
+          process.kill(child.pid!, "SIGUSR1");
+          const t = Date.now();
+          while (!existsSync(statsPath) && Date.now() - t < 2000) execFileSync("sleep", ["0.05"]);
+          const s = JSON.parse(readFileSync(statsPath, "utf8"));
+          return s.mounts[0].lookupReferences === 0;
+        },
+        10_000,
+        "lookup counts to return to zero",
+      );
+      await waitFor(() => /(BATCH_)?FORGET n\d+/.test(log), 5000, "FORGET in the log");
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => child.on("close", r));
+    }
+    expect(mountedPaths().has(mnt)).toBe(false);
+    expect(log).toMatch(/SIGTERM: unmounting/);
+  });
+});
+
+function writeFileTo(path: string, text: string): void {
+  const fd = openSync(path, "w");
+  writeSync(fd, text);
+  closeSync(fd);
+}
+
+/** 16 processes reading the largest files at once get exact bytes. */
+describe.skipIf(!FUSE_AVAILABLE)("concurrent readers", () => {
+  it("16 readers of the large files", async () => {
+    const image = corpus ? join(corpus, "real/app-a-lz4.erofs") : demo;
+    const manifest = corpus ? loadManifest(join(corpus, "real/app-a.manifest.json")) : null;
+    const files = manifest
+      ? manifest.entries
+          .filter((e) => e.type === "file")
+          .sort((x, y) => y.size - x.size)
+          .slice(0, 8)
+          .map((e) => ({ path: nameBytes(e.path).toString("utf8"), sha256: e.sha256! }))
+      : [{ path: "docs/numbers.txt", sha256: sha256(readFileSync(join(demoSrc, "docs/numbers.txt"))) }];
+    const d = await FuseDaemon.start([{ image }]);
+    try {
+      const mnt = d.mountpoints[0]!;
+      // Twice each of the 8 largest: pairs race on the same pages.
+      const jobs = Array.from({ length: 16 }, (_, i) => files[i % files.length]!);
+      const results = await Promise.all(
+        jobs.map(
+          (f) =>
+            new Promise<string>((resolve) => {
+              const c = spawn("sha256sum", [join(mnt, f.path)], { stdio: ["ignore", "pipe", "ignore"] });
+              let out = "";
+              c.stdout.on("data", (b: Buffer) => (out += b.toString()));
+              c.on("close", () => resolve(out.split(" ")[0]!));
+            }),
+        ),
+      );
+      expect(results).toEqual(jobs.map((f) => f.sha256));
+    } finally {
+      await d.stop();
+    }
+  });
+});
