@@ -1,6 +1,7 @@
 import {
   ALG_INTERLACED,
   ALG_SHIFTED,
+  ErofsError,
   INCOMPAT,
   corrupted,
   loadZInfo,
@@ -153,7 +154,7 @@ interface DecodeInto {
  */
 async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): Promise<void> {
   const pool = jobs.length >= 2 && jobs.some((j) => offloadable(j)) ? DecodePool.shared() : null;
-  if (!pool) {
+  if (!pool || pool.size === 0) {
     for (const j of jobs) await decodeExtent(ctx, inode, j.ext, j.raw, j.target);
     return;
   }
@@ -167,7 +168,17 @@ async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): P
       remoteBytes += ext.length;
       const partial = ext.partialRef || !ext.fullMapped;
       const { config, key } = decoderSettings(ctx);
-      remote.push(pool.decode(ext.algorithm, config, key, raw, ext.length, partial).then((bytes) => j.target.set(bytes)));
+      remote.push(
+        pool.decode(ext.algorithm, config, key, raw, ext.length, partial).then(
+          (bytes) => j.target.set(bytes),
+          // Corrupt input stays an error; a worker that died or failed to start is not the
+          // image's fault: that pcluster decodes here instead.
+          (e: unknown) => {
+            if (ErofsError.isInstance(e) && e.code !== "EIO") throw e;
+            return decodeExtent(ctx, inode, ext, raw, j.target);
+          },
+        ),
+      );
     } else {
       localBytes += ext.length;
       local.push(j);

@@ -28,3 +28,17 @@ describe.skipIf(!pool)("DecodePool", () => {
     expect(input.length).toBe(6);
   });
 });
+
+describe.skipIf(!pool)("DecodePool without workers", () => {
+  it("fails pending and later jobs with EIO once its workers are gone", async () => {
+    const p = DecodePool.start(1)!;
+    const pending = p.decode(0, config, "t", block, 5, false).catch((x: unknown) => x);
+    await p.close();
+    const e = await pending;
+    // Either it finished before the worker stopped, or it failed with EIO: never a hang.
+    if (!(e instanceof Uint8Array)) expect(ErofsError.isInstance(e) && e.code).toBe("EIO");
+    expect(p.size).toBe(0);
+    const later = await p.decode(0, config, "t", block, 5, false).catch((x: unknown) => x);
+    expect(ErofsError.isInstance(later) && later.code).toBe("EIO");
+  });
+});

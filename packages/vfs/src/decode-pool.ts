@@ -99,6 +99,11 @@ export class DecodePool {
     });
   }
 
+  /** Stops every worker; jobs still pending fail with EIO (callers then decode themselves). */
+  async close(): Promise<void> {
+    await Promise.all(this.#workers.map((w) => w.worker.terminate()));
+  }
+
   #settle(w: PoolWorker, reply: DecodeReply): void {
     const p = w.pending.get(reply.id);
     if (!p) return;
