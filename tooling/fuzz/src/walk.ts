@@ -20,6 +20,8 @@ export interface WalkResult {
   readonly violations: Violation[];
   readonly ops: number;
   readonly bytesRead: number;
+  /** Sum of the sizes of the regular files met: what a full read (erofs-cli fsck) would cost. */
+  readonly declaredBytes: number;
   /** The walk stopped at a budget (entries or bytes), not at the end of the tree. */
   readonly budgetHit: boolean;
 }
@@ -66,6 +68,7 @@ export class ContractWalk {
   /** Errors that are ordinary answers for a valid image too (ENOENT from following a symlink). */
   answers = 0;
   bytesRead = 0;
+  declaredBytes = 0;
   budgetHit = false;
   /** The operation running or last run: where a stray rejection most likely came from. */
   lastOp: () => string = () => "(before mount)";
@@ -141,6 +144,7 @@ export class ContractWalk {
       violations: this.violations,
       ops: this.ops,
       bytesRead: this.bytesRead,
+      declaredBytes: this.declaredBytes,
       budgetHit: this.budgetHit,
     };
   }
@@ -192,6 +196,7 @@ export class ContractWalk {
   async #readFile(fs: ErofsFs, inode: Inode): Promise<void> {
     const nid = inode.nid;
     const size = inode.size;
+    this.declaredBytes += size;
     const whole = size <= this.options.maxReadPerFile;
     const offsets: number[] = [];
     if (whole) for (let p = 0; p < size; p += CHUNK) offsets.push(p);

@@ -103,7 +103,7 @@ port.on("message", (req: RunRequest) => {
       // A failure of the fuzzer itself (an unreadable image): report it as such, never silently.
       const err = e as Error;
       const result: RunResult = {
-        seed: req.seed, target: "?", mutation: [], ms: 0, outcome: "typed", typed: {}, ops: 0, bytesRead: 0, budgetHit: false,
+        seed: req.seed, target: "?", mutation: [], ms: 0, outcome: "typed", typed: {}, ops: 0, bytesRead: 0, declaredBytes: 0, budgetHit: false,
         violations: [{ kind: "crash", op: "fuzzer", detail: `${err?.name}: ${err?.message}\n${err?.stack ?? ""}` }],
       };
       port.postMessage({ type: "result", result } satisfies WorkerMessage);
