@@ -1,4 +1,6 @@
 import { closeSync, openSync, renameSync, writeFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { mount, PageCache, type ErofsFs } from "@erofs-ts/vfs";
 import { mountFuse, raiseReadahead, unmountFuse } from "./mounter.js";
 import type { DaemonOptions, MountPair } from "./options.js";
@@ -12,6 +14,8 @@ export const READERS_PER_MOUNT = 8;
 const READ_BUFFER = 132 << 10;
 /** Sequential readahead window for files cached by the kernel. */
 const READAHEAD_KIB = 1024;
+/** Budget of each of a mount's own caches (metadata blocks, fragments, decoded extents). */
+const PER_MOUNT_CACHE_BYTES = 2 << 20;
 /** How long the kernel gets to send INIT after mount(2). */
 const INIT_TIMEOUT_MS = 10_000;
 
@@ -42,6 +46,11 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
       const o = pair.options;
       const fs = await mount(pair.image, {
         cache,
+        // File pages live in the kernel's cache or the shared one: the per-mount caches
+        // beside them only need a working set (they are paid once per mount).
+        metadataCacheBytes: PER_MOUNT_CACHE_BYTES,
+        packedCacheBytes: PER_MOUNT_CACHE_BYTES,
+        decodedExtentBytes: PER_MOUNT_CACHE_BYTES,
         devices: o.devices,
         fsoffset: o.fsoffset,
         inodeShare: o.inodeShare,
@@ -113,6 +122,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGHUP", () => stop("SIGHUP"));
   process.on("SIGUSR1", writeStats);
+  const idleGc = collectWhenIdle(mounts);
   if (options.pidFile) writeFileSync(options.pidFile, `${process.pid}\n`);
   hooks.ready();
 
@@ -124,6 +134,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
       if (options.debug) hooks.log(`${m.pair.mountpoint}: ${reason}`);
     }),
   );
+  clearInterval(idleGc);
   writeStats();
   for (const m of mounts) {
     await m.fs.unmount();
@@ -134,6 +145,28 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
     }
   }
   return 0;
+}
+
+/**
+ * Every READ answers with a fresh buffer, and V8 lets dead buffers pile up (tens of MB)
+ * before it collects them: memory that looks like the daemon's. Once a burst of requests
+ * is over (a second without any), a full collection gives it back.
+ */
+function collectWhenIdle(mounts: readonly LiveMount[]): NodeJS.Timeout {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  let seen = 0;
+  let collected = 0;
+  const timer = setInterval(() => {
+    const requests = mounts.reduce((n, m) => n + m.server.stats.requests, 0);
+    if (requests === seen && requests !== collected) {
+      gc();
+      collected = requests;
+    }
+    seen = requests;
+  }, 1000);
+  timer.unref();
+  return timer;
 }
 
 function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {

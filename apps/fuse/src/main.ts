@@ -55,7 +55,9 @@ function background(argv: string[]): void {
   const child = fork(ENTRY, argv, {
     detached: true,
     stdio: ["ignore", "ignore", "ignore", "ipc"],
-    env: { ...process.env, [DAEMON_ENV]: "1" },
+    // A fixed mmap threshold: freed read buffers (1 MiB each) go back to the system at
+    // once instead of staying in malloc's heap after the threshold adapts upwards.
+    env: { MALLOC_MMAP_THRESHOLD_: "131072", ...process.env, [DAEMON_ENV]: "1" },
   });
   let settled = false;
   child.on("message", (m: ParentMessage) => {

@@ -78,10 +78,14 @@ export async function readData(
     }
     const fillFirst = runStart / PAGE_SIZE;
     const fillEnd = Math.ceil(runEnd / PAGE_SIZE);
+    // Pages are views into the fill's buffer (see PageCache.put) when the cache keeps all
+    // of it; when part of the buffer is not kept (pages already cached before keepFrom, or
+    // pages handed over to a caller that keeps them), a view would pin that part too.
+    const asViews = keepFrom <= fillFirst && store;
     for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
       const from = (i - fillFirst) * PAGE_SIZE;
-      // Views into the fill's buffer, not copies: see PageCache.put.
-      const pageData = filled.subarray(from, Math.min(filled.length, from + PAGE_SIZE));
+      const to = Math.min(filled.length, from + PAGE_SIZE);
+      const pageData = asViews ? filled.subarray(from, to) : filled.slice(from, to);
       // Without store, pages before the request were handed over by earlier reads.
       if (store || (i >= firstPage && !covers(i))) cache.put(owner, i, pageData, ctx.id);
       copyPagePart(pageData, i, offset, end, out);

@@ -30,6 +30,13 @@ export interface MountOptions {
   cacheBytes?: number;
   /** Budget of the metadata block cache (default 8 MiB). */
   metadataCacheBytes?: number;
+  /** Budget of the packed inode's (fragments') decoded pages (default 16 MiB). */
+  packedCacheBytes?: number;
+  /**
+   * Budget of recently decoded compressed extents, kept for the page two extents share
+   * (default 32 MiB; the latest extent is always kept, whatever its size).
+   */
+  decodedExtentBytes?: number;
   /**
    * The kernel's `inode_share`: regular files with equal fingerprints (and sizes) in the
    * same domain share one set of pages in `cache`. Needs the ishare_xattrs feature.
@@ -98,10 +105,10 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       deviceMask: deviceIdMask(sb.extraDevices),
       meta: new MetaBlockReader(primary, sb.blockSize, opts.metadataCacheBytes ?? DEFAULT_META_CACHE_BYTES),
       cache,
-      packedCache: new PageCache({ budgetBytes: PACKED_CACHE_BYTES }),
+      packedCache: new PageCache({ budgetBytes: opts.packedCacheBytes ?? PACKED_CACHE_BYTES }),
       inodes: new Map(),
       metabox: null,
-      compressed: new CompressedState(DECODED_EXTENT_BUDGET),
+      compressed: new CompressedState(opts.decodedExtentBytes ?? DECODED_EXTENT_BUDGET),
       sharing: null,
       privateOwners: new Set(),
       ownerOf(inode) {

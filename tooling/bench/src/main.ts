@@ -3,16 +3,19 @@ import { parseArgs } from "node:util";
 import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
 import { isRoot } from "./measure.js";
 import { decodeSuite } from "./suites/decode.js";
+import { fuseSuite } from "./suites/fuse.js";
 import { ishareSuite } from "./suites/ishare.js";
 import { readSuite } from "./suites/read.js";
 
-const SUITES = ["read", "decode", "ishare"] as const;
+const SUITES = ["read", "decode", "ishare", "fuse"] as const;
 type Suite = (typeof SUITES)[number];
 
 const USAGE = `usage: pnpm bench [${SUITES.join("|")}]... [--parallel N]
   read    every file of real/app-a-plain (vfs vs kernel mount, cold) and stat of wide-plain
   decode  every file of each real/app-a-* variant (vfs vs kernel, cold) and vs fsck.erofs 1.5
   ishare  app-a then app-b through one cache, with and without inode_share
+  fuse    app-a-* through erofs-fuse vs the kernel (cold), ls -lR of wide-plain, and the
+          memory of app-a + app-b through two mounts with and without inode_share
   --parallel N  read N files at a time through the vfs (default 1)
 With no suite named, all run. Peers need root (kernel mounts, dropping the page cache).`;
 
@@ -45,7 +48,8 @@ async function main(): Promise<number> {
   for (const suite of chosen) {
     if (suite === "read") await readSuite(corpus);
     else if (suite === "decode") await decodeSuite(corpus, parallel);
-    else await ishareSuite(corpus, parallel);
+    else if (suite === "ishare") await ishareSuite(corpus, parallel);
+    else await fuseSuite(corpus);
   }
   return 0;
 }
