@@ -229,7 +229,7 @@ export class ErofsFuseServer {
     if (shared && flags & O_FLAGS.DIRECT) return ERRNO.EINVAL;
     const fh = this.#nextFh++;
     this.#handles.set(fh, { kind: "file", inode, shared });
-    return [encodeOpenOut(fh, shared ? FOPEN.DIRECT_IO : FOPEN.KEEP_CACHE)];
+    return [encodeOpenOut(fh, (shared ? FOPEN.DIRECT_IO : FOPEN.KEEP_CACHE) | FOPEN.NOFLUSH)];
   }
 
   async #read(req: Request): Promise<Outcome> {

@@ -109,6 +109,8 @@ export const FOPEN = {
   DIRECT_IO: 1 << 0,
   KEEP_CACHE: 1 << 1,
   CACHE_DIR: 1 << 3,
+  /** No FLUSH at close(2): nothing is ever dirty (7.35; older kernels ignore it). */
+  NOFLUSH: 1 << 5,
 } as const;
 
 /** Linux errnos used in replies (sent negated). */
