@@ -42,6 +42,32 @@ const MATCH_LEN = ALIGN + (1 << ALIGN_BITS);
 const REP_LEN = MATCH_LEN + LEN_SIZE;
 const LITERAL = REP_LEN + LEN_SIZE;
 
+/** The probability layout, for the WebAssembly decoder (microlzma-wasm.ts). */
+export const LZMA_LAYOUT = {
+  IS_MATCH,
+  IS_REP,
+  IS_REP_G0,
+  IS_REP_G1,
+  IS_REP_G2,
+  IS_REP0_LONG,
+  POS_SLOT,
+  SPEC_POS,
+  ALIGN,
+  LEN_CHOICE,
+  LEN_CHOICE2,
+  LEN_LOW,
+  LEN_MID,
+  LEN_HIGH,
+  MATCH_LEN,
+  REP_LEN,
+  LITERAL,
+  END_POS_MODEL,
+  ALIGN_BITS,
+  LEN_LOW_BITS,
+  LEN_HIGH_BITS,
+  PROB_INIT,
+} as const;
+
 /**
  * Decodes a MicroLZMA stream into `out`. With `partial`, a stream that continues past
  * `out` is cut there; without it, a match running past the end is corruption.

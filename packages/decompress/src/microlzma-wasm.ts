@@ -1,0 +1,888 @@
+import { LZMA_LAYOUT as L, LZMA_MAX_DICT_SIZE, decodeMicroLzma } from "./microlzma.js";
+
+/**
+ * MicroLZMA decoding in WebAssembly, assembled here from the instruction list below (no
+ * toolchain, no binary in the repository), like lz4-wasm.ts. The range coder's state is
+ * in wasm locals as real uint32 values (unsigned compares are single instructions), and
+ * the bit decoder is emitted inline at every use.
+ *
+ * It answers only "valid, decoded" or "not valid": on "not valid" (and for anything the
+ * wasm side does not handle) the JS decoder runs on the same input and raises its precise
+ * error. The wasm side is at least as strict as microlzma.ts: each check there is here.
+ *
+ * Memory: probabilities (u16) at 0, the stream at SRC (zero slack after it: the JS
+ * decoder reads bytes past the end as 0), the output after that.
+ */
+
+const PROBS_BYTES = 32 << 10; // LITERAL + 0x300 << 4 entries at most, 2 bytes each
+const SRC = PROBS_BYTES;
+const SLACK = 64;
+const MAX_MEMORY = 64 << 20;
+
+const VOID = 0x40;
+const I32 = 0x7f;
+const OP = {
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  else: 0x05,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  return: 0x0f,
+  get: 0x20,
+  set: 0x21,
+  tee: 0x22,
+  load8: 0x2d,
+  load16: 0x2f,
+  store8: 0x3a,
+  store16: 0x3b,
+  const: 0x41,
+  eqz: 0x45,
+  eq: 0x46,
+  ne: 0x47,
+  ltU: 0x49,
+  gtU: 0x4b,
+  leU: 0x4d,
+  geU: 0x4f,
+  add: 0x6a,
+  sub: 0x6b,
+  mul: 0x6c,
+  and: 0x71,
+  or: 0x72,
+  shl: 0x74,
+  shrU: 0x76,
+} as const;
+
+// Parameters.
+const SRC_END = 0; // SRC + stream length
+const DST = 1;
+const DST_LEN = 2;
+const PARTIAL = 3;
+const LC = 4;
+const LP_MASK = 5;
+const PB_MASK = 6;
+const DICT = 7;
+const CODE = 8; // initial code, then the live one
+const PARAMS = 9;
+// Locals.
+let nextLocal = PARAMS;
+const local = () => nextLocal++;
+const RANGE = local();
+const IN = local();
+const D = local();
+const D_END = local();
+const STATE = local();
+const REP0 = local();
+const REP1 = local();
+const REP2 = local();
+const REP3 = local();
+const P = local();
+const BOUND = local();
+const PADDR = local();
+const POS_STATE = local();
+const BASE = local();
+const SYM = local();
+const MATCH_BYTE = local();
+const MATCH_BIT = local();
+const BIT = local();
+const LEN = local();
+const LEN_BASE = local();
+const TREE_BASE = local();
+const TREE_TOP = local();
+const M = local();
+const SLOT = local();
+const NBITS = local();
+const DIST = local();
+const REV_BASE = local();
+const REV_BITS = local();
+const K = local();
+const REV = local();
+const DIRECT = local();
+const FROM = local();
+const E = local();
+const LOCALS = nextLocal - PARAMS;
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return out;
+}
+
+function sleb(n: number): number[] {
+  const out: number[] = [];
+  n |= 0;
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+/** A tiny emitter with named labels (br depths are computed from the open blocks). */
+class Asm {
+  readonly c: number[] = [];
+  readonly #labels: Array<string | null> = [];
+  get(l: number) {
+    this.c.push(OP.get, l);
+  }
+  set(l: number) {
+    this.c.push(OP.set, l);
+  }
+  k(n: number) {
+    this.c.push(OP.const, ...sleb(n));
+  }
+  op(...ops: number[]) {
+    this.c.push(...ops);
+  }
+  mem(opcode: number, offset = 0) {
+    this.c.push(opcode, opcode === OP.load16 || opcode === OP.store16 ? 1 : 0, ...uleb(offset));
+  }
+  open(kind: number, label: string | null = null, result = VOID) {
+    this.c.push(kind, result);
+    this.#labels.push(label);
+  }
+  else() {
+    this.c.push(OP.else);
+  }
+  close() {
+    this.c.push(OP.end);
+    this.#labels.pop();
+  }
+  br(label: string, conditional = false) {
+    const depth = this.#labels.length - 1 - this.#labels.lastIndexOf(label);
+    if (depth >= this.#labels.length) throw new Error(`no label ${label}`);
+    this.c.push(conditional ? OP.brIf : OP.br, ...uleb(depth));
+  }
+  /** local = local + n */
+  addTo(l: number, n: number) {
+    this.get(l);
+    this.k(n);
+    this.op(OP.add);
+    this.set(l);
+  }
+  /** if (condition on the stack) return code */
+  retIf(code: number) {
+    this.open(OP.if);
+    this.k(code);
+    this.op(OP.return);
+    this.close();
+  }
+}
+
+function body(): number[] {
+  const a = new Asm();
+  const { get, set, k, op } = {
+    get: (l: number) => a.get(l),
+    set: (l: number) => a.set(l),
+    k: (n: number) => a.k(n),
+    op: (...o: number[]) => a.op(...o),
+  };
+  const normalize = () => {
+    get(RANGE);
+    k(24);
+    op(OP.shrU, OP.eqz);
+    a.open(OP.if);
+    get(RANGE);
+    k(8);
+    op(OP.shl);
+    set(RANGE);
+    get(CODE);
+    k(8);
+    op(OP.shl);
+    get(IN);
+    a.mem(OP.load8);
+    op(OP.or);
+    set(CODE);
+    a.addTo(IN, 1);
+    a.close();
+  };
+  /** Decodes one bit with the probability at index (emitted by `index`); leaves it on the stack. */
+  const bit = (index: () => void) => {
+    index();
+    k(1);
+    op(OP.shl);
+    set(PADDR);
+    normalize();
+    get(PADDR);
+    a.mem(OP.load16);
+    set(P);
+    get(RANGE);
+    k(11);
+    op(OP.shrU);
+    get(P);
+    op(OP.mul);
+    set(BOUND);
+    get(CODE);
+    get(BOUND);
+    op(OP.ltU);
+    a.open(OP.if, null, I32);
+    get(BOUND);
+    set(RANGE);
+    get(PADDR);
+    get(P);
+    k(2048);
+    get(P);
+    op(OP.sub);
+    k(5);
+    op(OP.shrU, OP.add);
+    a.mem(OP.store16);
+    k(0);
+    a.else();
+    get(RANGE);
+    get(BOUND);
+    op(OP.sub);
+    set(RANGE);
+    get(CODE);
+    get(BOUND);
+    op(OP.sub);
+    set(CODE);
+    get(PADDR);
+    get(P);
+    get(P);
+    k(5);
+    op(OP.shrU, OP.sub);
+    a.mem(OP.store16);
+    k(1);
+    a.close();
+  };
+  const at = (base: number, ...terms: Array<() => void>) => () => {
+    k(base);
+    for (const t of terms) {
+      t();
+      op(OP.add);
+    }
+  };
+  const loc = (l: number) => () => get(l);
+  const shl = (l: number, n: number) => () => {
+    get(l);
+    k(n);
+    op(OP.shl);
+  };
+  /** m = 1; while (m < top) m = (m << 1) | bit(base + m) */
+  const tree = (base: () => void, top: () => void) => {
+    k(1);
+    set(M);
+    a.open(OP.loop, "tree");
+    get(M);
+    k(1);
+    op(OP.shl);
+    bit(() => {
+      base();
+      get(M);
+      op(OP.add);
+    });
+    op(OP.or);
+    set(M);
+    get(M);
+    top();
+    op(OP.ltU);
+    a.br("tree", true);
+    a.close();
+  };
+  const pos = () => {
+    get(D);
+    get(DST);
+    op(OP.sub);
+  };
+
+  // range = 0xffffffff; in = SRC + 5; d = dst; dEnd = dst + dstLen
+  k(-1);
+  set(RANGE);
+  k(SRC + 5);
+  set(IN);
+  get(DST);
+  set(D);
+  get(DST);
+  get(DST_LEN);
+  op(OP.add);
+  set(D_END);
+
+  a.open(OP.block, "exit");
+  a.open(OP.loop, "main");
+  get(D);
+  get(D_END);
+  op(OP.geU);
+  a.br("exit", true);
+  get(IN);
+  get(SRC_END);
+  op(OP.gtU);
+  a.retIf(1);
+  a.open(OP.block, "next");
+  pos();
+  get(PB_MASK);
+  op(OP.and);
+  set(POS_STATE);
+  bit(at(L.IS_MATCH, shl(STATE, 4), loc(POS_STATE)));
+  op(OP.eqz);
+  a.open(OP.if); // literal
+  // base = LITERAL + 0x300 * (((pos & lpMask) << lc) + (prev >> (8 - lc)))
+  // SYM holds the previous byte (0 at the start) until the base is computed.
+  pos();
+  op(OP.eqz);
+  a.open(OP.if, null, I32);
+  k(0);
+  a.else();
+  get(D);
+  k(1);
+  op(OP.sub);
+  a.mem(OP.load8);
+  a.close();
+  set(SYM);
+  const litBase = () => {
+    k(L.LITERAL);
+    pos();
+    get(LP_MASK);
+    op(OP.and);
+    get(LC);
+    op(OP.shl);
+    get(SYM);
+    k(8);
+    get(LC);
+    op(OP.sub, OP.shrU, OP.add);
+    k(0x300);
+    op(OP.mul, OP.add);
+  };
+  litBase();
+  set(BASE);
+  k(1);
+  set(SYM);
+  get(STATE);
+  k(7);
+  op(OP.geU);
+  a.open(OP.if); // matched literal
+  get(REP0);
+  pos();
+  op(OP.geU);
+  a.retIf(1);
+  get(D);
+  get(REP0);
+  op(OP.sub);
+  k(1);
+  op(OP.sub);
+  a.mem(OP.load8);
+  set(MATCH_BYTE);
+  a.open(OP.block, "mdone");
+  a.open(OP.loop, "mloop");
+  get(MATCH_BYTE);
+  k(7);
+  op(OP.shrU);
+  k(1);
+  op(OP.and);
+  set(MATCH_BIT);
+  get(MATCH_BYTE);
+  k(1);
+  op(OP.shl);
+  set(MATCH_BYTE);
+  bit(() => {
+    get(BASE);
+    get(MATCH_BIT);
+    k(1);
+    op(OP.add);
+    k(8);
+    op(OP.shl, OP.add);
+    get(SYM);
+    op(OP.add);
+  });
+  set(BIT);
+  get(SYM);
+  k(1);
+  op(OP.shl);
+  get(BIT);
+  op(OP.or);
+  set(SYM);
+  get(MATCH_BIT);
+  get(BIT);
+  op(OP.ne);
+  a.br("mdone", true);
+  get(SYM);
+  k(0x100);
+  op(OP.ltU);
+  a.br("mloop", true);
+  a.close(); // mloop
+  a.close(); // mdone
+  a.close(); // matched literal
+  // while (sym < 0x100) sym = (sym << 1) | bit(base + sym)
+  a.open(OP.block, "ldone");
+  a.open(OP.loop, "lloop");
+  get(SYM);
+  k(0x100);
+  op(OP.geU);
+  a.br("ldone", true);
+  get(SYM);
+  k(1);
+  op(OP.shl);
+  bit(at(0, loc(BASE), loc(SYM)));
+  op(OP.or);
+  set(SYM);
+  a.br("lloop");
+  a.close();
+  a.close();
+  get(D);
+  get(SYM);
+  a.mem(OP.store8);
+  a.addTo(D, 1);
+  // state = state < 4 ? 0 : state < 10 ? state - 3 : state - 6
+  get(STATE);
+  k(4);
+  op(OP.ltU);
+  a.open(OP.if, null, I32);
+  k(0);
+  a.else();
+  get(STATE);
+  get(STATE);
+  k(10);
+  op(OP.ltU);
+  a.open(OP.if, null, I32);
+  k(3);
+  a.else();
+  k(6);
+  a.close();
+  op(OP.sub);
+  a.close();
+  set(STATE);
+  a.br("next");
+  a.close(); // literal
+
+  // isRep
+  bit(at(L.IS_REP, loc(STATE)));
+  op(OP.eqz);
+  a.open(OP.if); // new match
+  get(REP2);
+  set(REP3);
+  get(REP1);
+  set(REP2);
+  get(REP0);
+  set(REP1);
+  k(L.MATCH_LEN);
+  set(LEN_BASE);
+  get(STATE);
+  k(7);
+  op(OP.ltU);
+  a.open(OP.if, null, I32);
+  k(7);
+  a.else();
+  k(10);
+  a.close();
+  set(STATE);
+  a.else(); // repeat match
+  pos();
+  op(OP.eqz);
+  a.retIf(1);
+  bit(at(L.IS_REP_G0, loc(STATE)));
+  op(OP.eqz);
+  a.open(OP.if); // rep0
+  bit(at(L.IS_REP0_LONG, shl(STATE, 4), loc(POS_STATE)));
+  op(OP.eqz);
+  a.open(OP.if); // short rep: one byte
+  get(REP0);
+  pos();
+  op(OP.geU);
+  a.retIf(1);
+  get(STATE);
+  k(7);
+  op(OP.ltU);
+  a.open(OP.if, null, I32);
+  k(9);
+  a.else();
+  k(11);
+  a.close();
+  set(STATE);
+  get(D);
+  get(D);
+  get(REP0);
+  op(OP.sub);
+  k(1);
+  op(OP.sub);
+  a.mem(OP.load8);
+  a.mem(OP.store8);
+  a.addTo(D, 1);
+  a.br("next");
+  a.close();
+  a.else(); // rep1..3
+  bit(at(L.IS_REP_G1, loc(STATE)));
+  op(OP.eqz);
+  a.open(OP.if);
+  get(REP1);
+  set(DIST);
+  a.else();
+  bit(at(L.IS_REP_G2, loc(STATE)));
+  op(OP.eqz);
+  a.open(OP.if);
+  get(REP2);
+  set(DIST);
+  a.else();
+  get(REP3);
+  set(DIST);
+  get(REP2);
+  set(REP3);
+  a.close();
+  get(REP1);
+  set(REP2);
+  a.close();
+  get(REP0);
+  set(REP1);
+  get(DIST);
+  set(REP0);
+  a.close(); // rep0 / rep1..3
+  k(L.REP_LEN);
+  set(LEN_BASE);
+  get(STATE);
+  k(7);
+  op(OP.ltU);
+  a.open(OP.if, null, I32);
+  k(8);
+  a.else();
+  k(11);
+  a.close();
+  set(STATE);
+  a.close(); // new / repeat
+
+  // Length.
+  bit(at(L.LEN_CHOICE, loc(LEN_BASE)));
+  op(OP.eqz);
+  a.open(OP.if);
+  k(L.LEN_LOW);
+  get(LEN_BASE);
+  op(OP.add);
+  get(POS_STATE);
+  k(L.LEN_LOW_BITS);
+  op(OP.shl, OP.add);
+  set(TREE_BASE);
+  k(1 << L.LEN_LOW_BITS);
+  set(TREE_TOP);
+  k(0);
+  set(LEN);
+  a.else();
+  bit(at(L.LEN_CHOICE2, loc(LEN_BASE)));
+  op(OP.eqz);
+  a.open(OP.if);
+  k(L.LEN_MID);
+  get(LEN_BASE);
+  op(OP.add);
+  get(POS_STATE);
+  k(L.LEN_LOW_BITS);
+  op(OP.shl, OP.add);
+  set(TREE_BASE);
+  k(1 << L.LEN_LOW_BITS);
+  set(TREE_TOP);
+  k(8);
+  set(LEN);
+  a.else();
+  k(L.LEN_HIGH);
+  get(LEN_BASE);
+  op(OP.add);
+  set(TREE_BASE);
+  k(1 << L.LEN_HIGH_BITS);
+  set(TREE_TOP);
+  k(16);
+  set(LEN);
+  a.close();
+  a.close();
+  tree(loc(TREE_BASE), loc(TREE_TOP));
+  get(LEN);
+  get(M);
+  op(OP.add);
+  get(TREE_TOP);
+  op(OP.sub);
+  set(LEN);
+
+  // Distance of a new match.
+  get(LEN_BASE);
+  k(L.MATCH_LEN);
+  op(OP.eq);
+  a.open(OP.if);
+  // slot base = POS_SLOT + (min(len, 3) << 6)
+  tree(
+    () => {
+      k(L.POS_SLOT);
+      get(LEN);
+      k(3);
+      get(LEN);
+      k(3);
+      op(OP.ltU);
+      op(0x1b); // select
+      k(6);
+      op(OP.shl, OP.add);
+    },
+    () => k(64),
+  );
+  get(M);
+  k(64);
+  op(OP.sub);
+  set(SLOT);
+  get(SLOT);
+  k(4);
+  op(OP.ltU);
+  a.open(OP.if);
+  get(SLOT);
+  set(REP0);
+  a.else();
+  get(SLOT);
+  k(1);
+  op(OP.shrU);
+  k(1);
+  op(OP.sub);
+  set(NBITS);
+  k(2);
+  get(SLOT);
+  k(1);
+  op(OP.and, OP.or);
+  get(NBITS);
+  op(OP.shl);
+  set(DIST);
+  get(SLOT);
+  k(L.END_POS_MODEL);
+  op(OP.ltU);
+  a.open(OP.if);
+  k(L.SPEC_POS);
+  get(DIST);
+  op(OP.add);
+  get(SLOT);
+  op(OP.sub);
+  k(1);
+  op(OP.sub);
+  set(REV_BASE);
+  get(NBITS);
+  set(REV_BITS);
+  a.else();
+  // direct bits: nbits - ALIGN_BITS of them
+  k(0);
+  set(DIRECT);
+  get(NBITS);
+  k(L.ALIGN_BITS);
+  op(OP.sub);
+  set(K);
+  a.open(OP.block, "ddone");
+  a.open(OP.loop, "dloop");
+  get(K);
+  op(OP.eqz);
+  a.br("ddone", true);
+  normalize();
+  get(RANGE);
+  k(1);
+  op(OP.shrU);
+  set(RANGE);
+  get(DIRECT);
+  k(1);
+  op(OP.shl);
+  set(DIRECT);
+  get(CODE);
+  get(RANGE);
+  op(OP.geU);
+  a.open(OP.if);
+  get(CODE);
+  get(RANGE);
+  op(OP.sub);
+  set(CODE);
+  get(DIRECT);
+  k(1);
+  op(OP.or);
+  set(DIRECT);
+  a.close();
+  a.addTo(K, -1);
+  a.br("dloop");
+  a.close();
+  a.close();
+  get(DIST);
+  get(DIRECT);
+  k(L.ALIGN_BITS);
+  op(OP.shl, OP.add);
+  set(DIST);
+  k(L.ALIGN);
+  set(REV_BASE);
+  k(L.ALIGN_BITS);
+  set(REV_BITS);
+  a.close();
+  // reverse tree: rev |= bit << k
+  k(1);
+  set(M);
+  k(0);
+  set(REV);
+  k(0);
+  set(K);
+  a.open(OP.block, "rdone");
+  a.open(OP.loop, "rloop");
+  get(K);
+  get(REV_BITS);
+  op(OP.geU);
+  a.br("rdone", true);
+  bit(at(0, loc(REV_BASE), loc(M)));
+  set(BIT);
+  get(M);
+  k(1);
+  op(OP.shl);
+  get(BIT);
+  op(OP.or);
+  set(M);
+  get(REV);
+  get(BIT);
+  get(K);
+  op(OP.shl, OP.or);
+  set(REV);
+  a.addTo(K, 1);
+  a.br("rloop");
+  a.close();
+  a.close();
+  get(DIST);
+  get(REV);
+  op(OP.add);
+  set(REP0);
+  // The end marker (0xffffffff) is never valid inside the output: the JS decoder decides.
+  get(REP0);
+  k(-1);
+  op(OP.eq);
+  a.retIf(1);
+  a.close(); // slot >= 4
+  a.close(); // new match distance
+
+  // Copy len + 2 bytes from rep0 + 1 back.
+  a.addTo(LEN, 2);
+  get(REP0);
+  pos();
+  op(OP.geU);
+  get(REP0);
+  get(DICT);
+  op(OP.geU);
+  op(OP.or);
+  a.retIf(1);
+  get(LEN);
+  get(D_END);
+  get(D);
+  op(OP.sub);
+  op(OP.gtU);
+  a.open(OP.if);
+  get(PARTIAL);
+  op(OP.eqz);
+  a.retIf(1);
+  get(D_END);
+  get(D);
+  op(OP.sub);
+  set(LEN);
+  a.close();
+  get(D);
+  get(REP0);
+  op(OP.sub);
+  k(1);
+  op(OP.sub);
+  set(FROM);
+  get(D);
+  get(LEN);
+  op(OP.add);
+  set(E);
+  get(REP0);
+  k(1);
+  op(OP.add);
+  get(LEN);
+  op(OP.geU);
+  a.open(OP.if); // no overlap
+  get(D);
+  get(FROM);
+  get(LEN);
+  op(0xfc, 0x0a, 0x00, 0x00); // memory.copy
+  a.else();
+  a.open(OP.loop, "copy");
+  get(D);
+  get(FROM);
+  a.mem(OP.load8);
+  a.mem(OP.store8);
+  a.addTo(D, 1);
+  a.addTo(FROM, 1);
+  get(D);
+  get(E);
+  op(OP.ltU);
+  a.br("copy", true);
+  a.close();
+  a.close();
+  get(E);
+  set(D);
+  a.close(); // next
+  a.br("main");
+  a.close(); // main
+  a.close(); // exit
+  get(IN);
+  get(SRC_END);
+  op(OP.gtU);
+  op(OP.end); // function: returns 1 if the input ran out, else 0
+  return a.c;
+}
+
+function section(id: number, payload: number[]): number[] {
+  return [id, ...uleb(payload.length), ...payload];
+}
+
+function moduleBytes(): Uint8Array {
+  const code = [...uleb(1), ...uleb(LOCALS), I32, ...body()];
+  const name = (s: string) => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
+  return Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [1, 0x60, PARAMS, ...Array<number>(PARAMS).fill(I32), 1, I32]),
+    ...section(3, [1, 0]),
+    ...section(5, [1, 0x00, 1]),
+    ...section(7, [2, ...name("m"), 0x02, 0, ...name("d"), 0x00, 0]),
+    ...section(10, [1, ...uleb(code.length), ...code]),
+  ]);
+}
+
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+type DecodeFn = (srcEnd: number, dst: number, dstLen: number, partial: number, lc: number, lpMask: number, pbMask: number, dict: number, code: number) => number;
+
+let wasm: { memory: WasmMemory; decode: DecodeFn; bytes: Uint8Array } | null | undefined;
+
+function instance() {
+  if (wasm !== undefined) return wasm;
+  wasm = null;
+  try {
+    const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    if (!api) return null;
+    const inst = new api.Instance(new api.Module(moduleBytes()), {});
+    const memory = inst.exports.m as WasmMemory;
+    wasm = { memory, decode: inst.exports.d as DecodeFn, bytes: new Uint8Array(memory.buffer) };
+  } catch {
+    // No WebAssembly (or no bulk memory): the JS decoder does all the work.
+  }
+  return wasm;
+}
+
+/** Same contract as decodeMicroLzma (microlzma.ts), decoded in WebAssembly where available. */
+export function decodeMicroLzmaFast(src: Uint8Array, out: Uint8Array, dictSize: number, partial: boolean): void {
+  const w = instance();
+  if (!w || src.length < 5) return decodeMicroLzma(src, out, dictSize, partial);
+  const props = ~src[0]! & 0xff;
+  const lc = props % 9;
+  const lp = Math.floor(props / 9) % 5;
+  const pb = Math.floor(props / 45);
+  const code = (src[1]! << 24) | (src[2]! << 16) | (src[3]! << 8) | src[4]!;
+  if (props >= 9 * 5 * 5 || lc + lp > 4 || code === -1) return decodeMicroLzma(src, out, dictSize, partial);
+  const dst = (SRC + src.length + SLACK + 7) & ~7;
+  const need = dst + out.length;
+  if (need > MAX_MEMORY) return decodeMicroLzma(src, out, dictSize, partial);
+  if (need > w.bytes.length) {
+    w.memory.grow(Math.ceil((need - w.bytes.length) / 65536));
+    w.bytes = new Uint8Array(w.memory.buffer);
+  }
+  const probs = L.LITERAL + (0x300 << (lc + lp));
+  new Uint16Array(w.memory.buffer, 0, probs).fill(L.PROB_INIT);
+  w.bytes.set(src, SRC);
+  w.bytes.fill(0, SRC + src.length, dst);
+  const dict = dictSize > 0 ? Math.min(dictSize, LZMA_MAX_DICT_SIZE) : LZMA_MAX_DICT_SIZE;
+  const r = w.decode(SRC + src.length, dst, out.length, partial ? 1 : 0, lc, (1 << lp) - 1, (1 << pb) - 1, dict, code);
+  if (r !== 0) return decodeMicroLzma(src, out, dictSize, partial);
+  out.set(w.bytes.subarray(dst, dst + out.length));
+}
