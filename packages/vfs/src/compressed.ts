@@ -128,10 +128,10 @@ export async function fillCompressed(ctx: MountContext, inode: Inode, start: num
 
 /**
  * Codecs worth a worker: measured with the corpus on 2 cores (real-time priority, so
- * other load did not count), one worker made reading app-a-lzma ~45% faster (55 → 79
- * MB/s) but zstd (WASM, ~600 MB/s) and lz4 (~1.4 GB/s) ~10% slower, and deflate
- * (~430 MB/s) no faster: their pclusters decode in about the time the message round
- * trip and copies cost.
+ * other load did not count), one worker made reading app-a-lzma ~40% faster (70 → 98
+ * MB/s with the WebAssembly decoder) but zstd (~700 MB/s) only 0–10% and lz4 (~1.4 GB/s)
+ * ~10% slower, and deflate (~430 MB/s) no faster: their pclusters decode in about the
+ * time the message round trip, the copies and this thread's own work per fill take.
  */
 const OFFLOAD = new Set([Z_EROFS_COMPRESSION_LZMA]);
 
