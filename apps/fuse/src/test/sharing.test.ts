@@ -154,7 +154,9 @@ describe.skipIf(!FUSE_AVAILABLE || !corpus)("page cache sharing through erofs-fu
     readAll(mb, b);
     const s = await daemon.stats();
     expect(s.mounts[0]!.sharedBytesRead).toBe(0);
-    expect(s.cache.bytes).toBeLessThanOrEqual(metadataBytes(appB));
+    // Directory blocks and symlinks, plus at most a few pages decoded ahead of a READ
+    // that a concurrent READ had already delivered: nothing like the 100+ MB of content.
+    expect(s.cache.bytes).toBeLessThanOrEqual(metadataBytes(appB) + (1 << 20));
     const big = b.filter((f) => f.size > 65536)[0]!;
     expect(kernelCached(join(mb, big.path))).toBe(big.size + ((4096 - (big.size % 4096)) % 4096));
     // O_DIRECT works on a file that is not shared.
