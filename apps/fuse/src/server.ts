@@ -297,8 +297,9 @@ export class ErofsFuseServer {
   async #getxattr(req: Request): Promise<Outcome> {
     const size = args.u32(need(req, 8), 0);
     const name = nameAt(req, 8);
-    const value = await this.#fs.getxattr(await this.#inode(req), name);
-    return sized(value, size);
+    // Most probes (security.selinux, ACLs on every `ls -l`) ask for what is not there.
+    const value = await this.#fs.findxattr(await this.#inode(req), name);
+    return value ? sized(value, size) : ERRNO.ENODATA;
   }
 
   async #listxattr(req: Request): Promise<Outcome> {

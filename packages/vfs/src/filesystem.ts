@@ -205,6 +205,12 @@ export class ErofsFs {
     return this.#xattrs.get(inode, toPathBytes(name));
   }
 
+  /** Like getxattr, but null for an absent attribute (cheaper where absence is common). */
+  async findxattr(inode: Inode, name: string | Uint8Array): Promise<Uint8Array | null> {
+    this.#check();
+    return this.#xattrs.find(inode, toPathBytes(name));
+  }
+
   /** The page-cache-sharing fingerprint of a regular file, or null. */
   async fingerprint(inode: Inode): Promise<Uint8Array | null> {
     this.#check();

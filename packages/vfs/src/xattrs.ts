@@ -102,6 +102,13 @@ export class XattrAccess {
   }
 
   async get(inode: Inode, name: Uint8Array): Promise<Uint8Array> {
+    const value = await this.find(inode, name);
+    if (!value) throw new ErofsError("ENODATA", "no such attribute", printable(name));
+    return value;
+  }
+
+  /** Like get(), with null for an absent attribute: no error object for the common answer. */
+  async find(inode: Inode, name: Uint8Array): Promise<Uint8Array | null> {
     const split = splitName(name);
     if (!split) throw new ErofsError("EOPNOTSUPP", "attribute namespace not supported", printable(name));
     return this.#lookup(inode, split.index, split.suffix, name);
@@ -113,26 +120,21 @@ export class XattrAccess {
     if (!(sb.featureCompat & COMPAT.ISHARE_XATTRS)) return null;
     const p = this.#prefixes[sb.ishareXattrPrefixId];
     if (!p) return null;
-    try {
-      return await this.#lookup(inode, p.baseIndex, p.infix, p.infix);
-    } catch (e) {
-      if (ErofsError.isInstance(e) && e.code === "ENODATA") return null;
-      throw e;
-    }
+    return this.#lookup(inode, p.baseIndex, p.infix, p.infix);
   }
 
-  async #lookup(inode: Inode, index: number, suffix: Uint8Array, name: Uint8Array): Promise<Uint8Array> {
+  /** The value of one attribute, or null when the inode has none of that name. */
+  async #lookup(inode: Inode, index: number, suffix: Uint8Array, name: Uint8Array): Promise<Uint8Array | null> {
     if (suffix.length > NAME_MAX) throw new ErofsError("ERANGE", "attribute name too long", printable(name));
     const ibody = await this.#ibody(inode);
-    const missing = () => new ErofsError("ENODATA", "no such attribute", printable(name));
-    if (ibody.inline.length === 0 && ibody.sharedIds.length === 0) throw missing();
+    if (ibody.inline.length === 0 && ibody.sharedIds.length === 0) return null;
     if (this.#hash32 && this.#ctx.sb.xattrFilterReserved === 0 && filterExcludes(ibody.nameFilter, index, suffix, this.#hash32)) {
-      throw missing();
+      return null;
     }
     for await (const e of this.#entries(ibody)) {
       if (entryMatches(e, index, suffix, this.#prefixes)) return e.value;
     }
-    throw missing();
+    return null;
   }
 }
 
