@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ErofsError } from "@erofs-ts/format";
 import { committedVectors, firstDiff, hasTool, lz4FrameBlocks, prng, runTool, samples } from "./codec.test-helper.js";
 import { decodeLz4 } from "./lz4.js";
-import { decodeLz4Fast } from "./lz4-wasm.js";
+import { decodeLz4Fast, lz4WasmAvailable } from "./lz4-wasm.js";
 
 /** What a decoder does with the input: the bytes it wrote, or the error code and message. */
 function result(decode: typeof decodeLz4, input: Uint8Array, size: number, partial: boolean): string {
@@ -20,6 +20,10 @@ function result(decode: typeof decodeLz4, input: Uint8Array, size: number, parti
 }
 
 describe("decodeLz4Fast (WebAssembly) against decodeLz4 (JS)", () => {
+  it("runs in WebAssembly here (else these comparisons would be JS against JS)", () => {
+    expect(lz4WasmAvailable()).toBe(true);
+  });
+
   const streams = committedVectors("lz4").map((v) => ({ bytes: v.encoded, size: v.data.length }));
   if (hasTool("lz4")) {
     for (const { data } of samples()) {

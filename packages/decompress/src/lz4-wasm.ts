@@ -1,4 +1,5 @@
 import { decodeLz4 } from "./lz4.js";
+import { BLOCK_VOID, WASM_OP, ensureMemory, instantiate, sleb, uleb, type WasmDecoder } from "./wasm-module.js";
 
 /**
  * LZ4 block decoding in WebAssembly, assembled here from the instruction list below (no
@@ -19,37 +20,7 @@ const SLACK = 32;
 /** Largest input + output one call may stage: two pclusters' worth (see MAX_DECODED elsewhere). */
 const MAX_MEMORY = 64 << 20;
 
-// Opcodes used (WebAssembly core spec, binary format).
-const BLOCK_VOID = 0x40;
-const OP = {
-  loop: 0x03,
-  if: 0x04,
-  else: 0x05,
-  end: 0x0b,
-  br: 0x0c,
-  brIf: 0x0d,
-  return: 0x0f,
-  get: 0x20,
-  set: 0x21,
-  i64Load: 0x29,
-  load8: 0x2d,
-  load16: 0x2f,
-  i64Store: 0x37,
-  store8: 0x3a,
-  const: 0x41,
-  eqz: 0x45,
-  eq: 0x46,
-  ne: 0x47,
-  ltU: 0x49,
-  gtU: 0x4b,
-  leU: 0x4d,
-  geU: 0x4f,
-  add: 0x6a,
-  sub: 0x6b,
-  and: 0x71,
-  or: 0x72,
-  shrU: 0x76,
-} as const;
+const OP = WASM_OP;
 
 // Parameters and locals of the decode function (all i32).
 const SRC_LEN = 0;
@@ -67,30 +38,6 @@ const LEN = 11;
 const FROM = 12;
 const E = 13;
 const LOCALS = 10; // S..E
-
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n) byte |= 0x80;
-    out.push(byte);
-  } while (n);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
 
 /** The decode function's body: (srcLen, dst, dstLen, partial) → 0 decoded, 1 not valid. */
 function body(): number[] {
@@ -324,56 +271,18 @@ function body(): number[] {
   return c;
 }
 
-function section(id: number, payload: number[]): number[] {
-  return [id, ...uleb(payload.length), ...payload];
-}
+type DecodeFn = (srcLen: number, dst: number, dstLen: number, partial: number) => number;
 
-function moduleBytes(): Uint8Array {
-  const I32 = 0x7f;
-  const code = [...uleb(1), ...uleb(LOCALS), I32, ...body()]; // one group of LOCALS i32 locals
-  const name = (s: string) => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, 4, I32, I32, I32, I32, 1, I32]), // type: (i32 ×4) → i32
-    ...section(3, [1, 0]), // one function of type 0
-    ...section(5, [1, 0x00, 1]), // one memory, at least 1 page
-    ...section(7, [2, ...name("m"), 0x02, 0, ...name("d"), 0x00, 0]), // exports
-    ...section(10, [1, ...uleb(code.length), ...code]), // code
-  ]);
-}
+let wasm: WasmDecoder<DecodeFn> | null | undefined;
 
-// The little of the WebAssembly JS API used here, typed locally: this package compiles
-// without DOM or Node type libraries.
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
-
-interface Lz4Wasm {
-  memory: WasmMemory;
-  decode: (srcLen: number, dst: number, dstLen: number, partial: number) => number;
-  bytes: Uint8Array;
-}
-
-let wasm: Lz4Wasm | null | undefined;
-
-function instance(): Lz4Wasm | null {
-  if (wasm !== undefined) return wasm;
-  wasm = null;
-  try {
-    const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    if (!api) return null;
-    const inst = new api.Instance(new api.Module(moduleBytes()), {});
-    const memory = inst.exports.m as WasmMemory;
-    wasm = { memory, decode: inst.exports.d as Lz4Wasm["decode"], bytes: new Uint8Array(memory.buffer) };
-  } catch {
-    // No WebAssembly (or no bulk memory): the JS decoder does all the work.
-  }
+function instance(): WasmDecoder<DecodeFn> | null {
+  if (wasm === undefined) wasm = instantiate<DecodeFn>(4, LOCALS, body);
   return wasm;
+}
+
+/** Whether the WebAssembly LZ4 decoder could be built here (else the JS one does all). */
+export function lz4WasmAvailable(): boolean {
+  return instance() !== null;
 }
 
 /** Same contract as decodeLz4 (lz4.ts), decoded in WebAssembly where available. */
@@ -382,10 +291,7 @@ export function decodeLz4Fast(src: Uint8Array, out: Uint8Array, partial: boolean
   const dst = (src.length + SLACK + 7) & ~7;
   const need = dst + out.length + SLACK;
   if (!w || need > MAX_MEMORY) return decodeLz4(src, out, partial);
-  if (need > w.bytes.length) {
-    w.memory.grow(Math.ceil((need - w.bytes.length) / 65536));
-    w.bytes = new Uint8Array(w.memory.buffer);
-  }
+  ensureMemory(w, need);
   w.bytes.set(src, 0);
   if (w.decode(src.length, dst, out.length, partial ? 1 : 0) !== 0) return decodeLz4(src, out, partial);
   out.set(w.bytes.subarray(dst, dst + out.length));

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ErofsError } from "@erofs-ts/format";
 import { committedVectors, firstDiff, hasTool, prng, runTool, samples, toMicroLzma } from "./codec.test-helper.js";
 import { decodeMicroLzma } from "./microlzma.js";
-import { decodeMicroLzmaFast } from "./microlzma-wasm.js";
+import { decodeMicroLzmaFast, microLzmaWasmAvailable } from "./microlzma-wasm.js";
 
 type Decode = typeof decodeMicroLzma;
 
@@ -22,6 +22,10 @@ function result(decode: Decode, input: Uint8Array, size: number, dict: number, p
 }
 
 describe("decodeMicroLzmaFast (WebAssembly) against decodeMicroLzma (JS)", () => {
+  it("runs in WebAssembly here (else these comparisons would be JS against JS)", () => {
+    expect(microLzmaWasmAvailable()).toBe(true);
+  });
+
   const streams = committedVectors("mlzma").map((v) => ({ bytes: v.encoded, size: v.data.length }));
   if (hasTool("xz")) {
     for (const { data } of samples()) {

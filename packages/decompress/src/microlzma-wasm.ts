@@ -1,4 +1,5 @@
 import { LZMA_LAYOUT as L, LZMA_MAX_DICT_SIZE, decodeMicroLzma } from "./microlzma.js";
+import { BLOCK_VOID, I32, WASM_OP, ensureMemory, instantiate, sleb, uleb, type WasmDecoder } from "./wasm-module.js";
 
 /**
  * MicroLZMA decoding in WebAssembly, assembled here from the instruction list below (no
@@ -19,40 +20,8 @@ const SRC = PROBS_BYTES;
 const SLACK = 64;
 const MAX_MEMORY = 64 << 20;
 
-const VOID = 0x40;
-const I32 = 0x7f;
-const OP = {
-  block: 0x02,
-  loop: 0x03,
-  if: 0x04,
-  else: 0x05,
-  end: 0x0b,
-  br: 0x0c,
-  brIf: 0x0d,
-  return: 0x0f,
-  get: 0x20,
-  set: 0x21,
-  tee: 0x22,
-  load8: 0x2d,
-  load16: 0x2f,
-  store8: 0x3a,
-  store16: 0x3b,
-  const: 0x41,
-  eqz: 0x45,
-  eq: 0x46,
-  ne: 0x47,
-  ltU: 0x49,
-  gtU: 0x4b,
-  leU: 0x4d,
-  geU: 0x4f,
-  add: 0x6a,
-  sub: 0x6b,
-  mul: 0x6c,
-  and: 0x71,
-  or: 0x72,
-  shl: 0x74,
-  shrU: 0x76,
-} as const;
+const OP = WASM_OP;
+const VOID = BLOCK_VOID;
 
 // Parameters.
 const SRC_END = 0; // SRC + stream length
@@ -103,30 +72,6 @@ const FROM = local();
 const E = local();
 const LOCALS = nextLocal - PARAMS;
 
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n) byte |= 0x80;
-    out.push(byte);
-  } while (n);
-  return out;
-}
-
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  n |= 0;
-  for (;;) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
-      out.push(byte);
-      return out;
-    }
-    out.push(byte | 0x80);
-  }
-}
 
 /** A tiny emitter with named labels (br depths are computed from the open blocks). */
 class Asm {
@@ -816,48 +761,18 @@ function body(): number[] {
   return a.c;
 }
 
-function section(id: number, payload: number[]): number[] {
-  return [id, ...uleb(payload.length), ...payload];
-}
-
-function moduleBytes(): Uint8Array {
-  const code = [...uleb(1), ...uleb(LOCALS), I32, ...body()];
-  const name = (s: string) => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
-  return Uint8Array.from([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, [1, 0x60, PARAMS, ...Array<number>(PARAMS).fill(I32), 1, I32]),
-    ...section(3, [1, 0]),
-    ...section(5, [1, 0x00, 1]),
-    ...section(7, [2, ...name("m"), 0x02, 0, ...name("d"), 0x00, 0]),
-    ...section(10, [1, ...uleb(code.length), ...code]),
-  ]);
-}
-
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
 type DecodeFn = (srcEnd: number, dst: number, dstLen: number, partial: number, lc: number, lpMask: number, pbMask: number, dict: number, code: number) => number;
 
-let wasm: { memory: WasmMemory; decode: DecodeFn; bytes: Uint8Array } | null | undefined;
+let wasm: WasmDecoder<DecodeFn> | null | undefined;
 
-function instance() {
-  if (wasm !== undefined) return wasm;
-  wasm = null;
-  try {
-    const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    if (!api) return null;
-    const inst = new api.Instance(new api.Module(moduleBytes()), {});
-    const memory = inst.exports.m as WasmMemory;
-    wasm = { memory, decode: inst.exports.d as DecodeFn, bytes: new Uint8Array(memory.buffer) };
-  } catch {
-    // No WebAssembly (or no bulk memory): the JS decoder does all the work.
-  }
+function instance(): WasmDecoder<DecodeFn> | null {
+  if (wasm === undefined) wasm = instantiate<DecodeFn>(PARAMS, LOCALS, body);
   return wasm;
+}
+
+/** Whether the WebAssembly MicroLZMA decoder could be built here (else the JS one does all). */
+export function microLzmaWasmAvailable(): boolean {
+  return instance() !== null;
 }
 
 /** Same contract as decodeMicroLzma (microlzma.ts), decoded in WebAssembly where available. */
@@ -873,10 +788,7 @@ export function decodeMicroLzmaFast(src: Uint8Array, out: Uint8Array, dictSize: 
   const dst = (SRC + src.length + SLACK + 7) & ~7;
   const need = dst + out.length;
   if (need > MAX_MEMORY) return decodeMicroLzma(src, out, dictSize, partial);
-  if (need > w.bytes.length) {
-    w.memory.grow(Math.ceil((need - w.bytes.length) / 65536));
-    w.bytes = new Uint8Array(w.memory.buffer);
-  }
+  ensureMemory(w, need);
   const probs = L.LITERAL + (0x300 << (lc + lp));
   new Uint16Array(w.memory.buffer, 0, probs).fill(L.PROB_INIT);
   w.bytes.set(src, SRC);

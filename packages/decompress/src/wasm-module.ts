@@ -1,0 +1,128 @@
+/**
+ * The shared part of the hand-assembled WebAssembly decoders (lz4-wasm.ts,
+ * microlzma-wasm.ts): the binary-format opcodes they use, LEB128 numbers, and a module of
+ * one exported memory ("m") and one exported i32 function ("d"), instantiated where the
+ * runtime has WebAssembly.
+ */
+
+/** Opcodes (WebAssembly core spec, binary format). */
+export const WASM_OP = {
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  else: 0x05,
+  end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  return: 0x0f,
+  get: 0x20,
+  set: 0x21,
+  tee: 0x22,
+  i64Load: 0x29,
+  load8: 0x2d,
+  load16: 0x2f,
+  i64Store: 0x37,
+  store8: 0x3a,
+  store16: 0x3b,
+  const: 0x41,
+  eqz: 0x45,
+  eq: 0x46,
+  ne: 0x47,
+  ltU: 0x49,
+  gtU: 0x4b,
+  leU: 0x4d,
+  geU: 0x4f,
+  add: 0x6a,
+  sub: 0x6b,
+  mul: 0x6c,
+  and: 0x71,
+  or: 0x72,
+  shl: 0x74,
+  shrU: 0x76,
+} as const;
+
+/** Block type "no result", and the i32 value type. */
+export const BLOCK_VOID = 0x40;
+export const I32 = 0x7f;
+
+export function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n) byte |= 0x80;
+    out.push(byte);
+  } while (n);
+  return out;
+}
+
+export function sleb(n: number): number[] {
+  const out: number[] = [];
+  n |= 0;
+  for (;;) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0)) {
+      out.push(byte);
+      return out;
+    }
+    out.push(byte | 0x80);
+  }
+}
+
+function section(id: number, payload: number[]): number[] {
+  return [id, ...uleb(payload.length), ...payload];
+}
+
+/** A module: memory "m" (one page to start), function "d" of `params` i32s → i32. */
+function moduleBytes(params: number, locals: number, body: number[]): Uint8Array {
+  const code = [...uleb(1), ...uleb(locals), I32, ...body]; // one group of i32 locals
+  const name = (s: string) => [...uleb(s.length), ...Array.from(s, (ch) => ch.charCodeAt(0))];
+  return Uint8Array.from([
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    ...section(1, [1, 0x60, params, ...Array<number>(params).fill(I32), 1, I32]), // type
+    ...section(3, [1, 0]), // one function of type 0
+    ...section(5, [1, 0x00, 1]), // one memory, at least 1 page
+    ...section(7, [2, ...name("m"), 0x02, 0, ...name("d"), 0x00, 0]), // exports
+    ...section(10, [1, ...uleb(code.length), ...code]), // code
+  ]);
+}
+
+// The little of the WebAssembly JS API used here, typed locally: this package compiles
+// without DOM or Node type libraries.
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
+}
+
+/** An instantiated decoder: its memory, a byte view of it, and its function. */
+export interface WasmDecoder<F> {
+  memory: WasmMemory;
+  bytes: Uint8Array;
+  decode: F;
+}
+
+/** Builds and instantiates the module, or null without WebAssembly (or bulk memory). */
+export function instantiate<F>(params: number, locals: number, body: () => number[]): WasmDecoder<F> | null {
+  try {
+    const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+    if (!api) return null;
+    const inst = new api.Instance(new api.Module(moduleBytes(params, locals, body())), {});
+    const memory = inst.exports.m as WasmMemory;
+    return { memory, decode: inst.exports.d as F, bytes: new Uint8Array(memory.buffer) };
+  } catch {
+    return null;
+  }
+}
+
+/** Grows a decoder's memory to at least `need` bytes (the caller checked its cap). */
+export function ensureMemory<F>(w: WasmDecoder<F>, need: number): void {
+  if (need > w.bytes.length) {
+    w.memory.grow(Math.ceil((need - w.bytes.length) / 65536));
+    w.bytes = new Uint8Array(w.memory.buffer);
+  }
+}
