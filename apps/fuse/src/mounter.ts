@@ -28,7 +28,9 @@ export class MountError extends Error {
 export async function mountFuse(fd: number, image: string, mountpoint: string, options: { allowOther: boolean }): Promise<void> {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
-  const opts = [`fd=3`, "rootmode=40000", `user_id=${uid}`, `group_id=${gid}`, "ro", "default_permissions"];
+  // nosuid, nodev: an image is untrusted input; its setuid files and device nodes are
+  // shown as stored but grant nothing (as fusermount3 always does for users).
+  const opts = [`fd=3`, "rootmode=40000", `user_id=${uid}`, `group_id=${gid}`, "ro", "nosuid", "nodev", "default_permissions"];
   if (options.allowOther) opts.push("allow_other");
   const { code, stderr } = await run("mount", ["-i", "-t", "fuse.erofs", "-o", opts.join(","), image, mountpoint], fd);
   if (code !== 0) throw new MountError(`cannot mount ${mountpoint}: ${stderr || `mount exited with ${code}`}`);

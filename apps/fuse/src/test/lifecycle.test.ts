@@ -43,6 +43,9 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
   it("SIGTERM unmounts every mount and ends the daemon", async () => {
     daemon = await FuseDaemon.start([{ image: demo }, { image: demo }]);
     for (const m of daemon.mountpoints) expect(mountedPaths().has(m)).toBe(true);
+    // Untrusted images: read-only, and setuid bits and device nodes grant nothing.
+    const line = readFileSync("/proc/mounts", "utf8").split("\n").find((l) => l.split(" ")[1] === daemon!.mountpoints[0]);
+    expect(line?.split(" ")[3]?.split(",")).toEqual(expect.arrayContaining(["ro", "nosuid", "nodev"]));
     expect(readFileSync(join(daemon.mountpoints[1]!, "hello.txt"))).toEqual(readFileSync(join(demoSrc, "hello.txt")));
     const mounts = [...daemon.mountpoints];
     await daemon.stop(); // throws if a mount is left
