@@ -67,11 +67,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
 
   const mounts: LiveMount[] = [];
   const shutdown = async (): Promise<void> => {
-    await Promise.allSettled(
-      mounts.filter((m) => m.mounted).map(async (m) => {
-        await unmountFuse(m.pair.mountpoint);
-      }),
-    );
+    await Promise.allSettled(mounts.filter((m) => m.mounted).map((m) => unmountFuse(m.pair.mountpoint)));
   };
   try {
     for (let i = 0; i < options.pairs.length; i++) {
@@ -158,7 +154,7 @@ function collectWhenIdle(mounts: readonly LiveMount[]): NodeJS.Timeout {
   let seen = 0;
   let collected = 0;
   const timer = setInterval(() => {
-    const requests = mounts.reduce((n, m) => n + m.server.stats.requests, 0);
+    const requests = mounts.reduce((n, m) => n + m.server.requests, 0);
     if (requests === seen && requests !== collected) {
       gc();
       collected = requests;
@@ -180,8 +176,7 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
       image: m.pair.image,
       mountpoint: m.pair.mountpoint,
       mounted: m.mounted,
-      ...m.server.stats,
-      lookupReferences: m.server.nodes.references,
+      ...m.server.stats(),
       packedCache: m.fs.cacheStats().packed,
     })),
   };

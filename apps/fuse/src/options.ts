@@ -53,8 +53,6 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
 const DEFAULT_CACHE = 256 << 20;
 /** Options that describe one image's layout: they apply to the next pair only. */
 const ONE_IMAGE_KEYS = new Set(["device", "fsoffset", "fingerprints"]);
-/** Options of the daemon, not of one image. */
-const DAEMON_KEYS = new Set(["cache_size", "allow_other", "ro"]);
 
 /** Parses the command line; throws UsageError (exit 2) or an ErofsError for a bad option value. */
 export function parseArgs(argv: readonly string[]): DaemonOptions {
@@ -86,7 +84,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
         else if (key === "allow_other") allowOther = true;
         else if (key === "rw") throw new UsageError("rw: EROFS images are read-only", false);
         else if (ONE_IMAGE_KEYS.has(key)) nextImageOnly.push(item);
-        else if (!DAEMON_KEYS.has(key) && item !== "") imageOptions.push(item);
+        else if (key !== "ro" && item !== "") imageOptions.push(item); // ro: always
       }
     } else if (arg === "-h" || arg === "--help") throw new UsageError(USAGE);
     else if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);

@@ -49,14 +49,19 @@ interface DirHandle {
   entries: Promise<Awaited<ReturnType<ErofsFs["readdir"]>>> | null;
 }
 
-/** Counters the daemon reports (`--stats`, SIGUSR1). */
-export interface ServerStats {
+/** Counters kept as requests are served. */
+interface Counters {
   requests: number;
   errors: number;
   bytesRead: number;
   sharedBytesRead: number;
-  openFiles: number;
-  liveNodes: number;
+}
+
+/** What the daemon reports (`--stats`, SIGUSR1): the counters and the current state. */
+export interface ServerStats extends Readonly<Counters> {
+  readonly openFiles: number;
+  readonly liveNodes: number;
+  readonly lookupReferences: bigint;
 }
 
 /**
@@ -78,7 +83,7 @@ export class ErofsFuseServer {
   #resolveReady!: () => void;
   /** Settles when INIT has been answered: the mount is live. */
   readonly ready: Promise<void>;
-  readonly stats: ServerStats = { requests: 0, errors: 0, bytesRead: 0, sharedBytesRead: 0, openFiles: 0, liveNodes: 0 };
+  readonly #counters: Counters = { requests: 0, errors: 0, bytesRead: 0, sharedBytesRead: 0 };
 
   constructor(fs: ErofsFs, rootNid: bigint, options: ServerOptions = {}) {
     this.#fs = fs;
@@ -87,13 +92,18 @@ export class ErofsFuseServer {
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
 
-  get nodes(): NodeTable {
-    return this.#nodes;
+  /** Requests answered so far (the daemon's idle detection reads it). */
+  get requests(): number {
+    return this.#counters.requests;
+  }
+
+  stats(): ServerStats {
+    return { ...this.#counters, openFiles: this.#handles.size, liveNodes: this.#nodes.live, lookupReferences: this.#nodes.references };
   }
 
   /** The session's handler: answers one request. */
   readonly handle = async (req: Request): Promise<Outcome> => {
-    this.stats.requests++;
+    this.#counters.requests++;
     const op = req.header.opcode;
     try {
       if (op === OP.INIT) return this.#init(req);
@@ -102,9 +112,6 @@ export class ErofsFuseServer {
       return await this.#serve(req);
     } catch (e) {
       return this.#failure(e, req);
-    } finally {
-      this.stats.openFiles = this.#handles.size;
-      this.stats.liveNodes = this.#nodes.live;
     }
   };
 
@@ -140,7 +147,7 @@ export class ErofsFuseServer {
       case OP.READDIRPLUS:
         return this.#readdir(req, true);
       case OP.STATFS:
-        return [encodeStatfsOut({ ...this.#fs.statfs(), namelen: this.#fs.statfs().namemax })];
+        return this.#statfs();
       case OP.GETXATTR:
         return this.#getxattr(req);
       case OP.LISTXATTR:
@@ -154,6 +161,11 @@ export class ErofsFuseServer {
       default:
         return ERRNO.ENOSYS;
     }
+  }
+
+  #statfs(): Outcome {
+    const st = this.#fs.statfs();
+    return [encodeStatfsOut({ ...st, namelen: st.namemax })];
   }
 
   /** INIT: agree on the protocol minor and the capabilities both sides have. */
@@ -241,8 +253,8 @@ export class ErofsFuseServer {
     if (offset >= BigInt(handle.inode.size)) return [new Uint8Array(0)];
     // Shared files keep their pages in the shared cache; others in the kernel's only.
     const data = await this.#fs.read(handle.inode, Number(offset), size, { cache: handle.shared });
-    this.stats.bytesRead += data.length;
-    if (handle.shared) this.stats.sharedBytesRead += data.length;
+    this.#counters.bytesRead += data.length;
+    if (handle.shared) this.#counters.sharedBytesRead += data.length;
     return [data];
   }
 
@@ -335,7 +347,7 @@ export class ErofsFuseServer {
     const offset = args.u64(v, 8);
     const whence = args.u32(v, 16);
     if (whence !== SEEK_DATA && whence !== SEEK_HOLE) return ERRNO.EINVAL;
-    if (offset >= BigInt(inode.size)) return ERRNO.ENXIO;
+    // fs.seek answers ENXIO at or past the end (an offset beyond 2^53 included).
     return [encodeU64(BigInt(await this.#fs.seek(inode, Number(offset), whence === SEEK_HOLE)))];
   }
 
@@ -350,7 +362,7 @@ export class ErofsFuseServer {
   }
 
   #failure(e: unknown, req: Request): number {
-    this.stats.errors++;
+    this.#counters.errors++;
     if (ErofsError.isInstance(e)) {
       // Corruption is EIO to applications (the contract for hostile images); the log says more.
       if (e.code === "EFSCORRUPTED" || e.code === "EIO") {

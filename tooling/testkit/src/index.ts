@@ -11,3 +11,4 @@ export {
 export { compareEntry, entryFromObserved, sha256Hex, type CompareOptions, type Observed } from "./compare.js";
 export { KernelMount } from "./kernel.js";
 export { hostXattrs, observeHostTree } from "./host-tree.js";
+export { processAlive } from "./process.js";

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { processAlive } from "@erofs-ts/testkit";
 
 export const ENTRY = fileURLToPath(new URL("../../bin/erofs-fuse.cjs", import.meta.url));
 
@@ -46,15 +47,6 @@ export function mountedPaths(): Set<string> {
     if (f.length > 4) out.add(f[4]!.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8))));
   }
   return out;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -108,13 +100,13 @@ export class FuseDaemon {
   }
 
   get running(): boolean {
-    return alive(this.pid);
+    return processAlive(this.pid);
   }
 
   /** SIGTERM and wait for the daemon to end; throws if a mount is left behind. */
   async stop(): Promise<void> {
-    if (alive(this.pid)) process.kill(this.pid, "SIGTERM");
-    await waitFor(() => !alive(this.pid), 20_000, "the daemon to exit");
+    if (processAlive(this.pid)) process.kill(this.pid, "SIGTERM");
+    await waitFor(() => !processAlive(this.pid), 20_000, "the daemon to exit");
     const left = [...mountedPaths()].filter((p) => this.mountpoints.includes(p));
     rmSync(this.dir, { recursive: true, force: true });
     if (left.length) throw new Error(`mounts left behind: ${left.join(", ")}`);
@@ -122,7 +114,7 @@ export class FuseDaemon {
 
   /** Last resort for a failed test: kill and detach whatever is left. */
   kill(): void {
-    if (alive(this.pid)) process.kill(this.pid, "SIGKILL");
+    if (processAlive(this.pid)) process.kill(this.pid, "SIGKILL");
     for (const m of this.mountpoints) {
       if (mountedPaths().has(m)) execFileSync("umount", ["-l", m], { stdio: "ignore" });
     }

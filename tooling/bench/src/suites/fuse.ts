@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KernelMount, repoRoot } from "@erofs-ts/testkit";
+import { KernelMount, processAlive, repoRoot } from "@erofs-ts/testkit";
 import { MB, dropCaches, hostFiles, readAllHost, timed } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 
@@ -34,19 +34,10 @@ function startDaemon(pairs: { image: string; options?: string }[]): { mounts: st
   const pid = Number(readFileSync(join(dir, "pid"), "utf8"));
   const stop = () => {
     for (const m of mounts) spawnSync("umount", [m]);
-    for (let i = 0; i < 200 && alive(pid); i++) execFileSync("sleep", ["0.05"]);
+    for (let i = 0; i < 200 && processAlive(pid); i++) execFileSync("sleep", ["0.05"]);
     rmSync(dir, { recursive: true, force: true });
   };
   return { mounts, pid, stop };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** "Cached:" of /proc/meminfo in bytes: the kernel's page cache. */
