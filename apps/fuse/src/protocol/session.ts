@@ -97,6 +97,8 @@ export class FuseSession {
       req = parseRequest(bytes, bytes.length);
     } catch (e) {
       this.#options.log?.(`rx ?: malformed request (${(e as Error).message})`);
+      // Answer it if its unique can be read: an unanswered request blocks its caller forever.
+      if (bytes.length >= 16) this.#reply(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(8, true), ERRNO.EIO);
       return;
     }
     const { unique, opcode } = req.header;
