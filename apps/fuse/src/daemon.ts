@@ -1,14 +1,15 @@
-import { closeSync, openSync, renameSync, writeFileSync } from "node:fs";
+import { closeSync, renameSync, writeFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { mount, PageCache, type ErofsFs } from "@erofs-ts/vfs";
 import { mountFuse, raiseReadahead, unmountFuse } from "./mounter.js";
 import type { DaemonOptions, MountPair } from "./options.js";
+import { openFuseDevice } from "./protocol/device.js";
 import { FuseSession } from "./protocol/session.js";
 import { describeRequest } from "./describe.js";
 import { ErofsFuseServer } from "./server.js";
 
-/** Outstanding /dev/fuse reads per mount: requests served at once. */
+/** Thread-pool reader only: outstanding /dev/fuse reads per mount, requests served at once. */
 export const READERS_PER_MOUNT = 8;
 /** Large enough for any request the kernel sends a read-only filesystem (8 KiB minimum). */
 const READ_BUFFER = 132 << 10;
@@ -73,9 +74,10 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
     for (let i = 0; i < options.pairs.length; i++) {
       const pair = options.pairs[i]!;
       const fs = filesystems[i]!;
-      const fd = openSync("/dev/fuse", "r+");
+      const { fd, reader } = openFuseDevice();
       const server = new ErofsFuseServer(fs, fs.superblock.rootNid, { onError: (m) => hooks.log(`${pair.mountpoint}: ${m}`) });
       const session = new FuseSession(fd, {
+        reader,
         readers: READERS_PER_MOUNT,
         bufferSize: READ_BUFFER,
         log: options.debug ? (line) => hooks.log(`[${i}] ${line}`) : null,

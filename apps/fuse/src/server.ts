@@ -45,9 +45,11 @@ interface FileHandle {
 interface DirHandle {
   readonly kind: "dir";
   readonly inode: Inode;
-  /** The listing, read once per open directory so that READDIR pages are consistent. */
-  entries: Promise<Awaited<ReturnType<ErofsFs["readdir"]>>> | null;
 }
+
+type Listing = Awaited<ReturnType<ErofsFs["readdir"]>>;
+/** Directories whose listings are kept between READDIR pages: a few walkers at once. */
+const LISTINGS_KEPT = 4;
 
 /** Counters kept as requests are served. */
 interface Counters {
@@ -72,12 +74,24 @@ export interface ServerStats extends Readonly<Counters> {
  * inode_share is opened FOPEN_DIRECT_IO and read through the daemon's shared cache, so
  * its pages exist once however many mounts read it; any other file lets the kernel's
  * page cache hold it (FOPEN_KEEP_CACHE) and the daemon keeps no copy of its pages.
+ *
+ * Opens are round trips, and each is followed by a RELEASE, so where no choice is to be
+ * made they are skipped: a mount without inode_share answers OPEN with ENOSYS, and every
+ * mount answers OPENDIR so, when the kernel supports it. The kernel then opens every file
+ * and directory itself with FOPEN_KEEP_CACHE (and FOPEN_CACHE_DIR), sends READ and
+ * READDIR with file handle 0, and sends no RELEASE. That halves the requests of reading
+ * a small file (LOOKUP, READ instead of LOOKUP, OPEN, READ, RELEASE).
  */
 export class ErofsFuseServer {
   readonly #fs: ErofsFs;
   readonly #nodes: NodeTable;
   readonly #handles = new Map<bigint, FileHandle | DirHandle>();
   readonly #options: ServerOptions;
+  /** Recent directory listings by nid, oldest first: READDIR pages of one walk agree. */
+  readonly #listings = new Map<bigint, Promise<Listing>>();
+  /** Set at INIT: the kernel opens files (and directories) without asking. */
+  #noOpen = false;
+  #noOpendir = false;
   #nextFh = 1n;
   #initialized = false;
   #resolveReady!: () => void;
@@ -137,6 +151,9 @@ export class ErofsFuseServer {
         this.#handles.delete(args.u64(need(req, 8), 0));
         return [];
       case OP.FLUSH:
+        // Nothing is ever dirty. Files opened without OPEN lack FOPEN_NOFLUSH, so the
+        // kernel would ask at every close(2); ENOSYS tells it never to ask again.
+        return ERRNO.ENOSYS;
       case OP.FSYNC:
       case OP.FSYNCDIR:
         return [];
@@ -188,6 +205,9 @@ export class ErofsFuseServer {
     const flags = (kernel.flags & wanted) >>> 0;
     // flags2 is only read when both sides have INIT_EXT.
     const flags2 = flags & INIT.INIT_EXT ? kernel.flags2 & INIT.FLAGS2_DIRECT_IO_ALLOW_MMAP : 0;
+    // Every file's placement is the same without inode_share, so there is nothing to choose.
+    this.#noOpen = (kernel.flags & INIT.NO_OPEN_SUPPORT) !== 0 && !this.#fs.sharingEnabled;
+    this.#noOpendir = (kernel.flags & INIT.NO_OPENDIR_SUPPORT) !== 0;
     this.#initialized = true;
     queueMicrotask(() => this.#resolveReady());
     return [
@@ -232,6 +252,7 @@ export class ErofsFuseServer {
   }
 
   async #open(req: Request): Promise<Outcome> {
+    if (this.#noOpen) return ERRNO.ENOSYS;
     const flags = args.u32(need(req, 4), 0);
     const inode = await this.#inode(req);
     if ((flags & O_FLAGS.ACCMODE) !== O_FLAGS.RDONLY || flags & O_FLAGS.TRUNC) return ERRNO.EROFS;
@@ -246,8 +267,8 @@ export class ErofsFuseServer {
 
   async #read(req: Request): Promise<Outcome> {
     const v = need(req, 24);
-    const handle = this.#handles.get(args.u64(v, 0));
-    if (!handle || handle.kind !== "file") return ERRNO.EBADF;
+    const handle = await this.#fileHandle(req, args.u64(v, 0));
+    if (!handle) return ERRNO.EBADF;
     const offset = args.u64(v, 8);
     const size = args.u32(v, 16);
     if (offset >= BigInt(handle.inode.size)) return [new Uint8Array(0)];
@@ -258,11 +279,22 @@ export class ErofsFuseServer {
     return [data];
   }
 
+  /** The open file a READ names; with no opens, handle 0 and the request's node. */
+  async #fileHandle(req: Request, fh: bigint): Promise<FileHandle | null> {
+    if (fh === 0n && this.#noOpen) {
+      const inode = await this.#inode(req);
+      return inode.kind === "file" ? { kind: "file", inode, shared: false } : null;
+    }
+    const handle = this.#handles.get(fh);
+    return handle?.kind === "file" ? handle : null;
+  }
+
   async #opendir(req: Request): Promise<Outcome> {
+    if (this.#noOpendir) return ERRNO.ENOSYS;
     const inode = await this.#inode(req);
     if (inode.kind !== "dir") return ERRNO.ENOTDIR;
     const fh = this.#nextFh++;
-    this.#handles.set(fh, { kind: "dir", inode, entries: null });
+    this.#handles.set(fh, { kind: "dir", inode });
     // The kernel may keep listings in its page cache across opens: they never change.
     return [encodeOpenOut(fh, FOPEN.CACHE_DIR | FOPEN.KEEP_CACHE)];
   }
@@ -275,12 +307,12 @@ export class ErofsFuseServer {
    */
   async #readdir(req: Request, plus: boolean): Promise<Outcome> {
     const v = need(req, 24);
-    const handle = this.#handles.get(args.u64(v, 0));
-    if (!handle || handle.kind !== "dir") return ERRNO.EBADF;
+    const fh = args.u64(v, 0);
+    const handle = fh === 0n && this.#noOpendir ? { inode: await this.#inode(req) } : this.#handles.get(fh);
+    if (handle?.inode.kind !== "dir") return ERRNO.EBADF;
     const start = args.u64(v, 8);
     const size = args.u32(v, 16);
-    handle.entries ??= this.#fs.readdir(handle.inode, { dots: true });
-    const entries = await handle.entries;
+    const entries = await this.#listing(handle.inode);
     const out = new Uint8Array(size);
     let used = 0;
     for (let i = Number(start); i < entries.length; i++) {
@@ -304,6 +336,28 @@ export class ErofsFuseServer {
       this.#nodes.remember(nodeid);
     }
     return [out.subarray(0, used)];
+  }
+
+  /**
+   * A directory's listing, read once for the READDIR pages of a walk (each page would
+   * otherwise decode the whole directory again). The image never changes, so a kept
+   * listing is always right; only a few are kept.
+   */
+  #listing(dir: Inode): Promise<Listing> {
+    let listing = this.#listings.get(dir.nid);
+    if (listing) {
+      this.#listings.delete(dir.nid);
+    } else {
+      const reading = this.#fs.readdir(dir, { dots: true });
+      // A failed read is not kept: the error is answered, and the next READDIR tries again.
+      reading.catch(() => {
+        if (this.#listings.get(dir.nid) === reading) this.#listings.delete(dir.nid);
+      });
+      listing = reading;
+    }
+    this.#listings.set(dir.nid, listing);
+    if (this.#listings.size > LISTINGS_KEPT) this.#listings.delete(this.#listings.keys().next().value!);
+    return listing;
   }
 
   async #getxattr(req: Request): Promise<Outcome> {

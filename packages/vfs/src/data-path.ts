@@ -36,10 +36,13 @@ export async function readData(
   offset: number,
   length: number,
   store = true,
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
   const end = Math.min(inode.size, offset + length);
   if (offset >= end) return new Uint8Array(0);
-  const out = new Uint8Array(end - offset);
+  if (into && into.length < end - offset) throw new ErofsError("EINVAL", `read buffer of ${into.length} bytes for ${end - offset}`);
+  // Every byte of `out` is written below, so a reused (dirty) buffer is fine.
+  const out = into ? into.subarray(0, end - offset) : new Uint8Array(end - offset);
   const { cache, owner, packed } = pageHome(ctx, inode);
   const firstPage = Math.floor(offset / PAGE_SIZE);
   const lastPage = Math.floor((end - 1) / PAGE_SIZE);
@@ -73,6 +76,11 @@ export async function readData(
       keepFrom = runStart / PAGE_SIZE;
       while (keepFrom < p && cache.has(owner, keepFrom)) keepFrom++;
       filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE);
+    } else if (!store && runStart >= offset && runEnd <= end) {
+      // Handed over whole and not kept: read straight into the caller's bytes.
+      await fillRange(ctx, inode, runStart, runEnd, out.subarray(runStart - offset, runEnd - offset));
+      p = q;
+      continue;
     } else {
       filled = await fillRange(ctx, inode, runStart, runEnd);
     }
@@ -112,9 +120,8 @@ function copyPagePart(page: Uint8Array, index: number, offset: number, end: numb
   if (to > from) out.set(page.subarray(from - pageStart, to - pageStart), from - offset);
 }
 
-/** The exact bytes [start, end) of the file, read from its mapping (no cache). */
-async function fillRange(ctx: MountContext, inode: Inode, start: number, end: number): Promise<Uint8Array> {
-  const out = new Uint8Array(end - start);
+/** The exact bytes [start, end) of the file, read from its mapping (no cache), into `out` or a new array. */
+async function fillRange(ctx: MountContext, inode: Inode, start: number, end: number, out = new Uint8Array(end - start)): Promise<Uint8Array> {
   let pos = start;
   // Each extent advances pos by at least one byte; bound the loop anyway.
   for (let guard = 0; pos < end; guard++) {
@@ -128,8 +135,10 @@ async function fillRange(ctx: MountContext, inode: Inode, start: number, end: nu
       await source.read(target, position);
     } else if (ext.kind === "inline") {
       target.set(await readInodeMetadata(ctx, inode, ext.physical, take));
+    } else {
+      // A hole: `out` may be a reused buffer, so its bytes are cleared.
+      target.fill(0);
     }
-    // holes stay zero
     pos += take;
   }
   return out;

@@ -228,6 +228,11 @@ export class ErofsFs {
     return { data: this.#ctx.cache.stats(), metadata: this.#ctx.meta.stats(), packed: this.#ctx.packedCache.stats() };
   }
 
+  /** Whether inode_share is in effect on this mount, so some files may read through shared pages. */
+  get sharingEnabled(): boolean {
+    return this.#ctx.sharing !== null;
+  }
+
   /** Whether a regular file reads through a shared inode's pages. */
   isShared(inode: Inode): boolean {
     return this.#ctx.sharing?.isShared(inode) ?? false;

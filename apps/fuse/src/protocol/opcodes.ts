@@ -96,9 +96,13 @@ export const INIT = {
   DO_READDIRPLUS: 1 << 13,
   READDIRPLUS_AUTO: 1 << 14,
   ASYNC_DIO: 1 << 15,
+  /** The kernel takes ENOSYS from OPEN as "no open needed" (7.23); sent by the kernel. */
+  NO_OPEN_SUPPORT: 1 << 17,
   PARALLEL_DIROPS: 1 << 18,
   MAX_PAGES: 1 << 22,
   CACHE_SYMLINKS: 1 << 23,
+  /** The same for OPENDIR (7.29). */
+  NO_OPENDIR_SUPPORT: 1 << 24,
   INIT_EXT: 1 << 30,
   /** flags2 bit 4 (1 << 36): mmap is allowed on FOPEN_DIRECT_IO files (7.39). */
   FLAGS2_DIRECT_IO_ALLOW_MMAP: 1 << 4,

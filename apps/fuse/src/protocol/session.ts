@@ -1,4 +1,5 @@
-import { read as fsRead, writevSync } from "node:fs";
+import { read as fsRead, readSync, writevSync } from "node:fs";
+import { devicePoller, type ReaderKind } from "./device.js";
 import { ERRNO, NO_REPLY_OPS, OP, opName } from "./opcodes.js";
 import { OUT_HEADER_SIZE, args, parseRequest, type Request } from "./structs.js";
 
@@ -11,7 +12,9 @@ export type Outcome = Uint8Array[] | number | null;
 export type Handler = (req: Request) => Promise<Outcome> | Outcome;
 
 export interface SessionOptions {
-  /** Reads of /dev/fuse kept outstanding: how many requests can arrive while others run. */
+  /** How the device was opened (`openFuseDevice`): polled and non-blocking, or blocking. */
+  readonly reader: ReaderKind;
+  /** Thread-pool reader: reads of /dev/fuse kept outstanding, so requests arrive while others run. */
   readonly readers: number;
   /** Bytes per read buffer: at least the largest request (8 KiB minimum, write payloads). */
   readonly bufferSize: number;
@@ -22,10 +25,14 @@ export interface SessionOptions {
 }
 
 /**
- * One FUSE connection: keeps `readers` reads of the device outstanding, hands each request
- * to the handler without waiting for earlier ones, and writes replies as they complete.
- * Reads run on libuv's thread pool (a blocking read of a character device has no other
- * asynchronous form in Node), so the pool must be larger than the number of readers.
+ * One FUSE connection: reads requests, hands each to the handler without waiting for
+ * earlier ones, and writes replies as they complete. Two ways to read:
+ * - `poll`: the native poller wakes the event loop when a request waits, and the loop
+ *   reads it with a non-blocking read: one thread wake-up per request.
+ * - `thread-pool`: `readers` blocking reads stay outstanding on libuv's thread pool (a
+ *   blocking read of a character device has no other asynchronous form in Node), so the
+ *   pool must be larger than the number of readers. Each request then wakes a pool
+ *   thread, the loop, and another pool thread for the next read.
  *
  * Debug log legend: `rx UNIQUE: OPCODE nNODEID {args}` for a request,
  * `tx UNIQUE: OK, Nb` or `tx UNIQUE: ERRNAME` for its reply.
@@ -37,6 +44,7 @@ export class FuseSession {
   /** Requests being served, so an INTERRUPT can find its target. */
   readonly #inFlight = new Map<bigint, { interrupted: boolean }>();
   #liveReaders = 0;
+  #watcher: { close(): void } | null = null;
   #closed = false;
   #resolveClosed!: (reason: string) => void;
   /** Settles when the connection ends (unmounted, aborted or destroyed), with the reason. */
@@ -52,8 +60,13 @@ export class FuseSession {
     return this.#fd;
   }
 
+  get reader(): ReaderKind {
+    return this.#options.reader;
+  }
+
   start(handler: Handler): void {
     this.#handler = handler;
+    if (this.#options.reader === "poll") return this.#poll();
     for (let i = 0; i < this.#options.readers; i++) {
       this.#liveReaders++;
       this.#readNext(new Uint8Array(this.#options.bufferSize));
@@ -78,13 +91,40 @@ export class FuseSession {
     });
   }
 
+  /**
+   * One read per wake-up: epoll is level-triggered, so requests still queued wake the
+   * loop again at once, and no read is made just to learn that the queue is empty.
+   */
+  #poll(): void {
+    const poller = devicePoller();
+    if (!poller) throw new Error("the poll reader needs the native poller (build/fuse-poll.node)");
+    const buffer = new Uint8Array(this.#options.bufferSize);
+    this.#watcher = poller.watch(this.#fd, (status) => {
+      let n: number;
+      try {
+        n = readSync(this.#fd, buffer, 0, buffer.length, null);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        // Nothing there after all (withdrawn by an interrupt): wait for the next wake-up.
+        if (status >= 0 && (code === "EAGAIN" || code === "EINTR" || code === "ENOENT")) return;
+        return this.#finish(code === "ENODEV" ? "unmounted" : `read failed: ${(err as Error).message}`);
+      }
+      if (n === 0) return this.#finish("end of device");
+      this.#dispatch(buffer.slice(0, n));
+      // libuv stops a handle that reported an error: nothing would wake this reader again.
+      if (status < 0) this.#finish(`device poll failed (libuv error ${status})`);
+    });
+  }
+
   #readerDone(reason: string): void {
     this.#liveReaders--;
     this.#finish(reason);
   }
 
-  /** Marks the session over; the first reason wins. */
+  /** Marks the session over (the first reason wins) and stops polling the device. */
   #finish(reason: string): void {
+    this.#watcher?.close();
+    this.#watcher = null;
     if (!this.#closed) {
       this.#closed = true;
       this.#resolveClosed(reason);

@@ -1,0 +1,133 @@
+/*
+ * fuse-poll: tells JavaScript when a non-blocking /dev/fuse descriptor has requests
+ * waiting, from the event loop's own epoll set.
+ *
+ * Why native: Node can only read a character device through its thread pool, and each
+ * request then costs three thread wake-ups (pool thread, main loop, the next pool read)
+ * before it is even parsed. A uv_poll handle costs one: the kernel wakes the loop, which
+ * reads every waiting request itself. The protocol stays in TypeScript; this file only
+ * waits.
+ *
+ * API: watch(fd, callback) -> { close() }. callback(status) runs on the main thread with
+ * status 0 when the descriptor is readable, or a negative libuv error (the connection
+ * ended), after which no more calls come.
+ */
+#include <node_api.h>
+#include <stdlib.h>
+#include <uv.h>
+
+typedef struct {
+  uv_poll_t handle;
+  napi_env env;
+  napi_ref callback;
+  napi_async_context context;
+  int polling;
+} watcher_t;
+
+static void release_watcher(uv_handle_t *handle) { free(handle->data); }
+
+static void stop_polling(watcher_t *w) {
+  if (!w->polling) return;
+  w->polling = 0;
+  uv_poll_stop(&w->handle);
+}
+
+/* Ends the watcher for good: its memory goes once libuv has closed the handle. */
+static void dispose_watcher(napi_env env, void *data, void *hint) {
+  (void)hint;
+  watcher_t *w = data;
+  stop_polling(w);
+  napi_delete_reference(env, w->callback);
+  napi_async_destroy(env, w->context);
+  uv_close((uv_handle_t *)&w->handle, release_watcher);
+}
+
+static void on_poll(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  watcher_t *w = handle->data;
+  if (!w->polling) return;
+  /* After an error libuv has already stopped the handle: no further calls. */
+  if (status < 0) w->polling = 0;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback, receiver, arg, result;
+  napi_get_reference_value(env, w->callback, &callback);
+  /* make_callback wants an object as `this`. */
+  napi_get_global(env, &receiver);
+  napi_create_int32(env, status, &arg);
+  /* make_callback (not call_function) so promise jobs queued by the handler run now. */
+  if (napi_make_callback(env, w->context, receiver, callback, 1, &arg, &result) == napi_pending_exception) {
+    /* A throw in the callback is an uncaught exception, as in any other event callback. */
+    napi_value error;
+    if (napi_get_and_clear_last_exception(env, &error) == napi_ok) napi_fatal_exception(env, error);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static napi_value close_watcher(napi_env env, napi_callback_info info) {
+  napi_value self;
+  napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
+  void *w;
+  /* remove_wrap also drops the finalizer, so the watcher is disposed exactly once. */
+  if (napi_remove_wrap(env, self, &w) == napi_ok && w) dispose_watcher(env, w, NULL);
+  return NULL;
+}
+
+static napi_value watch(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  napi_valuetype type;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) {
+    napi_throw_type_error(env, NULL, "watch(fd, callback): fd must be a descriptor, callback a function");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    napi_throw_error(env, NULL, "no event loop");
+    return NULL;
+  }
+  watcher_t *w = calloc(1, sizeof *w);
+  if (!w) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  int rc = uv_poll_init(loop, &w->handle, fd);
+  if (rc != 0) {
+    free(w);
+    napi_throw_error(env, uv_err_name(rc), uv_strerror(rc));
+    return NULL;
+  }
+  w->handle.data = w;
+  w->env = env;
+  napi_value name;
+  napi_create_string_utf8(env, "erofs-fuse:poll", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, NULL, name, &w->context);
+  napi_create_reference(env, argv[1], 1, &w->callback);
+  rc = uv_poll_start(&w->handle, UV_READABLE, on_poll);
+  if (rc != 0) {
+    dispose_watcher(env, w, NULL);
+    napi_throw_error(env, uv_err_name(rc), uv_strerror(rc));
+    return NULL;
+  }
+  w->polling = 1;
+  napi_value handle, close_fn;
+  napi_create_object(env, &handle);
+  /* If the handle object is collected without close(), the finalizer ends the watcher. */
+  napi_wrap(env, handle, w, dispose_watcher, NULL, NULL);
+  napi_create_function(env, "close", NAPI_AUTO_LENGTH, close_watcher, NULL, &close_fn);
+  napi_set_named_property(env, handle, "close", close_fn);
+  return handle;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "watch", NAPI_AUTO_LENGTH, watch, NULL, &fn);
+  napi_set_named_property(env, exports, "watch", fn);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
