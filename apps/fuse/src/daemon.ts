@@ -178,6 +178,7 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
       image: m.pair.image,
       mountpoint: m.pair.mountpoint,
       mounted: m.mounted,
+      reader: m.session.reader,
       ...m.server.stats(),
       packedCache: m.fs.cacheStats().packed,
     })),

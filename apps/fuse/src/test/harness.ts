@@ -24,9 +24,9 @@ export interface RunResult {
 }
 
 /** Runs erofs-fuse to completion (the background start returns once mounts are live). */
-export function runFuse(args: readonly string[], timeoutMs = 60_000): Promise<RunResult> {
+export function runFuse(args: readonly string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [ENTRY, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [ENTRY, ...args], { stdio: ["ignore", "pipe", "pipe"], env });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
@@ -69,7 +69,7 @@ export class FuseDaemon {
     private readonly statsFile: string,
   ) {}
 
-  static async start(images: readonly ImageArg[], daemonOptions: readonly string[] = []): Promise<FuseDaemon> {
+  static async start(images: readonly ImageArg[], daemonOptions: readonly string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<FuseDaemon> {
     const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-test-"));
     const mountpoints: string[] = [];
     const args = ["--pidfile", join(dir, "pid"), "--stats", join(dir, "stats.json"), ...daemonOptions];
@@ -82,7 +82,7 @@ export class FuseDaemon {
       if (img.options) args.push("-o", img.options);
       args.push(img.image, mnt);
     });
-    const r = await runFuse(args);
+    const r = await runFuse(args, 60_000, env);
     if (r.status !== 0) {
       rmSync(dir, { recursive: true, force: true });
       throw new Error(`erofs-fuse failed (${r.status}): ${r.stderr}`);
@@ -126,6 +126,7 @@ export interface MountStats {
   image: string;
   mountpoint: string;
   mounted: boolean;
+  reader: "poll" | "thread-pool";
   requests: number;
   errors: number;
   bytesRead: number;

@@ -1,0 +1,108 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { CORPUS_ABSENT, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
+import { ENTRY, FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, mountedPaths, waitFor } from "./harness.js";
+
+const corpus = ensureCorpus();
+if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
+
+const demo = join(repoRoot(), "fixtures/demo.erofs");
+const demoSrc = join(repoRoot(), "fixtures/demo-src");
+const DEMO_FILES = ["hello.txt", "docs/README.md", "docs/numbers.txt"];
+/** The native poller is built wherever a C compiler is (CI installs one with the toolchain). */
+const HAS_CC = spawnSync(process.env.CC || "cc", ["--version"]).status === 0;
+
+const scratch: string[] = [];
+afterEach(() => {
+  for (const d of scratch.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+/** Runs `erofs-fuse -f -d` on one pair, calls `use` with the mountpoint, returns the log. */
+async function withDebugLog(image: string, options: string[], use: (mnt: string) => void): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-requests-"));
+  scratch.push(dir);
+  const mnt = join(dir, "m");
+  mkdirSync(mnt);
+  const child = spawn(process.execPath, [ENTRY, "-f", "-d", ...options, image, mnt], { stdio: ["ignore", "ignore", "pipe"] });
+  let log = "";
+  child.stderr.on("data", (d: Buffer) => (log += d.toString()));
+  try {
+    await waitFor(() => mountedPaths().has(mnt) && /tx \d+: OK, 64b/.test(log), 10_000, "the mount");
+    use(mnt);
+    // Replies are logged before they are written, so everything `use` caused is in the log.
+    spawnSync("umount", [mnt]);
+    await new Promise((r) => child.on("close", r));
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+  return log;
+}
+
+/** The request lines of a -d log: "OPCODE nNODEID {args}" with the reply for each. */
+function exchanges(log: string): { op: string; args: string; reply: string }[] {
+  const replies = new Map<string, string>();
+  for (const m of log.matchAll(/tx (\d+): (.*)\n/g)) replies.set(m[1]!, m[2]!);
+  return [...log.matchAll(/rx (\d+): ([A-Z_]+) n\d+ ?(.*)\n/g)].map((m) => ({ op: m[2]!, args: m[3]!, reply: replies.get(m[1]!) ?? "" }));
+}
+
+describe.skipIf(!FUSE_AVAILABLE)("how erofs-fuse reads and answers requests", () => {
+  it(`reads requests from the event loop through the native poller${HAS_CC ? "" : " (no C compiler here: the thread pool)"}`, async () => {
+    const d = await FuseDaemon.start([{ image: demo }]);
+    try {
+      for (const f of DEMO_FILES) expect(readFileSync(join(d.mountpoints[0]!, f))).toEqual(readFileSync(join(demoSrc, f)));
+      expect((await d.stats()).mounts[0]!.reader).toBe(HAS_CC ? "poll" : "thread-pool");
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it("the thread-pool reader (EROFS_FUSE_READER=pool, the fallback) serves the same bytes", async () => {
+    const d = await FuseDaemon.start([{ image: demo }], [], { ...process.env, EROFS_FUSE_READER: "pool" });
+    try {
+      const mnt = d.mountpoints[0]!;
+      for (const f of DEMO_FILES) expect(readFileSync(join(mnt, f))).toEqual(readFileSync(join(demoSrc, f)));
+      expect(readdirSync(join(mnt, "docs")).sort()).toEqual(readdirSync(join(demoSrc, "docs")).sort());
+      expect((await d.stats()).mounts[0]!.reader).toBe("thread-pool");
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it("without inode_share, files and directories are opened by the kernel: no OPEN, RELEASE or FLUSH round trips", async () => {
+    const log = await withDebugLog(demo, [], (mnt) => {
+      for (let round = 0; round < 3; round++) {
+        for (const f of DEMO_FILES) expect(readFileSync(join(mnt, f))).toEqual(readFileSync(join(demoSrc, f)));
+        expect(readdirSync(join(mnt, "docs")).sort()).toEqual(readdirSync(join(demoSrc, "docs")).sort());
+      }
+    });
+    const seen = exchanges(log);
+    const count = (op: string) => seen.filter((x) => x.op === op).length;
+    // Each is asked once, answered ENOSYS, and never sent again.
+    for (const op of ["OPEN", "OPENDIR"]) {
+      expect(seen.filter((x) => x.op === op).map((x) => x.reply), op).toEqual(["ENOSYS"]);
+    }
+    expect(count("FLUSH")).toBeLessThanOrEqual(1);
+    expect(count("RELEASE") + count("RELEASEDIR")).toBe(0);
+    const reads = seen.filter((x) => x.op === "READ");
+    expect(reads.length).toBeGreaterThan(0);
+    for (const r of reads) expect(r.args).toMatch(/^\{fh 0 /);
+  });
+
+  it.skipIf(!corpus)("with inode_share, files are opened by the daemon, which chooses their cache", async () => {
+    const log = await withDebugLog(join(corpus ?? "", "real/app-a.erofs"), ["-o", "inode_share"], (mnt) => {
+      // Each package's package.json: small files, several of them shared with app-b.
+      for (const name of readdirSync(mnt).slice(0, 20)) {
+        if (existsSync(join(mnt, name, "package.json"))) readFileSync(join(mnt, name, "package.json"));
+      }
+    });
+    const opens = exchanges(log).filter((x) => x.op === "OPEN");
+    expect(opens.length).toBeGreaterThan(1);
+    for (const o of opens) expect(o.reply).toMatch(/^OK/);
+    expect(exchanges(log).filter((x) => x.op === "RELEASE").length).toBe(opens.length);
+  });
+});
+
+if (!corpus) console.log(CORPUS_ABSENT);
