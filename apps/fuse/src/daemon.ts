@@ -79,6 +79,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
       const session = new FuseSession(fd, {
         reader,
         readers: READERS_PER_MOUNT,
+        spinMicros: options.spinMicros,
         bufferSize: READ_BUFFER,
         log: options.debug ? (line) => hooks.log(`[${i}] ${line}`) : null,
         describe: describeRequest,

@@ -13,8 +13,10 @@ const image = new URL("../../../fixtures/demo.erofs", import.meta.url).pathname;
 
 describe("erofs-fuse command line", () => {
   it("pairs, flags and daemon options", () => {
-    const o = parseArgs(["-d", "--stats", "s.json", "-o", "cache_size=64M,allow_other", image, m1]);
+    const o = parseArgs(["-d", "--stats", "s.json", "-o", "cache_size=64M,allow_other,spin_us=0", image, m1]);
     expect(o.debug && o.foreground).toBe(true);
+    expect(o.spinMicros).toBe(0);
+    expect(parseArgs([image, m1]).spinMicros).toBe(100);
     expect(o.cacheBytes).toBe(64 << 20);
     expect(o.allowOther).toBe(true);
     expect(o.statsFile).toMatch(/s\.json$/);
@@ -37,6 +39,7 @@ describe("erofs-fuse command line", () => {
     expect(() => parseArgs([image, join(dir, "nope")])).toThrow(/not a directory/);
     expect(() => parseArgs(["-o"])).toThrow(/needs a value/);
     expect(() => parseSize("12K")).toThrow(/at least 1M/);
+    for (const bad of ["1001", "-1", "5ms", ""]) expect(() => parseArgs(["-o", `spin_us=${bad}`, image, m1])).toThrow(/spin_us/);
     expect(parseSize("2G")).toBe(2 * 2 ** 30);
   });
 });

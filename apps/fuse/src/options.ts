@@ -29,6 +29,8 @@ export interface DaemonOptions {
   /** Budget of the one page cache every mount shares. */
   readonly cacheBytes: number;
   readonly allowOther: boolean;
+  /** How long the daemon looks for a next request before it sleeps (µs, 0: never). */
+  readonly spinMicros: number;
   readonly pairs: readonly MountPair[];
 }
 
@@ -48,9 +50,14 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
                   fingerprints=F  fingerprints for an image without them (erofs-cli fingerprints)
                   cache_size=N    page cache budget for the whole daemon (default 256M)
                   allow_other     let other users in (kernel checks modes: default_permissions)
+                  spin_us=N       once idle, look for the next request for N µs before
+                                  sleeping (default 100, at most 1000, 0: never): waking
+                                  a sleeping daemon costs a one-by-one client more
                   ro              accepted (always read-only)`;
 
 const DEFAULT_CACHE = 256 << 20;
+const DEFAULT_SPIN_US = 100;
+const MAX_SPIN_US = 1000;
 /** Options that describe one image's layout: they apply to the next pair only. */
 const ONE_IMAGE_KEYS = new Set(["device", "fsoffset", "fingerprints"]);
 
@@ -62,6 +69,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
   let pidFile: string | undefined;
   let cacheBytes = DEFAULT_CACHE;
   let allowOther = false;
+  let spinMicros = DEFAULT_SPIN_US;
   const imageOptions: string[] = [];
   let nextImageOnly: string[] = [];
   const positional: { value: string; options: string }[] = [];
@@ -82,6 +90,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
         const key = item.split("=")[0]!;
         if (key === "cache_size") cacheBytes = parseSize(item.slice("cache_size=".length));
         else if (key === "allow_other") allowOther = true;
+        else if (key === "spin_us") spinMicros = parseSpin(item.slice("spin_us=".length));
         else if (key === "rw") throw new UsageError("rw: EROFS images are read-only", false);
         else if (ONE_IMAGE_KEYS.has(key)) nextImageOnly.push(item);
         else if (key !== "ro" && item !== "") imageOptions.push(item); // ro: always
@@ -107,7 +116,13 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
     // Options in force where the image was named (so later -o can't change earlier pairs).
     pairs.push({ image, mountpoint, options: parseMountOptions(positional[i]!.options) });
   }
-  return { foreground, debug, statsFile, pidFile, cacheBytes, allowOther, pairs };
+  return { foreground, debug, statsFile, pidFile, cacheBytes, allowOther, spinMicros, pairs };
+}
+
+function parseSpin(text: string): number {
+  const n = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
+  if (!(n <= MAX_SPIN_US)) throw new UsageError(`spin_us=${text}: need a whole number of microseconds up to ${MAX_SPIN_US}`, false);
+  return n;
 }
 
 /** A byte count with an optional K/M/G suffix (powers of 1024). */

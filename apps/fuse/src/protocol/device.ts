@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 
 /** The native poller (`native/fuse-poll.c`): one uv_poll handle on the event loop. */
 export interface DevicePoller {
-  watch(fd: number, onReady: (status: number) => void): { close(): void };
+  /** When `isIdle()` holds after `onReady`, the poller looks for the next request for up to `spinMicros`. */
+  watch(fd: number, onReady: (status: number) => void, isIdle: () => boolean, spinMicros: number): { close(): void };
 }
 
 /** Where `scripts/build-native.mjs` puts the addon, relative to the package root. */

@@ -16,6 +16,8 @@ export interface SessionOptions {
   readonly reader: ReaderKind;
   /** Thread-pool reader: reads of /dev/fuse kept outstanding, so requests arrive while others run. */
   readonly readers: number;
+  /** Poll reader: how long to look for the next request once idle, before sleeping (µs). */
+  readonly spinMicros?: number;
   /** Bytes per read buffer: at least the largest request (8 KiB minimum, write payloads). */
   readonly bufferSize: number;
   /** `-d`: one line per request and reply. */
@@ -99,7 +101,16 @@ export class FuseSession {
     const poller = devicePoller();
     if (!poller) throw new Error("the poll reader needs the native poller (build/fuse-poll.node)");
     const buffer = new Uint8Array(this.#options.bufferSize);
-    this.#watcher = poller.watch(this.#fd, (status) => {
+    this.#watcher = poller.watch(
+      this.#fd,
+      (status) => this.#readOne(buffer, status),
+      () => this.#inFlight.size === 0,
+      this.#options.spinMicros ?? 0,
+    );
+  }
+
+  #readOne(buffer: Uint8Array, status: number): void {
+    {
       let n: number;
       try {
         n = readSync(this.#fd, buffer, 0, buffer.length, null);
@@ -113,7 +124,7 @@ export class FuseSession {
       this.#dispatch(buffer.slice(0, n));
       // libuv stops a handle that reported an error: nothing would wake this reader again.
       if (status < 0) this.#finish(`device poll failed (libuv error ${status})`);
-    });
+    }
   }
 
   #readerDone(reason: string): void {
