@@ -93,9 +93,11 @@ export async function readData(
     for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
       const from = (i - fillFirst) * PAGE_SIZE;
       const to = Math.min(filled.length, from + PAGE_SIZE);
-      const pageData = asViews ? filled.subarray(from, to) : filled.slice(from, to);
-      // Without store, pages before the request were handed over by earlier reads.
-      if (store || (i >= firstPage && !covers(i))) cache.put(owner, i, pageData, ctx.id);
+      // Without store, pages before the request were handed over by earlier reads, and
+      // pages it covers go to the caller only: neither is copied into a page of its own.
+      const kept = store || (i >= firstPage && !covers(i));
+      const pageData = asViews || !kept ? filled.subarray(from, to) : filled.slice(from, to);
+      if (kept) cache.put(owner, i, pageData, ctx.id);
       copyPagePart(pageData, i, offset, end, out);
     }
     p = Math.max(q, fillEnd);

@@ -18,12 +18,33 @@ function blockCount(ctx: MountContext, dir: Inode): number {
   return Math.ceil(dir.size / ctx.sb.blockSize);
 }
 
+/**
+ * Parsed directory blocks kept per mount, most recently used last. A lookup's binary
+ * search parses a few blocks, and the next lookup in the same directory (a walk, `ls -l`)
+ * parses the same ones again; the parse, not the read, is what costs. The image never
+ * changes, so a kept block is always right. About 128 × (block + its entries) of memory.
+ */
+const PARSED_BLOCKS_KEPT = 128;
+const parsedBlocks = new WeakMap<MountContext, Map<string, DirEntry[]>>();
+
 /** The dirents of directory block `index`, in on-disk (sorted) order. */
 export async function readDirBlock(ctx: MountContext, dir: Inode, index: number): Promise<DirEntry[]> {
+  let kept = parsedBlocks.get(ctx);
+  if (!kept) parsedBlocks.set(ctx, (kept = new Map()));
+  const key = `${dir.nid}:${index}`;
+  const hit = kept.get(key);
+  if (hit) {
+    kept.delete(key);
+    kept.set(key, hit);
+    return hit;
+  }
   const bs = ctx.sb.blockSize;
   const used = Math.min(bs, dir.size - index * bs);
   const block = await readData(ctx, dir, index * bs, used);
-  return parseDirBlock(block, used, `directory nid ${dir.nid} block ${index}`);
+  const entries = parseDirBlock(block, used, `directory nid ${dir.nid} block ${index}`);
+  kept.set(key, entries);
+  if (kept.size > PARSED_BLOCKS_KEPT) kept.delete(kept.keys().next().value!);
+  return entries;
 }
 
 /** Every dirent of a directory, `.` and `..` included when stored, in kernel readdir order. */

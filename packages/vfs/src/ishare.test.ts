@@ -37,6 +37,7 @@ describe.skipIf(!corpus)("page cache sharing across images (app-a, app-b)", () =
     const cache = new PageCache({ budgetBytes: BIG });
     const a = await mount(image("app-a"), { cache, inodeShare: true, domainId: "team" });
     const b = await mount(image("app-b"), { cache, inodeShare: true, domainId: "team" });
+    expect(a.sharingEnabled && b.sharingEnabled).toBe(true);
     const aFiles = files("app-a");
     const seen = new Set(aFiles.map((f) => `${f.sha256}:${f.size}`));
     for (const f of aFiles) expect(await readAll(a, f.path)).toBe(f.sha256);
@@ -115,6 +116,7 @@ describe.skipIf(!corpus)("page cache sharing across images (app-a, app-b)", () =
   it("reports a notice and shares nothing for an image without fingerprints", async () => {
     const fs = await mount(image("app-a-lz4"), { inodeShare: true });
     expect(fs.notices.join()).toMatch(/inode_share/);
+    expect(fs.sharingEnabled).toBe(false);
     expect(fs.isShared(await fs.lookup(files("app-a")[0]!.path))).toBe(false);
     await fs.unmount();
   });
