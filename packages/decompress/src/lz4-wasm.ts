@@ -1,5 +1,5 @@
 import { decodeLz4 } from "./lz4.js";
-import { BLOCK_VOID, WASM_OP, ensureMemory, instantiate, sleb, uleb, type WasmDecoder } from "./wasm-module.js";
+import { BLOCK_VOID, WASM_OP, stagingFor, instantiate, sleb, uleb, type WasmDecoder } from "./wasm-module.js";
 
 /**
  * LZ4 block decoding in WebAssembly, assembled here from the instruction list below (no
@@ -287,11 +287,11 @@ export function lz4WasmAvailable(): boolean {
 
 /** Same contract as decodeLz4 (lz4.ts), decoded in WebAssembly where available. */
 export function decodeLz4Fast(src: Uint8Array, out: Uint8Array, partial: boolean): void {
-  const w = instance();
+  const kept = instance();
   const dst = (src.length + SLACK + 7) & ~7;
   const need = dst + out.length + SLACK;
-  if (!w || need > MAX_MEMORY) return decodeLz4(src, out, partial);
-  ensureMemory(w, need);
+  if (!kept || need > MAX_MEMORY) return decodeLz4(src, out, partial);
+  const w = stagingFor(kept, need);
   w.bytes.set(src, 0);
   if (w.decode(src.length, dst, out.length, partial ? 1 : 0) !== 0) return decodeLz4(src, out, partial);
   out.set(w.bytes.subarray(dst, dst + out.length));

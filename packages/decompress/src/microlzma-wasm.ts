@@ -1,5 +1,5 @@
 import { LZMA_LAYOUT as L, LZMA_MAX_DICT_SIZE, decodeMicroLzma } from "./microlzma.js";
-import { BLOCK_VOID, I32, WASM_OP, ensureMemory, instantiate, sleb, uleb, type WasmDecoder } from "./wasm-module.js";
+import { BLOCK_VOID, I32, WASM_OP, stagingFor, instantiate, sleb, uleb, type WasmDecoder } from "./wasm-module.js";
 
 /**
  * MicroLZMA decoding in WebAssembly, assembled here from the instruction list below (no
@@ -777,8 +777,8 @@ export function microLzmaWasmAvailable(): boolean {
 
 /** Same contract as decodeMicroLzma (microlzma.ts), decoded in WebAssembly where available. */
 export function decodeMicroLzmaFast(src: Uint8Array, out: Uint8Array, dictSize: number, partial: boolean): void {
-  const w = instance();
-  if (!w || src.length < 5) return decodeMicroLzma(src, out, dictSize, partial);
+  const kept = instance();
+  if (!kept || src.length < 5) return decodeMicroLzma(src, out, dictSize, partial);
   const props = ~src[0]! & 0xff;
   const lc = props % 9;
   const lp = Math.floor(props / 9) % 5;
@@ -788,7 +788,7 @@ export function decodeMicroLzmaFast(src: Uint8Array, out: Uint8Array, dictSize: 
   const dst = (SRC + src.length + SLACK + 7) & ~7;
   const need = dst + out.length;
   if (need > MAX_MEMORY) return decodeMicroLzma(src, out, dictSize, partial);
-  ensureMemory(w, need);
+  const w = stagingFor(kept, need);
   const probs = L.LITERAL + (0x300 << (lc + lp));
   new Uint16Array(w.memory.buffer, 0, probs).fill(L.PROB_INIT);
   w.bytes.set(src, SRC);

@@ -99,11 +99,13 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
-/** An instantiated decoder: its memory, a byte view of it, and its function. */
+/** An instantiated decoder: its memory, a byte view of it, its function, and its module. */
 export interface WasmDecoder<F> {
   memory: WasmMemory;
   bytes: Uint8Array;
   decode: F;
+  /** Makes another instance of the same compiled module (see stagingFor). */
+  readonly another: () => WasmDecoder<F>;
 }
 
 /** Builds and instantiates the module, or null without WebAssembly (or bulk memory). */
@@ -111,18 +113,31 @@ export function instantiate<F>(params: number, locals: number, body: () => numbe
   try {
     const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     if (!api) return null;
-    const inst = new api.Instance(new api.Module(moduleBytes(params, locals, body())), {});
-    const memory = inst.exports.m as WasmMemory;
-    return { memory, decode: inst.exports.d as F, bytes: new Uint8Array(memory.buffer) };
+    const module = new api.Module(moduleBytes(params, locals, body()));
+    const make = (): WasmDecoder<F> => {
+      const inst = new api.Instance(module, {});
+      const memory = inst.exports.m as WasmMemory;
+      return { memory, decode: inst.exports.d as F, bytes: new Uint8Array(memory.buffer), another: make };
+    };
+    return make();
   } catch {
     return null;
   }
 }
 
-/** Grows a decoder's memory to at least `need` bytes (the caller checked its cap). */
-export function ensureMemory<F>(w: WasmDecoder<F>, need: number): void {
-  if (need > w.bytes.length) {
-    w.memory.grow(Math.ceil((need - w.bytes.length) / 65536));
-    w.bytes = new Uint8Array(w.memory.buffer);
+/**
+ * A kept decoder's memory may grow to this; a call staging more gets an instance of its
+ * own, dropped after the call. WebAssembly memory never shrinks, so one large extent (a
+ * packed inode's, say) would otherwise stay resident for the life of the process.
+ */
+export const RETAINED_MEMORY = 4 << 20;
+
+/** The decoder to stage `need` bytes in (the caller checked its cap), with room for them. */
+export function stagingFor<F>(w: WasmDecoder<F>, need: number): WasmDecoder<F> {
+  const d = need <= RETAINED_MEMORY ? w : w.another();
+  if (need > d.bytes.length) {
+    d.memory.grow(Math.ceil((need - d.bytes.length) / 65536));
+    d.bytes = new Uint8Array(d.memory.buffer);
   }
+  return d;
 }
