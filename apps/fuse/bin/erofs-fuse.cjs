@@ -2,7 +2,7 @@
 // libuv's thread pool size is fixed when the pool first starts, and loading an ES module
 // already starts it, so it is set here, in a CommonJS entry (loaded synchronously),
 // before the real program is imported.
-// - With the native poller (build/fuse-poll.node), requests are read on the event loop
+// - With the native poller (build/erofs-fuse-native.node), requests are read on the event loop
 //   and the pool only does image reads: a few threads more than Node's 4.
 // - Without it, the daemon keeps 8 blocking reads of /dev/fuse outstanding per mount on
 //   the pool, and image reads need free threads beside them: 8 per command-line argument
@@ -11,7 +11,7 @@
 const { existsSync } = require("node:fs");
 const { join } = require("node:path");
 if (!process.env.UV_THREADPOOL_SIZE) {
-  const polled = process.env.EROFS_FUSE_READER !== "pool" && existsSync(join(__dirname, "../build/fuse-poll.node"));
+  const polled = process.env.EROFS_FUSE_READER !== "pool" && existsSync(join(__dirname, "../build/erofs-fuse-native.node"));
   process.env.UV_THREADPOOL_SIZE = String(polled ? 8 : Math.min(1024, 16 + 8 * process.argv.length));
 }
 import("../dist/main.js");

@@ -1,4 +1,4 @@
-// Compiles native/fuse-poll.c into build/fuse-poll.node with the system C compiler and
+// Compiles native/erofs-fuse-native.c into build/erofs-fuse-native.node with the system C compiler and
 // the running Node's headers. It is an N-API module, so it needs no linking against
 // Node and stays valid across Node versions. If no compiler or headers are found, the
 // daemon falls back to its thread-pool reader: this prints why and succeeds anyway,
@@ -9,8 +9,8 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const source = join(root, "native/fuse-poll.c");
-const output = join(root, "build/fuse-poll.node");
+const source = join(root, "native/erofs-fuse-native.c");
+const output = join(root, "build/erofs-fuse-native.node");
 
 function nodeHeaders() {
   const candidates = [
@@ -38,7 +38,7 @@ if (!headers) fail("Node's headers (node_api.h, uv.h) were not found; set npm_co
 mkdirSync(dirname(output), { recursive: true });
 const cc = process.env.CC || "cc";
 try {
-  execFileSync(cc, ["-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-DNODE_GYP_MODULE_NAME=fuse_poll", `-I${headers}`, "-o", output, source], { stdio: ["ignore", "inherit", "inherit"] });
+  execFileSync(cc, ["-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-DNODE_GYP_MODULE_NAME=erofs_fuse_native", `-I${headers}`, "-o", output, source], { stdio: ["ignore", "inherit", "inherit"] });
 } catch (e) {
   fail(`${cc} failed: ${e.message.split("\n")[0]}`);
 }

@@ -4,7 +4,7 @@ import { runInNewContext } from "node:vm";
 import { mount, PageCache, type ErofsFs } from "@erofs-ts/vfs";
 import { mountFuse, raiseReadahead, unmountFuse } from "./mounter.js";
 import type { DaemonOptions, MountPair } from "./options.js";
-import { openFuseDevice } from "./protocol/device.js";
+import { nativePart, openFuseDevice } from "./protocol/device.js";
 import { FuseSession } from "./protocol/session.js";
 import { describeRequest } from "./describe.js";
 import { ErofsFuseServer } from "./server.js";
@@ -149,7 +149,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
 /**
  * Every READ answers with a fresh buffer, and V8 lets dead buffers pile up (tens of MB)
  * before it collects them: memory that looks like the daemon's. Once a burst of requests
- * is over (a second without any), a full collection gives it back.
+ * is over (a second without any), a full collection and a malloc trim give it back.
  */
 function collectWhenIdle(mounts: readonly LiveMount[]): NodeJS.Timeout {
   setFlagsFromString("--expose-gc");
@@ -160,6 +160,8 @@ function collectWhenIdle(mounts: readonly LiveMount[]): NodeJS.Timeout {
     const requests = mounts.reduce((n, m) => n + m.server.requests, 0);
     if (requests === seen && requests !== collected) {
       gc();
+      // What the collection freed goes back to malloc, which keeps it mapped until trimmed.
+      nativePart()?.trimHeap();
       collected = requests;
     }
     seen = requests;

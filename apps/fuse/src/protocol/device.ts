@@ -3,35 +3,41 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The native poller (`native/fuse-poll.c`): one uv_poll handle on the event loop. */
-export interface DevicePoller {
+/** The native part (`native/erofs-fuse-native.c`): a uv_poll handle on the event loop, and malloc_trim. */
+export interface NativePart {
+  /** Returns free malloc memory to the system; true when some was released. */
+  trimHeap(): boolean;
   /** When `isIdle()` holds after `onReady`, the poller looks for the next request for up to `spinMicros`. */
   watch(fd: number, onReady: (status: number) => void, isIdle: () => boolean, spinMicros: number): { close(): void };
 }
 
 /** Where `scripts/build-native.mjs` puts the addon, relative to the package root. */
-export const POLLER_PATH = "build/fuse-poll.node";
+export const NATIVE_PATH = "build/erofs-fuse-native.node";
 
-let loaded: DevicePoller | null | undefined;
+let loaded: NativePart | null | undefined;
 
-/**
- * The native poller, or null when it was not built (no C compiler or Node headers) or
- * `EROFS_FUSE_READER=pool` asks for the thread-pool reader. Without it the daemon still
- * works, with about three times the latency per request.
- */
-export function devicePoller(): DevicePoller | null {
+/** The native part, or null when it was not built (no C compiler or Node headers). */
+export function nativePart(): NativePart | null {
   if (loaded !== undefined) return loaded;
   loaded = null;
-  if (process.env.EROFS_FUSE_READER === "pool") return loaded;
-  const path = findPackageFile(POLLER_PATH);
+  const path = findPackageFile(NATIVE_PATH);
   if (path) {
     try {
-      loaded = createRequire(import.meta.url)(path) as DevicePoller;
+      loaded = createRequire(import.meta.url)(path) as NativePart;
     } catch {
-      // Built for another Node or platform: fall back to the thread pool.
+      // Built for another Node or platform: the daemon does without it.
     }
   }
   return loaded;
+}
+
+/**
+ * The native poller, or null without the native part or when `EROFS_FUSE_READER=pool`
+ * asks for the thread-pool reader. Without it the daemon still works, with about three
+ * times the latency per request.
+ */
+export function devicePoller(): NativePart | null {
+  return process.env.EROFS_FUSE_READER === "pool" ? null : nativePart();
 }
 
 /** How requests are read: from the event loop (poller) or by blocking pool threads. */

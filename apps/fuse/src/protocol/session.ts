@@ -99,7 +99,7 @@ export class FuseSession {
    */
   #poll(): void {
     const poller = devicePoller();
-    if (!poller) throw new Error("the poll reader needs the native poller (build/fuse-poll.node)");
+    if (!poller) throw new Error("the poll reader needs the native poller (build/erofs-fuse-native.node)");
     const buffer = new Uint8Array(this.#options.bufferSize);
     this.#watcher = poller.watch(
       this.#fd,

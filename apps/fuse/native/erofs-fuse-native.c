@@ -1,12 +1,16 @@
 /*
- * fuse-poll: tells JavaScript when a non-blocking /dev/fuse descriptor has requests
- * waiting, from the event loop's own epoll set.
+ * erofs-fuse-native: the two things the daemon cannot do from JavaScript.
+ *
+ * 1. watch(): tells JavaScript when a non-blocking /dev/fuse descriptor has requests
+ *    waiting, from the event loop's own epoll set.
  *
  * Why native: Node can only read a character device through its thread pool, and each
  * request then costs three thread wake-ups (pool thread, main loop, the next pool read)
  * before it is even parsed. A uv_poll handle costs one: the kernel wakes the loop, which
- * reads every waiting request itself. The protocol stays in TypeScript; this file only
+ * reads every waiting request itself. The protocol stays in TypeScript; this part only
  * waits.
+ *
+ * 2. trimHeap(): malloc_trim, which Node does not expose (see trim_heap below).
  *
  * API: watch(fd, callback, isIdle, spinMicros) -> { close() }. callback(status) runs on
  * the main thread with status 0 when the descriptor is readable, or a negative libuv
@@ -14,6 +18,7 @@
  * nothing is in flight, the watcher checks the descriptor for up to spinMicros before it
  * lets the loop sleep (request_soon).
  */
+#include <malloc.h>
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -189,10 +194,25 @@ static napi_value watch(napi_env env, napi_callback_info info) {
   return handle;
 }
 
+/*
+ * trimHeap(): hands the free memory at the top of malloc's heaps back to the system.
+ * Buffers under the mmap threshold (metadata blocks, small reads) come from malloc, and
+ * after a burst of requests the freed ones stay mapped; measured on app-a + app-b, about
+ * 20 MB of the daemon's RSS. Called once a burst is over, after a full collection.
+ */
+static napi_value trim_heap(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value released;
+  napi_get_boolean(env, malloc_trim(0) != 0, &released);
+  return released;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "watch", NAPI_AUTO_LENGTH, watch, NULL, &fn);
   napi_set_named_property(env, exports, "watch", fn);
+  napi_create_function(env, "trimHeap", NAPI_AUTO_LENGTH, trim_heap, NULL, &fn);
+  napi_set_named_property(env, exports, "trimHeap", fn);
   return exports;
 }
 
