@@ -12,17 +12,28 @@
  *
  * 2. trimHeap(): malloc_trim, which Node does not expose (see trim_heap below).
  *
+ * 3. socketPair() and receiveFd(): mounting without root goes through the setuid
+ *    fusermount3, which opens /dev/fuse, mounts, and sends the descriptor back over a
+ *    unix socket as SCM_RIGHTS ancillary data; Node can neither make the socket pair
+ *    nor read ancillary data.
+ *
  * API: watch(fd, callback, isIdle, spinMicros) -> { close() }. callback(status) runs on
  * the main thread with status 0 when the descriptor is readable, or a negative libuv
  * error (the connection ended), after which no more calls come. When isIdle() then says
  * nothing is in flight, the watcher checks the descriptor for up to spinMicros before it
  * lets the loop sleep (request_soon).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <node_api.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <uv.h>
@@ -207,12 +218,83 @@ static napi_value trim_heap(napi_env env, napi_callback_info info) {
   return released;
 }
 
+static napi_value throw_errno(napi_env env, const char *what) {
+  char message[160];
+  snprintf(message, sizeof message, "%s: %s", what, strerror(errno));
+  napi_throw_error(env, NULL, message);
+  return NULL;
+}
+
+/* socketPair(): two connected unix stream sockets (close-on-exec; spawn's stdio
+ * mapping gives the child its end without the flag). */
+static napi_value socket_pair(napi_env env, napi_callback_info info) {
+  (void)info;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return throw_errno(env, "socketpair");
+  napi_value pair, fd;
+  napi_create_array_with_length(env, 2, &pair);
+  for (uint32_t i = 0; i < 2; i++) {
+    napi_create_int32(env, sv[i], &fd);
+    napi_set_element(env, pair, i, fd);
+  }
+  return pair;
+}
+
+/* receiveFd(socket, nonBlocking): the one descriptor sent over `socket` with SCM_RIGHTS.
+ * Throws when the peer closed without sending one (fusermount3 failed). */
+static napi_value receive_fd(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t sock;
+  bool non_blocking = false;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &sock) != napi_ok || sock < 0) {
+    napi_throw_type_error(env, NULL, "receiveFd(socket, nonBlocking): socket must be a descriptor");
+    return NULL;
+  }
+  if (argc >= 2) napi_get_value_bool(env, argv[1], &non_blocking);
+  char byte;
+  struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+  union {
+    struct cmsghdr align;
+    char space[CMSG_SPACE(sizeof(int))];
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.space, .msg_controllen = sizeof control.space};
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return throw_errno(env, "recvmsg");
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  if (n == 0 || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof(int))) {
+    napi_throw_error(env, NULL, "no descriptor was sent");
+    return NULL;
+  }
+  int fd;
+  memcpy(&fd, CMSG_DATA(c), sizeof fd);
+  if (non_blocking) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+      close(fd);
+      return throw_errno(env, "fcntl");
+    }
+  }
+  napi_value result;
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "watch", NAPI_AUTO_LENGTH, watch, NULL, &fn);
   napi_set_named_property(env, exports, "watch", fn);
   napi_create_function(env, "trimHeap", NAPI_AUTO_LENGTH, trim_heap, NULL, &fn);
   napi_set_named_property(env, exports, "trimHeap", fn);
+  napi_create_function(env, "socketPair", NAPI_AUTO_LENGTH, socket_pair, NULL, &fn);
+  napi_set_named_property(env, exports, "socketPair", fn);
+  napi_create_function(env, "receiveFd", NAPI_AUTO_LENGTH, receive_fd, NULL, &fn);
+  napi_set_named_property(env, exports, "receiveFd", fn);
   return exports;
 }
 

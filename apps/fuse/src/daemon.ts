@@ -2,9 +2,9 @@ import { closeSync, renameSync, writeFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { mount, PageCache, type ErofsFs } from "@erofs-ts/vfs";
-import { mountFuse, raiseReadahead, unmountFuse } from "./mounter.js";
+import { attachFuse, raiseReadahead, unmountFuse } from "./mounter.js";
 import type { DaemonOptions, MountPair } from "./options.js";
-import { nativePart, openFuseDevice } from "./protocol/device.js";
+import { nativePart } from "./protocol/device.js";
 import { FuseSession } from "./protocol/session.js";
 import { describeRequest } from "./describe.js";
 import { ErofsFuseServer } from "./server.js";
@@ -74,7 +74,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
     for (let i = 0; i < options.pairs.length; i++) {
       const pair = options.pairs[i]!;
       const fs = filesystems[i]!;
-      const { fd, reader } = openFuseDevice();
+      const { fd, reader } = await attachFuse(pair.image, pair.mountpoint, { allowOther: options.allowOther });
       const server = new ErofsFuseServer(fs, fs.superblock.rootNid, { onError: (m) => hooks.log(`${pair.mountpoint}: ${m}`) });
       const session = new FuseSession(fd, {
         reader,
@@ -84,16 +84,8 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
         log: options.debug ? (line) => hooks.log(`[${i}] ${line}`) : null,
         describe: describeRequest,
       });
-      const live: LiveMount = { pair, fs, server, session, mounted: false };
-      try {
-        await mountFuse(fd, pair.image, pair.mountpoint, { allowOther: options.allowOther });
-      } catch (e) {
-        closeSync(fd);
-        throw e;
-      }
-      live.mounted = true;
-      mounts.push(live);
-      // Reads start after mount(2): before it, the device has no connection to read from.
+      mounts.push({ pair, fs, server, session, mounted: true });
+      // Reads start once mounted: before that, the device has no connection to read from.
       session.start(server.handle);
     }
     await withTimeout(Promise.all(mounts.map((m) => m.server.ready)), INIT_TIMEOUT_MS, "the kernel sent no INIT");
@@ -122,7 +114,16 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
   process.on("SIGHUP", () => stop("SIGHUP"));
   process.on("SIGUSR1", writeStats);
   const idleGc = collectWhenIdle(mounts);
-  if (options.pidFile) writeFileSync(options.pidFile, `${process.pid}\n`);
+  if (options.pidFile) {
+    try {
+      writeFileSync(options.pidFile, `${process.pid}\n`);
+    } catch (e) {
+      // Nothing may stay mounted by a daemon that is about to fail.
+      await shutdown();
+      await Promise.allSettled(filesystems.map((f) => f.unmount()));
+      throw e;
+    }
+  }
   hooks.ready();
 
   // Each connection ends when its mount goes (umount, fusermount3 -u, abort, shutdown).
@@ -176,7 +177,10 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
     cache: cache.stats(),
     rssBytes: mem.rss,
     heapUsedBytes: mem.heapUsed,
-    externalBytes: mem.external + mem.arrayBuffers,
+    heapTotalBytes: mem.heapTotal,
+    // `external` already includes the array buffers.
+    externalBytes: mem.external,
+    arrayBufferBytes: mem.arrayBuffers,
     mounts: mounts.map((m) => ({
       image: m.pair.image,
       mountpoint: m.pair.mountpoint,

@@ -53,6 +53,11 @@ async function daemon(options: DaemonOptions): Promise<never> {
 /** Without -f: start the daemon detached and return once every mount is live. */
 function background(argv: string[]): void {
   const child = fork(ENTRY, argv, {
+    // A young generation of 2 MiB semi-spaces instead of V8's 16: requests allocate many
+    // short-lived buffers, and a large young generation keeps its high-water mark
+    // resident. Measured on app-a + app-b through two mounts: about 25 MB less RSS, with
+    // no measurable loss of throughput.
+    execArgv: [...process.execArgv, "--max-semi-space-size=2"],
     detached: true,
     stdio: ["ignore", "ignore", "ignore", "ipc"],
     // A fixed mmap threshold: freed read buffers (1 MiB each) go back to the system at

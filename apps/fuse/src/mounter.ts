@@ -1,12 +1,13 @@
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, readFileSync, writeFileSync } from "node:fs";
+import { nativePart, openFuseDevice, type ReaderKind } from "./protocol/device.js";
 
 /** Runs a command, resolving with its exit code and what it printed on stderr. */
-function run(cmd: string, argv: string[], extraFd?: number): Promise<{ code: number; stderr: string }> {
+function run(cmd: string, argv: string[], extraFd?: number, env?: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
     const stdio: ("ignore" | "pipe" | number)[] = ["ignore", "ignore", "pipe"];
     if (extraFd !== undefined) stdio.push(extraFd);
-    const child = spawn(cmd, argv, { stdio });
+    const child = spawn(cmd, argv, { stdio, ...(env ? { env } : {}) });
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", (e) => resolve({ code: 127, stderr: e.message }));
@@ -16,6 +17,58 @@ function run(cmd: string, argv: string[], extraFd?: number): Promise<{ code: num
 
 export class MountError extends Error {
   override name = "MountError";
+}
+
+/** Whether this process may mount with mount(2) itself. */
+export function canMountDirectly(): boolean {
+  return (process.getuid?.() ?? 0) === 0;
+}
+
+/**
+ * A new FUSE connection mounted on `mountpoint`: as root with mount(2) (mountFuse), or
+ * else through the setuid fusermount3, which sends the connection's descriptor back.
+ */
+export async function attachFuse(image: string, mountpoint: string, options: { allowOther: boolean }): Promise<{ fd: number; reader: ReaderKind }> {
+  if (!canMountDirectly()) return mountWithFusermount(image, mountpoint, options);
+  const device = openFuseDevice();
+  try {
+    await mountFuse(device.fd, image, mountpoint, options);
+  } catch (e) {
+    closeSync(device.fd);
+    throw e;
+  }
+  return device;
+}
+
+/**
+ * Mounts as an ordinary user: fusermount3 (setuid root) opens /dev/fuse, mounts it on
+ * `mountpoint` (always nosuid,nodev for users), and sends the descriptor over the unix
+ * socket named by `_FUSE_COMMFD`, as libfuse does. The native part makes the socket
+ * pair and receives the descriptor; without it there is no way to mount as a user.
+ */
+async function mountWithFusermount(image: string, mountpoint: string, options: { allowOther: boolean }): Promise<{ fd: number; reader: ReaderKind }> {
+  const native = nativePart();
+  if (!native) {
+    throw new MountError(`cannot mount ${mountpoint}: not root, and without the native part (no C compiler at build time) fusermount3's descriptor cannot be received`);
+  }
+  const [ours, theirs] = native.socketPair();
+  let theirsOpen = true;
+  try {
+    // fsname shows the image in mount tables; commas would split the option list.
+    const opts = ["ro", "nosuid", "nodev", "default_permissions", "subtype=erofs", `fsname=${image.replaceAll(",", "_")}`];
+    if (options.allowOther) opts.push("allow_other");
+    const { code, stderr } = await run("fusermount3", ["-o", opts.join(","), "--", mountpoint], theirs, { ...process.env, _FUSE_COMMFD: "3" });
+    // Closed before the descriptor arrives: its number must not be closed again once the
+    // received descriptor may have taken it.
+    closeSync(theirs);
+    theirsOpen = false;
+    if (code !== 0) throw new MountError(`cannot mount ${mountpoint}: ${stderr || `fusermount3 exited with ${code}`}`);
+    const poll = process.env.EROFS_FUSE_READER !== "pool";
+    return { fd: native.receiveFd(ours, poll), reader: poll ? "poll" : "thread-pool" };
+  } finally {
+    closeSync(ours);
+    if (theirsOpen) closeSync(theirs);
+  }
 }
 
 /**
@@ -36,11 +89,12 @@ export async function mountFuse(fd: number, image: string, mountpoint: string, o
   if (code !== 0) throw new MountError(`cannot mount ${mountpoint}: ${stderr || `mount exited with ${code}`}`);
 }
 
-/** Unmounts; a busy mount is detached lazily so the daemon can still end. */
+/** Unmounts (a user through fusermount3); a busy mount is detached lazily so the daemon can still end. */
 export async function unmountFuse(mountpoint: string): Promise<void> {
-  const first = await run("umount", [mountpoint]);
+  const direct = canMountDirectly();
+  const first = direct ? await run("umount", [mountpoint]) : await run("fusermount3", ["-u", "--", mountpoint]);
   if (first.code === 0) return;
-  const lazy = await run("umount", ["-l", mountpoint]);
+  const lazy = direct ? await run("umount", ["-l", mountpoint]) : await run("fusermount3", ["-u", "-z", "--", mountpoint]);
   if (lazy.code !== 0) throw new MountError(`cannot unmount ${mountpoint}: ${lazy.stderr || first.stderr}`);
 }
 

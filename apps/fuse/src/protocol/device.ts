@@ -7,6 +7,10 @@ import { fileURLToPath } from "node:url";
 export interface NativePart {
   /** Returns free malloc memory to the system; true when some was released. */
   trimHeap(): boolean;
+  /** Two connected unix stream sockets. */
+  socketPair(): [number, number];
+  /** The descriptor the peer sent with SCM_RIGHTS, made non-blocking on request. */
+  receiveFd(socket: number, nonBlocking: boolean): number;
   /** When `isIdle()` holds after `onReady`, the poller looks for the next request for up to `spinMicros`. */
   watch(fd: number, onReady: (status: number) => void, isIdle: () => boolean, spinMicros: number): { close(): void };
 }
