@@ -81,8 +81,16 @@ const MAX_BATCH_READ = 4 << 20;
  * the output when the extent lies inside the range, else through the recent-extent cache
  * (the extent straddling the range's end is wanted again by the next fill).
  */
-export async function fillCompressed(ctx: MountContext, inode: Inode, start: number, end: number, needFrom = start): Promise<Uint8Array> {
-  const out = new Uint8Array(end - start);
+export async function fillCompressed(
+  ctx: MountContext,
+  inode: Inode,
+  start: number,
+  end: number,
+  needFrom = start,
+  into?: Uint8Array,
+): Promise<Uint8Array> {
+  // `into` (the caller's buffer, end - start bytes) may hold old bytes: holes are cleared.
+  const out = into ?? new Uint8Array(end - start);
   const extents: ZExtent[] = [];
   for (let pos = Math.max(start, needFrom); pos < end; ) {
     const ext = await extentAt(ctx, inode, pos);
@@ -94,9 +102,12 @@ export async function fillCompressed(ctx: MountContext, inode: Inode, start: num
   const jobs: DecodeInto[] = [];
   for (let i = 0; i < extents.length; i++) {
     const ext = extents[i]!;
-    if (ext.kind === "hole") continue;
     const from = Math.max(start, ext.logical);
     const to = Math.min(end, ext.logical + ext.length);
+    if (ext.kind === "hole") {
+      if (into) out.fill(0, from - start, to - start);
+      continue;
+    }
     if (ext.kind === "fragment") {
       out.set(await readFragment(ctx, inode, ext, from, to), from - start);
       continue;

@@ -70,6 +70,12 @@ export async function readData(
     let keepFrom = p;
     if (isCompressedLayout(inode.datalayout)) {
       [runStart, runEnd] = await extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
+      if (!store && runStart >= offset && runEnd <= end) {
+        // Whole extents inside the request, not kept: decode straight into the caller's bytes.
+        await fillCompressed(ctx, inode, runStart, runEnd, runStart, out.subarray(runStart - offset, runEnd - offset));
+        p = Math.max(q, Math.ceil(runEnd / PAGE_SIZE));
+        continue;
+      }
       // Widening to whole extents reaches back into the page the previous fill ended in,
       // which is cached: it is not filled again, or the extent before it (which only
       // that page shares) would be decoded a second time.
