@@ -83,6 +83,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
         bufferSize: READ_BUFFER,
         log: options.debug ? (line) => hooks.log(`[${i}] ${line}`) : null,
         describe: describeRequest,
+        onReplied: server.replied,
       });
       mounts.push({ pair, fs, server, session, mounted: true });
       // Reads start once mounted: before that, the device has no connection to read from.

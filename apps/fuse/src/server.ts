@@ -1,5 +1,6 @@
 import { ErofsError, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
 import { NodeTable } from "./nodes.js";
+import { ReplyBuffers } from "./reply-buffers.js";
 import { ERRNO, FOPEN, INIT, O_FLAGS, OLDEST_MINOR, OP, PROTOCOL_MAJOR, PROTOCOL_MINOR, SEEK_DATA, SEEK_HOLE, WRITE_OPS } from "./protocol/opcodes.js";
 import type { Outcome } from "./protocol/session.js";
 import {
@@ -86,6 +87,7 @@ export class ErofsFuseServer {
   readonly #fs: ErofsFs;
   readonly #nodes: NodeTable;
   readonly #handles = new Map<bigint, FileHandle | DirHandle>();
+  readonly #replyBuffers = new ReplyBuffers();
   readonly #options: ServerOptions;
   /** Recent directory listings by nid, oldest first: READDIR pages of one walk agree. */
   readonly #listings = new Map<bigint, Promise<Listing>>();
@@ -114,6 +116,11 @@ export class ErofsFuseServer {
   stats(): ServerStats {
     return { ...this.#counters, openFiles: this.#handles.size, liveNodes: this.#nodes.live, lookupReferences: this.#nodes.references };
   }
+
+  /** The session's onReplied: READ reply buffers go back to their pool. */
+  readonly replied = (parts: readonly Uint8Array[]): void => {
+    this.#replyBuffers.release(parts);
+  };
 
   /** The session's handler: answers one request. */
   readonly handle = async (req: Request): Promise<Outcome> => {
@@ -273,7 +280,14 @@ export class ErofsFuseServer {
     const size = args.u32(v, 16);
     if (offset >= BigInt(handle.inode.size)) return [new Uint8Array(0)];
     // Shared files keep their pages in the shared cache; others in the kernel's only.
-    const data = await this.#fs.read(handle.inode, Number(offset), size, { cache: handle.shared });
+    const into = this.#replyBuffers.acquire(Math.min(size, handle.inode.size - Number(offset)));
+    let data: Uint8Array;
+    try {
+      data = await this.#fs.read(handle.inode, Number(offset), size, { cache: handle.shared, ...(into ? { into } : {}) });
+    } catch (e) {
+      if (into) this.#replyBuffers.release([into]);
+      throw e;
+    }
     this.#counters.bytesRead += data.length;
     if (handle.shared) this.#counters.sharedBytesRead += data.length;
     return [data];

@@ -145,15 +145,17 @@ export class ErofsFs {
   /**
    * Up to `length` bytes of a file from `offset` (fewer at the end of the file). With
    * `cache: false` the bytes come from cached pages where present but missing pages are
-   * not kept (for callers that cache the result themselves).
+   * not kept (for callers that cache the result themselves). With `into` (at least the
+   * bytes to be read long; its old contents do not matter) the result is a view of it,
+   * so a caller that reads repeatedly can reuse one buffer.
    */
-  async read(inode: Inode, offset: number, length: number, options: { cache?: boolean } = {}): Promise<Uint8Array> {
+  async read(inode: Inode, offset: number, length: number, options: { cache?: boolean; into?: Uint8Array } = {}): Promise<Uint8Array> {
     this.#check();
     if (inode.kind === "dir") throw new ErofsError("EISDIR", "is a directory", `nid ${inode.nid}`);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new ErofsError("EINVAL", `bad read range ${offset}+${length}`);
     }
-    return readData(this.#ctx, inode, offset, length, options.cache ?? true);
+    return readData(this.#ctx, inode, offset, length, options.cache ?? true, options.into);
   }
 
   /**

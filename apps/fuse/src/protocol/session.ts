@@ -24,6 +24,8 @@ export interface SessionOptions {
   readonly log: ((line: string) => void) | null;
   /** A short description of a request's arguments for the debug log. */
   readonly describe?: (req: Request) => string;
+  /** Called with a reply's payload parts once they are written (or dropped): the handler may reuse them. */
+  readonly onReplied?: (parts: readonly Uint8Array[]) => void;
 }
 
 /**
@@ -163,8 +165,8 @@ export class FuseSession {
     this.#inFlight.set(unique, state);
     const settle = (outcome: Outcome): void => {
       this.#inFlight.delete(unique);
-      if (state.interrupted || NO_REPLY_OPS.has(opcode) || outcome === null) return;
-      this.#reply(unique, outcome);
+      if (!state.interrupted && !NO_REPLY_OPS.has(opcode) && outcome !== null) this.#reply(unique, outcome);
+      if (Array.isArray(outcome)) this.#options.onReplied?.(outcome);
       if (opcode === OP.DESTROY) this.#finish("destroyed");
     };
     let result: Promise<Outcome> | Outcome;
