@@ -148,13 +148,18 @@ static napi_value close_watcher(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Whether `value` is a usable file descriptor number; stores it in *fd. */
+static bool descriptor_arg(napi_env env, napi_value value, int32_t *fd) {
+  return napi_get_value_int32(env, value, fd) == napi_ok && *fd >= 0;
+}
+
 static napi_value watch(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd;
   napi_valuetype type, idle_type;
-  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+  if (argc < 3 || !descriptor_arg(env, argv[0], &fd) ||
       napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function ||
       napi_typeof(env, argv[2], &idle_type) != napi_ok || idle_type != napi_function) {
     napi_throw_type_error(env, NULL, "watch(fd, callback, isIdle, spinMicros): fd must be a descriptor, callback and isIdle functions");
@@ -248,7 +253,7 @@ static napi_value receive_fd(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t sock;
   bool non_blocking = false;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &sock) != napi_ok || sock < 0) {
+  if (argc < 1 || !descriptor_arg(env, argv[0], &sock)) {
     napi_throw_type_error(env, NULL, "receiveFd(socket, nonBlocking): socket must be a descriptor");
     return NULL;
   }
@@ -286,15 +291,13 @@ static napi_value receive_fd(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "watch", NAPI_AUTO_LENGTH, watch, NULL, &fn);
-  napi_set_named_property(env, exports, "watch", fn);
-  napi_create_function(env, "trimHeap", NAPI_AUTO_LENGTH, trim_heap, NULL, &fn);
-  napi_set_named_property(env, exports, "trimHeap", fn);
-  napi_create_function(env, "socketPair", NAPI_AUTO_LENGTH, socket_pair, NULL, &fn);
-  napi_set_named_property(env, exports, "socketPair", fn);
-  napi_create_function(env, "receiveFd", NAPI_AUTO_LENGTH, receive_fd, NULL, &fn);
-  napi_set_named_property(env, exports, "receiveFd", fn);
+  napi_property_descriptor functions[] = {
+      {"watch", NULL, watch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"socketPair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"receiveFd", NULL, receive_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;
 }
 
