@@ -74,9 +74,8 @@ async function mountWithFusermount(image: string, mountpoint: string, options: {
 /**
  * Mounts an open /dev/fuse connection on `mountpoint` with mount(2), through mount(8)
  * with the device inherited as fd 3 (`-i`: no mount helper; the `fuse.erofs` type makes
- * the kernel's fuse filesystem record "erofs" as its subtype). Needs root (CAP_SYS_ADMIN):
- * without it, the fd would have to come back from fusermount3 over a unix socket
- * (SCM_RIGHTS), which Node cannot receive (see README).
+ * the kernel's fuse filesystem record "erofs" as its subtype). Needs root (CAP_SYS_ADMIN);
+ * users go through mountWithFusermount.
  */
 export async function mountFuse(fd: number, image: string, mountpoint: string, options: { allowOther: boolean }): Promise<void> {
   const uid = process.getuid?.() ?? 0;

@@ -112,21 +112,19 @@ export class FuseSession {
   }
 
   #readOne(buffer: Uint8Array, status: number): void {
-    {
-      let n: number;
-      try {
-        n = readSync(this.#fd, buffer, 0, buffer.length, null);
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        // Nothing there after all (withdrawn by an interrupt): wait for the next wake-up.
-        if (status >= 0 && (code === "EAGAIN" || code === "EINTR" || code === "ENOENT")) return;
-        return this.#finish(code === "ENODEV" ? "unmounted" : `read failed: ${(err as Error).message}`);
-      }
-      if (n === 0) return this.#finish("end of device");
-      this.#dispatch(buffer.slice(0, n));
-      // libuv stops a handle that reported an error: nothing would wake this reader again.
-      if (status < 0) this.#finish(`device poll failed (libuv error ${status})`);
+    let n: number;
+    try {
+      n = readSync(this.#fd, buffer, 0, buffer.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // Nothing there after all (withdrawn by an interrupt): wait for the next wake-up.
+      if (status >= 0 && (code === "EAGAIN" || code === "EINTR" || code === "ENOENT")) return;
+      return this.#finish(code === "ENODEV" ? "unmounted" : `read failed: ${(err as Error).message}`);
     }
+    if (n === 0) return this.#finish("end of device");
+    this.#dispatch(buffer.slice(0, n));
+    // libuv stops a handle that reported an error: nothing would wake this reader again.
+    if (status < 0) this.#finish(`device poll failed (libuv error ${status})`);
   }
 
   #readerDone(reason: string): void {
