@@ -45,6 +45,24 @@ describe("PageCache", () => {
     expect(c.stats()).toMatchObject({ pages: 1, bytes: 300 });
   });
 
+  it("keeps pages put as views of one fill as views while the whole fill is cached, and copies them out once part of it has gone", () => {
+    const c = new PageCache({ budgetBytes: 1 << 20 });
+    const a = c.owner("a");
+    const fill = new Uint8Array(3 * 4096).map((_, i) => i >> 12);
+    for (let i = 0; i < 3; i++) c.put(a, i, fill.subarray(i * 4096, (i + 1) * 4096));
+    // Every page of the fill is cached: reading one copies nothing.
+    expect(c.get(a, 1)!.buffer).toBe(fill.buffer);
+    // A page taken (handed to a caller that keeps it) leaves the fill partly dead...
+    expect(c.take(a, 0)!.buffer).toBe(fill.buffer);
+    // ...so the pages still cached get their own bytes when next used, equal to before.
+    const two = c.get(a, 2)!;
+    expect(two.buffer).not.toBe(fill.buffer);
+    expect(two.byteLength).toBe(two.buffer.byteLength);
+    expect([...new Set(two)]).toEqual([2]);
+    expect(c.get(a, 1)!.buffer).not.toBe(fill.buffer);
+    expect(c.stats().bytes).toBe(2 * 4096);
+  });
+
   it("rejects a negative budget", () => {
     expect(() => new PageCache({ budgetBytes: -1 })).toThrow(RangeError);
   });

@@ -56,6 +56,8 @@ export class PageCache {
   #fills = 0;
   #evictions = 0;
   #sharedBytesServed = 0;
+  /** Fill buffers whose pages were put as views: pages put, and pages still cached. */
+  readonly #viewedFills = new WeakMap<ArrayBufferLike, { put: number; live: number }>();
 
   constructor(options: PageCacheOptions) {
     if (!Number.isSafeInteger(options.budgetBytes) || options.budgetBytes < 0) {
@@ -91,23 +93,33 @@ export class PageCache {
     }
     this.#hits++;
     if (reader && e.filler && e.filler !== reader) this.#sharedBytesServed += e.data.length;
-    // A page put as a view into its fill's buffer gets its own copy once it is used again:
-    // pages used once leave the LRU together with their neighbours (freeing the buffer),
-    // and a page kept hot does not pin the rest of its fill.
-    if (e.data.byteLength !== e.data.buffer.byteLength) e.data = e.data.slice();
+    // A page put as a view into its fill's buffer gets its own copy once it is used again
+    // and some other page of that buffer has left the cache: then the view would pin
+    // bytes nobody holds. While every page of the fill is cached, the view costs nothing.
+    const fill = this.#viewedFills.get(e.data.buffer);
+    if (fill && fill.live < fill.put) {
+      fill.live--;
+      e.data = e.data.slice();
+    }
     this.#touch(e);
     return e.data;
   }
 
   /**
    * Like get(), but the page leaves the cache: for a reader that keeps the bytes itself
-   * from now on (the kernel's page cache behind FUSE), so they are not held twice.
+   * from now on (the kernel's page cache behind FUSE), so they are not held twice. The
+   * bytes may be a view into a larger buffer: copy them, do not keep them.
    */
   take(owner: CacheOwner, index: number, reader = 0): Uint8Array | undefined {
-    const data = this.get(owner, index, reader);
     const e = (owner as OwnerState).pages.get(index);
-    if (e) this.#remove(e, false);
-    return data;
+    if (!e) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#hits++;
+    if (reader && e.filler && e.filler !== reader) this.#sharedBytesServed += e.data.length;
+    this.#remove(e, false);
+    return e.data;
   }
 
   /** True if the page is cached; does not count or reorder. */
@@ -124,9 +136,16 @@ export class PageCache {
   put(owner: CacheOwner, index: number, data: Uint8Array, filler = 0): void {
     const o = owner as OwnerState;
     if (data.length > this.budgetBytes) return;
+    if (data.byteLength !== data.buffer.byteLength) {
+      let fill = this.#viewedFills.get(data.buffer);
+      if (!fill) this.#viewedFills.set(data.buffer, (fill = { put: 0, live: 0 }));
+      fill.put++;
+      fill.live++;
+    }
     const old = o.pages.get(index);
     if (old) {
       this.#bytes += data.length - old.data.length;
+      this.#leaveFill(old.data);
       old.data = data;
       old.filler = filler;
       this.#touch(old);
@@ -183,7 +202,14 @@ export class PageCache {
     e.prev = e.next = null;
   }
 
+  /** A page's bytes leave the cache: one view fewer into its fill's buffer. */
+  #leaveFill(data: Uint8Array): void {
+    const fill = this.#viewedFills.get(data.buffer);
+    if (fill) fill.live--;
+  }
+
   #remove(e: PageEntry, evicted: boolean): void {
+    this.#leaveFill(e.data);
     this.#unlink(e);
     e.owner.pages.delete(e.index);
     this.#pages--;
