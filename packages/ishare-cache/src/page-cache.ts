@@ -86,19 +86,14 @@ export class PageCache {
    * `reader` is the reading mount's id: a page filled by another mount counts as shared.
    */
   get(owner: CacheOwner, index: number, reader = 0): Uint8Array | undefined {
-    const e = (owner as OwnerState).pages.get(index);
-    if (!e) {
-      this.#misses++;
-      return undefined;
-    }
-    this.#hits++;
-    if (reader && e.filler && e.filler !== reader) this.#sharedBytesServed += e.data.length;
+    const e = this.#lookup(owner, index, reader);
+    if (!e) return undefined;
     // A page put as a view into its fill's buffer gets its own copy once it is used again
     // and some other page of that buffer has left the cache: then the view would pin
     // bytes nobody holds. While every page of the fill is cached, the view costs nothing.
     const fill = this.#viewedFills.get(e.data.buffer);
     if (fill && fill.live < fill.put) {
-      fill.live--;
+      this.#leaveFill(e.data);
       e.data = e.data.slice();
     }
     this.#touch(e);
@@ -111,6 +106,14 @@ export class PageCache {
    * bytes may be a view into a larger buffer: copy them, do not keep them.
    */
   take(owner: CacheOwner, index: number, reader = 0): Uint8Array | undefined {
+    const e = this.#lookup(owner, index, reader);
+    if (!e) return undefined;
+    this.#remove(e, false);
+    return e.data;
+  }
+
+  /** The page's entry, counted as a hit (and as shared when another mount filled it) or a miss. */
+  #lookup(owner: CacheOwner, index: number, reader: number): PageEntry | undefined {
     const e = (owner as OwnerState).pages.get(index);
     if (!e) {
       this.#misses++;
@@ -118,8 +121,7 @@ export class PageCache {
     }
     this.#hits++;
     if (reader && e.filler && e.filler !== reader) this.#sharedBytesServed += e.data.length;
-    this.#remove(e, false);
-    return e.data;
+    return e;
   }
 
   /** True if the page is cached; does not count or reorder. */
