@@ -16,6 +16,7 @@ import { Z_EROFS_COMPRESSION_LZMA, createDecompressor, type Decompressor, type D
 import type { MountContext } from "./context.js";
 import { DecodePool } from "./decode-pool.js";
 import { readData, resolveDevice } from "./data-path.js";
+import { lruSet } from "./lru.js";
 import { iget, readInodeMetadata } from "./metadata.js";
 
 /**
@@ -40,8 +41,8 @@ async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
   let z = st.zinfo.get(inode.nid);
   if (!z) {
     z = await loadZInfo(inode, ctx.sb, (o, l) => readInodeMetadata(ctx, inode, o, l));
-    if (st.zinfo.size >= ZINFO_ENTRIES) st.zinfo.delete(st.zinfo.keys().next().value!);
-    st.zinfo.set(inode.nid, z);
+    // Kept in load order (hits do not refresh): the first loaded goes first.
+    lruSet(st.zinfo, inode.nid, z, ZINFO_ENTRIES);
   }
   return z;
 }

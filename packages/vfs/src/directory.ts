@@ -1,6 +1,7 @@
 import { compareNames, corrupted, isCompressedLayout, parseDirBlock, type DirEntry, type Inode } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
+import { lruGet, lruSet } from "./lru.js";
 
 /** Directories larger than this are treated as corrupt (about 40 million entries). */
 const MAX_DIR_SIZE = 1 << 30;
@@ -32,18 +33,13 @@ export async function readDirBlock(ctx: MountContext, dir: Inode, index: number)
   let kept = parsedBlocks.get(ctx);
   if (!kept) parsedBlocks.set(ctx, (kept = new Map()));
   const key = `${dir.nid}:${index}`;
-  const hit = kept.get(key);
-  if (hit) {
-    kept.delete(key);
-    kept.set(key, hit);
-    return hit;
-  }
+  const hit = lruGet(kept, key);
+  if (hit) return hit;
   const bs = ctx.sb.blockSize;
   const used = Math.min(bs, dir.size - index * bs);
   const block = await readData(ctx, dir, index * bs, used);
   const entries = parseDirBlock(block, used, `directory nid ${dir.nid} block ${index}`);
-  kept.set(key, entries);
-  if (kept.size > PARSED_BLOCKS_KEPT) kept.delete(kept.keys().next().value!);
+  lruSet(kept, key, entries, PARSED_BLOCKS_KEPT);
   return entries;
 }
 

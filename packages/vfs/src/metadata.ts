@@ -9,6 +9,7 @@ import {
 import type { MountContext } from "./context.js";
 import { INODE_CACHE_ENTRIES } from "./context.js";
 import { readData } from "./data-path.js";
+import { lruGet, lruSet } from "./lru.js";
 
 /**
  * Reads metadata bytes: from the primary device, or (for metabox inodes and, with the
@@ -24,13 +25,8 @@ export async function readMetadata(ctx: MountContext, offset: number, length: nu
 
 /** The inode for `nid`, from the cache or the image. */
 export async function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
-  const cached = ctx.inodes.get(nid);
-  if (cached) {
-    // Refresh its place in the LRU order.
-    ctx.inodes.delete(nid);
-    ctx.inodes.set(nid, cached);
-    return cached;
-  }
+  const cached = lruGet(ctx.inodes, nid);
+  if (cached) return cached;
   const loc = inodeLocation(ctx.sb, nid);
   const inMetabox = nidInMetabox(nid);
   const limit = inMetabox ? (ctx.metabox?.size ?? 0) : ctx.primary.size;
@@ -41,11 +37,7 @@ export async function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
     bytes = await readMetadata(ctx, loc.offset, 64, inMetabox);
   }
   const inode = parseInode(bytes, ctx.sb, nid, loc.offset);
-  if (ctx.inodes.size >= INODE_CACHE_ENTRIES) {
-    const oldest = ctx.inodes.keys().next().value;
-    if (oldest !== undefined) ctx.inodes.delete(oldest);
-  }
-  ctx.inodes.set(nid, inode);
+  lruSet(ctx.inodes, nid, inode, INODE_CACHE_ENTRIES);
   if (ctx.sharing) await ctx.sharing.attach(inode);
   return inode;
 }
