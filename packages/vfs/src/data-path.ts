@@ -48,6 +48,7 @@ export async function readData(
   const lastPage = Math.floor((end - 1) / PAGE_SIZE);
   // Whether the request hands page i over whole (up to the end of the file for the last).
   const covers = (i: number): boolean => i * PAGE_SIZE >= offset && Math.min((i + 1) * PAGE_SIZE, inode.size) <= end;
+  const compressed = isCompressedLayout(inode.datalayout);
   let p = firstPage;
   while (p <= lastPage) {
     const page = store || !covers(p) ? cache.get(owner, p, ctx.id) : cache.take(owner, p, ctx.id);
@@ -68,25 +69,23 @@ export async function readData(
     let runEnd = Math.min(inode.size, q * PAGE_SIZE);
     let filled: Uint8Array;
     let keepFrom = p;
-    if (isCompressedLayout(inode.datalayout)) {
-      [runStart, runEnd] = await extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
-      if (!store && runStart >= offset && runEnd <= end) {
-        // Whole extents inside the request, not kept: decode straight into the caller's bytes.
-        await fillCompressed(ctx, inode, runStart, runEnd, runStart, out.subarray(runStart - offset, runEnd - offset));
-        p = Math.max(q, Math.ceil(runEnd / PAGE_SIZE));
-        continue;
-      }
+    if (compressed) [runStart, runEnd] = await extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
+    if (!store && runStart >= offset && runEnd <= end) {
+      // Handed over whole and not kept (whole extents, when compressed): filled straight
+      // into the caller's bytes.
+      const target = out.subarray(runStart - offset, runEnd - offset);
+      if (compressed) await fillCompressed(ctx, inode, runStart, runEnd, runStart, target);
+      else await fillRange(ctx, inode, runStart, runEnd, target);
+      p = Math.max(q, Math.ceil(runEnd / PAGE_SIZE));
+      continue;
+    }
+    if (compressed) {
       // Widening to whole extents reaches back into the page the previous fill ended in,
       // which is cached: it is not filled again, or the extent before it (which only
       // that page shares) would be decoded a second time.
       keepFrom = runStart / PAGE_SIZE;
       while (keepFrom < p && cache.has(owner, keepFrom)) keepFrom++;
       filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE);
-    } else if (!store && runStart >= offset && runEnd <= end) {
-      // Handed over whole and not kept: read straight into the caller's bytes.
-      await fillRange(ctx, inode, runStart, runEnd, out.subarray(runStart - offset, runEnd - offset));
-      p = q;
-      continue;
     } else {
       filled = await fillRange(ctx, inode, runStart, runEnd);
     }
@@ -129,7 +128,7 @@ function copyPagePart(page: Uint8Array, index: number, offset: number, end: numb
 }
 
 /** The exact bytes [start, end) of the file, read from its mapping (no cache), into `out` or a new array. */
-async function fillRange(ctx: MountContext, inode: Inode, start: number, end: number, out = new Uint8Array(end - start)): Promise<Uint8Array> {
+async function fillRange(ctx: MountContext, inode: Inode, start: number, end: number, out: Uint8Array = new Uint8Array(end - start)): Promise<Uint8Array> {
   let pos = start;
   // Each extent advances pos by at least one byte; bound the loop anyway.
   for (let guard = 0; pos < end; guard++) {
