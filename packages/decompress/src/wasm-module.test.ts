@@ -1,12 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { RETAINED_MEMORY, stagingFor, type WasmDecoder } from "./wasm-module.js";
+import { RETAINED_MEMORY, stagingFor, type WasmDecoder, type WasmMemory } from "./wasm-module.js";
 import { decodeLz4Fast, lz4WasmAvailable } from "./lz4-wasm.js";
 import { decodeLz4 } from "./lz4.js";
+
+// The package compiles without DOM types: the Memory constructor is typed here.
+const { Memory } = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => WasmMemory } }).WebAssembly;
 
 /** A decoder whose memory is a real WebAssembly.Memory, counting the instances made. */
 function decoder(made: { count: number }): WasmDecoder<() => number> {
   made.count++;
-  const memory = new WebAssembly.Memory({ initial: 1 });
+  const memory = new Memory({ initial: 1 });
   return { memory, bytes: new Uint8Array(memory.buffer), decode: () => 0, another: () => decoder(made) };
 }
 
