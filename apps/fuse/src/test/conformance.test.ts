@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
-import { createReadStream, statfsSync } from "node:fs";
+import { createReadStream, readdirSync, statfsSync } from "node:fs";
 import { basename, join } from "node:path";
-import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   CORPUS_ABSENT,
