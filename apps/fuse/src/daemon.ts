@@ -90,6 +90,8 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
       session.start(server.handle);
     }
     await withTimeout(Promise.all(mounts.map((m) => m.server.ready)), INIT_TIMEOUT_MS, "the kernel sent no INIT");
+    // Written last: a daemon that fails here unmounts what it mounted, as above.
+    if (options.pidFile) writeFileSync(options.pidFile, `${process.pid}\n`);
   } catch (e) {
     await shutdown();
     await Promise.allSettled(filesystems.map((f) => f.unmount()));
@@ -115,16 +117,6 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
   process.on("SIGHUP", () => stop("SIGHUP"));
   process.on("SIGUSR1", writeStats);
   const idleGc = collectWhenIdle(mounts);
-  if (options.pidFile) {
-    try {
-      writeFileSync(options.pidFile, `${process.pid}\n`);
-    } catch (e) {
-      // Nothing may stay mounted by a daemon that is about to fail.
-      await shutdown();
-      await Promise.allSettled(filesystems.map((f) => f.unmount()));
-      throw e;
-    }
-  }
   hooks.ready();
 
   // Each connection ends when its mount goes (umount, fusermount3 -u, abort, shutdown).
