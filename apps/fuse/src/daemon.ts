@@ -102,8 +102,13 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
   const writeStats = (): void => {
     if (!options.statsFile) return;
     const tmp = `${options.statsFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(statsOf(cache, mounts), (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v), 2));
-    renameSync(tmp, options.statsFile);
+    try {
+      writeFileSync(tmp, JSON.stringify(statsOf(cache, mounts), (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v), 2));
+      renameSync(tmp, options.statsFile);
+    } catch (e) {
+      // A signal handler that threw would end the daemon and leave its mounts dead.
+      hooks.log(`--stats ${options.statsFile}: ${(e as Error).message}`);
+    }
   };
   let stopping = false;
   const stop = (signal: string): void => {

@@ -62,6 +62,14 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     await waitFor(() => !daemon!.running, 10_000, "the daemon to exit");
   });
 
+  it("a --stats file that cannot be written is reported, and the daemon keeps serving", async () => {
+    daemon = await FuseDaemon.start([{ image: demo }], ["--stats", join(tmpdir(), "erofs-fuse-no-such-dir", "stats.json")]);
+    process.kill(daemon.pid, "SIGUSR1");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(daemon.running).toBe(true);
+    expect(readFileSync(join(daemon.mountpoints[0]!, "hello.txt"))).toEqual(readFileSync(join(demoSrc, "hello.txt")));
+  });
+
   it("a bad image or option fails before anything is mounted", async () => {
     const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-bad-"));
     scratch.push(dir);
