@@ -67,4 +67,18 @@ describe("reads that do not keep pages", () => {
       }
     });
   }
+
+  it("a buffer too short for the bytes to be read is refused (EINVAL), not overrun", async () => {
+    const fs = await mount(join(repoRoot(), "fixtures/demo.erofs"));
+    try {
+      const f = (await files(fs)).find((x) => x.size > 1)!;
+      const short = new Uint8Array(f.size - 1);
+      const err = await fs.read(f, 0, f.size, { cache: false, into: short }).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: "EINVAL" });
+      // Asking for no more than it holds is fine.
+      expect((await fs.read(f, 0, short.length, { into: short })).length).toBe(short.length);
+    } finally {
+      await fs.unmount();
+    }
+  });
 });
