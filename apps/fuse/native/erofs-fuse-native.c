@@ -1,5 +1,5 @@
 /*
- * erofs-fuse-native: the two things the daemon cannot do from JavaScript.
+ * erofs-fuse-native: what the daemon cannot do from JavaScript.
  *
  * 1. watch(): tells JavaScript when a non-blocking /dev/fuse descriptor has requests
  *    waiting, from the event loop's own epoll set.
@@ -12,7 +12,9 @@
  *
  * 2. trimHeap(): malloc_trim, which Node does not expose (see trim_heap below).
  *
- * 3. socketPair() and receiveFd(): mounting without root goes through the setuid
+ * 3. fadvise(): posix_fadvise, which Node does not expose (see advise below).
+ *
+ * 4. socketPair() and receiveFd(): mounting without root goes through the setuid
  *    fusermount3, which opens /dev/fuse, mounts, and sends the descriptor back over a
  *    unix socket as SCM_RIGHTS ancillary data; Node can neither make the socket pair
  *    nor read ancillary data.
@@ -223,6 +225,39 @@ static napi_value trim_heap(napi_env env, napi_callback_info info) {
   return released;
 }
 
+/*
+ * fadvise(fd, offset, length, advice): posix_fadvise with advice "dontneed" or "random".
+ * The daemon keeps what it reads from an image in its own caches, and the kernel caches
+ * the mounted files' pages: the image's own pages would be a third copy. "random" stops
+ * the kernel's readahead on the image (the daemon reads ahead itself), whose pages
+ * nobody would drop. Returns false when the kernel refused the advice.
+ */
+static napi_value advise(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd;
+  int64_t offset = 0, length = 0;
+  char name[16] = "";
+  size_t name_length = 0;
+  if (argc < 4 || !descriptor_arg(env, argv[0], &fd) || napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &length) != napi_ok || offset < 0 || length < 0 ||
+      napi_get_value_string_utf8(env, argv[3], name, sizeof name, &name_length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "fadvise(fd, offset, length, advice): a descriptor, two non-negative integers, an advice");
+    return NULL;
+  }
+  int advice;
+  if (strcmp(name, "dontneed") == 0) advice = POSIX_FADV_DONTNEED;
+  else if (strcmp(name, "random") == 0) advice = POSIX_FADV_RANDOM;
+  else {
+    napi_throw_type_error(env, NULL, "fadvise: advice must be \"dontneed\" or \"random\"");
+    return NULL;
+  }
+  napi_value done;
+  napi_get_boolean(env, posix_fadvise(fd, (off_t)offset, (off_t)length, advice) == 0, &done);
+  return done;
+}
+
 static napi_value throw_errno(napi_env env, const char *what) {
   char message[160];
   snprintf(message, sizeof message, "%s: %s", what, strerror(errno));
@@ -294,6 +329,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor functions[] = {
       {"watch", NULL, watch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fadvise", NULL, advise, NULL, NULL, NULL, napi_enumerable, NULL},
       {"socketPair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"receiveFd", NULL, receive_fd, NULL, NULL, NULL, napi_enumerable, NULL},
   };

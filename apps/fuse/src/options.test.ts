@@ -17,6 +17,8 @@ describe("erofs-fuse command line", () => {
     expect(o.debug && o.foreground).toBe(true);
     expect(o.spinMicros).toBe(0);
     expect(parseArgs([image, m1]).spinMicros).toBe(100);
+    expect(o.dropImagePages).toBe(true);
+    expect(parseArgs(["-o", "image_cache=keep", image, m1]).dropImagePages).toBe(false);
     expect(o.cacheBytes).toBe(64 << 20);
     expect(o.allowOther).toBe(true);
     expect(o.statsFile).toMatch(/s\.json$/);
@@ -40,6 +42,7 @@ describe("erofs-fuse command line", () => {
     expect(() => parseArgs(["-o"])).toThrow(/needs a value/);
     expect(() => parseSize("12K")).toThrow(/at least 1M/);
     for (const bad of ["1001", "-1", "5ms", ""]) expect(() => parseArgs(["-o", `spin_us=${bad}`, image, m1])).toThrow(/spin_us/);
+    expect(() => parseArgs(["-o", "image_cache=maybe", image, m1])).toThrow(/image_cache=maybe/);
     expect(parseSize("2G")).toBe(2 * 2 ** 30);
   });
 });

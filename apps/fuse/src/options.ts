@@ -31,6 +31,8 @@ export interface DaemonOptions {
   readonly allowOther: boolean;
   /** How long the daemon looks for a next request before it sleeps (µs, 0: never). */
   readonly spinMicros: number;
+  /** Whether image pages the daemon has read leave the OS page cache (image_cache=drop). */
+  readonly dropImagePages: boolean;
   readonly pairs: readonly MountPair[];
 }
 
@@ -53,6 +55,9 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
                   spin_us=N       once idle, look for the next request for N µs before
                                   sleeping (default 100, at most 1000, 0: never): waking
                                   a sleeping daemon costs a one-by-one client more
+                  image_cache=drop|keep  whether the image files' pages stay in the OS
+                                  page cache once read (default drop: the decoded
+                                  files are cached, by the kernel or the daemon)
                   ro              accepted (always read-only)`;
 
 const DEFAULT_CACHE = 256 << 20;
@@ -70,6 +75,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
   let cacheBytes = DEFAULT_CACHE;
   let allowOther = false;
   let spinMicros = DEFAULT_SPIN_US;
+  let dropImagePages = true;
   const imageOptions: string[] = [];
   let nextImageOnly: string[] = [];
   const positional: { value: string; options: string }[] = [];
@@ -91,6 +97,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
         if (key === "cache_size") cacheBytes = parseSize(item.slice("cache_size=".length));
         else if (key === "allow_other") allowOther = true;
         else if (key === "spin_us") spinMicros = parseSpin(item.slice("spin_us=".length));
+        else if (key === "image_cache") dropImagePages = parseImageCache(item.slice("image_cache=".length));
         else if (key === "rw") throw new UsageError("rw: EROFS images are read-only", false);
         else if (ONE_IMAGE_KEYS.has(key)) nextImageOnly.push(item);
         else if (key !== "ro" && item !== "") imageOptions.push(item); // ro: always
@@ -116,7 +123,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
     // Options in force where the image was named (so later -o can't change earlier pairs).
     pairs.push({ image, mountpoint, options: parseMountOptions(positional[i]!.options) });
   }
-  return { foreground, debug, statsFile, pidFile, cacheBytes, allowOther, spinMicros, pairs };
+  return { foreground, debug, statsFile, pidFile, cacheBytes, allowOther, spinMicros, dropImagePages, pairs };
 }
 
 function parseSpin(text: string): number {
@@ -133,4 +140,10 @@ export function parseSize(text: string): number {
   const n = Number(m[1]) * unit;
   if (!Number.isSafeInteger(n) || n < 1 << 20) throw new UsageError(`cache_size=${text}: need at least 1M`, false);
   return n;
+}
+
+function parseImageCache(text: string): boolean {
+  if (text === "drop") return true;
+  if (text === "keep") return false;
+  throw new UsageError(`image_cache=${text}: expected drop or keep`, false);
 }

@@ -2,6 +2,18 @@ import { open, type FileHandle } from "node:fs/promises";
 import { ErofsError } from "@erofs-ts/format";
 import { checkRange, type BlockSource } from "./source.js";
 
+export interface FileSourceOptions {
+  /** Called once the file is open, with its descriptor (e.g. to give the kernel advice on it). */
+  readonly afterOpen?: (fd: number) => void;
+  /**
+   * Called after every read with the file's descriptor and the range just read. A caller
+   * that keeps what it reads in caches of its own can tell the kernel here that the
+   * file's pages may go (posix_fadvise DONTNEED, which Node does not expose), so the same
+   * bytes are not held twice. A throw from either hook is ignored: they only give advice.
+   */
+  readonly afterRead?: (fd: number, position: number, length: number) => void;
+}
+
 /**
  * An image file or block device read with positional reads (pread on the libuv thread
  * pool), so concurrent readers never wait on each other's seek position.
@@ -10,15 +22,17 @@ export class FileSource implements BlockSource {
   readonly name: string;
   readonly size: number;
   readonly #handle: FileHandle;
+  readonly #afterRead: FileSourceOptions["afterRead"];
   #closed = false;
 
-  private constructor(handle: FileHandle, name: string, size: number) {
+  private constructor(handle: FileHandle, name: string, size: number, options: FileSourceOptions) {
     this.#handle = handle;
     this.name = name;
     this.size = size;
+    this.#afterRead = options.afterRead;
   }
 
-  static async open(path: string): Promise<FileSource> {
+  static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
     let handle: FileHandle;
     try {
       handle = await open(path, "r");
@@ -32,7 +46,13 @@ export class FileSource implements BlockSource {
       let size = st.size;
       if (st.isBlockDevice()) size = await blockDeviceSize(handle);
       else if (!st.isFile()) throw new ErofsError("EINVAL", `${path} is not a file or block device`, path);
-      return new FileSource(handle, path, size);
+      const source = new FileSource(handle, path, size, options);
+      try {
+        options.afterOpen?.(handle.fd);
+      } catch {
+        // Advice only.
+      }
+      return source;
     } catch (e) {
       await handle.close();
       throw e;
@@ -48,6 +68,13 @@ export class FileSource implements BlockSource {
         throw new ErofsError("EIO", `short read at ${position + done} of ${this.name}`, this.name);
       }
       done += bytesRead;
+    }
+    if (this.#afterRead && !this.#closed) {
+      try {
+        this.#afterRead(this.#handle.fd, position, target.length);
+      } catch {
+        // Advice only: the read itself succeeded.
+      }
     }
   }
 

@@ -1,2 +1,2 @@
 export * from "./core.js";
-export { FileSource } from "./file.js";
+export { FileSource, type FileSourceOptions } from "./file.js";

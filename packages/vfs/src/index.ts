@@ -4,4 +4,5 @@ export { parseMountOptions, parseByteCount, type ParsedMountOptions } from "./op
 export type { Stat, StatFs } from "./stat.js";
 export { ErofsError, type ErofsErrorCode, type Inode, type FileKind, type Superblock } from "@erofs-ts/format";
 export { PageCache, type CacheStats } from "@erofs-ts/ishare-cache";
+export type { FileSourceOptions } from "@erofs-ts/blockdev";
 export { FingerprintIndex, buildFingerprintIndex, FINGERPRINT_INDEX_HEADER } from "./fingerprint-index.js";

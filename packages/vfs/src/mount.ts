@@ -1,4 +1,4 @@
-import { FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, type BlockSource } from "@erofs-ts/blockdev";
+import { FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, type BlockSource, type FileSourceOptions } from "@erofs-ts/blockdev";
 import {
   DEVICE_SLOT_SIZE,
   ErofsError,
@@ -49,6 +49,12 @@ export interface MountOptions {
    * path to the index or a loaded one. With inodeShare, its files share like fingerprinted ones.
    */
   fingerprints?: string | FingerprintIndex;
+  /**
+   * Hooks on the image and device files opened from paths (blockdev's FileSourceOptions):
+   * the FUSE daemon uses them to drop what it has read from the OS page cache, as its own
+   * caches and the kernel's cache of the mounted files hold the decoded bytes already.
+   */
+  fileHooks?: FileSourceOptions;
 }
 
 const DEFAULT_CACHE_BYTES = 64 << 20;
@@ -67,7 +73,8 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
   const opts = typeof options === "string" ? fromText(options) : options;
   const opened: BlockSource[] = [];
   try {
-    const raw = await openSource(source);
+    const fileOptions = opts.fileHooks ?? {};
+    const raw = await openSource(source, fileOptions);
     opened.push(raw);
     const primary = opts.fsoffset ? new OffsetSource(raw, opts.fsoffset) : raw;
     const head = await readBytes(primary, 0, Math.min(primary.size, SUPERBLOCK_READ_SIZE));
@@ -89,7 +96,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
     }
     const extra: BlockSource[] = [];
     for (const d of given) {
-      const s = await openSource(d);
+      const s = await openSource(d, fileOptions);
       opened.push(s);
       extra.push(s);
     }
@@ -143,10 +150,10 @@ function fromText(text: string): MountOptions {
   };
 }
 
-async function openSource(source: string | BlockSource | Uint8Array): Promise<BlockSource> {
+async function openSource(source: string | BlockSource | Uint8Array, fileOptions: FileSourceOptions): Promise<BlockSource> {
   // Files are read through readahead windows: most of a walk's reads are small and close
   // together, and each async read costs a thread-pool round trip (see ReadaheadSource).
-  if (typeof source === "string") return new ReadaheadSource(await FileSource.open(source));
+  if (typeof source === "string") return new ReadaheadSource(await FileSource.open(source, fileOptions));
   if (source instanceof Uint8Array) return new MemorySource(source);
   return source;
 }

@@ -3,11 +3,11 @@ import { parseArgs } from "node:util";
 import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
 import { isRoot } from "./measure.js";
 import { decodeSuite } from "./suites/decode.js";
-import { fuseSuite } from "./suites/fuse.js";
+import { fuseSuite, memoryTable } from "./suites/fuse.js";
 import { ishareSuite } from "./suites/ishare.js";
 import { readSuite } from "./suites/read.js";
 
-const SUITES = ["read", "decode", "ishare", "fuse"] as const;
+const SUITES = ["read", "decode", "ishare", "fuse", "fuse-memory"] as const;
 type Suite = (typeof SUITES)[number];
 
 const USAGE = `usage: pnpm bench [${SUITES.join("|")}]... [--parallel N]
@@ -16,6 +16,7 @@ const USAGE = `usage: pnpm bench [${SUITES.join("|")}]... [--parallel N]
   ishare  app-a then app-b through one cache, with and without inode_share
   fuse    app-a-* through erofs-fuse vs the kernel (cold), ls -lR of wide-plain, and the
           memory of app-a + app-b through two mounts with and without inode_share
+  fuse-memory  only that memory table
   --parallel N  read N files at a time through the vfs (default 1)
 With no suite named, all run. Peers need root (kernel mounts, dropping the page cache).`;
 
@@ -43,13 +44,14 @@ async function main(): Promise<number> {
     return 1;
   }
   if (!isRoot()) console.log("not root: no kernel peer, and the page cache cannot be dropped (warm numbers)");
-  const chosen = (parsed.positionals.length ? parsed.positionals : SUITES) as Suite[];
+  const chosen = (parsed.positionals.length ? parsed.positionals : SUITES.filter((s) => s !== "fuse-memory")) as Suite[];
   console.log(`erofs-ts bench · node ${process.version} · ${new Date().toISOString()}`);
   for (const suite of chosen) {
     if (suite === "read") await readSuite(corpus);
     else if (suite === "decode") await decodeSuite(corpus, parallel);
     else if (suite === "ishare") await ishareSuite(corpus, parallel);
-    else await fuseSuite(corpus);
+    else if (suite === "fuse") await fuseSuite(corpus);
+    else memoryTable(corpus);
   }
   return 0;
 }

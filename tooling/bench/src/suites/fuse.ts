@@ -182,7 +182,8 @@ function memoryRun(corpus: string, share: boolean): MemoryRun {
   };
 }
 
-function memoryTable(corpus: string): void {
+/** The memory table alone (`pnpm bench fuse-memory`): it takes seconds, the throughput rows minutes. */
+export function memoryTable(corpus: string): void {
   if (!dropCaches()) {
     console.log("\n(memory table skipped: needs root to drop the page cache)");
     return;
