@@ -6,19 +6,27 @@ import { bad } from "./errors.js";
 /**
  * The reference zstd library compiled to WebAssembly (zstddec): several times faster than
  * fzstd, whose frame setup allocates a zeroed window per frame. Its instantiation is
- * asynchronous, so it starts when this module loads and decodeZstd uses fzstd until it
- * is ready (or everywhere, where there is no WebAssembly).
+ * asynchronous and costs ~6 MB of memory, so it starts on the first zstd frame (or
+ * zstdReady()), not when this module loads: most images never use zstd. decodeZstd uses
+ * fzstd until it is ready (or everywhere, where there is no WebAssembly).
  */
 let wasm: ZSTDDecoder | undefined;
-const wasmLoading = new ZSTDDecoder();
-wasmLoading.init().then(
-  () => (wasm = wasmLoading),
-  () => undefined, // no WebAssembly here: fzstd does all the work
-);
+let loading: Promise<void> | undefined;
 
-/** Resolves once the fast decoder is ready (or known to be unavailable). */
+function startLoading(): Promise<void> {
+  if (!loading) {
+    const decoder = new ZSTDDecoder();
+    loading = decoder.init().then(
+      () => void (wasm = decoder),
+      () => undefined, // no WebAssembly here: fzstd does all the work
+    );
+  }
+  return loading;
+}
+
+/** Starts the fast decoder if needed; resolves once it is ready (or known to be unavailable). */
 export async function zstdReady(): Promise<boolean> {
-  await wasmLoading.init().catch(() => undefined);
+  await startLoading();
   return wasm !== undefined;
 }
 
@@ -53,6 +61,7 @@ function frameContentSize(src: Uint8Array): number {
  * per block, which took minutes on a corrupt frame.
  */
 export function decodeZstd(src: Uint8Array, out: Uint8Array, partial: boolean): void {
+  if (!wasm) void startLoading();
   const declared = frameContentSize(src);
   if (declared > MAX_DECODED) throw bad("zstd", `frame declares ${declared} bytes`);
   if (declared >= 0) {

@@ -4,6 +4,8 @@
  * missing pages and the cache only stores, finds and evicts them.
  */
 
+import { SlotTable } from "./slot-table.js";
+
 export const PAGE_SIZE = 4096;
 
 export interface CacheStats {
@@ -23,18 +25,9 @@ export interface CacheOwner {
   readonly key: string;
 }
 
-interface PageEntry {
-  owner: OwnerState;
-  index: number;
-  data: Uint8Array;
-  /** Mount that filled the page (0: unknown), to count bytes served across mounts. */
-  filler: number;
-  prev: PageEntry | null;
-  next: PageEntry | null;
-}
-
 interface OwnerState extends CacheOwner {
-  pages: Map<number, PageEntry>;
+  /** Slot of each cached page, by page index. */
+  readonly pages: Map<number, number>;
 }
 
 export interface PageCacheOptions {
@@ -42,14 +35,18 @@ export interface PageCacheOptions {
   readonly budgetBytes: number;
 }
 
+/**
+ * Pages are rows of a SlotTable (typed arrays plus the ArrayBuffer each page lies in),
+ * not one object per page: a cache of 100 MB holds ~25,000 pages, and an object, a
+ * typed-array view and list links for each cost ~280 bytes of JavaScript heap apiece
+ * that the collector walked at every full collection. A page's view is made when get()
+ * hands it out.
+ */
 export class PageCache {
   readonly budgetBytes: number;
   readonly pageSize = PAGE_SIZE;
   readonly #owners = new Map<string, OwnerState>();
-  // Doubly-linked LRU list: head is the most recently used page.
-  #head: PageEntry | null = null;
-  #tail: PageEntry | null = null;
-  #pages = 0;
+  readonly #slots = new SlotTable<OwnerState>();
   #bytes = 0;
   #hits = 0;
   #misses = 0;
@@ -86,18 +83,19 @@ export class PageCache {
    * `reader` is the reading mount's id: a page filled by another mount counts as shared.
    */
   get(owner: CacheOwner, index: number, reader = 0): Uint8Array | undefined {
-    const e = this.#lookup(owner, index, reader);
-    if (!e) return undefined;
+    const slot = this.#lookup(owner, index, reader);
+    if (slot < 0) return undefined;
+    const t = this.#slots;
     // A page put as a view into its fill's buffer gets its own copy once it is used again
     // and some other page of that buffer has left the cache: then the view would pin
     // bytes nobody holds. While every page of the fill is cached, the view costs nothing.
-    const fill = this.#viewedFills.get(e.data.buffer);
+    const fill = this.#viewedFills.get(t.buffer[slot]!);
     if (fill && fill.live < fill.put) {
-      this.#leaveFill(e.data);
-      e.data = e.data.slice();
+      this.#leaveFill(slot);
+      t.setData(slot, t.view(slot).slice());
     }
-    this.#touch(e);
-    return e.data;
+    t.touch(slot);
+    return t.view(slot);
   }
 
   /**
@@ -106,22 +104,24 @@ export class PageCache {
    * bytes may be a view into a larger buffer: copy them, do not keep them.
    */
   take(owner: CacheOwner, index: number, reader = 0): Uint8Array | undefined {
-    const e = this.#lookup(owner, index, reader);
-    if (!e) return undefined;
-    this.#remove(e, false);
-    return e.data;
+    const slot = this.#lookup(owner, index, reader);
+    if (slot < 0) return undefined;
+    const data = this.#slots.view(slot);
+    this.#remove(slot, false);
+    return data;
   }
 
-  /** The page's entry, counted as a hit (and as shared when another mount filled it) or a miss. */
-  #lookup(owner: CacheOwner, index: number, reader: number): PageEntry | undefined {
-    const e = (owner as OwnerState).pages.get(index);
-    if (!e) {
+  /** The page's slot (-1: absent), counted as a hit (and as shared when another mount filled it) or a miss. */
+  #lookup(owner: CacheOwner, index: number, reader: number): number {
+    const slot = (owner as OwnerState).pages.get(index);
+    if (slot === undefined) {
       this.#misses++;
-      return undefined;
+      return -1;
     }
     this.#hits++;
-    if (reader && e.filler && e.filler !== reader) this.#sharedBytesServed += e.data.length;
-    return e;
+    const filler = this.#slots.filler[slot]!;
+    if (reader && filler && filler !== reader) this.#sharedBytesServed += this.#slots.length[slot]!;
+    return slot;
   }
 
   /** True if the page is cached; does not count or reorder. */
@@ -130,7 +130,7 @@ export class PageCache {
   }
 
   /**
-   * Stores a filled page (the cache keeps the array: callers must not modify it after).
+   * Stores a filled page (the cache keeps the bytes: callers must not modify them after).
    * It may be a view into a larger buffer holding the other pages of the same fill: that
    * saves a copy and an allocation per page, and as the fill's pages enter the LRU
    * together they leave it together; get() copies out any page used again.
@@ -144,34 +144,32 @@ export class PageCache {
       fill.put++;
       fill.live++;
     }
+    const t = this.#slots;
     const old = o.pages.get(index);
-    if (old) {
-      this.#bytes += data.length - old.data.length;
-      this.#leaveFill(old.data);
-      old.data = data;
-      old.filler = filler;
-      this.#touch(old);
+    if (old !== undefined) {
+      this.#bytes += data.length - t.length[old]!;
+      this.#leaveFill(old);
+      t.setData(old, data);
+      t.filler[old] = filler;
+      t.touch(old);
     } else {
-      const e: PageEntry = { owner: o, index, data, filler, prev: null, next: null };
-      o.pages.set(index, e);
-      this.#linkHead(e);
-      this.#pages++;
+      o.pages.set(index, t.add(o, index, data, filler));
       this.#bytes += data.length;
     }
     this.#fills++;
-    while (this.#bytes > this.budgetBytes && this.#tail) this.#remove(this.#tail, true);
+    while (this.#bytes > this.budgetBytes && t.tail >= 0) this.#remove(t.tail, true);
   }
 
   /** Drops every page of an owner (a file's DONTNEED, an unmount). */
   drop(owner: CacheOwner): void {
     const o = owner as OwnerState;
-    for (const e of o.pages.values()) this.#remove(e, false);
+    for (const slot of o.pages.values()) this.#remove(slot, false);
     this.#owners.delete(o.key);
   }
 
   stats(): CacheStats {
     return {
-      pages: this.#pages,
+      pages: this.#slots.count,
       sharedBytesServed: this.#sharedBytesServed,
       bytes: this.#bytes,
       budgetBytes: this.budgetBytes,
@@ -182,40 +180,18 @@ export class PageCache {
     };
   }
 
-  #touch(e: PageEntry): void {
-    if (this.#head === e) return;
-    this.#unlink(e);
-    this.#linkHead(e);
-  }
-
-  #linkHead(e: PageEntry): void {
-    e.prev = null;
-    e.next = this.#head;
-    if (this.#head) this.#head.prev = e;
-    this.#head = e;
-    if (!this.#tail) this.#tail = e;
-  }
-
-  #unlink(e: PageEntry): void {
-    if (e.prev) e.prev.next = e.next;
-    else this.#head = e.next;
-    if (e.next) e.next.prev = e.prev;
-    else this.#tail = e.prev;
-    e.prev = e.next = null;
-  }
-
   /** A page's bytes leave the cache: one view fewer into its fill's buffer. */
-  #leaveFill(data: Uint8Array): void {
-    const fill = this.#viewedFills.get(data.buffer);
+  #leaveFill(slot: number): void {
+    const fill = this.#viewedFills.get(this.#slots.buffer[slot]!);
     if (fill) fill.live--;
   }
 
-  #remove(e: PageEntry, evicted: boolean): void {
-    this.#leaveFill(e.data);
-    this.#unlink(e);
-    e.owner.pages.delete(e.index);
-    this.#pages--;
-    this.#bytes -= e.data.length;
+  #remove(slot: number, evicted: boolean): void {
+    const t = this.#slots;
+    this.#leaveFill(slot);
+    t.owner[slot]!.pages.delete(t.index[slot]!);
+    this.#bytes -= t.length[slot]!;
+    t.free(slot);
     if (evicted) this.#evictions++;
   }
 }
