@@ -63,6 +63,49 @@ describe("PageCache", () => {
     expect(c.stats().bytes).toBe(2 * 4096);
   });
 
+  it("agrees with a plain LRU model over random puts, gets, takes and drops (slots are reused)", () => {
+    const budget = 40 * 100;
+    const c = new PageCache({ budgetBytes: budget });
+    const owners = ["a", "b", "c"].map((k) => c.owner(k));
+    // The model: keys "owner/index" in least- to most-recently-used order, with sizes.
+    let model = new Map<string, number>();
+    let seed = 7;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    const bytes = () => [...model.values()].reduce((a, b) => a + b, 0);
+    for (let step = 0; step < 5000; step++) {
+      const o = rand(3);
+      const owner = owners[o]!;
+      const index = rand(30);
+      const key = `${o}/${index}`;
+      const op = rand(10);
+      if (op < 5) {
+        const size = 1 + rand(200);
+        c.put(owner, index, page(index, size));
+        model.delete(key);
+        model.set(key, size);
+        while (bytes() > budget) model.delete(model.keys().next().value!);
+      } else if (op < 8) {
+        const got = c.get(owner, index);
+        expect(got?.length).toBe(model.get(key));
+        if (got) {
+          expect(got[0]).toBe(index);
+          const size = model.get(key)!;
+          model.delete(key);
+          model.set(key, size);
+        }
+      } else if (op < 9) {
+        expect(c.take(owner, index)?.length).toBe(model.get(key));
+        model.delete(key);
+      } else if (rand(20) === 0) {
+        c.drop(owner);
+        owners[o] = c.owner(["a", "b", "c"][o]!);
+        model = new Map([...model].filter(([k]) => !k.startsWith(`${o}/`)));
+      }
+      expect(c.stats().bytes).toBe(bytes());
+      expect(c.stats().pages).toBe(model.size);
+    }
+  });
+
   it("rejects a negative budget", () => {
     expect(() => new PageCache({ budgetBytes: -1 })).toThrow(RangeError);
   });
