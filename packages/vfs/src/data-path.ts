@@ -96,15 +96,17 @@ export async function readData(
     // pages handed over to a caller that keeps them), a view would pin that part too.
     const asViews = keepFrom <= fillFirst && store;
     for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
-      const from = (i - fillFirst) * PAGE_SIZE;
-      const to = Math.min(filled.length, from + PAGE_SIZE);
       // Without store, pages before the request were handed over by earlier reads, and
       // pages it covers go to the caller only: neither is copied into a page of its own.
-      const kept = store || (i >= firstPage && !covers(i));
-      const pageData = asViews || !kept ? filled.subarray(from, to) : filled.slice(from, to);
-      if (kept) cache.put(owner, i, pageData, ctx.id);
-      copyPagePart(pageData, i, offset, end, out);
+      if (!store && (i < firstPage || covers(i))) continue;
+      const from = (i - fillFirst) * PAGE_SIZE;
+      const to = Math.min(filled.length, from + PAGE_SIZE);
+      cache.put(owner, i, asViews ? filled.subarray(from, to) : filled.slice(from, to), ctx.id);
     }
+    // The request's part of the fill, in one copy (pages before keepFrom were served already).
+    const copyFrom = Math.max(offset, keepFrom * PAGE_SIZE);
+    const copyTo = Math.min(end, runEnd);
+    if (copyTo > copyFrom) out.set(filled.subarray(copyFrom - runStart, copyTo - runStart), copyFrom - offset);
     p = Math.max(q, fillEnd);
   }
   return out;
