@@ -48,15 +48,17 @@ export async function vfsFiles(fs: ErofsFs): Promise<Inode[]> {
   return files;
 }
 
-/** Reads files whole through the vfs, `parallel` at a time; returns the bytes read. */
+/** Reads files whole through the vfs (page cache on), `parallel` at a time, into a reused buffer; returns the bytes read. */
 export async function readAllVfs(fs: ErofsFs, files: Inode[], parallel = 1): Promise<number> {
   let next = 0;
   let total = 0;
   const worker = async () => {
+    // One buffer per reader, reused for every read, as readAllHost does on the other side.
+    const into = new Uint8Array(READ_BYTES);
     while (next < files.length) {
       const inode = files[next++]!;
       for (let pos = 0; pos < inode.size; ) {
-        const chunk = await fs.read(inode, pos, Math.min(READ_BYTES, inode.size - pos));
+        const chunk = await fs.read(inode, pos, Math.min(READ_BYTES, inode.size - pos), { into });
         if (!chunk.length) break;
         pos += chunk.length;
         total += chunk.length;
