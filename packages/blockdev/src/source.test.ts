@@ -61,6 +61,21 @@ describe("FileSource.open", () => {
     const e = await FileSource.open(dir).catch((x: unknown) => x);
     expect(ErofsError.isInstance(e) && e.code).toBe("EINVAL");
   });
+
+  it("calls afterOpen with the descriptor and afterRead with each range read; a throwing hook does not fail the read", async () => {
+    const calls: string[] = [];
+    const s = await FileSource.open(path, {
+      afterOpen: (fd) => calls.push(`open ${typeof fd === "number" && fd >= 0}`),
+      afterRead: (fd, position, length) => {
+        calls.push(`read ${fd >= 0} ${position} ${length}`);
+        throw new Error("advice refused");
+      },
+    });
+    expect(await readBytes(s, 100, 50)).toEqual(bytes.subarray(100, 150));
+    expect(await readBytes(s, 9000, 1000)).toEqual(bytes.subarray(9000));
+    await s.close();
+    expect(calls).toEqual(["open true", "read true 100 50", "read true 9000 1000"]);
+  });
 });
 
 describe("OffsetSource", () => {
