@@ -33,7 +33,7 @@ describe("decodeDeflate: round trip", () => {
         [6, 9],
       ] as const) {
         const out = new Uint8Array(data.length);
-        decodeDeflate(deflateRawSync(data, { level, windowBits }), out, false, windowBits);
+        decodeDeflate(deflateRawSync(data, { level, windowBits }), out, false);
         expect(firstDiff(out, data), `level ${level} window ${windowBits}`).toBe(-1);
       }
     });
@@ -49,11 +49,14 @@ describe("decodeDeflate: round trip", () => {
     }
   });
 
-  it("a stream made for a 32 KiB window fails inside a smaller one (the superblock's windowBits)", async () => {
+  it("a stream that reaches 32 KiB back decodes, and a reach beyond 32 KiB is corrupt", async () => {
     const data = samples().find((s) => s.name === "far repeats")!.data;
     const stream = deflateRawSync(data, { level: 9, windowBits: 15 });
-    expect(await outcome(() => decodeDeflate(stream, new Uint8Array(data.length), false, 15))).toBe("ok");
-    expect(await outcome(() => decodeDeflate(stream, new Uint8Array(data.length), false, 9))).toBe("EFSCORRUPTED");
+    expect(await outcome(() => decodeDeflate(stream, new Uint8Array(data.length), false))).toBe("ok");
+    // 40000 stored bytes, then a fixed-Huffman block whose only match points 32768 bytes
+    // back (the farthest DEFLATE can express), or 32769 (reserved distance code 30).
+    expect(await outcome(() => decodeDeflate(farReach(40000, 32769), new Uint8Array(40003), false))).toBe("EFSCORRUPTED");
+    expect(await outcome(() => decodeDeflate(farReach(40000, 32768), new Uint8Array(40003), false))).toBe("ok");
   });
 });
 
@@ -109,3 +112,46 @@ describe("decodeDeflate: corrupt input", () => {
     expect(rejected).toBeGreaterThan(1000);
   });
 });
+
+/**
+ * A raw DEFLATE stream: `literals` zero bytes in stored blocks, then a final fixed-Huffman
+ * block holding one match of length 3 at `distance` and the end-of-block code.
+ */
+function farReach(literals: number, distance: number): Uint8Array {
+  const out: number[] = [];
+  for (let left = literals; left > 0; ) {
+    const n = Math.min(left, 65535);
+    left -= n;
+    // BFINAL=0, BTYPE=00 (stored), padded to a byte; LEN and NLEN; the bytes.
+    out.push(0x00, n & 0xff, n >> 8, ~n & 0xff, (~n >> 8) & 0xff, ...new Array<number>(n).fill(0));
+  }
+  const bits: number[] = [];
+  const put = (value: number, count: number) => {
+    for (let i = 0; i < count; i++) bits.push((value >> i) & 1);
+  };
+  // Huffman codes are sent most significant bit first; extra bits least significant first.
+  const putCode = (code: number, count: number) => {
+    for (let i = count - 1; i >= 0; i--) bits.push((code >> i) & 1);
+  };
+  put(1, 1); // BFINAL
+  put(1, 2); // BTYPE=01, fixed Huffman
+  putCode(0b0000001, 7); // length code 257: length 3
+  // Distance codes 0..29 (5 bits each): code c covers base(c) .. base(c) + 2^extra(c) - 1.
+  const { code, extra, base } = distanceCode(distance);
+  putCode(code, 5);
+  put(distance - base, extra);
+  putCode(0b0000000, 7); // 256: end of block
+  while (bits.length % 8) bits.push(0);
+  for (let i = 0; i < bits.length; i += 8) out.push(bits.slice(i, i + 8).reduce((v, b, j) => v | (b << j), 0));
+  return Uint8Array.from(out);
+}
+
+function distanceCode(distance: number): { code: number; extra: number; base: number } {
+  let base = 1;
+  for (let code = 0; code < 32; code++) {
+    const extra = code < 4 ? 0 : (code >> 1) - 1;
+    if (distance < base + (1 << extra)) return { code, extra, base };
+    base += 1 << extra;
+  }
+  throw new RangeError(`distance ${distance}`);
+}

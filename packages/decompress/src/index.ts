@@ -16,7 +16,6 @@ export const Z_EROFS_COMPRESSION_ZSTD = 3;
 
 export interface DecompressorConfig {
   lzmaDictSize?: number;
-  deflateWindowBits?: number;
   zstdWindowLog?: number;
   lz4MaxDistance?: number;
   /** The image has the 0padding feature (all images since Linux 5.4; required for non-lz4). */
@@ -60,7 +59,7 @@ export function createDecompressor(algorithm: number, config: DecompressorConfig
         algorithm,
         name: "deflate",
         decode: (input, out, partial) =>
-          decodeDeflate(stripZeroPadding(input, block, "deflate"), out, partial, config.deflateWindowBits),
+          decodeDeflate(stripZeroPadding(input, block, "deflate"), out, partial),
       };
     case Z_EROFS_COMPRESSION_ZSTD:
       return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { COMPAT, ErofsError, crc32c, parseSuperblock } from "./index.js";
+import { COMPAT, COMPRESSION, ErofsError, INCOMPAT, crc32c, parseSuperblock } from "./index.js";
 import { buildSuperblock } from "./test-image.test-helper.js";
 
 function codeOf(f: () => unknown): string | undefined {
@@ -19,7 +19,24 @@ describe("crc32c", () => {
   });
 });
 
+/** A superblock with compression configs: only deflate's, holding `windowBits`. */
+function deflateConfigured(windowBits: number): Uint8Array {
+  const img = buildSuperblock({ incompat: INCOMPAT.COMPR_CFGS });
+  const dv = new DataView(img.buffer);
+  dv.setUint16(1024 + 84, 1 << COMPRESSION.DEFLATE, true);
+  // The configs follow the 128-byte superblock: a 2-byte length, then z_erofs_deflate_cfgs.
+  dv.setUint16(1024 + 128, 6, true);
+  img[1024 + 130] = windowBits;
+  return img;
+}
+
 describe("parseSuperblock", () => {
+  it("takes deflate's window bits from the configs, and refuses more than 15 as the kernel does", () => {
+    expect(parseSuperblock(deflateConfigured(12)).compression.deflateWindowBits).toBe(12);
+    expect(parseSuperblock(deflateConfigured(15)).compression.deflateWindowBits).toBe(15);
+    expect(codeOf(() => parseSuperblock(deflateConfigured(16)))).toBe("EOPNOTSUPP");
+  });
+
   it("reads block size and root nid", () => {
     const sb = parseSuperblock(buildSuperblock({ blkszbits: 10, rootNid: 99 }));
     expect(sb.blockSize).toBe(1024);

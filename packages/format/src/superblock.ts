@@ -235,6 +235,8 @@ function parseCompressionConfigs(r: ByteReader, incompat: number, sbSize: number
       cfg.lzmaDictSize = r.u32(p);
     } else if (alg === COMPRESSION.DEFLATE && len >= 1) {
       cfg.deflateWindowBits = r.u8(p);
+      // As the kernel: zlib's largest window is 2^15; a bigger one cannot be honoured.
+      if (cfg.deflateWindowBits > 15) throw unsupported(`deflate window bits ${cfg.deflateWindowBits}`, WHERE);
     } else if (alg === COMPRESSION.ZSTD && len >= 2) {
       cfg.zstdWindowLog = r.u8(p + 1) + 10;
     }

@@ -337,7 +337,6 @@ function decoderConfig(ctx: MountContext): DecompressorConfig {
   return {
     lz4MaxDistance: c.lz4MaxDistance,
     lzmaDictSize: c.lzmaDictSize,
-    deflateWindowBits: c.deflateWindowBits,
     zstdWindowLog: c.zstdWindowLog,
     zeroPadding: (ctx.sb.featureIncompat & INCOMPAT.ZERO_PADDING) !== 0,
     blockSize: ctx.sb.blockSize,
