@@ -4,12 +4,14 @@ import {
   ErofsError,
   INCOMPAT,
   SUPERBLOCK_READ_SIZE,
+  COMPRESSION,
   corrupted,
   deviceIdMask,
   parseDeviceSlot,
   parseSuperblock,
   type DeviceSlot,
 } from "@erofs-ts/format";
+import { zstdReady } from "@erofs-ts/decompress";
 import { PageCache } from "@erofs-ts/ishare-cache";
 import { CompressedState } from "./compressed.js";
 import { FingerprintIndex } from "./fingerprint-index.js";
@@ -101,6 +103,9 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       extra.push(s);
     }
 
+    // The zstd decoder is WebAssembly instantiated on first use: an image that may hold
+    // zstd pclusters gets it now, so that its first read does not wait for it.
+    if (sb.featureIncompat & INCOMPAT.COMPR_CFGS && sb.compression.availableAlgorithms & (1 << COMPRESSION.ZSTD)) await zstdReady();
     const id = nextMountId++;
     const cache = opts.cache ?? new PageCache({ budgetBytes: opts.cacheBytes ?? DEFAULT_CACHE_BYTES });
     const ctx: MountContext = {
