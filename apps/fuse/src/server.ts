@@ -206,6 +206,10 @@ export class ErofsFuseServer {
       INIT.READDIRPLUS_AUTO |
       INIT.ASYNC_DIO |
       INIT.PARALLEL_DIROPS |
+      // Without it every getxattr of system.posix_acl_* (ls -l asks for each file) is a
+      // round trip; with it the kernel asks once per inode and caches the answer, absent
+      // ones too, and applies the ACLs in its permission checks as the kernel's erofs does.
+      INIT.POSIX_ACL |
       INIT.MAX_PAGES |
       INIT.CACHE_SYMLINKS |
       INIT.INIT_EXT;

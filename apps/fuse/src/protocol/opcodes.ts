@@ -99,6 +99,8 @@ export const INIT = {
   /** The kernel takes ENOSYS from OPEN as "no open needed" (7.23); sent by the kernel. */
   NO_OPEN_SUPPORT: 1 << 17,
   PARALLEL_DIROPS: 1 << 18,
+  /** The kernel checks and caches POSIX ACLs itself, asking for each inode's once (7.26). */
+  POSIX_ACL: 1 << 20,
   MAX_PAGES: 1 << 22,
   CACHE_SYMLINKS: 1 << 23,
   /** The same for OPENDIR (7.29). */

@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from "node:child_process";
+import { execFile, spawn, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,13 +16,20 @@ const DEMO_FILES = ["hello.txt", "docs/README.md", "docs/numbers.txt"];
 /** The native poller is built wherever a C compiler is (CI installs one with the toolchain). */
 const HAS_CC = spawnSync(process.env.CC || "cc", ["--version"]).status === 0;
 
+/** A command run without blocking this process (see withDebugLog). */
+const run = promisify(execFile);
+
 const scratch: string[] = [];
 afterEach(() => {
   for (const d of scratch.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-/** Runs `erofs-fuse -f -d` on one pair, calls `use` with the mountpoint, returns the log. */
-async function withDebugLog(image: string, options: string[], use: (mnt: string) => void): Promise<string> {
+/**
+ * Runs `erofs-fuse -f -d` on one pair, calls `use` with the mountpoint, returns the log. A
+ * `use` that makes many requests must not block this process (use run(), not spawnSync):
+ * the daemon's log would fill its pipe, and what it still holds when it exits is lost.
+ */
+async function withDebugLog(image: string, options: string[], use: (mnt: string) => void | Promise<void>): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-requests-"));
   scratch.push(dir);
   const mnt = join(dir, "m");
@@ -31,7 +39,7 @@ async function withDebugLog(image: string, options: string[], use: (mnt: string)
   child.stderr.on("data", (d: Buffer) => (log += d.toString()));
   try {
     await waitFor(() => mountedPaths().has(mnt) && /tx \d+: OK, 64b/.test(log), 10_000, "the mount");
-    use(mnt);
+    await use(mnt);
     // Replies are logged before they are written, so everything `use` caused is in the log.
     spawnSync("umount", [mnt]);
     await new Promise((r) => child.on("close", r));
@@ -102,6 +110,31 @@ describe.skipIf(!FUSE_AVAILABLE)("how erofs-fuse reads and answers requests", ()
     expect(opens.length).toBeGreaterThan(1);
     for (const o of opens) expect(o.reply).toMatch(/^OK/);
     expect(exchanges(log).filter((x) => x.op === "RELEASE").length).toBe(opens.length);
+  });
+
+  it.skipIf(!corpus)("POSIX ACLs come from the kernel's cache once asked for, present or absent", async () => {
+    const image = join(corpus ?? "", "xattrs.erofs");
+    const manifest = JSON.parse(readFileSync(image.replace(/\.erofs$/, ".manifest.json"), "utf8")) as {
+      entries: { path: string; xattrs?: Record<string, string> }[];
+    };
+    // The manifest holds values in base64; getfattr prints hex.
+    const expected = Buffer.from(manifest.entries.find((e) => e.path === "acl_dir/inherit")!.xattrs!["system.posix_acl_access"]!, "base64").toString("hex");
+    const asksIn = async (rounds: number): Promise<number> => {
+      const log = await withDebugLog(image, [], async (mnt) => {
+        for (let round = 0; round < rounds; round++) {
+          const r = await run("getfattr", ["--absolute-names", "-e", "hex", "-n", "system.posix_acl_access", join(mnt, "acl_dir/inherit")]);
+          expect(r.stdout.match(/=0x([0-9a-f]+)/)?.[1]).toBe(expected);
+          // ls -l asks about every entry, most without ACLs.
+          await run("ls", ["-l", mnt, join(mnt, "acl_dir")]);
+        }
+      });
+      return exchanges(log).filter((x) => x.op === "GETXATTR" && x.args.includes("system.posix_acl_access")).length;
+    };
+    const once = await asksIn(1);
+    expect(once).toBeGreaterThan(2);
+    // Rounds after the first hardly ask the daemon about ACLs again (the kernel forgets an
+    // inode's cached ACL when it refreshes its attributes); uncached, each would ask as often.
+    expect(await asksIn(4)).toBeLessThan(once * 1.5);
   });
 });
 
