@@ -160,52 +160,30 @@ interface DecodeInto {
 }
 
 /**
- * Decodes extents straight into their places in a fill. With two or more pclusters and a
- * decode pool, part of them go to worker threads while this thread decodes the rest, split
- * by decoded bytes so that both sides finish at about the same time.
+ * Decodes extents straight into their places in a fill. With two or more pclusters worth
+ * a worker, this thread and a pool worker share them (DecodePool.share), each taking the
+ * next as it finishes one.
  */
 async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): Promise<void> {
-  const pool = jobs.length >= 2 && jobs.some((j) => offloadable(j)) ? DecodePool.shared() : null;
-  if (!pool || pool.size === 0) {
+  // One algorithm per shared batch (an image may mix them): the first worth a worker.
+  const algorithm = jobs.find(offloadable)?.ext.algorithm;
+  const isShared = (j: DecodeInto) => offloadable(j) && j.ext.algorithm === algorithm;
+  const shared = jobs.filter(isShared);
+  const pool = shared.length >= 2 ? DecodePool.shared() : null;
+  if (!pool) {
     for (const j of jobs) await decodeExtent(ctx, inode, j.ext, j.raw, j.target);
     return;
   }
-  const remote: Promise<void>[] = [];
-  const local: DecodeInto[] = [];
-  let localBytes = 0;
-  let remoteBytes = 0;
-  for (const j of jobs) {
-    const { ext, raw } = j;
-    if (raw && offloadable(j) && remoteBytes / pool.size <= localBytes) {
-      remoteBytes += ext.length;
-      const partial = ext.partialRef || !ext.fullMapped;
-      const { config, key } = decoderSettings(ctx);
-      remote.push(
-        pool.decode(ext.algorithm, config, key, raw, ext.length, partial).then(
-          (bytes) => j.target.set(bytes),
-          // Corrupt input stays an error; a worker that died or failed to start is not the
-          // image's fault: that pcluster decodes here instead.
-          (e: unknown) => {
-            if (ErofsError.isInstance(e) && e.code !== "EIO") throw e;
-            return decodeExtent(ctx, inode, ext, raw, j.target);
-          },
-        ),
-      );
-    } else {
-      localBytes += ext.length;
-      local.push(j);
-    }
-  }
-  let failure: unknown;
-  try {
-    for (const j of local) await decodeExtent(ctx, inode, j.ext, j.raw, j.target);
-  } catch (e) {
-    failure = e;
-  }
-  // Every worker job is awaited, so none fails unobserved after this fill has given up.
-  const settled = await Promise.allSettled(remote);
-  if (failure !== undefined) throw failure;
-  for (const r of settled) if (r.status === "rejected") throw r.reason;
+  for (const j of jobs) if (!isShared(j)) await decodeExtent(ctx, inode, j.ext, j.raw, j.target);
+  const { config, key } = decoderSettings(ctx);
+  await pool.share(
+    algorithm!,
+    config,
+    key,
+    shared.map((j) => ({ input: j.raw!, outLength: j.ext.length, partial: j.ext.partialRef || !j.ext.fullMapped })),
+    (i) => decodeExtent(ctx, inode, shared[i]!.ext, shared[i]!.raw, shared[i]!.target),
+    (i, bytes) => shared[i]!.target.set(bytes),
+  );
 }
 
 /**

@@ -5,27 +5,40 @@ import { Worker } from "node:worker_threads";
 import type { DecompressorConfig } from "@erofs-ts/decompress";
 import { ErofsError, type ErofsErrorCode } from "@erofs-ts/format";
 
-/** One pcluster to decode on a worker. */
-export interface DecodeJob {
+/** A fill's pclusters for a worker to help with (see DecodePool.share). */
+export interface ShareRequest {
   id: number;
   algorithm: number;
   config: DecompressorConfig;
   /** Identifies `config` so the worker keeps one decoder per image setting. */
   configKey: string;
+  /** The next unclaimed job: both sides take jobs by incrementing it. */
+  claim: SharedArrayBuffer;
+  inputs: Uint8Array[];
+  outLengths: number[];
+  partials: boolean[];
+}
+
+/** One job the worker decoded (or could not), or `done` once it claims no more. */
+export interface ShareReply {
+  id: number;
+  index?: number;
+  out?: Uint8Array;
+  error?: { code: ErofsErrorCode; message: string; where?: string | undefined };
+  done?: true;
+}
+
+/** One pcluster of a shared fill. */
+export interface ShareJob {
   input: Uint8Array;
   outLength: number;
   partial: boolean;
 }
 
-export interface DecodeReply {
-  id: number;
-  out?: Uint8Array;
-  error?: { code: ErofsErrorCode; message: string; where?: string | undefined };
-}
-
 interface Pending {
-  resolve(out: Uint8Array): void;
-  reject(e: unknown): void;
+  result(reply: ShareReply): void;
+  done(): void;
+  fail(e: ErofsError): void;
 }
 
 interface PoolWorker {
@@ -48,7 +61,7 @@ export class DecodePool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(script);
       const w: PoolWorker = { worker, pending: new Map() };
-      worker.on("message", (reply: DecodeReply) => this.#settle(w, reply));
+      worker.on("message", (reply: ShareReply) => this.#receive(w, reply));
       worker.on("error", (e) => this.#fail(w, e));
       worker.on("exit", () => this.#fail(w, new ErofsError("EIO", "decode worker exited")));
       worker.unref();
@@ -83,54 +96,117 @@ export class DecodePool {
     return this.#workers.length;
   }
 
-  /** Decodes `input` on a worker into a new array of `outLength` bytes. */
-  decode(algorithm: number, config: DecompressorConfig, configKey: string, input: Uint8Array, outLength: number, partial: boolean): Promise<Uint8Array> {
-    const live = this.#workers.filter((w) => w.worker.threadId >= 0);
-    if (!live.length) return Promise.reject(new ErofsError("EIO", "no decode worker"));
-    const w = live[this.#next++ % live.length]!;
-    const id = this.#nextId++;
-    // A copy: `input` is usually a view into a read shared by neighbouring pclusters.
-    const copy = input.slice();
-    const job: DecodeJob = { id, algorithm, config, configKey, input: copy, outLength, partial };
-    return new Promise<Uint8Array>((resolve, reject) => {
-      w.pending.set(id, { resolve, reject });
+  /**
+   * Decodes `jobs` here and on one worker at once. Both sides take the next job from one
+   * counter in shared memory, so neither waits while the other still has work: a split
+   * decided in advance left this thread idle for a fifth of an lzma read, as the worker
+   * (its messages, its copies, its own JIT warm-up) decodes slower. `decodeHere(i)` does
+   * job i on this thread; `fromWorker(i, bytes)` receives the worker's jobs once both sides
+   * are done. A job the worker claimed but never finished (it died) is decoded here. A
+   * corrupt pcluster rejects, from either side.
+   */
+  async share(
+    algorithm: number,
+    config: DecompressorConfig,
+    configKey: string,
+    jobs: readonly ShareJob[],
+    decodeHere: (i: number) => void | Promise<void>,
+    fromWorker: (i: number, bytes: Uint8Array) => void,
+  ): Promise<void> {
+    const claim = new SharedArrayBuffer(4);
+    const next = new Int32Array(claim);
+    const results = new Map<number, ShareReply>();
+    const w = this.#pick();
+    let helped: Promise<boolean> = Promise.resolve(false);
+    if (w) {
+      const id = this.#nextId++;
+      // Copies: inputs are usually views into reads shared by neighbouring pclusters.
+      const inputs = jobs.map((j) => j.input.slice());
+      const request: ShareRequest = {
+        id,
+        algorithm,
+        config,
+        configKey,
+        claim,
+        inputs,
+        outLengths: jobs.map((j) => j.outLength),
+        partials: jobs.map((j) => j.partial),
+      };
+      helped = new Promise<boolean>((resolve) => {
+        w.pending.set(id, {
+          result: (reply) => results.set(reply.index!, reply),
+          done: () => resolve(true),
+          // A worker that died is not the image's fault: what it held is decoded here.
+          fail: () => resolve(false),
+        });
+      });
       if (this.#outstanding++ === 0) for (const x of this.#workers) x.worker.ref();
-      w.worker.postMessage(job, [copy.buffer as ArrayBuffer]);
-    });
+      w.worker.postMessage(request, inputs.map((b) => b.buffer as ArrayBuffer));
+    }
+    const mine = new Set<number>();
+    try {
+      for (let i = Atomics.add(next, 0, 1); i < jobs.length; i = Atomics.add(next, 0, 1)) {
+        mine.add(i);
+        await decodeHere(i);
+      }
+    } catch (e) {
+      // The worker stops at its next claim; its answer is still awaited so that no job of
+      // this fill runs unobserved after the fill has failed.
+      Atomics.store(next, 0, jobs.length);
+      await helped;
+      throw e;
+    }
+    await helped;
+    for (let i = 0; i < jobs.length; i++) {
+      if (mine.has(i)) continue;
+      const r = results.get(i);
+      if (r?.out) fromWorker(i, r.out);
+      else if (r?.error) throw toError(r.error);
+      else await decodeHere(i);
+    }
   }
 
-  /** Stops every worker; jobs still pending fail with EIO (callers then decode themselves). */
+  /** Stops every worker; fills they were helping finish on the main thread. */
   async close(): Promise<void> {
     await Promise.all(this.#workers.map((w) => w.worker.terminate()));
   }
 
-  #settle(w: PoolWorker, reply: DecodeReply): void {
+  /** The next live worker, round robin, or null when none is left. */
+  #pick(): PoolWorker | null {
+    const live = this.#workers.filter((w) => w.worker.threadId >= 0);
+    return live.length ? live[this.#next++ % live.length]! : null;
+  }
+
+  #receive(w: PoolWorker, reply: ShareReply): void {
     const p = w.pending.get(reply.id);
     if (!p) return;
+    if (!reply.done) return p.result(reply);
     w.pending.delete(reply.id);
-    this.#done();
-    if (reply.out) p.resolve(reply.out);
-    else {
-      const e = reply.error!;
-      const suffix = e.where ? ` (${e.where})` : "";
-      const message = suffix && e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
-      p.reject(new ErofsError(e.code, message, e.where));
-    }
+    this.#settled();
+    p.done();
   }
 
   #fail(w: PoolWorker, e: unknown): void {
     const idx = this.#workers.indexOf(w);
     if (idx >= 0) this.#workers.splice(idx, 1);
+    const error = e instanceof ErofsError ? e : new ErofsError("EIO", `decode worker failed: ${(e as Error)?.message ?? e}`);
     for (const p of w.pending.values()) {
-      this.#done();
-      p.reject(e instanceof ErofsError ? e : new ErofsError("EIO", `decode worker failed: ${(e as Error)?.message ?? e}`));
+      this.#settled();
+      p.fail(error);
     }
     w.pending.clear();
   }
 
-  #done(): void {
+  #settled(): void {
     if (--this.#outstanding === 0) for (const x of this.#workers) x.worker.unref();
   }
+}
+
+/** The worker's error, as the same ErofsError the main thread would have thrown. */
+function toError(e: NonNullable<ShareReply["error"]>): ErofsError {
+  const suffix = e.where ? ` (${e.where})` : "";
+  const message = suffix && e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
+  return new ErofsError(e.code, message, e.where);
 }
 
 /** Two cores decode ~2× as fast; more workers than that have not been measured. */
