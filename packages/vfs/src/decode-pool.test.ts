@@ -24,8 +24,11 @@ function literals(v: number, n: number): Uint8Array {
   return out;
 }
 
-/** Runs `jobs` through share(), recording which side decoded each; returns the outputs. */
-async function shareAll(p: DecodePool, jobs: ShareJob[]): Promise<{ outs: Uint8Array[]; here: number; there: number }> {
+/**
+ * Runs `jobs` through share(), recording which side decoded each; returns the outputs.
+ * `first` runs before this side's first job.
+ */
+async function shareAll(p: DecodePool, jobs: ShareJob[], first?: () => Promise<void>): Promise<{ outs: Uint8Array[]; here: number; there: number }> {
   const outs = jobs.map((j) => new Uint8Array(j.outLength));
   let here = 0;
   let there = 0;
@@ -35,7 +38,7 @@ async function shareAll(p: DecodePool, jobs: ShareJob[]): Promise<{ outs: Uint8A
     "t",
     jobs,
     async (i) => {
-      here++;
+      if (here++ === 0) await first?.();
       await local.decode(jobs[i]!.input, outs[i]!, jobs[i]!.partial);
     },
     (i, bytes) => {
@@ -96,24 +99,8 @@ describe.skipIf(!pool)("DecodePool without workers", () => {
     // Large enough that the worker is still busy when it is stopped.
     const size = 1 << 20;
     const jobs = Array.from({ length: 200 }, (_, i) => ({ input: literals(i & 0xff, size), outLength: size, partial: false }));
-    const outs = jobs.map(() => new Uint8Array(size));
-    let here = 0;
-    let there = 0;
-    await p.share(
-      0,
-      config,
-      "t",
-      jobs,
-      async (i) => {
-        // The worker is stopped while this side is still at its first job.
-        if (here++ === 0) await p.close();
-        await local.decode(jobs[i]!.input, outs[i]!, false);
-      },
-      (i, bytes) => {
-        there++;
-        outs[i]!.set(bytes);
-      },
-    );
+    // The worker is stopped while this side is still at its first job.
+    const { outs, here, there } = await shareAll(p, jobs, () => p.close());
     expect(here + there).toBe(jobs.length);
     expect(here).toBeGreaterThan(jobs.length / 2);
     outs.forEach((o, i) => expect(o.every((b) => b === (i & 0xff))).toBe(true));
