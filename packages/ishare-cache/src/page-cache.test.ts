@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { PageCache } from "./index.js";
+import { PAGE_BOOKKEEPING_BYTES, PageCache } from "./index.js";
 
 const page = (v: number, n = 4096) => new Uint8Array(n).fill(v);
 
 describe("PageCache", () => {
   it("never holds more than its budget and evicts the least recently used page", () => {
-    const c = new PageCache({ budgetBytes: 3 * 4096 });
+    const c = new PageCache({ budgetBytes: 3 * (4096 + PAGE_BOOKKEEPING_BYTES) });
     const a = c.owner("a");
     c.put(a, 0, page(0));
     c.put(a, 1, page(1));
@@ -13,6 +13,7 @@ describe("PageCache", () => {
     expect(c.get(a, 0)?.[0]).toBe(0); // 0 is now most recent; 1 is the oldest
     c.put(a, 3, page(3));
     expect(c.stats().bytes).toBeLessThanOrEqual(3 * 4096);
+    expect(c.stats().pages).toBe(3);
     expect(c.has(a, 1)).toBe(false);
     expect(c.has(a, 0) && c.has(a, 2) && c.has(a, 3)).toBe(true);
     expect(c.stats().evictions).toBe(1);
@@ -64,7 +65,7 @@ describe("PageCache", () => {
   });
 
   it("agrees with a plain LRU model over random puts, gets, takes and drops (slots are reused)", () => {
-    const budget = 40 * 100;
+    const budget = 40 * (100 + PAGE_BOOKKEEPING_BYTES);
     const c = new PageCache({ budgetBytes: budget });
     const owners = ["a", "b", "c"].map((k) => c.owner(k));
     // The model: keys "owner/index" in least- to most-recently-used order, with sizes.
@@ -83,7 +84,7 @@ describe("PageCache", () => {
         c.put(owner, index, page(index, size));
         model.delete(key);
         model.set(key, size);
-        while (bytes() > budget) model.delete(model.keys().next().value!);
+        while (bytes() + model.size * PAGE_BOOKKEEPING_BYTES > budget) model.delete(model.keys().next().value!);
       } else if (op < 8) {
         const got = c.get(owner, index);
         expect(got?.length).toBe(model.get(key));
@@ -104,6 +105,13 @@ describe("PageCache", () => {
       expect(c.stats().bytes).toBe(bytes());
       expect(c.stats().pages).toBe(model.size);
     }
+  });
+
+  it("counts each page's bookkeeping against the budget: tiny pages cannot pile up without bound", () => {
+    const c = new PageCache({ budgetBytes: 1 << 16 });
+    const a = c.owner("a");
+    for (let i = 0; i < 100_000; i++) c.put(a, i, page(1, 1));
+    expect(c.stats().pages).toBe(Math.floor((1 << 16) / (1 + PAGE_BOOKKEEPING_BYTES)));
   });
 
   it("rejects a negative budget", () => {

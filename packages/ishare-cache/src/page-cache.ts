@@ -8,6 +8,14 @@ import { SlotTable } from "./slot-table.js";
 
 export const PAGE_SIZE = 4096;
 
+/**
+ * What each cached page costs besides its bytes (its slot-table row and its entry in its
+ * owner's map, measured at ~66 bytes): charged against the budget, so that the budget
+ * bounds the cache's memory even when pages are tiny (an image of a million one-byte
+ * files would otherwise grow the index without limit while using little of the budget).
+ */
+export const PAGE_BOOKKEEPING_BYTES = 64;
+
 export interface CacheStats {
   readonly pages: number;
   /** Bytes returned by get() from pages that another mount filled (sharing at work). */
@@ -31,7 +39,7 @@ interface OwnerState extends CacheOwner {
 }
 
 export interface PageCacheOptions {
-  /** Most bytes of page data held at once. */
+  /** Most bytes held at once: page data plus PAGE_BOOKKEEPING_BYTES per page. */
   readonly budgetBytes: number;
 }
 
@@ -137,7 +145,7 @@ export class PageCache {
    */
   put(owner: CacheOwner, index: number, data: Uint8Array, filler = 0): void {
     const o = owner as OwnerState;
-    if (data.length > this.budgetBytes) return;
+    if (data.length + PAGE_BOOKKEEPING_BYTES > this.budgetBytes) return;
     if (data.byteLength !== data.buffer.byteLength) {
       let fill = this.#viewedFills.get(data.buffer);
       if (!fill) this.#viewedFills.set(data.buffer, (fill = { put: 0, live: 0 }));
@@ -157,7 +165,7 @@ export class PageCache {
       this.#bytes += data.length;
     }
     this.#fills++;
-    while (this.#bytes > this.budgetBytes && t.tail >= 0) this.#remove(t.tail, true);
+    while (this.#bytes + t.count * PAGE_BOOKKEEPING_BYTES > this.budgetBytes && t.tail >= 0) this.#remove(t.tail, true);
   }
 
   /** Drops every page of an owner (a file's DONTNEED, an unmount). */
