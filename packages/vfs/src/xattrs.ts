@@ -84,20 +84,25 @@ export class XattrAccess {
     return parseXattrEntry(await readMetadata(this.#ctx, offset, size, inMetabox), 0, where).entry;
   }
 
-  /** Inline entries then shared ones: the kernel's order for listing and lookup. */
-  async *#entries(ibody: XattrIbody): AsyncGenerator<XattrEntry> {
-    yield* ibody.inline;
-    for (const id of ibody.sharedIds) yield await this.#sharedEntry(id);
+  /**
+   * Inline entries then shared ones (the kernel's order for listing and lookup), until
+   * `visit` returns true. Inline entries are visited without awaiting: an async generator
+   * here cost a promise per entry, and every file's fingerprint lookup went through it.
+   */
+  async #visit(ibody: XattrIbody, visit: (e: XattrEntry) => boolean): Promise<void> {
+    for (const e of ibody.inline) if (visit(e)) return;
+    for (const id of ibody.sharedIds) if (visit(await this.#sharedEntry(id))) return;
   }
 
   async list(inode: Inode): Promise<Uint8Array[]> {
     const ibody = await this.#ibody(inode);
     const names: Uint8Array[] = [];
     const ctx = { prefixes: this.#prefixes, privileged: true };
-    for await (const e of this.#entries(ibody)) {
+    await this.#visit(ibody, (e) => {
       const n = listedName(e, ctx);
       if (n) names.push(n);
-    }
+      return false;
+    });
     return names;
   }
 
@@ -131,10 +136,13 @@ export class XattrAccess {
     if (this.#hash32 && this.#ctx.sb.xattrFilterReserved === 0 && filterExcludes(ibody.nameFilter, index, suffix, this.#hash32)) {
       return null;
     }
-    for await (const e of this.#entries(ibody)) {
-      if (entryMatches(e, index, suffix, this.#prefixes)) return e.value;
-    }
-    return null;
+    let value: Uint8Array | null = null;
+    await this.#visit(ibody, (e) => {
+      if (!entryMatches(e, index, suffix, this.#prefixes)) return false;
+      value = e.value;
+      return true;
+    });
+    return value;
   }
 }
 
