@@ -12,7 +12,7 @@
  *
  * 2. trimHeap(): malloc_trim, which Node does not expose (see trim_heap below).
  *
- * 3. fadvise(): posix_fadvise, which Node does not expose (see advise below).
+ * 3. dropPages(): posix_fadvise DONTNEED, which Node does not expose (see drop_pages).
  *
  * 4. socketPair() and receiveFd(): mounting without root goes through the setuid
  *    fusermount3, which opens /dev/fuse, mounts, and sends the descriptor back over a
@@ -226,35 +226,24 @@ static napi_value trim_heap(napi_env env, napi_callback_info info) {
 }
 
 /*
- * fadvise(fd, offset, length, advice): posix_fadvise with advice "dontneed" or "random".
- * The daemon keeps what it reads from an image in its own caches, and the kernel caches
- * the mounted files' pages: the image's own pages would be a third copy. "random" stops
- * the kernel's readahead on the image (the daemon reads ahead itself), whose pages
- * nobody would drop. Returns false when the kernel refused the advice.
+ * dropPages(fd, offset, length): posix_fadvise(POSIX_FADV_DONTNEED), length 0 meaning to
+ * the end. The daemon keeps what it reads from an image in its own caches, and the kernel
+ * caches the mounted files' pages: the image's own pages would be a third copy. Returns
+ * false when the kernel refused the advice.
  */
-static napi_value advise(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+static napi_value drop_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   int32_t fd;
   int64_t offset = 0, length = 0;
-  char name[16] = "";
-  size_t name_length = 0;
-  if (argc < 4 || !descriptor_arg(env, argv[0], &fd) || napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
-      napi_get_value_int64(env, argv[2], &length) != napi_ok || offset < 0 || length < 0 ||
-      napi_get_value_string_utf8(env, argv[3], name, sizeof name, &name_length) != napi_ok) {
-    napi_throw_type_error(env, NULL, "fadvise(fd, offset, length, advice): a descriptor, two non-negative integers, an advice");
-    return NULL;
-  }
-  int advice;
-  if (strcmp(name, "dontneed") == 0) advice = POSIX_FADV_DONTNEED;
-  else if (strcmp(name, "random") == 0) advice = POSIX_FADV_RANDOM;
-  else {
-    napi_throw_type_error(env, NULL, "fadvise: advice must be \"dontneed\" or \"random\"");
+  if (argc < 3 || !descriptor_arg(env, argv[0], &fd) || napi_get_value_int64(env, argv[1], &offset) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &length) != napi_ok || offset < 0 || length < 0) {
+    napi_throw_type_error(env, NULL, "dropPages(fd, offset, length): a descriptor and two non-negative integers");
     return NULL;
   }
   napi_value done;
-  napi_get_boolean(env, posix_fadvise(fd, (off_t)offset, (off_t)length, advice) == 0, &done);
+  napi_get_boolean(env, posix_fadvise(fd, (off_t)offset, (off_t)length, POSIX_FADV_DONTNEED) == 0, &done);
   return done;
 }
 
@@ -329,7 +318,7 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor functions[] = {
       {"watch", NULL, watch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimHeap", NULL, trim_heap, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"fadvise", NULL, advise, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dropPages", NULL, drop_pages, NULL, NULL, NULL, napi_enumerable, NULL},
       {"socketPair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"receiveFd", NULL, receive_fd, NULL, NULL, NULL, napi_enumerable, NULL},
   };

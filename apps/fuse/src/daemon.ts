@@ -4,7 +4,7 @@ import { runInNewContext } from "node:vm";
 import { mount, PageCache, type ErofsFs, type FileSourceOptions } from "@erofs-ts/vfs";
 import { attachFuse, raiseReadahead, unmountFuse } from "./mounter.js";
 import type { DaemonOptions, MountPair } from "./options.js";
-import { nativePart } from "./protocol/device.js";
+import { nativePart, type NativePart } from "./protocol/device.js";
 import { FuseSession } from "./protocol/session.js";
 import { describeRequest } from "./describe.js";
 import { ErofsFuseServer } from "./server.js";
@@ -42,7 +42,7 @@ export interface DaemonHooks {
 export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Promise<number> {
   const cache = new PageCache({ budgetBytes: options.cacheBytes });
   const filesystems: ErofsFs[] = [];
-  const dropPages = imagePageDropper(options);
+  const dropper = ImagePageDropper.for(options);
   try {
     for (const pair of options.pairs) {
       const o = pair.options;
@@ -58,7 +58,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
         inodeShare: o.inodeShare,
         ...(o.domainId !== undefined ? { domainId: o.domainId } : {}),
         ...(o.fingerprints !== undefined ? { fingerprints: o.fingerprints } : {}),
-        ...(dropPages ? { fileHooks: dropPages } : {}),
+        ...(dropper ? { fileHooks: dropper.hooks } : {}),
       });
       for (const notice of fs.notices) hooks.log(`${pair.image}: ${notice}`);
       filesystems.push(fs);
@@ -123,7 +123,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGHUP", () => stop("SIGHUP"));
   process.on("SIGUSR1", writeStats);
-  const idleGc = collectWhenIdle(mounts);
+  const idleGc = collectWhenIdle(mounts, () => dropper?.sweep());
   hooks.ready();
 
   // Each connection ends when its mount goes (umount, fusermount3 -u, abort, shutdown).
@@ -150,9 +150,10 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
 /**
  * Every READ answers with a fresh buffer, and V8 lets dead buffers pile up (tens of MB)
  * before it collects them: memory that looks like the daemon's. Once a burst of requests
- * is over (a second without any), a full collection and a malloc trim give it back.
+ * is over (a second without any), a full collection and a malloc trim give it back, and
+ * `alsoWhenIdle` runs (the image page sweep).
  */
-function collectWhenIdle(mounts: readonly LiveMount[]): NodeJS.Timeout {
+function collectWhenIdle(mounts: readonly LiveMount[], alsoWhenIdle: () => void): NodeJS.Timeout {
   setFlagsFromString("--expose-gc");
   const gc = runInNewContext("gc") as () => void;
   let seen = 0;
@@ -163,6 +164,7 @@ function collectWhenIdle(mounts: readonly LiveMount[]): NodeJS.Timeout {
       gc();
       // What the collection freed goes back to malloc, which keeps it mapped until trimmed.
       nativePart()?.trimHeap();
+      alsoWhenIdle();
       collected = requests;
     }
     seen = requests;
@@ -172,22 +174,39 @@ function collectWhenIdle(mounts: readonly LiveMount[]): NodeJS.Timeout {
 }
 
 /**
- * What drops the image files' pages from the OS page cache after each read, unless
- * image_cache=keep (or there is no native part to give the advice). What the daemon
- * reads from an image ends up decoded in a cache: the kernel's, for files it caches, or
- * the daemon's own. The image's pages would hold those bytes a second time (measured:
- * 40–45 MB for app-a + app-b read whole), and a file read again after both caches let it
- * go is read from the disk again, as with any other cache miss.
+ * Drops the image files' pages from the OS page cache, unless image_cache=keep (or there
+ * is no native part to give the advice). What the daemon reads from an image ends up
+ * decoded in a cache: the kernel's, for files it caches, or the daemon's own. The image's
+ * pages would hold those bytes a second time (measured: 40–45 MB for app-a + app-b read
+ * whole). Each read's pages are dropped once read; the kernel's readahead is left on (it
+ * keeps the disk busy ahead of the daemon's windows: turning it off made a cold walk of
+ * app-a-lz4 ~20% slower), and what it brought in beyond the daemon's reads, or while a
+ * drop ran, is swept once the daemon is idle. A file read again after both caches let it
+ * go is read from the disk again, as with any other miss.
  */
-function imagePageDropper(options: DaemonOptions): FileSourceOptions | undefined {
-  const native = options.dropImagePages ? nativePart() : null;
-  if (!native) return undefined;
-  return {
-    // The kernel's own readahead would bring in pages beyond those dropped after each read
-    // (the daemon reads ahead itself).
-    afterOpen: (fd) => void native.fadvise(fd, 0, 0, "random"),
-    afterRead: (fd, position, length) => void native.fadvise(fd, position, length, "dontneed"),
+class ImagePageDropper {
+  /** Descriptors of the images and devices opened, for the idle sweep. */
+  readonly #fds = new Set<number>();
+  readonly #native: NativePart;
+
+  private constructor(native: NativePart) {
+    this.#native = native;
+  }
+
+  static for(options: DaemonOptions): ImagePageDropper | null {
+    const native = options.dropImagePages ? nativePart() : null;
+    return native ? new ImagePageDropper(native) : null;
+  }
+
+  readonly hooks: FileSourceOptions = {
+    afterOpen: (fd) => void this.#fds.add(fd),
+    afterRead: (fd, position, length) => void this.#native.dropPages(fd, position, length),
   };
+
+  /** Drops whatever of the images is still cached (advice on a closed descriptor fails harmlessly). */
+  sweep(): void {
+    for (const fd of this.#fds) this.#native.dropPages(fd, 0, 0);
+  }
 }
 
 function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {

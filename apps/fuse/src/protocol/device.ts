@@ -7,8 +7,8 @@ import { fileURLToPath } from "node:url";
 export interface NativePart {
   /** Returns free malloc memory to the system; true when some was released. */
   trimHeap(): boolean;
-  /** posix_fadvise on a file range (length 0: to the end); false when the kernel refused the advice. */
-  fadvise(fd: number, offset: number, length: number, advice: "dontneed" | "random"): boolean;
+  /** posix_fadvise DONTNEED on a file range (length 0: to the end); false when the kernel refused it. */
+  dropPages(fd: number, offset: number, length: number): boolean;
   /** Two connected unix stream sockets. */
   socketPair(): [number, number];
   /** The descriptor the peer sent with SCM_RIGHTS, made non-blocking on request. */
