@@ -1,5 +1,5 @@
 import type { BlockSource } from "@erofs-ts/blockdev";
-import type { DeviceSlot, Inode, Superblock } from "@erofs-ts/format";
+import type { DeviceSlot, DirEntry, Inode, Superblock } from "@erofs-ts/format";
 import type { CacheOwner, PageCache } from "@erofs-ts/ishare-cache";
 import type { CompressedState } from "./compressed.js";
 import type { MetaBlockReader } from "./meta-reader.js";
@@ -20,6 +20,8 @@ export interface MountContext {
   readonly packedCache: PageCache;
   /** Inodes by nid, bounded LRU (Map insertion order). */
   readonly inodes: Map<bigint, Inode>;
+  /** Parsed directory blocks by "nid:index", bounded LRU (see directory.ts). */
+  readonly dirBlocks: Map<string, DirEntry[]>;
   /** Set once the metabox inode is loaded (images with the METABOX feature). */
   metabox: Inode | null;
   readonly compressed: CompressedState;

@@ -26,20 +26,17 @@ function blockCount(ctx: MountContext, dir: Inode): number {
  * changes, so a kept block is always right. About 128 × (block + its entries) of memory.
  */
 const PARSED_BLOCKS_KEPT = 128;
-const parsedBlocks = new WeakMap<MountContext, Map<string, DirEntry[]>>();
 
 /** The dirents of directory block `index`, in on-disk (sorted) order. */
 export async function readDirBlock(ctx: MountContext, dir: Inode, index: number): Promise<DirEntry[]> {
-  let kept = parsedBlocks.get(ctx);
-  if (!kept) parsedBlocks.set(ctx, (kept = new Map()));
   const key = `${dir.nid}:${index}`;
-  const hit = lruGet(kept, key);
+  const hit = lruGet(ctx.dirBlocks, key);
   if (hit) return hit;
   const bs = ctx.sb.blockSize;
   const used = Math.min(bs, dir.size - index * bs);
   const block = await readData(ctx, dir, index * bs, used);
   const entries = parseDirBlock(block, used, `directory nid ${dir.nid} block ${index}`);
-  lruSet(kept, key, entries, PARSED_BLOCKS_KEPT);
+  lruSet(ctx.dirBlocks, key, entries, PARSED_BLOCKS_KEPT);
   return entries;
 }
 

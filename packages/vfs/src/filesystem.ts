@@ -252,6 +252,7 @@ export class ErofsFs {
     for (const key of this.#ctx.privateOwners) this.#ctx.cache.drop(this.#ctx.cache.owner(key));
     this.#ctx.privateOwners.clear();
     this.#ctx.inodes.clear();
+    this.#ctx.dirBlocks.clear();
     await Promise.allSettled(this.#sources.map((s) => s.close()));
   }
 
