@@ -106,7 +106,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
     // The zstd decoder is WebAssembly instantiated on first use (~26 ms here): an image that
     // may hold zstd pclusters starts it now, compiled in the background while the mount
     // goes on, so that its first read does not wait for all of it.
-    if (sb.featureIncompat & INCOMPAT.COMPR_CFGS && sb.compression.availableAlgorithms & (1 << COMPRESSION.ZSTD)) void zstdReady();
+    if (sb.compression.availableAlgorithms & (1 << COMPRESSION.ZSTD)) void zstdReady();
     const id = nextMountId++;
     const cache = opts.cache ?? new PageCache({ budgetBytes: opts.cacheBytes ?? DEFAULT_CACHE_BYTES });
     const ctx: MountContext = {
@@ -120,6 +120,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       cache,
       packedCache: new PageCache({ budgetBytes: opts.packedCacheBytes ?? PACKED_CACHE_BYTES }),
       inodes: new Map(),
+      dirBlocks: new Map(),
       metabox: null,
       compressed: new CompressedState(opts.decodedExtentBytes ?? DECODED_EXTENT_BUDGET),
       sharing: null,
