@@ -13,6 +13,8 @@ export class ReplyBuffers {
   readonly #free: Uint8Array[][] = Array.from({ length: MAX_SHIFT - MIN_SHIFT + 1 }, () => []);
   /** Buffers this pool handed out, by their ArrayBuffer: only those come back. */
   readonly #ours = new WeakSet<ArrayBufferLike>();
+  /** Those of them now in a free list, so one seen twice (two views of it) is pooled once. */
+  readonly #pooled = new WeakSet<ArrayBufferLike>();
   #retained = 0;
 
   /** A buffer of at least `size` bytes (its contents are stale), or null above 1 MiB. */
@@ -22,6 +24,7 @@ export class ReplyBuffers {
     const free = this.#free[shift - MIN_SHIFT]!;
     const reused = free.pop();
     if (reused) {
+      this.#pooled.delete(reused.buffer);
       this.#retained -= reused.length;
       return reused;
     }
@@ -34,12 +37,9 @@ export class ReplyBuffers {
   release(parts: readonly Uint8Array[]): void {
     for (const part of parts) {
       const buffer = part.buffer;
-      if (!this.#ours.has(buffer) || this.#retained + buffer.byteLength > RETAINED_BYTES) continue;
-      const shift = Math.log2(buffer.byteLength);
-      const free = this.#free[shift - MIN_SHIFT]!;
-      // A part seen twice (two views of one buffer) must not be pooled twice.
-      if (free.some((b) => b.buffer === buffer)) continue;
-      free.push(new Uint8Array(buffer));
+      if (!this.#ours.has(buffer) || this.#pooled.has(buffer) || this.#retained + buffer.byteLength > RETAINED_BYTES) continue;
+      this.#free[Math.log2(buffer.byteLength) - MIN_SHIFT]!.push(new Uint8Array(buffer));
+      this.#pooled.add(buffer);
       this.#retained += buffer.byteLength;
     }
   }
