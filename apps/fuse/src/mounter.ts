@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { closeSync, readFileSync, writeFileSync } from "node:fs";
-import { nativePart, openFuseDevice, type ReaderKind } from "./protocol/device.js";
+import { devicePoller, nativePart, openFuseDevice, type ReaderKind } from "./protocol/device.js";
 
 /** Runs a command, resolving with its exit code and what it printed on stderr. */
 function run(cmd: string, argv: string[], extraFd?: number, env?: NodeJS.ProcessEnv): Promise<{ code: number; stderr: string }> {
@@ -63,7 +63,7 @@ async function mountWithFusermount(image: string, mountpoint: string, options: {
     closeSync(theirs);
     theirsOpen = false;
     if (code !== 0) throw new MountError(`cannot mount ${mountpoint}: ${stderr || `fusermount3 exited with ${code}`}`);
-    const poll = process.env.EROFS_FUSE_READER !== "pool";
+    const poll = devicePoller() !== null;
     return { fd: native.receiveFd(ours, poll), reader: poll ? "poll" : "thread-pool" };
   } finally {
     closeSync(ours);
