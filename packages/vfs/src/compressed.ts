@@ -12,7 +12,7 @@ import {
   type ZInfo,
 } from "@erofs-ts/format";
 import { readView } from "@erofs-ts/blockdev";
-import { Z_EROFS_COMPRESSION_LZMA, createDecompressor, type Decompressor, type DecompressorConfig } from "@erofs-ts/decompress";
+import { Z_EROFS_COMPRESSION_LZ4, Z_EROFS_COMPRESSION_LZMA, createDecompressor, type Decompressor, type DecompressorConfig } from "@erofs-ts/decompress";
 import type { MountContext } from "./context.js";
 import { DecodePool } from "./decode-pool.js";
 import { readData, resolveDevice } from "./data-path.js";
@@ -21,8 +21,9 @@ import { iget, readInodeMetadata } from "./metadata.js";
 
 /**
  * Per-mount state of the compressed read path: inodes' map headers, decoders, and a
- * small budget of recently decoded extents so the page straddling two extents does not
- * cost a second decode of its neighbour during sequential reads.
+ * small budget of recently decoded extents (zstd and deflate, whose decoders cannot stop
+ * early) so the page straddling two extents does not cost a second decode of its
+ * neighbour during sequential reads.
  */
 export class CompressedState {
   readonly zinfo = new Map<bigint, ZInfo>();
@@ -32,6 +33,13 @@ export class CompressedState {
   /** The image's decoder settings, as sent to decode workers. */
   settings: { config: DecompressorConfig; key: string } | undefined;
   constructor(readonly recentBudget: number) {}
+}
+
+/** What the recent-extent cache holds (ErofsFs.cacheStats). */
+export interface DecodedExtentStats {
+  extents: number;
+  bytes: number;
+  budgetBytes: number;
 }
 
 const ZINFO_ENTRIES = 16384;
@@ -119,6 +127,17 @@ export async function fillCompressed(
       out.set(recent.subarray(from - ext.logical, to - ext.logical), from - start);
     } else if (inside) {
       jobs.push({ ext, raw: raws[i], target: out.subarray(ext.logical - start, ext.logical - start + ext.length) });
+    } else if (prefixIsCheap(ext)) {
+      // Straddles the range: only the prefix up to the range's end is decoded, as the
+      // kernel decodes partially, and nothing is kept. At the range's end (the page it
+      // shares with the extent before) the next fill decodes it whole; at its start (that
+      // shared page was evicted while the rest of the extent stayed) it is not wanted again.
+      if (ext.logical >= start) {
+        jobs.push({ ext, raw: raws[i], target: out.subarray(ext.logical - start, to - start) });
+      } else {
+        const head = new Uint8Array(to - ext.logical);
+        jobs.push({ ext, raw: raws[i], target: head, then: () => out.set(head.subarray(from - ext.logical), from - start) });
+      }
     } else {
       // Straddles the range: decoded whole and kept, as the next fill wants the rest of it.
       const whole = new Uint8Array(ext.length);
@@ -146,6 +165,23 @@ export async function fillCompressed(
  * time the message round trip, the copies and this thread's own work per fill take.
  */
 const OFFLOAD = new Set([Z_EROFS_COMPRESSION_LZMA]);
+
+/**
+ * Whether decoding an extent's first bytes costs in proportion to them: LZ4 and LZMA stop
+ * once the output is full, and stored pclusters are copied. zlib and the zstd decoder
+ * here produce the whole pcluster first, so for those a straddling extent is decoded
+ * once, whole, and kept for the next fill (the recent-extent cache).
+ */
+function prefixIsCheap(ext: ZExtent): boolean {
+  if (ext.kind !== "encoded" && ext.kind !== "inline") return false;
+  const a = ext.algorithm;
+  return a === Z_EROFS_COMPRESSION_LZ4 || a === Z_EROFS_COMPRESSION_LZMA || a === ALG_SHIFTED || a === ALG_INTERLACED;
+}
+
+/** Whether decoding `ext` into `outLength` bytes stops before the stream's end. */
+function decodesPartially(ext: ZExtent, outLength: number): boolean {
+  return ext.partialRef || !ext.fullMapped || outLength < ext.length;
+}
 
 function offloadable(j: DecodeInto): boolean {
   return j.raw !== undefined && j.ext.kind === "encoded" && OFFLOAD.has(j.ext.algorithm);
@@ -180,7 +216,7 @@ async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): P
     algorithm!,
     config,
     key,
-    shared.map((j) => ({ input: j.raw!, outLength: j.ext.length, partial: j.ext.partialRef || !j.ext.fullMapped })),
+    shared.map((j) => ({ input: j.raw!, outLength: j.target.length, partial: decodesPartially(j.ext, j.target.length) })),
     (i) => decodeExtent(ctx, inode, shared[i]!.ext, shared[i]!.raw, shared[i]!.target),
     (i, bytes) => shared[i]!.target.set(bytes),
   );
@@ -266,11 +302,16 @@ function recentPut(ctx: MountContext, inode: Inode, ext: ZExtent, data: Uint8Arr
   }
 }
 
-/** Decodes one extent into `out` (ext.length bytes); `stored` is its pcluster when already read. */
+/**
+ * Decodes the first `out.length` bytes of an extent (at most ext.length) into `out`;
+ * `stored` is its pcluster when already read.
+ */
 async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, stored: Uint8Array | undefined, out: Uint8Array): Promise<void> {
   const where = `nid ${inode.nid}`;
+  const n = out.length;
+  if (n > ext.length) throw new ErofsError("EINVAL", `decode of ${n} bytes from an extent of ${ext.length}`, where);
   if (ext.kind === "fragment") {
-    out.set(await readFragment(ctx, inode, ext, ext.logical, ext.logical + ext.length));
+    out.set(await readFragment(ctx, inode, ext, ext.logical, ext.logical + n));
     return;
   }
   let raw: Uint8Array;
@@ -285,7 +326,7 @@ async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, store
   const bs = ctx.sb.blockSize;
   if (ext.algorithm === ALG_SHIFTED) {
     if (ext.length > raw.length) throw corrupted("stored pcluster shorter than its extent", where);
-    out.set(raw.subarray(0, ext.length));
+    out.set(raw.subarray(0, n));
     return;
   }
   if (ext.algorithm === ALG_INTERLACED) {
@@ -294,11 +335,11 @@ async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, store
     if (raw.length > bs) throw unsupported("interlaced pcluster larger than a block", where);
     const skip = ext.logical % bs;
     const right = Math.min(bs - skip, ext.length);
-    out.set(raw.subarray(skip, skip + right));
-    out.set(raw.subarray(0, ext.length - right), right);
+    out.set(raw.subarray(skip, skip + Math.min(right, n)));
+    if (n > right) out.set(raw.subarray(0, n - right), right);
     return;
   }
-  await decoderFor(ctx, ext.algorithm).decode(raw, out, ext.partialRef || !ext.fullMapped);
+  await decoderFor(ctx, ext.algorithm).decode(raw, out, decodesPartially(ext, n));
 }
 
 function decoderSettings(ctx: MountContext): { config: DecompressorConfig; key: string } {

@@ -2,6 +2,7 @@ import { Readable } from "node:stream";
 import { COMPAT, ErofsError, corrupted, nidToIno, type Inode, type Superblock } from "@erofs-ts/format";
 import type { BlockSource } from "@erofs-ts/blockdev";
 import type { CacheStats } from "@erofs-ts/ishare-cache";
+import type { DecodedExtentStats } from "./compressed.js";
 import type { MountContext } from "./context.js";
 import { readData, seekData } from "./data-path.js";
 import { findDirEntry, readDirEntries } from "./directory.js";
@@ -226,8 +227,19 @@ export class ErofsFs {
     return { bsize: sb.blockSize, blocks, bfree: 0, bavail: 0, files: ULLONG_MAX, ffree: ULLONG_MAX - sb.inodeCount, namemax: 255 };
   }
 
-  cacheStats(): { data: CacheStats; metadata: CacheStats; packed: CacheStats } {
-    return { data: this.#ctx.cache.stats(), metadata: this.#ctx.meta.stats(), packed: this.#ctx.packedCache.stats() };
+  /**
+   * The mount's caches: file pages, metadata blocks, the packed inode's pages, and whole
+   * decoded extents kept for the page they share with the next fill (zstd and deflate
+   * only: other codecs decode just the prefix a fill needs).
+   */
+  cacheStats(): { data: CacheStats; metadata: CacheStats; packed: CacheStats; decodedExtents: DecodedExtentStats } {
+    const c = this.#ctx.compressed;
+    return {
+      data: this.#ctx.cache.stats(),
+      metadata: this.#ctx.meta.stats(),
+      packed: this.#ctx.packedCache.stats(),
+      decodedExtents: { extents: c.recent.size, bytes: c.recentBytes, budgetBytes: c.recentBudget },
+    };
   }
 
   /** Whether inode_share is in effect on this mount, so some files may read through shared pages. */

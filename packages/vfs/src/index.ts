@@ -2,6 +2,7 @@ export { mount, type MountOptions } from "./mount.js";
 export { ErofsFs, type DirectoryEntry, type ReadStreamOptions } from "./filesystem.js";
 export { parseMountOptions, parseByteCount, type ParsedMountOptions } from "./options.js";
 export type { Stat, StatFs } from "./stat.js";
+export type { DecodedExtentStats } from "./compressed.js";
 export { ErofsError, type ErofsErrorCode, type Inode, type FileKind, type Superblock } from "@erofs-ts/format";
 export { PageCache, type CacheStats } from "@erofs-ts/ishare-cache";
 export type { FileSourceOptions } from "@erofs-ts/blockdev";

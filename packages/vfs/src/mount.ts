@@ -35,8 +35,9 @@ export interface MountOptions {
   /** Budget of the packed inode's (fragments') decoded pages (default 16 MiB). */
   packedCacheBytes?: number;
   /**
-   * Budget of recently decoded compressed extents, kept for the page two extents share
-   * (default 32 MiB; the latest extent is always kept, whatever its size).
+   * Budget of recently decoded zstd and deflate extents, kept for the page two extents
+   * share (default 32 MiB; the latest extent is always kept, whatever its size). Other
+   * codecs decode only the prefix such a page needs and keep nothing here.
    */
   decodedExtentBytes?: number;
   /**

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
 import { mount, type ErofsFs, type Inode } from "./index.js";
 
 const corpus = ensureCorpus();
@@ -81,4 +81,58 @@ describe("reads that do not keep pages", () => {
       await fs.unmount();
     }
   });
+});
+
+/** Regular files by path (as the bytes of their names, `/`-joined, without a leading `/`). */
+async function filesByPath(fs: ErofsFs): Promise<Map<string, Inode>> {
+  const out = new Map<string, Inode>();
+  const walk = async (dir: Inode, prefix: string): Promise<void> => {
+    for (const e of await fs.readdir(dir)) {
+      const inode = await fs.iget(e.nid);
+      const path = `${prefix}${Buffer.from(e.name).toString("latin1")}`;
+      if (inode.kind === "dir") await walk(inode, `${path}/`);
+      else if (inode.kind === "file") out.set(path, inode);
+    }
+  };
+  await walk(await fs.root(), "");
+  return out;
+}
+
+/**
+ * A fill ending inside an extent (the page it shares with the extent before): LZ4 and
+ * LZMA decode just the prefix the fill needs and keep nothing, zstd and deflate (whose
+ * decoders produce whole pclusters) decode it whole and keep it for the next fill. Either
+ * way every file of app-a reads, in chunks that end in the middle of extents, as the
+ * kernel reads it (not as app-a-plain: two files of app-a-zstd differ from it, in the
+ * kernel's reading too).
+ */
+describe.skipIf(!corpus)("extents that straddle a fill's end", () => {
+  const variants: Array<[string, boolean]> = [
+    ["lz4", false],
+    ["lzma", false],
+    ["zstd", true],
+    ["deflate", true],
+  ];
+  for (const [codec, keepsWhole] of variants) {
+    it(`app-a-${codec}: ${keepsWhole ? "kept whole for the next fill" : "only the prefix is decoded, nothing kept"}`, async (t) => {
+      const image = join(corpus!, `real/app-a-${codec}.erofs`);
+      const kernel = KernelMount.tryMount(image);
+      if (!kernel) return t.skip("needs root to mount the image with the kernel's erofs");
+      const fs = await mount(image);
+      try {
+        let largest = 0;
+        for (const [path, inode] of await filesByPath(fs)) {
+          largest = Math.max(largest, inode.size);
+          expect(await sha(fs, inode, 96 << 10, true), path).toBe(kernel.sha256(Buffer.from(path, "latin1")));
+        }
+        expect(largest).toBeGreaterThan(1 << 20);
+        const kept = fs.cacheStats().decodedExtents;
+        if (keepsWhole) expect(kept.extents).toBeGreaterThan(0);
+        else expect(kept).toMatchObject({ extents: 0, bytes: 0 });
+      } finally {
+        await fs.unmount();
+        kernel.unmount();
+      }
+    }, 120_000);
+  }
 });
