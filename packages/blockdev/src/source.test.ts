@@ -84,6 +84,18 @@ describe("OffsetSource", () => {
   });
 });
 
+describe("FileSource", () => {
+  it("refuses reads once closed (its descriptor number may be another file's by then)", async () => {
+    const s = await FileSource.open(path);
+    expect(await readBytes(s, 0, 8)).toEqual(bytes.subarray(0, 8));
+    await s.close();
+    const other = await FileSource.open(path);
+    const e = await readBytes(s, 0, 8).catch((x: unknown) => x);
+    expect(ErofsError.isInstance(e) && e.code).toBe("EIO");
+    await other.close();
+  });
+});
+
 describe("ReadaheadSource", () => {
   it("returns the same bytes as its source for any mix of sequential and scattered reads", async () => {
     const s = new ReadaheadSource(await FileSource.open(path), { windowBytes: 1024, windows: 2 });
