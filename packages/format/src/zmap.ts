@@ -93,6 +93,18 @@ interface Lcluster {
   nextPackOffset: number;
 }
 
+/**
+ * Compact index entry `idx` of a pack: the `encodebits` bits at bit encodebits × idx,
+ * little-endian, read from up to 4 bytes that stay inside the pack.
+ */
+function packEntry(pack: Uint8Array, encodebits: number, idx: number): number {
+  const bitpos = encodebits * idx;
+  const byte = bitpos >> 3;
+  let v = 0;
+  for (let k = 0; k < 4 && byte + k < pack.length; k++) v |= pack[byte + k]! << (8 * k);
+  return (v >>> (bitpos & 7)) >>> 0;
+}
+
 /** State of one mapping walk (z_erofs_maprecorder). */
 class MapWalk {
   constructor(
@@ -179,24 +191,21 @@ class MapWalk {
     const packSize = vcnt << shift;
     const packStart = pos - (pos % packSize);
     const pack = await this.read(packStart, packSize);
-    const pr = new ByteReader(pack, `compact index pack of ${this.where}`);
+    if (pack.length !== packSize) throw corrupted(`compact index pack of ${pack.length} bytes, not ${packSize}`, this.where);
     const lobits = Math.max(bits, 12);
     const encodebits = ((packSize - 4) * 8) / vcnt;
     let i = (pos - packStart) >> shift;
-    const decode = (idx: number): [number, number] => {
-      const bitpos = encodebits * idx;
-      const byte = bitpos >> 3;
-      // Up to 4 bytes from `byte`, staying inside the pack.
-      let v = 0;
-      for (let k = 0; k < 4 && byte + k < packSize; k++) v |= pack[byte + k]! << (8 * k);
-      v = (v >>> (bitpos & 7)) >>> 0;
-      return [v & ((1 << lobits) - 1), (v >>> lobits) & 3];
-    };
+    // Entries are decoded by packEntry into plain numbers (lo, type): this runs for every
+    // lcluster looked up, up to 16 times each, and arrays or closures here were a large
+    // part of a cold read's garbage.
+    const lomask = (1 << lobits) - 1;
     const l: Lcluster = {
       lcn: lcnIn, type: 0, clusterofs: 0, delta0: 0, delta1: 0, pblk: 0, compressedBlocks: 0, partialRef: false,
       nextPackOffset: packStart + packSize,
     };
-    let [lo, type] = decode(i);
+    let v = packEntry(pack, encodebits, i);
+    let lo = v & lomask;
+    const type = (v >>> lobits) & 3;
     l.type = type;
     if (type === LCLUSTER.NONHEAD) {
       l.clusterofs = 1 << bits;
@@ -207,9 +216,9 @@ class MapWalk {
         let last = 0;
         let found = false;
         do {
-          const [jlo, jtype] = decode(j);
-          last = jlo;
-          if (jtype !== LCLUSTER.NONHEAD) {
+          const jv = packEntry(pack, encodebits, j);
+          last = jv & lomask;
+          if (((jv >>> lobits) & 3) !== LCLUSTER.NONHEAD) {
             found = true;
             break;
           }
@@ -229,8 +238,9 @@ class MapWalk {
         return l;
       }
       // The pack's last lcluster stores delta[1]; delta[0] comes from the one before.
-      [lo, type] = decode(i - 1);
-      if (type !== LCLUSTER.NONHEAD) lo = 0;
+      v = packEntry(pack, encodebits, i - 1);
+      lo = v & lomask;
+      if (((v >>> lobits) & 3) !== LCLUSTER.NONHEAD) lo = 0;
       else if (lo & LI_D0_CBLKCNT) lo = 1;
       l.delta0 = lo + 1;
       return l;
@@ -242,15 +252,16 @@ class MapWalk {
       nblk = 1;
       while (i > 0) {
         --i;
-        const [plo, ptype] = decode(i);
-        if (ptype === LCLUSTER.NONHEAD) i -= plo;
+        const pv = packEntry(pack, encodebits, i);
+        if (((pv >>> lobits) & 3) === LCLUSTER.NONHEAD) i -= pv & lomask;
         if (i >= 0) ++nblk;
       }
     } else {
       while (i > 0) {
         --i;
-        const [plo, ptype] = decode(i);
-        if (ptype === LCLUSTER.NONHEAD) {
+        const pv = packEntry(pack, encodebits, i);
+        const plo = pv & lomask;
+        if (((pv >>> lobits) & 3) === LCLUSTER.NONHEAD) {
           if (plo & LI_D0_CBLKCNT) {
             --i;
             nblk += plo & ~LI_D0_CBLKCNT;
@@ -263,7 +274,9 @@ class MapWalk {
         ++nblk;
       }
     }
-    l.pblk = pr.u32(packSize - 4) + nblk;
+    // The pack's base block address: its last 4 bytes, little-endian.
+    l.pblk = (pack[packSize - 4]! | (pack[packSize - 3]! << 8) | (pack[packSize - 2]! << 16) | (pack[packSize - 1]! << 24)) >>> 0;
+    l.pblk += nblk;
     return l;
   }
 

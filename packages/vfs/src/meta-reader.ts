@@ -21,20 +21,30 @@ export class MetaBlockReader {
     this.#owner = this.#cache.owner("meta");
   }
 
-  /** `length` bytes at byte `offset` of the primary device; a view when inside one block. */
-  async read(offset: number, length: number): Promise<Uint8Array> {
+  /**
+   * `length` bytes at byte `offset` of the primary device; a view when inside one block.
+   * Not an async function: a read from a cached block (most of them: every inode, map
+   * and xattr lookup comes here) returns without an async frame or a suspension.
+   */
+  read(offset: number, length: number): Promise<Uint8Array> {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > this.#source.size) {
-      throw new ErofsError("EFSCORRUPTED", `metadata at ${offset}+${length} beyond the end of the image`, this.#source.name);
+      return Promise.reject(new ErofsError("EFSCORRUPTED", `metadata at ${offset}+${length} beyond the end of the image`, this.#source.name));
     }
     const bs = this.#blockSize;
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + length - 1) / bs);
-    if (length === 0) return new Uint8Array(0);
+    if (length === 0) return Promise.resolve(new Uint8Array(0));
     if (first === last) {
-      const block = await this.#block(first);
       const at = offset - first * bs;
-      return block.subarray(at, at + length);
+      const hit = this.#cache.get(this.#owner, first);
+      if (hit) return Promise.resolve(hit.subarray(at, at + length));
+      return this.#fetch(first).then((block) => block.subarray(at, at + length));
     }
+    return this.#readSpanning(offset, length, first, last);
+  }
+
+  async #readSpanning(offset: number, length: number, first: number, last: number): Promise<Uint8Array> {
+    const bs = this.#blockSize;
     const out = new Uint8Array(length);
     for (let b = first; b <= last; b++) {
       const block = await this.#block(b);
@@ -47,7 +57,11 @@ export class MetaBlockReader {
 
   #block(index: number): Promise<Uint8Array> {
     const hit = this.#cache.get(this.#owner, index);
-    if (hit) return Promise.resolve(hit);
+    return hit ? Promise.resolve(hit) : this.#fetch(index);
+  }
+
+  /** A block not in the cache: read once, however many ask for it meanwhile. */
+  #fetch(index: number): Promise<Uint8Array> {
     let p = this.#inflight.get(index);
     if (!p) {
       p = this.#load(index).finally(() => this.#inflight.delete(index));
