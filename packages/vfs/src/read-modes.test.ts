@@ -136,3 +136,34 @@ describe.skipIf(!corpus)("extents that straddle a fill's end", () => {
     }, 120_000);
   }
 });
+
+/**
+ * Behind FUSE the kernel's readahead keeps several reads of one file in flight, and
+ * fills widened to whole extents overlap: each read still gets exactly its bytes, and
+ * none waits forever on another's decode.
+ */
+describe.skipIf(!corpus)("overlapping reads of one file in flight at once", () => {
+  for (const codec of ["lz4", "lzma", "zstd", "deflate"]) {
+    it(`app-a-${codec}: three 128 KiB reads at a time, as the kernel's readahead`, async (t) => {
+      const image = join(corpus!, `real/app-a-${codec}.erofs`);
+      const kernel = KernelMount.tryMount(image);
+      if (!kernel) return t.skip("needs root to mount the image with the kernel's erofs");
+      const fs = await mount(image);
+      const chunk = 128 << 10;
+      try {
+        for (const [path, inode] of await filesByPath(fs)) {
+          if (inode.size <= chunk) continue;
+          const h = createHash("sha256");
+          for (let pos = 0; pos < inode.size; pos += 3 * chunk) {
+            const offsets = [pos, pos + chunk, pos + 2 * chunk].filter((o) => o < inode.size);
+            for (const part of await Promise.all(offsets.map((o) => fs.read(inode, o, chunk, { cache: false })))) h.update(part);
+          }
+          expect(h.digest("hex"), path).toBe(kernel.sha256(Buffer.from(path, "latin1")));
+        }
+      } finally {
+        await fs.unmount();
+        kernel.unmount();
+      }
+    }, 120_000);
+  }
+});
