@@ -150,8 +150,10 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
 /**
  * Every READ answers with a fresh buffer, and V8 lets dead buffers pile up (tens of MB)
  * before it collects them: memory that looks like the daemon's. Once a burst of requests
- * is over (a second without any), a full collection and a malloc trim give it back, and
- * `alsoWhenIdle` runs (the image page sweep).
+ * is over (a second without any), each mount lets go of its read buffers (readahead
+ * windows, decoded extents kept for a next fill: up to 6 MiB a mount, of no use to the
+ * next burst, which may read anywhere), a full collection and a malloc trim give it all
+ * back, and `alsoWhenIdle` runs (the image page sweep).
  */
 function collectWhenIdle(mounts: readonly LiveMount[], alsoWhenIdle: () => void): NodeJS.Timeout {
   setFlagsFromString("--expose-gc");
@@ -161,6 +163,7 @@ function collectWhenIdle(mounts: readonly LiveMount[], alsoWhenIdle: () => void)
   const timer = setInterval(() => {
     const requests = mounts.reduce((n, m) => n + m.server.requests, 0);
     if (requests === seen && requests !== collected) {
+      for (const m of mounts) m.fs.releaseBuffers();
       gc();
       // What the collection freed goes back to malloc, which keeps it mapped until trimmed.
       nativePart()?.trimHeap();
@@ -226,6 +229,7 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
       reader: m.session.reader,
       ...m.server.stats(),
       packedCache: m.fs.cacheStats().packed,
+      decodedExtents: m.fs.cacheStats().decodedExtents,
     })),
   };
 }

@@ -31,6 +31,10 @@ export class OffsetSource implements BlockSource {
     return readView(this.#inner, position + this.#offset, length);
   }
 
+  release(): void {
+    this.#inner.release?.();
+  }
+
   close(): Promise<void> {
     return this.#inner.close();
   }

@@ -185,6 +185,16 @@ export class ReadaheadSource implements BlockSource {
     }
   }
 
+  /**
+   * Forgets every window and stream (reads in flight still complete for their callers).
+   * An idle owner's windows are no use to the next reader, which may be anywhere.
+   */
+  release(): void {
+    this.#windows.clear();
+    this.#streams.length = 0;
+    this.#inner.release?.();
+  }
+
   close(): Promise<void> {
     this.#windows.clear();
     return this.#inner.close();

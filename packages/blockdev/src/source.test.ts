@@ -107,6 +107,28 @@ describe("ReadaheadSource", () => {
     await s.close();
   });
 
+  it("release() forgets its windows: later reads go to the source again and get the same bytes", async () => {
+    let reads = 0;
+    const file = await FileSource.open(path);
+    const counting: BlockSource = {
+      name: file.name,
+      size: file.size,
+      read: (target, position) => {
+        reads++;
+        return file.read(target, position);
+      },
+      close: () => file.close(),
+    };
+    const s = new ReadaheadSource(counting, { windowBytes: 1024, windows: 4, ahead: 0 });
+    expect(await readBytes(s, 100, 50)).toEqual(bytes.subarray(100, 150));
+    expect(await readBytes(s, 200, 50)).toEqual(bytes.subarray(200, 250));
+    expect(reads).toBe(1);
+    s.release();
+    expect(await readBytes(s, 200, 50)).toEqual(bytes.subarray(200, 250));
+    expect(reads).toBe(2);
+    await s.close();
+  });
+
   it("reports a failed window to the reader and tries again later", async () => {
     let fail = true;
     const inner: BlockSource = {

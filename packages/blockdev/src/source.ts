@@ -17,6 +17,11 @@ export interface BlockSource {
    * that only decodes the bytes skip a copy. Use through readView().
    */
   view?(position: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: lets go of bytes held only to speed up later reads (readahead windows), for
+   * an owner that is idle. Reads work as before afterwards; they start cold.
+   */
+  release?(): void;
   close(): Promise<void>;
 }
 

@@ -242,6 +242,20 @@ export class ErofsFs {
     };
   }
 
+  /**
+   * Lets go of what only speeds up the next reads, for an owner that is idle: the image
+   * files' readahead windows, the decoded extents kept for a next fill, the parsed
+   * directory blocks. The page caches (file data, metadata, fragments) stay: they hold what
+   * reading again would cost most.
+   */
+  releaseBuffers(): void {
+    for (const s of this.#sources) s.release?.();
+    const c = this.#ctx.compressed;
+    c.recent.clear();
+    c.recentBytes = 0;
+    this.#ctx.dirBlocks.clear();
+  }
+
   /** Whether inode_share is in effect on this mount, so some files may read through shared pages. */
   get sharingEnabled(): boolean {
     return this.#ctx.sharing !== null;

@@ -167,3 +167,24 @@ describe.skipIf(!corpus)("overlapping reads of one file in flight at once", () =
     }, 120_000);
   }
 });
+
+describe.skipIf(!corpus)("releaseBuffers", () => {
+  it("drops the decoded extents kept for a next fill; reads after it get the same bytes", async () => {
+    const fs = await mount(join(corpus!, "real/app-a-zstd.erofs"));
+    try {
+      const large = [...(await filesByPath(fs)).values()].filter((f) => f.size > 1 << 20);
+      expect(large.length).toBeGreaterThan(0);
+      const first = await Promise.all(large.map((f) => sha(fs, f, 96 << 10, true)));
+      expect(fs.cacheStats().decodedExtents.bytes).toBeGreaterThan(0);
+      const dataBefore = fs.cacheStats().data.bytes;
+      fs.releaseBuffers();
+      expect(fs.cacheStats().decodedExtents).toMatchObject({ extents: 0, bytes: 0 });
+      // The page cache is not a buffer: it stays.
+      expect(fs.cacheStats().data.bytes).toBe(dataBefore);
+      // Reading on works: its windows and kept extents start cold.
+      for (let i = 0; i < large.length; i++) expect(await sha(fs, large[i]!, 96 << 10, false)).toBe(first[i]);
+    } finally {
+      await fs.unmount();
+    }
+  });
+});

@@ -134,6 +134,7 @@ export interface MountStats {
   openFiles: number;
   liveNodes: number;
   lookupReferences: number;
+  decodedExtents: { extents: number; bytes: number; budgetBytes: number };
 }
 
 export interface DaemonStats {

@@ -1,0 +1,50 @@
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
+import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
+
+const corpus = ensureCorpus();
+if (!corpus) console.log(CORPUS_ABSENT);
+if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
+
+/** Paths of the regular files under `dir` larger than `min` bytes. */
+function largeFiles(dir: string, min: number): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st?.isDirectory()) out.push(...largeFiles(p, min));
+    else if (st?.isFile() && st.size > min) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Once a burst of requests is over, each mount lets go of its read buffers. Seen through
+ * the decoded zstd extents a mount keeps for the page two extents share: there after
+ * reading app-a-zstd's large files, gone once the daemon has been idle a second or two.
+ */
+describe.skipIf(!FUSE_AVAILABLE || !corpus)("erofs-fuse when idle", () => {
+  let daemon: FuseDaemon | null = null;
+  afterEach(async () => {
+    if (daemon?.running) await daemon.stop();
+    else daemon?.kill();
+    daemon = null;
+  });
+
+  it("lets go of the decoded extents kept for a next fill", async () => {
+    daemon = await FuseDaemon.start([{ image: join(corpus!, "real/app-a-zstd.erofs") }]);
+    const files = largeFiles(daemon.mountpoints[0]!, 1 << 20);
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files) readFileSync(f);
+    const kept = (await daemon.stats()).mounts[0]!.decodedExtents;
+    expect(kept.bytes).toBeGreaterThan(0);
+    expect(kept.bytes).toBeLessThanOrEqual(kept.budgetBytes + (12 << 20));
+    const deadline = Date.now() + 10_000;
+    while ((await daemon.stats()).mounts[0]!.decodedExtents.bytes > 0) {
+      if (Date.now() > deadline) throw new Error("timed out waiting for the idle release of decoded extents");
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  });
+});
