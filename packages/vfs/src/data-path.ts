@@ -26,9 +26,10 @@ const PACKED_FILL_PAGES = 128;
  * Reads file bytes [offset, offset + length) (clamped to the file size) through the
  * page cache: cached pages are copied out, each run of missing pages is filled by one
  * pass over the inode's mapping and stored. With `store` false the caller keeps the bytes
- * itself (the kernel's page cache behind FUSE): pages it receives whole are not kept, or
- * leave the cache as they are served, so only pages decoded beyond the request (the rest
- * of a compressed extent, which the caller will ask for next) wait here.
+ * itself (the kernel's page cache behind FUSE, a stream read once): pages whose last
+ * bytes it receives are not kept, or leave the cache as they are served, so only pages
+ * decoded beyond the request (the rest of a compressed extent, or of a page the request
+ * ends in, which the caller will ask for next) wait here.
  */
 export async function readData(
   ctx: MountContext,
@@ -46,12 +47,14 @@ export async function readData(
   const { cache, owner, packed } = pageHome(ctx, inode);
   const firstPage = Math.floor(offset / PAGE_SIZE);
   const lastPage = Math.floor((end - 1) / PAGE_SIZE);
-  // Whether the request hands page i over whole (up to the end of the file for the last).
-  const covers = (i: number): boolean => i * PAGE_SIZE >= offset && Math.min((i + 1) * PAGE_SIZE, inode.size) <= end;
+  // Whether the request hands over the rest of page i, to its end (or the file's). A
+  // sequential reader had the page's start from the read before (when the reads do not
+  // fall on page boundaries); a reader that skipped it asks again, as for any miss.
+  const finishes = (i: number): boolean => Math.min((i + 1) * PAGE_SIZE, inode.size) <= end;
   const compressed = isCompressedLayout(inode.datalayout);
   let p = firstPage;
   while (p <= lastPage) {
-    const page = store || !covers(p) ? cache.get(owner, p, ctx.id) : cache.take(owner, p, ctx.id);
+    const page = store || !finishes(p) ? cache.get(owner, p, ctx.id) : cache.take(owner, p, ctx.id);
     if (page) {
       copyPagePart(page, p, offset, end, out);
       p++;
@@ -97,8 +100,8 @@ export async function readData(
     const asViews = keepFrom <= fillFirst && store;
     for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
       // Without store, pages before the request were handed over by earlier reads, and
-      // pages it covers go to the caller only: neither is copied into a page of its own.
-      if (!store && (i < firstPage || covers(i))) continue;
+      // pages it finishes go to the caller only: neither is copied into a page of its own.
+      if (!store && (i < firstPage || finishes(i))) continue;
       const from = (i - fillFirst) * PAGE_SIZE;
       const to = Math.min(filled.length, from + PAGE_SIZE);
       cache.put(owner, i, asViews ? filled.subarray(from, to) : filled.slice(from, to), ctx.id);

@@ -27,8 +27,19 @@ export interface ReadStreamOptions {
   start?: number;
   /** Exclusive end offset. */
   end?: number;
-  /** Bytes per chunk (default 256 KiB). */
+  /** Bytes per chunk (default 256 KiB; at most `into.length` with `into`). */
   chunkSize?: number;
+  /**
+   * As for read(): false keeps none of the pages handed out in the page cache (a caller
+   * streaming a file once, such as an extract or a checksum, has no use for them).
+   */
+  cache?: boolean;
+  /**
+   * readChunks only: a buffer every chunk is read into, so a long file costs no
+   * allocation per chunk. Each chunk is then a view of it, valid until the next one is
+   * asked for: for consumers done with a chunk before they take the next.
+   */
+  into?: Uint8Array;
 }
 
 const ULLONG_MAX = (1n << 64n) - 1n;
@@ -171,10 +182,13 @@ export class ErofsFs {
 
   /** The file's bytes in chunks, never holding more than one chunk. */
   async *readChunks(inode: Inode, options: ReadStreamOptions = {}): AsyncGenerator<Uint8Array> {
-    const chunk = options.chunkSize ?? DEFAULT_CHUNK;
+    const { into } = options;
+    const chunk = Math.min(options.chunkSize ?? DEFAULT_CHUNK, into?.length ?? Infinity);
+    if (!(chunk >= 1)) throw new ErofsError("EINVAL", `chunk size ${chunk}`);
     const end = Math.min(inode.size, options.end ?? inode.size);
+    const how = { cache: options.cache ?? true, ...(into ? { into } : {}) };
     for (let pos = options.start ?? 0; pos < end; ) {
-      const data = await this.read(inode, pos, Math.min(chunk, end - pos));
+      const data = await this.read(inode, pos, Math.min(chunk, end - pos), how);
       if (data.length === 0) break;
       pos += data.length;
       yield data;
@@ -183,7 +197,9 @@ export class ErofsFs {
 
   /** A Node readable stream of the file's bytes. */
   createReadStream(inode: Inode, options: ReadStreamOptions = {}): Readable {
-    return Readable.from(this.readChunks(inode, options), { objectMode: false });
+    // A stream's consumers may hold chunks after asking for more: never a shared buffer.
+    const { into: _shared, ...own } = options;
+    return Readable.from(this.readChunks(inode, own), { objectMode: false });
   }
 
   /** A symlink's target bytes. */

@@ -188,3 +188,48 @@ describe.skipIf(!corpus)("releaseBuffers", () => {
     }
   });
 });
+
+describe("readChunks into a caller's buffer", () => {
+  const images = [join(repoRoot(), "fixtures/demo.erofs"), ...(corpus ? ["lz4", "lzma-big", "zstd"].map((n) => join(corpus, `${n}.erofs`)) : [])];
+  for (const image of images) {
+    it(`${image.split("/").pop()!}: every chunk is a view of it, the bytes are read()'s, no page is kept`, async () => {
+      const reference = await mount(image);
+      const fs = await mount(image);
+      try {
+        const into = new Uint8Array(20_000);
+        // Walked on the reference mount: directories' own pages would count in `fs`'s cache.
+        for (const r of await files(reference)) {
+          const f = await fs.iget(r.nid);
+          const h = createHash("sha256");
+          let n = 0;
+          for await (const c of fs.readChunks(f, { cache: false, into, chunkSize: 1 << 20 })) {
+            expect(c.buffer).toBe(into.buffer);
+            expect(c.length).toBeLessThanOrEqual(into.length);
+            h.update(c);
+            n += c.length;
+          }
+          expect(n).toBe(f.size);
+          expect(h.digest("hex")).toBe(await sha(reference, r, 1 << 20, true));
+        }
+        expect(fs.cacheStats().data.bytes).toBe(0);
+      } finally {
+        await reference.unmount();
+        await fs.unmount();
+      }
+    });
+  }
+
+  it("createReadStream never streams views of a shared buffer (its consumers may keep chunks)", async () => {
+    const fs = await mount(join(repoRoot(), "fixtures/demo.erofs"));
+    try {
+      const f = (await files(fs)).find((x) => x.size > 0)!;
+      const into = new Uint8Array(4096);
+      const chunks: Uint8Array[] = [];
+      for await (const c of fs.createReadStream(f, { into })) chunks.push(c as Uint8Array);
+      expect(chunks.length).toBeGreaterThan(0);
+      for (const c of chunks) expect(c.buffer).not.toBe(into.buffer);
+    } finally {
+      await fs.unmount();
+    }
+  });
+});

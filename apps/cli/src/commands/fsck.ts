@@ -6,6 +6,7 @@ import { displayName } from "../format/names.js";
 import { walk } from "./walk.js";
 
 const SHA256_PREFIX = new TextEncoder().encode("sha256:");
+const CHUNK_BYTES = 256 << 10;
 
 function isSha256Fingerprint(fp: Uint8Array): boolean {
   return fp.length === SHA256_PREFIX.length + 32 && SHA256_PREFIX.every((b, i) => fp[i] === b);
@@ -22,6 +23,9 @@ export const fsckCommand: Command = {
     const { fs } = ctx;
     const counts = { inodes: 0, files: 0, dirs: 0, symlinks: 0, other: 0, bytes: 0, fingerprintsChecked: 0, errors: 0 };
     const seen = new Set<bigint>();
+    // Each file is read once, chunk by chunk, and hashed before the next chunk is read:
+    // no page is worth keeping, and one buffer serves every chunk.
+    const stream = { cache: false, into: new Uint8Array(CHUNK_BYTES) };
     for await (const e of walk(fs, await fs.root(), new Uint8Array(0))) {
       const where = displayName(e.path) || "/";
       try {
@@ -42,7 +46,7 @@ export const fsckCommand: Command = {
           counts.files++;
           const h = createHash("sha256");
           let n = 0;
-          for await (const c of fs.readChunks(e.inode)) {
+          for await (const c of fs.readChunks(e.inode, stream)) {
             h.update(c);
             n += c.length;
           }

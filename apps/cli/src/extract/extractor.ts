@@ -62,6 +62,11 @@ export class Extractor {
   readonly #linked = new Map<bigint, Buffer>();
   /** Directories in creation order; their metadata is applied last, deepest first. */
   readonly #dirs: Array<{ path: Buffer; inode: Inode }> = [];
+  /**
+   * How files are read: once, in order, each chunk written before the next is read, so
+   * no page is worth keeping and one buffer serves every chunk of every file.
+   */
+  readonly #stream = { cache: false, into: new Uint8Array(256 << 10) };
   #done = 0;
 
   constructor(fs: ErofsFs, dest: string, opts: ExtractOptions) {
@@ -206,7 +211,7 @@ export class Extractor {
     const fh = await open(path, CREATE_FLAGS, 0o600);
     try {
       let pos = 0;
-      for await (const chunk of this.#fs.readChunks(inode)) {
+      for await (const chunk of this.#fs.readChunks(inode, this.#stream)) {
         if (!isAllZero(chunk)) {
           let off = 0;
           while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, pos + off)).bytesWritten;
