@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { afterEach } from "vitest";
 import { processAlive } from "@erofs-ts/testkit";
 
 export const ENTRY = fileURLToPath(new URL("../../bin/erofs-fuse.cjs", import.meta.url));
@@ -141,4 +142,18 @@ export interface DaemonStats {
   cache: { pages: number; bytes: number; budgetBytes: number; hits: number; misses: number; fills: number; evictions: number; sharedBytesServed: number };
   rssBytes: number;
   mounts: MountStats[];
+}
+
+/**
+ * A slot for the daemon a test starts: after each test of the calling describe block,
+ * whatever it left running is stopped (or killed, if it died), and the slot emptied.
+ */
+export function daemonPerTest(): { daemon: FuseDaemon | null } {
+  const slot: { daemon: FuseDaemon | null } = { daemon: null };
+  afterEach(async () => {
+    if (slot.daemon?.running) await slot.daemon.stop();
+    else slot.daemon?.kill();
+    slot.daemon = null;
+  });
+  return slot;
 }

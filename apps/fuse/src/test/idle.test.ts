@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
-import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
+import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, daemonPerTest } from "./harness.js";
 
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
@@ -26,15 +26,10 @@ function largeFiles(dir: string, min: number): string[] {
  * reading app-a-zstd's large files, gone once the daemon has been idle a second or two.
  */
 describe.skipIf(!FUSE_AVAILABLE || !corpus)("erofs-fuse when idle", () => {
-  let daemon: FuseDaemon | null = null;
-  afterEach(async () => {
-    if (daemon?.running) await daemon.stop();
-    else daemon?.kill();
-    daemon = null;
-  });
+  const slot = daemonPerTest();
 
   it("lets go of the decoded extents kept for a next fill", async () => {
-    daemon = await FuseDaemon.start([{ image: join(corpus!, "real/app-a-zstd.erofs") }]);
+    const daemon = (slot.daemon = await FuseDaemon.start([{ image: join(corpus!, "real/app-a-zstd.erofs") }]));
     const files = largeFiles(daemon.mountpoints[0]!, 1 << 20);
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) readFileSync(f);
