@@ -15,6 +15,7 @@ export const WASM_OP = {
   br: 0x0c,
   brIf: 0x0d,
   return: 0x0f,
+  select: 0x1b,
   get: 0x20,
   set: 0x21,
   tee: 0x22,
