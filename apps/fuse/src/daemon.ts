@@ -222,15 +222,18 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
     // `external` already includes the array buffers.
     externalBytes: mem.external,
     arrayBufferBytes: mem.arrayBuffers,
-    mounts: mounts.map((m) => ({
-      image: m.pair.image,
-      mountpoint: m.pair.mountpoint,
-      mounted: m.mounted,
-      reader: m.session.reader,
-      ...m.server.stats(),
-      packedCache: m.fs.cacheStats().packed,
-      decodedExtents: m.fs.cacheStats().decodedExtents,
-    })),
+    mounts: mounts.map((m) => {
+      const { packed, decodedExtents } = m.fs.cacheStats();
+      return {
+        image: m.pair.image,
+        mountpoint: m.pair.mountpoint,
+        mounted: m.mounted,
+        reader: m.session.reader,
+        ...m.server.stats(),
+        packedCache: packed,
+        decodedExtents,
+      };
+    }),
   };
 }
 

@@ -206,6 +206,8 @@ export function memoryTable(corpus: string): void {
   const withShare = memoryRun(corpus, true);
   const mb = (n: number) => `${(n / MB).toFixed(1)} MB`;
   console.log("\n## fuse memory: app-a + app-b through two mounts of one erofs-fuse");
+  // The growth is signed: the idle release can leave the daemon smaller than before reading.
+  const rssWithGrowth = (r: MemoryRun) => `${mb(r.daemonRss)} (${r.daemonRssGrowth < 0 ? "−" : "+"}${mb(Math.abs(r.daemonRssGrowth))})`;
   const lines = [
     ["", "no sharing", "inode_share", "saved"],
     ["right after reading:", "", "", ""],
@@ -216,21 +218,17 @@ export function memoryTable(corpus: string): void {
     ["  kernel page cache growth", mb(without.pageCacheGrowth), mb(withShare.pageCacheGrowth), ""],
     ["    of which the mounts' files", mb(without.mountFilePages), mb(withShare.mountFilePages), ""],
     ["    of which the image files", mb(without.imagePages), mb(withShare.imagePages), ""],
-    ["  daemon RSS (growth since before reading)", `${mb(without.daemonRss)} (+${mb(without.daemonRssGrowth)})`, `${mb(withShare.daemonRss)} (+${mb(withShare.daemonRssGrowth)})`, ""],
+    ["  daemon RSS (growth since before reading)", rssWithGrowth(without), rssWithGrowth(withShare), ""],
   ];
-  const totalWithout = without.pageCacheGrowth + without.daemonRss;
-  const totalWith = withShare.pageCacheGrowth + withShare.daemonRss;
-  const readWithout = without.pageCacheGrowthRead + without.daemonRssRead;
-  const readWith = withShare.pageCacheGrowthRead + withShare.daemonRssRead;
-  const contentWithout = without.contentBytes + without.daemonRssGrowth;
-  const contentWith = withShare.contentBytes + withShare.daemonRssGrowth;
-  const saved = (a: number, b: number) => `${(((a - b) / a) * 100).toFixed(1)}%`;
-  lines.push(["total once idle (page cache growth + RSS)", mb(totalWithout), mb(totalWith), saved(totalWithout, totalWith)]);
-  const anonWithout = without.pageCacheGrowth + without.daemonRssAnon;
-  const anonWith = withShare.pageCacheGrowth + withShare.daemonRssAnon;
-  lines.push(["total once idle, file pages counted once (page cache growth + anonymous RSS)", mb(anonWithout), mb(anonWith), saved(anonWithout, anonWith)]);
-  lines.push(["total right after reading", mb(readWithout), mb(readWith), saved(readWithout, readWith)]);
-  lines.push(["file content once idle (growth − image pages + RSS growth)", mb(contentWithout), mb(contentWith), saved(contentWithout, contentWith)]);
+  /** A total of both runs, and what sharing saved of it. */
+  const total = (label: string, of: (r: MemoryRun) => number) => {
+    const [a, b] = [of(without), of(withShare)];
+    lines.push([label, mb(a), mb(b), `${(((a - b) / a) * 100).toFixed(1)}%`]);
+  };
+  total("total once idle (page cache growth + RSS)", (r) => r.pageCacheGrowth + r.daemonRss);
+  total("total once idle, file pages counted once (page cache growth + anonymous RSS)", (r) => r.pageCacheGrowth + r.daemonRssAnon);
+  total("total right after reading", (r) => r.pageCacheGrowthRead + r.daemonRssRead);
+  total("file content once idle (growth − image pages + RSS growth)", (r) => r.contentBytes + r.daemonRssGrowth);
   lines.push(["content-dedupe limit (issue 4)", "154.2 MB", "105.7 MB", "31.4%"]);
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd());
