@@ -1,3 +1,3 @@
 import { defineConfig } from "tsup";
 
-export default defineConfig({ entry: ["src/main.ts"], format: ["esm"], sourcemap: true, clean: true });
+export default defineConfig({ entry: ["src/main.ts", "src/runner.ts"], format: ["esm"], sourcemap: true, clean: true });

@@ -6,6 +6,7 @@ import { decodeSuite } from "./suites/decode.js";
 import { fuseSuite, memoryTable } from "./suites/fuse.js";
 import { ishareSuite } from "./suites/ishare.js";
 import { readSuite } from "./suites/read.js";
+import { Runner } from "./runner-client.js";
 
 const SUITES = ["read", "decode", "ishare", "fuse", "fuse-memory"] as const;
 type Suite = (typeof SUITES)[number];
@@ -46,12 +47,18 @@ async function main(): Promise<number> {
   if (!isRoot()) console.log("not root: no kernel peer, and the page cache cannot be dropped (warm numbers)");
   const chosen = (parsed.positionals.length ? parsed.positionals : SUITES.filter((s) => s !== "fuse-memory")) as Suite[];
   console.log(`erofs-ts bench · node ${process.version} · ${new Date().toISOString()}`);
-  for (const suite of chosen) {
-    if (suite === "read") await readSuite(corpus);
-    else if (suite === "decode") await decodeSuite(corpus, parallel);
-    else if (suite === "ishare") await ishareSuite(corpus, parallel);
-    else if (suite === "fuse") await fuseSuite(corpus);
-    else memoryTable(corpus);
+  // Started before any workload, while this process is small (see runner.ts).
+  const runner = new Runner();
+  try {
+    for (const suite of chosen) {
+      if (suite === "read") await readSuite(runner, corpus);
+      else if (suite === "decode") await decodeSuite(runner, corpus, parallel);
+      else if (suite === "ishare") await ishareSuite(runner, corpus, parallel);
+      else if (suite === "fuse") await fuseSuite(runner, corpus);
+      else memoryTable(corpus);
+    }
+  } finally {
+    runner.close();
   }
   return 0;
 }

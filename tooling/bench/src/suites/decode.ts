@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KernelMount } from "@erofs-ts/testkit";
-import { mount } from "@erofs-ts/vfs";
-import { MB, dropCaches, hostFiles, readAllHost, readAllVfs, timed, vfsFiles } from "../measure.js";
+import { MB, dropCaches, hostFiles, timed } from "../measure.js";
 import { printTable, type Row } from "../report.js";
+import type { Runner } from "../runner-client.js";
 
 const VARIANTS: Array<{ image: string; label: string; target: string }> = [
   { image: "real/app-a-plain.erofs", label: "plain", target: "≥ 0.5× kernel" },
@@ -17,25 +17,20 @@ const VARIANTS: Array<{ image: string; label: string; target: string }> = [
 ];
 
 /** Reads every file of an image through the vfs, cold; MB/s of file content. */
-export async function vfsColdMBps(image: string, options: { devices?: string[]; parallel?: number } = {}): Promise<number> {
+export async function vfsColdMBps(runner: Runner, image: string, options: { devices?: string[]; parallel?: number } = {}): Promise<number> {
   dropCaches();
-  const r = await timed(async () => {
-    const fs = await mount(image, { devices: options.devices, cacheBytes: 256 << 20 });
-    const bytes = await readAllVfs(fs, await vfsFiles(fs), options.parallel);
-    await fs.unmount();
-    return bytes;
-  });
+  const r = await runner.run("vfsRead", { image, ...options });
   return r.value / MB / r.seconds;
 }
 
 /** Reads every file of a kernel mount of the image, cold; undefined without root. */
-export async function kernelColdMBps(image: string): Promise<number | undefined> {
+export async function kernelColdMBps(runner: Runner, image: string): Promise<number | undefined> {
   const k = KernelMount.tryMount(image);
   if (!k) return undefined;
   try {
     const files = hostFiles(k.dir);
     dropCaches();
-    const r = await timed(() => readAllHost(files));
+    const r = await runner.run("hostRead", { files });
     return r.value / MB / r.seconds;
   } finally {
     k.unmount();
@@ -47,19 +42,19 @@ export async function kernelColdMBps(image: string): Promise<number | undefined>
  * kernel (cold), and an lz4 image made by Debian's mkfs.erofs from the same tree, decoded
  * whole by Debian's `fsck.erofs --extract` and by the vfs.
  */
-export async function decodeSuite(corpus: string, parallel: number): Promise<void> {
+export async function decodeSuite(runner: Runner, corpus: string, parallel: number): Promise<void> {
   const rows: Row[] = [];
   for (const v of VARIANTS) {
     const image = join(corpus, v.image);
-    const ours = await vfsColdMBps(image, { parallel });
-    const peer = await kernelColdMBps(image);
+    const ours = await vfsColdMBps(runner, image, { parallel });
+    const peer = await kernelColdMBps(runner, image);
     rows.push({ workload: `${v.label} (${v.image})`, ours, peer, peerName: "kernel", unit: "MB/s", target: v.target });
   }
-  rows.push(...(await fsckComparison(join(corpus, "real/app-a-plain.erofs"), parallel)));
+  rows.push(...(await fsckComparison(runner, join(corpus, "real/app-a-plain.erofs"), parallel)));
   printTable(`decode: every file, cold page cache${parallel > 1 ? `, ${parallel} files at a time` : ""}`, rows);
 }
 
-async function fsckComparison(plainImage: string, parallel: number): Promise<Row[]> {
+async function fsckComparison(runner: Runner, plainImage: string, parallel: number): Promise<Row[]> {
   const has = (cmd: string) => spawnSync(cmd, ["--help"]).status !== null;
   if (!has("mkfs.erofs") || !has("fsck.erofs")) {
     return [{ workload: "lz4 (mkfs.erofs 1.5) decode", ours: 0, peerName: "fsck.erofs not installed", unit: "MB/s" }];
@@ -81,7 +76,7 @@ async function fsckComparison(plainImage: string, parallel: number): Promise<Row
     rmSync(tree, { recursive: true, force: true });
     dropCaches();
     const fsck = await timed(() => execFileSync("fsck.erofs", ["--extract", image], { stdio: "ignore" }));
-    const ours = await vfsColdMBps(image, { parallel });
+    const ours = await vfsColdMBps(runner, image, { parallel });
     return [
       {
         workload: "lz4 image by mkfs.erofs 1.5: decode all",

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { KernelMount, processAlive, repoRoot } from "@erofs-ts/testkit";
 import { MB, dropCaches, hostFiles, readAllHost, timed } from "../measure.js";
 import { printTable, type Row } from "../report.js";
+import type { Runner } from "../runner-client.js";
 
 const ENTRY = () => join(repoRoot(), "apps/fuse/bin/erofs-fuse.cjs");
 
@@ -74,7 +75,7 @@ function residentBytes(files: string[]): number {
  * through a kernel mount, cold; `ls -lR` of wide-plain; and the memory of app-a + app-b
  * through two mounts with and without inode_share (kernel page cache growth + daemon RSS).
  */
-export async function fuseSuite(corpus: string): Promise<void> {
+export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
   const rows: Row[] = [];
   for (const name of ["app-a-plain", "app-a-lz4", "app-a", "app-a-lzma", "app-a-zstd", "app-a-deflate"]) {
     const image = join(corpus, "real", `${name}.erofs`);
@@ -86,14 +87,14 @@ export async function fuseSuite(corpus: string): Promise<void> {
       const d = startDaemon([{ image }]);
       const files = hostFiles(d.mounts[0]!);
       dropCaches();
-      const t = await timed(() => readAllHost(files));
+      const t = await runner.run("hostRead", { files });
       d.stop();
       ours.push(t.value / MB / t.seconds);
       const k = KernelMount.tryMount(image);
       if (k) {
         const kf = hostFiles(k.dir);
         dropCaches();
-        const kt = await timed(() => readAllHost(kf));
+        const kt = await runner.run("hostRead", { files: kf });
         kernel.push(kt.value / MB / kt.seconds);
         k.unmount();
       }
