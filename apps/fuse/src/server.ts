@@ -1,6 +1,6 @@
+import { BufferPool } from "@erofs-ts/blockdev";
 import { ErofsError, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
 import { NodeTable } from "./nodes.js";
-import { ReplyBuffers } from "./reply-buffers.js";
 import { ERRNO, FOPEN, INIT, O_FLAGS, OLDEST_MINOR, OP, PROTOCOL_MAJOR, PROTOCOL_MINOR, SEEK_DATA, SEEK_HOLE, WRITE_OPS } from "./protocol/opcodes.js";
 import type { Outcome } from "./protocol/session.js";
 import {
@@ -87,7 +87,7 @@ export class ErofsFuseServer {
   readonly #fs: ErofsFs;
   readonly #nodes: NodeTable;
   readonly #handles = new Map<bigint, FileHandle | DirHandle>();
-  readonly #replyBuffers = new ReplyBuffers();
+  readonly #replyBuffers = new BufferPool();
   readonly #options: ServerOptions;
   /** Recent directory listings by nid, oldest first: READDIR pages of one walk agree. */
   readonly #listings = new Map<bigint, Promise<Listing>>();

@@ -180,6 +180,40 @@ describe("ReadaheadSource", () => {
     expect(seen.filter((p) => p >= 7680)).toEqual([7680]);
   });
 
+  it("loads new windows into evicted windows' buffers, never one a view or a waiting read still uses", async () => {
+    // Bytes that differ between windows (the suite's pattern repeats every 256 bytes).
+    const bytes = Uint8Array.from({ length: 10000 }, (_, i) => Math.imul(i + 1, 2654435761) >>> 24);
+    const targets: ArrayBufferLike[] = [];
+    let gate: Promise<void> = Promise.resolve();
+    const inner: BlockSource = {
+      name: "gated",
+      size: bytes.length,
+      read: async (t, p) => {
+        targets.push(t.buffer);
+        await gate;
+        t.set(bytes.subarray(p, p + t.length));
+      },
+      close: async () => {},
+    };
+    const s = new ReadaheadSource(inner, { windowBytes: 512, windows: 2, ahead: 0 });
+    const view = await readView(s, 10, 20);
+    for (let pos = 1024; pos < 9000; pos += 1024) expect(await readBytes(s, pos, 100)).toEqual(bytes.subarray(pos, pos + 100));
+    expect(view).toEqual(bytes.subarray(10, 30));
+    expect(targets.filter((b) => b === view.buffer)).toHaveLength(1);
+    expect(new Set(targets).size).toBeLessThan(targets.length);
+
+    // A read across a loading window (4608) and a loaded one (5120) copies from the loaded
+    // one last; windows loaded meanwhile evict 5120, and must not load into its buffer.
+    await readBytes(s, 5200, 10);
+    let open!: () => void;
+    gate = new Promise((r) => (open = r));
+    const across = readBytes(s, 5000, 300);
+    const others = [7000, 8000, 9000].map((pos) => readBytes(s, pos, 10));
+    open();
+    expect(await across).toEqual(bytes.subarray(5000, 5300));
+    for (const [i, pos] of [7000, 8000, 9000].entries()) expect(await others[i]).toEqual(bytes.subarray(pos, pos + 10));
+  });
+
   it("rejects windows that are not powers of two or too many", () => {
     expect(() => new ReadaheadSource(new MemorySource(bytes), { windowBytes: 1000 })).toThrow(/power of two/);
     expect(() => new ReadaheadSource(new MemorySource(bytes), { windows: 1000 })).toThrow(/window count/);

@@ -2,6 +2,7 @@ import { decompress } from "fzstd";
 import { ZSTDDecoder } from "zstddec";
 import { unsupported } from "@erofs-ts/format";
 import { bad } from "./errors.js";
+import type { WasmMemory } from "./wasm-module.js";
 
 /**
  * The reference zstd library compiled to WebAssembly (zstddec): several times faster than
@@ -9,16 +10,37 @@ import { bad } from "./errors.js";
  * asynchronous and costs ~6 MB of memory, so it starts on the first zstd frame (or
  * zstdReady()), not when this module loads: most images never use zstd. decodeZstd uses
  * fzstd until it is ready (or everywhere, where there is no WebAssembly).
+ *
+ * zstddec's own decode() returns a new array per frame (a copy out of its memory), which
+ * we then copied into the output again: a fresh allocation per pcluster, and on the VM
+ * the benchmarks run on each of its pages costs a fault of ~11 µs. So the instance is
+ * taken when zstddec instantiates it (its public `_init` hook) and its exports are called
+ * directly, the result copied once, straight into the output.
  */
-let wasm: ZSTDDecoder | undefined;
+interface ZstdExports {
+  readonly memory: WasmMemory;
+  malloc(size: number): number;
+  free(ptr: number): void;
+  ZSTD_decompress(dst: number, dstCapacity: number, src: number, srcSize: number): number;
+  ZSTD_isError(code: number): number;
+}
+
+let wasm: ZstdExports | undefined;
 let loading: Promise<void> | undefined;
+
+class InstanceTakingDecoder extends ZSTDDecoder {
+  override _init(result: Parameters<ZSTDDecoder["_init"]>[0]): void {
+    // zstddec's own state too: its memory-growth hook refers to it.
+    ZSTDDecoder.prototype._init.call(this, result);
+    wasm = (result as { instance: { exports: unknown } }).instance.exports as ZstdExports;
+  }
+}
 
 function startLoading(): Promise<void> {
   if (!loading) {
-    const decoder = new ZSTDDecoder();
-    loading = decoder.init().then(
-      () => void (wasm = decoder),
-      () => undefined, // no WebAssembly here: fzstd does all the work
+    loading = new InstanceTakingDecoder().init().then(
+      () => undefined,
+      () => void (wasm = undefined), // no WebAssembly here: fzstd does all the work
     );
   }
   return loading;
@@ -28,6 +50,27 @@ function startLoading(): Promise<void> {
 export async function zstdReady(): Promise<boolean> {
   await startLoading();
   return wasm !== undefined;
+}
+
+/**
+ * Decodes a frame with the WebAssembly library into at most `capacity` bytes and copies
+ * the first out.length of them into `out`; returns how many it decoded.
+ */
+function decodeWasm(ex: ZstdExports, src: Uint8Array, capacity: number, out: Uint8Array): number {
+  const srcPtr = ex.malloc(src.length);
+  const dstPtr = srcPtr ? ex.malloc(capacity) : 0;
+  try {
+    if (!srcPtr || !dstPtr) throw bad("zstd", `no memory for a frame of ${capacity} bytes`);
+    // The memory's buffer changes when it grows (malloc above may have grown it).
+    new Uint8Array(ex.memory.buffer, srcPtr, src.length).set(src);
+    const n = ex.ZSTD_decompress(dstPtr, capacity, srcPtr, src.length);
+    if (ex.ZSTD_isError(n)) throw bad("zstd", "corrupt frame");
+    out.set(new Uint8Array(ex.memory.buffer, dstPtr, Math.min(n, out.length)));
+    return n;
+  } finally {
+    if (dstPtr) ex.free(dstPtr);
+    if (srcPtr) ex.free(srcPtr);
+  }
 }
 
 const MAX_DECODED = 12 << 20;
@@ -70,18 +113,11 @@ export function decodeZstd(src: Uint8Array, out: Uint8Array, partial: boolean): 
   }
   const capacity = declared >= 0 ? declared : partial ? MAX_DECODED : out.length;
   if (wasm) {
-    let decoded: Uint8Array;
-    try {
-      // zstddec reads a capacity of 0 as "ask the frame", which an unsized frame cannot answer.
-      decoded = wasm.decode(src, Math.max(capacity, 1));
-    } catch (e) {
-      throw bad("zstd", (e as Error).message);
-    }
-    // zstddec returns what ZSTD_decompress wrote; an error code shows as a wrong length.
-    if (declared >= 0 && decoded.length !== declared) throw bad("zstd", "corrupt frame");
-    if (decoded.length < out.length) throw bad("zstd", `corrupt frame, or it ends after ${decoded.length} of ${out.length} bytes`);
-    if (!partial && decoded.length !== out.length) throw bad("zstd", "frame longer than its extent");
-    out.set(decoded.subarray(0, out.length));
+    // A capacity of at least 1: 0 would make the frame's own size the limit.
+    const decoded = decodeWasm(wasm, src, Math.max(capacity, 1), out);
+    if (declared >= 0 && decoded !== declared) throw bad("zstd", "corrupt frame");
+    if (decoded < out.length) throw bad("zstd", `corrupt frame, or it ends after ${decoded} of ${out.length} bytes`);
+    if (!partial && decoded !== out.length) throw bad("zstd", "frame longer than its extent");
     return;
   }
   if (declared < 0) throw unsupported("zstd frame without a content size (needs WebAssembly)", "zstd pcluster");

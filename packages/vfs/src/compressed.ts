@@ -107,7 +107,7 @@ export async function fillCompressed(
     extents.push(ext);
     pos = Math.min(end, ext.logical + ext.length);
   }
-  const raws = await readPclusters(ctx, inode, extents);
+  const { raws, buffers } = await readPclusters(ctx, inode, extents);
   const jobs: DecodeInto[] = [];
   for (let i = 0; i < extents.length; i++) {
     const ext = extents[i]!;
@@ -118,7 +118,7 @@ export async function fillCompressed(
       continue;
     }
     if (ext.kind === "fragment") {
-      out.set(await readFragment(ctx, inode, ext, from, to), from - start);
+      await readFragment(ctx, inode, ext, from, to, out.subarray(from - start, to - start));
       continue;
     }
     const inside = ext.logical >= start && ext.logical + ext.length <= end;
@@ -140,7 +140,8 @@ export async function fillCompressed(
       }
     } else {
       // Straddles the range: decoded whole and kept, as the next fill wants the rest of it.
-      const whole = new Uint8Array(ext.length);
+      // Only copied from while kept, so its buffer goes back to the scratch pool when evicted.
+      const whole = ctx.scratch.acquire(ext.length)?.subarray(0, ext.length) ?? new Uint8Array(ext.length);
       jobs.push({
         ext,
         raw: raws[i],
@@ -153,6 +154,8 @@ export async function fillCompressed(
     }
   }
   await decodeAll(ctx, inode, jobs);
+  // Decoded (a decode worker gets copies): the stored bytes are not needed any more.
+  ctx.scratch.release(buffers);
   for (const j of jobs) j.then?.();
   return out;
 }
@@ -225,10 +228,13 @@ async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): P
 /**
  * The stored bytes of every plain pcluster among `extents` (others: undefined), read in
  * as few calls as possible: runs of pclusters that follow each other on the device (or
- * repeat, for deduplicated ones) share one read.
+ * repeat, for deduplicated ones) share one read, into a scratch buffer (`buffers`, to be
+ * released once decoded) rather than as a view of the device's readahead window, which
+ * would keep that window's buffer from being reused.
  */
-async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]): Promise<Array<Uint8Array | undefined>> {
+async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]): Promise<{ raws: Array<Uint8Array | undefined>; buffers: Uint8Array[] }> {
   const raws: Array<Uint8Array | undefined> = new Array(extents.length);
+  const buffers: Uint8Array[] = [];
   let i = 0;
   while (i < extents.length) {
     const first = extents[i]!;
@@ -245,29 +251,33 @@ async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]
       if (newEnd - first.physical > MAX_BATCH_READ) break;
       runEnd = newEnd;
     }
-    // Read-only bytes, possibly a view into the device's readahead: only decoded from.
-    const { source, position } = resolveDevice(ctx, 0, first.physical, runEnd - first.physical);
-    const buf = await readView(source, position, runEnd - first.physical);
+    const length = runEnd - first.physical;
+    const { source, position } = resolveDevice(ctx, 0, first.physical, length);
+    const scratch = ctx.scratch.acquire(length);
+    const buf = scratch ? scratch.subarray(0, length) : new Uint8Array(length);
+    if (scratch) buffers.push(scratch);
+    await source.read(buf, position);
     for (let k = i; k < j; k++) {
       const e = extents[k]!;
       if (e.kind === "encoded") raws[k] = buf.subarray(e.physical - first.physical, e.physical - first.physical + e.physicalLength);
     }
     i = j;
   }
-  return raws;
+  return { raws, buffers };
 }
 
 /**
- * Bytes [from, to) of a fragment extent, from the packed inode. Only that range is read: a
- * fragment can be as long as its file, and i_size is whatever the image says.
+ * Bytes [from, to) of a fragment extent, from the packed inode, into `into` (to - from
+ * bytes). Only that range is read: a fragment can be as long as its file, and i_size is
+ * whatever the image says.
  */
-async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from: number, to: number): Promise<Uint8Array> {
+async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from: number, to: number, into: Uint8Array): Promise<void> {
   const where = `nid ${inode.nid}`;
   const packedNid = ctx.sb.packedNid;
   if (!packedNid || inode.nid === packedNid) throw corrupted("fragment without a usable packed inode", where);
   const packed = await iget(ctx, packedNid);
   if (ext.physical + ext.length > packed.size) throw corrupted("fragment beyond the packed inode", where);
-  return readData(ctx, packed, ext.physical + (from - ext.logical), to - from);
+  await readData(ctx, packed, ext.physical + (from - ext.logical), to - from, true, into);
 }
 
 function recentKey(inode: Inode, ext: ZExtent): string {
@@ -292,6 +302,7 @@ function recentPut(ctx: MountContext, inode: Inode, ext: ZExtent, data: Uint8Arr
   if (old) {
     st.recent.delete(key);
     st.recentBytes -= old.length;
+    ctx.scratch.release([old]);
   }
   st.recent.set(key, data);
   st.recentBytes += data.length;
@@ -299,6 +310,7 @@ function recentPut(ctx: MountContext, inode: Inode, ext: ZExtent, data: Uint8Arr
     const [oldKey, evicted] = st.recent.entries().next().value!;
     st.recent.delete(oldKey);
     st.recentBytes -= evicted.length;
+    ctx.scratch.release([evicted]);
   }
 }
 
@@ -311,7 +323,7 @@ async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, store
   const n = out.length;
   if (n > ext.length) throw new ErofsError("EINVAL", `decode of ${n} bytes from an extent of ${ext.length}`, where);
   if (ext.kind === "fragment") {
-    out.set(await readFragment(ctx, inode, ext, ext.logical, ext.logical + n));
+    await readFragment(ctx, inode, ext, ext.logical, ext.logical + n, out);
     return;
   }
   let raw: Uint8Array;

@@ -1,4 +1,4 @@
-import type { BlockSource } from "@erofs-ts/blockdev";
+import type { BlockSource, BufferPool } from "@erofs-ts/blockdev";
 import type { DeviceSlot, DirEntry, Inode, Superblock } from "@erofs-ts/format";
 import type { CacheOwner, PageCache } from "@erofs-ts/ishare-cache";
 import type { CompressedState } from "./compressed.js";
@@ -25,6 +25,11 @@ export interface MountContext {
   /** Set once the metabox inode is loaded (images with the METABOX feature). */
   metabox: Inode | null;
   readonly compressed: CompressedState;
+  /**
+   * Buffers that live for one fill: stored pclusters as read, and fills whose pages are
+   * copied out rather than kept as views of them (see data-path's readData).
+   */
+  readonly scratch: BufferPool;
   /** Set when the mount shares pages (inode_share on and usable). */
   sharing: MountSharing | null;
   /** Keys of this mount's private page owners, dropped from a shared cache at unmount. */

@@ -88,16 +88,17 @@ export async function readData(
       // that page shares) would be decoded a second time.
       keepFrom = runStart / PAGE_SIZE;
       while (keepFrom < p && cache.has(owner, keepFrom)) keepFrom++;
-      filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE);
-    } else {
-      filled = await fillRange(ctx, inode, runStart, runEnd);
     }
     const fillFirst = runStart / PAGE_SIZE;
     const fillEnd = Math.ceil(runEnd / PAGE_SIZE);
     // Pages are views into the fill's buffer (see PageCache.put) when the cache keeps all
     // of it; when part of the buffer is not kept (pages already cached before keepFrom, or
-    // pages handed over to a caller that keeps them), a view would pin that part too.
+    // pages handed over to a caller that keeps them), a view would pin that part too, so
+    // pages are copied out and the buffer is a scratch one, reused by the next fill.
     const asViews = keepFrom <= fillFirst && store;
+    const scratch = asViews ? undefined : ctx.scratch.acquire(runEnd - runStart)?.subarray(0, runEnd - runStart);
+    if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch);
+    else filled = await fillRange(ctx, inode, runStart, runEnd, scratch);
     for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
       // Without store, pages before the request were handed over by earlier reads, and
       // pages it finishes go to the caller only: neither is copied into a page of its own.
@@ -110,6 +111,7 @@ export async function readData(
     const copyFrom = Math.max(offset, keepFrom * PAGE_SIZE);
     const copyTo = Math.min(end, runEnd);
     if (copyTo > copyFrom) out.set(filled.subarray(copyFrom - runStart, copyTo - runStart), copyFrom - offset);
+    if (scratch) ctx.scratch.release([scratch]);
     p = Math.max(q, fillEnd);
   }
   return out;
@@ -133,7 +135,8 @@ function copyPagePart(page: Uint8Array, index: number, offset: number, end: numb
 }
 
 /** The exact bytes [start, end) of the file, read from its mapping (no cache), into `out` or a new array. */
-async function fillRange(ctx: MountContext, inode: Inode, start: number, end: number, out: Uint8Array = new Uint8Array(end - start)): Promise<Uint8Array> {
+async function fillRange(ctx: MountContext, inode: Inode, start: number, end: number, into?: Uint8Array): Promise<Uint8Array> {
+  const out = into ?? new Uint8Array(end - start);
   let pos = start;
   // Each extent advances pos by at least one byte; bound the loop anyway.
   for (let guard = 0; pos < end; guard++) {

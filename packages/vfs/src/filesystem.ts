@@ -261,7 +261,7 @@ export class ErofsFs {
   /**
    * Lets go of what only speeds up the next reads, for an owner that is idle: the image
    * files' readahead windows, the decoded extents kept for a next fill, the parsed
-   * directory blocks. The page caches (file data, metadata, fragments) stay: they hold what
+   * directory blocks, the free scratch buffers. The page caches (file data, metadata, fragments) stay: they hold what
    * reading again would cost most.
    */
   releaseBuffers(): void {
@@ -270,6 +270,7 @@ export class ErofsFs {
     c.recent.clear();
     c.recentBytes = 0;
     this.#ctx.dirBlocks.clear();
+    this.#ctx.scratch.clear();
   }
 
   /** Whether inode_share is in effect on this mount, so some files may read through shared pages. */

@@ -1,4 +1,4 @@
-import { FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, type BlockSource, type FileSourceOptions } from "@erofs-ts/blockdev";
+import { BufferPool, FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, type BlockSource, type FileSourceOptions } from "@erofs-ts/blockdev";
 import {
   DEVICE_SLOT_SIZE,
   ErofsError,
@@ -66,6 +66,9 @@ const DEFAULT_META_CACHE_BYTES = 8 << 20;
 const PACKED_CACHE_BYTES = 16 << 20;
 /** Recently decoded extents kept for the pages two extents share (at least two 12 MiB maxima). */
 const DECODED_EXTENT_BUDGET = 32 << 20;
+/** Scratch buffers (context.ts): up to 4 MiB each (a batched pcluster read), 8 MiB kept free. */
+const SCRATCH_MAX_SHIFT = 22;
+const SCRATCH_RETAINED_BYTES = 8 << 20;
 let nextMountId = 1;
 
 /**
@@ -124,6 +127,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       dirBlocks: new Map(),
       metabox: null,
       compressed: new CompressedState(opts.decodedExtentBytes ?? DECODED_EXTENT_BUDGET),
+      scratch: new BufferPool({ maxShift: SCRATCH_MAX_SHIFT, retainedBytes: SCRATCH_RETAINED_BYTES }),
       sharing: null,
       privateOwners: new Set(),
       ownerOf(inode) {
