@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KernelMount, processAlive, repoRoot } from "@erofs-ts/testkit";
@@ -41,6 +41,32 @@ function startDaemon(pairs: { image: string; options?: string }[]): { mounts: st
   return { mounts, pid, stop };
 }
 
+/**
+ * Upstream's erofsfuse, when there is one to run (EROFSFUSE=path, or on PATH): the same
+ * walk through it in the same run. Debian 12 does not package it; built from erofs-utils'
+ * sources it is `fuse/erofsfuse`.
+ */
+function erofsfuseBinary(): string | undefined {
+  const named = process.env.EROFSFUSE;
+  if (named) return existsSync(named) ? named : undefined;
+  const found = spawnSync("sh", ["-c", "command -v erofsfuse"], { encoding: "utf8" });
+  return found.status === 0 ? found.stdout.trim() : undefined;
+}
+
+/** erofsfuse serving `image` (it daemonizes); stop() unmounts it. */
+function startErofsfuse(binary: string, image: string): { mount: string; stop: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "erofs-bench-erofsfuse-"));
+  const r = spawnSync(binary, [image, dir], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`erofsfuse: ${r.stderr}`);
+  return {
+    mount: dir,
+    stop: () => {
+      spawnSync("umount", [dir]);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Runs of each throughput row; the median is reported. */
 const RUNS = 3;
 
@@ -77,12 +103,15 @@ function residentBytes(files: string[]): number {
  */
 export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
   const rows: Row[] = [];
+  const upstream: Row[] = [];
+  const erofsfuse = erofsfuseBinary();
   for (const name of ["app-a-plain", "app-a-lz4", "app-a", "app-a-lzma", "app-a-zstd", "app-a-deflate"]) {
     const image = join(corpus, "real", `${name}.erofs`);
     // Single cold runs swing by a third on this machine: each side is run RUNS times
     // (a fresh daemon, a fresh kernel mount each time) and the median is reported.
     const ours: number[] = [];
     const kernel: number[] = [];
+    const theirs: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       const d = startDaemon([{ image }]);
       const files = hostFiles(d.mounts[0]!);
@@ -98,6 +127,27 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
         kernel.push(kt.value / MB / kt.seconds);
         k.unmount();
       }
+      if (erofsfuse) {
+        const e = startErofsfuse(erofsfuse, image);
+        try {
+          const ef = hostFiles(e.mount);
+          dropCaches();
+          const et = await runner.run("hostRead", { files: ef });
+          theirs.push(et.value / MB / et.seconds);
+        } finally {
+          e.stop();
+        }
+      }
+    }
+    if (theirs.length) {
+      upstream.push({
+        workload: `read ${name} (cold, median of ${RUNS})`,
+        ours: median(ours),
+        peer: median(theirs),
+        peerName: "erofsfuse",
+        unit: "MB/s",
+        target: `≥ 1.5× erofsfuse; runs ${theirs.map((x) => x.toFixed(0)).join("/")}`,
+      });
     }
     const ref = EROFSFUSE_REFERENCE[name]!;
     const mbps = median(ours);
@@ -135,6 +185,8 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
     higherIsBetter: false,
   });
   printTable("fuse: erofs-fuse vs the kernel's erofs", rows);
+  if (upstream.length) printTable(`fuse: erofs-fuse vs upstream erofsfuse (${erofsfuse}), same run`, upstream);
+  else console.log("\n(no erofsfuse to compare with in this run: set EROFSFUSE=/path/to/erofsfuse)");
 
   memoryTable(corpus);
 }
