@@ -148,12 +148,13 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
 }
 
 /**
- * Every READ answers with a fresh buffer, and V8 lets dead buffers pile up (tens of MB)
+ * Requests allocate short-lived buffers, and V8 lets dead ones pile up (tens of MB)
  * before it collects them: memory that looks like the daemon's. Once a burst of requests
  * is over (a second without any), each mount lets go of its read buffers (readahead
- * windows, decoded extents kept for a next fill: up to 6 MiB a mount, of no use to the
- * next burst, which may read anywhere), a full collection and a malloc trim give it all
- * back, and `alsoWhenIdle` runs (the image page sweep).
+ * windows, decoded extents kept for a next fill, free scratch and reply buffers: up to
+ * 16 MiB a mount, of no use to the next burst, which may read anywhere), a full
+ * collection and a malloc trim give it all back, and `alsoWhenIdle` runs (the image page
+ * sweep).
  */
 function collectWhenIdle(mounts: readonly LiveMount[], alsoWhenIdle: () => void): NodeJS.Timeout {
   setFlagsFromString("--expose-gc");
@@ -163,7 +164,10 @@ function collectWhenIdle(mounts: readonly LiveMount[], alsoWhenIdle: () => void)
   const timer = setInterval(() => {
     const requests = mounts.reduce((n, m) => n + m.server.requests, 0);
     if (requests === seen && requests !== collected) {
-      for (const m of mounts) m.fs.releaseBuffers();
+      for (const m of mounts) {
+        m.fs.releaseBuffers();
+        m.server.releaseBuffers();
+      }
       gc();
       // What the collection freed goes back to malloc, which keeps it mapped until trimmed.
       nativePart()?.trimHeap();
@@ -223,7 +227,7 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
     externalBytes: mem.external,
     arrayBufferBytes: mem.arrayBuffers,
     mounts: mounts.map((m) => {
-      const { packed, decodedExtents } = m.fs.cacheStats();
+      const { packed, decodedExtents, scratchBytes } = m.fs.cacheStats();
       return {
         image: m.pair.image,
         mountpoint: m.pair.mountpoint,
@@ -232,6 +236,7 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
         ...m.server.stats(),
         packedCache: packed,
         decodedExtents,
+        scratchBytes,
       };
     }),
   };

@@ -62,6 +62,8 @@ interface Counters {
 
 /** What the daemon reports (`--stats`, SIGUSR1): the counters and the current state. */
 export interface ServerStats extends Readonly<Counters> {
+  /** Free READ reply buffers kept for the next replies. */
+  readonly replyBufferBytes: number;
   readonly openFiles: number;
   readonly liveNodes: number;
   readonly lookupReferences: bigint;
@@ -114,7 +116,12 @@ export class ErofsFuseServer {
   }
 
   stats(): ServerStats {
-    return { ...this.#counters, openFiles: this.#handles.size, liveNodes: this.#nodes.live, lookupReferences: this.#nodes.references };
+    return { ...this.#counters, replyBufferBytes: this.#replyBuffers.retainedBytes, openFiles: this.#handles.size, liveNodes: this.#nodes.live, lookupReferences: this.#nodes.references };
+  }
+
+  /** Lets the free READ reply buffers go (the daemon is idle). */
+  releaseBuffers(): void {
+    this.#replyBuffers.clear();
   }
 
   /** The session's onReplied: READ reply buffers go back to their pool. */

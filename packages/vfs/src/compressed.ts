@@ -135,13 +135,21 @@ export async function fillCompressed(
       if (ext.logical >= start) {
         jobs.push({ ext, raw: raws[i], target: out.subarray(ext.logical - start, to - start) });
       } else {
-        const head = new Uint8Array(to - ext.logical);
-        jobs.push({ ext, raw: raws[i], target: head, then: () => out.set(head.subarray(from - ext.logical), from - start) });
+        const head = scratchBuffer(ctx, to - ext.logical);
+        jobs.push({
+          ext,
+          raw: raws[i],
+          target: head,
+          then: () => {
+            out.set(head.subarray(from - ext.logical), from - start);
+            ctx.scratch.release([head]);
+          },
+        });
       }
     } else {
       // Straddles the range: decoded whole and kept, as the next fill wants the rest of it.
       // Only copied from while kept, so its buffer goes back to the scratch pool when evicted.
-      const whole = ctx.scratch.acquire(ext.length)?.subarray(0, ext.length) ?? new Uint8Array(ext.length);
+      const whole = scratchBuffer(ctx, ext.length);
       jobs.push({
         ext,
         raw: raws[i],
@@ -253,9 +261,8 @@ async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]
     }
     const length = runEnd - first.physical;
     const { source, position } = resolveDevice(ctx, 0, first.physical, length);
-    const scratch = ctx.scratch.acquire(length);
-    const buf = scratch ? scratch.subarray(0, length) : new Uint8Array(length);
-    if (scratch) buffers.push(scratch);
+    const buf = scratchBuffer(ctx, length);
+    buffers.push(buf);
     await source.read(buf, position);
     for (let k = i; k < j; k++) {
       const e = extents[k]!;
@@ -278,6 +285,11 @@ async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from:
   const packed = await iget(ctx, packedNid);
   if (ext.physical + ext.length > packed.size) throw corrupted("fragment beyond the packed inode", where);
   await readData(ctx, packed, ext.physical + (from - ext.logical), to - from, true, into);
+}
+
+/** `length` bytes from the mount's scratch pool (stale contents), or new ones above its largest size. */
+export function scratchBuffer(ctx: MountContext, length: number): Uint8Array {
+  return ctx.scratch.acquire(length)?.subarray(0, length) ?? new Uint8Array(length);
 }
 
 function recentKey(inode: Inode, ext: ZExtent): string {

@@ -15,7 +15,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import type { MountContext } from "./context.js";
 import { readInodeMetadata } from "./metadata.js";
-import { extentBounds, fillCompressed } from "./compressed.js";
+import { extentBounds, fillCompressed, scratchBuffer } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
@@ -96,7 +96,7 @@ export async function readData(
     // pages handed over to a caller that keeps them), a view would pin that part too, so
     // pages are copied out and the buffer is a scratch one, reused by the next fill.
     const asViews = keepFrom <= fillFirst && store;
-    const scratch = asViews ? undefined : ctx.scratch.acquire(runEnd - runStart)?.subarray(0, runEnd - runStart);
+    const scratch = asViews ? undefined : scratchBuffer(ctx, runEnd - runStart);
     if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch);
     else filled = await fillRange(ctx, inode, runStart, runEnd, scratch);
     for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {

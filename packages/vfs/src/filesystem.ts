@@ -248,13 +248,15 @@ export class ErofsFs {
    * decoded extents kept for the page they share with the next fill (zstd and deflate
    * only: other codecs decode just the prefix a fill needs).
    */
-  cacheStats(): { data: CacheStats; metadata: CacheStats; packed: CacheStats; decodedExtents: DecodedExtentStats } {
+  cacheStats(): { data: CacheStats; metadata: CacheStats; packed: CacheStats; decodedExtents: DecodedExtentStats; scratchBytes: number } {
     const c = this.#ctx.compressed;
     return {
       data: this.#ctx.cache.stats(),
       metadata: this.#ctx.meta.stats(),
       packed: this.#ctx.packedCache.stats(),
       decodedExtents: { extents: c.recent.size, bytes: c.recentBytes, budgetBytes: c.recentBudget },
+      // Free scratch buffers kept for the next fills (see releaseBuffers).
+      scratchBytes: this.#ctx.scratch.retainedBytes,
     };
   }
 

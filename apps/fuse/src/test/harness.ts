@@ -136,6 +136,8 @@ export interface MountStats {
   liveNodes: number;
   lookupReferences: number;
   decodedExtents: { extents: number; bytes: number; budgetBytes: number };
+  scratchBytes: number;
+  replyBufferBytes: number;
 }
 
 export interface DaemonStats {

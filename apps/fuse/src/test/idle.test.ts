@@ -2,7 +2,7 @@ import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
-import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, daemonPerTest } from "./harness.js";
+import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, daemonPerTest, type MountStats } from "./harness.js";
 
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
@@ -22,23 +22,27 @@ function largeFiles(dir: string, min: number): string[] {
 
 /**
  * Once a burst of requests is over, each mount lets go of its read buffers. Seen through
- * the decoded zstd extents a mount keeps for the page two extents share: there after
- * reading app-a-zstd's large files, gone once the daemon has been idle a second or two.
+ * the decoded zstd extents a mount keeps for the page two extents share, and its free
+ * scratch and reply buffers: there after reading app-a-zstd's large files, gone once the
+ * daemon has been idle a second or two.
  */
 describe.skipIf(!FUSE_AVAILABLE || !corpus)("erofs-fuse when idle", () => {
   const slot = daemonPerTest();
 
-  it("lets go of the decoded extents kept for a next fill", async () => {
+  it("lets go of the decoded extents and the free buffers kept for the next fills", async () => {
     const daemon = (slot.daemon = await FuseDaemon.start([{ image: join(corpus!, "real/app-a-zstd.erofs") }]));
     const files = largeFiles(daemon.mountpoints[0]!, 1 << 20);
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) readFileSync(f);
-    const kept = (await daemon.stats()).mounts[0]!.decodedExtents;
+    const busy = (await daemon.stats()).mounts[0]!;
+    const kept = busy.decodedExtents;
     expect(kept.bytes).toBeGreaterThan(0);
     expect(kept.bytes).toBeLessThanOrEqual(kept.budgetBytes + (12 << 20));
+    expect(busy.scratchBytes + busy.replyBufferBytes).toBeGreaterThan(0);
+    const held = (m: MountStats) => m.decodedExtents.bytes + m.scratchBytes + m.replyBufferBytes;
     const deadline = Date.now() + 10_000;
-    while ((await daemon.stats()).mounts[0]!.decodedExtents.bytes > 0) {
-      if (Date.now() > deadline) throw new Error("timed out waiting for the idle release of decoded extents");
+    while (held((await daemon.stats()).mounts[0]!) > 0) {
+      if (Date.now() > deadline) throw new Error("timed out waiting for the idle release of read buffers");
       await new Promise((r) => setTimeout(r, 250));
     }
   });
