@@ -1,4 +1,4 @@
-import { read as fsRead, readSync, writevSync } from "node:fs";
+import { read as fsRead, readSync, writeSync, writevSync } from "node:fs";
 import { devicePoller, type ReaderKind } from "./device.js";
 import { ERRNO, NO_REPLY_OPS, OP, opName } from "./opcodes.js";
 import { OUT_HEADER_SIZE, args, parseRequest, type Request } from "./structs.js";
@@ -44,6 +44,8 @@ export interface SessionOptions {
 export class FuseSession {
   readonly #fd: number;
   readonly #options: SessionOptions;
+  readonly #header = new Uint8Array(OUT_HEADER_SIZE);
+  readonly #headerView = new DataView(this.#header.buffer);
   #handler: Handler | null = null;
   /** Requests being served, so an INTERRUPT can find its target. */
   readonly #inFlight = new Map<bigint, { interrupted: boolean }>();
@@ -206,8 +208,8 @@ export class FuseSession {
     const parts = typeof outcome === "number" ? [] : outcome;
     let len = OUT_HEADER_SIZE;
     for (const p of parts) len += p.length;
-    const header = new Uint8Array(OUT_HEADER_SIZE);
-    const v = new DataView(header.buffer);
+    // One header for every reply: the write below is synchronous and the kernel copies it.
+    const v = this.#headerView;
     v.setUint32(0, len, true);
     v.setInt32(4, typeof outcome === "number" ? -outcome : 0, true);
     v.setBigUint64(8, unique, true);
@@ -215,7 +217,8 @@ export class FuseSession {
     if (log) log(`tx ${unique}: ${typeof outcome === "number" ? errnoName(outcome) : `OK, ${len - OUT_HEADER_SIZE}b`}`);
     try {
       // Writing a reply never blocks: the kernel copies it and completes the request.
-      writevSync(this.#fd, [header, ...parts]);
+      if (parts.length === 0) writeSync(this.#fd, this.#header);
+      else writevSync(this.#fd, [this.#header, ...parts]);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // ENOENT: the request was aborted or already answered (interrupt race): nothing to do.
