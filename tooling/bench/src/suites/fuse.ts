@@ -6,6 +6,7 @@ import { KernelMount, processAlive, repoRoot } from "@erofs-ts/testkit";
 import { MB, dropCaches, hostFiles, readAllHost, timed } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 import type { Runner } from "../runner-client.js";
+import { hostColdMBps, kernelColdMBps } from "./decode.js";
 
 const ENTRY = () => join(repoRoot(), "apps/fuse/bin/erofs-fuse.cjs");
 
@@ -73,13 +74,6 @@ interface Walks {
   second: number[];
 }
 
-/** Every file under `files` read once with the page cache dropped first; MB/s. */
-async function coldWalk(runner: Runner, files: string[]): Promise<number> {
-  dropCaches();
-  const t = await runner.run("hostRead", { files });
-  return t.value / MB / t.seconds;
-}
-
 /**
  * Two cold walks through one FUSE daemon: the first is what a fresh daemon does (for
  * erofs-fuse, V8 compiles the hot path during it); the second has the kernel's caches
@@ -87,8 +81,8 @@ async function coldWalk(runner: Runner, files: string[]): Promise<number> {
  */
 async function walkTwice(runner: Runner, mount: string, into: Walks): Promise<void> {
   const files = hostFiles(mount);
-  into.first.push(await coldWalk(runner, files));
-  into.second.push(await coldWalk(runner, files));
+  into.first.push(await hostColdMBps(runner, files));
+  into.second.push(await hostColdMBps(runner, files));
 }
 
 /** Runs of each throughput row; the median is reported. */
@@ -143,14 +137,8 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
       } finally {
         d.stop();
       }
-      const k = KernelMount.tryMount(image);
-      if (k) {
-        try {
-          kernel.push(await coldWalk(runner, hostFiles(k.dir)));
-        } finally {
-          k.unmount();
-        }
-      }
+      const k = await kernelColdMBps(runner, image);
+      if (k !== undefined) kernel.push(k);
       if (erofsfuse) {
         const e = startErofsfuse(erofsfuse, image);
         try {
