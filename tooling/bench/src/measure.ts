@@ -20,6 +20,22 @@ export function dropCaches(): boolean {
   return true;
 }
 
+/**
+ * Runs of each throughput row, the two sides interleaved; the median is reported. Single
+ * cold runs swing by a third on the VM these numbers come from.
+ */
+export const RUNS = 3;
+
+export function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  return v[Math.floor(v.length / 2)]!;
+}
+
+/** "runs 81/95/97": every run of a row, for the reader to see the spread. */
+export function runsText(values: number[]): string {
+  return `runs ${values.map((x) => x.toFixed(0)).join("/")}`;
+}
+
 export interface Timed<T> {
   value: T;
   seconds: number;

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KernelMount } from "@erofs-ts/testkit";
-import { MB, dropCaches, hostFiles, timed } from "../measure.js";
+import { MB, RUNS, dropCaches, hostFiles, median, runsText, timed } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 import type { Runner } from "../runner-client.js";
 
@@ -50,12 +50,28 @@ export async function decodeSuite(runner: Runner, corpus: string, parallel: numb
   const rows: Row[] = [];
   for (const v of VARIANTS) {
     const image = join(corpus, v.image);
-    const ours = await vfsColdMBps(runner, image, { parallel });
-    const peer = await kernelColdMBps(runner, image);
-    rows.push({ workload: `${v.label} (${v.image})`, ours, peer, peerName: "kernel", unit: "MB/s", target: v.target });
+    const r = await coldRuns(runner, image, parallel);
+    rows.push({ workload: `${v.label} (${v.image}), median of ${RUNS}`, ours: median(r.ours), peer: r.kernel.length ? median(r.kernel) : undefined, peerName: "kernel", unit: "MB/s", target: `${v.target}; ours ${runsText(r.ours)}` });
   }
   rows.push(...(await fsckComparison(runner, join(corpus, "real/app-a-plain.erofs"), parallel)));
   printTable(`decode: every file, cold page cache${parallel > 1 ? `, ${parallel} files at a time` : ""}`, rows);
+}
+
+/**
+ * RUNS cold reads of an image through the vfs and through the kernel, interleaved, each
+ * from a dropped page cache. The runner process lives on from run to run, as a service
+ * would: its first run of the bench also pays for compiling the read path (JIT), which
+ * the runs listed in the row show apart from the rest.
+ */
+export async function coldRuns(runner: Runner, image: string, parallel: number): Promise<{ ours: number[]; kernel: number[] }> {
+  const ours: number[] = [];
+  const kernel: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    ours.push(await vfsColdMBps(runner, image, { parallel }));
+    const k = await kernelColdMBps(runner, image);
+    if (k !== undefined) kernel.push(k);
+  }
+  return { ours, kernel };
 }
 
 async function fsckComparison(runner: Runner, plainImage: string, parallel: number): Promise<Row[]> {
@@ -78,17 +94,21 @@ async function fsckComparison(runner: Runner, plainImage: string, parallel: numb
     execFileSync("mkfs.erofs", ["-zlz4", image, tree], { stdio: "ignore" });
     const bytes = hostFiles(tree).reduce((sum, f) => sum + statSync(f).size, 0);
     rmSync(tree, { recursive: true, force: true });
-    dropCaches();
-    const fsck = await timed(() => execFileSync("fsck.erofs", ["--extract", image], { stdio: "ignore" }));
-    const ours = await vfsColdMBps(runner, image, { parallel });
+    const fsck: number[] = [];
+    const ours: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      dropCaches();
+      fsck.push(bytes / MB / (await timed(() => execFileSync("fsck.erofs", ["--extract", image], { stdio: "ignore" }))).seconds);
+      ours.push(await vfsColdMBps(runner, image, { parallel }));
+    }
     return [
       {
-        workload: "lz4 image by mkfs.erofs 1.5: decode all",
-        ours,
-        peer: bytes / MB / fsck.seconds,
+        workload: `lz4 image by mkfs.erofs 1.5: decode all, median of ${RUNS}`,
+        ours: median(ours),
+        peer: median(fsck),
         peerName: "fsck.erofs --extract",
         unit: "MB/s",
-        target: "≥ 0.7× fsck.erofs",
+        target: `≥ 0.7× fsck.erofs; ours ${runsText(ours)}`,
       },
     ];
   } finally {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KernelMount, processAlive, repoRoot } from "@erofs-ts/testkit";
-import { MB, dropCaches, hostFiles, readAllHost, timed } from "../measure.js";
+import { MB, RUNS, dropCaches, hostFiles, median, readAllHost, runsText, timed } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 import type { Runner } from "../runner-client.js";
 import { hostColdMBps, kernelColdMBps } from "./decode.js";
@@ -85,14 +85,6 @@ async function walkTwice(runner: Runner, mount: string, into: Walks): Promise<vo
   into.second.push(await hostColdMBps(runner, files));
 }
 
-/** Runs of each throughput row; the median is reported. */
-const RUNS = 3;
-
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  return v[Math.floor(v.length / 2)]!;
-}
-
 /** "Cached:" of /proc/meminfo in bytes: the kernel's page cache. */
 function pageCacheBytes(): number {
   const m = /^Cached:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"));
@@ -125,8 +117,7 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
   const erofsfuse = erofsfuseBinary();
   for (const name of ["app-a-plain", "app-a-lz4", "app-a", "app-a-lzma", "app-a-zstd", "app-a-deflate"]) {
     const image = join(corpus, "real", `${name}.erofs`);
-    // Single cold runs swing by a third on this machine: each side is run RUNS times
-    // (a fresh daemon, a fresh kernel mount each time) and the median is reported.
+    // Each side RUNS times (a fresh daemon, a fresh kernel mount each time).
     const ours: Walks = { first: [], second: [] };
     const theirs: Walks = { first: [], second: [] };
     const kernel: number[] = [];
@@ -148,7 +139,6 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
         }
       }
     }
-    const runs = (v: number[]) => `runs ${v.map((x) => x.toFixed(0)).join("/")}`;
     for (const walk of ["first", "second"] as const) {
       if (!theirs[walk].length) continue;
       upstream.push({
@@ -157,7 +147,7 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
         peer: median(theirs[walk]),
         peerName: "erofsfuse",
         unit: "MB/s",
-        target: `≥ 1.5× erofsfuse; ours ${runs(ours[walk])}, theirs ${runs(theirs[walk])}`,
+        target: `≥ 1.5× erofsfuse; ours ${runsText(ours[walk])}, theirs ${runsText(theirs[walk])}`,
       });
     }
     const ref = EROFSFUSE_REFERENCE[name]!;
@@ -168,7 +158,7 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
       peer: kernel.length ? median(kernel) : undefined,
       peerName: "kernel",
       unit: "MB/s",
-      target: `≥ ${(1.5 * ref).toFixed(0)} (1.5× erofsfuse ${ref}): ${(mbps / ref).toFixed(2)}× erofsfuse; ${runs(ours.first)}`,
+      target: `≥ ${(1.5 * ref).toFixed(0)} (1.5× erofsfuse ${ref}): ${(mbps / ref).toFixed(2)}× erofsfuse; ${runsText(ours.first)}`,
     });
   }
 
