@@ -32,8 +32,20 @@ export class CompressedState {
   recentBytes = 0;
   /** The image's decoder settings, as sent to decode workers. */
   settings: { config: DecompressorConfig; key: string } | undefined;
+  /** The last extents mapped (see extentAt), a ring: their inodes and the extents. */
+  readonly mappedNids: (bigint | undefined)[] = new Array<bigint | undefined>(MAPPED_EXTENTS);
+  readonly mapped: (ZExtent | undefined)[] = new Array<ZExtent | undefined>(MAPPED_EXTENTS);
+  mappedNext = 0;
   constructor(readonly recentBudget: number) {}
 }
+
+/**
+ * Extents remembered per mount. A sequential read maps each extent two or three times
+ * (the fill's bounds, its extents, the next fill's bounds), and every mapping walks the
+ * compressed index lcluster by lcluster; a few recent ones cover that, also for a few
+ * files read at once.
+ */
+const MAPPED_EXTENTS = 16;
 
 /** What the recent-extent cache holds (ErofsFs.cacheStats). */
 export interface DecodedExtentStats {
@@ -57,8 +69,19 @@ async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
 
 /** The extent of a compressed inode that holds logical byte `ofs`. */
 export async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
+  // An extent is a function of its head lcluster alone, so one that covers `ofs` is what
+  // mapping `ofs` again would return (the image never changes).
+  const st = ctx.compressed;
+  for (let i = 0; i < MAPPED_EXTENTS; i++) {
+    const e = st.mapped[i];
+    if (e && st.mappedNids[i] === inode.nid && e.logical <= ofs && ofs < e.logical + e.length) return e;
+  }
   const z = await zinfoOf(ctx, inode);
-  return mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l));
+  const ext = await mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l));
+  st.mappedNids[st.mappedNext] = inode.nid;
+  st.mapped[st.mappedNext] = ext;
+  st.mappedNext = (st.mappedNext + 1) % MAPPED_EXTENTS;
+  return ext;
 }
 
 /**
