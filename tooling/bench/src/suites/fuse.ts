@@ -199,7 +199,7 @@ interface MemoryRun {
   pageCacheGrowthRead: number;
   imagePagesRead: number;
   daemonRssRead: number;
-  /** Once the daemon has been idle long enough for its collection and sweep (about 2 s). */
+  /** Once the daemon has been idle long enough for its collection and sweep (about 3 s). */
   pageCacheGrowth: number;
   imagePages: number;
   mountFilePages: number;
@@ -213,8 +213,8 @@ interface MemoryRun {
   daemonRssGrowth: number;
 }
 
-/** Longer than the daemon's idle detection (two 1 s ticks without requests). */
-const SETTLE_MS = 2500;
+/** Longer than the daemon's idle release: two 1 s ticks without requests, then its second trim 0.25 s later. */
+const SETTLE_MS = 3000;
 
 /** app-a then app-b read whole through two mounts of one daemon. */
 function memoryRun(corpus: string, share: boolean): MemoryRun {
@@ -268,7 +268,7 @@ export function memoryTable(corpus: string): void {
     ["  kernel page cache growth", mb(without.pageCacheGrowthRead), mb(withShare.pageCacheGrowthRead), ""],
     ["    of which the image files", mb(without.imagePagesRead), mb(withShare.imagePagesRead), ""],
     ["  daemon RSS", mb(without.daemonRssRead), mb(withShare.daemonRssRead), ""],
-    ["once the daemon is idle (about 2 s later):", "", "", ""],
+    ["once the daemon is idle (3 s later):", "", "", ""],
     ["  kernel page cache growth", mb(without.pageCacheGrowth), mb(withShare.pageCacheGrowth), ""],
     ["    of which the mounts' files", mb(without.mountFilePages), mb(withShare.mountFilePages), ""],
     ["    of which the image files", mb(without.imagePages), mb(withShare.imagePages), ""],
