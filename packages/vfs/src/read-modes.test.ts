@@ -186,6 +186,46 @@ describe.skipIf(!corpus)("overlapping reads of one file in flight at once", () =
   }
 });
 
+/**
+ * Reads that jump about, within a file and between files, each get their own extents:
+ * the mount remembers the last extents it mapped (an extent found again is reused), and
+ * a remembered extent of another file, or of another part of this one, must never serve.
+ */
+describe.skipIf(!corpus)("reads in no order across files", () => {
+  for (const codec of ["lz4", "zstd"]) {
+    it(`app-a-${codec}: 4 KiB pieces of six files, shuffled together, match the kernel's bytes`, async (t) => {
+      const image = join(corpus!, `real/app-a-${codec}.erofs`);
+      const kernel = KernelMount.tryMount(image);
+      if (!kernel) return t.skip("needs root to mount the image with the kernel's erofs");
+      const fs = await mount(image);
+      const piece = 4096;
+      try {
+        const chosen = [...(await filesByPath(fs))].filter(([, f]) => f.size > 64 << 10).slice(0, 6);
+        expect(chosen.length).toBe(6);
+        const pieces: Array<{ file: number; pos: number }> = [];
+        chosen.forEach(([, f], file) => {
+          for (let pos = 0; pos < f.size; pos += piece) pieces.push({ file, pos });
+        });
+        // A fixed shuffle (xorshift), so a failure repeats.
+        let seed = 0x9e3779b9;
+        const next = () => ((seed ^= seed << 13), (seed ^= seed >>> 17), (seed ^= seed << 5), (seed >>> 0) / 2 ** 32);
+        for (let i = pieces.length - 1; i > 0; i--) {
+          const j = Math.floor(next() * (i + 1));
+          [pieces[i], pieces[j]] = [pieces[j]!, pieces[i]!];
+        }
+        const got = chosen.map(([, f]) => new Uint8Array(f.size));
+        for (const { file, pos } of pieces) got[file]!.set(await fs.read(chosen[file]![1], pos, piece, { cache: false }), pos);
+        chosen.forEach(([path], file) => {
+          expect(createHash("sha256").update(got[file]!).digest("hex"), path).toBe(kernel.sha256(Buffer.from(path, "latin1")));
+        });
+      } finally {
+        await fs.unmount();
+        kernel.unmount();
+      }
+    }, 120_000);
+  }
+});
+
 describe.skipIf(!corpus)("releaseBuffers", () => {
   it("drops the decoded extents kept for a next fill; reads after it get the same bytes", async () => {
     const fs = await mount(join(corpus!, "real/app-a-zstd.erofs"));
