@@ -64,8 +64,12 @@ export async function vfsFiles(fs: ErofsFs): Promise<Inode[]> {
   return files;
 }
 
-/** Reads files whole through the vfs (page cache on), `parallel` at a time, into a reused buffer; returns the bytes read. */
-export async function readAllVfs(fs: ErofsFs, files: Inode[], parallel = 1): Promise<number> {
+/**
+ * Reads files whole through the vfs, `parallel` at a time, into a reused buffer; returns
+ * the bytes read. With `cache` false no page is kept, as `erofs-cli fsck` and `extract`
+ * read (and as fsck.erofs decodes).
+ */
+export async function readAllVfs(fs: ErofsFs, files: Inode[], parallel = 1, cache = true): Promise<number> {
   let next = 0;
   let total = 0;
   const worker = async () => {
@@ -74,7 +78,7 @@ export async function readAllVfs(fs: ErofsFs, files: Inode[], parallel = 1): Pro
     while (next < files.length) {
       const inode = files[next++]!;
       for (let pos = 0; pos < inode.size; ) {
-        const chunk = await fs.read(inode, pos, Math.min(READ_BYTES, inode.size - pos), { into });
+        const chunk = await fs.read(inode, pos, Math.min(READ_BYTES, inode.size - pos), { into, cache });
         if (!chunk.length) break;
         pos += chunk.length;
         total += chunk.length;

@@ -25,8 +25,8 @@ export interface TwoTrees {
 
 /** Each job's argument and result; results are plain data (they cross the IPC channel). */
 export interface Jobs {
-  /** Every file of an image through the vfs (mount included): bytes read. */
-  vfsRead: { args: { image: string; devices?: string[]; parallel?: number }; result: Timed<number> };
+  /** Every file of an image through the vfs (mount included), page cache on unless `cache` is false: bytes read. */
+  vfsRead: { args: { image: string; devices?: string[]; parallel?: number; cache?: boolean }; result: Timed<number> };
   /** These host files read whole with read(2): bytes read. */
   hostRead: { args: { files: string[] }; result: Timed<number> };
   /** iget + stat of every entry of an image (mount included): entries. */
@@ -40,10 +40,10 @@ export interface Jobs {
 export type JobName = keyof Jobs;
 
 const handlers: { [K in JobName]: (args: Jobs[K]["args"]) => Promise<Jobs[K]["result"]> } = {
-  vfsRead: ({ image, devices, parallel }) =>
+  vfsRead: ({ image, devices, parallel, cache }) =>
     timed(async () => {
       const fs = await mount(image, { devices, cacheBytes: 256 << 20 });
-      const bytes = await readAllVfs(fs, await vfsFiles(fs), parallel);
+      const bytes = await readAllVfs(fs, await vfsFiles(fs), parallel, cache);
       await fs.unmount();
       return bytes;
     }),
