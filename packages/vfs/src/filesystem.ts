@@ -263,8 +263,8 @@ export class ErofsFs {
   /**
    * Lets go of what only speeds up the next reads, for an owner that is idle: the image
    * files' readahead windows, the decoded extents kept for a next fill, the parsed
-   * directory blocks, the free scratch buffers. The page caches (file data, metadata, fragments) stay: they hold what
-   * reading again would cost most.
+   * directory blocks, the free scratch buffers. The page caches (file data, metadata,
+   * fragments) stay: they hold what reading again would cost most.
    */
   releaseBuffers(): void {
     for (const s of this.#sources) s.release?.();

@@ -32,8 +32,8 @@ export function median(values: number[]): number {
 }
 
 /** "runs 81/95/97": every run of a row, for the reader to see the spread. */
-export function runsText(values: number[]): string {
-  return `runs ${values.map((x) => x.toFixed(0)).join("/")}`;
+export function runsText(values: number[], digits = 0): string {
+  return `runs ${values.map((x) => x.toFixed(digits)).join("/")}`;
 }
 
 export interface Timed<T> {

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { MB, RUNS, dropCaches, median } from "../measure.js";
+import { MB, RUNS, dropCaches, median, runsText } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 import type { Runner } from "../runner-client.js";
 import type { TwoTrees } from "../runner.js";
@@ -29,7 +29,7 @@ export async function ishareSuite(runner: Runner, corpus: string, parallel: numb
   const plain = plains[0]!;
   const shared = shares[0]!;
   const time = (of: TwoTrees[], pick: (t: TwoTrees) => number) => median(of.map(pick));
-  const seconds = (of: TwoTrees[], pick: (t: TwoTrees) => number) => `runs ${of.map((t) => pick(t).toFixed(2)).join("/")} s`;
+  const seconds = (of: TwoTrees[], pick: (t: TwoTrees) => number) => `${runsText(of.map(pick), 2)} s`;
   const first = (t: TwoTrees) => t.firstSeconds;
   const second = (t: TwoTrees) => t.secondSeconds;
   const rows: Row[] = [
