@@ -47,7 +47,7 @@ describe("PageCache", () => {
   });
 
   it("keeps pages put as views of one fill as views while the whole fill is cached, and copies them out once part of it has gone", () => {
-    const c = new PageCache({ budgetBytes: 1 << 20 });
+    const c = new PageCache({ budgetBytes: 1 << 20, slabs: false });
     const a = c.owner("a");
     const fill = new Uint8Array(3 * 4096).map((_, i) => i >> 12);
     for (let i = 0; i < 3; i++) c.put(a, i, fill.subarray(i * 4096, (i + 1) * 4096));
@@ -66,7 +66,7 @@ describe("PageCache", () => {
 
   it("agrees with a plain LRU model over random puts, gets, takes and drops (slots are reused)", () => {
     const budget = 40 * (100 + PAGE_BOOKKEEPING_BYTES);
-    const c = new PageCache({ budgetBytes: budget });
+    const c = new PageCache({ budgetBytes: budget, slabs: false });
     const owners = ["a", "b", "c"].map((k) => c.owner(k));
     // The model: keys "owner/index" in least- to most-recently-used order, with sizes.
     let model = new Map<string, number>();
@@ -108,10 +108,77 @@ describe("PageCache", () => {
   });
 
   it("counts each page's bookkeeping against the budget: tiny pages cannot pile up without bound", () => {
-    const c = new PageCache({ budgetBytes: 1 << 16 });
+    const c = new PageCache({ budgetBytes: 1 << 16, slabs: false });
     const a = c.owner("a");
     for (let i = 0; i < 100_000; i++) c.put(a, i, page(1, 1));
     expect(c.stats().pages).toBe(Math.floor((1 << 16) / (1 + PAGE_BOOKKEEPING_BYTES)));
+  });
+
+  it("with slabs, keeps every page's bytes exact and evicts least recently used first, within the budget counted in slabs", () => {
+    const budget = 1 << 17;
+    const c = new PageCache({ budgetBytes: budget });
+    const owners = ["a", "b"].map((k) => c.owner(k));
+    // A page's bytes: a pattern from its key and version, so a frame given to another page
+    // while this one is still cached shows up as wrong bytes.
+    const bytesOf = (o: number, index: number, version: number, size: number) =>
+      new Uint8Array(size).map((_, i) => (o * 131 + index * 31 + version * 7 + i) & 255);
+    // Keys in least- to most-recently-used order, with what each holds.
+    const model = new Map<string, { version: number; size: number }>();
+    let seed = 11;
+    const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    for (let step = 0; step < 6000; step++) {
+      const o = rand(2);
+      const index = rand(80);
+      const key = `${o}/${index}`;
+      const op = rand(10);
+      if (op < 5) {
+        // Full pages and short ones of every frame size, empty included.
+        const size = rand(3) === 0 ? 4096 : rand(4097);
+        c.put(owners[o]!, index, bytesOf(o, index, step, size));
+        model.delete(key);
+        model.set(key, { version: step, size });
+      } else if (op < 8 || op === 9) {
+        const got = op === 9 ? c.take(owners[o]!, index) : c.get(owners[o]!, index);
+        const want = model.get(key);
+        expect(got === undefined).toBe(want === undefined);
+        if (got && want) {
+          expect(got).toEqual(bytesOf(o, index, want.version, want.size));
+          model.delete(key);
+          if (op !== 9) model.set(key, want);
+        }
+      } else {
+        c.drop(owners[o]!);
+        owners[o] = c.owner(["a", "b"][o]!);
+        for (const k of [...model.keys()]) if (k.startsWith(`${o}/`)) model.delete(k);
+      }
+      // Evicted pages leave the model from its least recently used end: what is cached
+      // is always its most recently used part.
+      const keys = [...model.keys()];
+      const cachedFrom = keys.findIndex((k) => c.has(owners[Number(k[0])]!, Number(k.slice(2))));
+      const cached = cachedFrom < 0 ? [] : keys.slice(cachedFrom);
+      expect(cached.every((k) => c.has(owners[Number(k[0])]!, Number(k.slice(2))))).toBe(true);
+      for (const k of keys.slice(0, Math.max(0, cachedFrom))) model.delete(k);
+      const stats = c.stats();
+      expect(stats.pages).toBe(model.size);
+      expect(stats.bytes).toBe([...model.values()].reduce((n, v) => n + v.size, 0));
+      expect(stats.slabBytes + stats.pages * PAGE_BOOKKEEPING_BYTES).toBeLessThanOrEqual(budget);
+    }
+  });
+
+  it("with slabs, gives emptied slabs back and stores a short page in little more than its length", () => {
+    const c = new PageCache({ budgetBytes: 64 << 20 });
+    const a = c.owner("a");
+    // 1,000 file tails of 100 bytes: frames of one granule (256 bytes), 64 to a 16 KiB slab.
+    for (let i = 0; i < 1000; i++) c.put(a, i, page(i & 255, 100));
+    expect(c.stats().slabBytes).toBe(Math.ceil(1000 / 64) * 16 * 1024);
+    // Full pages fill the large slabs.
+    const b = c.owner("b");
+    for (let i = 0; i < 40; i++) c.put(b, i, page(i));
+    expect(c.stats().slabBytes).toBe(Math.ceil(1000 / 64) * 16 * 1024 + 2 * 128 * 1024);
+    c.drop(b);
+    for (let i = 0; i < 1000; i++) expect(c.get(a, i)).toEqual(page(i & 255, 100));
+    c.drop(a);
+    expect(c.stats()).toMatchObject({ pages: 0, bytes: 0, slabBytes: 0 });
   });
 
   it("rejects a negative budget", () => {

@@ -91,11 +91,12 @@ export async function readData(
     }
     const fillFirst = runStart / PAGE_SIZE;
     const fillEnd = Math.ceil(runEnd / PAGE_SIZE);
-    // Pages are views into the fill's buffer (see PageCache.put) when the cache keeps all
-    // of it; when part of the buffer is not kept (pages already cached before keepFrom, or
-    // pages handed over to a caller that keeps them), a view would pin that part too, so
-    // pages are copied out and the buffer is a scratch one, reused by the next fill.
-    const asViews = keepFrom <= fillFirst && store;
+    // Pages are views into the fill's buffer (see PageCache.put) when the cache keeps the
+    // buffers it is given and keeps all of this one. Otherwise the fill goes into a
+    // scratch buffer, reused by the next fill, and the pages kept are copies: made by the
+    // cache (slabs) or here, as a view of a buffer only partly kept (pages before keepFrom
+    // cached already, or pages handed to a caller that keeps them) would pin all of it.
+    const asViews = !cache.copiesPages && keepFrom <= fillFirst && store;
     const scratch = asViews ? undefined : scratchBuffer(ctx, runEnd - runStart);
     if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch);
     else filled = await fillRange(ctx, inode, runStart, runEnd, scratch);
@@ -105,7 +106,8 @@ export async function readData(
       if (!store && (i < firstPage || finishes(i))) continue;
       const from = (i - fillFirst) * PAGE_SIZE;
       const to = Math.min(filled.length, from + PAGE_SIZE);
-      cache.put(owner, i, asViews ? filled.subarray(from, to) : filled.slice(from, to), ctx.id);
+      const page = filled.subarray(from, to);
+      cache.put(owner, i, asViews || cache.copiesPages ? page : page.slice(), ctx.id);
     }
     // The request's part of the fill, in one copy (pages before keepFrom were served already).
     const copyFrom = Math.max(offset, keepFrom * PAGE_SIZE);

@@ -17,7 +17,9 @@ export class MetaBlockReader {
   constructor(source: BlockSource, blockSize: number, budgetBytes: number) {
     this.#source = source;
     this.#blockSize = blockSize;
-    this.#cache = new PageCache({ budgetBytes });
+    // Without slabs: callers hold views of cached blocks across awaits, during which a
+    // slab's frame could be given to another block.
+    this.#cache = new PageCache({ budgetBytes, slabs: false });
     this.#owner = this.#cache.owner("meta");
   }
 

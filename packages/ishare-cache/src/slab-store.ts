@@ -1,0 +1,103 @@
+/**
+ * Storage for cached pages in a few large buffers ("slabs") instead of a buffer per fill.
+ *
+ * Every ArrayBuffer costs a JavaScript object and a native record (~230 bytes together)
+ * besides its bytes, and thousands of small, long-lived buffers among short-lived ones
+ * fragment malloc's heap. A cache of many small files held ~16,000 buffers for ~30,000
+ * pages. Here a page is copied into a frame of a slab: frames come in sizes of whole
+ * granules (GRANULE bytes) up to a page, so a file's last, short page takes little more
+ * than its length, and each size has slabs of its own.
+ */
+
+/** Frame sizes are multiples of this: a short page wastes less than one granule. */
+export const GRANULE = 256;
+/** Bytes of a slab at most. 128 KiB is glibc's default mmap threshold: a freed slab goes back to the system. */
+export const MAX_SLAB_BYTES = 128 * 1024;
+/** Bytes of a slab for frames shorter than a page (at most one frame less). */
+const TAIL_SLAB_BYTES = 16 * 1024;
+
+interface Slab {
+  readonly buffer: ArrayBuffer;
+  readonly frameSize: number;
+  /** Frames never handed out yet start here (most slabs fill this way and never free). */
+  unused: number;
+  /** Frames handed out and given back since, as frame numbers. */
+  readonly freed: number[];
+  live: number;
+}
+
+export class SlabStore {
+  readonly #byBuffer = new Map<ArrayBufferLike, Slab>();
+  /** Per frame size, the slabs that have a free frame. */
+  readonly #roomy = new Map<number, Set<Slab>>();
+  readonly #pageSize: number;
+  readonly #slabSize: number;
+  #slabBytes = 0;
+
+  /** `slabSize`: bytes of each slab, a multiple of `pageSize` (itself a multiple of GRANULE). */
+  constructor(pageSize: number, slabSize: number) {
+    if (pageSize % GRANULE !== 0 || slabSize % pageSize !== 0 || slabSize <= 0) {
+      throw new RangeError(`pages of ${pageSize} bytes in slabs of ${slabSize}`);
+    }
+    this.#pageSize = pageSize;
+    this.#slabSize = slabSize;
+  }
+
+  /** The frame size that holds `length` bytes (at most a page; an empty page takes a granule). */
+  frameSize(length: number): number {
+    if (!(length >= 0 && length <= this.#pageSize)) throw new RangeError(`a page of ${length} bytes`);
+    return Math.max(1, Math.ceil(length / GRANULE)) * GRANULE;
+  }
+
+  /** Copies `data` into a free frame; returns the copy, a view into its slab. */
+  copy(data: Uint8Array): Uint8Array {
+    const size = this.frameSize(data.length);
+    const roomy = this.#roomyOf(size);
+    let slab: Slab | undefined = roomy.values().next().value;
+    if (!slab) roomy.add((slab = this.#newSlab(size)));
+    const frame = slab.freed.length > 0 ? slab.freed.pop()! : slab.unused++;
+    slab.live++;
+    if (slab.freed.length === 0 && slab.unused * size === slab.buffer.byteLength) roomy.delete(slab);
+    const out = new Uint8Array(slab.buffer, frame * size, data.length);
+    out.set(data);
+    return out;
+  }
+
+  /** Gives back the frame of a copy. A slab left empty is let go at once (the budget counts slabs). */
+  release(copy: Uint8Array): void {
+    const slab = this.#byBuffer.get(copy.buffer);
+    if (!slab) throw new Error("release of bytes that are not in a slab");
+    slab.freed.push(copy.byteOffset / slab.frameSize);
+    slab.live--;
+    const roomy = this.#roomyOf(slab.frameSize);
+    if (slab.live > 0) {
+      roomy.add(slab);
+      return;
+    }
+    roomy.delete(slab);
+    this.#byBuffer.delete(slab.buffer);
+    this.#slabBytes -= slab.buffer.byteLength;
+  }
+
+  /** Bytes of all slabs held, used or not. */
+  get slabBytes(): number {
+    return this.#slabBytes;
+  }
+
+  #roomyOf(size: number): Set<Slab> {
+    let s = this.#roomy.get(size);
+    if (!s) this.#roomy.set(size, (s = new Set()));
+    return s;
+  }
+
+  #newSlab(frameSize: number): Slab {
+    // Full pages get the large slabs; each shorter size (file tails) small ones, as a
+    // partly used slab of every size is the store's slack.
+    const bytes = frameSize === this.#pageSize ? this.#slabSize : Math.min(this.#slabSize, TAIL_SLAB_BYTES);
+    const frames = Math.max(1, Math.floor(bytes / frameSize));
+    const slab: Slab = { buffer: new ArrayBuffer(frames * frameSize), frameSize, unused: 0, freed: [], live: 0 };
+    this.#byBuffer.set(slab.buffer, slab);
+    this.#slabBytes += slab.buffer.byteLength;
+    return slab;
+  }
+}
