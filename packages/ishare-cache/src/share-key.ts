@@ -26,9 +26,3 @@ export function encodeShareKey(k: ShareKey): Uint8Array {
   dv.setBigUint64(at, BigInt(k.size), true);
   return out;
 }
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import xxhash from "xxhash-wasm";
 import { PageCache, ShareRegistry, encodeShareKey, type ShareKey } from "./index.js";
 
 const enc = new TextEncoder();
@@ -18,32 +19,61 @@ describe("ShareRegistry", () => {
   it("puts members with equal keys on one shared inode, others apart", async () => {
     const cache = new PageCache({ budgetBytes: 1 << 20 });
     const reg = await ShareRegistry.create(cache);
-    const a = { mountId: 1 };
-    const b = { mountId: 2 };
-    const c = { mountId: 3 };
-    const d = { mountId: 4 };
-    const sa = reg.join(key("fp", "dom"), a);
-    const sb = reg.join(key("fp", "dom"), b);
-    const sc = reg.join(key("fp", "other"), c);
-    const sd = reg.join(key("f", "pdom"), d);
+    const sa = reg.join(key("fp", "dom"));
+    const sb = reg.join(key("fp", "dom"));
+    const sc = reg.join(key("fp", "other"));
+    const sd = reg.join(key("f", "pdom"));
+    const se = reg.join(key("fp", "dom", 101));
     expect(sb).toBe(sa);
-    expect(sc).not.toBe(sa);
-    expect(sd).not.toBe(sa);
-    expect(reg.sharedInodes).toBe(3);
+    expect(sa.members).toBe(2);
+    for (const other of [sc, sd, se]) expect(other).not.toBe(sa);
+    expect(reg.sharedInodes).toBe(4);
+  });
+
+  it("keeps keys whose hashes collide apart, joining and leaving each", async () => {
+    // Two fingerprints whose keys have equal xxh32 hashes, found by
+    // search (among 2^18 keys a birthday collision is all but certain).
+    const { h32Raw } = await xxhash();
+    const fingerprint = (i: number) => `fingerprint-${i}`;
+    const seen = new Map<number, number>();
+    let pair: [number, number] | undefined;
+    for (let i = 0; i < 1 << 18 && !pair; i++) {
+      const h = h32Raw(encodeShareKey(key(fingerprint(i), "dom")), 0);
+      const before = seen.get(h);
+      if (before === undefined) seen.set(h, i);
+      else pair = [before, i];
+    }
+    expect(pair).toBeDefined();
+    const cache = new PageCache({ budgetBytes: 1 << 20 });
+    const reg = await ShareRegistry.create(cache);
+    const [x, y] = pair!.map((i) => key(fingerprint(i), "dom"));
+    const sx = reg.join(x!);
+    const sy = reg.join(y!);
+    expect(sy).not.toBe(sx);
+    expect(reg.join(y!)).toBe(sy);
+    expect(reg.join(x!)).toBe(sx);
+    expect(reg.sharedInodes).toBe(2);
+    reg.leave(sx);
+    reg.leave(sx);
+    expect(reg.sharedInodes).toBe(1);
+    // The one left in the bucket is still found, and a new one for x is made.
+    expect(reg.join(y!)).toBe(sy);
+    const again = reg.join(x!);
+    expect(again).not.toBe(sx);
+    expect(reg.ownerOf(again).key).not.toBe(reg.ownerOf(sx).key);
+    expect(reg.sharedInodes).toBe(2);
   });
 
   it("keeps pages while any member remains and frees them with the last", async () => {
     const cache = new PageCache({ budgetBytes: 1 << 20 });
     const reg = await ShareRegistry.create(cache);
-    const a = { mountId: 1 };
-    const b = { mountId: 2 };
-    const s = reg.join(key("fp", ""), a);
-    reg.join(key("fp", ""), b);
-    cache.put(reg.ownerOf(s), 0, new Uint8Array(4096), a.mountId);
-    reg.leave(a);
-    expect(cache.get(reg.ownerOf(s), 0, b.mountId)).toBeDefined();
+    const s = reg.join(key("fp", ""));
+    expect(reg.join(key("fp", ""))).toBe(s);
+    cache.put(reg.ownerOf(s), 0, new Uint8Array(4096), 1);
+    reg.leave(s);
+    expect(cache.get(reg.ownerOf(s), 0, 2)).toBeDefined();
     expect(cache.stats().sharedBytesServed).toBe(4096);
-    reg.leave(b);
+    reg.leave(s);
     expect(cache.stats()).toMatchObject({ pages: 0, bytes: 0 });
     expect(reg.sharedInodes).toBe(0);
   });
@@ -51,8 +81,8 @@ describe("ShareRegistry", () => {
   it("never exposes the fingerprint or domain in cache keys", async () => {
     const cache = new PageCache({ budgetBytes: 1 << 20 });
     const reg = await ShareRegistry.create(cache);
-    const s = reg.join(key("secret-fp", "secret-domain"), { mountId: 1 });
-    expect(s.key).not.toMatch(/secret/);
+    const s = reg.join(key("secret-fp", "secret-domain"));
+    expect(reg.ownerOf(s).key).not.toMatch(/secret/);
     expect(JSON.stringify(cache.stats())).not.toMatch(/secret/);
   });
 });

@@ -1,23 +1,24 @@
 import xxhash from "xxhash-wasm";
 import type { CacheOwner, PageCache } from "./page-cache.js";
-import { bytesEqual, encodeShareKey, type ShareKey } from "./share-key.js";
-
-/** A real inode of some mount that can fill pages of the shared inode it joined. */
-export interface ShareMember {
-  readonly mountId: number;
-}
+import { encodeShareKey, type ShareKey } from "./share-key.js";
 
 /** Pages of identical files in one domain, owned once and filled by any member. */
-export interface SharedInode extends CacheOwner {
+export interface SharedInode {
   readonly size: number;
-  /** Members currently able to fill missing pages. */
-  readonly members: ReadonlySet<ShareMember>;
+  /** Real inodes (of any mount) joined to it now: its pages go when the last one leaves. */
+  readonly members: number;
 }
 
+/**
+ * Kept small: a daemon with thousands of shared files holds one of these per distinct
+ * content, so no per-inode set, typed array or bucket array.
+ */
 interface SharedState extends SharedInode {
-  readonly encoded: Uint8Array;
+  /** The encoded key, one character per byte: compared whole. */
+  readonly encoded: string;
   readonly hash: number;
-  readonly members: Set<ShareMember>;
+  readonly owner: CacheOwner;
+  members: number;
 }
 
 /**
@@ -27,8 +28,9 @@ interface SharedState extends SharedInode {
 export class ShareRegistry {
   readonly #cache: PageCache;
   readonly #hash32: (bytes: Uint8Array, seed: number) => number;
-  readonly #buckets = new Map<number, SharedState[]>();
-  readonly #byMember = new Map<ShareMember, SharedState>();
+  /** By hash: the one shared inode with it, or (on a collision) all of them. */
+  readonly #buckets = new Map<number, SharedState | SharedState[]>();
+  #count = 0;
   #serial = 0;
 
   private constructor(cache: PageCache, hash32: (bytes: Uint8Array, seed: number) => number) {
@@ -41,49 +43,51 @@ export class ShareRegistry {
     return new ShareRegistry(cache, (b, seed) => h32Raw(b, seed));
   }
 
-  /** Adds `member` to the shared inode of `key` (creating it) and returns that inode. */
-  join(key: ShareKey, member: ShareMember): SharedInode {
-    const existing = this.#byMember.get(member);
-    if (existing) return existing;
-    const encoded = encodeShareKey(key);
-    const hash = this.#hash32(encoded, 0);
-    let bucket = this.#buckets.get(hash);
-    if (!bucket) this.#buckets.set(hash, (bucket = []));
-    let shared = bucket.find((s) => bytesEqual(s.encoded, encoded));
+  /** A member joins the shared inode of `key` (created if new); returns that inode. */
+  join(key: ShareKey): SharedInode {
+    const bytes = encodeShareKey(key);
+    const hash = this.#hash32(bytes, 0);
+    const encoded = byteString(bytes);
+    const bucket = this.#buckets.get(hash);
+    let shared = Array.isArray(bucket) ? bucket.find((s) => s.encoded === encoded) : bucket?.encoded === encoded ? bucket : undefined;
     if (!shared) {
       // The cache key is a serial number: nothing derived from the fingerprint or the
       // domain ever appears in keys, stats or messages.
-      const owner = this.#cache.owner(`shared:${++this.#serial}`);
-      shared = { key: owner.key, size: key.size, encoded, hash, members: new Set() };
-      // Reuse the cache's owner object identity through its key.
-      bucket.push(shared);
+      shared = { size: key.size, encoded, hash, owner: this.#cache.owner(`shared:${++this.#serial}`), members: 0 };
+      this.#buckets.set(hash, bucket === undefined ? shared : Array.isArray(bucket) ? [...bucket, shared] : [bucket, shared]);
+      this.#count++;
     }
-    shared.members.add(member);
-    this.#byMember.set(member, shared);
+    shared.members++;
     return shared;
   }
 
-  /** Removes a member; the shared pages stay for the others, and go with the last one. */
-  leave(member: ShareMember): void {
-    const shared = this.#byMember.get(member);
-    if (!shared) return;
-    this.#byMember.delete(member);
-    shared.members.delete(member);
-    if (shared.members.size > 0) return;
-    this.#cache.drop(this.#cache.owner(shared.key));
+  /** A member leaves; the shared pages stay for the others, and go with the last one. */
+  leave(inode: SharedInode): void {
+    const shared = inode as SharedState;
+    if (shared.members <= 0) return;
+    if (--shared.members > 0) return;
+    this.#cache.drop(shared.owner);
     const bucket = this.#buckets.get(shared.hash)!;
-    bucket.splice(bucket.indexOf(shared), 1);
-    if (bucket.length === 0) this.#buckets.delete(shared.hash);
+    const rest = Array.isArray(bucket) ? bucket.filter((s) => s !== shared) : [];
+    if (rest.length === 0) this.#buckets.delete(shared.hash);
+    else this.#buckets.set(shared.hash, rest.length === 1 ? rest[0]! : rest);
+    this.#count--;
   }
 
   /** The cache owner holding a shared inode's pages. */
-  ownerOf(shared: SharedInode): CacheOwner {
-    return this.#cache.owner(shared.key);
+  ownerOf(inode: SharedInode): CacheOwner {
+    return (inode as SharedState).owner;
   }
 
   get sharedInodes(): number {
-    let n = 0;
-    for (const b of this.#buckets.values()) n += b.length;
-    return n;
+    return this.#count;
   }
+}
+
+/** Bytes as a string of one character each (full-byte equality by string comparison). */
+function byteString(bytes: Uint8Array): string {
+  let s = "";
+  // In pieces: a fingerprint may be as long as a block, too many arguments for one call.
+  for (let i = 0; i < bytes.length; i += 1024) s += String.fromCharCode(...bytes.subarray(i, i + 1024));
+  return s;
 }

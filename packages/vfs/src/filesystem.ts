@@ -80,7 +80,6 @@ export class ErofsFs {
         const fromDisk = (inode: Inode) => (onDisk ? this.#xattrs.fingerprint(inode) : Promise.resolve(null));
         this.#ctx.sharing = new MountSharing(
           await registryFor(this.#ctx.cache),
-          this.#ctx.id,
           new TextEncoder().encode(share.domainId ?? ""),
           this.#ctx.sb.blockSize,
           async (inode) => (await fromDisk(inode)) ?? index?.fingerprintOf(inode) ?? null,

@@ -1,5 +1,5 @@
 import type { Inode } from "@erofs-ts/format";
-import { ShareRegistry, type CacheOwner, type PageCache, type ShareMember, type SharedInode } from "@erofs-ts/ishare-cache";
+import { ShareRegistry, type CacheOwner, type PageCache, type SharedInode } from "@erofs-ts/ishare-cache";
 
 /** One registry per page cache, so every mount given the same cache shares through it. */
 const registries = new WeakMap<PageCache, Promise<ShareRegistry>>();
@@ -19,11 +19,11 @@ export function registryFor(cache: PageCache): Promise<ShareRegistry> {
  * inode fill time, and leave when the image is unmounted.
  */
 export class MountSharing {
-  readonly #members = new Map<bigint, { member: ShareMember; shared: SharedInode }>();
+  /** The shared inode each joined file (by nid) is a member of. */
+  readonly #members = new Map<bigint, SharedInode>();
 
   constructor(
     readonly registry: ShareRegistry,
-    readonly mountId: number,
     /** UTF-8 bytes of domain_id: part of every key, never printed. */
     readonly domain: Uint8Array,
     readonly blockSize: number,
@@ -37,14 +37,12 @@ export class MountSharing {
     // As the kernel: no fingerprint, or one longer than a block, means "not shared".
     if (!fp || fp.length === 0 || fp.length > this.blockSize) return;
     if (this.#members.has(inode.nid)) return;
-    const member: ShareMember = { mountId: this.mountId };
-    const shared = this.registry.join({ fingerprint: fp, domain: this.domain, size: inode.size }, member);
-    this.#members.set(inode.nid, { member, shared });
+    this.#members.set(inode.nid, this.registry.join({ fingerprint: fp, domain: this.domain, size: inode.size }));
   }
 
   ownerOf(inode: Inode): CacheOwner | undefined {
-    const m = this.#members.get(inode.nid);
-    return m && this.registry.ownerOf(m.shared);
+    const shared = this.#members.get(inode.nid);
+    return shared && this.registry.ownerOf(shared);
   }
 
   isShared(inode: Inode): boolean {
@@ -53,7 +51,7 @@ export class MountSharing {
 
   /** Leaves every shared inode: pages stay for the other members, go with the last. */
   detachAll(): void {
-    for (const { member } of this.#members.values()) this.registry.leave(member);
+    for (const shared of this.#members.values()) this.registry.leave(shared);
     this.#members.clear();
   }
 
