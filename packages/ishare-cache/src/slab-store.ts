@@ -1,17 +1,20 @@
 /**
  * Storage for cached pages in a few large buffers ("slabs") instead of a buffer per fill.
  *
- * Every ArrayBuffer costs a JavaScript object and a native record (~230 bytes together)
- * besides its bytes, and thousands of small, long-lived buffers among short-lived ones
- * fragment malloc's heap. A cache of many small files held ~16,000 buffers for ~30,000
- * pages. Here a page is copied into a frame of a slab: frames come in sizes of whole
- * granules (GRANULE bytes) up to a page, so a file's last, short page takes little more
- * than its length, and each size has slabs of its own.
+ * Every ArrayBuffer costs a JavaScript object and a native record besides its bytes: a
+ * cache of app-a + app-b (~30,000 pages of ~4,200 files) held ~16,000 buffers, and ~1 MB
+ * more JavaScript heap than in slabs. Here a page is copied into a frame of a slab:
+ * frames come in sizes of whole granules (GRANULE bytes) up to a page, so a file's last,
+ * short page takes little more than its length, and each size has slabs of its own. As
+ * the fills' buffers are no longer kept, the vfs fills into one reused scratch buffer.
  */
 
 /** Frame sizes are multiples of this: a short page wastes less than one granule. */
 export const GRANULE = 256;
-/** Bytes of a slab at most. 128 KiB is glibc's default mmap threshold: a freed slab goes back to the system. */
+/**
+ * Bytes of a slab at most: glibc's mmap threshold as erofs-fuse fixes it (its default
+ * start), so a slab is a mapping of its own and a freed one goes back to the system.
+ */
 export const MAX_SLAB_BYTES = 128 * 1024;
 /** Bytes of a slab for frames shorter than a page (at most one frame less). */
 const TAIL_SLAB_BYTES = 16 * 1024;
