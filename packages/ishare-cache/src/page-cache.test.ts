@@ -181,6 +181,18 @@ describe("PageCache", () => {
     expect(c.stats()).toMatchObject({ pages: 0, bytes: 0, slabBytes: 0 });
   });
 
+  it("with slabs, a cache emptied by takes fills its next pages into the slab it emptied, not a fresh one", () => {
+    const c = new PageCache({ budgetBytes: 64 << 20 });
+    const a = c.owner("a");
+    c.put(a, 0, page(1));
+    const first = c.take(a, 0)!.buffer;
+    expect(c.stats().slabBytes).toBe(0);
+    c.put(a, 1, page(2));
+    const again = c.get(a, 1)!;
+    expect(again.buffer).toBe(first);
+    expect(again).toEqual(page(2));
+  });
+
   it("rejects a negative budget", () => {
     expect(() => new PageCache({ budgetBytes: -1 })).toThrow(RangeError);
   });
