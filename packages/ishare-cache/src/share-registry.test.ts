@@ -12,6 +12,12 @@ describe("encodeShareKey", () => {
   });
   it("includes the size", () => {
     expect(encodeShareKey(key("a", "d", 1))).not.toEqual(encodeShareKey(key("a", "d", 2)));
+    // Above 4 GiB too: sizes equal in their low 32 bits stay apart.
+    expect(encodeShareKey(key("a", "d", 2 ** 32 + 1))).not.toEqual(encodeShareKey(key("a", "d", 1)));
+    // Little-endian 64-bit, as a DataView writes it.
+    const size = 2 ** 40 + 0x1234_5678;
+    const bytes = encodeShareKey(key("a", "d", size));
+    expect(new DataView(bytes.buffer).getBigUint64(bytes.length - 8, true)).toBe(BigInt(size));
   });
 });
 
