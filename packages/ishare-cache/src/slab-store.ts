@@ -35,8 +35,10 @@ export class SlabStore {
    * The last slab emptied, of each buffer size (two sizes: full-page and tail slabs),
    * kept for the next slab of that size. A reader that takes every page it is served
    * (erofs-fuse, fsck, a stream) empties the cache again and again: without a spare each
-   * refill allocated, and faulted in, a fresh slab (measured: `pnpm bench decode`'s
-   * no-cache row ~15% slower). Not counted in slabBytes: at most 144 KiB.
+   * refill allocated, and faulted in, a fresh slab (`pnpm bench decode`'s no-cache row
+   * came out ~10% slower than before slabs in 2 runs of 3; with the spare, 6 interleaved
+   * rounds of that read in one process were even). Not counted in slabBytes: at most
+   * 144 KiB.
    */
   readonly #spares = new Map<number, ArrayBuffer>();
   /** Per frame size, the slabs that have a free frame. */
@@ -74,7 +76,7 @@ export class SlabStore {
     return out;
   }
 
-  /** Gives back the frame of a copy. A slab left empty is let go at once (the budget counts slabs). */
+  /** Gives back the frame of a copy. A slab left empty leaves slabBytes and becomes its size's spare. */
   release(copy: Uint8Array): void {
     const slab = this.#byBuffer.get(copy.buffer);
     if (!slab) throw new Error("release of bytes that are not in a slab");
