@@ -50,20 +50,19 @@ export async function decodeSuite(runner: Runner, corpus: string, parallel: numb
   const rows: Row[] = [];
   for (const v of VARIANTS) {
     const image = join(corpus, v.image);
-    const r = await coldRuns(runner, image, parallel);
-    rows.push({ workload: `${v.label} (${v.image}), median of ${RUNS}`, ours: median(r.ours), peer: r.kernel.length ? median(r.kernel) : undefined, peerName: "kernel", unit: "MB/s", target: `${v.target}; ours ${runsText(r.ours)}` });
+    rows.push(await coldRow(runner, image, parallel, `${v.label} (${v.image})`, v.target));
   }
   rows.push(...(await fsckComparison(runner, join(corpus, "real/app-a-plain.erofs"), parallel)));
   printTable(`decode: every file, cold page cache${parallel > 1 ? `, ${parallel} files at a time` : ""}`, rows);
 }
 
 /**
- * RUNS cold reads of an image through the vfs and through the kernel, interleaved, each
- * from a dropped page cache. The runner process lives on from run to run, as a service
- * would: its first run of the bench also pays for compiling the read path (JIT), which
- * the runs listed in the row show apart from the rest.
+ * A row of RUNS cold reads of an image through the vfs and through the kernel,
+ * interleaved, each from a dropped page cache: the medians, and every run of ours. The
+ * runner process lives on from run to run, as a service would: its first run of the
+ * bench also pays for compiling the read path (JIT), which the runs listed show apart.
  */
-export async function coldRuns(runner: Runner, image: string, parallel: number): Promise<{ ours: number[]; kernel: number[] }> {
+export async function coldRow(runner: Runner, image: string, parallel: number, workload: string, target: string): Promise<Row> {
   const ours: number[] = [];
   const kernel: number[] = [];
   for (let run = 0; run < RUNS; run++) {
@@ -71,7 +70,14 @@ export async function coldRuns(runner: Runner, image: string, parallel: number):
     const k = await kernelColdMBps(runner, image);
     if (k !== undefined) kernel.push(k);
   }
-  return { ours, kernel };
+  return {
+    workload: `${workload}, median of ${RUNS}`,
+    ours: median(ours),
+    peer: kernel.length ? median(kernel) : undefined,
+    peerName: "kernel",
+    unit: "MB/s",
+    target: `${target}; ours ${runsText(ours)}`,
+  };
 }
 
 async function fsckComparison(runner: Runner, plainImage: string, parallel: number): Promise<Row[]> {

@@ -1,9 +1,9 @@
 import { join } from "node:path";
 import { KernelMount } from "@erofs-ts/testkit";
-import { RUNS, dropCaches, median, runsText } from "../measure.js";
+import { dropCaches } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 import type { Runner } from "../runner-client.js";
-import { coldRuns } from "./decode.js";
+import { coldRow } from "./decode.js";
 
 /**
  * Issue 2's benchmark: every file of real/app-a-plain read through the vfs and through a
@@ -12,8 +12,7 @@ import { coldRuns } from "./decode.js";
 export async function readSuite(runner: Runner, corpus: string): Promise<void> {
   const rows: Row[] = [];
   const image = join(corpus, "real/app-a-plain.erofs");
-  const r = await coldRuns(runner, image, 1);
-  rows.push({ workload: `read app-a-plain (cold), median of ${RUNS}`, ours: median(r.ours), peer: r.kernel.length ? median(r.kernel) : undefined, peerName: "kernel", unit: "MB/s", target: `≥ 0.5× kernel; ours ${runsText(r.ours)}` });
+  rows.push(await coldRow(runner, image, 1, "read app-a-plain (cold)", "≥ 0.5× kernel"));
 
   const wide = join(corpus, "wide-plain.erofs");
   dropCaches();
