@@ -42,12 +42,15 @@ interface OwnerState extends CacheOwner {
 }
 
 export interface PageCacheOptions {
-  /** Most bytes held at once: page data plus PAGE_BOOKKEEPING_BYTES per page. */
+  /**
+   * Most bytes held at once: PAGE_BOOKKEEPING_BYTES per page, plus the slabs holding the
+   * pages (free frames included), or without slabs the pages' own bytes.
+   */
   readonly budgetBytes: number;
   /**
-   * Copy each page put into a slab (see SlabStore) rather than keep the caller's buffer.
-   * Far fewer buffers and less malloc fragmentation for a cache of many small files, but
-   * a page returned by get() or take() stays valid only until the cache next changes
+   * Copy each page put into a slab (see SlabStore) rather than keep the caller's buffer:
+   * far fewer buffers for a cache of many small files, and fills into a reused buffer.
+   * But a page returned by get() or take() stays valid only until the cache next changes
    * (a put, take or drop may reuse its frame): copy it out at once. Default true; a
    * cache whose pages are held across awaits (metadata blocks) turns it off.
    */
