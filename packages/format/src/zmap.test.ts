@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DATALAYOUT, ErofsError, loadZInfo, mapCompressed, parseInode, parseSuperblock, type Inode } from "./index.js";
+import { DATALAYOUT, ErofsError, loadZInfo, mapCompressed, mapCompressedInMemory, parseInode, parseSuperblock, type Inode } from "./index.js";
 import { buildSuperblock } from "./test-image.test-helper.js";
 
 /**
@@ -120,5 +120,61 @@ describe("compressed maps stay bounded on hostile indexes", () => {
     expect(ext).toMatchObject({ logical: (count - 1) * 4096, length: 4096, kind: "encoded", physical: 1000 + (count - 1) * 4096, physicalLength: 4096 });
     expect(Math.max(...reads.map((r) => r.length))).toBeLessThanOrEqual(1024 * 4);
     expect(reads.length).toBeLessThanOrEqual(Math.ceil(count / 1024) + 2);
+  });
+});
+
+describe("lcluster walks read what they miss, once, and nothing they have", () => {
+  // Head at lcluster 0, NONHEADs up to 2999, next head at 3000: the extent [0, 3000 lclusters).
+  const lclusters = 3200;
+  const record = (lcn: number) => (lcn === 0 || lcn === 3000 ? { type: 1, blkaddr: 9 } : { type: 2, delta0: 1, delta1: lcn > 3000 ? 1 : 3000 - lcn });
+  const size = 4096 * lclusters;
+  const indexEnd = HEADER + 16 + (lclusters + 1) * 8;
+
+  it("a cold walk reads a few bounded regions of the index, never outside it", async () => {
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, size);
+    const { read, reads } = fullIndexes(0, record);
+    const z = await loadZInfo(ino, sb, read);
+    reads.length = 0;
+    // From lcluster 2999 the walk looks back 2999 indexes (~24 KiB of them) to the head.
+    const ext = await mapCompressed(ino, sb, z, 2999 * 4096 + 5, read);
+    expect(ext).toMatchObject({ logical: 0, length: 3000 * 4096, kind: "encoded", physical: 9 * 4096, fullMapped: true });
+    expect(reads.length).toBeGreaterThan(1);
+    expect(reads.length).toBeLessThanOrEqual(4);
+    for (const r of reads) {
+      expect(r.offset).toBeGreaterThanOrEqual(HEADER);
+      expect(r.offset + r.length).toBeLessThanOrEqual(indexEnd);
+      expect(r.length).toBeLessThanOrEqual((16 << 10) + 8);
+    }
+  });
+
+  it("with its indexes in memory a walk reads nothing, and maps as the reading walk does", async () => {
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, size);
+    const { read, reads } = fullIndexes(0, record);
+    const whole = await read(0, indexEnd);
+    const peek = (offset: number, length: number, into: { bytes: Uint8Array; start: number }) => {
+      if (offset + length > whole.length) return false;
+      into.bytes = whole;
+      into.start = 0;
+      return true;
+    };
+    const z = await loadZInfo(ino, sb, read);
+    for (const ofs of [0, 4095, 4096 * 1500, 2999 * 4096 + 5, 3000 * 4096, size - 1]) {
+      reads.length = 0;
+      const cold = await mapCompressed(ino, sb, z, ofs, read);
+      expect(reads.length).toBeGreaterThan(0);
+      reads.length = 0;
+      expect(mapCompressedInMemory(ino, sb, z, ofs, peek)).toEqual(cold);
+      expect(await mapCompressed(ino, sb, z, ofs, read, peek)).toEqual(cold);
+      expect(reads).toEqual([]);
+    }
+  });
+
+  it("without its indexes in memory, the in-memory walk answers undefined instead of reading", async () => {
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, size);
+    const { read, reads } = fullIndexes(0, record);
+    const z = await loadZInfo(ino, sb, read);
+    reads.length = 0;
+    expect(mapCompressedInMemory(ino, sb, z, 4096 * 10, () => false)).toBeUndefined();
+    expect(reads).toEqual([]);
   });
 });

@@ -6,7 +6,9 @@ import {
   corrupted,
   loadZInfo,
   mapCompressed,
+  mapCompressedInMemory,
   unsupported,
+  type MetaPeek,
   type Inode,
   type ZExtent,
   type ZInfo,
@@ -17,7 +19,7 @@ import type { MountContext } from "./context.js";
 import { DecodePool } from "./decode-pool.js";
 import { readData, resolveDevice } from "./data-path.js";
 import { lruSet } from "./lru.js";
-import { iget, readInodeMetadata } from "./metadata.js";
+import { iget, peekInodeMetadata, readInodeMetadata } from "./metadata.js";
 
 /**
  * Per-mount state of the compressed read path: inodes' map headers, decoders, and a
@@ -60,7 +62,7 @@ async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
   const st = ctx.compressed;
   let z = st.zinfo.get(inode.nid);
   if (!z) {
-    z = await loadZInfo(inode, ctx.sb, (o, l) => readInodeMetadata(ctx, inode, o, l));
+    z = await loadZInfo(inode, ctx.sb, (o, l) => readInodeMetadata(ctx, inode, o, l), metaPeek(ctx, inode));
     // Kept in load order (hits do not refresh): the first loaded goes first.
     lruSet(st.zinfo, inode.nid, z, ZINFO_ENTRIES);
   }
@@ -76,12 +78,18 @@ export async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Pr
     const e = st.mapped[i];
     if (e && st.mappedNids[i] === inode.nid && e.logical <= ofs && ofs < e.logical + e.length) return e;
   }
-  const z = await zinfoOf(ctx, inode);
-  const ext = await mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l));
+  const z = st.zinfo.get(inode.nid) ?? (await zinfoOf(ctx, inode));
+  const peek = metaPeek(ctx, inode);
+  // Most mappings find their indexes cached: those need no promise (see LclusterWalk).
+  const ext = mapCompressedInMemory(inode, ctx.sb, z, ofs, peek) ?? (await mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l), peek));
   st.mappedNids[st.mappedNext] = inode.nid;
   st.mapped[st.mappedNext] = ext;
   st.mappedNext = (st.mappedNext + 1) % MAPPED_EXTENTS;
   return ext;
+}
+
+function metaPeek(ctx: MountContext, inode: Inode): MetaPeek {
+  return (offset, length, into) => peekInodeMetadata(ctx, inode, offset, length, into);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ErofsError } from "@erofs-ts/format";
+import { ErofsError, type MetaSpan } from "@erofs-ts/format";
 import type { BlockSource } from "@erofs-ts/blockdev";
 import { PageCache, type CacheOwner } from "@erofs-ts/ishare-cache";
 
@@ -43,6 +43,21 @@ export class MetaBlockReader {
       return this.#fetch(first).then((block) => block.subarray(at, at + length));
     }
     return this.#readSpanning(offset, length, first, last);
+  }
+
+  /**
+   * The cached block holding [offset, offset + length) as `into`, without a read: true,
+   * or false (and `into` untouched) when the bytes span blocks or the block is not cached.
+   */
+  peek(offset: number, length: number, into: MetaSpan): boolean {
+    const bs = this.#blockSize;
+    const first = Math.floor(offset / bs);
+    if (offset < 0 || length <= 0 || Math.floor((offset + length - 1) / bs) !== first) return false;
+    const block = this.#cache.get(this.#owner, first);
+    if (!block || offset + length > first * bs + block.length) return false;
+    into.bytes = block;
+    into.start = first * bs;
+    return true;
   }
 
   async #readSpanning(offset: number, length: number, first: number, last: number): Promise<Uint8Array> {

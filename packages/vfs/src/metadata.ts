@@ -5,6 +5,7 @@ import {
   nidInMetabox,
   parseInode,
   type Inode,
+  type MetaSpan,
 } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
 import { INODE_CACHE_ENTRIES } from "./context.js";
@@ -40,6 +41,14 @@ export async function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
   lruSet(ctx.inodes, nid, inode, INODE_CACHE_ENTRIES);
   if (ctx.sharing) await ctx.sharing.attach(inode);
   return inode;
+}
+
+/**
+ * The inode's metadata bytes [offset, offset + length) if already in memory (see
+ * MetaPeek): cached blocks of the primary device. Metabox inodes always read.
+ */
+export function peekInodeMetadata(ctx: MountContext, inode: Inode, offset: number, length: number, into: MetaSpan): boolean {
+  return !nidInMetabox(inode.nid) && ctx.meta.peek(offset, length, into);
 }
 
 /** Bytes of the inode's metadata space (inline tail, chunk table, xattrs) at `offset`. */

@@ -1,0 +1,355 @@
+import { DATALAYOUT } from "./constants.js";
+import { corrupted, unsupported } from "./errors.js";
+import type { Inode } from "./inode.js";
+import type { MetaWindow } from "./meta-window.js";
+import type { Superblock } from "./superblock.js";
+import { ADVISE, LCLUSTER, PCLUSTER_MAX_DSIZE, headerOffset } from "./zmap-layout.js";
+
+/**
+ * The walk over lcluster indexes (full: struct z_erofs_lcluster_index, 8 bytes each;
+ * compact: 4B/2B packs) that finds a compressed extent's head, pcluster and end, as the
+ * kernel's z_erofs_map_blocks_iter does, so extents come out as the kernel sees them.
+ */
+
+const LI_PARTIAL_REF = 1 << 15;
+const LI_D0_CBLKCNT = 1 << 11;
+
+export interface Lcluster {
+  lcn: number;
+  type: number;
+  clusterofs: number;
+  delta0: number;
+  delta1: number;
+  pblk: number;
+  compressedBlocks: number;
+  partialRef: boolean;
+  nextPackOffset: number;
+}
+
+function le16(b: Uint8Array, i: number): number {
+  return b[i]! | (b[i + 1]! << 8);
+}
+
+function le32(b: Uint8Array, i: number): number {
+  return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) >>> 0;
+}
+
+/** 4B compact indexes come first, until the 2B packs can start 32-byte aligned. */
+function initial4bCount(ebase: number): number {
+  return ((32 - (ebase % 32)) / 4) & 7;
+}
+
+/** 2B compact indexes after those: whole packs of 16 (when the inode uses 2B packs). */
+function compacted2bCount(ebase: number, totalIdx: number, advise: number): number {
+  const initial4b = initial4bCount(ebase);
+  if (!(advise & ADVISE.COMPACTED_2B) || initial4b >= totalIdx) return 0;
+  return Math.floor((totalIdx - initial4b) / 16) * 16;
+}
+
+/**
+ * Compact index entry `idx` of the pack at `bytes[at]` (`size` bytes): the `encodebits`
+ * bits at bit encodebits × idx, little-endian, read from up to 4 bytes inside the pack.
+ */
+function packEntry(bytes: Uint8Array, at: number, size: number, encodebits: number, idx: number): number {
+  const bitpos = encodebits * idx;
+  const byte = bitpos >> 3;
+  let v = 0;
+  for (let k = 0; k < 4 && byte + k < size; k++) v |= bytes[at + byte + k]! << (8 * k);
+  return (v >>> (bitpos & 7)) >>> 0;
+}
+
+/**
+ * One mapping walk over a compressed inode's lcluster indexes (z_erofs_maprecorder). It
+ * is synchronous: every index it looks at comes from `meta`, which throws for bytes not
+ * in memory, and the caller (settle) reads them and walks again. A cold walk reads once
+ * or twice; a warm one (its indexes cached) runs without a suspension or a promise,
+ * which is most of them: a sequential read maps every extent of a file.
+ */
+export class LclusterWalk {
+  constructor(
+    readonly inode: Inode,
+    readonly sb: Superblock,
+    readonly advise: number,
+    readonly lclusterBits: number,
+    readonly meta: MetaWindow,
+  ) {}
+
+  get where(): string {
+    return `nid ${this.inode.nid}`;
+  }
+
+  load(lcn: number, lookahead: boolean): Lcluster {
+    const l =
+      this.inode.datalayout === DATALAYOUT.COMPRESSED_COMPACT
+        ? this.loadCompact(lcn, lookahead)
+        : this.loadFull(lcn);
+    if (l.type !== LCLUSTER.NONHEAD && l.clusterofs >= 2 ** this.lclusterBits) {
+      throw corrupted(`lcluster ${lcn} clusterofs ${l.clusterofs} too large`, this.where);
+    }
+    return l;
+  }
+
+  loadFull(lcn: number): Lcluster {
+    const totalLclusters = Math.ceil(this.inode.size / 2 ** this.lclusterBits) + 1;
+    if (lcn >= totalLclusters) throw corrupted(`lcluster ${lcn} beyond the file`, this.where);
+    const pos = headerOffset(this.inode) + 16 + lcn * 8;
+    // The whole 8-byte index from one span (a record is never split between reads).
+    const at = this.meta.at(pos, 8);
+    const b = this.meta.span.bytes;
+    const advise = le16(b, at);
+    const type = advise & 3;
+    const l: Lcluster = {
+      lcn, type, clusterofs: 0, delta0: 0, delta1: 0, pblk: 0, compressedBlocks: 0, partialRef: false, nextPackOffset: pos + 8,
+    };
+    if (type === LCLUSTER.NONHEAD) {
+      l.clusterofs = 2 ** this.lclusterBits;
+      l.delta0 = le16(b, at + 4);
+      if (l.delta0 & LI_D0_CBLKCNT) {
+        if (!(this.advise & (ADVISE.BIG_PCLUSTER_1 | ADVISE.BIG_PCLUSTER_2))) {
+          throw corrupted("compressed block count without big pclusters", this.where);
+        }
+        l.compressedBlocks = l.delta0 & ~LI_D0_CBLKCNT;
+        l.delta0 = 1;
+      }
+      l.delta1 = le16(b, at + 6);
+    } else {
+      l.partialRef = (advise & LI_PARTIAL_REF) !== 0;
+      l.clusterofs = le16(b, at + 2);
+      l.pblk = le32(b, at + 4);
+    }
+    return l;
+  }
+
+  loadCompact(lcnIn: number, lookahead: boolean): Lcluster {
+    const ebase = headerOffset(this.inode) + 8;
+    const bits = this.lclusterBits;
+    const totalIdx = Math.ceil(this.inode.size / this.sb.blockSize);
+    if (lcnIn >= totalIdx || bits > 14) throw corrupted(`compact lcluster ${lcnIn} out of range`, this.where);
+    const bigPcluster = (this.advise & ADVISE.BIG_PCLUSTER_1) !== 0;
+    const initial4b = initial4bCount(ebase);
+    const compacted2b = compacted2bCount(ebase, totalIdx, this.advise);
+    let pos = ebase;
+    let shift = 2;
+    let lcn = lcnIn;
+    if (lcn >= initial4b) {
+      pos += initial4b * 4;
+      lcn -= initial4b;
+      if (lcn < compacted2b) shift = 1;
+      else {
+        pos += compacted2b * 2;
+        lcn -= compacted2b;
+      }
+    }
+    pos += lcn * (1 << shift);
+    let vcnt: number;
+    if (shift === 2) vcnt = 2;
+    else if (bits <= 12) vcnt = 16;
+    else throw unsupported(`compact 2B indexes with lcluster bits ${bits}`, this.where);
+    const packSize = vcnt << shift;
+    const packStart = pos - (pos % packSize);
+    // The pack, at pack[at] onwards (a view of the metadata block holding it, not a copy).
+    const at = this.meta.at(packStart, packSize);
+    const pack = this.meta.span.bytes;
+    const lobits = Math.max(bits, 12);
+    const encodebits = ((packSize - 4) * 8) / vcnt;
+    let i = (pos - packStart) >> shift;
+    // Entries are decoded by packEntry into plain numbers (lo, type): this runs for every
+    // lcluster looked up, up to 16 times each, and arrays or closures here were a large
+    // part of a cold read's garbage.
+    const lomask = (1 << lobits) - 1;
+    const l: Lcluster = {
+      lcn: lcnIn, type: 0, clusterofs: 0, delta0: 0, delta1: 0, pblk: 0, compressedBlocks: 0, partialRef: false,
+      nextPackOffset: packStart + packSize,
+    };
+    let v = packEntry(pack, at, packSize, encodebits, i);
+    let lo = v & lomask;
+    const type = (v >>> lobits) & 3;
+    l.type = type;
+    if (type === LCLUSTER.NONHEAD) {
+      l.clusterofs = 1 << bits;
+      if (lookahead) {
+        // Distance to the next head: count NONHEADs to the pack's end, the last one stores the rest.
+        let d1 = 0;
+        let j = i;
+        let last = 0;
+        let found = false;
+        do {
+          const jv = packEntry(pack, at, packSize, encodebits, j);
+          last = jv & lomask;
+          if (((jv >>> lobits) & 3) !== LCLUSTER.NONHEAD) {
+            found = true;
+            break;
+          }
+          d1++;
+        } while (++j < vcnt);
+        if (!found && !(last & LI_D0_CBLKCNT)) d1 += last - 1;
+        l.delta1 = d1;
+      }
+      if (lo & LI_D0_CBLKCNT) {
+        if (!bigPcluster) throw corrupted("compressed block count without big pclusters", this.where);
+        l.compressedBlocks = lo & ~LI_D0_CBLKCNT;
+        l.delta0 = 1;
+        return l;
+      }
+      if (i + 1 !== vcnt) {
+        l.delta0 = lo;
+        return l;
+      }
+      // The pack's last lcluster stores delta[1]; delta[0] comes from the one before.
+      v = packEntry(pack, at, packSize, encodebits, i - 1);
+      lo = v & lomask;
+      if (((v >>> lobits) & 3) !== LCLUSTER.NONHEAD) lo = 0;
+      else if (lo & LI_D0_CBLKCNT) lo = 1;
+      l.delta0 = lo + 1;
+      return l;
+    }
+    l.clusterofs = lo;
+    // A head's block address: the pack's base address plus the blocks of earlier heads.
+    let nblk = 0;
+    if (!bigPcluster) {
+      nblk = 1;
+      while (i > 0) {
+        --i;
+        const pv = packEntry(pack, at, packSize, encodebits, i);
+        if (((pv >>> lobits) & 3) === LCLUSTER.NONHEAD) i -= pv & lomask;
+        if (i >= 0) ++nblk;
+      }
+    } else {
+      while (i > 0) {
+        --i;
+        const pv = packEntry(pack, at, packSize, encodebits, i);
+        const plo = pv & lomask;
+        if (((pv >>> lobits) & 3) === LCLUSTER.NONHEAD) {
+          if (plo & LI_D0_CBLKCNT) {
+            --i;
+            nblk += plo & ~LI_D0_CBLKCNT;
+            continue;
+          }
+          if (plo <= 1) throw corrupted("big pcluster with plain delta 1", this.where);
+          i -= plo - 2;
+          continue;
+        }
+        ++nblk;
+      }
+    }
+    // The pack's base block address: its last 4 bytes, little-endian.
+    l.pblk = le32(pack, at + packSize - 4);
+    l.pblk += nblk;
+    return l;
+  }
+
+  /**
+   * Metadata offsets [lo, hi) of the map header and every index after it: all a walk of
+   * this inode may read (compact packs included whole: 4B packs end 8-byte aligned, and
+   * 2B packs end 32-byte aligned, as they start).
+   */
+  indexRange(): [number, number] {
+    const lo = headerOffset(this.inode);
+    if (this.inode.datalayout !== DATALAYOUT.COMPRESSED_COMPACT) {
+      return [lo, lo + 16 + (Math.ceil(this.inode.size / 2 ** this.lclusterBits) + 1) * 8];
+    }
+    const ebase = lo + 8;
+    const totalIdx = Math.ceil(this.inode.size / this.sb.blockSize);
+    const initial = Math.min(initial4bCount(ebase), totalIdx);
+    const compacted = compacted2bCount(ebase, totalIdx, this.advise);
+    const end = ebase + initial * 4 + compacted * 2 + (totalIdx - initial - compacted) * 4;
+    return [lo, Math.ceil(end / 8) * 8];
+  }
+
+  /** Most lclusters one extent can span: no extent decodes to more than PCLUSTER_MAX_DSIZE. */
+  get maxExtentLclusters(): number {
+    return Math.ceil(PCLUSTER_MAX_DSIZE / 2 ** this.lclusterBits) + 1;
+  }
+
+  /** Walks back from a NONHEAD lcluster to its head; returns the head. */
+  lookback(from: Lcluster, distance: number): Lcluster {
+    let lcn = from.lcn;
+    // Each step moves back by at least one lcluster, and a head further back than the
+    // largest extent could not be this lcluster's: a corrupt i_size cannot make this long.
+    const floor = Math.max(0, from.lcn - this.maxExtentLclusters);
+    while (distance > 0 && lcn - distance >= floor) {
+      lcn -= distance;
+      const l = this.load(lcn, false);
+      if (l.type === LCLUSTER.NONHEAD) {
+        distance = l.delta0;
+        continue;
+      }
+      return l;
+    }
+    throw corrupted(`bogus lookback distance ${distance} at lcluster ${from.lcn}`, this.where);
+  }
+
+  /** Compressed size in blocks of the pcluster headed by `head`. */
+  compressedBlocks(head: Lcluster): number {
+    const big1 = (this.advise & ADVISE.BIG_PCLUSTER_1) !== 0;
+    const big2 = (this.advise & ADVISE.BIG_PCLUSTER_2) !== 0;
+    const lcn = head.lcn + 1;
+    if (
+      (head.type === LCLUSTER.HEAD1 && !big1) ||
+      ((head.type === LCLUSTER.PLAIN || head.type === LCLUSTER.HEAD2) && !big2) ||
+      lcn * 2 ** this.lclusterBits >= this.inode.size
+    ) {
+      return 1;
+    }
+    const next = this.load(lcn, false);
+    if (next.type === LCLUSTER.NONHEAD) {
+      if (next.delta0 !== 1) throw corrupted(`bogus compressed block count at lcluster ${lcn}`, this.where);
+      if (next.compressedBlocks) return next.compressedBlocks;
+      throw corrupted(`missing compressed block count at lcluster ${lcn}`, this.where);
+    }
+    return 1;
+  }
+
+  /** Decoded length from `la` (the head's start) to the next head or the end of file. */
+  decompressedEnd(head: Lcluster, la: number): number {
+    const bits = this.lclusterBits;
+    const headLcn = Math.floor(la / 2 ** bits);
+    let lcn = head.lcn;
+    const maxLcn = Math.ceil(this.inode.size / 2 ** bits);
+    // An extent longer than PCLUSTER_MAX_DSIZE is refused anyway (mapCompressed): stop
+    // looking for its end there, not at a corrupt i_size (2^40 bytes would be 2^28 loads).
+    const lastLcn = headLcn + this.maxExtentLclusters;
+    for (;;) {
+      if (lcn * 2 ** bits >= this.inode.size) return this.inode.size;
+      if (lcn > maxLcn) throw corrupted("extent runs past the end of file", this.where);
+      if (lcn > lastLcn) throw unsupported(`extent at lcluster ${headLcn} decodes to more than ${PCLUSTER_MAX_DSIZE} bytes`, this.where);
+      const l = this.load(lcn, true);
+      if (l.type === LCLUSTER.NONHEAD) {
+        // Old mkfs wrote 0 here; the kernel treats it as 1.
+        lcn += l.delta1 || 1;
+      } else {
+        if (lcn !== headLcn) return lcn * 2 ** bits + l.clusterofs;
+        lcn += 1;
+      }
+    }
+  }
+}
+
+/** The head lcluster of the extent holding byte `ofs`, its logical start and the extent end seen so far. */
+export function findHead(walk: LclusterWalk, ofs: number): { head: Lcluster; first: Lcluster; la: number; end: number; fullMapped: boolean } {
+  const bits = walk.lclusterBits;
+  const initialLcn = Math.floor(ofs / 2 ** bits);
+  const endoff = ofs % 2 ** bits;
+  const first = walk.load(initialLcn, false);
+  let end = (first.lcn + 1) * 2 ** bits;
+  switch (first.type) {
+    case LCLUSTER.PLAIN:
+    case LCLUSTER.HEAD1:
+    case LCLUSTER.HEAD2: {
+      if (endoff >= first.clusterofs) {
+        return { head: first, first, la: first.lcn * 2 ** bits + first.clusterofs, end, fullMapped: false };
+      }
+      if (first.lcn === 0) throw corrupted("logical cluster 0 starts after its own data", walk.where);
+      end = first.lcn * 2 ** bits + first.clusterofs;
+      const head = walk.lookback(first, 1);
+      return { head, first, la: head.lcn * 2 ** bits + head.clusterofs, end, fullMapped: true };
+    }
+    case LCLUSTER.NONHEAD: {
+      const head = walk.lookback(first, first.delta0);
+      return { head, first, la: head.lcn * 2 ** bits + head.clusterofs, end, fullMapped: false };
+    }
+    default:
+      throw unsupported(`unknown lcluster type ${first.type}`, walk.where);
+  }
+}
+
