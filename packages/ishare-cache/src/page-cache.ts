@@ -19,7 +19,7 @@ export const PAGE_BOOKKEEPING_BYTES = 64;
 
 export interface CacheStats {
   readonly pages: number;
-  /** Bytes of the slabs the pages are copied into, free frames included (0 without slabs; spare slabs not counted, at most 144 KiB). */
+  /** Bytes of the slabs the pages are copied into, free frames included (0 without slabs; emptied slabs kept for reuse not counted, see slab-recycler.ts). */
   readonly slabBytes: number;
   /** Bytes returned by get() from pages that another mount filled (sharing at work). */
   readonly sharedBytesServed: number;
@@ -204,7 +204,7 @@ export class PageCache {
   /**
    * What the budget bounds: the pages' bookkeeping, plus their bytes, or with slabs the
    * slabs' (free frames in them included, so holes left by evictions count too; not the
-   * one spare slab of each size, see SlabStore).
+   * emptied slabs kept for reuse by any cache, see slab-recycler.ts).
    */
   #heldBytes(): number {
     return (this.#slabs ? this.#slabs.slabBytes : this.#bytes) + this.#slots.count * PAGE_BOOKKEEPING_BYTES;

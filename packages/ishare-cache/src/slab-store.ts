@@ -9,6 +9,8 @@
  * the fills' buffers are no longer kept, the vfs fills into one reused scratch buffer.
  */
 
+import { recycleSlab, reuseSlab } from "./slab-recycler.js";
+
 /** Frame sizes are multiples of this: a short page wastes less than one granule. */
 export const GRANULE = 256;
 /**
@@ -31,16 +33,6 @@ interface Slab {
 
 export class SlabStore {
   readonly #byBuffer = new Map<ArrayBufferLike, Slab>();
-  /**
-   * The last slab emptied, of each buffer size (two sizes: full-page and tail slabs),
-   * kept for the next slab of that size. A reader that takes every page it is served
-   * (erofs-fuse, fsck, a stream) empties the cache again and again: without a spare each
-   * refill allocated, and faulted in, a fresh slab (`pnpm bench decode`'s no-cache row
-   * came out ~10% slower than before slabs in 2 runs of 3; with the spare, 6 interleaved
-   * rounds of that read in one process were even). Not counted in slabBytes: at most
-   * 144 KiB.
-   */
-  readonly #spares = new Map<number, ArrayBuffer>();
   /** Per frame size, the slabs that have a free frame. */
   readonly #roomy = new Map<number, Set<Slab>>();
   readonly #pageSize: number;
@@ -76,7 +68,11 @@ export class SlabStore {
     return out;
   }
 
-  /** Gives back the frame of a copy. A slab left empty leaves slabBytes and becomes its size's spare. */
+  /**
+   * Gives back the frame of a copy. A slab left empty leaves slabBytes and is recycled
+   * (see slab-recycler.ts): a reader that takes every page it is served (erofs-fuse,
+   * fsck, a stream) empties the cache again and again, and refills it.
+   */
   release(copy: Uint8Array): void {
     const slab = this.#byBuffer.get(copy.buffer);
     if (!slab) throw new Error("release of bytes that are not in a slab");
@@ -90,10 +86,10 @@ export class SlabStore {
     roomy.delete(slab);
     this.#byBuffer.delete(slab.buffer);
     this.#slabBytes -= slab.buffer.byteLength;
-    this.#spares.set(slab.buffer.byteLength, slab.buffer);
+    recycleSlab(slab.buffer);
   }
 
-  /** Bytes of all slabs in use (their free frames included; the spares not). */
+  /** Bytes of all slabs in use (their free frames included; recycled ones not). */
   get slabBytes(): number {
     return this.#slabBytes;
   }
@@ -107,11 +103,11 @@ export class SlabStore {
   #newSlab(frameSize: number): Slab {
     // Full pages get the large slabs; each shorter size (file tails) small ones, as a
     // partly used slab of every size is the store's slack.
-    // Every tail slab has the same size (its last frame may stay unused), so a spare fits any.
+    // Every tail slab has the same size (its last frame may stay unused), so a recycled one fits any.
     const bytes = frameSize === this.#pageSize ? this.#slabSize : Math.min(this.#slabSize, TAIL_SLAB_BYTES);
-    const buffer = this.#spares.get(bytes) ?? new ArrayBuffer(bytes);
-    this.#spares.delete(bytes);
-    // A spare holds stale bytes: each frame is written before it is read, and read only as long as written.
+    // A recycled slab holds stale bytes (another cache's, maybe): each frame is written
+    // before it is read, and read only as long as written.
+    const buffer = reuseSlab(bytes) ?? new ArrayBuffer(bytes);
     const slab: Slab = { buffer, frameSize, unused: 0, freed: [], live: 0 };
     this.#byBuffer.set(slab.buffer, slab);
     this.#slabBytes += slab.buffer.byteLength;

@@ -38,6 +38,12 @@ export class CompressedState {
   readonly mappedNids: (bigint | undefined)[] = new Array<bigint | undefined>(MAPPED_EXTENTS);
   readonly mapped: (ZExtent | undefined)[] = new Array<ZExtent | undefined>(MAPPED_EXTENTS);
   mappedNext = 0;
+  /**
+   * A peek at the metadata of `peekInode`, set just before each synchronous walk (see
+   * walkPeek): the walks share one closure instead of making one each.
+   */
+  peek: MetaPeek | undefined;
+  peekInode: Inode | undefined;
   constructor(readonly recentBudget: number) {}
 }
 
@@ -62,7 +68,7 @@ async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
   const st = ctx.compressed;
   let z = st.zinfo.get(inode.nid);
   if (!z) {
-    z = await loadZInfo(inode, ctx.sb, (o, l) => readInodeMetadata(ctx, inode, o, l), metaPeek(ctx, inode));
+    z = await loadZInfo(inode, ctx.sb, (o, l) => readInodeMetadata(ctx, inode, o, l), (o, l, into) => peekInodeMetadata(ctx, inode, o, l, into));
     // Kept in load order (hits do not refresh): the first loaded goes first.
     lruSet(st.zinfo, inode.nid, z, ZINFO_ENTRIES);
   }
@@ -71,6 +77,18 @@ async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
 
 /** The extent of a compressed inode that holds logical byte `ofs`. */
 export async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
+  const known = extentInMemory(ctx, inode, ofs);
+  if (known) return known;
+  const z = await zinfoOf(ctx, inode);
+  const ext = await mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l), (o, l, into) => peekInodeMetadata(ctx, inode, o, l, into));
+  return remember(ctx.compressed, inode, ext);
+}
+
+/**
+ * extentAt without a promise, when no read is needed: a recently mapped extent, or one
+ * whose lcluster indexes are cached (most of a sequential read's), else undefined.
+ */
+function extentInMemory(ctx: MountContext, inode: Inode, ofs: number): ZExtent | undefined {
   // An extent is a function of its head lcluster alone, so one that covers `ofs` is what
   // mapping `ofs` again would return (the image never changes).
   const st = ctx.compressed;
@@ -78,18 +96,24 @@ export async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Pr
     const e = st.mapped[i];
     if (e && st.mappedNids[i] === inode.nid && e.logical <= ofs && ofs < e.logical + e.length) return e;
   }
-  const z = st.zinfo.get(inode.nid) ?? (await zinfoOf(ctx, inode));
-  const peek = metaPeek(ctx, inode);
-  // Most mappings find their indexes cached: those need no promise (see LclusterWalk).
-  const ext = mapCompressedInMemory(inode, ctx.sb, z, ofs, peek) ?? (await mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l), peek));
+  const z = st.zinfo.get(inode.nid);
+  if (!z) return undefined;
+  const ext = mapCompressedInMemory(inode, ctx.sb, z, ofs, walkPeek(ctx, inode));
+  return ext && remember(st, inode, ext);
+}
+
+/** A peek at the inode's metadata for one synchronous walk (not kept across an await). */
+function walkPeek(ctx: MountContext, inode: Inode): MetaPeek {
+  const st = ctx.compressed;
+  st.peekInode = inode;
+  return (st.peek ??= (offset, length, into) => peekInodeMetadata(ctx, st.peekInode!, offset, length, into));
+}
+
+function remember(st: CompressedState, inode: Inode, ext: ZExtent): ZExtent {
   st.mappedNids[st.mappedNext] = inode.nid;
   st.mapped[st.mappedNext] = ext;
   st.mappedNext = (st.mappedNext + 1) % MAPPED_EXTENTS;
   return ext;
-}
-
-function metaPeek(ctx: MountContext, inode: Inode): MetaPeek {
-  return (offset, length, into) => peekInodeMetadata(ctx, inode, offset, length, into);
 }
 
 /**
@@ -97,8 +121,8 @@ function metaPeek(ctx: MountContext, inode: Inode): MetaPeek {
  * pages decodes each pcluster once, as the kernel fills all pages a pcluster decodes to.
  */
 export async function extentBounds(ctx: MountContext, inode: Inode, start: number, end: number, pageSize: number): Promise<[number, number]> {
-  const first = await extentAt(ctx, inode, start);
-  const last = end - 1 >= first.logical + first.length ? await extentAt(ctx, inode, end - 1) : first;
+  const first = extentInMemory(ctx, inode, start) ?? (await extentAt(ctx, inode, start));
+  const last = end - 1 < first.logical + first.length ? first : (extentInMemory(ctx, inode, end - 1) ?? (await extentAt(ctx, inode, end - 1)));
   // Only extents decoded as a whole widen the fill (mapCompressed bounds their length);
   // holes and fragments can claim any length and are read for the asked range only.
   const from = decodedWhole(first) ? Math.floor(first.logical / pageSize) * pageSize : start;
@@ -133,7 +157,7 @@ export async function fillCompressed(
   const out = into ?? new Uint8Array(end - start);
   const extents: ZExtent[] = [];
   for (let pos = Math.max(start, needFrom); pos < end; ) {
-    const ext = await extentAt(ctx, inode, pos);
+    const ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
     if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, `nid ${inode.nid}`);
     extents.push(ext);
     pos = Math.min(end, ext.logical + ext.length);

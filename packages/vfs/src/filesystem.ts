@@ -1,7 +1,7 @@
 import { Readable } from "node:stream";
 import { COMPAT, ErofsError, corrupted, nidToIno, type Inode, type Superblock } from "@erofs-ts/format";
 import type { BlockSource } from "@erofs-ts/blockdev";
-import type { CacheStats } from "@erofs-ts/ishare-cache";
+import { releaseRecycledSlabs, type CacheStats } from "@erofs-ts/ishare-cache";
 import type { DecodedExtentStats } from "./compressed.js";
 import type { MountContext } from "./context.js";
 import { readData, seekData } from "./data-path.js";
@@ -262,10 +262,12 @@ export class ErofsFs {
   /**
    * Lets go of what only speeds up the next reads, for an owner that is idle: the image
    * files' readahead windows, the decoded extents kept for a next fill, the parsed
-   * directory blocks, the free scratch buffers. The page caches (file data, metadata,
+   * directory blocks, the free scratch buffers, and the process's emptied cache slabs
+   * kept for reuse (see @erofs-ts/ishare-cache). The page caches (file data, metadata,
    * fragments) stay: they hold what reading again would cost most.
    */
   releaseBuffers(): void {
+    releaseRecycledSlabs();
     for (const s of this.#sources) s.release?.();
     const c = this.#ctx.compressed;
     c.recent.clear();
