@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -14,11 +14,13 @@ writeFileSync(path, bytes);
 const backends: Array<[string, () => Promise<BlockSource>, Uint8Array]> = [
   ["memory", async () => new MemorySource(bytes), bytes],
   ["file", () => FileSource.open(path), bytes],
+  ["file, syncReads", () => FileSource.open(path, { syncReads: true }), bytes],
   ["offset(memory)", async () => new OffsetSource(new MemorySource(bytes), 1000), bytes.subarray(1000)],
   ["offset(file)", async () => new OffsetSource(await FileSource.open(path), 4096), bytes.subarray(4096)],
   // Windows of 1 KiB over a 10000-byte source: reads inside one window, across two, past a
   // window's size, and the short last window are all exercised by the suite below.
   ["readahead(file)", async () => new ReadaheadSource(await FileSource.open(path), { windowBytes: 1024, windows: 2 }), bytes],
+  ["readahead(file, syncReads)", async () => new ReadaheadSource(await FileSource.open(path, { syncReads: true }), { windowBytes: 1024, windows: 2 }), bytes],
   ["readahead(offset(memory))", async () => new ReadaheadSource(new OffsetSource(new MemorySource(bytes), 1000), { windowBytes: 512, windows: 3 }), bytes.subarray(1000)],
 ];
 
@@ -85,6 +87,17 @@ describe("OffsetSource", () => {
 });
 
 describe("FileSource", () => {
+  it.each([false, true])("reports a file cut short under it as EIO, not a Node error (syncReads %s)", async (syncReads) => {
+    const shrinking = join(dir, `shrinking-${syncReads}`);
+    writeFileSync(shrinking, bytes);
+    const s = await FileSource.open(shrinking, { syncReads });
+    truncateSync(shrinking, 100);
+    expect(await readBytes(s, 0, 100)).toEqual(bytes.subarray(0, 100));
+    const e = await readBytes(s, 50, 200).catch((x: unknown) => x);
+    expect(ErofsError.isInstance(e) && e.code).toBe("EIO");
+    await s.close();
+  });
+
   it("refuses reads once closed (its descriptor number may be another file's by then)", async () => {
     const s = await FileSource.open(path);
     expect(await readBytes(s, 0, 8)).toEqual(bytes.subarray(0, 8));

@@ -58,6 +58,12 @@ export interface MountOptions {
    * caches and the kernel's cache of the mounted files hold the decoded bytes already.
    */
   fileHooks?: FileSourceOptions;
+  /**
+   * Read the image and device files (opened from paths) on the calling thread, not the
+   * thread pool (blockdev's FileSourceOptions.syncReads): faster for a reader doing one
+   * thing at a time, as erofs-cli does; a server of concurrent requests should not.
+   */
+  syncReads?: boolean;
 }
 
 const DEFAULT_CACHE_BYTES = 64 << 20;
@@ -79,7 +85,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
   const opts = typeof options === "string" ? fromText(options) : options;
   const opened: BlockSource[] = [];
   try {
-    const fileOptions = opts.fileHooks ?? {};
+    const fileOptions: FileSourceOptions = { ...opts.fileHooks, syncReads: opts.syncReads ?? opts.fileHooks?.syncReads };
     const raw = await openSource(source, fileOptions);
     opened.push(raw);
     const primary = opts.fsoffset ? new OffsetSource(raw, opts.fsoffset) : raw;

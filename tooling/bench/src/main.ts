@@ -19,7 +19,8 @@ const USAGE = `usage: pnpm bench [${SUITES.join("|")}]... [--parallel N]
           memory of app-a + app-b through two mounts with and without inode_share
   fuse-memory  only that memory table
   --parallel N  read N files at a time through the vfs (default 1)
-With no suite named, all run. Peers need root (kernel mounts, dropping the page cache).`;
+With no suite named, all run. Peers need root (kernel mounts, dropping the page cache).
+In read and decode the vfs reads its image as erofs-cli does: on the calling thread.`;
 
 async function main(): Promise<number> {
   let parsed;

@@ -25,11 +25,14 @@ export interface TwoTrees {
 
 /** Each job's argument and result; results are plain data (they cross the IPC channel). */
 export interface Jobs {
-  /** Every file of an image through the vfs (mount included), page cache on unless `cache` is false: bytes read. */
+  /**
+   * Every file of an image through the vfs (mount included), page cache on unless `cache`
+   * is false: bytes read. The vfs reads its image as erofs-cli does (syncReads).
+   */
   vfsRead: { args: { image: string; devices?: string[]; parallel?: number; cache?: boolean }; result: Timed<number> };
   /** These host files read whole with read(2): bytes read. */
   hostRead: { args: { files: string[] }; result: Timed<number> };
-  /** iget + stat of every entry of an image (mount included): entries. */
+  /** iget + stat of every entry of an image (mount included, read as erofs-cli reads): entries. */
   vfsStat: { args: { image: string }; result: Timed<number> };
   /** lstat of every entry under a host directory: entries. */
   hostStat: { args: { dir: string }; result: Timed<number> };
@@ -42,7 +45,7 @@ export type JobName = keyof Jobs;
 const handlers: { [K in JobName]: (args: Jobs[K]["args"]) => Promise<Jobs[K]["result"]> } = {
   vfsRead: ({ image, devices, parallel, cache }) =>
     timed(async () => {
-      const fs = await mount(image, { devices, cacheBytes: 256 << 20 });
+      const fs = await mount(image, { devices, cacheBytes: 256 << 20, syncReads: true });
       const bytes = await readAllVfs(fs, await vfsFiles(fs), parallel, cache);
       await fs.unmount();
       return bytes;
@@ -50,7 +53,7 @@ const handlers: { [K in JobName]: (args: Jobs[K]["args"]) => Promise<Jobs[K]["re
   hostRead: async ({ files }) => timed(() => readAllHost(files)),
   vfsStat: ({ image }) =>
     timed(async () => {
-      const fs = await mount(image);
+      const fs = await mount(image, { syncReads: true });
       const n = await statEverything(fs, await fs.root());
       await fs.unmount();
       return n;

@@ -31,11 +31,11 @@ export const shareCommand: MultiImageCommand = {
     const mounted: ErofsFs[] = [];
     try {
       for (const image of ctx.images) {
-        const probe = await mount(image, { cacheBytes: 1 << 20 });
+        const probe = await mount(image, { cacheBytes: 1 << 20, syncReads: true });
         const id = FingerprintIndex.imageIdOf(probe.superblock);
         await probe.unmount();
         const fingerprints = indexes.find((x) => x.imageId === id);
-        const fs = await mount(image, { cache, inodeShare, ...(domainId !== undefined ? { domainId } : {}), ...(fingerprints ? { fingerprints } : {}) });
+        const fs = await mount(image, { cache, inodeShare, syncReads: true, ...(domainId !== undefined ? { domainId } : {}), ...(fingerprints ? { fingerprints } : {}) });
         mounted.push(fs);
         const t0 = performance.now();
         const files = await regularFiles(fs);

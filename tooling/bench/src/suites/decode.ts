@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KernelMount } from "@erofs-ts/testkit";
-import { MB, RUNS, dropCaches, hostFiles, median, runsText, timed } from "../measure.js";
+import { MB, dropCaches, hostFiles, median, runsText, timed } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 import type { Runner } from "../runner-client.js";
 
@@ -57,7 +57,14 @@ export async function decodeSuite(runner: Runner, corpus: string, parallel: numb
 }
 
 /**
- * A row of RUNS cold reads of an image through the vfs and through the kernel,
+ * Runs per cold row. The first run of each image pays for compiling the code paths that
+ * image takes (JIT: 100-150 ms more read time than the runs after it, measured on every
+ * row), and on this VM single runs vary by ±30%: five keep the median off both.
+ */
+const COLD_RUNS = 5;
+
+/**
+ * A row of COLD_RUNS cold reads of an image through the vfs and through the kernel,
  * interleaved, each from a dropped page cache: the medians, and every run of ours. The
  * runner process lives on from run to run, as a service would: its first run of the
  * bench also pays for compiling the read path (JIT), which the runs listed show apart.
@@ -65,13 +72,13 @@ export async function decodeSuite(runner: Runner, corpus: string, parallel: numb
 export async function coldRow(runner: Runner, image: string, parallel: number, workload: string, target: string): Promise<Row> {
   const ours: number[] = [];
   const kernel: number[] = [];
-  for (let run = 0; run < RUNS; run++) {
+  for (let run = 0; run < COLD_RUNS; run++) {
     ours.push(await vfsColdMBps(runner, image, { parallel }));
     const k = await kernelColdMBps(runner, image);
     if (k !== undefined) kernel.push(k);
   }
   return {
-    workload: `${workload}, median of ${RUNS}`,
+    workload: `${workload}, median of ${COLD_RUNS}`,
     ours: median(ours),
     peer: kernel.length ? median(kernel) : undefined,
     peerName: "kernel",
@@ -102,7 +109,7 @@ async function fsckComparison(runner: Runner, plainImage: string, parallel: numb
     rmSync(tree, { recursive: true, force: true });
     const fsck: number[] = [];
     const ours: number[] = [];
-    for (let run = 0; run < RUNS; run++) {
+    for (let run = 0; run < COLD_RUNS; run++) {
       dropCaches();
       fsck.push(bytes / MB / (await timed(() => execFileSync("fsck.erofs", ["--extract", image], { stdio: "ignore" }))).seconds);
       // fsck.erofs decodes and keeps nothing: the vfs side reads the same way (erofs-cli fsck's reads).
@@ -110,7 +117,7 @@ async function fsckComparison(runner: Runner, plainImage: string, parallel: numb
     }
     return [
       {
-        workload: `lz4 image by mkfs.erofs 1.5: decode all, no page cache, median of ${RUNS}`,
+        workload: `lz4 image by mkfs.erofs 1.5: decode all, no page cache, median of ${COLD_RUNS}`,
         ours: median(ours),
         peer: median(fsck),
         peerName: "fsck.erofs --extract",
