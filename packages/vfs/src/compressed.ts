@@ -337,7 +337,7 @@ async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from:
   const where = `nid ${inode.nid}`;
   const packedNid = ctx.sb.packedNid;
   if (!packedNid || inode.nid === packedNid) throw corrupted("fragment without a usable packed inode", where);
-  const packed = await iget(ctx, packedNid);
+  const packed = ctx.packed ?? (ctx.packed = await iget(ctx, packedNid));
   if (ext.physical + ext.length > packed.size) throw corrupted("fragment beyond the packed inode", where);
   await readData(ctx, packed, ext.physical + (from - ext.logical), to - from, true, into);
 }

@@ -10,6 +10,7 @@ import {
   parseDeviceSlot,
   parseSuperblock,
   type DeviceSlot,
+  type Inode,
 } from "@erofs-ts/format";
 import { zstdReady } from "@erofs-ts/decompress";
 import { PageCache } from "@erofs-ts/ishare-cache";
@@ -119,6 +120,8 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
     if (sb.compression.availableAlgorithms & (1 << COMPRESSION.ZSTD)) void zstdReady();
     const id = nextMountId++;
     const cache = opts.cache ?? new PageCache({ budgetBytes: opts.cacheBytes ?? DEFAULT_CACHE_BYTES });
+    // Each inode's private owner key, made once: every read asks for its owner.
+    const ownerKeys = new WeakMap<Inode, string>();
     const ctx: MountContext = {
       id,
       sb,
@@ -132,6 +135,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       inodes: new Map(),
       dirBlocks: new Map(),
       metabox: null,
+      packed: null,
       compressed: new CompressedState(opts.decodedExtentBytes ?? DECODED_EXTENT_BUDGET),
       scratch: new BufferPool({ maxShift: SCRATCH_MAX_SHIFT, retainedBytes: SCRATCH_RETAINED_BYTES }),
       sharing: null,
@@ -139,8 +143,11 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       ownerOf(inode) {
         const shared = ctx.sharing?.ownerOf(inode);
         if (shared) return shared;
-        const key = `${id}:${inode.nid}`;
-        ctx.privateOwners.add(key);
+        let key = ownerKeys.get(inode);
+        if (key === undefined) {
+          ownerKeys.set(inode, (key = `${id}:${inode.nid}`));
+          ctx.privateOwners.add(key);
+        }
         return cache.owner(key);
       },
     };
