@@ -62,7 +62,6 @@ export interface ZExtent {
   readonly fullMapped: boolean;
 }
 
-
 /**
  * Reads the map header and, for tail-packed or fragment tails, where the tail extent
  * starts. `peek` (optional) gives metadata already in memory without a read.
