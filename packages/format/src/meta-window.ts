@@ -80,16 +80,19 @@ const MAX_REGIONS = 16;
  * Runs a synchronous metadata walk where its bytes are in memory (`peek`) and, where they
  * are not, reads the region around the first missing ones and runs it again. Walks are
  * pure functions of the bytes, so a rerun sees what the first run saw plus the new
- * region; regions are clamped to [lo, hi), the bytes the walk may legitimately read.
+ * region; regions are clamped to `bounds()` ([lo, hi): the bytes the walk may
+ * legitimately read), asked for at the first miss only.
  */
-export async function settle<T>(walk: (w: MetaWindow) => T, read: MetaRead, peek: MetaPeek | undefined, lo: number, hi: number): Promise<T> {
+export async function settle<T>(walk: (w: MetaWindow) => T, read: MetaRead, peek: MetaPeek | undefined, bounds: () => readonly [number, number]): Promise<T> {
   const window = new MetaWindow(peek);
+  let range: readonly [number, number] | undefined;
   for (;;) {
     try {
       return walk(window);
     } catch (e) {
       if (!(e instanceof MetaMiss)) throw e;
       if (window.regions >= MAX_REGIONS) throw corrupted(`metadata walk still reading at ${e.offset} after ${MAX_REGIONS} regions`);
+      const [lo, hi] = (range ??= bounds());
       const end = e.offset + e.length;
       const start = Math.min(e.offset, Math.max(lo, e.offset - REGION_BYTES / 2));
       const stop = Math.max(end, Math.min(hi, end + REGION_BYTES / 2));

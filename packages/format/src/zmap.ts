@@ -102,9 +102,8 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
   if (idataSize || advise & ADVISE.FRAGMENT_PCLUSTER) {
     if (inode.size === 0) throw corrupted("empty file with a tail extent", where);
     const walkOver = (meta: MetaWindow) => new LclusterWalk(inode, sb, advise, lclusterBits, meta);
-    const [lo, hi] = walkOver(new MetaWindow(undefined)).indexRange();
     const tail = (meta: MetaWindow) => findHead(walkOver(meta), inode.size - 1);
-    const { head, first } = await settle(tail, read, peek, lo, hi);
+    const { head, first } = await settle(tail, read, peek, () => walkOver(new MetaWindow(undefined)).indexRange());
     tailHeadLcn = head.lcn;
     if (idataSize) idataOffset = first.nextPackOffset;
     if (advise & ADVISE.FRAGMENT_PCLUSTER && inode.datalayout === DATALAYOUT.COMPRESSED_FULL) {
@@ -125,8 +124,8 @@ export async function mapCompressed(inode: Inode, sb: Superblock, z: ZInfo, ofs:
   const trivial = trivialExtent(inode, z, ofs);
   if (trivial) return trivial;
   if (z.extents) return checkedExtent(inode, sb, ofs, await mapEncodedExtents(inode, sb, z, ofs, read));
-  const [lo, hi] = indexWalk(inode, sb, z, new MetaWindow(undefined)).indexRange();
-  return checkedExtent(inode, sb, ofs, await settle((meta) => mapIndexed(inode, sb, z, ofs, meta), read, peek, lo, hi));
+  const bounds = () => indexWalk(inode, sb, z, new MetaWindow(undefined)).indexRange();
+  return checkedExtent(inode, sb, ofs, await settle((meta) => mapIndexed(inode, sb, z, ofs, meta), read, peek, bounds));
 }
 
 /**

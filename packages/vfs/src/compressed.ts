@@ -80,7 +80,10 @@ export async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Pr
   const known = extentInMemory(ctx, inode, ofs);
   if (known) return known;
   const z = await zinfoOf(ctx, inode);
-  const ext = await mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l), (o, l, into) => peekInodeMetadata(ctx, inode, o, l, into));
+  // The map header just loaded sits beside the first indexes: mostly in memory too.
+  const ext =
+    mapCompressedInMemory(inode, ctx.sb, z, ofs, walkPeek(ctx, inode)) ??
+    (await mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l), (o, l, into) => peekInodeMetadata(ctx, inode, o, l, into)));
   return remember(ctx.compressed, inode, ext);
 }
 
@@ -123,6 +126,18 @@ function remember(st: CompressedState, inode: Inode, ext: ZExtent): ZExtent {
 export async function extentBounds(ctx: MountContext, inode: Inode, start: number, end: number, pageSize: number): Promise<[number, number]> {
   const first = extentInMemory(ctx, inode, start) ?? (await extentAt(ctx, inode, start));
   const last = end - 1 < first.logical + first.length ? first : (extentInMemory(ctx, inode, end - 1) ?? (await extentAt(ctx, inode, end - 1)));
+  return boundsOf(inode, first, last, start, end, pageSize);
+}
+
+/** extentBounds without a promise, when both extents are known without a read; else undefined. */
+export function extentBoundsInMemory(ctx: MountContext, inode: Inode, start: number, end: number, pageSize: number): [number, number] | undefined {
+  const first = extentInMemory(ctx, inode, start);
+  if (!first) return undefined;
+  const last = end - 1 < first.logical + first.length ? first : extentInMemory(ctx, inode, end - 1);
+  return last && boundsOf(inode, first, last, start, end, pageSize);
+}
+
+function boundsOf(inode: Inode, first: ZExtent, last: ZExtent, start: number, end: number, pageSize: number): [number, number] {
   // Only extents decoded as a whole widen the fill (mapCompressed bounds their length);
   // holes and fragments can claim any length and are read for the asked range only.
   const from = decodedWhole(first) ? Math.floor(first.logical / pageSize) * pageSize : start;

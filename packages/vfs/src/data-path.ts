@@ -15,7 +15,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import type { MountContext } from "./context.js";
 import { readInodeMetadata } from "./metadata.js";
-import { extentBounds, fillCompressed, scratchBuffer } from "./compressed.js";
+import { extentBounds, extentBoundsInMemory, fillCompressed, scratchBuffer } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
@@ -72,7 +72,9 @@ export async function readData(
     let runEnd = Math.min(inode.size, q * PAGE_SIZE);
     let filled: Uint8Array;
     let keepFrom = p;
-    if (compressed) [runStart, runEnd] = await extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
+    if (compressed) {
+      [runStart, runEnd] = extentBoundsInMemory(ctx, inode, runStart, runEnd, PAGE_SIZE) ?? (await extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE));
+    }
     if (!store && runStart >= offset && runEnd <= end) {
       // Handed over whole and not kept (whole extents, when compressed): filled straight
       // into the caller's bytes.
