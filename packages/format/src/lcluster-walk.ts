@@ -59,6 +59,24 @@ function packEntry(bytes: Uint8Array, at: number, size: number, encodebits: numb
 }
 
 /**
+ * Metadata offsets [lo, hi) of an inode's map header and every lcluster index after it:
+ * all a walk over them may read (compact packs included whole: 4B packs end 8-byte
+ * aligned, and 2B packs end 32-byte aligned, as they start).
+ */
+export function lclusterIndexRange(inode: Inode, sb: Superblock, advise: number, lclusterBits: number): [number, number] {
+  const lo = headerOffset(inode);
+  if (inode.datalayout !== DATALAYOUT.COMPRESSED_COMPACT) {
+    return [lo, lo + 16 + (Math.ceil(inode.size / 2 ** lclusterBits) + 1) * 8];
+  }
+  const ebase = lo + 8;
+  const totalIdx = Math.ceil(inode.size / sb.blockSize);
+  const initial = Math.min(initial4bCount(ebase), totalIdx);
+  const compacted = compacted2bCount(ebase, totalIdx, advise);
+  const end = ebase + initial * 4 + compacted * 2 + (totalIdx - initial - compacted) * 4;
+  return [lo, Math.ceil(end / 8) * 8];
+}
+
+/**
  * One mapping walk over a compressed inode's lcluster indexes (z_erofs_maprecorder). It
  * is synchronous: every index it looks at comes from `meta`, which throws for bytes not
  * in memory, and the caller (settle) reads them and walks again. A cold walk reads once
@@ -236,24 +254,6 @@ export class LclusterWalk {
     l.pblk = le32(pack, at + packSize - 4);
     l.pblk += nblk;
     return l;
-  }
-
-  /**
-   * Metadata offsets [lo, hi) of the map header and every index after it: all a walk of
-   * this inode may read (compact packs included whole: 4B packs end 8-byte aligned, and
-   * 2B packs end 32-byte aligned, as they start).
-   */
-  indexRange(): [number, number] {
-    const lo = headerOffset(this.inode);
-    if (this.inode.datalayout !== DATALAYOUT.COMPRESSED_COMPACT) {
-      return [lo, lo + 16 + (Math.ceil(this.inode.size / 2 ** this.lclusterBits) + 1) * 8];
-    }
-    const ebase = lo + 8;
-    const totalIdx = Math.ceil(this.inode.size / this.sb.blockSize);
-    const initial = Math.min(initial4bCount(ebase), totalIdx);
-    const compacted = compacted2bCount(ebase, totalIdx, this.advise);
-    const end = ebase + initial * 4 + compacted * 2 + (totalIdx - initial - compacted) * 4;
-    return [lo, Math.ceil(end / 8) * 8];
   }
 
   /** Most lclusters one extent can span: no extent decodes to more than PCLUSTER_MAX_DSIZE. */

@@ -1,8 +1,8 @@
 import { COMPRESSION_MAX, DATALAYOUT } from "./constants.js";
 import { corrupted, unsupported } from "./errors.js";
 import type { Inode } from "./inode.js";
-import { LclusterWalk, findHead } from "./lcluster-walk.js";
-import { MetaWindow, settle, tryInMemory, type MetaPeek, type MetaRead } from "./meta-window.js";
+import { LclusterWalk, findHead, lclusterIndexRange } from "./lcluster-walk.js";
+import { settle, tryInMemory, type MetaPeek, type MetaRead, type MetaWindow } from "./meta-window.js";
 import { ByteReader } from "./reader.js";
 import type { Superblock } from "./superblock.js";
 import { ADVISE, ALG_INTERLACED, ALG_SHIFTED, LCLUSTER, PCLUSTER_MAX_DSIZE, PCLUSTER_MAX_SIZE, headerOffset } from "./zmap-layout.js";
@@ -101,9 +101,8 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
   let idataOffset = 0;
   if (idataSize || advise & ADVISE.FRAGMENT_PCLUSTER) {
     if (inode.size === 0) throw corrupted("empty file with a tail extent", where);
-    const walkOver = (meta: MetaWindow) => new LclusterWalk(inode, sb, advise, lclusterBits, meta);
-    const tail = (meta: MetaWindow) => findHead(walkOver(meta), inode.size - 1);
-    const { head, first } = await settle(tail, read, peek, () => walkOver(new MetaWindow(undefined)).indexRange());
+    const tail = (meta: MetaWindow) => findHead(new LclusterWalk(inode, sb, advise, lclusterBits, meta), inode.size - 1);
+    const { head, first } = await settle(tail, read, peek, () => lclusterIndexRange(inode, sb, advise, lclusterBits));
     tailHeadLcn = head.lcn;
     if (idataSize) idataOffset = first.nextPackOffset;
     if (advise & ADVISE.FRAGMENT_PCLUSTER && inode.datalayout === DATALAYOUT.COMPRESSED_FULL) {
@@ -124,7 +123,7 @@ export async function mapCompressed(inode: Inode, sb: Superblock, z: ZInfo, ofs:
   const trivial = trivialExtent(inode, z, ofs);
   if (trivial) return trivial;
   if (z.extents) return checkedExtent(inode, sb, ofs, await mapEncodedExtents(inode, sb, z, ofs, read));
-  const bounds = () => indexWalk(inode, sb, z, new MetaWindow(undefined)).indexRange();
+  const bounds = () => lclusterIndexRange(inode, sb, z.advise, z.lclusterBits);
   return checkedExtent(inode, sb, ofs, await settle((meta) => mapIndexed(inode, sb, z, ofs, meta), read, peek, bounds));
 }
 
@@ -169,12 +168,8 @@ function checkedExtent(inode: Inode, sb: Superblock, ofs: number, ext: ZExtent):
   return ext;
 }
 
-function indexWalk(inode: Inode, sb: Superblock, z: ZInfo, meta: MetaWindow): LclusterWalk {
-  return new LclusterWalk(inode, sb, z.advise, z.lclusterBits, meta);
-}
-
 function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: MetaWindow): ZExtent {
-  const walk = indexWalk(inode, sb, z, meta);
+  const walk = new LclusterWalk(inode, sb, z.advise, z.lclusterBits, meta);
   const found = findHead(walk, ofs);
   const { head } = found;
   let { end, fullMapped } = found;

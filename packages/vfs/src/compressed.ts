@@ -34,7 +34,7 @@ export class CompressedState {
   recentBytes = 0;
   /** The image's decoder settings, as sent to decode workers. */
   settings: { config: DecompressorConfig; key: string } | undefined;
-  /** The last extents mapped (see extentAt), a ring: their inodes and the extents. */
+  /** The last extents mapped (see extentInMemory), a ring: their inodes and the extents. */
   readonly mappedNids: (bigint | undefined)[] = new Array<bigint | undefined>(MAPPED_EXTENTS);
   readonly mapped: (ZExtent | undefined)[] = new Array<ZExtent | undefined>(MAPPED_EXTENTS);
   mappedNext = 0;
@@ -75,21 +75,21 @@ async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
   return z;
 }
 
-/** The extent of a compressed inode that holds logical byte `ofs`. */
-export async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
-  const known = extentInMemory(ctx, inode, ofs);
-  if (known) return known;
+/**
+ * The extent of a compressed inode that holds logical byte `ofs`, mapped through its
+ * lcluster indexes, read as needed. Callers try extentInMemory first; the mapping itself
+ * walks what is in memory before it reads (see settle).
+ */
+async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
   const z = await zinfoOf(ctx, inode);
-  // The map header just loaded sits beside the first indexes: mostly in memory too.
-  const ext =
-    mapCompressedInMemory(inode, ctx.sb, z, ofs, walkPeek(ctx, inode)) ??
-    (await mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l), (o, l, into) => peekInodeMetadata(ctx, inode, o, l, into)));
+  const ext = await mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l), (o, l, into) => peekInodeMetadata(ctx, inode, o, l, into));
   return remember(ctx.compressed, inode, ext);
 }
 
 /**
- * extentAt without a promise, when no read is needed: a recently mapped extent, or one
- * whose lcluster indexes are cached (most of a sequential read's), else undefined.
+ * The extent holding `ofs` without a promise, when no read is needed: a recently mapped
+ * extent, or one whose lcluster indexes are cached (most of a sequential read's), else
+ * undefined (then extentAt).
  */
 function extentInMemory(ctx: MountContext, inode: Inode, ofs: number): ZExtent | undefined {
   // An extent is a function of its head lcluster alone, so one that covers `ofs` is what
@@ -122,19 +122,23 @@ function remember(st: CompressedState, inode: Inode, ext: ZExtent): ZExtent {
 /**
  * Page-aligned bounds covering every extent that overlaps [start, end): filling those
  * pages decodes each pcluster once, as the kernel fills all pages a pcluster decodes to.
+ * Without a promise when both extents are known without a read (most fills).
  */
-export async function extentBounds(ctx: MountContext, inode: Inode, start: number, end: number, pageSize: number): Promise<[number, number]> {
-  const first = extentInMemory(ctx, inode, start) ?? (await extentAt(ctx, inode, start));
-  const last = end - 1 < first.logical + first.length ? first : (extentInMemory(ctx, inode, end - 1) ?? (await extentAt(ctx, inode, end - 1)));
-  return boundsOf(inode, first, last, start, end, pageSize);
+export function extentBounds(ctx: MountContext, inode: Inode, start: number, end: number, pageSize: number): [number, number] | Promise<[number, number]> {
+  const first = extentInMemory(ctx, inode, start);
+  if (first && end - 1 < first.logical + first.length) return boundsOf(inode, first, first, start, end, pageSize);
+  const last = first && extentInMemory(ctx, inode, end - 1);
+  if (first && last) return boundsOf(inode, first, last, start, end, pageSize);
+  return boundsRead(ctx, inode, first, start, end, pageSize);
 }
 
-/** extentBounds without a promise, when both extents are known without a read; else undefined. */
-export function extentBoundsInMemory(ctx: MountContext, inode: Inode, start: number, end: number, pageSize: number): [number, number] | undefined {
-  const first = extentInMemory(ctx, inode, start);
-  if (!first) return undefined;
-  const last = end - 1 < first.logical + first.length ? first : extentInMemory(ctx, inode, end - 1);
-  return last && boundsOf(inode, first, last, start, end, pageSize);
+/** extentBounds once a read is needed: `known` is the first extent if it was in memory. */
+async function boundsRead(ctx: MountContext, inode: Inode, known: ZExtent | undefined, start: number, end: number, pageSize: number): Promise<[number, number]> {
+  const first = known ?? (await extentAt(ctx, inode, start));
+  if (end - 1 < first.logical + first.length) return boundsOf(inode, first, first, start, end, pageSize);
+  // With the first extent in memory, the last was looked for there already.
+  const last = (known ? undefined : extentInMemory(ctx, inode, end - 1)) ?? (await extentAt(ctx, inode, end - 1));
+  return boundsOf(inode, first, last, start, end, pageSize);
 }
 
 function boundsOf(inode: Inode, first: ZExtent, last: ZExtent, start: number, end: number, pageSize: number): [number, number] {

@@ -15,7 +15,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import type { MountContext } from "./context.js";
 import { readInodeMetadata } from "./metadata.js";
-import { extentBounds, extentBoundsInMemory, fillCompressed, scratchBuffer } from "./compressed.js";
+import { extentBounds, fillCompressed, scratchBuffer } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
@@ -73,7 +73,8 @@ export async function readData(
     let filled: Uint8Array;
     let keepFrom = p;
     if (compressed) {
-      [runStart, runEnd] = extentBoundsInMemory(ctx, inode, runStart, runEnd, PAGE_SIZE) ?? (await extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE));
+      const bounds = extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
+      [runStart, runEnd] = bounds instanceof Promise ? await bounds : bounds;
     }
     if (!store && runStart >= offset && runEnd <= end) {
       // Handed over whole and not kept (whole extents, when compressed): filled straight

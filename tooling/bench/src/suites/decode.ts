@@ -57,9 +57,10 @@ export async function decodeSuite(runner: Runner, corpus: string, parallel: numb
 }
 
 /**
- * Runs per cold row. The first run of each image pays for compiling the code paths that
- * image takes (JIT: 100-150 ms more read time than the runs after it, measured on every
- * row), and on this VM single runs vary by ±30%: five keep the median off both.
+ * Runs per cold row. The first runs of each image pay for compiling the code paths that
+ * image takes (JIT) and for memory the process has not grown into yet (thousands of page
+ * faults at 12-20 µs each): 100-150 ms more read time than later runs, measured on every
+ * row. And on this VM single runs vary by ±30%: five keep the median off both.
  */
 const COLD_RUNS = 5;
 
