@@ -44,3 +44,6 @@ export interface MountContext {
 }
 
 export const INODE_CACHE_ENTRIES = 65536;
+
+/** The one owner of the packed-inode cache's pages. */
+export const PACKED_OWNER = "packed";

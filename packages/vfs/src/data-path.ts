@@ -13,7 +13,7 @@ import {
 } from "@erofs-ts/format";
 import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
-import type { MountContext } from "./context.js";
+import { PACKED_OWNER, type MountContext } from "./context.js";
 import { readInodeMetadata } from "./metadata.js";
 import { extentBounds, fillCompressed, scratchBuffer } from "./compressed.js";
 
@@ -128,7 +128,7 @@ export async function readData(
  * hold once read, so keeping them in the shared data cache would count content twice.
  */
 function pageHome(ctx: MountContext, inode: Inode): { cache: PageCache; owner: CacheOwner; packed: boolean } {
-  if (ctx.sb.packedNid && inode.nid === ctx.sb.packedNid) return { cache: ctx.packedCache, owner: ctx.packedCache.owner("packed"), packed: true };
+  if (ctx.sb.packedNid && inode.nid === ctx.sb.packedNid) return { cache: ctx.packedCache, owner: ctx.packedCache.owner(PACKED_OWNER), packed: true };
   return { cache: ctx.cache, owner: ctx.ownerOf(inode), packed: false };
 }
 

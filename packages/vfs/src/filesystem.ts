@@ -3,7 +3,7 @@ import { COMPAT, ErofsError, corrupted, nidToIno, type Inode, type Superblock } 
 import type { BlockSource } from "@erofs-ts/blockdev";
 import { releaseRecycledSlabs, type CacheStats } from "@erofs-ts/ishare-cache";
 import type { DecodedExtentStats } from "./compressed.js";
-import type { MountContext } from "./context.js";
+import { PACKED_OWNER, type MountContext } from "./context.js";
 import { readData, seekData } from "./data-path.js";
 import { findDirEntry, readDirEntries } from "./directory.js";
 import type { FingerprintIndex } from "./fingerprint-index.js";
@@ -265,8 +265,16 @@ export class ErofsFs {
    * directory blocks, the free scratch buffers, and the process's emptied cache slabs
    * kept for reuse (see @erofs-ts/ishare-cache). The page caches (file data, metadata,
    * fragments) stay: they hold what reading again would cost most.
+   *
+   * With `fragments`, the decoded fragments (the packed inode's pages) go too. That is
+   * for an owner that keeps each file's pages elsewhere once read (the FUSE daemon: the
+   * kernel's page cache or the shared one); fragment pages then only help while a burst
+   * of reads is under way, reading files whose fragments share a packed pcluster.
    */
-  releaseBuffers(): void {
+  releaseBuffers(options: { fragments?: boolean } = {}): void {
+    const packed = this.#ctx.packedCache;
+    if (options.fragments && packed.hasOwner(PACKED_OWNER)) packed.drop(packed.owner(PACKED_OWNER));
+    // After the drop above: its emptied slabs are let go with the others.
     releaseRecycledSlabs();
     for (const s of this.#sources) s.release?.();
     const c = this.#ctx.compressed;

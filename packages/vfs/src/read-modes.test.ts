@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
 import { mount, type ErofsFs, type Inode } from "./index.js";
+import { recycledSlabBytes } from "@erofs-ts/ishare-cache";
 
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
@@ -241,6 +242,38 @@ describe.skipIf(!corpus)("releaseBuffers", () => {
       expect(fs.cacheStats().data.bytes).toBe(dataBefore);
       // Reading on works: its windows and kept extents start cold.
       for (let i = 0; i < large.length; i++) expect(await sha(fs, large[i]!, 96 << 10, false)).toBe(first[i]);
+    } finally {
+      await fs.unmount();
+    }
+  });
+});
+
+describe.skipIf(!corpus)("releaseBuffers({ fragments: true })", () => {
+  it("empties the decoded fragments and nothing else; fragments read after it get the same bytes", async () => {
+    const fs = await mount(join(corpus!, "real/app-a-lzma.erofs"));
+    try {
+      // Small files live whole in the packed inode (mkfs -Efragments).
+      const small = [...(await filesByPath(fs)).values()].filter((f) => f.size > 0 && f.size < 16 << 10).slice(0, 40);
+      expect(small.length).toBe(40);
+      const first = await Promise.all(small.map((f) => sha(fs, f, 4096, false)));
+      const packedBefore = fs.cacheStats().packed;
+      expect(packedBefore.pages).toBeGreaterThan(0);
+      const dataBefore = fs.cacheStats().data;
+      fs.releaseBuffers({ fragments: true });
+      expect(fs.cacheStats().packed).toMatchObject({ pages: 0, bytes: 0, slabBytes: 0 });
+      // Their emptied slabs are let go too, not kept for reuse.
+      expect(recycledSlabBytes()).toBe(0);
+      expect(fs.cacheStats().data).toEqual(dataBefore);
+      for (let i = 0; i < small.length; i++) expect(await sha(fs, small[i]!, 4096, false)).toBe(first[i]);
+      // Decoded again, not found elsewhere.
+      expect(fs.cacheStats().packed.fills).toBeGreaterThan(packedBefore.fills);
+      // Without the option they stay.
+      const kept = fs.cacheStats().packed.pages;
+      fs.releaseBuffers();
+      expect(fs.cacheStats().packed.pages).toBe(kept);
+      fs.releaseBuffers({ fragments: true });
+      fs.releaseBuffers({ fragments: true });
+      expect(fs.cacheStats().packed.pages).toBe(0);
     } finally {
       await fs.unmount();
     }
