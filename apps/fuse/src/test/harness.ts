@@ -136,6 +136,8 @@ export interface MountStats {
   liveNodes: number;
   lookupReferences: number;
   decodedExtents: { extents: number; bytes: number; budgetBytes: number };
+  /** The decoded fragments (the packed inode's pages). */
+  packedCache: { pages: number; bytes: number; budgetBytes: number; fills: number };
   scratchBytes: number;
   replyBufferBytes: number;
 }

@@ -20,26 +20,43 @@ function largeFiles(dir: string, min: number): string[] {
   return out;
 }
 
+/** Paths of the regular files under `dir` of at most `max` bytes (with -Efragments, in the packed inode). */
+function smallFiles(dir: string, max: number): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (st?.isDirectory()) out.push(...smallFiles(p, max));
+    else if (st?.isFile() && st.size > 0 && st.size <= max) out.push(p);
+  }
+  return out;
+}
+
 /**
  * Once a burst of requests is over, each mount lets go of its read buffers. Seen through
- * the decoded zstd extents a mount keeps for the page two extents share, and its free
- * scratch and reply buffers: there after reading app-a-zstd's large files, gone once the
- * daemon has been idle a second or two.
+ * the decoded zstd extents a mount keeps for the page two extents share, the decoded
+ * fragments, and its free scratch and reply buffers: there after reading app-a-zstd's
+ * files, gone once the daemon has been idle a second or two.
  */
 describe.skipIf(!FUSE_AVAILABLE || !corpus)("erofs-fuse when idle", () => {
   const slot = daemonPerTest();
 
-  it("lets go of the decoded extents and the free buffers kept for the next fills", async () => {
+  it("lets go of the decoded extents, the decoded fragments and the free buffers kept for the next fills", async () => {
     const daemon = (slot.daemon = await FuseDaemon.start([{ image: join(corpus!, "real/app-a-zstd.erofs") }]));
     const files = largeFiles(daemon.mountpoints[0]!, 1 << 20);
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) readFileSync(f);
+    const small = smallFiles(daemon.mountpoints[0]!, 16 << 10);
+    expect(small.length).toBeGreaterThan(100);
+    for (const f of small) readFileSync(f);
     const busy = (await daemon.stats()).mounts[0]!;
     const kept = busy.decodedExtents;
     expect(kept.bytes).toBeGreaterThan(0);
     expect(kept.bytes).toBeLessThanOrEqual(kept.budgetBytes + (12 << 20));
+    expect(busy.packedCache.bytes).toBeGreaterThan(0);
+    expect(busy.packedCache.bytes).toBeLessThanOrEqual(busy.packedCache.budgetBytes);
     expect(busy.scratchBytes + busy.replyBufferBytes).toBeGreaterThan(0);
-    const held = (m: MountStats) => m.decodedExtents.bytes + m.scratchBytes + m.replyBufferBytes;
+    const held = (m: MountStats) => m.decodedExtents.bytes + m.packedCache.bytes + m.scratchBytes + m.replyBufferBytes;
     const deadline = Date.now() + 10_000;
     while (held((await daemon.stats()).mounts[0]!) > 0) {
       if (Date.now() > deadline) throw new Error("timed out waiting for the idle release of read buffers");
