@@ -8,26 +8,14 @@ const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
 if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
 
-/** Paths of the regular files under `dir` larger than `min` bytes. */
-function largeFiles(dir: string, min: number): string[] {
+/** Paths of the regular files under `dir` whose size `wanted` accepts. */
+function filesSized(dir: string, wanted: (size: number) => boolean): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     const st = statSync(p, { throwIfNoEntry: false });
-    if (st?.isDirectory()) out.push(...largeFiles(p, min));
-    else if (st?.isFile() && st.size > min) out.push(p);
-  }
-  return out;
-}
-
-/** Paths of the regular files under `dir` of at most `max` bytes (with -Efragments, in the packed inode). */
-function smallFiles(dir: string, max: number): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const st = statSync(p, { throwIfNoEntry: false });
-    if (st?.isDirectory()) out.push(...smallFiles(p, max));
-    else if (st?.isFile() && st.size > 0 && st.size <= max) out.push(p);
+    if (st?.isDirectory()) out.push(...filesSized(p, wanted));
+    else if (st?.isFile() && wanted(st.size)) out.push(p);
   }
   return out;
 }
@@ -43,10 +31,11 @@ describe.skipIf(!FUSE_AVAILABLE || !corpus)("erofs-fuse when idle", () => {
 
   it("lets go of the decoded extents, the decoded fragments and the free buffers kept for the next fills", async () => {
     const daemon = (slot.daemon = await FuseDaemon.start([{ image: join(corpus!, "real/app-a-zstd.erofs") }]));
-    const files = largeFiles(daemon.mountpoints[0]!, 1 << 20);
+    const files = filesSized(daemon.mountpoints[0]!, (size) => size > 1 << 20);
     expect(files.length).toBeGreaterThan(0);
     for (const f of files) readFileSync(f);
-    const small = smallFiles(daemon.mountpoints[0]!, 16 << 10);
+    // Small files lie whole in the packed inode (mkfs -Efragments).
+    const small = filesSized(daemon.mountpoints[0]!, (size) => size > 0 && size <= 16 << 10);
     expect(small.length).toBeGreaterThan(100);
     for (const f of small) readFileSync(f);
     const busy = (await daemon.stats()).mounts[0]!;
