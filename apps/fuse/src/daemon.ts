@@ -1,7 +1,7 @@
 import { closeSync, renameSync, writeFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { mount, PageCache, type ErofsFs, type FileSourceOptions } from "@erofs-ts/vfs";
+import { COMPRESSION, mount, PageCache, type ErofsFs, type FileSourceOptions, type Superblock } from "@erofs-ts/vfs";
 import { attachFuse, raiseReadahead, unmountFuse } from "./mounter.js";
 import type { DaemonOptions, MountPair } from "./options.js";
 import { nativePart, type NativePart } from "./protocol/device.js";
@@ -15,15 +15,20 @@ export const READERS_PER_MOUNT = 8;
 const READ_BUFFER = 132 << 10;
 /** Sequential readahead window for files cached by the kernel. */
 const READAHEAD_KIB = 1024;
-/** Budget of each of a mount's own caches (metadata blocks, decoded extents). */
+/** Budget of each of a mount's own caches (metadata blocks, decoded extents; fragments, mostly). */
 const PER_MOUNT_CACHE_BYTES = 2 << 20;
 /**
  * Budget of a mount's decoded fragments, emptied whenever the daemon goes idle. Files that
- * are identical share one fragment, so a walk keeps jumping back to pclusters it decoded
- * earlier: reading app-a-lzma decoded 54 MB of its 27 MB packed inode with 2 MiB, 30 MB
- * with 8 MiB, 27 MB with 32 MiB (and a walk's decode time fell by a quarter at 8 MiB).
+ * are identical share one fragment, so a walk keeps jumping back to packed pclusters it
+ * decoded before: a walk of app-a-lzma decoded 54 MB of its 27 MB packed inode with
+ * 2 MiB, 30 MB with 8 MiB. That pays only where decoding is slow. In interleaved cold
+ * walks (7 rounds each) 8 MiB made LZMA (~100 MB/s) walks 10% faster; with DEFLATE and
+ * Zstandard it changed nothing, and lz4hc walks were 9% slower: decoding again cost less
+ * than the extra memory, faulted in afresh after every idle release.
  */
-const FRAGMENT_CACHE_BYTES = 8 << 20;
+function fragmentCacheBytes(sb: Superblock): number {
+  return sb.compression.availableAlgorithms & (1 << COMPRESSION.LZMA) ? 8 << 20 : PER_MOUNT_CACHE_BYTES;
+}
 /** How long the kernel gets to send INIT after mount(2). */
 const INIT_TIMEOUT_MS = 10_000;
 
@@ -58,7 +63,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
         // File pages live in the kernel's cache or the shared one: the per-mount caches
         // beside them only need a working set (they are paid once per mount).
         metadataCacheBytes: PER_MOUNT_CACHE_BYTES,
-        packedCacheBytes: FRAGMENT_CACHE_BYTES,
+        packedCacheBytes: fragmentCacheBytes,
         decodedExtentBytes: PER_MOUNT_CACHE_BYTES,
         devices: o.devices,
         fsoffset: o.fsoffset,

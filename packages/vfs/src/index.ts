@@ -3,7 +3,7 @@ export { ErofsFs, type DirectoryEntry, type ReadStreamOptions } from "./filesyst
 export { parseMountOptions, parseByteCount, type ParsedMountOptions } from "./options.js";
 export type { Stat, StatFs } from "./stat.js";
 export type { DecodedExtentStats } from "./compressed.js";
-export { ErofsError, type ErofsErrorCode, type Inode, type FileKind, type Superblock } from "@erofs-ts/format";
+export { COMPRESSION, ErofsError, type ErofsErrorCode, type Inode, type FileKind, type Superblock } from "@erofs-ts/format";
 export { PageCache, type CacheStats } from "@erofs-ts/ishare-cache";
 export type { FileSourceOptions } from "@erofs-ts/blockdev";
 export { FingerprintIndex, buildFingerprintIndex, FINGERPRINT_INDEX_HEADER } from "./fingerprint-index.js";

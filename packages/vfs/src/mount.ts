@@ -11,6 +11,7 @@ import {
   parseSuperblock,
   type DeviceSlot,
   type Inode,
+  type Superblock,
 } from "@erofs-ts/format";
 import { zstdReady } from "@erofs-ts/decompress";
 import { PageCache } from "@erofs-ts/ishare-cache";
@@ -33,8 +34,11 @@ export interface MountOptions {
   cacheBytes?: number;
   /** Budget of the metadata block cache (default 8 MiB). */
   metadataCacheBytes?: number;
-  /** Budget of the packed inode's (fragments') decoded pages (default 16 MiB). */
-  packedCacheBytes?: number;
+  /**
+   * Budget of the packed inode's (fragments') decoded pages (default 16 MiB), or a
+   * function of the superblock giving it (say, by what decoding the image takes).
+   */
+  packedCacheBytes?: number | ((sb: Superblock) => number);
   /**
    * Budget of recently decoded zstd and deflate extents, kept for the page two extents
    * share (default 32 MiB; the latest extent is always kept, whatever its size). Other
@@ -131,7 +135,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       deviceMask: deviceIdMask(sb.extraDevices),
       meta: new MetaBlockReader(primary, sb.blockSize, opts.metadataCacheBytes ?? DEFAULT_META_CACHE_BYTES),
       cache,
-      packedCache: new PageCache({ budgetBytes: opts.packedCacheBytes ?? PACKED_CACHE_BYTES }),
+      packedCache: new PageCache({ budgetBytes: typeof opts.packedCacheBytes === "function" ? opts.packedCacheBytes(sb) : (opts.packedCacheBytes ?? PACKED_CACHE_BYTES) }),
       inodes: new Map(),
       dirBlocks: new Map(),
       metabox: null,

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
-import { mount, type ErofsFs, type Inode } from "./index.js";
+import { COMPRESSION, mount, type ErofsFs, type Inode, type Superblock } from "./index.js";
 import { recycledSlabBytes } from "@erofs-ts/ishare-cache";
 
 const corpus = ensureCorpus();
@@ -274,6 +274,25 @@ describe.skipIf(!corpus)("releaseBuffers({ fragments: true })", () => {
       fs.releaseBuffers({ fragments: true });
       fs.releaseBuffers({ fragments: true });
       expect(fs.cacheStats().packed.pages).toBe(0);
+    } finally {
+      await fs.unmount();
+    }
+  });
+});
+
+describe.skipIf(!corpus)("packedCacheBytes as a function", () => {
+  it("is asked once, with the image's superblock, for the fragments' budget", async () => {
+    const asked: Superblock[] = [];
+    const fs = await mount(join(corpus!, "real/app-a-lzma.erofs"), {
+      packedCacheBytes: (sb) => {
+        asked.push(sb);
+        return 3 << 20;
+      },
+    });
+    try {
+      expect(asked).toEqual([fs.superblock]);
+      expect(asked[0]!.compression.availableAlgorithms & (1 << COMPRESSION.LZMA)).not.toBe(0);
+      expect(fs.cacheStats().packed.budgetBytes).toBe(3 << 20);
     } finally {
       await fs.unmount();
     }

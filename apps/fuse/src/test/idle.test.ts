@@ -52,4 +52,11 @@ describe.skipIf(!FUSE_AVAILABLE || !corpus)("erofs-fuse when idle", () => {
       await new Promise((r) => setTimeout(r, 250));
     }
   });
+
+  it("keeps more decoded fragments for an LZMA image than for a Zstandard one (decoding LZMA again costs most)", async () => {
+    const images = ["real/app-a-lzma.erofs", "real/app-a-zstd.erofs"];
+    const daemon = (slot.daemon = await FuseDaemon.start(images.map((i) => ({ image: join(corpus!, i) }))));
+    const [lzma, zstd] = (await daemon.stats()).mounts;
+    expect(lzma!.packedCache.budgetBytes).toBeGreaterThan(zstd!.packedCache.budgetBytes);
+  });
 });
