@@ -15,7 +15,7 @@ export const READERS_PER_MOUNT = 8;
 const READ_BUFFER = 132 << 10;
 /** Sequential readahead window for files cached by the kernel. */
 const READAHEAD_KIB = 1024;
-/** Budget of each of a mount's own caches (metadata blocks, decoded extents; fragments, mostly). */
+/** Budget of each of a mount's own caches (metadata blocks, decoded extents, and fragments but for LZMA images). */
 const PER_MOUNT_CACHE_BYTES = 2 << 20;
 /**
  * Budget of a mount's decoded fragments, emptied whenever the daemon goes idle. Files that
