@@ -9,6 +9,7 @@ import {
   mapCompressedInMemory,
   unsupported,
   type MetaPeek,
+  type MetaRead,
   type Inode,
   type ZExtent,
   type ZInfo,
@@ -68,7 +69,7 @@ async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
   const st = ctx.compressed;
   let z = st.zinfo.get(inode.nid);
   if (!z) {
-    z = await loadZInfo(inode, ctx.sb, (o, l) => readInodeMetadata(ctx, inode, o, l), (o, l, into) => peekInodeMetadata(ctx, inode, o, l, into));
+    z = await loadZInfo(inode, ctx.sb, ...metadataAccess(ctx, inode));
     // Kept in load order (hits do not refresh): the first loaded goes first.
     lruSet(st.zinfo, inode.nid, z, ZINFO_ENTRIES);
   }
@@ -82,7 +83,7 @@ async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
  */
 async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
   const z = await zinfoOf(ctx, inode);
-  const ext = await mapCompressed(inode, ctx.sb, z, ofs, (o, l) => readInodeMetadata(ctx, inode, o, l), (o, l, into) => peekInodeMetadata(ctx, inode, o, l, into));
+  const ext = await mapCompressed(inode, ctx.sb, z, ofs, ...metadataAccess(ctx, inode));
   return remember(ctx.compressed, inode, ext);
 }
 
@@ -103,6 +104,14 @@ function extentInMemory(ctx: MountContext, inode: Inode, ofs: number): ZExtent |
   if (!z) return undefined;
   const ext = mapCompressedInMemory(inode, ctx.sb, z, ofs, walkPeek(ctx, inode));
   return ext && remember(st, inode, ext);
+}
+
+/**
+ * How a mapping that may await reads the inode's metadata and peeks at it in memory. Its
+ * own closures: a walk resumed after a read must still see this inode (see walkPeek).
+ */
+function metadataAccess(ctx: MountContext, inode: Inode): [MetaRead, MetaPeek] {
+  return [(o, l) => readInodeMetadata(ctx, inode, o, l), (o, l, into) => peekInodeMetadata(ctx, inode, o, l, into)];
 }
 
 /** A peek at the inode's metadata for one synchronous walk (not kept across an await). */
