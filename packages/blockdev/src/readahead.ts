@@ -1,4 +1,5 @@
 import { ErofsError } from "@erofs-ts/format";
+import type { BufferPool } from "./buffer-pool.js";
 import { checkRange, type BlockSource } from "./source.js";
 
 export interface ReadaheadOptions {
@@ -8,6 +9,13 @@ export interface ReadaheadOptions {
   readonly windows?: number;
   /** Windows fetched ahead of a sequential reader. Default 4; 0 turns prefetching off. */
   readonly ahead?: number;
+  /**
+   * Where window buffers come from and go back to when the source is released or closed
+   * (see BufferPool), so that the next source opened (another mount of the process, the
+   * same image mounted again) loads into memory already touched. Without it, a few
+   * evicted buffers are kept for this source's own next windows only.
+   */
+  readonly buffers?: BufferPool;
 }
 
 interface Window {
@@ -28,7 +36,7 @@ const MAX_WINDOW = 4 << 20;
 const MAX_WINDOWS = 64;
 /** Sequential streams tracked at once (file data, metadata, the packed inode, ...). */
 const STREAMS = 4;
-/** Evicted window buffers kept for the next windows to load into. */
+/** Evicted window buffers kept for the next windows to load into (without a pool). */
 const SPARES = 4;
 
 /**
@@ -61,6 +69,7 @@ export class ReadaheadSource implements BlockSource {
   readonly #streams: number[] = [];
   /** Buffers of evicted windows, to load the next windows into. */
   readonly #spares: Uint8Array[] = [];
+  readonly #pool: BufferPool | undefined;
 
   constructor(inner: BlockSource, options: ReadaheadOptions = {}) {
     const w = options.windowBytes ?? DEFAULT_WINDOW;
@@ -79,6 +88,7 @@ export class ReadaheadSource implements BlockSource {
     this.#windowBytes = w;
     this.#maxWindows = n;
     this.#ahead = ahead;
+    this.#pool = options.buffers;
     // A read spanning more windows than are fetched ahead is big enough on its own.
     this.#direct = Math.max(1, ahead) * w;
     this.name = inner.name;
@@ -165,7 +175,7 @@ export class ReadaheadSource implements BlockSource {
     }
     win = { base, data: null, loading: null, viewed: false, waiting: 0 };
     const length = Math.min(this.#windowBytes, this.size - base);
-    const spare = length === this.#windowBytes ? this.#spares.pop() : undefined;
+    const spare = length === this.#windowBytes ? (this.#spares.pop() ?? this.#pool?.acquire(length)?.subarray(0, length)) : undefined;
     const buf = spare ?? new Uint8Array(length);
     const loading = this.#inner.read(buf, base).then(
       () => {
@@ -188,8 +198,22 @@ export class ReadaheadSource implements BlockSource {
   /** Drops a window; its buffer becomes a spare when nothing can still be reading it. */
   #evict(win: Window): void {
     this.#windows.delete(win.base);
-    const data = win.data;
-    if (data && !win.viewed && win.waiting === 0 && data.length === this.#windowBytes && this.#spares.length < SPARES) this.#spares.push(data);
+    if (this.#reusable(win) && this.#spares.length < SPARES) this.#spares.push(win.data!);
+  }
+
+  /** Whether a window's buffer may be loaded into again: no view of it is out, no read waits on it. */
+  #reusable(win: Window): boolean {
+    return win.data !== null && !win.viewed && win.waiting === 0 && win.data.length === this.#windowBytes;
+  }
+
+  /** Forgets every window; with a pool, the buffers that may be reused go back to it. */
+  #dropWindows(): void {
+    if (this.#pool) {
+      for (const win of this.#windows.values()) if (this.#reusable(win)) this.#pool.release([win.data!]);
+      this.#pool.release(this.#spares);
+    }
+    this.#windows.clear();
+    this.#spares.length = 0;
   }
 
   /**
@@ -221,15 +245,13 @@ export class ReadaheadSource implements BlockSource {
    * An idle owner's windows are no use to the next reader, which may be anywhere.
    */
   release(): void {
-    this.#windows.clear();
-    this.#spares.length = 0;
+    this.#dropWindows();
     this.#streams.length = 0;
     this.#inner.release?.();
   }
 
   close(): Promise<void> {
-    this.#windows.clear();
-    this.#spares.length = 0;
+    this.#dropWindows();
     return this.#inner.close();
   }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ErofsError } from "@erofs-ts/format";
-import { FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, readView, type BlockSource } from "./index.js";
+import { BufferPool, FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, readView, type BlockSource } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "blockdev-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -225,6 +225,39 @@ describe("ReadaheadSource", () => {
     open();
     expect(await across).toEqual(bytes.subarray(5000, 5300));
     for (const [i, pos] of [7000, 8000, 9000].entries()) expect(await others[i]).toEqual(bytes.subarray(pos, pos + 10));
+  });
+
+  it("with a buffer pool: closing gives reusable window buffers back, and the next source loads into them", async () => {
+    const bytes = Uint8Array.from({ length: 8192 }, (_, i) => Math.imul(i + 7, 2654435761) >>> 24);
+    const targets: ArrayBufferLike[] = [];
+    const inner: BlockSource = {
+      name: "recording",
+      size: bytes.length,
+      read: async (t, p) => {
+        targets.push(t.buffer);
+        t.set(bytes.subarray(p, p + t.length));
+      },
+      close: async () => {},
+    };
+    const pool = new BufferPool({ maxShift: 16, retainedBytes: 64 << 10 });
+    const first = new ReadaheadSource(inner, { windowBytes: 4096, windows: 2, ahead: 0, buffers: pool });
+    const view = await readView(first, 10, 20); // window 0: a view is out, never reused
+    expect(await readBytes(first, 5000, 100)).toEqual(bytes.subarray(5000, 5100)); // window 4096
+    await first.close();
+    expect(view).toEqual(bytes.subarray(10, 30));
+    expect(pool.retainedBytes).toBe(4096);
+    const [viewed, plain] = targets;
+
+    targets.length = 0;
+    const second = new ReadaheadSource(inner, { windowBytes: 4096, windows: 2, ahead: 0, buffers: pool });
+    expect(await readBytes(second, 100, 50)).toEqual(bytes.subarray(100, 150));
+    expect(await readBytes(second, 4200, 50)).toEqual(bytes.subarray(4200, 4250));
+    expect(targets[0]).toBe(plain);
+    expect(targets).not.toContain(viewed);
+    expect(pool.retainedBytes).toBe(0);
+    second.release();
+    expect(pool.retainedBytes).toBe(8192);
+    await second.close();
   });
 
   it("rejects windows that are not powers of two or too many", () => {

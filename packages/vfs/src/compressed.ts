@@ -208,6 +208,9 @@ export async function fillCompressed(
     const recent = recentGet(ctx, inode, ext);
     if (recent) {
       out.set(recent.subarray(from - ext.logical, to - ext.logical), from - start);
+      // The fill that takes an extent's last bytes is the last a forward reader makes of
+      // it. Kept until the budget pushed it out, such extents filled all 32 MiB of it.
+      if (to === ext.logical + ext.length) recentDrop(ctx, recentKey(inode, ext));
     } else if (inside) {
       jobs.push({ ext, raw: raws[i], target: out.subarray(ext.logical - start, ext.logical - start + ext.length) });
     } else if (prefixIsCheap(ext)) {
@@ -393,20 +396,28 @@ function recentGet(ctx: MountContext, inode: Inode, ext: ZExtent): Uint8Array | 
 function recentPut(ctx: MountContext, inode: Inode, ext: ZExtent, data: Uint8Array): void {
   const st = ctx.compressed;
   const key = recentKey(inode, ext);
-  const old = st.recent.get(key);
-  if (old) {
-    st.recent.delete(key);
-    st.recentBytes -= old.length;
-    ctx.scratch.release([old]);
-  }
+  recentDrop(ctx, key);
   st.recent.set(key, data);
   st.recentBytes += data.length;
-  while (st.recentBytes > st.recentBudget && st.recent.size > 1) {
-    const [oldKey, evicted] = st.recent.entries().next().value!;
-    st.recent.delete(oldKey);
-    st.recentBytes -= evicted.length;
-    ctx.scratch.release([evicted]);
-  }
+  while (st.recentBytes > st.recentBudget && st.recent.size > 1) recentDrop(ctx, st.recent.keys().next().value!);
+}
+
+/** Forgets a kept extent; its buffer goes back to the scratch pool. */
+function recentDrop(ctx: MountContext, key: string): void {
+  const st = ctx.compressed;
+  const old = st.recent.get(key);
+  if (!old) return;
+  st.recent.delete(key);
+  st.recentBytes -= old.length;
+  ctx.scratch.release([old]);
+}
+
+/** Forgets every kept extent (an idle owner, an unmount); their buffers go back to the scratch pool. */
+export function forgetRecentExtents(ctx: MountContext): void {
+  const st = ctx.compressed;
+  ctx.scratch.release([...st.recent.values()]);
+  st.recent.clear();
+  st.recentBytes = 0;
 }
 
 /**

@@ -32,7 +32,8 @@ export interface MountContext {
   readonly compressed: CompressedState;
   /**
    * Buffers that live for one fill: stored pclusters as read, and fills whose pages are
-   * copied out rather than kept as views of them (see data-path's readData).
+   * copied out rather than kept as views of them (see data-path's readData). The
+   * process's pool (scratch-pool.ts), shared with its other mounts.
    */
   readonly scratch: BufferPool;
   /** Set when the mount shares pages (inode_share on and usable). */

@@ -1,4 +1,4 @@
-import { BufferPool, FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, type BlockSource, type FileSourceOptions } from "@erofs-ts/blockdev";
+import { FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, type BlockSource, type FileSourceOptions } from "@erofs-ts/blockdev";
 import {
   DEVICE_SLOT_SIZE,
   ErofsError,
@@ -22,6 +22,7 @@ import { ErofsFs } from "./filesystem.js";
 import { MetaBlockReader } from "./meta-reader.js";
 import { iget } from "./metadata.js";
 import { parseMountOptions } from "./options.js";
+import { scratchPool } from "./scratch-pool.js";
 
 export interface MountOptions {
   /** Extra devices in device-table order (paths or sources): the kernel's `device=`. */
@@ -77,9 +78,6 @@ const DEFAULT_META_CACHE_BYTES = 8 << 20;
 const PACKED_CACHE_BYTES = 16 << 20;
 /** Recently decoded extents kept for the pages two extents share (at least two 12 MiB maxima). */
 const DECODED_EXTENT_BUDGET = 32 << 20;
-/** Scratch buffers (context.ts): up to 4 MiB each (a batched pcluster read), 8 MiB kept free. */
-const SCRATCH_MAX_SHIFT = 22;
-const SCRATCH_RETAINED_BYTES = 8 << 20;
 let nextMountId = 1;
 
 /**
@@ -141,7 +139,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       metabox: null,
       packed: null,
       compressed: new CompressedState(opts.decodedExtentBytes ?? DECODED_EXTENT_BUDGET),
-      scratch: new BufferPool({ maxShift: SCRATCH_MAX_SHIFT, retainedBytes: SCRATCH_RETAINED_BYTES }),
+      scratch: scratchPool(),
       sharing: null,
       privateOwners: new Set(),
       ownerOf(inode) {
@@ -182,7 +180,7 @@ function fromText(text: string): MountOptions {
 async function openSource(source: string | BlockSource | Uint8Array, fileOptions: FileSourceOptions): Promise<BlockSource> {
   // Files are read through readahead windows: most of a walk's reads are small and close
   // together, and each async read costs a thread-pool round trip (see ReadaheadSource).
-  if (typeof source === "string") return new ReadaheadSource(await FileSource.open(source, fileOptions));
+  if (typeof source === "string") return new ReadaheadSource(await FileSource.open(source, fileOptions), { buffers: scratchPool() });
   if (source instanceof Uint8Array) return new MemorySource(source);
   return source;
 }
