@@ -10,10 +10,11 @@ export interface ReadaheadOptions {
   /** Windows fetched ahead of a sequential reader. Default 4; 0 turns prefetching off. */
   readonly ahead?: number;
   /**
-   * Where window buffers come from and go back to when the source is released or closed
-   * (see BufferPool), so that the next source opened (another mount of the process, the
-   * same image mounted again) loads into memory already touched. Without it, a few
-   * evicted buffers are kept for this source's own next windows only.
+   * Where window buffers come from and go back to, as windows are evicted and when the
+   * source is released or closed (see BufferPool), so that the next source opened
+   * (another mount of the process, the same image mounted again) loads into memory
+   * already touched. Without it, a few evicted buffers are kept for this source's own
+   * next windows only.
    */
   readonly buffers?: BufferPool;
 }
@@ -67,8 +68,9 @@ export class ReadaheadSource implements BlockSource {
   readonly #windows = new Map<number, Window>();
   /** Last window base of each recent stream, most recent last. */
   readonly #streams: number[] = [];
-  /** Buffers of evicted windows, to load the next windows into. */
+  /** Without a pool: buffers of evicted windows, to load the next windows into. */
   readonly #spares: Uint8Array[] = [];
+  /** Where window buffers come from and go back to, if given (then no spares are kept). */
   readonly #pool: BufferPool | undefined;
 
   constructor(inner: BlockSource, options: ReadaheadOptions = {}) {
@@ -175,7 +177,7 @@ export class ReadaheadSource implements BlockSource {
     }
     win = { base, data: null, loading: null, viewed: false, waiting: 0 };
     const length = Math.min(this.#windowBytes, this.size - base);
-    const spare = length === this.#windowBytes ? (this.#spares.pop() ?? this.#pool?.acquire(length)?.subarray(0, length)) : undefined;
+    const spare = length !== this.#windowBytes ? undefined : this.#pool ? this.#pool.acquire(length)?.subarray(0, length) : this.#spares.pop();
     const buf = spare ?? new Uint8Array(length);
     const loading = this.#inner.read(buf, base).then(
       () => {
@@ -195,10 +197,12 @@ export class ReadaheadSource implements BlockSource {
     return win;
   }
 
-  /** Drops a window; its buffer becomes a spare when nothing can still be reading it. */
+  /** Drops a window; its buffer goes back to the pool, or becomes a spare, when nothing can still be reading it. */
   #evict(win: Window): void {
     this.#windows.delete(win.base);
-    if (this.#reusable(win) && this.#spares.length < SPARES) this.#spares.push(win.data!);
+    if (!this.#reusable(win)) return;
+    if (this.#pool) this.#pool.release([win.data!]);
+    else if (this.#spares.length < SPARES) this.#spares.push(win.data!);
   }
 
   /** Whether a window's buffer may be loaded into again: no view of it is out, no read waits on it. */
@@ -208,10 +212,7 @@ export class ReadaheadSource implements BlockSource {
 
   /** Forgets every window; with a pool, the buffers that may be reused go back to it. */
   #dropWindows(): void {
-    if (this.#pool) {
-      for (const win of this.#windows.values()) if (this.#reusable(win)) this.#pool.release([win.data!]);
-      this.#pool.release(this.#spares);
-    }
+    if (this.#pool) for (const win of this.#windows.values()) if (this.#reusable(win)) this.#pool.release([win.data!]);
     this.#windows.clear();
     this.#spares.length = 0;
   }
