@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createDecompressor } from "@erofs-ts/decompress";
 import { ErofsError } from "@erofs-ts/format";
@@ -91,6 +94,25 @@ describe.skipIf(!pool)("DecodePool.share", () => {
     ]);
     expect(input.length).toBe(6);
   });
+});
+
+describe.skipIf(!pool)("DecodePool with a worker that never answers", () => {
+  it("a fill whose every job this thread took does not wait for the worker", async () => {
+    // A worker that takes no job and never says it is done (as one busy with another
+    // fill's jobs would, for a while): waiting for it would never end.
+    const dir = mkdtempSync(join(tmpdir(), "erofs-pool-"));
+    const script = join(dir, "silent-worker.mjs");
+    writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => {});\n");
+    const p = DecodePool.start(1, script)!;
+    try {
+      const { outs, here, there } = await shareAll(p, Array.from({ length: 8 }, () => ({ input: block, outLength: 5, partial: false })));
+      expect([here, there]).toEqual([8, 0]);
+      for (const out of outs) expect([...out]).toEqual([1, 2, 3, 4, 5]);
+    } finally {
+      await p.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 10_000);
 });
 
 describe.skipIf(!pool)("DecodePool without workers", () => {

@@ -110,9 +110,8 @@ export class DecodePool {
     return DecodePool.#shared;
   }
 
-  /** A pool of `size` workers of its own (tests), or null as for shared(). */
-  static start(size: number): DecodePool | null {
-    const script = workerScript();
+  /** A pool of `size` workers of its own (tests, with `script` their own worker), or null as for shared(). */
+  static start(size: number, script = workerScript()): DecodePool | null {
     if (size < 1 || !script) return null;
     try {
       return new DecodePool(script, size);
@@ -134,7 +133,8 @@ export class DecodePool {
    * side decodes alone). One message per fill, not one per pcluster. `decodeHere(i)` does
    * job i on this thread; `fromWorker(i, bytes)` receives the worker's jobs once both sides
    * are done. A job the worker claimed but never finished (it died) is decoded here. A
-   * corrupt pcluster rejects, from either side.
+   * corrupt pcluster rejects, from either side. When this thread took every job, nothing
+   * waits for the worker.
    */
   async share(
     algorithm: number,
@@ -177,6 +177,10 @@ export class DecodePool {
         await helped;
         throw e;
       }
+      // Every job claimed here: the worker will claim none, so neither the results nor the
+      // arena wait for it (it may still be busy with another fill's jobs: the arena is safe
+      // to reuse, as a worker touches only the arena of jobs it claimed).
+      if (mine.size === jobs.length) return;
       await helped;
       for (let i = 0; i < jobs.length; i++) {
         if (mine.has(i)) continue;

@@ -4,6 +4,8 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, ensureCorpus, loadManifest, nameBytes, repoRoot } from "@erofs-ts/testkit";
+import { DATALAYOUT } from "@erofs-ts/format";
+import { mount, type Inode } from "@erofs-ts/vfs";
 import { runCli } from "./run-cli.js";
 
 const fixtures = join(repoRoot(), "fixtures");
@@ -165,6 +167,42 @@ describe.skipIf(!corpus)("erofs-cli --offset and --device on corpus images", () 
     const r2 = await runCli(["fsck", bad]);
     expect(r2.status).toBe(1);
     expect(r2.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("fsck verifies every sha256 fingerprint, and names a stored file whose bytes do not match", async () => {
+    const image = join(corpus!, "fingerprint.erofs");
+    // The files that carry one, by the vfs: each must be counted as verified.
+    const fs = await mount(image);
+    const bs = fs.statfs().bsize;
+    let withDigest = 0;
+    let stored: { path: string; offset: number } | undefined;
+    const seen = new Set<bigint>();
+    const walk = async (dir: Inode, prefix: string): Promise<void> => {
+      for (const e of await fs.readdir(dir)) {
+        const inode = await fs.iget(e.nid);
+        const path = prefix + Buffer.from(e.name).toString();
+        if (inode.kind === "dir") await walk(inode, `${path}/`);
+        if (inode.kind !== "file" || seen.has(inode.nid)) continue;
+        seen.add(inode.nid);
+        const fp = await fs.fingerprint(inode);
+        if (!fp || Buffer.from(fp.subarray(0, 7)).toString() !== "sha256:") continue;
+        withDigest++;
+        // A file stored as is (no decoder to notice a changed byte): only its digest can.
+        if (inode.datalayout === DATALAYOUT.FLAT_PLAIN && inode.startBlock !== null && inode.size > 0) stored ??= { path, offset: inode.startBlock * bs };
+      }
+    };
+    await walk(await fs.root(), "");
+    await fs.unmount();
+    const sound = await runCli(["fsck", image, "--json"]);
+    expect(sound.status, sound.stderr).toBe(0);
+    expect(JSON.parse(sound.stdout.toString()).fingerprintsChecked).toBe(withDigest);
+    expect(withDigest).toBeGreaterThan(0);
+    const bad = join(scratch, "fp-stored-bad.erofs");
+    const bytes = readFileSync(image);
+    bytes[stored!.offset] = bytes[stored!.offset]! ^ 0x01;
+    writeFileSync(bad, bytes);
+    const r = await runCli(["fsck", bad]);
+    expectCleanFailure(r, 1, new RegExp(`${stored!.path}: content does not match its sha256 fingerprint`));
   });
 
   it("fingerprints -o writes an index that share --fingerprints uses to share pages across images", async () => {
