@@ -150,20 +150,27 @@ function trivialExtent(inode: Inode, z: ZInfo, ofs: number): ZExtent | undefined
   return undefined;
 }
 
+/**
+ * Where an error names the inode. Made only when thrown: a BigInt turned into text for
+ * every extent mapped was a string per extent on the read path.
+ */
+function nidWhere(inode: Inode): string {
+  return `nid ${inode.nid}`;
+}
+
 /** The extent, once checked against what the superblock and the kernel allow. */
 function checkedExtent(inode: Inode, sb: Superblock, ofs: number, ext: ZExtent): ZExtent {
-  const where = `nid ${inode.nid}`;
   if (ext.kind === "encoded") {
     if (ext.algorithm < COMPRESSION_MAX && !(sb.compression.availableAlgorithms & (1 << ext.algorithm))) {
-      throw corrupted(`algorithm ${ext.algorithm} not enabled in the superblock`, where);
+      throw corrupted(`algorithm ${ext.algorithm} not enabled in the superblock`, nidWhere(inode));
     }
-    if (ext.algorithm > ALG_INTERLACED) throw unsupported(`unknown compression algorithm ${ext.algorithm}`, where);
+    if (ext.algorithm > ALG_INTERLACED) throw unsupported(`unknown compression algorithm ${ext.algorithm}`, nidWhere(inode));
     if (ext.physicalLength > PCLUSTER_MAX_SIZE || ext.length > PCLUSTER_MAX_DSIZE) {
-      throw unsupported(`pcluster of ${ext.physicalLength} bytes decoding to ${ext.length}`, where);
+      throw unsupported(`pcluster of ${ext.physicalLength} bytes decoding to ${ext.length}`, nidWhere(inode));
     }
   }
   if (ext.length <= 0 || ext.logical > ofs || ext.logical + ext.length <= ofs) {
-    throw corrupted(`extent [${ext.logical}, +${ext.length}) does not cover ${ofs}`, where);
+    throw corrupted(`extent [${ext.logical}, +${ext.length}) does not cover ${ofs}`, nidWhere(inode));
   }
   return ext;
 }

@@ -186,7 +186,7 @@ export async function fillCompressed(
   const extents: ZExtent[] = [];
   for (let pos = Math.max(start, needFrom); pos < end; ) {
     const ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
-    if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, `nid ${inode.nid}`);
+    if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, nidWhere(inode));
     extents.push(ext);
     pos = Math.min(end, ext.logical + ext.length);
   }
@@ -300,14 +300,12 @@ interface DecodeInto {
 async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): Promise<void> {
   // One algorithm per shared batch (an image may mix them): the first worth a worker.
   const algorithm = jobs.find(offloadable)?.ext.algorithm;
+  if (algorithm === undefined) return decodeHere(ctx, inode, jobs);
   const isShared = (j: DecodeInto) => offloadable(j) && j.ext.algorithm === algorithm;
   const shared = jobs.filter(isShared);
   const pool = shared.length >= 2 ? DecodePool.shared() : null;
-  if (!pool) {
-    for (const j of jobs) await decodeExtent(ctx, inode, j.ext, j.raw, j.target);
-    return;
-  }
-  for (const j of jobs) if (!isShared(j)) await decodeExtent(ctx, inode, j.ext, j.raw, j.target);
+  if (!pool) return decodeHere(ctx, inode, jobs);
+  await decodeHere(ctx, inode, jobs.filter((j) => !isShared(j)));
   const { config, key } = decoderSettings(ctx);
   await pool.share(
     algorithm!,
@@ -317,6 +315,14 @@ async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): P
     (i) => decodeExtent(ctx, inode, shared[i]!.ext, shared[i]!.raw, shared[i]!.target),
     (i, bytes) => shared[i]!.target.set(bytes),
   );
+}
+
+/** Decodes jobs in order on this thread, awaiting only those that return a promise. */
+async function decodeHere(ctx: MountContext, inode: Inode, jobs: readonly DecodeInto[]): Promise<void> {
+  for (const j of jobs) {
+    const pending = decodeExtent(ctx, inode, j.ext, j.raw, j.target);
+    if (pending) await pending;
+  }
 }
 
 /**
@@ -365,11 +371,10 @@ async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]
  * whatever the image says.
  */
 async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from: number, to: number, into: Uint8Array): Promise<void> {
-  const where = `nid ${inode.nid}`;
   const packedNid = ctx.sb.packedNid;
-  if (!packedNid || inode.nid === packedNid) throw corrupted("fragment without a usable packed inode", where);
+  if (!packedNid || inode.nid === packedNid) throw corrupted("fragment without a usable packed inode", nidWhere(inode));
   const packed = ctx.packed ?? (ctx.packed = await iget(ctx, packedNid));
-  if (ext.physical + ext.length > packed.size) throw corrupted("fragment beyond the packed inode", where);
+  if (ext.physical + ext.length > packed.size) throw corrupted("fragment beyond the packed inode", nidWhere(inode));
   await readData(ctx, packed, ext.physical + (from - ext.logical), to - from, true, into);
 }
 
@@ -422,42 +427,54 @@ export function forgetRecentExtents(ctx: MountContext): void {
 
 /**
  * Decodes the first `out.length` bytes of an extent (at most ext.length) into `out`;
- * `stored` is its pcluster when already read.
+ * `stored` is its pcluster when already read. Without a promise when nothing needs one
+ * (a read pcluster, a synchronous decoder: every LZ4 pcluster of a fill): a sequential
+ * read of app-a decodes ~8K pclusters, and each awaited call was a promise and a hop.
  */
-async function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, stored: Uint8Array | undefined, out: Uint8Array): Promise<void> {
-  const where = `nid ${inode.nid}`;
+function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, stored: Uint8Array | undefined, out: Uint8Array): void | Promise<void> {
   const n = out.length;
-  if (n > ext.length) throw new ErofsError("EINVAL", `decode of ${n} bytes from an extent of ${ext.length}`, where);
-  if (ext.kind === "fragment") {
-    await readFragment(ctx, inode, ext, ext.logical, ext.logical + n, out);
-    return;
-  }
+  if (n > ext.length) throw new ErofsError("EINVAL", `decode of ${n} bytes from an extent of ${ext.length}`, nidWhere(inode));
+  if (ext.kind === "fragment") return readFragment(ctx, inode, ext, ext.logical, ext.logical + n, out);
+  if (stored && ext.kind !== "inline") return decodeStored(ctx, inode, ext, stored, out);
+  return readAndDecode(ctx, inode, ext, out);
+}
+
+async function readAndDecode(ctx: MountContext, inode: Inode, ext: ZExtent, out: Uint8Array): Promise<void> {
   let raw: Uint8Array;
   if (ext.kind === "inline") {
     raw = await readInodeMetadata(ctx, inode, ext.physical, ext.physicalLength);
-  } else if (stored) {
-    raw = stored;
   } else {
     const { source, position } = resolveDevice(ctx, 0, ext.physical, ext.physicalLength);
     raw = await readView(source, position, ext.physicalLength);
   }
-  const bs = ctx.sb.blockSize;
+  await decodeStored(ctx, inode, ext, raw, out);
+}
+
+/** decodeExtent once the pcluster's bytes are at hand. */
+function decodeStored(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8Array, out: Uint8Array): void | Promise<void> {
+  const n = out.length;
   if (ext.algorithm === ALG_SHIFTED) {
-    if (ext.length > raw.length) throw corrupted("stored pcluster shorter than its extent", where);
+    if (ext.length > raw.length) throw corrupted("stored pcluster shorter than its extent", nidWhere(inode));
     out.set(raw.subarray(0, n));
     return;
   }
   if (ext.algorithm === ALG_INTERLACED) {
+    const bs = ctx.sb.blockSize;
     // Stored block rotated so that the extent's first byte sits at its in-block offset.
-    if (ext.length > raw.length) throw corrupted("stored pcluster shorter than its extent", where);
-    if (raw.length > bs) throw unsupported("interlaced pcluster larger than a block", where);
+    if (ext.length > raw.length) throw corrupted("stored pcluster shorter than its extent", nidWhere(inode));
+    if (raw.length > bs) throw unsupported("interlaced pcluster larger than a block", nidWhere(inode));
     const skip = ext.logical % bs;
     const right = Math.min(bs - skip, ext.length);
     out.set(raw.subarray(skip, skip + Math.min(right, n)));
     if (n > right) out.set(raw.subarray(0, n - right), right);
     return;
   }
-  await decoderFor(ctx, ext.algorithm).decode(raw, out, decodesPartially(ext, n));
+  return decoderFor(ctx, ext.algorithm).decode(raw, out, decodesPartially(ext, n));
+}
+
+/** Where an error names the inode: made only when thrown (a BigInt turned into text). */
+function nidWhere(inode: Inode): string {
+  return `nid ${inode.nid}`;
 }
 
 function decoderSettings(ctx: MountContext): { config: DecompressorConfig; key: string } {
