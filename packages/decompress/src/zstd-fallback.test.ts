@@ -4,8 +4,8 @@ import { committedVectors, firstDiff, fuzzDecoder, rleFrame, outcome } from "./c
 import { decodeZstd, zstdReady } from "./index.js";
 
 // A runtime without WebAssembly: zstddec never loads, so every sized frame goes through
-// fzstd (including the path that decodes straight into the caller's buffer), and frames
-// without a content size are refused.
+// fzstd (into a buffer of its own, copied into the caller's view), and frames without a
+// content size are refused.
 vi.mock("zstddec", () => ({
   ZSTDDecoder: class {
     init(): Promise<void> {
