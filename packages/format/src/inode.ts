@@ -62,6 +62,15 @@ export interface Inode {
   readonly payloadOffset: number;
 }
 
+/**
+ * Where an error names the inode ("nid N"). Call it when throwing, not ahead of time: a
+ * BigInt turned into text for every extent mapped or pcluster decoded was a string each
+ * on the read path.
+ */
+export function nidWhere(inode: Pick<Inode, "nid">): string {
+  return `nid ${inode.nid}`;
+}
+
 export function isCompressedLayout(datalayout: number): boolean {
   return datalayout === DATALAYOUT.COMPRESSED_FULL || datalayout === DATALAYOUT.COMPRESSED_COMPACT;
 }

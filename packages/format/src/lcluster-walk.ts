@@ -1,6 +1,6 @@
 import { DATALAYOUT } from "./constants.js";
 import { corrupted, unsupported } from "./errors.js";
-import type { Inode } from "./inode.js";
+import { nidWhere, type Inode } from "./inode.js";
 import type { MetaWindow } from "./meta-window.js";
 import type { Superblock } from "./superblock.js";
 import { ADVISE, LCLUSTER, PCLUSTER_MAX_DSIZE, headerOffset } from "./zmap-layout.js";
@@ -93,7 +93,7 @@ export class LclusterWalk {
   ) {}
 
   get where(): string {
-    return `nid ${this.inode.nid}`;
+    return nidWhere(this.inode);
   }
 
   load(lcn: number, lookahead: boolean): Lcluster {

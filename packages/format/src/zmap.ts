@@ -1,6 +1,6 @@
 import { COMPRESSION_MAX, DATALAYOUT } from "./constants.js";
 import { corrupted, unsupported } from "./errors.js";
-import type { Inode } from "./inode.js";
+import { nidWhere, type Inode } from "./inode.js";
 import { LclusterWalk, findHead, lclusterIndexRange } from "./lcluster-walk.js";
 import { settle, tryInMemory, type MetaPeek, type MetaRead, type MetaWindow } from "./meta-window.js";
 import { ByteReader } from "./reader.js";
@@ -148,14 +148,6 @@ function trivialExtent(inode: Inode, z: ZInfo, ofs: number): ZExtent | undefined
     return { logical: 0, length: inode.size, kind: "fragment", physical: z.fragmentOffset, physicalLength: inode.size, algorithm: 0, partialRef: false, fullMapped: true };
   }
   return undefined;
-}
-
-/**
- * Where an error names the inode. Made only when thrown: a BigInt turned into text for
- * every extent mapped was a string per extent on the read path.
- */
-function nidWhere(inode: Inode): string {
-  return `nid ${inode.nid}`;
 }
 
 /** The extent, once checked against what the superblock and the kernel allow. */

@@ -7,6 +7,7 @@ import {
   loadZInfo,
   mapCompressed,
   mapCompressedInMemory,
+  nidWhere,
   unsupported,
   type MetaPeek,
   type MetaRead,
@@ -470,11 +471,6 @@ function decodeStored(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8A
     return;
   }
   return decoderFor(ctx, ext.algorithm).decode(raw, out, decodesPartially(ext, n));
-}
-
-/** Where an error names the inode: made only when thrown (a BigInt turned into text). */
-function nidWhere(inode: Inode): string {
-  return `nid ${inode.nid}`;
 }
 
 function decoderSettings(ctx: MountContext): { config: DecompressorConfig; key: string } {
