@@ -147,8 +147,8 @@ export function decodeZstd(src: Uint8Array, out: Uint8Array, partial: boolean): 
   } catch (e) {
     throw bad("zstd", (e as Error).message);
   }
+  // The declared size was checked against out.length and `partial` above: equal to it,
+  // the output is as long as it must be.
   if (decoded.length !== declared) throw bad("zstd", `frame of ${declared} bytes decodes to ${decoded.length}`);
-  if (decoded.length < out.length) throw bad("zstd", `frame ends after ${decoded.length} of ${out.length} bytes`);
-  if (!partial && decoded.length !== out.length) throw bad("zstd", "frame longer than its extent");
   out.set(decoded.subarray(0, out.length));
 }

@@ -46,7 +46,8 @@ export const fsckCommand: Command = {
           counts.files++;
           // Hashing costs about as much as decoding lz4: only where there is a digest to check.
           const fp = await fs.fingerprint(e.inode);
-          const h = fp && isSha256Fingerprint(fp) ? createHash("sha256") : undefined;
+          const digest = fp && isSha256Fingerprint(fp) ? fp.subarray(SHA256_PREFIX.length) : undefined;
+          const h = digest ? createHash("sha256") : undefined;
           let n = 0;
           for await (const c of fs.readChunks(e.inode, stream)) {
             h?.update(c);
@@ -54,8 +55,8 @@ export const fsckCommand: Command = {
           }
           if (n !== s.size) throw new Error(`read ${n} bytes, size is ${s.size}`);
           counts.bytes += n;
-          if (h) {
-            if (!h.digest().equals(Buffer.from(fp!.subarray(SHA256_PREFIX.length)))) throw new Error("content does not match its sha256 fingerprint");
+          if (h && digest) {
+            if (!h.digest().equals(Buffer.from(digest))) throw new Error("content does not match its sha256 fingerprint");
             counts.fingerprintsChecked++;
           }
         } else counts.other++;
