@@ -38,6 +38,48 @@ describe("PageCache", () => {
     expect(c.get(c.owner("a"), 3)).toBeUndefined();
   });
 
+  it("keeps an owner only while it holds pages, whichever object of its key is used", () => {
+    const c = new PageCache({ budgetBytes: 2 * (4096 + PAGE_BOOKKEEPING_BYTES) });
+    const first = c.owner("a");
+    expect(c.get(first, 0)).toBeUndefined();
+    expect(c.stats().owners).toBe(0);
+    c.put(first, 0, page(1));
+    expect(c.stats().owners).toBe(1);
+    expect(c.owner("a")).toBe(first);
+    // A reader that keeps what it takes leaves nothing behind.
+    expect(c.take(first, 0)?.[0]).toBe(1);
+    expect(c.stats()).toMatchObject({ owners: 0, pages: 0 });
+    expect(c.hasOwner("a")).toBe(false);
+    // Another object for the key, kept by its put: a put through the first object lands
+    // beside its page, where a lookup by key finds both.
+    const second = c.owner("a");
+    expect(second).not.toBe(first);
+    c.put(second, 1, page(2));
+    c.put(first, 2, page(3));
+    expect(c.stats()).toMatchObject({ owners: 1, pages: 2 });
+    expect(c.get(c.owner("a"), 2)?.[0]).toBe(3);
+    // Replacing an owner's only page (slabs free the old frame first) keeps the owner.
+    const b = c.owner("b");
+    c.drop(second);
+    c.put(b, 0, page(4));
+    c.put(b, 0, page(5, 100));
+    expect(c.stats()).toMatchObject({ owners: 1, pages: 1 });
+    expect(c.get(c.owner("b"), 0)?.length).toBe(100);
+    // Evicting an owner's last page forgets it too.
+    c.put(c.owner("c"), 0, page(6));
+    c.put(c.owner("c"), 1, page(7));
+    expect(c.stats().evictions).toBeGreaterThan(0);
+    expect(c.hasOwner("b")).toBe(false);
+  });
+
+  it("dropKeyed drops the pages of the owners whose keys start with the prefix, and only those", () => {
+    const c = new PageCache({ budgetBytes: 1 << 20 });
+    for (const key of ["1:5", "1:6", "12:5", "2:1"]) c.put(c.owner(key), 0, page(1, 100));
+    c.dropKeyed("1:");
+    expect(c.stats()).toMatchObject({ owners: 2, pages: 2 });
+    expect(c.hasOwner("12:5") && c.hasOwner("2:1")).toBe(true);
+  });
+
   it("replacing a page adjusts the byte count", () => {
     const c = new PageCache({ budgetBytes: 1 << 20 });
     const a = c.owner("a");

@@ -19,6 +19,8 @@ export const PAGE_BOOKKEEPING_BYTES = 64;
 
 export interface CacheStats {
   readonly pages: number;
+  /** Owners holding at least one page (an owner whose last page leaves is forgotten). */
+  readonly owners: number;
   /** Bytes of the slabs the pages are copied into, free frames included (0 without slabs; emptied slabs kept for reuse not counted, see slab-recycler.ts). */
   readonly slabBytes: number;
   /** Bytes returned by get() from pages that another mount filled (sharing at work). */
@@ -37,9 +39,15 @@ export interface CacheOwner {
 }
 
 interface OwnerState extends CacheOwner {
-  /** Slot of each cached page, by page index. */
-  readonly pages: Map<number, number>;
+  /** Slot of each cached page, by page index (NO_PAGES until its first page). */
+  pages: Map<number, number>;
 }
+
+/**
+ * The pages of an owner that never held one. Shared and never written: put() gives an
+ * owner a map of its own as it registers it.
+ */
+const NO_PAGES: Map<number, number> = new Map();
 
 export interface PageCacheOptions {
   /**
@@ -98,19 +106,31 @@ export class PageCache {
     return this.#slabs !== null;
   }
 
-  /** Whether an owner with this key currently exists. */
+  /** Whether an owner with this key holds pages. */
   hasOwner(key: string): boolean {
     return this.#owners.has(key);
   }
 
-  /** The owner object for `key`, created on first use. */
+  /**
+   * The owner for `key`. Only owners holding pages are kept: one without pages is a new
+   * object each time, kept from its first put() on, and forgotten again when its last page
+   * leaves. A reader that keeps what it reads (take, or a file read once through FUSE)
+   * would otherwise leave an empty owner behind for every file it ever read.
+   */
   owner(key: string): CacheOwner {
-    let o = this.#owners.get(key);
-    if (!o) {
-      o = { key, pages: new Map() };
-      this.#owners.set(key, o);
-    }
-    return o;
+    return this.#owners.get(key) ?? { key, pages: NO_PAGES };
+  }
+
+  /**
+   * The kept owner a put() for `owner` goes to: `owner` itself, kept from now on, unless
+   * another object with its key is kept already (made while `owner` was forgotten).
+   */
+  #keep(owner: OwnerState): OwnerState {
+    const kept = this.#owners.get(owner.key);
+    if (kept) return kept;
+    if (owner.pages === NO_PAGES) owner.pages = new Map();
+    this.#owners.set(owner.key, owner);
+    return owner;
   }
 
   /**
@@ -172,13 +192,17 @@ export class PageCache {
    * together; get() copies out any page used again.
    */
   put(owner: CacheOwner, index: number, data: Uint8Array, filler = 0): void {
-    const o = owner as OwnerState;
     if (data.length + PAGE_BOOKKEEPING_BYTES > this.budgetBytes) return;
+    let o = this.#keep(owner as OwnerState);
     const t = this.#slots;
     if (this.#slabs) {
       // A replaced page gives its frame back first: the new bytes may need another size.
       const old = o.pages.get(index);
-      if (old !== undefined) this.#remove(old, false);
+      if (old !== undefined) {
+        this.#remove(old, false);
+        // That may have been the owner's only page: then it was forgotten.
+        o = this.#keep(o);
+      }
       data = this.#slabs.copy(data);
     } else if (data.byteLength !== data.buffer.byteLength) {
       let fill = this.#viewedFills.get(data.buffer);
@@ -214,12 +238,17 @@ export class PageCache {
   drop(owner: CacheOwner): void {
     const o = owner as OwnerState;
     for (const slot of o.pages.values()) this.#remove(slot, false);
-    this.#owners.delete(o.key);
+  }
+
+  /** Drops the pages of every owner whose key starts with `prefix` (one mount's, at unmount). */
+  dropKeyed(prefix: string): void {
+    for (const o of this.#owners.values()) if (o.key.startsWith(prefix)) this.drop(o);
   }
 
   stats(): CacheStats {
     return {
       pages: this.#slots.count,
+      owners: this.#owners.size,
       slabBytes: this.#slabs?.slabBytes ?? 0,
       sharedBytesServed: this.#sharedBytesServed,
       bytes: this.#bytes,
@@ -241,7 +270,9 @@ export class PageCache {
     const t = this.#slots;
     if (this.#slabs) this.#slabs.release(t.view(slot));
     else this.#leaveFill(slot);
-    t.owner[slot]!.pages.delete(t.index[slot]!);
+    const owner = t.owner[slot]!;
+    owner.pages.delete(t.index[slot]!);
+    if (owner.pages.size === 0 && this.#owners.get(owner.key) === owner) this.#owners.delete(owner.key);
     this.#bytes -= t.length[slot]!;
     t.free(slot);
     if (evicted) this.#evictions++;

@@ -38,8 +38,8 @@ export interface MountContext {
   readonly scratch: BufferPool;
   /** Set when the mount shares pages (inode_share on and usable). */
   sharing: MountSharing | null;
-  /** Keys of this mount's private page owners, dropped from a shared cache at unmount. */
-  readonly privateOwners: Set<string>;
+  /** What the keys of this mount's private page owners start with: their pages leave a shared cache at unmount. */
+  readonly privateOwnerPrefix: string;
   /** Owner of each inode's pages in the page cache. */
   ownerOf(inode: Inode): CacheOwner;
 }

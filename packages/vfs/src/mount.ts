@@ -141,15 +141,12 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       compressed: new CompressedState(opts.decodedExtentBytes ?? DECODED_EXTENT_BUDGET),
       scratch: scratchPool(),
       sharing: null,
-      privateOwners: new Set(),
+      privateOwnerPrefix: `${id}:`,
       ownerOf(inode) {
         const shared = ctx.sharing?.ownerOf(inode);
         if (shared) return shared;
         let key = ownerKeys.get(inode);
-        if (key === undefined) {
-          ownerKeys.set(inode, (key = `${id}:${inode.nid}`));
-          ctx.privateOwners.add(key);
-        }
+        if (key === undefined) ownerKeys.set(inode, (key = `${id}:${inode.nid}`));
         return cache.owner(key);
       },
     };

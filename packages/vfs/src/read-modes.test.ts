@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, loadManifest, nameBytes, repoRoot } from "@erofs-ts/testkit";
 import { COMPRESSION, mount, type ErofsFs, type Inode, type Superblock } from "./index.js";
-import { recycledSlabBytes, releaseRecycledSlabs } from "@erofs-ts/ishare-cache";
+import { PageCache, recycledSlabBytes, releaseRecycledSlabs } from "@erofs-ts/ishare-cache";
 
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
@@ -79,6 +79,8 @@ describe("reads that do not keep pages", () => {
           // inside pages: each chunk a view of it, the same bytes, no page left behind.
           expect(await chunksSha(uncached, await uncached.iget(f.nid), new Uint8Array(20_000))).toBe(want);
           expect(uncached.cacheStats().data.bytes).toBe(0);
+          // Nor any bookkeeping: a daemon serving millions of files would keep it for each.
+          expect(uncached.cacheStats().data.owners).toBe(0);
         }
       } finally {
         await cached.unmount();
@@ -343,6 +345,31 @@ describe.skipIf(!corpus)("unmount", () => {
       expect(await sha(second, largest, 1 << 20, false)).toBe(await sha(second, largest, 96 << 10, true));
     } finally {
       await second.unmount();
+    }
+  });
+});
+
+describe("unmount with a page cache shared with other mounts", () => {
+  it("takes its own pages out of the cache and leaves the other mount's", async () => {
+    const image = join(repoRoot(), "fixtures/demo.erofs");
+    const cache = new PageCache({ budgetBytes: 64 << 20 });
+    const staying = await mount(image, { cache });
+    const leaving = await mount(image, { cache });
+    try {
+      for (const f of await files(staying)) await sha(staying, f, 1 << 20, true);
+      const before = cache.stats();
+      expect(before.pages).toBeGreaterThan(0);
+      for (const f of await files(leaving)) await sha(leaving, f, 1 << 20, true);
+      expect(cache.stats()).toMatchObject({ pages: 2 * before.pages, owners: 2 * before.owners });
+      await leaving.unmount();
+      expect(cache.stats()).toMatchObject({ pages: before.pages, owners: before.owners });
+      // The pages left are the staying mount's: read again, nothing is filled.
+      const { fills, misses } = cache.stats();
+      for (const f of await files(staying)) await sha(staying, f, 1 << 20, true);
+      expect(cache.stats()).toMatchObject({ fills, misses, pages: before.pages });
+    } finally {
+      await leaving.unmount();
+      await staying.unmount();
     }
   });
 });
