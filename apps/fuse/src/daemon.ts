@@ -29,6 +29,17 @@ const PER_MOUNT_CACHE_BYTES = 2 << 20;
 function fragmentCacheBytes(sb: Superblock): number {
   return sb.compression.availableAlgorithms & (1 << COMPRESSION.LZMA) ? 8 << 20 : PER_MOUNT_CACHE_BYTES;
 }
+/**
+ * Inodes each mount keeps parsed. The kernel caches the attributes and entries it was
+ * given, so the daemon sees an inode again mostly while serving one file's or one
+ * directory's requests, close together. With the vfs default (65536, ~400 bytes of heap
+ * each), a daemon that had served every file of an image of 100,000 small files (lz4,
+ * mkfs.erofs 1.5) held 33 MB of heap and 90 MB RSS once idle, against 10 and 66 MB with
+ * 8192, the walk (find | xargs cat) as fast. 16384 keeps a tree the size of
+ * wide-plain.erofs (8,400 entries) whole: `ls -l` asks for an xattr of every entry in
+ * turn, which a smaller cache would have forgotten by the next listing.
+ */
+const PER_MOUNT_INODES = 16384;
 /** How long the kernel gets to send INIT after mount(2). */
 const INIT_TIMEOUT_MS = 10_000;
 
@@ -63,6 +74,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
         // File pages live in the kernel's cache or the shared one: the per-mount caches
         // beside them only need a working set (they are paid once per mount).
         metadataCacheBytes: PER_MOUNT_CACHE_BYTES,
+        inodeCacheEntries: PER_MOUNT_INODES,
         packedCacheBytes: fragmentCacheBytes,
         decodedExtentBytes: PER_MOUNT_CACHE_BYTES,
         devices: o.devices,
@@ -254,7 +266,7 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
     externalBytes: mem.external,
     arrayBufferBytes: mem.arrayBuffers,
     mounts: mounts.map((m) => {
-      const { packed, decodedExtents, scratchBytes } = m.fs.cacheStats();
+      const { packed, decodedExtents, scratchBytes, inodes } = m.fs.cacheStats();
       return {
         image: m.pair.image,
         mountpoint: m.pair.mountpoint,
@@ -263,6 +275,7 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
         ...m.server.stats(),
         packedCache: packed,
         decodedExtents,
+        inodesKept: inodes,
         scratchBytes,
       };
     }),

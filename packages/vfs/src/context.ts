@@ -20,6 +20,8 @@ export interface MountContext {
   readonly packedCache: PageCache;
   /** Inodes by nid, bounded LRU (Map insertion order). */
   readonly inodes: Map<bigint, Inode>;
+  /** Most inodes `inodes` keeps (MountOptions.inodeCacheEntries). */
+  readonly inodeCacheEntries: number;
   /** Parsed directory blocks by "nid:index", bounded LRU (see directory.ts). */
   readonly dirBlocks: Map<string, DirEntry[]>;
   /** Set once the metabox inode is loaded (images with the METABOX feature). */
@@ -44,7 +46,6 @@ export interface MountContext {
   ownerOf(inode: Inode): CacheOwner;
 }
 
-export const INODE_CACHE_ENTRIES = 65536;
 
 /** The one owner of the packed-inode cache's pages. */
 export const PACKED_OWNER = "packed";

@@ -247,9 +247,11 @@ export class ErofsFs {
    * decoded extents kept for the page they share with the next fill (zstd and deflate
    * only: other codecs decode just the prefix a fill needs).
    */
-  cacheStats(): { data: CacheStats; metadata: CacheStats; packed: CacheStats; decodedExtents: DecodedExtentStats; scratchBytes: number } {
+  cacheStats(): { data: CacheStats; metadata: CacheStats; packed: CacheStats; decodedExtents: DecodedExtentStats; scratchBytes: number; inodes: number } {
     const c = this.#ctx.compressed;
     return {
+      // Parsed inodes kept (MountOptions.inodeCacheEntries).
+      inodes: this.#ctx.inodes.size,
       data: this.#ctx.cache.stats(),
       metadata: this.#ctx.meta.stats(),
       packed: this.#ctx.packedCache.stats(),

@@ -8,7 +8,6 @@ import {
   type MetaSpan,
 } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
-import { INODE_CACHE_ENTRIES } from "./context.js";
 import { readData } from "./data-path.js";
 import { lruGet, lruSet } from "./lru.js";
 
@@ -38,7 +37,7 @@ export async function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
     bytes = await readMetadata(ctx, loc.offset, 64, inMetabox);
   }
   const inode = parseInode(bytes, ctx.sb, nid, loc.offset);
-  lruSet(ctx.inodes, nid, inode, INODE_CACHE_ENTRIES);
+  lruSet(ctx.inodes, nid, inode, ctx.inodeCacheEntries);
   if (ctx.sharing) await ctx.sharing.attach(inode);
   return inode;
 }

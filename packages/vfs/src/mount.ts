@@ -36,6 +36,12 @@ export interface MountOptions {
   /** Budget of the metadata block cache (default 8 MiB). */
   metadataCacheBytes?: number;
   /**
+   * Most inodes kept parsed (default 65536). Each costs ~400 bytes of JavaScript heap
+   * (measured on an image of 100,000 files: 26.7 MB for 65536); one not kept is parsed
+   * again from the metadata blocks when next asked for.
+   */
+  inodeCacheEntries?: number;
+  /**
    * Budget of the packed inode's (fragments') decoded pages (default 16 MiB), or a
    * function of the superblock giving it (say, by what decoding the image takes).
    */
@@ -74,6 +80,7 @@ export interface MountOptions {
 
 const DEFAULT_CACHE_BYTES = 64 << 20;
 const DEFAULT_META_CACHE_BYTES = 8 << 20;
+const DEFAULT_INODE_CACHE_ENTRIES = 65536;
 /** The packed inode's decoded pages: enough for a walk's working set of fragments. */
 const PACKED_CACHE_BYTES = 16 << 20;
 /** Recently decoded extents kept for the pages two extents share (at least two 12 MiB maxima). */
@@ -135,6 +142,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       cache,
       packedCache: new PageCache({ budgetBytes: typeof opts.packedCacheBytes === "function" ? opts.packedCacheBytes(sb) : (opts.packedCacheBytes ?? PACKED_CACHE_BYTES) }),
       inodes: new Map(),
+      inodeCacheEntries: inodeCacheEntries(opts.inodeCacheEntries),
       dirBlocks: new Map(),
       metabox: null,
       packed: null,
@@ -180,4 +188,10 @@ async function openSource(source: string | BlockSource | Uint8Array, fileOptions
   if (typeof source === "string") return new ReadaheadSource(await FileSource.open(source, fileOptions), { buffers: scratchPool() });
   if (source instanceof Uint8Array) return new MemorySource(source);
   return source;
+}
+
+function inodeCacheEntries(n: number | undefined): number {
+  if (n === undefined) return DEFAULT_INODE_CACHE_ENTRIES;
+  if (!Number.isSafeInteger(n) || n < 1) throw new ErofsError("EINVAL", `inodeCacheEntries must be a positive integer, got ${n}`, "inodeCacheEntries");
+  return n;
 }

@@ -140,10 +140,12 @@ export interface MountStats {
   packedCache: { pages: number; bytes: number; budgetBytes: number; fills: number };
   scratchBytes: number;
   replyBufferBytes: number;
+  /** Parsed inodes the mount keeps. */
+  inodesKept: number;
 }
 
 export interface DaemonStats {
-  cache: { pages: number; bytes: number; budgetBytes: number; hits: number; misses: number; fills: number; evictions: number; sharedBytesServed: number };
+  cache: { pages: number; owners: number; bytes: number; budgetBytes: number; hits: number; misses: number; fills: number; evictions: number; sharedBytesServed: number };
   rssBytes: number;
   mounts: MountStats[];
 }

@@ -53,6 +53,29 @@ describe.skipIf(!FUSE_AVAILABLE || !corpus)("erofs-fuse when idle", () => {
     }
   });
 
+  it("keeps no bookkeeping for the files it has served: cache owners only for pages it holds, a bounded count of parsed inodes", async () => {
+    const daemon = (slot.daemon = await FuseDaemon.start([{ image: join(corpus!, "real/app-b.erofs") }]));
+    const files = filesSized(daemon.mountpoints[0]!, () => true);
+    let dirs = 0;
+    const countDirs = (dir: string): void => {
+      dirs++;
+      for (const name of readdirSync(dir)) {
+        const st = statSync(join(dir, name), { throwIfNoEntry: false });
+        if (st?.isDirectory()) countDirs(join(dir, name));
+      }
+    };
+    countDirs(daemon.mountpoints[0]!);
+    expect(files.length).toBeGreaterThan(1000);
+    for (const f of files) readFileSync(f);
+    const stats = await daemon.stats();
+    // The kernel caches these files' pages: the daemon keeps none of them, and no owner
+    // for them either (it kept one per file served until unmount). What it may still own
+    // are directory blocks and the last pages of an extent a read ended inside.
+    expect(stats.cache.owners).toBeLessThan(dirs + 50);
+    expect(stats.mounts[0]!.inodesKept).toBeGreaterThan(0);
+    expect(stats.mounts[0]!.inodesKept).toBeLessThanOrEqual(16384);
+  });
+
   it("keeps more decoded fragments for an LZMA image than for a Zstandard one (decoding LZMA again costs most)", async () => {
     const images = ["real/app-a-lzma.erofs", "real/app-a-zstd.erofs"];
     const daemon = (slot.daemon = await FuseDaemon.start(images.map((i) => ({ image: join(corpus!, i) }))));
