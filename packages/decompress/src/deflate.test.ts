@@ -1,6 +1,7 @@
 import { deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { committedVectors, firstDiff, fuzzDecoder, gzipBody, hasTool, outcome, prng, runTool, samples } from "./codec.test-helper.js";
+import { decodeOnce } from "./deflate.js";
 import { decodeDeflate } from "./index.js";
 
 const HAVE_GZIP = hasTool("gzip");
@@ -89,6 +90,74 @@ describe("decodeDeflate: output size", () => {
     expect(bomb.length).toBeLessThan(128 << 10);
     expect(await outcome(() => decodeDeflate(bomb, new Uint8Array(4096), false))).toBe("EFSCORRUPTED");
     expect(await outcome(() => decodeDeflate(bomb, new Uint8Array(4096), true))).toBe("EFSCORRUPTED");
+  });
+});
+
+describe("decodeDeflate: one stream after another", () => {
+  it("each decodes as if it were the first, whatever came before: other streams, corrupt ones, partial ones", async () => {
+    const streams = [...committedVectors("deflate"), ...samples().map((s) => ({ name: s.name, data: s.data, encoded: deflateRawSync(s.data, { level: 6 }) }))];
+    const r = prng(77);
+    for (let t = 0; t < 200; t++) {
+      const v = streams[r() % streams.length]!;
+      switch (r() % 4) {
+        case 0: {
+          // Garbage: the decoder that refused it must not poison the next stream.
+          const junk = Uint8Array.from({ length: 1 + (r() % 64) }, () => r() & 0xff);
+          const o = await outcome(() => decodeDeflate(junk, new Uint8Array(1 + (r() % 4096)), r() % 2 === 0));
+          expect(["ok", "EFSCORRUPTED"]).toContain(o);
+          break;
+        }
+        case 1: {
+          // Partial with the whole length: the stream ends exactly at the output's end.
+          const out = new Uint8Array(v.data.length);
+          decodeDeflate(v.encoded, out, true);
+          expect(firstDiff(out, v.data), v.name).toBe(-1);
+          break;
+        }
+        default: {
+          const out = new Uint8Array(v.data.length);
+          decodeDeflate(v.encoded, out, false);
+          expect(firstDiff(out, v.data), v.name).toBe(-1);
+        }
+      }
+    }
+  });
+});
+
+describe("decodeDeflate without the reused stream (node:zlib's inflateRawSync, where zlib's internals differ)", () => {
+  /** "ok" and the bytes written, or the error code; the output starts poisoned. */
+  const result = (decode: typeof decodeDeflate, input: Uint8Array, size: number, partial: boolean): string => {
+    const out = new Uint8Array(size).fill(0xee);
+    try {
+      decode(input, out, partial);
+    } catch (e) {
+      return (e as { code?: string }).code ?? "untyped";
+    }
+    return `ok ${Buffer.from(out).toString("base64")}`;
+  };
+
+  it("gives what the reused stream gives, byte for byte and error for error", () => {
+    const r = prng(0x0dd);
+    const inputs = committedVectors("deflate").map((v) => ({ bytes: v.encoded, size: v.data.length }));
+    let corrupt = 0;
+    for (let t = 0; t < 600; t++) {
+      const base = inputs[r() % inputs.length]!;
+      const bytes = Uint8Array.from(base.bytes);
+      // Half the time a few bytes flipped or the stream cut short.
+      if (t % 2) {
+        for (let k = 0; k < 1 + (r() % 3); k++) {
+          const at = r() % bytes.length;
+          bytes[at] = bytes[at]! ^ (1 << (r() % 8));
+        }
+      }
+      const input = t % 5 === 0 ? bytes.subarray(0, r() % bytes.length) : bytes;
+      const size = [base.size, base.size - 1, base.size + 1, r() % (base.size + 1)][r() % 4]!;
+      const partial = r() % 2 === 0;
+      const want = result(decodeOnce, input, Math.max(0, size), partial);
+      expect(result(decodeDeflate, input, Math.max(0, size), partial), `case ${t}`).toBe(want);
+      if (!want.startsWith("ok")) corrupt++;
+    }
+    expect(corrupt).toBeGreaterThan(100);
   });
 });
 

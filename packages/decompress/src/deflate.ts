@@ -1,8 +1,98 @@
-import { constants, inflateRawSync } from "node:zlib";
+import { InflateRaw, constants, inflateRawSync } from "node:zlib";
 import { bad } from "./errors.js";
 
 /** Largest decoded size of one pcluster (Z_EROFS_PCLUSTER_MAX_DSIZE): bounds zlib's output. */
 const MAX_DECODED = 12 << 20;
+/** Largest output kept between decodes for reuse; larger extents get a buffer of their own. */
+const KEPT_OUTPUT_BYTES = 2 << 20;
+/** Where output past the extent goes while a partial decode counts the rest of the stream. */
+const OVERFLOW_BYTES = 64 << 10;
+
+/**
+ * The part of a node:zlib stream a decoder can drive one call at a time: its native
+ * handle's writeSync(flush, in, inOff, inLen, out, outOff, outLen) and the two counts it
+ * leaves behind (output space, input left). Node's own inflateRawSync drives it so, but
+ * makes a new stream (a Transform, a native zlib state with its 32 KiB window) and a new
+ * output buffer for every call: for erofs-fuse, 24,000 page faults a walk of
+ * app-a-deflate (~11 µs each on the benchmark VM), most of them zlib writing into output
+ * buffers fresh from mmap. Not a documented interface, so it is checked before use, and
+ * the documented inflateRawSync is used where it is missing.
+ */
+interface ZlibHandle {
+  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+}
+
+/** A raw inflate stream reused from pcluster to pcluster, reset before each. */
+class ReusedInflater {
+  readonly #stream: InflateRaw;
+  readonly #handle: ZlibHandle;
+  readonly #state: Uint32Array;
+  #output = new Uint8Array(0);
+  #overflow: Uint8Array | undefined;
+
+  private constructor(stream: InflateRaw, handle: ZlibHandle, state: Uint32Array) {
+    this.#stream = stream;
+    this.#handle = handle;
+    this.#state = state;
+  }
+
+  /** A new inflater, or null when this Node's zlib streams are not shaped as expected. */
+  static create(): ReusedInflater | null {
+    const stream = new InflateRaw({ windowBits: 15 });
+    // An error destroys the stream, which emits it later: it was thrown already.
+    stream.on("error", () => {});
+    const internals = stream as unknown as { _handle?: Partial<ZlibHandle>; _writeState?: unknown };
+    const handle = internals._handle;
+    const state = internals._writeState;
+    if (typeof handle?.writeSync !== "function" || !(state instanceof Uint32Array) || state.length < 2) {
+      stream.destroy();
+      return null;
+    }
+    return new ReusedInflater(stream, handle as ZlibHandle, state);
+  }
+
+  /** True once an error has ended the stream: it cannot be used again. */
+  get broken(): boolean {
+    return this.#stream.destroyed;
+  }
+
+  /**
+   * Decodes `src` into `out`, with the checks of decodeDeflate. The stream is decoded into
+   * a buffer of its own first (one byte more than `out`, to see a longer stream), so `out`
+   * is untouched when the stream turns out corrupt.
+   */
+  decode(src: Uint8Array, out: Uint8Array, partial: boolean): void {
+    this.#stream.reset();
+    const want = partial ? out.length : out.length + 1;
+    const first = want <= this.#output.length ? this.#output : new Uint8Array(Math.max(want, Math.min(2 * this.#output.length, KEPT_OUTPUT_BYTES)));
+    if (first.length <= KEPT_OUTPUT_BYTES) this.#output = first;
+    let target: Uint8Array = first;
+    let targetLength = want;
+    let inOff = 0;
+    let inLeft = src.length;
+    let total = 0;
+    for (;;) {
+      this.#handle.writeSync(constants.Z_SYNC_FLUSH, src, inOff, inLeft, target, 0, targetLength);
+      if (this.#stream.destroyed) throw bad("deflate", (this.#stream.errored as Error | null)?.message ?? "stream error");
+      const outLeft = this.#state[0]!;
+      const inLeftAfter = this.#state[1]!;
+      total += targetLength - outLeft;
+      inOff += inLeft - inLeftAfter;
+      inLeft = inLeftAfter;
+      if (total > MAX_DECODED) throw bad("deflate", "stream decodes to more than its extent");
+      // Room left: the stream ended, or its input did.
+      if (outLeft !== 0) break;
+      if (!partial) throw bad("deflate", "stream longer than its extent");
+      // A partial decode has its prefix; the rest is only counted (a bomb is still refused).
+      target = this.#overflow ??= new Uint8Array(OVERFLOW_BYTES);
+      targetLength = target.length;
+    }
+    if (total < out.length) throw bad("deflate", `stream ends after ${total} of ${out.length} bytes`);
+    out.set(first.subarray(0, out.length));
+  }
+}
+
+let inflater: ReusedInflater | null | undefined;
 
 /**
  * Raw DEFLATE through node:zlib (C speed). Output is capped, so a bomb cannot allocate
@@ -12,6 +102,17 @@ const MAX_DECODED = 12 << 20;
  * we (the superblock's value only limits what mkfs may have written).
  */
 export function decodeDeflate(src: Uint8Array, out: Uint8Array, partial: boolean): void {
+  if (inflater === undefined || inflater?.broken) inflater = ReusedInflater.create();
+  if (inflater) return inflater.decode(src, out, partial);
+  decodeOnce(src, out, partial);
+}
+
+/**
+ * decodeDeflate through node:zlib's documented interface: a new stream and output per
+ * call. Where the reused stream cannot be had; exported for the tests that hold the two
+ * to the same results.
+ */
+export function decodeOnce(src: Uint8Array, out: Uint8Array, partial: boolean): void {
   let decoded: Uint8Array;
   try {
     decoded = inflateRawSync(src, {
