@@ -34,10 +34,11 @@ function fragmentCacheBytes(sb: Superblock): number {
  * given, so the daemon sees an inode again mostly while serving one file's or one
  * directory's requests, close together. With the vfs default (65536, ~400 bytes of heap
  * each), a daemon that had served every file of an image of 100,000 small files (lz4,
- * mkfs.erofs 1.5) held 33 MB of heap and 90 MB RSS once idle, against 10 and 66 MB with
- * 8192, the walk (find | xargs cat) as fast. 16384 keeps a tree the size of
- * wide-plain.erofs (8,400 entries) whole: `ls -l` asks for an xattr of every entry in
- * turn, which a smaller cache would have forgotten by the next listing.
+ * mkfs.erofs 1.5) held 33 MB of heap and 90 MB RSS once idle; 13 and 70 MB with 16384
+ * (10 and 66 MB with 8192), the walk (find | xargs cat) as fast. 16384 rather than 8192
+ * keeps a tree the size of wide-plain.erofs (8,400 entries) whole: `ls -l` asks for an
+ * xattr of every entry in turn, and an LRU smaller than the tree forgets each inode
+ * before its next turn.
  */
 const PER_MOUNT_INODES = 16384;
 /** How long the kernel gets to send INIT after mount(2). */

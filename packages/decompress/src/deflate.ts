@@ -13,7 +13,7 @@ const OVERFLOW_BYTES = 64 << 10;
  * handle's writeSync(flush, in, inOff, inLen, out, outOff, outLen) and the two counts it
  * leaves behind (output space, input left). Node's own inflateRawSync drives it so, but
  * makes a new stream (a Transform, a native zlib state with its 32 KiB window) and a new
- * output buffer for every call: for erofs-fuse, 24,000 page faults a walk of
+ * output buffer for every call: for erofs-fuse, 24,000–27,000 page faults a walk of
  * app-a-deflate (~11 µs each on the benchmark VM), most of them zlib writing into output
  * buffers fresh from mmap. Not a documented interface, so it is checked before use, and
  * the documented inflateRawSync is used where it is missing.

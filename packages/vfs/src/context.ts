@@ -46,6 +46,5 @@ export interface MountContext {
   ownerOf(inode: Inode): CacheOwner;
 }
 
-
 /** The one owner of the packed-inode cache's pages. */
 export const PACKED_OWNER = "packed";

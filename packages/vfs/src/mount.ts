@@ -129,7 +129,9 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
     if (sb.compression.availableAlgorithms & (1 << COMPRESSION.ZSTD)) void zstdReady();
     const id = nextMountId++;
     const cache = opts.cache ?? new PageCache({ budgetBytes: opts.cacheBytes ?? DEFAULT_CACHE_BYTES });
-    // Each inode's private owner key, made once: every read asks for its owner.
+    // Each inode's private owner key, made once: every read asks for its owner. Keys start
+    // with a prefix no other mount's keys (nor the sharing registry's) start with.
+    const ownerPrefix = `mount${id}:`;
     const ownerKeys = new WeakMap<Inode, string>();
     const ctx: MountContext = {
       id,
@@ -149,12 +151,12 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       compressed: new CompressedState(opts.decodedExtentBytes ?? DECODED_EXTENT_BUDGET),
       scratch: scratchPool(),
       sharing: null,
-      privateOwnerPrefix: `${id}:`,
+      privateOwnerPrefix: ownerPrefix,
       ownerOf(inode) {
         const shared = ctx.sharing?.ownerOf(inode);
         if (shared) return shared;
         let key = ownerKeys.get(inode);
-        if (key === undefined) ownerKeys.set(inode, (key = `${id}:${inode.nid}`));
+        if (key === undefined) ownerKeys.set(inode, (key = ownerPrefix + inode.nid));
         return cache.owner(key);
       },
     };
