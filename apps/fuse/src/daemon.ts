@@ -15,19 +15,22 @@ export const READERS_PER_MOUNT = 8;
 const READ_BUFFER = 132 << 10;
 /** Sequential readahead window for files cached by the kernel. */
 const READAHEAD_KIB = 1024;
-/** Budget of each of a mount's own caches (metadata blocks, decoded extents, and fragments but for LZMA images). */
+/** Budget of each of a mount's own caches (metadata blocks, decoded extents, and fragments of LZ4 images). */
 const PER_MOUNT_CACHE_BYTES = 2 << 20;
 /**
  * Budget of a mount's decoded fragments, emptied whenever the daemon goes idle. Files that
  * are identical share one fragment, so a walk keeps jumping back to packed pclusters it
  * decoded before: a walk of app-a-lzma decoded 54 MB of its 27 MB packed inode with
- * 2 MiB, 30 MB with 8 MiB. That pays only where decoding is slow. In interleaved cold
- * walks (7 rounds each) 8 MiB made LZMA (~100 MB/s) walks 10% faster; with DEFLATE and
- * Zstandard it changed nothing, and lz4hc walks were 9% slower: decoding again cost less
- * than the extra memory, faulted in afresh after every idle release.
+ * 2 MiB, 30 MB with 8 MiB; a walk of app-a-zstd decoded 107 MB for its 69 MB of files
+ * with 2 MiB, 79 MB with 8 MiB. That pays only where decoding is slower than faulting in
+ * the extra memory afresh after every idle release (~11 µs a page on the benchmark VM).
+ * In interleaved cold walks with an idle pause between them, 8 MiB made LZMA walks 10%
+ * faster (7 rounds each), Zstandard 14% and DEFLATE 6% (10 rounds each, 104 -> 119 and
+ * 117 -> 124 MB/s); lz4hc walks were 9% slower, LZ4 decoding again costing less.
  */
 function fragmentCacheBytes(sb: Superblock): number {
-  return sb.compression.availableAlgorithms & (1 << COMPRESSION.LZMA) ? 8 << 20 : PER_MOUNT_CACHE_BYTES;
+  const slow = (1 << COMPRESSION.LZMA) | (1 << COMPRESSION.DEFLATE) | (1 << COMPRESSION.ZSTD);
+  return sb.compression.availableAlgorithms & slow ? 8 << 20 : PER_MOUNT_CACHE_BYTES;
 }
 /**
  * Inodes each mount keeps parsed. The kernel caches the attributes and entries it was
