@@ -309,7 +309,7 @@ async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): P
   await decodeHere(ctx, inode, jobs.filter((j) => !isShared(j)));
   const { config, key } = decoderSettings(ctx);
   await pool.share(
-    algorithm!,
+    algorithm,
     config,
     key,
     shared.map((j) => ({ input: j.raw!, outLength: j.target.length, partial: decodesPartially(j.ext, j.target.length) })),

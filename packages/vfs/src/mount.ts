@@ -93,6 +93,8 @@ let nextMountId = 1;
  */
 export async function mount(source: string | BlockSource | Uint8Array, options: MountOptions | string = {}): Promise<ErofsFs> {
   const opts = typeof options === "string" ? fromText(options) : options;
+  // Checked before the image is opened: a bad option needs no I/O to be refused.
+  const inodeCacheEntries = inodeCacheEntriesOf(opts.inodeCacheEntries);
   const opened: BlockSource[] = [];
   try {
     const fileOptions: FileSourceOptions = { ...opts.fileHooks, syncReads: opts.syncReads ?? opts.fileHooks?.syncReads };
@@ -144,7 +146,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       cache,
       packedCache: new PageCache({ budgetBytes: typeof opts.packedCacheBytes === "function" ? opts.packedCacheBytes(sb) : (opts.packedCacheBytes ?? PACKED_CACHE_BYTES) }),
       inodes: new Map(),
-      inodeCacheEntries: inodeCacheEntries(opts.inodeCacheEntries),
+      inodeCacheEntries,
       dirBlocks: new Map(),
       metabox: null,
       packed: null,
@@ -192,7 +194,7 @@ async function openSource(source: string | BlockSource | Uint8Array, fileOptions
   return source;
 }
 
-function inodeCacheEntries(n: number | undefined): number {
+function inodeCacheEntriesOf(n: number | undefined): number {
   if (n === undefined) return DEFAULT_INODE_CACHE_ENTRIES;
   if (!Number.isSafeInteger(n) || n < 1) throw new ErofsError("EINVAL", `inodeCacheEntries must be a positive integer, got ${n}`, "inodeCacheEntries");
   return n;
