@@ -96,32 +96,62 @@ describe("compressed maps stay bounded on hostile indexes", () => {
   });
 
   it("4-byte encoded extents are summed a batch of records per read, never one read sized by the offset", async () => {
-    // 48-bit layout, 4-byte records: the start of extent n is pstart + the lengths before it.
     const count = 5000;
     const ino = inode(DATALAYOUT.COMPRESSED_FULL, 4096 * count);
-    const base = Math.ceil((HEADER + 8) / 4) * 4;
-    const reads: Read[] = [];
-    const read = async (offset: number, length: number) => {
-      reads.push({ offset, length });
-      const out = new Uint8Array(length);
-      const dv = new DataView(out.buffer);
-      for (let o = offset; o < offset + length; o += 4) {
-        if (o === HEADER) dv.setUint32(0, count, true);
-        else if (o === HEADER + 4) dv.setUint16(o - offset, 0x0001, true); // h_advise: EXTENTS, 4-byte records
-        else if (o === base) dv.setUint32(o - offset, 1000, true); // pstart (low half of le64)
-        else if (o >= base + 8) dv.setUint32(o - offset, (1 << 28) | 4096, true); // lz4, 4096 bytes each
-      }
-      return out;
-    };
+    const { read, reads } = fourByteExtents(count, () => 4096);
     const z = await loadZInfo(ino, sb, read);
-    expect(z.extents).toBe(count);
+    // mkfs writes no count with 4- and 8-byte records: the header holds the lcluster size.
+    expect(z).toMatchObject({ encodedExtents: true, extents: 0, lclusterBits: 12 });
     reads.length = 0;
     const ext = await mapCompressed(ino, sb, z, (count - 1) * 4096 + 10, read);
     expect(ext).toMatchObject({ logical: (count - 1) * 4096, length: 4096, kind: "encoded", physical: 1000 + (count - 1) * 4096, physicalLength: 4096 });
     expect(Math.max(...reads.map((r) => r.length))).toBeLessThanOrEqual(1024 * 4);
     expect(reads.length).toBeLessThanOrEqual(Math.ceil(count / 1024) + 2);
   });
+
+  it("4-byte encoded extents start where the lengths before them end, in any order of mapping, without rescanning", async () => {
+    const count = 3000;
+    const plen = (i: number) => 700 + ((i * 37) % 3300);
+    const starts = [1000];
+    for (let i = 0; i < count; i++) starts.push(starts[i]! + plen(i));
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, 4096 * count - 5);
+    const { read, reads } = fourByteExtents(count, plen);
+    const z = await loadZInfo(ino, sb, read);
+    const check = async (i: number) => {
+      const ext = await mapCompressed(ino, sb, z, i * 4096 + (i % 4096), read);
+      expect(ext, `extent ${i}`).toMatchObject({ logical: i * 4096, kind: "encoded", physical: starts[i], physicalLength: plen(i) });
+    };
+    // Out of order first (each batch boundary reached before its predecessors are known)...
+    for (const i of [2999, 17, 1024, 1023, 2048, 0, 1500, 2047, 2999]) await check(i);
+    // ...then every extent in order: the kept sums bound what each mapping reads.
+    reads.length = 0;
+    for (let i = 0; i < count; i++) await check(i);
+    const bytesRead = reads.reduce((sum, r) => sum + r.length, 0);
+    expect(bytesRead).toBeLessThan(count * 1024 * 4);
+  });
 });
+
+/**
+ * A metadata reader for a 48-bit extents inode with 4-byte records, as mkfs writes them:
+ * the header (no count; the lcluster size, here one block), the le64 start of the first
+ * pcluster (1000), then one record per lcluster, lz4 and `plen(i)` bytes long.
+ */
+function fourByteExtents(count: number, plen: (i: number) => number) {
+  const base = Math.ceil((HEADER + 8) / 4) * 4;
+  const reads: Read[] = [];
+  const read = async (offset: number, length: number) => {
+    reads.push({ offset, length });
+    const out = new Uint8Array(length);
+    const dv = new DataView(out.buffer);
+    for (let o = offset; o < offset + length; o += 4) {
+      if (o === HEADER + 4) dv.setUint16(o - offset, 0x0001, true); // h_advise: EXTENTS, 4-byte records
+      else if (o === base) dv.setUint32(o - offset, 1000, true); // pstart (low half of le64)
+      else if (o >= base + 8 && o < base + 8 + count * 4) dv.setUint32(o - offset, (1 << 28) | plen((o - base - 8) / 4), true);
+    }
+    return out;
+  };
+  return { read, reads };
+}
 
 describe("lcluster walks read what they miss, once, and nothing they have", () => {
   // Head at lcluster 0, NONHEADs up to 2999, next head at 3000: the extent [0, 3000 lclusters).

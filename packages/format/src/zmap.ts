@@ -21,6 +21,17 @@ export type { MetaPeek, MetaRead, MetaSpan } from "./meta-window.js";
 /** Encoded-extent records read per metadata read when scanning 4-byte records. */
 const EXTENT_BATCH = 1024;
 
+/** Bytes per encoded-extent record: 4, 8, 16 or 32 (Z_EROFS_ADVISE_EXTRECSZ). */
+function extentRecordSize(advise: number): number {
+  return 4 << ((advise >> 1) & 3);
+}
+
+/**
+ * For inodes mapped by 4-byte extent records: the physical start of every EXTENT_BATCH-th
+ * record, as far as a mapping has summed them (index k: record k × EXTENT_BATCH).
+ */
+const runningStarts = new WeakMap<ZInfo, number[]>();
+
 const EXTENT_PLEN_PARTIAL = 1 << 27;
 const EXTENT_PLEN_FMT_BIT = 28;
 const EXTENT_PLEN_MASK = (PCLUSTER_MAX_SIZE << 1) - 1;
@@ -40,7 +51,16 @@ export interface ZInfo {
   readonly idataOffset: number;
   /** lcn of the tail extent's head (fragment or inline tail), -1 if none. */
   readonly tailHeadLcn: number;
-  /** Encoded-extent count (48-bit extents layout), 0 otherwise. */
+  /**
+   * The inode maps through encoded extents (the 48-bit layout's z_erofs_extent records,
+   * full layout with the EXTENTS advise bit) instead of lcluster indexes.
+   */
+  readonly encodedExtents: boolean;
+  /**
+   * Encoded-extent count, from the header: only 16- and 32-byte records carry one. The
+   * 4- and 8-byte records are one per lcluster, so the header holds the lcluster size
+   * there instead, and this is 0.
+   */
   readonly extents: number;
 }
 
@@ -75,16 +95,16 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
     if (off > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupted("fragment offset out of range", where);
     return {
       advise: ADVISE.FRAGMENT_PCLUSTER, lclusterBits: sb.blockSizeBits, algorithms: [0, 0], wholeFragment: true,
-      fragmentOffset: Number(off), idataSize: 0, idataOffset: 0, tailHeadLcn: 0, extents: 0,
+      fragmentOffset: Number(off), idataSize: 0, idataOffset: 0, tailHeadLcn: 0, encodedExtents: false, extents: 0,
     };
   }
   const advise = h.u16(4);
   const lclusterBits = sb.blockSizeBits + (h.u8(7) & 15);
   if (inode.datalayout === DATALAYOUT.COMPRESSED_FULL && advise & ADVISE.EXTENTS) {
-    const extents = h.u32(0) + h.u16(6) * 0x1_0000_0000;
+    const extents = extentRecordSize(advise) > 8 ? h.u32(0) + h.u16(6) * 0x1_0000_0000 : 0;
     return {
       advise, lclusterBits, algorithms: [0, 0], wholeFragment: false, fragmentOffset: 0, idataSize: 0,
-      idataOffset: 0, tailHeadLcn: -1, extents,
+      idataOffset: 0, tailHeadLcn: -1, encodedExtents: true, extents,
     };
   }
   const algType = h.u8(6);
@@ -110,7 +130,7 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
       fragmentOffset += head.pblk * 0x1_0000_0000;
     }
   }
-  return { advise, lclusterBits, algorithms, wholeFragment: false, fragmentOffset, idataSize, idataOffset, tailHeadLcn, extents: 0 };
+  return { advise, lclusterBits, algorithms, wholeFragment: false, fragmentOffset, idataSize, idataOffset, tailHeadLcn, encodedExtents: false, extents: 0 };
 }
 
 /**
@@ -122,7 +142,7 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
 export async function mapCompressed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, read: MetaRead, peek?: MetaPeek): Promise<ZExtent> {
   const trivial = trivialExtent(inode, z, ofs);
   if (trivial) return trivial;
-  if (z.extents) return checkedExtent(inode, sb, ofs, await mapEncodedExtents(inode, sb, z, ofs, read));
+  if (z.encodedExtents) return checkedExtent(inode, sb, ofs, await mapEncodedExtents(inode, sb, z, ofs, read));
   const bounds = () => lclusterIndexRange(inode, sb, z.advise, z.lclusterBits);
   return checkedExtent(inode, sb, ofs, await settle((meta) => mapIndexed(inode, sb, z, ofs, meta), read, peek, bounds));
 }
@@ -134,7 +154,7 @@ export async function mapCompressed(inode: Inode, sb: Superblock, z: ZInfo, ofs:
 export function mapCompressedInMemory(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, peek: MetaPeek): ZExtent | undefined {
   const trivial = trivialExtent(inode, z, ofs);
   if (trivial) return trivial;
-  if (z.extents) return undefined;
+  if (z.encodedExtents) return undefined;
   const ext = tryInMemory((meta) => mapIndexed(inode, sb, z, ofs, meta), peek);
   return ext && checkedExtent(inode, sb, ofs, ext);
 }
@@ -208,7 +228,7 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
 /** The 48-bit layout's encoded extents (z_erofs_map_blocks_ext). */
 async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, read: MetaRead): Promise<ZExtent> {
   const where = `nid ${inode.nid}`;
-  const recsz = 4 << ((z.advise >> 1) & 3);
+  const recsz = extentRecordSize(z.advise);
   const base = Math.ceil((headerOffset(inode) + 8) / recsz) * recsz;
   const lsize = 2 ** z.lclusterBits;
   let lend = inode.size;
@@ -219,19 +239,29 @@ async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: nu
   if (recsz <= 8) {
     let pos = base;
     let running: number | null = null;
+    let starts: number[] | undefined;
     if (recsz <= 4) {
-      const r = new ByteReader(await read(pos, 8), `extents of ${where}`);
-      running = r.u64n(0, "pstart");
-      pos += 8;
-      lstart = 0;
+      // 4-byte records carry no start address: it is the running sum of the lengths before,
+      // from the 64-bit start that precedes the records. Reaching `ofs` means summing every
+      // record before it; the sums at each EXTENT_BATCH-th record are kept per inode, so a
+      // sequential read does not start from the first record for every extent.
+      starts = runningStarts.get(z);
+      if (!starts) {
+        const r = new ByteReader(await read(pos, 8), `extents of ${where}`);
+        starts = [r.u64n(0, "pstart")];
+        runningStarts.set(z, starts);
+      }
+      const batch = Math.min(starts.length - 1, Math.floor(ofs / lsize / EXTENT_BATCH));
+      running = starts[batch]!;
+      lstart = batch * EXTENT_BATCH * lsize;
+      pos += 8 + batch * EXTENT_BATCH * recsz;
     } else {
       lstart = Math.floor(ofs / lsize) * lsize;
       pos += (lstart / lsize) * recsz;
     }
-    if (running !== null && Math.floor(ofs / lsize) > z.extents + 1) throw corrupted("extent index beyond the table", where);
-    // 4-byte records carry no start address: it is the running sum of the lengths before,
-    // so reaching `ofs` reads every record from the first. They are read a batch at a time
-    // (one metadata read per EXTENT_BATCH records, never one range sized by the offset).
+    // Records are read a batch at a time (one metadata read per EXTENT_BATCH records, never
+    // one range sized by the offset). There is one per lcluster up to `ofs` < i_size, and
+    // reads past the end of the metadata fail: a corrupt i_size costs at most a scan of it.
     while (lstart <= ofs) {
       const n = Math.min(EXTENT_BATCH, Math.floor((ofs - lstart) / lsize) + 1);
       const r = new ByteReader(await read(pos, n * recsz), `extents of ${where}`);
@@ -245,6 +275,9 @@ async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: nu
         }
       }
       pos += n * recsz;
+      // A whole batch read from a batch boundary: the sum there starts the next batch.
+      const next = lstart / lsize / EXTENT_BATCH;
+      if (starts && running !== null && n === EXTENT_BATCH && next === starts.length) starts.push(running);
     }
     last = lstart >= Math.ceil(lend / lsize) * lsize;
     lend = Math.min(lstart, lend);

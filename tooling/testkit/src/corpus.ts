@@ -82,3 +82,19 @@ export function corpusImages(dir: string): CorpusImage[] {
   }
   return out;
 }
+
+/**
+ * The in-repo fixtures that carry a kernel manifest (fixtures/*.manifest.json): copies of
+ * a few corpus images, so the suites mean something without the corpus, and images made
+ * for cases the corpus lacks, which every suite runs.
+ */
+export function fixtureImages(): CorpusImage[] {
+  const dir = join(repoRoot(), "fixtures");
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".manifest.json"))
+    .sort()
+    .map((f) => {
+      const name = f.slice(0, -".manifest.json".length);
+      return { name: `fixtures/${name}`, image: join(dir, `${name}.erofs`), manifest: join(dir, f), ownManifest: true };
+    });
+}

@@ -1,4 +1,4 @@
-export { CORPUS_ABSENT, corpusArchivePath, corpusImages, ensureCorpus, repoRoot, type CorpusImage } from "./corpus.js";
+export { CORPUS_ABSENT, corpusArchivePath, corpusImages, ensureCorpus, fixtureImages, repoRoot, type CorpusImage } from "./corpus.js";
 export {
   isCompressedImage,
   loadManifest,

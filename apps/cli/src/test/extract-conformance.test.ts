@@ -8,6 +8,7 @@ import {
   compareEntry,
   corpusImages,
   ensureCorpus,
+  fixtureImages,
   loadManifest,
   mountOptionsFor,
   nameBytes,
@@ -25,8 +26,8 @@ const root = process.getuid?.() === 0;
  * symlink targets, xattrs, content, and each directory's children (as a set: the host
  * lists in its own order). Owners, devices and trusted.* xattrs need root.
  */
-describe.skipIf(!corpus || !root)("erofs-cli extract reproduces every corpus image", () => {
-  for (const img of corpus ? corpusImages(corpus) : []) {
+describe.skipIf(!root)("erofs-cli extract reproduces every corpus image and in-repo fixture", () => {
+  for (const img of [...(corpus ? corpusImages(corpus) : []), ...fixtureImages()]) {
     it(img.name, async () => {
       const m = loadManifest(img.manifest);
       const dest = mkdtempSync(join(tmpdir(), "erofs-extract-"));
