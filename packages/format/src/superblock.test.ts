@@ -30,7 +30,28 @@ function deflateConfigured(windowBits: number): Uint8Array {
   return img;
 }
 
+/** A superblock with compression configs: only lz4's, allowing pclusters of `blocks` blocks. */
+function lz4Configured(blocks: number, blkszbits: number): Uint8Array {
+  const img = buildSuperblock({ incompat: INCOMPAT.COMPR_CFGS, blkszbits });
+  const dv = new DataView(img.buffer);
+  dv.setUint16(1024 + 84, 1 << COMPRESSION.LZ4, true);
+  // z_erofs_lz4_cfgs: max_distance, max_pclusterblks, reserved (14 bytes).
+  dv.setUint16(1024 + 128, 14, true);
+  dv.setUint16(1024 + 130, 65535, true);
+  dv.setUint16(1024 + 132, blocks, true);
+  return img;
+}
+
 describe("parseSuperblock", () => {
+  it("refuses lz4 pclusters beyond 1 MiB in 4 KiB blocks with EINVAL, as Linux 6.18 does for every block size", () => {
+    for (const bits of [10, 11, 12]) {
+      expect(parseSuperblock(lz4Configured(256, bits)).compression.lz4MaxPclusterBlocks).toBe(256);
+      expect(codeOf(() => parseSuperblock(lz4Configured(257, bits)))).toBe("EINVAL");
+    }
+    // 0 is the kernel's reserved case (one block): accepted.
+    expect(parseSuperblock(lz4Configured(0, 12)).compression.lz4MaxPclusterBlocks).toBe(0);
+  });
+
   it("takes deflate's window bits from the configs, and refuses more than 15 as the kernel does", () => {
     expect(parseSuperblock(deflateConfigured(12)).compression.deflateWindowBits).toBe(12);
     expect(parseSuperblock(deflateConfigured(15)).compression.deflateWindowBits).toBe(15);

@@ -15,6 +15,7 @@ import {
 import { crc32c } from "./crc32c.js";
 import { ErofsError, corrupted, unsupported } from "./errors.js";
 import { ByteReader } from "./reader.js";
+import { PCLUSTER_MAX_SIZE } from "./zmap-layout.js";
 
 /** Per-algorithm settings from the superblock's compression configs (z_erofs_*_cfgs). */
 export interface CompressionConfigs {
@@ -198,6 +199,8 @@ function trimNul(bytes: Uint8Array): Uint8Array {
 }
 
 const DEFAULT_LZ4_DISTANCE = 65535;
+/** The kernel's Z_EROFS_PCLUSTER_MAX_SIZE in the 4 KiB blocks it counts lz4's limit in. */
+const LZ4_MAX_PCLUSTER_BLOCKS = PCLUSTER_MAX_SIZE >> 12;
 
 /**
  * The compression configs follow the superblock as length-prefixed (le16) records, each
@@ -231,6 +234,12 @@ function parseCompressionConfigs(r: ByteReader, incompat: number, sbSize: number
     if (alg === COMPRESSION.LZ4 && len >= 4) {
       cfg.lz4MaxDistance = r.u16(p) || DEFAULT_LZ4_DISTANCE;
       cfg.lz4MaxPclusterBlocks = r.u16(p + 2);
+      // The kernel refuses the mount (EINVAL) above the largest pcluster counted in 4 KiB
+      // blocks, whatever the image's block size: it reads these configs before it takes
+      // that block size on (measured on 6.18: 512 KiB pclusters of 1 KiB blocks refused).
+      if (cfg.lz4MaxPclusterBlocks > LZ4_MAX_PCLUSTER_BLOCKS) {
+        throw new ErofsError("EINVAL", `lz4 pclusters of up to ${cfg.lz4MaxPclusterBlocks} blocks, more than ${LZ4_MAX_PCLUSTER_BLOCKS}`, WHERE);
+      }
     } else if (alg === COMPRESSION.LZMA && len >= 4) {
       cfg.lzmaDictSize = r.u32(p);
     } else if (alg === COMPRESSION.DEFLATE && len >= 1) {
