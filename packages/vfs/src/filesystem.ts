@@ -139,17 +139,20 @@ export class ErofsFs {
 
   /**
    * The entries of a directory in the kernel's readdir order. Without `dots`, `.` and `..`
-   * are left out; with it they come first (a `.` is made up for dot-omitted directories).
+   * are left out; with it they are where the kernel lists them: as stored (mkfs puts them
+   * first), and for a directory stored without `.`, one made up after the last entry.
    */
   async readdir(dir: Inode, options: { dots?: boolean } = {}): Promise<DirectoryEntry[]> {
     this.#check();
     expectKind(dir, "dir");
     const out: DirectoryEntry[] = [];
-    if (options.dots && dir.dotOmitted) out.push({ name: new Uint8Array([0x2e]), nid: dir.nid, ino: dir.ino, fileType: 2 });
     for (const e of await readDirEntries(this.#ctx, dir)) {
       if (!options.dots && (isDot(e.name) || isDotDot(e.name))) continue;
       out.push({ name: e.name, nid: e.nid, ino: nidToIno(e.nid), fileType: e.fileType });
     }
+    // A directory stored without its "." entry: the kernel lists one after all the stored
+    // entries (at the position past the last of them), so listings keep its order.
+    if (options.dots && dir.dotOmitted) out.push({ name: new Uint8Array([0x2e]), nid: dir.nid, ino: dir.ino, fileType: 2 });
     return out;
   }
 
