@@ -59,8 +59,9 @@ export class TimeSetter {
   constructor(readonly scratchDir: string) {}
 
   add(path: Buffer, mtimeNs: bigint, isDir: boolean): void {
-    if (mtimeNs % 1_000_000_000n === 0n) {
-      // Whole seconds are exact in a double: lutimes does it without a process.
+    if (mtimeNs % 1_000_000_000n === 0n && mtimeNs >= 0n) {
+      // Whole seconds are exact in a double: lutimes does it without a process. Not before
+      // 1970: Node takes a negative time given as a number for "now".
       this.#wholeSeconds.push({ path, seconds: Number(mtimeNs / 1_000_000_000n) });
       return;
     }

@@ -1,4 +1,5 @@
-import { copyFileSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -224,5 +225,30 @@ describe.skipIf(!corpus)("erofs-cli --offset and --device on corpus images", () 
     expect(shared.cache.sharedBytesServed).toBeGreaterThan(40e6);
     // The corpus README: 154.2 MB of content, 105.7 MB with perfect sharing.
     expect(shared.cache.bytes / unshared.cache.bytes).toBeLessThan(0.72);
+  });
+});
+
+const mkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
+
+describe.skipIf(!mkfs)("erofs-cli extract on an image made here (Debian's mkfs.erofs)", () => {
+  it("keeps modification times before 1970, whole and fractional seconds, as the source had them", async () => {
+    const tree = join(scratch, "old-times");
+    mkdirSync(join(tree, "dir"), { recursive: true });
+    const times: Record<string, bigint> = { whole: -2_147_472_000_000_000_000n, fraction: -1_500_000_000n, epoch: 0n, "dir/late": 1_700_000_000_123_456_789n };
+    for (const [name, ns] of Object.entries(times)) {
+      writeFileSync(join(tree, name), name);
+      // GNU touch sets the nanoseconds (Node's utimes takes a double, and "now" for a negative one).
+      const abs = ns < 0n ? -ns : ns;
+      const text = `@${ns < 0n ? "-" : ""}${abs / 1_000_000_000n}.${String(abs % 1_000_000_000n).padStart(9, "0")}`;
+      execFileSync("touch", ["-h", "-d", text, join(tree, name)]);
+    }
+    for (const [name, ns] of Object.entries(times)) expect(lstatSync(join(tree, name), { bigint: true }).mtimeNs, `source ${name}`).toBe(ns);
+    const image = join(scratch, "old-times.erofs");
+    execFileSync("mkfs.erofs", [image, tree], { stdio: "ignore" });
+    const dest = join(scratch, "old-times-out");
+    const r = await runCli(["extract", image, dest]);
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    for (const [name, ns] of Object.entries(times)) expect(lstatSync(join(dest, name), { bigint: true }).mtimeNs, name).toBe(ns);
   });
 });
