@@ -19,30 +19,52 @@ describe("crc32c", () => {
   });
 });
 
-/** A superblock with compression configs: only deflate's, holding `windowBits`. */
-function deflateConfigured(windowBits: number): Uint8Array {
-  const img = buildSuperblock({ incompat: INCOMPAT.COMPR_CFGS });
-  const dv = new DataView(img.buffer);
-  dv.setUint16(1024 + 84, 1 << COMPRESSION.DEFLATE, true);
-  // The configs follow the 128-byte superblock: a 2-byte length, then z_erofs_deflate_cfgs.
-  dv.setUint16(1024 + 128, 6, true);
-  img[1024 + 130] = windowBits;
-  return img;
-}
-
-/** A superblock with compression configs: only lz4's, allowing pclusters of `blocks` blocks. */
-function lz4Configured(blocks: number, blkszbits: number): Uint8Array {
+/** A superblock with compression configs: one record, for `alg`, holding `record`. */
+function configured(alg: number, record: number[], blkszbits = 12): Uint8Array {
   const img = buildSuperblock({ incompat: INCOMPAT.COMPR_CFGS, blkszbits });
   const dv = new DataView(img.buffer);
-  dv.setUint16(1024 + 84, 1 << COMPRESSION.LZ4, true);
-  // z_erofs_lz4_cfgs: max_distance, max_pclusterblks, reserved (14 bytes).
-  dv.setUint16(1024 + 128, 14, true);
-  dv.setUint16(1024 + 130, 65535, true);
-  dv.setUint16(1024 + 132, blocks, true);
+  dv.setUint16(1024 + 84, 1 << alg, true);
+  // The configs follow the 128-byte superblock: a 2-byte length, then the record.
+  dv.setUint16(1024 + 128, record.length, true);
+  img.set(record, 1024 + 130);
   return img;
 }
 
+const le16 = (v: number) => [v & 0xff, v >> 8];
+const le32 = (v: number) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >>> 24];
+/** z_erofs_deflate_cfgs (6 bytes). */
+const deflateConfigured = (windowBits: number, length = 6) => configured(COMPRESSION.DEFLATE, [windowBits, 0, 0, 0, 0, 0].slice(0, length));
+/** z_erofs_lz4_cfgs (14 bytes): max_distance, max_pclusterblks, reserved. */
+const lz4Configured = (blocks: number, blkszbits = 12, length = 14) =>
+  configured(COMPRESSION.LZ4, [...le16(65535), ...le16(blocks), ...new Array<number>(10).fill(0)].slice(0, length), blkszbits);
+/** z_erofs_lzma_cfgs (14 bytes): dict_size, format, reserved. */
+const lzmaConfigured = (dictSize: number, format = 0, length = 14) =>
+  configured(COMPRESSION.LZMA, [...le32(dictSize), ...le16(format), ...new Array<number>(8).fill(0)].slice(0, length));
+/** z_erofs_zstd_cfgs (6 bytes): format, windowlog - 10, reserved. */
+const zstdConfigured = (windowLog: number, format = 0, length = 6) => configured(COMPRESSION.ZSTD, [format, windowLog - 10, 0, 0, 0, 0].slice(0, length));
+
 describe("parseSuperblock", () => {
+  it("checks each algorithm's config record as the kernel does at mount (EINVAL), and keeps what it holds", () => {
+    const cfg = (img: Uint8Array) => parseSuperblock(img).compression;
+    expect(cfg(lzmaConfigured(4096)).lzmaDictSize).toBe(4096);
+    expect(cfg(lzmaConfigured(8 << 20)).lzmaDictSize).toBe(8 << 20);
+    expect(cfg(zstdConfigured(20)).zstdWindowLog).toBe(20);
+    expect(cfg(zstdConfigured(10)).zstdWindowLog).toBe(10);
+    for (const bad of [
+      lzmaConfigured(4095), // dictionary below 4 KiB
+      lzmaConfigured((8 << 20) + 1), // above Z_EROFS_LZMA_MAX_DICT_SIZE
+      lzmaConfigured(65536, 1), // unknown format
+      lzmaConfigured(65536, 0, 13), // record shorter than the struct
+      zstdConfigured(21), // a window beyond the largest pcluster
+      zstdConfigured(20, 1),
+      zstdConfigured(20, 0, 5),
+      deflateConfigured(15, 5),
+      lz4Configured(1, 12, 13),
+    ]) {
+      expect(codeOf(() => parseSuperblock(bad))).toBe("EINVAL");
+    }
+  });
+
   it("refuses lz4 pclusters beyond 1 MiB in 4 KiB blocks with EINVAL, as Linux 6.18 does for every block size", () => {
     for (const bits of [10, 11, 12]) {
       expect(parseSuperblock(lz4Configured(256, bits)).compression.lz4MaxPclusterBlocks).toBe(256);

@@ -201,6 +201,15 @@ function trimNul(bytes: Uint8Array): Uint8Array {
 const DEFAULT_LZ4_DISTANCE = 65535;
 /** The kernel's Z_EROFS_PCLUSTER_MAX_SIZE in the 4 KiB blocks it counts lz4's limit in. */
 const LZ4_MAX_PCLUSTER_BLOCKS = PCLUSTER_MAX_SIZE >> 12;
+/** Sizes of struct z_erofs_{lz4,lzma,deflate,zstd}_cfgs: the shortest record each may have. */
+const LZ4_CFGS_SIZE = 14;
+const LZMA_CFGS_SIZE = 14;
+const DEFLATE_CFGS_SIZE = 6;
+const ZSTD_CFGS_SIZE = 6;
+/** Z_EROFS_LZMA_MAX_DICT_SIZE: 8 MiB. */
+const LZMA_MAX_DICT_SIZE = 8 * PCLUSTER_MAX_SIZE;
+/** log2 of Z_EROFS_ZSTD_MAX_DICT_SIZE (the largest pcluster). */
+const ZSTD_MAX_WINDOW_LOG = Math.log2(PCLUSTER_MAX_SIZE);
 
 /**
  * The compression configs follow the superblock as length-prefixed (le16) records, each
@@ -223,6 +232,7 @@ function parseCompressionConfigs(r: ByteReader, incompat: number, sbSize: number
   }
   cfg.availableAlgorithms = algs;
   cfg.lz4MaxDistance = DEFAULT_LZ4_DISTANCE;
+  const invalid = (what: string) => new ErofsError("EINVAL", `${what} in the compression configs`, WHERE);
   let off = at + sbSize;
   for (let alg = 0; alg < COMPRESSION_MAX; alg++) {
     if (!(algs & (1 << alg))) continue;
@@ -231,7 +241,10 @@ function parseCompressionConfigs(r: ByteReader, incompat: number, sbSize: number
     if (len === 0) throw corrupted(`empty compression config for algorithm ${alg}`, WHERE);
     const p = off + 2;
     r.check(p, len);
-    if (alg === COMPRESSION.LZ4 && len >= 4) {
+    // Each algorithm's record is checked as the kernel's z_erofs_load_*_config checks it
+    // at mount: too short, an unknown format or an out-of-range size refuses the image.
+    if (alg === COMPRESSION.LZ4) {
+      if (len < LZ4_CFGS_SIZE) throw invalid(`lz4 config of ${len} bytes`);
       cfg.lz4MaxDistance = r.u16(p) || DEFAULT_LZ4_DISTANCE;
       cfg.lz4MaxPclusterBlocks = r.u16(p + 2);
       // The kernel refuses the mount (EINVAL) above the largest pcluster counted in 4 KiB
@@ -240,13 +253,21 @@ function parseCompressionConfigs(r: ByteReader, incompat: number, sbSize: number
       if (cfg.lz4MaxPclusterBlocks > LZ4_MAX_PCLUSTER_BLOCKS) {
         throw new ErofsError("EINVAL", `lz4 pclusters of up to ${cfg.lz4MaxPclusterBlocks} blocks, more than ${LZ4_MAX_PCLUSTER_BLOCKS}`, WHERE);
       }
-    } else if (alg === COMPRESSION.LZMA && len >= 4) {
+    } else if (alg === COMPRESSION.LZMA) {
+      if (len < LZMA_CFGS_SIZE) throw invalid(`lzma config of ${len} bytes`);
+      if (r.u16(p + 4)) throw invalid(`lzma format ${r.u16(p + 4)}`);
       cfg.lzmaDictSize = r.u32(p);
-    } else if (alg === COMPRESSION.DEFLATE && len >= 1) {
+      if (cfg.lzmaDictSize < 4096 || cfg.lzmaDictSize > LZMA_MAX_DICT_SIZE) throw invalid(`lzma dictionary of ${cfg.lzmaDictSize} bytes`);
+    } else if (alg === COMPRESSION.DEFLATE) {
+      if (len < DEFLATE_CFGS_SIZE) throw invalid(`deflate config of ${len} bytes`);
       cfg.deflateWindowBits = r.u8(p);
       // As the kernel: zlib's largest window is 2^15; a bigger one cannot be honoured.
       if (cfg.deflateWindowBits > 15) throw unsupported(`deflate window bits ${cfg.deflateWindowBits}`, WHERE);
-    } else if (alg === COMPRESSION.ZSTD && len >= 2) {
+    } else if (alg === COMPRESSION.ZSTD) {
+      if (len < ZSTD_CFGS_SIZE) throw invalid(`zstd config of ${len} bytes`);
+      if (r.u8(p)) throw invalid(`zstd format ${r.u8(p)}`);
+      // The window, as log2 - 10, may not exceed the largest pcluster (1 MiB).
+      if (r.u8(p + 1) > ZSTD_MAX_WINDOW_LOG - 10) throw invalid(`zstd window log ${r.u8(p + 1) + 10}`);
       cfg.zstdWindowLog = r.u8(p + 1) + 10;
     }
     off = p + len;
