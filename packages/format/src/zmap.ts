@@ -26,9 +26,13 @@ function extentRecordSize(advise: number): number {
   return 4 << ((advise >> 1) & 3);
 }
 
+/** 4-byte extent records summed between two kept running starts (see runningStarts). */
+const RUNNING_STEP = 64;
+
 /**
- * For inodes mapped by 4-byte extent records: the physical start of every EXTENT_BATCH-th
- * record, as far as a mapping has summed them (index k: record k × EXTENT_BATCH).
+ * For inodes mapped by 4-byte extent records: the physical start of every RUNNING_STEP-th
+ * record, as far as mappings have summed them (index k: record k × RUNNING_STEP). 8 bytes
+ * per 64 records, 1/32 of the records themselves.
  */
 const runningStarts = new WeakMap<ZInfo, number[]>();
 
@@ -237,37 +241,40 @@ async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: nu
   let pa = 0;
   let last: boolean;
   if (recsz <= 8) {
-    let pos = base;
+    // One record per lcluster: the one for `ofs` is record `want`.
+    const want = Math.floor(ofs / lsize);
+    let rec: number;
     let running: number | null = null;
     let starts: number[] | undefined;
     if (recsz <= 4) {
       // 4-byte records carry no start address: it is the running sum of the lengths before,
       // from the 64-bit start that precedes the records. Reaching `ofs` means summing every
-      // record before it; the sums at each EXTENT_BATCH-th record are kept per inode, so a
-      // sequential read does not start from the first record for every extent.
+      // record before it; the sums at every RUNNING_STEP-th record are kept per inode, so a
+      // read sums at most that many wherever it lands.
       starts = runningStarts.get(z);
       if (!starts) {
-        const r = new ByteReader(await read(pos, 8), `extents of ${where}`);
+        const r = new ByteReader(await read(base, 8), `extents of ${where}`);
         starts = [r.u64n(0, "pstart")];
         runningStarts.set(z, starts);
       }
-      const batch = Math.min(starts.length - 1, Math.floor(ofs / lsize / EXTENT_BATCH));
-      running = starts[batch]!;
-      lstart = batch * EXTENT_BATCH * lsize;
-      pos += 8 + batch * EXTENT_BATCH * recsz;
+      const kept = Math.min(starts.length - 1, Math.floor(want / RUNNING_STEP));
+      running = starts[kept]!;
+      rec = kept * RUNNING_STEP;
     } else {
-      lstart = Math.floor(ofs / lsize) * lsize;
-      pos += (lstart / lsize) * recsz;
+      rec = want;
     }
+    let pos = base + (recsz <= 4 ? 8 : 0) + rec * recsz;
+    lstart = rec * lsize;
     // Records are read a batch at a time (one metadata read per EXTENT_BATCH records, never
     // one range sized by the offset). There is one per lcluster up to `ofs` < i_size, and
     // reads past the end of the metadata fail: a corrupt i_size costs at most a scan of it.
-    while (lstart <= ofs) {
-      const n = Math.min(EXTENT_BATCH, Math.floor((ofs - lstart) / lsize) + 1);
+    while (rec <= want) {
+      const n = Math.min(EXTENT_BATCH, want - rec + 1);
       const r = new ByteReader(await read(pos, n * recsz), `extents of ${where}`);
-      for (let i = 0; i < n; i++, lstart += lsize) {
+      for (let i = 0; i < n; i++, rec++, lstart += lsize) {
         plen = r.u32(i * recsz);
         if (running !== null) {
+          if (rec % RUNNING_STEP === 0 && rec / RUNNING_STEP === starts!.length) starts!.push(running);
           pa = running;
           running += plen & EXTENT_PLEN_MASK;
         } else {
@@ -275,9 +282,6 @@ async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: nu
         }
       }
       pos += n * recsz;
-      // A whole batch read from a batch boundary: the sum there starts the next batch.
-      const next = lstart / lsize / EXTENT_BATCH;
-      if (starts && running !== null && n === EXTENT_BATCH && next === starts.length) starts.push(running);
     }
     last = lstart >= Math.ceil(lend / lsize) * lsize;
     lend = Math.min(lstart, lend);
