@@ -63,6 +63,11 @@ describe("parseSuperblock", () => {
     ]) {
       expect(codeOf(() => parseSuperblock(bad))).toBe("EINVAL");
     }
+    // A record length of 0 means 65536 bytes (as the kernel reads it): a valid zstd
+    // structure at its start mounts.
+    const long = zstdConfigured(20);
+    new DataView(long.buffer).setUint16(1024 + 128, 0, true);
+    expect(cfg(long).zstdWindowLog).toBe(20);
   });
 
   it("refuses lz4 pclusters beyond 1 MiB in 4 KiB blocks with EINVAL, as Linux 6.18 does for every block size", () => {

@@ -201,6 +201,8 @@ function trimNul(bytes: Uint8Array): Uint8Array {
 const DEFAULT_LZ4_DISTANCE = 65535;
 /** The kernel's Z_EROFS_PCLUSTER_MAX_SIZE in the 4 KiB blocks it counts lz4's limit in. */
 const LZ4_MAX_PCLUSTER_BLOCKS = PCLUSTER_MAX_SIZE >> 12;
+/** Bytes of a compression config record that are read: the largest structure, lz4's or lzma's. */
+const RECORD_READ = 14;
 /** Sizes of struct z_erofs_{lz4,lzma,deflate,zstd}_cfgs: the shortest record each may have. */
 const LZ4_CFGS_SIZE = 14;
 const LZMA_CFGS_SIZE = 14;
@@ -237,10 +239,12 @@ function parseCompressionConfigs(r: ByteReader, incompat: number, sbSize: number
   for (let alg = 0; alg < COMPRESSION_MAX; alg++) {
     if (!(algs & (1 << alg))) continue;
     off = (off + 3) & ~3;
-    const len = r.u16(off);
-    if (len === 0) throw corrupted(`empty compression config for algorithm ${alg}`, WHERE);
+    // A length of 0 stands for 65536, as the kernel reads variable-sized metadata.
+    const len = r.u16(off) || 0x10000;
     const p = off + 2;
-    r.check(p, len);
+    // What is read of the record must be in the bytes given; the rest of a long one may lie
+    // past them (only the kernel's fixed-size structure at its start is used).
+    r.check(p, Math.min(len, RECORD_READ));
     // Each algorithm's record is checked as the kernel's z_erofs_load_*_config checks it
     // at mount: too short, an unknown format or an out-of-range size refuses the image.
     if (alg === COMPRESSION.LZ4) {
