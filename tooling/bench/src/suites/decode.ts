@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KernelMount, repoRoot } from "@erofs-ts/testkit";
-import { MB, dropCaches, hostFiles, median, runsText, timed } from "../measure.js";
+import { MB, commandSeconds, dropCaches, hostFiles, median, runsText } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 import type { Runner } from "../runner-client.js";
 
@@ -114,12 +114,12 @@ async function fsckComparison(runner: Runner, plainImage: string, parallel: numb
     const cliEntry = join(repoRoot(), "apps/cli/dist/main.js");
     for (let run = 0; run < COLD_RUNS; run++) {
       dropCaches();
-      fsck.push(bytes / MB / (await timed(() => execFileSync("fsck.erofs", ["--extract", image], { stdio: "ignore" }))).seconds);
+      fsck.push(bytes / MB / commandSeconds("fsck.erofs", ["--extract", image]));
       // fsck.erofs decodes and keeps nothing: the vfs side reads the same way (erofs-cli fsck's reads).
       ours.push(await vfsColdMBps(runner, image, { parallel, cache: false }));
-      // The command a user types, timed as fsck.erofs is: a process from start to exit.
+      // The command a user types, timed as fsck.erofs is: from a shell's exec to its exit.
       dropCaches();
-      cli.push(bytes / MB / (await timed(() => execFileSync(process.execPath, [cliEntry, "fsck", image], { stdio: "ignore" }))).seconds);
+      cli.push(bytes / MB / commandSeconds(process.execPath, [cliEntry, "fsck", image]));
     }
     return [
       {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KernelMount, processAlive, repoRoot } from "@erofs-ts/testkit";
-import { MB, RUNS, dropCaches, hostFiles, median, readAllHost, runsText, timed } from "../measure.js";
+import { MB, RUNS, commandSeconds, dropCaches, hostFiles, median, readAllHost, runsText } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 import type { Runner } from "../runner-client.js";
 import { hostColdMBps, kernelColdMBps } from "./decode.js";
@@ -168,12 +168,12 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
   for (let run = 0; run < RUNS; run++) {
     const d = startDaemon([{ image: wide }]);
     dropCaches();
-    lsOurs.push((await timed(() => execFileSync("ls", ["-lR", d.mounts[0]!], { maxBuffer: 1 << 28 }).length)).seconds);
+    lsOurs.push(commandSeconds("ls", ["-lR", d.mounts[0]!]));
     d.stop();
     const wk = KernelMount.tryMount(wide);
     if (wk) {
       dropCaches();
-      lsPeer.push((await timed(() => execFileSync("ls", ["-lR", wk.dir], { maxBuffer: 1 << 28 }).length)).seconds);
+      lsPeer.push(commandSeconds("ls", ["-lR", wk.dir]));
       wk.unmount();
     }
   }
