@@ -87,6 +87,9 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
         ...(o.domainId !== undefined ? { domainId: o.domainId } : {}),
         ...(o.fingerprints !== undefined ? { fingerprints: o.fingerprints } : {}),
         ...(dropper ? { fileHooks: dropper.hooks } : {}),
+      }).catch((e: unknown) => {
+        // Several images may be given: the message says which one failed.
+        throw new Error(`${pair.image}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       });
       for (const notice of fs.notices) hooks.log(`${pair.image}: ${notice}`);
       filesystems.push(fs);

@@ -79,6 +79,8 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     const notErofs = join(repoRoot(), "package.json");
     let r = await runFuse([demo, m1, notErofs, m2]);
     expect(r.status).toBe(1);
+    // The message names the image that failed (several may be given).
+    expect(r.stderr).toContain(`erofs-fuse: ${notErofs}: `);
     expect(r.stderr).toMatch(/^erofs-fuse: .*superblock/m);
     expect(mountedPaths().has(m1) || mountedPaths().has(m2)).toBe(false);
 
