@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
 import { ErofsError, mount, parseMountOptions } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vfs-errors-"));
@@ -38,6 +38,22 @@ describe("mount refuses bad sources with typed errors", () => {
     const f = join(dir, "zeros2");
     writeFileSync(f, new Uint8Array(4096));
     expect(await codeOf(mount(f, { fsoffset: 1 << 20 }))).toBe("EINVAL");
+  });
+});
+
+describe("getxattr answers as the kernel's VFS does", () => {
+  it("ENODATA for an absent name, EINVAL for a bare namespace prefix, EOPNOTSUPP for an unknown namespace", async () => {
+    const fs = await mount(join(repoRoot(), "fixtures", "xattrs.erofs"));
+    try {
+      const root = await fs.root();
+      const code = (name: string) => codeOf(fs.getxattr(root, new TextEncoder().encode(name)));
+      expect(await code("user.root_attr")).toBe("no error");
+      for (const absent of ["user.absent", "trusted.absent", "security.absent", "system.posix_acl_default"]) expect(await code(absent)).toBe("ENODATA");
+      for (const bare of ["user.", "trusted.", "security."]) expect(await code(bare)).toBe("EINVAL");
+      for (const unknown of ["foo.bar", "system.other", "user"]) expect(await code(unknown)).toBe("EOPNOTSUPP");
+    } finally {
+      await fs.unmount();
+    }
   });
 });
 

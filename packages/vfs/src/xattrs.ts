@@ -1,6 +1,7 @@
 import { COMPAT, ErofsError, corrupted, type Inode } from "@erofs-ts/format";
 import {
   XATTR_ENTRY_HEADER_SIZE,
+  XATTR_INDEX,
   entryMatches,
   filterExcludes,
   listedName,
@@ -116,6 +117,11 @@ export class XattrAccess {
   async find(inode: Inode, name: Uint8Array): Promise<Uint8Array | null> {
     const split = splitName(name);
     if (!split) throw new ErofsError("EOPNOTSUPP", "attribute namespace not supported", printable(name));
+    // The kernel's VFS refuses a namespace prefix with nothing after it ("user.") before any
+    // filesystem is asked; the ACL names are whole names, with no suffix by design.
+    if (!split.suffix.length && split.index !== XATTR_INDEX.POSIX_ACL_ACCESS && split.index !== XATTR_INDEX.POSIX_ACL_DEFAULT) {
+      throw new ErofsError("EINVAL", "attribute name is only a namespace prefix", printable(name));
+    }
     return this.#lookup(inode, split.index, split.suffix, name);
   }
 
