@@ -53,6 +53,8 @@ export async function readData(
   const finishes = (i: number): boolean => Math.min((i + 1) * PAGE_SIZE, inode.size) <= end;
   const compressed = isCompressedLayout(inode.datalayout);
   let p = firstPage;
+  // The page whose fill failed once widened to whole extents: filled again as asked.
+  let exactAt = -1;
   while (p <= lastPage) {
     const page = store || !finishes(p) ? cache.get(owner, p, ctx.id) : cache.take(owner, p, ctx.id);
     if (page) {
@@ -68,56 +70,67 @@ export async function readData(
       const limit = Math.min(p + PACKED_FILL_PAGES, Math.ceil(inode.size / PAGE_SIZE));
       while (q < limit && !cache.has(owner, q)) q++;
     }
+    const askedEnd = Math.min(inode.size, q * PAGE_SIZE);
     let runStart = p * PAGE_SIZE;
-    let runEnd = Math.min(inode.size, q * PAGE_SIZE);
+    let runEnd = askedEnd;
     let filled: Uint8Array;
     let keepFrom = p;
-    if (compressed) {
+    const widened = compressed && exactAt !== p;
+    if (widened) {
       const bounds = extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
       [runStart, runEnd] = bounds instanceof Promise ? await bounds : bounds;
     }
-    if (!store && runStart >= offset && runEnd <= end) {
-      // Handed over whole and not kept (whole extents, when compressed): filled straight
-      // into the caller's bytes.
-      const target = out.subarray(runStart - offset, runEnd - offset);
-      if (compressed) await fillCompressed(ctx, inode, runStart, runEnd, runStart, target);
-      else await fillRange(ctx, inode, runStart, runEnd, target);
-      p = Math.max(q, Math.ceil(runEnd / PAGE_SIZE));
-      continue;
+    try {
+      if (!store && runStart >= offset && runEnd <= end) {
+        // Handed over whole and not kept (whole extents, when compressed): filled straight
+        // into the caller's bytes.
+        const target = out.subarray(runStart - offset, runEnd - offset);
+        if (compressed) await fillCompressed(ctx, inode, runStart, runEnd, runStart, target);
+        else await fillRange(ctx, inode, runStart, runEnd, target);
+        p = Math.max(q, Math.ceil(runEnd / PAGE_SIZE));
+        continue;
+      }
+      if (compressed) {
+        // Widening to whole extents reaches back into the page the previous fill ended in,
+        // which is cached: it is not filled again, or the extent before it (which only
+        // that page shares) would be decoded a second time.
+        keepFrom = runStart / PAGE_SIZE;
+        while (keepFrom < p && cache.has(owner, keepFrom)) keepFrom++;
+      }
+      const fillFirst = runStart / PAGE_SIZE;
+      const fillEnd = Math.ceil(runEnd / PAGE_SIZE);
+      // Pages are views into the fill's buffer (see PageCache.put) when the cache keeps the
+      // buffers it is given and keeps all of this one. Otherwise the fill goes into a
+      // scratch buffer, reused by the next fill, and the pages kept are copies: made by the
+      // cache (slabs) or here, as a view of a buffer only partly kept (pages before keepFrom
+      // cached already, or pages handed to a caller that keeps them) would pin all of it.
+      const asViews = !cache.copiesPages && keepFrom <= fillFirst && store;
+      const scratch = asViews ? undefined : scratchBuffer(ctx, runEnd - runStart);
+      if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch);
+      else filled = await fillRange(ctx, inode, runStart, runEnd, scratch);
+      for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
+        // Without store, pages before the request were handed over by earlier reads, and
+        // pages it finishes go to the caller only: neither is copied into a page of its own.
+        if (!store && (i < firstPage || finishes(i))) continue;
+        const from = (i - fillFirst) * PAGE_SIZE;
+        const to = Math.min(filled.length, from + PAGE_SIZE);
+        const page = filled.subarray(from, to);
+        cache.put(owner, i, asViews || cache.copiesPages ? page : page.slice(), ctx.id);
+      }
+      // The request's part of the fill, in one copy (pages before keepFrom were served already).
+      const copyFrom = Math.max(offset, keepFrom * PAGE_SIZE);
+      const copyTo = Math.min(end, runEnd);
+      if (copyTo > copyFrom) out.set(filled.subarray(copyFrom - runStart, copyTo - runStart), copyFrom - offset);
+      if (scratch) ctx.scratch.release([scratch]);
+      p = Math.max(q, fillEnd);
+    } catch (e) {
+      // Widened to whole extents, a fill also decodes the pclusters that share its first
+      // and last pages with the asked ones. The kernel decodes only those of the pages it
+      // reads, so a corrupt pcluster fails only the pages holding its bytes: the asked pages
+      // are filled once more on their own before the error is believed.
+      if (!widened || (runStart === p * PAGE_SIZE && runEnd === askedEnd) || !ErofsError.isInstance(e)) throw e;
+      exactAt = p;
     }
-    if (compressed) {
-      // Widening to whole extents reaches back into the page the previous fill ended in,
-      // which is cached: it is not filled again, or the extent before it (which only
-      // that page shares) would be decoded a second time.
-      keepFrom = runStart / PAGE_SIZE;
-      while (keepFrom < p && cache.has(owner, keepFrom)) keepFrom++;
-    }
-    const fillFirst = runStart / PAGE_SIZE;
-    const fillEnd = Math.ceil(runEnd / PAGE_SIZE);
-    // Pages are views into the fill's buffer (see PageCache.put) when the cache keeps the
-    // buffers it is given and keeps all of this one. Otherwise the fill goes into a
-    // scratch buffer, reused by the next fill, and the pages kept are copies: made by the
-    // cache (slabs) or here, as a view of a buffer only partly kept (pages before keepFrom
-    // cached already, or pages handed to a caller that keeps them) would pin all of it.
-    const asViews = !cache.copiesPages && keepFrom <= fillFirst && store;
-    const scratch = asViews ? undefined : scratchBuffer(ctx, runEnd - runStart);
-    if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch);
-    else filled = await fillRange(ctx, inode, runStart, runEnd, scratch);
-    for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
-      // Without store, pages before the request were handed over by earlier reads, and
-      // pages it finishes go to the caller only: neither is copied into a page of its own.
-      if (!store && (i < firstPage || finishes(i))) continue;
-      const from = (i - fillFirst) * PAGE_SIZE;
-      const to = Math.min(filled.length, from + PAGE_SIZE);
-      const page = filled.subarray(from, to);
-      cache.put(owner, i, asViews || cache.copiesPages ? page : page.slice(), ctx.id);
-    }
-    // The request's part of the fill, in one copy (pages before keepFrom were served already).
-    const copyFrom = Math.max(offset, keepFrom * PAGE_SIZE);
-    const copyTo = Math.min(end, runEnd);
-    if (copyTo > copyFrom) out.set(filled.subarray(copyFrom - runStart, copyTo - runStart), copyFrom - offset);
-    if (scratch) ctx.scratch.release([scratch]);
-    p = Math.max(q, fillEnd);
   }
   return out;
 }
