@@ -255,7 +255,7 @@ function parseCompressionConfigs(r: ByteReader, incompat: number, sbSize: number
       // blocks, whatever the image's block size: it reads these configs before it takes
       // that block size on (measured on 6.18: 512 KiB pclusters of 1 KiB blocks refused).
       if (cfg.lz4MaxPclusterBlocks > LZ4_MAX_PCLUSTER_BLOCKS) {
-        throw new ErofsError("EINVAL", `lz4 pclusters of up to ${cfg.lz4MaxPclusterBlocks} blocks, more than ${LZ4_MAX_PCLUSTER_BLOCKS}`, WHERE);
+        throw invalid(`lz4 pclusters of up to ${cfg.lz4MaxPclusterBlocks} blocks (more than ${LZ4_MAX_PCLUSTER_BLOCKS})`);
       }
     } else if (alg === COMPRESSION.LZMA) {
       if (len < LZMA_CFGS_SIZE) throw invalid(`lzma config of ${len} bytes`);

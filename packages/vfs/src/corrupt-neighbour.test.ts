@@ -3,22 +3,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { dumpExtents } from "@erofs-ts/testkit";
 import { ErofsError, mount } from "./index.js";
 
 const has = (cmd: string) => spawnSync(cmd, ["--help"]).status !== null;
 const tools = has("mkfs.erofs") && has("dump.erofs");
 const PAGE = 4096;
-
-/** A file's extents as Debian's dump.erofs (an independent reader) lists them: logical and physical byte ranges. */
-function extents(image: string, path: string): Array<{ logical: [number, number]; physical: [number, number] }> {
-  const text = execFileSync("dump.erofs", ["-e", `--path=${path}`, image], { encoding: "utf8" });
-  const out: Array<{ logical: [number, number]; physical: [number, number] }> = [];
-  // "  3:  12345..  18000 |  5655 :  8192..  12288 |  4096"
-  for (const m of text.matchAll(/^\s*\d+:\s*(\d+)\.\.\s*(\d+)\s*\|\s*\d+\s*:\s*(\d+)\.\.\s*(\d+)\s*\|/gm)) {
-    out.push({ logical: [Number(m[1]), Number(m[2])], physical: [Number(m[3]), Number(m[4])] });
-  }
-  return out;
-}
 
 const dir = mkdtempSync(join(tmpdir(), "vfs-neighbour-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -38,7 +28,7 @@ describe.skipIf(!tools)("a corrupt pcluster fails only the pages holding its byt
     writeFileSync(join(tree, "text"), source);
     const image = join(dir, "img.erofs");
     execFileSync("mkfs.erofs", ["-zlz4", image, tree], { stdio: "ignore" });
-    const ext = extents(image, "/text");
+    const ext = dumpExtents(image, "/text");
     // An extent k with a page wholly its own, before an extent k + 1 that gets corrupted.
     const k = ext.findIndex((e, i) => i + 1 < ext.length && Math.floor(e.logical[1] / PAGE) - Math.ceil(e.logical[0] / PAGE) >= 1);
     expect(k).toBeGreaterThanOrEqual(0);

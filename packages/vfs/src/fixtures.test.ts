@@ -1,7 +1,6 @@
-import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { compareEntry, entryFromObserved, loadManifest, observeHostTree, repoRoot } from "@erofs-ts/testkit";
+import { compareEntry, entryFromObserved, fixtureImages, loadManifest, observeHostTree, repoRoot } from "@erofs-ts/testkit";
 import { mount } from "./index.js";
 import { manifestDiffs, observe } from "./walk.test-helper.js";
 
@@ -12,11 +11,10 @@ import { manifestDiffs, observe } from "./walk.test-helper.js";
 const fixtures = join(repoRoot(), "fixtures");
 
 describe("in-repo fixture images match their kernel manifests", () => {
-  for (const file of readdirSync(fixtures).filter((f) => f.endsWith(".manifest.json"))) {
-    const name = file.replace(/\.manifest\.json$/, "");
-    it(name, async () => {
-      const m = loadManifest(join(fixtures, file));
-      const fs = await mount(join(fixtures, `${name}.erofs`));
+  for (const img of fixtureImages()) {
+    it(img.name, async () => {
+      const m = loadManifest(img.manifest);
+      const fs = await mount(img.image);
       try {
         expect(fs.statfs().bsize).toBe(m.statfs.bsize);
         expect(await manifestDiffs(fs, m.entries)).toEqual([]);

@@ -12,3 +12,4 @@ export { compareEntry, entryFromObserved, sha256Hex, type CompareOptions, type O
 export { KernelMount } from "./kernel.js";
 export { hostXattrs, observeHostTree } from "./host-tree.js";
 export { processAlive } from "./process.js";
+export { dumpExtents, type DumpedExtent } from "./dump-extents.js";

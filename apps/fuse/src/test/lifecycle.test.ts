@@ -4,7 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, ensureCorpus, loadManifest, nameBytes, repoRoot } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, dumpExtents, ensureCorpus, loadManifest, nameBytes, repoRoot } from "@erofs-ts/testkit";
 import { ENTRY, FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, mountedPaths, runFuse, waitFor } from "./harness.js";
 
 const corpus = ensureCorpus();
@@ -17,17 +17,6 @@ const hasDump = spawnSync("dump.erofs", ["--help"]).status !== null;
 
 function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
-}
-
-/** Physical byte ranges of a file's extents, from Debian's dump.erofs (an independent reader). */
-function physicalExtents(image: string, path: string): Array<[number, number]> {
-  const text = execFileSync("dump.erofs", ["-e", `--path=${path}`, image], { encoding: "utf8" });
-  const out: Array<[number, number]> = [];
-  // "  3:  12345..  18000 |  5655 :  8192..  12288 |  4096"
-  for (const m of text.matchAll(/^\s*\d+:\s*\d+\.\.\s*\d+\s*\|\s*\d+\s*:\s*(\d+)\.\.\s*(\d+)\s*\|/gm)) {
-    out.push([Number(m[1]), Number(m[2])]);
-  }
-  return out;
 }
 
 describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
@@ -104,7 +93,7 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     scratch.push(dir);
     const bad = join(dir, "bad.erofs");
     copyFileSync(demo, bad);
-    const extents = physicalExtents(bad, "/docs/numbers.txt");
+    const extents = dumpExtents(bad, "/docs/numbers.txt").map((e) => e.physical);
     expect(extents.length).toBeGreaterThan(2);
     // Garbage over the middle pclusters: lz4 cannot decode 0xff runs.
     const fd = openSync(bad, "r+");
