@@ -36,9 +36,29 @@ class InstanceTakingDecoder extends ZSTDDecoder {
   }
 }
 
+/**
+ * zstddec instantiates its module from a `data:` URL through fetch() wherever fetch
+ * exists, else from a Buffer. In Node the first fetch() loads the whole HTTP client
+ * (undici): measured here, ~19 ms of the main thread at the first zstd mount, and its
+ * modules stay in the heap for good. So where Buffer exists, fetch is hidden while
+ * init() picks its way; it only reads `typeof fetch` synchronously, and the global is put
+ * back before anything else can run.
+ */
+function initWithoutFetch(decoder: ZSTDDecoder): Promise<void> {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "fetch");
+  const hasBuffer = typeof (globalThis as { Buffer?: unknown }).Buffer === "function";
+  if (!saved?.configurable || !hasBuffer) return decoder.init();
+  Object.defineProperty(globalThis, "fetch", { value: undefined, configurable: true, writable: true });
+  try {
+    return decoder.init();
+  } finally {
+    Object.defineProperty(globalThis, "fetch", saved);
+  }
+}
+
 function startLoading(): Promise<void> {
   if (!loading) {
-    loading = new InstanceTakingDecoder().init().then(
+    loading = initWithoutFetch(new InstanceTakingDecoder()).then(
       () => undefined,
       () => void (wasm = undefined), // no WebAssembly here: fzstd does all the work
     );

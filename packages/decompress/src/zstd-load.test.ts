@@ -1,0 +1,32 @@
+import { afterAll, describe, expect, it } from "vitest";
+import { committedVectors, firstDiff } from "./codec.test-helper.js";
+import { decodeZstd, zstdReady } from "./index.js";
+
+// A file of its own: zstddec instantiates once per module registry, and vitest gives each
+// test file a fresh one, so the load below is the first in it.
+describe("loading the zstd WebAssembly decoder", () => {
+  const original = Object.getOwnPropertyDescriptor(globalThis, "fetch");
+  const calls: unknown[] = [];
+  const spy = (...args: unknown[]) => {
+    calls.push(args[0]);
+    return Promise.reject(new Error("fetch is not for this"));
+  };
+  Object.defineProperty(globalThis, "fetch", { value: spy, configurable: true, writable: true });
+  afterAll(() => {
+    if (original) Object.defineProperty(globalThis, "fetch", original);
+    else delete (globalThis as { fetch?: unknown }).fetch;
+  });
+
+  it("instantiates from bytes, never through fetch (which would load Node's HTTP client), and puts fetch back", async () => {
+    expect(await zstdReady()).toBe(true);
+    expect(calls).toEqual([]);
+    expect(globalThis.fetch).toBe(spy);
+  });
+
+  it("then decodes with it", () => {
+    const v = committedVectors("zst").find((x) => !x.name.endsWith("-nosize"))!;
+    const out = new Uint8Array(v.data.length);
+    decodeZstd(v.encoded, out, false);
+    expect(firstDiff(out, v.data)).toBe(-1);
+  });
+});
