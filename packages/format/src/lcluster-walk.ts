@@ -292,12 +292,12 @@ export class LclusterWalk {
       return 1;
     }
     const next = this.load(lcn, false);
-    if (next.type === LCLUSTER.NONHEAD) {
-      if (next.delta0 !== 1) throw corrupted(`bogus compressed block count at lcluster ${lcn}`, this.where);
-      if (next.compressedBlocks) return next.compressedBlocks;
-      throw corrupted(`missing compressed block count at lcluster ${lcn}`, this.where);
-    }
-    return 1;
+    if (next.type === LCLUSTER.NONHEAD && next.delta0 !== 1) throw corrupted(`bogus compressed block count at lcluster ${lcn}`, this.where);
+    // A head followed by anything but a block count (another head, or a NONHEAD lcluster
+    // without the count) heads a one-block pcluster: the kernel (6.18 here) reads both so,
+    // where fsck.erofs 1.9 refuses the second. mkfs.erofs 1.9 writes it for zstd with
+    // --max-extent-bytes below the pcluster size.
+    return next.compressedBlocks || 1;
   }
 
   /** Decoded length from `la` (the head's start) to the next head or the end of file. */
