@@ -35,6 +35,45 @@ describe("decodeZstd: committed vectors (zstd CLI)", () => {
   }
 });
 
+describe("decodeZstd: bytes after the frame", () => {
+  // mkfs.erofs 1.9.3 (zstd without fitblk) leaves some frames at the start of their
+  // pcluster with zeros after them; the kernel's stream decoder stops at the frame's end.
+  const r = prng(5);
+  const garbage = Uint8Array.from({ length: 300 }, () => r() & 0xff);
+  for (const v of committedVectors("zst")) {
+    it(`${v.name}: followed by zeros, or by other bytes, still decodes whole and in part`, () => {
+      for (const tail of [new Uint8Array(4096 - (v.encoded.length % 4096)), garbage]) {
+        const input = new Uint8Array(v.encoded.length + tail.length);
+        input.set(v.encoded);
+        input.set(tail, v.encoded.length);
+        const out = new Uint8Array(v.data.length);
+        decodeZstd(input, out, false);
+        expect(firstDiff(out, v.data)).toBe(-1);
+        const prefix = new Uint8Array(v.data.length >> 1);
+        decodeZstd(input, prefix, true);
+        expect(firstDiff(prefix, v.data.subarray(0, prefix.length))).toBe(-1);
+      }
+    });
+  }
+
+  it.skipIf(!HAVE_ZSTD)("a frame with a content checksum, followed by zeros (the checksum is part of the frame)", () => {
+    const data = samples().find((s) => s.name === "mixed")!.data;
+    const frame = runTool("zstd", ["--check", "-3", "-c", `--stream-size=${data.length}`], data);
+    expect(frame[4]! & 4).toBe(4);
+    const input = new Uint8Array(frame.length + 100);
+    input.set(frame);
+    const out = new Uint8Array(data.length);
+    decodeZstd(input, out, false);
+    expect(firstDiff(out, data)).toBe(-1);
+  });
+
+  it("a frame cut short is still corrupt, with or without bytes after the cut", async () => {
+    const v = committedVectors("zst").find((x) => x.name === "text")!;
+    const cut = v.encoded.subarray(0, v.encoded.length - 40);
+    expect(await outcome(() => decodeZstd(cut, new Uint8Array(v.data.length), false))).toBe("EFSCORRUPTED");
+  });
+});
+
 describe.skipIf(!HAVE_ZSTD)("decodeZstd: round trip through the zstd CLI", () => {
   for (const { name, data } of samples()) {
     it(`${name} (${data.length} bytes): levels 1 and 19 (and --ultra -22 for far repeats), with and without content size`, () => {

@@ -113,8 +113,16 @@ function decodeWasm(ex: ZstdExports, src: Uint8Array, capacity: number, out: Uin
 const MAX_DECODED = 12 << 20;
 const ZSTD_MAGIC = 0xfd2fb528;
 
-/** The frame content size from a zstd frame header, or -1 when the header omits it. */
-function frameContentSize(src: Uint8Array): number {
+interface FrameHeader {
+  /** The declared content size, or -1 when the header omits it. */
+  readonly contentSize: number;
+  /** Header bytes, magic included: where the first block header starts. */
+  readonly length: number;
+  readonly hasChecksum: boolean;
+}
+
+/** The header of the zstd frame at the start of `src` (RFC 8878, 3.1.1). */
+function frameHeader(src: Uint8Array): FrameHeader {
   if (src.length < 6) throw bad("zstd", "frame header truncated");
   const magic = (src[0]! | (src[1]! << 8) | (src[2]! << 16) | (src[3]! << 24)) >>> 0;
   if (magic !== ZSTD_MAGIC) throw bad("zstd", "bad frame magic");
@@ -122,14 +130,35 @@ function frameContentSize(src: Uint8Array): number {
   const fcsFlag = fhd >>> 6;
   const single = (fhd >>> 5) & 1;
   const dictFlag = fhd & 3;
-  let p = 5 + (single ? 0 : 1) + [0, 1, 2, 4][dictFlag]!;
+  const p = 5 + (single ? 0 : 1) + [0, 1, 2, 4][dictFlag]!;
   const size = [single ? 1 : 0, 2, 4, 8][fcsFlag]!;
-  if (size === 0) return -1;
+  const hasChecksum = (fhd & 4) !== 0;
   if (p + size > src.length) throw bad("zstd", "frame header truncated");
+  if (size === 0) return { contentSize: -1, length: p, hasChecksum };
   let v = 0;
   for (let i = size - 1; i >= 0; i--) v = v * 256 + src[p + i]!;
   if (size === 2) v += 256;
-  return v;
+  return { contentSize: v, length: p + size, hasChecksum };
+}
+
+/**
+ * Bytes of the frame at the start of `src`, found by walking its block headers (3 bytes
+ * each: last-block bit, type, size; an RLE block stores one byte), plus the checksum; or
+ * src.length when the blocks run past the end (the decoder then reports the truncation).
+ */
+function frameLength(src: Uint8Array, header: FrameHeader): number {
+  let pos = header.length;
+  // Each block moves pos on by at least 3 bytes: the walk ends within src.length / 3 steps.
+  while (pos + 3 <= src.length) {
+    const bh = src[pos]! | (src[pos + 1]! << 8) | (src[pos + 2]! << 16);
+    const type = (bh >>> 1) & 3;
+    pos += 3 + (type === 1 ? 1 : bh >>> 3);
+    if (bh & 1) {
+      const end = pos + (header.hasChecksum ? 4 : 0);
+      return Math.min(end, src.length);
+    }
+  }
+  return src.length;
 }
 
 /**
@@ -140,9 +169,14 @@ function frameContentSize(src: Uint8Array): number {
  * fzstd, given no buffer, allocates the header's window (up to 2 GiB) and moves all of it
  * per block, which took minutes on a corrupt frame.
  */
-export function decodeZstd(src: Uint8Array, out: Uint8Array, partial: boolean): void {
+export function decodeZstd(input: Uint8Array, out: Uint8Array, partial: boolean): void {
   if (!wasm) void startLoading();
-  const declared = frameContentSize(src);
+  const header = frameHeader(input);
+  const declared = header.contentSize;
+  // Only the first frame counts, whatever follows it: the kernel's stream decoder stops at
+  // its end. mkfs.erofs 1.9 leaves zeros after some frames (a pcluster not filled from
+  // its end), which the one-shot decoders would read as a second, corrupt frame.
+  const src = input.subarray(0, frameLength(input, header));
   if (declared > MAX_DECODED) throw bad("zstd", `frame declares ${declared} bytes`);
   if (declared >= 0) {
     if (declared < out.length) throw bad("zstd", `frame declares ${declared} of ${out.length} bytes`);
