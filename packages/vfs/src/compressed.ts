@@ -188,6 +188,13 @@ export async function fillCompressed(
   for (let pos = Math.max(start, needFrom); pos < end; ) {
     const ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
     if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, nidWhere(inode));
+    const prev = extents[extents.length - 1];
+    if (prev?.kind === "encoded" && ext.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) {
+      // One pcluster read in two formats (mkfs.erofs 1.9.3 writes these for zstd with
+      // short extents). The kernel gathers both extents into the one pcluster at that
+      // address and fails the read; decoded apart, one of them would be garbage.
+      throw corrupted(`pcluster at ${ext.physical} holds extents of two formats`, nidWhere(inode));
+    }
     extents.push(ext);
     pos = Math.min(end, ext.logical + ext.length);
   }

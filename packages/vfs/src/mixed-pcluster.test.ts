@@ -1,0 +1,56 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { KernelMount, repoRoot, sha256Hex } from "@erofs-ts/testkit";
+import { ErofsError, mount } from "./index.js";
+
+const fixtures = join(repoRoot(), "fixtures");
+const image = join(fixtures, "zstd-mixed-pcluster.erofs");
+// The same three files, as the kernel read them from zstd-short-extents.erofs.
+const manifest = JSON.parse(readFileSync(join(fixtures, "zstd-short-extents.manifest.json"), "utf8")) as {
+  entries: { path: string; sha256?: string }[];
+};
+const expected = new Map(manifest.entries.filter((e) => e.sha256).map((e) => [e.path, e.sha256!]));
+
+/**
+ * fixtures/zstd-mixed-pcluster.erofs (made by make-zstd-short-extents.sh with mkfs.erofs
+ * 1.9.3): CHANGELOG.md maps a zstd extent and an uncompressed one to the same block. The
+ * kernel fails the read; decoded apart, the uncompressed extent would be the zstd frame's
+ * bytes, handed out as content without an error.
+ */
+describe("a pcluster that two extents read in two formats", () => {
+  it("fails the file typed, with and without the page cache, and the other files read right", async () => {
+    expect(expected.size).toBe(3);
+    for (const cache of [true, false]) {
+      const fs = await mount(image);
+      try {
+        for (const [path, sha] of expected) {
+          const file = await fs.lookup(path);
+          const read = fs.read(file, 0, file.size, { cache });
+          if (path !== "CHANGELOG.md") {
+            expect(sha256Hex([await read]), `${path}, cache ${cache}`).toBe(sha);
+            continue;
+          }
+          const error = await read.then(
+            () => null,
+            (e: unknown) => e,
+          );
+          expect(ErofsError.isInstance(error) && error.code === "EFSCORRUPTED", `${String(error)}, cache ${cache}`).toBe(true);
+        }
+      } finally {
+        await fs.unmount();
+      }
+    }
+  });
+
+  it("as the kernel reads it (where it can mount)", () => {
+    const k = KernelMount.tryMount(image);
+    if (!k) return;
+    try {
+      expect(() => readFileSync(join(k.dir, "CHANGELOG.md"))).toThrow();
+      for (const path of ["README.md", "package.json"]) expect(sha256Hex([readFileSync(join(k.dir, path))])).toBe(expected.get(path));
+    } finally {
+      k.unmount();
+    }
+  });
+});
