@@ -43,9 +43,9 @@ describe("a pcluster that two extents read in two formats", () => {
     }
   });
 
-  it("as the kernel reads it (where it can mount)", () => {
+  it("as the kernel reads it (skipped where it cannot mount: not root, or no erofs)", (ctx) => {
     const k = KernelMount.tryMount(image);
-    if (!k) return;
+    if (!k) return ctx.skip();
     try {
       expect(() => readFileSync(join(k.dir, "CHANGELOG.md"))).toThrow();
       for (const path of ["README.md", "package.json"]) expect(sha256Hex([readFileSync(join(k.dir, path))])).toBe(expected.get(path));
