@@ -46,7 +46,25 @@ export class CompressedState {
    */
   peek: MetaPeek | undefined;
   peekInode: Inode | undefined;
+  /**
+   * Pcluster addresses found read in two formats (see fillCompressed), refused from then
+   * on, as the kernel keeps refusing them: its pcluster at that address stays cached with
+   * the first format. Without this, a reader that retries page by page after the error
+   * (the kernel, above FUSE) would get each extent decoded alone, and garbage for one.
+   * Only such pclusters enter it, and at most MIXED_FORMAT_KEPT of them.
+   */
+  readonly mixedFormat = new Set<number>();
   constructor(readonly recentBudget: number) {}
+}
+
+const MIXED_FORMAT_KEPT = 1024;
+
+function refuseMixedFormat(st: CompressedState, inode: Inode, physical: number): never {
+  if (!st.mixedFormat.has(physical)) {
+    if (st.mixedFormat.size >= MIXED_FORMAT_KEPT) st.mixedFormat.delete(st.mixedFormat.values().next().value!);
+    st.mixedFormat.add(physical);
+  }
+  throw corrupted(`pcluster at ${physical} holds extents of two formats`, nidWhere(inode));
 }
 
 /**
@@ -188,12 +206,13 @@ export async function fillCompressed(
   for (let pos = Math.max(start, needFrom); pos < end; ) {
     const ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
     if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, nidWhere(inode));
-    const prev = extents[extents.length - 1];
-    if (prev?.kind === "encoded" && ext.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) {
+    if (ext.kind === "encoded") {
+      const prev = extents[extents.length - 1];
       // One pcluster read in two formats (mkfs.erofs 1.9.3 writes these for zstd with
       // short extents). The kernel gathers both extents into the one pcluster at that
       // address and fails the read; decoded apart, one of them would be garbage.
-      throw corrupted(`pcluster at ${ext.physical} holds extents of two formats`, nidWhere(inode));
+      if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) refuseMixedFormat(ctx.compressed, inode, ext.physical);
+      if (ctx.compressed.mixedFormat.size && ctx.compressed.mixedFormat.has(ext.physical)) refuseMixedFormat(ctx.compressed, inode, ext.physical);
     }
     extents.push(ext);
     pos = Math.min(end, ext.logical + ext.length);

@@ -36,6 +36,15 @@ describe("a pcluster that two extents read in two formats", () => {
             (e: unknown) => e,
           );
           expect(ErofsError.isInstance(error) && error.code === "EFSCORRUPTED", `${String(error)}, cache ${cache}`).toBe(true);
+          // Then page by page, as the kernel retries above FUSE: every extent of that
+          // pcluster (all of this file's) stays refused, none decoded alone into garbage.
+          for (let at = 0; at < file.size; at += 4096) {
+            const page = await fs.read(file, at, 4096, { cache }).then(
+              () => "read",
+              (e: unknown) => (ErofsError.isInstance(e) ? e.code : String(e)),
+            );
+            expect(page, `page at ${at}, cache ${cache}`).toBe("EFSCORRUPTED");
+          }
         }
       } finally {
         await fs.unmount();

@@ -113,6 +113,25 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     expect(s.mounts[1]!.errors).toBe(0);
   });
 
+  it("a file whose pcluster is read in two formats stays EIO after the kernel retries page by page", async () => {
+    // fixtures/zstd-mixed-pcluster.erofs (see vfs's mixed-pcluster test): after a failed
+    // READ the kernel asks again a page at a time; each page alone must not decode.
+    const image = join(repoRoot(), "fixtures/zstd-mixed-pcluster.erofs");
+    daemon = await FuseDaemon.start([{ image }]);
+    const [m] = daemon.mountpoints as [string];
+    const cat = spawnSync("cat", [join(m, "CHANGELOG.md")], { encoding: "utf8" });
+    expect(cat.status).toBe(1);
+    expect(cat.stdout).toBe("");
+    expect(cat.stderr).toMatch(/Input\/output error/);
+    const page = spawnSync("dd", [`if=${join(m, "CHANGELOG.md")}`, "bs=4096", "skip=2", "count=1", "status=none"]);
+    expect(page.status).toBe(1);
+    expect(page.stdout.length).toBe(0);
+    expect(daemon.running).toBe(true);
+    const manifest = loadManifest(join(repoRoot(), "fixtures/zstd-short-extents.manifest.json"));
+    const readme = manifest.entries.find((e) => e.path === "README.md")!;
+    expect(sha256(readFileSync(join(m, "README.md")))).toBe(readme.sha256);
+  });
+
   it("-d logs each request and reply in rx/tx form; FORGETs return every lookup", async () => {
     const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-debug-"));
     scratch.push(dir);
