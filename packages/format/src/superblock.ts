@@ -201,13 +201,13 @@ function trimNul(bytes: Uint8Array): Uint8Array {
 const DEFAULT_LZ4_DISTANCE = 65535;
 /** The kernel's Z_EROFS_PCLUSTER_MAX_SIZE in the 4 KiB blocks it counts lz4's limit in. */
 const LZ4_MAX_PCLUSTER_BLOCKS = PCLUSTER_MAX_SIZE >> 12;
-/** Bytes of a compression config record that are read: the largest structure, lz4's or lzma's. */
-const RECORD_READ = 14;
 /** Sizes of struct z_erofs_{lz4,lzma,deflate,zstd}_cfgs: the shortest record each may have. */
 const LZ4_CFGS_SIZE = 14;
 const LZMA_CFGS_SIZE = 14;
 const DEFLATE_CFGS_SIZE = 6;
 const ZSTD_CFGS_SIZE = 6;
+/** Bytes of a compression config record that are read: the largest of those structures. */
+const RECORD_READ = Math.max(LZ4_CFGS_SIZE, LZMA_CFGS_SIZE, DEFLATE_CFGS_SIZE, ZSTD_CFGS_SIZE);
 /** Z_EROFS_LZMA_MAX_DICT_SIZE: 8 MiB. */
 const LZMA_MAX_DICT_SIZE = 8 * PCLUSTER_MAX_SIZE;
 /** log2 of Z_EROFS_ZSTD_MAX_DICT_SIZE (the largest pcluster). */

@@ -211,8 +211,8 @@ export async function fillCompressed(
       // One pcluster read in two formats (mkfs.erofs 1.9.3 writes these for zstd with
       // short extents). The kernel gathers both extents into the one pcluster at that
       // address and fails the read; decoded apart, one of them would be garbage.
-      if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) refuseMixedFormat(ctx.compressed, inode, ext.physical);
-      if (ctx.compressed.mixedFormat.size && ctx.compressed.mixedFormat.has(ext.physical)) refuseMixedFormat(ctx.compressed, inode, ext.physical);
+      const twoFormats = prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm;
+      if (twoFormats || (ctx.compressed.mixedFormat.size && ctx.compressed.mixedFormat.has(ext.physical))) refuseMixedFormat(ctx.compressed, inode, ext.physical);
     }
     extents.push(ext);
     pos = Math.min(end, ext.logical + ext.length);

@@ -1,16 +1,14 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { KernelMount, repoRoot, sha256Hex } from "@erofs-ts/testkit";
+import { KernelMount, loadManifest, nameBytes, repoRoot, sha256Hex } from "@erofs-ts/testkit";
 import { ErofsError, mount } from "./index.js";
 
 const fixtures = join(repoRoot(), "fixtures");
 const image = join(fixtures, "zstd-mixed-pcluster.erofs");
 // The same three files, as the kernel read them from zstd-short-extents.erofs.
-const manifest = JSON.parse(readFileSync(join(fixtures, "zstd-short-extents.manifest.json"), "utf8")) as {
-  entries: { path: string; sha256?: string }[];
-};
-const expected = new Map(manifest.entries.filter((e) => e.sha256).map((e) => [e.path, e.sha256!]));
+const manifest = loadManifest(join(fixtures, "zstd-short-extents.manifest.json"));
+const expected = new Map(manifest.entries.filter((e) => e.sha256).map((e) => [nameBytes(e.path).toString(), e.sha256!]));
 
 /**
  * fixtures/zstd-mixed-pcluster.erofs (made by make-zstd-short-extents.sh with mkfs.erofs

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { entryFromObserved } from "./compare.js";
 import { observeHostTree } from "./host-tree.js";
 import { KernelMount } from "./kernel.js";
-import type { ManifestName } from "./manifest.js";
+import { nameBytes, type ManifestName } from "./manifest.js";
 
 /**
  * `erofs-manifest IMAGE --mkfs-flags="..." [--tree NAME]`: what the running kernel reads
@@ -71,7 +71,7 @@ function main(): number {
 
 function asName(n: ManifestName): ManifestName {
   if (typeof n === "string") return n;
-  const bytes = Buffer.from(n.b64, "base64");
+  const bytes = nameBytes(n);
   const text = bytes.toString("utf8");
   return Buffer.from(text, "utf8").equals(bytes) ? text : n;
 }
