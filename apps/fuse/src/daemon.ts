@@ -107,7 +107,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
     for (let i = 0; i < options.pairs.length; i++) {
       const pair = options.pairs[i]!;
       const fs = filesystems[i]!;
-      const { fd, reader } = await attachFuse(pair.image, pair.mountpoint, { allowOther: options.allowOther });
+      const { fd, reader } = await attachFuse(pair.image, pair.mountpoint, { allowOther: options.allowOther, flags: pair.flags });
       const server = new ErofsFuseServer(fs, fs.superblock.rootNid, { onError: (m) => hooks.log(`${pair.mountpoint}: ${m}`) });
       const session = new FuseSession(fd, {
         reader,

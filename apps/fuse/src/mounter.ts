@@ -28,7 +28,13 @@ export function canMountDirectly(): boolean {
  * A new FUSE connection mounted on `mountpoint`: as root with mount(2) (mountFuse), or
  * else through the setuid fusermount3, which sends the connection's descriptor back.
  */
-export async function attachFuse(image: string, mountpoint: string, options: { allowOther: boolean }): Promise<{ fd: number; reader: ReaderKind }> {
+/** How a mountpoint is mounted: allow_other, and generic flags such as noexec. */
+export interface AttachOptions {
+  readonly allowOther: boolean;
+  readonly flags: readonly string[];
+}
+
+export async function attachFuse(image: string, mountpoint: string, options: AttachOptions): Promise<{ fd: number; reader: ReaderKind }> {
   if (!canMountDirectly()) return mountWithFusermount(image, mountpoint, options);
   const device = openFuseDevice();
   try {
@@ -46,7 +52,7 @@ export async function attachFuse(image: string, mountpoint: string, options: { a
  * socket named by `_FUSE_COMMFD`, as libfuse does. The native part makes the socket
  * pair and receives the descriptor; without it there is no way to mount as a user.
  */
-async function mountWithFusermount(image: string, mountpoint: string, options: { allowOther: boolean }): Promise<{ fd: number; reader: ReaderKind }> {
+async function mountWithFusermount(image: string, mountpoint: string, options: AttachOptions): Promise<{ fd: number; reader: ReaderKind }> {
   const native = nativePart();
   if (!native) {
     throw new MountError(`cannot mount ${mountpoint}: not root, and without the native part (no C compiler at build time) fusermount3's descriptor cannot be received`);
@@ -55,7 +61,7 @@ async function mountWithFusermount(image: string, mountpoint: string, options: {
   let theirsOpen = true;
   try {
     // fsname shows the image in mount tables; commas would split the option list.
-    const opts = ["ro", "nosuid", "nodev", "default_permissions", "subtype=erofs", `fsname=${image.replaceAll(",", "_")}`];
+    const opts = ["ro", "nosuid", "nodev", "default_permissions", "subtype=erofs", `fsname=${image.replaceAll(",", "_")}`, ...options.flags];
     if (options.allowOther) opts.push("allow_other");
     const { code, stderr } = await run("fusermount3", ["-o", opts.join(","), "--", mountpoint], theirs, { ...process.env, _FUSE_COMMFD: "3" });
     // Closed before the descriptor arrives: its number must not be closed again once the
@@ -77,12 +83,12 @@ async function mountWithFusermount(image: string, mountpoint: string, options: {
  * the kernel's fuse filesystem record "erofs" as its subtype). Needs root (CAP_SYS_ADMIN);
  * users go through mountWithFusermount.
  */
-export async function mountFuse(fd: number, image: string, mountpoint: string, options: { allowOther: boolean }): Promise<void> {
+export async function mountFuse(fd: number, image: string, mountpoint: string, options: AttachOptions): Promise<void> {
   const uid = process.getuid?.() ?? 0;
   const gid = process.getgid?.() ?? 0;
   // nosuid, nodev: an image is untrusted input; its setuid files and device nodes are
   // shown as stored but grant nothing (as fusermount3 always does for users).
-  const opts = [`fd=3`, "rootmode=40000", `user_id=${uid}`, `group_id=${gid}`, "ro", "nosuid", "nodev", "default_permissions"];
+  const opts = [`fd=3`, "rootmode=40000", `user_id=${uid}`, `group_id=${gid}`, "ro", "nosuid", "nodev", "default_permissions", ...options.flags];
   if (options.allowOther) opts.push("allow_other");
   const { code, stderr } = await run("mount", ["-i", "-t", "fuse.erofs", "-o", opts.join(","), image, mountpoint], fd);
   if (code !== 0) throw new MountError(`cannot mount ${mountpoint}: ${stderr || `mount exited with ${code}`}`);

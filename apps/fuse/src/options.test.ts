@@ -32,6 +32,14 @@ describe("erofs-fuse command line", () => {
     expect(o.pairs[1]!.options).toMatchObject({ inodeShare: true, domainId: "b", devices: [], fsoffset: 0 });
   });
 
+  it("generic mount flags: applied ones carry to later pairs, ones always in force are accepted", () => {
+    const o = parseArgs(["-o", "nosuid,nodev,default_permissions,ro,noexec", image, m1, "-o", "noatime", image, m2]);
+    expect(o.pairs[0]!.flags).toEqual(["noexec"]);
+    expect(o.pairs[1]!.flags).toEqual(["noexec", "noatime"]);
+    expect(o.pairs[0]!.options).toMatchObject({ devices: [], inodeShare: false });
+    for (const granted of ["suid", "dev"]) expect(() => parseArgs(["-o", granted, image, m1])).toThrow(/untrusted/);
+  });
+
   it("refuses what it cannot honour", () => {
     expect(() => parseArgs([image])).toThrow(UsageError);
     expect(() => parseArgs(["-x", image, m1])).toThrow(/unknown option -x/);

@@ -17,6 +17,8 @@ export interface MountPair {
   readonly image: string;
   readonly mountpoint: string;
   readonly options: ParsedMountOptions;
+  /** Generic mount flags for this mountpoint (noexec, noatime, ...), handed to mount(8) or fusermount3. */
+  readonly flags: readonly string[];
 }
 
 export interface DaemonOptions {
@@ -58,7 +60,23 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
                   image_cache=drop|keep  whether the image files' pages stay in the OS
                                   page cache once read (default drop: the decoded
                                   files are cached, by the kernel or the daemon)
-                  ro              accepted (always read-only)`;
+                  noexec, noatime, nodiratime, relatime, strictatime (and exec, atime,
+                  diratime, norelatime)  generic mount flags, applied to the mount
+                  ro, nosuid, nodev, default_permissions  accepted: always in force
+                                  (suid and dev are refused: an image is untrusted)`;
+
+/**
+ * Generic mount options every erofs-fuse mount has anyway, accepted so that command lines
+ * and fstab entries written for other FUSE filesystems work unchanged.
+ */
+const ALWAYS_IN_FORCE = new Set(["ro", "nosuid", "nodev", "default_permissions"]);
+/** Generic flags the kernel applies to the mount itself; both mount(8) and fusermount3 take them. */
+const MOUNT_FLAGS = new Set(["noexec", "exec", "noatime", "atime", "nodiratime", "diratime", "relatime", "norelatime", "strictatime"]);
+/** Why the opposites of nosuid and nodev are refused. */
+const NEVER_GRANTED: Record<string, string> = {
+  suid: "suid: an image is untrusted input, so its setuid and setgid bits never take effect (nosuid)",
+  dev: "dev: an image is untrusted input, so its device nodes open nothing (nodev)",
+};
 
 const DEFAULT_CACHE = 256 << 20;
 const DEFAULT_SPIN_US = 100;
@@ -77,8 +95,9 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
   let spinMicros = DEFAULT_SPIN_US;
   let dropImagePages = true;
   const imageOptions: string[] = [];
+  const flags: string[] = [];
   let nextImageOnly: string[] = [];
-  const positional: { value: string; options: string }[] = [];
+  const positional: { value: string; options: string; flags: string[] }[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -99,14 +118,16 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
         else if (key === "spin_us") spinMicros = parseSpin(item.slice("spin_us=".length));
         else if (key === "image_cache") dropImagePages = parseImageCache(item.slice("image_cache=".length));
         else if (key === "rw") throw new UsageError("rw: EROFS images are read-only", false);
+        else if (NEVER_GRANTED[item]) throw new UsageError(NEVER_GRANTED[item]!, false);
+        else if (MOUNT_FLAGS.has(item)) flags.push(item);
         else if (ONE_IMAGE_KEYS.has(key)) nextImageOnly.push(item);
-        else if (key !== "ro" && item !== "") imageOptions.push(item); // ro: always
+        else if (!ALWAYS_IN_FORCE.has(item) && item !== "") imageOptions.push(item);
       }
     } else if (arg === "-h" || arg === "--help") throw new UsageError(USAGE);
     else if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
     else {
       const isImage = positional.length % 2 === 0;
-      positional.push({ value: arg, options: [...imageOptions, ...(isImage ? nextImageOnly : [])].join(",") });
+      positional.push({ value: arg, options: [...imageOptions, ...(isImage ? nextImageOnly : [])].join(","), flags: [...flags] });
       if (isImage) nextImageOnly = [];
     }
   }
@@ -121,7 +142,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
     if (seen.has(mountpoint)) throw new UsageError(`${mountpoint}: given twice`, false);
     seen.add(mountpoint);
     // Options in force where the image was named (so later -o can't change earlier pairs).
-    pairs.push({ image, mountpoint, options: parseMountOptions(positional[i]!.options) });
+    pairs.push({ image, mountpoint, options: parseMountOptions(positional[i]!.options), flags: positional[i]!.flags });
   }
   return { foreground, debug, statsFile, pidFile, cacheBytes, allowOther, spinMicros, dropImagePages, pairs };
 }

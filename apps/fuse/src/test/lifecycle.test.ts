@@ -1,6 +1,6 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync, closeSync } from "node:fs";
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -42,6 +42,27 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     daemon = null;
   });
 
+  it.skipIf(!corpus)("generic mount flags reach the mount: noexec refuses execution, noatime shows", async () => {
+    // meta/f0 of the bit48 image has mode 4755. access(2) answers X_OK for it on a mount
+    // with exec, and EACCES on a noexec mount (the kernel checks the mount's flag there).
+    const image = join(corpus!, "bit48.erofs");
+    const flagsOf = (m: string) => readFileSync("/proc/mounts", "utf8").split("\n").find((l) => l.split(" ")[1] === m)?.split(" ")[3]?.split(",");
+    const canExecute = (path: string) => {
+      try {
+        accessSync(path, constants.X_OK);
+        return "yes";
+      } catch (e) {
+        return (e as NodeJS.ErrnoException).code;
+      }
+    };
+    daemon = await FuseDaemon.start([{ image }, { image, options: "noexec,noatime,nosuid,nodev,default_permissions" }]);
+    const [plain, flagged] = daemon.mountpoints as [string, string];
+    expect(flagsOf(flagged)).toEqual(expect.arrayContaining(["ro", "nosuid", "nodev", "noexec", "noatime"]));
+    expect(flagsOf(plain)).not.toContain("noexec");
+    expect(canExecute(join(plain, "meta/f0"))).toBe("yes");
+    expect(canExecute(join(flagged, "meta/f0"))).toBe("EACCES");
+  });
+
   it("unmounting the last mount ends the daemon", async () => {
     daemon = await FuseDaemon.start([{ image: demo }, { image: demo }]);
     execFileSync("umount", [daemon.mountpoints[0]!]);
@@ -73,6 +94,9 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     expect(r.stderr).toMatch(/^erofs-fuse: .*superblock/m);
     expect(mountedPaths().has(m1) || mountedPaths().has(m2)).toBe(false);
 
+    r = await runFuse(["-o", "suid", demo, m1]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/suid: an image is untrusted/);
     r = await runFuse(["-o", "nosuchoption", demo, m1]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/unknown mount option "nosuchoption"/);
