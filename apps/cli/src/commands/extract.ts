@@ -1,6 +1,7 @@
-import { mkdir } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Command } from "../context.js";
+import { ReportedFailure } from "../errors.js";
+import { DestinationError, makeDestination } from "../extract/destination.js";
 import { Extractor } from "../extract/extractor.js";
 
 export const extractCommand: Command = {
@@ -14,7 +15,13 @@ export const extractCommand: Command = {
     const dest = resolve(ctx.args[0]!);
     const sub = new TextEncoder().encode(typeof ctx.options.path === "string" ? ctx.options.path : "");
     const root = await ctx.fs.lookup(sub);
-    await mkdir(dest, { recursive: true });
+    try {
+      await makeDestination(dest);
+    } catch (e) {
+      if (!(e instanceof DestinationError)) throw e;
+      ctx.report(e.where, e);
+      throw new ReportedFailure(1);
+    }
     const isRoot = process.getuid?.() === 0;
     const tty = process.stderr.isTTY;
     const extractor = new Extractor(ctx.fs, dest, {

@@ -84,6 +84,18 @@ describe("erofs-cli on the bundled demo image", () => {
     }
   });
 
+  it("extract makes missing parents of DEST, and a DEST it cannot make fails at once, naming it", async () => {
+    const deep = join(scratch, "made", "two", "levels");
+    expect((await runCli(["extract", demo, deep])).status).toBe(0);
+    expect(readFileSync(join(deep, "hello.txt")).equals(readFileSync(join(src, "hello.txt")))).toBe(true);
+    // Under /proc a new entry is ENOENT though the parent exists: Node's recursive mkdir
+    // retried that forever. Beneath a regular file there is no directory to make.
+    expectCleanFailure(await runCli(["extract", demo, "/proc/erofs-cli-no-such-dir/x"]), 1, /^erofs-cli: \/proc\/erofs-cli-no-such-dir: cannot create the directory: .*ENOENT/);
+    const file = join(scratch, "plain-file");
+    writeFileSync(file, "x");
+    expectCleanFailure(await runCli(["extract", demo, join(file, "x")]), 1, /plain-file\/x: not a directory/);
+  });
+
   it("a missing image, a non-EROFS file and a truncated image exit 1 with a clear message", async () => {
     expectCleanFailure(await runCli(["ls", join(scratch, "nope.erofs")]), 1, /nope\.erofs/);
     expectCleanFailure(await runCli(["ls", join(repoRoot(), "package.json")]), 1, /package\.json: .*(superblock|EROFS)/i);
