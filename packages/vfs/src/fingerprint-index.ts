@@ -83,6 +83,18 @@ export class FingerprintIndex {
   }
 }
 
+/** SHA-256 of a file's content; a failure to read it names the file (the walk stops there). */
+async function contentDigest(fs: ErofsFs, inode: Inode, path: string): Promise<Uint8Array> {
+  const h = createHash("sha256");
+  try {
+    for await (const c of fs.readChunks(inode)) h.update(c);
+  } catch (e) {
+    if (!ErofsError.isInstance(e)) throw e;
+    throw new ErofsError(e.code, `${path}: ${e.message}`, undefined, { cause: e });
+  }
+  return h.digest();
+}
+
 /**
  * Computes the index of a mounted image: every regular file (each inode once, hard links
  * included) hashed as a stream. `onFile` reports progress.
@@ -90,21 +102,21 @@ export class FingerprintIndex {
 export async function buildFingerprintIndex(fs: ErofsFs, onFile?: (files: number) => void): Promise<string> {
   const files: Array<{ nid: bigint; size: number; sha256: Uint8Array }> = [];
   const seen = new Set<bigint>();
-  const walk = async (dir: Inode): Promise<void> => {
+  const names = new TextDecoder();
+  const walk = async (dir: Inode, path: string): Promise<void> => {
     for (const e of await fs.readdir(dir)) {
       if (seen.has(e.nid)) continue;
       seen.add(e.nid);
       const inode = await fs.iget(e.nid);
-      if (inode.kind === "dir") await walk(inode);
+      const here = `${path}/${names.decode(e.name)}`;
+      if (inode.kind === "dir") await walk(inode, here);
       else if (inode.kind === "file") {
-        const h = createHash("sha256");
-        for await (const c of fs.readChunks(inode)) h.update(c);
-        files.push({ nid: inode.nid, size: inode.size, sha256: h.digest() });
+        files.push({ nid: inode.nid, size: inode.size, sha256: await contentDigest(fs, inode, here) });
         onFile?.(files.length);
       }
     }
   };
-  await walk(await fs.root());
+  await walk(await fs.root(), "");
   files.sort((a, b) => (a.nid < b.nid ? -1 : 1));
   return FingerprintIndex.format(fs.superblock, files);
 }

@@ -1,6 +1,7 @@
-import { writeFile } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { buildFingerprintIndex } from "@erofs-ts/vfs";
-import type { Command } from "../context.js";
+import { hostErrorReason, type Command, type CommandContext } from "../context.js";
+import { ReportedFailure } from "../errors.js";
 
 /**
  * Page cache sharing for images made without fingerprints: computes what
@@ -15,9 +16,29 @@ export const fingerprintsCommand: Command = {
   minArgs: 0,
   maxArgs: 0,
   async run(ctx) {
-    const index = await buildFingerprintIndex(ctx.fs);
     const file = ctx.options.output;
-    if (typeof file === "string") await writeFile(file, index);
-    else await ctx.out.write(index);
+    if (typeof file !== "string") {
+      await ctx.out.write(await buildFingerprintIndex(ctx.fs));
+      return;
+    }
+    // The index goes to a file beside FILE that replaces it only once whole: an index from
+    // an earlier run survives a failure, and an unwritable FILE fails before the reading.
+    const partial = `${file}.partial-${process.pid}`;
+    const handle = await open(partial, "wx").catch((e: unknown) => fail(ctx, file, e));
+    try {
+      await handle.writeFile(await buildFingerprintIndex(ctx.fs));
+      await handle.close();
+      await rename(partial, file).catch((e: unknown) => fail(ctx, file, e));
+    } catch (e) {
+      await handle.close().catch(() => {});
+      await rm(partial, { force: true });
+      throw e;
+    }
   },
 };
+
+/** Reports why FILE cannot be written, naming FILE (not the image), and ends the command. */
+function fail(ctx: CommandContext, file: string, e: unknown): never {
+  ctx.report(file, new Error(`cannot write the index: ${hostErrorReason(e)}`));
+  throw new ReportedFailure(1);
+}

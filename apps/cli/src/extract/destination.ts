@@ -1,5 +1,6 @@
 import { mkdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
+import { hostErrorReason } from "../context.js";
 
 /** Why DEST cannot be made: `where` names the path that failed, not the image. */
 export class DestinationError extends Error {
@@ -24,7 +25,7 @@ export async function makeDestination(dest: string): Promise<void> {
   for (let dir = dest; ; dir = dirname(dir)) {
     const st = await stat(dir).catch((e: NodeJS.ErrnoException) => {
       if (e.code === "ENOENT") return null;
-      throw new DestinationError(dir, reason(e), { cause: e });
+      throw new DestinationError(dir, hostErrorReason(e), { cause: e });
     });
     if (st) {
       if (!st.isDirectory()) throw new DestinationError(dir, "not a directory");
@@ -36,13 +37,7 @@ export async function makeDestination(dest: string): Promise<void> {
   for (const dir of missing.reverse()) {
     await mkdir(dir).catch((e: NodeJS.ErrnoException) => {
       // Made meanwhile by someone else: as good as made here.
-      if (e.code !== "EEXIST") throw new DestinationError(dir, `cannot create the directory: ${reason(e)}`, { cause: e });
+      if (e.code !== "EEXIST") throw new DestinationError(dir, `cannot create the directory: ${hostErrorReason(e)}`, { cause: e });
     });
   }
-}
-
-/** "permission denied (EACCES)" rather than Node's "EACCES: permission denied, mkdir '/x'". */
-function reason(e: NodeJS.ErrnoException): string {
-  const text = e.message.replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "");
-  return e.code ? `${text} (${e.code})` : text;
 }

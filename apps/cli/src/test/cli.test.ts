@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -74,6 +74,27 @@ describe("erofs-cli on the bundled demo image", () => {
     const r = await runCli(["fsck", demo, "--json"]);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
+  });
+
+  it("fingerprints -o replaces FILE only with a whole index, and an unwritable FILE is named", async () => {
+    const index = join(scratch, "demo.fp");
+    writeFileSync(index, "an older index\n");
+    const made = await runCli(["fingerprints", demo, "-o", index]);
+    expect(made.status, made.stderr).toBe(0);
+    const listed = await runCli(["fingerprints", demo]);
+    expect(readFileSync(index).equals(listed.stdout)).toBe(true);
+    expect(readdirSync(scratch).filter((n) => n.includes(".partial-"))).toEqual([]);
+    expectCleanFailure(await runCli(["fingerprints", demo, "-o", join(scratch, "no-dir", "x.fp")]), 1, /no-dir\/x\.fp: cannot write the index: .*ENOENT/);
+    // An image whose file data is damaged fails mid-way, naming the file, and leaves the
+    // index as it was. The first data block follows the metadata at 16 KiB.
+    const damaged = join(scratch, "fp-damaged.erofs");
+    const bytes = readFileSync(demo);
+    for (let i = 16384 + 100; i < 16384 + 4000; i++) bytes[i] = bytes[i]! ^ 0x5a;
+    writeFileSync(damaged, bytes);
+    const failed = await runCli(["fingerprints", damaged, "-o", index]);
+    expectCleanFailure(failed, 1, /fp-damaged\.erofs: \/[^:]+: lz4: /);
+    expect(readFileSync(index).equals(listed.stdout)).toBe(true);
+    expect(readdirSync(scratch).filter((n) => n.includes(".partial-"))).toEqual([]);
   });
 
   it("usage errors exit 2 with the usage text", async () => {
