@@ -40,6 +40,21 @@ describe("erofs-fuse command line", () => {
     for (const granted of ["suid", "dev"]) expect(() => parseArgs(["-o", granted, image, m1])).toThrow(/untrusted/);
   });
 
+  it("options between IMAGE and MOUNTPOINT, and after the last pair, are that pair's", () => {
+    const between = parseArgs([image, "-o", "fsoffset=4096,noexec", m1]);
+    expect(between.pairs[0]!.options.fsoffset).toBe(4096);
+    expect(between.pairs[0]!.flags).toEqual(["noexec"]);
+    // The mount.fuse3 form: options last. A later value overrides an earlier one.
+    const trailing = parseArgs(["-o", "domain_id=a,fsoffset=512", image, m1, "-o", "inode_share,domain_id=b,device=/x,noatime"]);
+    expect(trailing.pairs[0]!.options).toMatchObject({ inodeShare: true, domainId: "b", devices: ["/x"], fsoffset: 512 });
+    expect(trailing.pairs[0]!.flags).toEqual(["noatime"]);
+    // With two pairs, trailing options reach the last one only.
+    const two = parseArgs(["-o", "device=/a", image, m1, image, m2, "-o", "device=/b,domain_id=c"]);
+    expect(two.pairs[0]!.options).toMatchObject({ devices: ["/a"], domainId: undefined });
+    expect(two.pairs[1]!.options).toMatchObject({ devices: ["/b"], domainId: "c" });
+    expect(() => parseArgs([image, m1, image, "-o", "noexec"])).toThrow(/IMAGE MOUNTPOINT pairs/);
+  });
+
   it("refuses what it cannot honour", () => {
     expect(() => parseArgs([image])).toThrow(UsageError);
     expect(() => parseArgs(["-x", image, m1])).toThrow(/unknown option -x/);

@@ -45,8 +45,10 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
   --stats FILE  write statistics as JSON to FILE on SIGUSR1 and at exit
   --pidfile F   write the daemon's pid to F once every mount is live
   -o OPTIONS    comma-separated; device=, fsoffset= and fingerprints= describe one image
-                and apply to the next pair only, the others to every pair after them
-                (a later value overrides an earlier one):
+                and apply to the pair being named (or the next one) only, the others to
+                it and every pair after; after the last pair, to that pair (IMAGE
+                MOUNTPOINT -o OPTIONS, as mount.fuse3 runs it). A later value overrides
+                an earlier one:
                   device=PATH     extra device, in device-table order (repeatable)
                   fsoffset=N      the filesystem starts N bytes into IMAGE
                   inode_share     share pages of files with equal fingerprints
@@ -81,7 +83,7 @@ const NEVER_GRANTED: Record<string, string> = {
 const DEFAULT_CACHE = 256 << 20;
 const DEFAULT_SPIN_US = 100;
 const MAX_SPIN_US = 1000;
-/** Options that describe one image's layout: they apply to the next pair only. */
+/** Options that describe one image's layout: they apply to one pair only. */
 const ONE_IMAGE_KEYS = new Set(["device", "fsoffset", "fingerprints"]);
 
 /** Parses the command line; throws UsageError (exit 2) or an ErofsError for a bad option value. */
@@ -97,7 +99,16 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
   const imageOptions: string[] = [];
   const flags: string[] = [];
   let nextImageOnly: string[] = [];
-  const positional: { value: string; options: string; flags: string[] }[] = [];
+  /** Each pair as named, with the options in force where its MOUNTPOINT was named. */
+  const named: Array<{ image: string; mountpoint?: string; imageOnly: string[]; options: string[]; flags: string[] }> = [];
+  /** Takes the options in force now for the last pair (a later value overrides an earlier one). */
+  const settleLast = (): void => {
+    const last = named[named.length - 1]!;
+    last.imageOnly.push(...nextImageOnly);
+    nextImageOnly = [];
+    last.options = [...imageOptions];
+    last.flags = [...flags];
+  };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -125,24 +136,27 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
       }
     } else if (arg === "-h" || arg === "--help") throw new UsageError(USAGE);
     else if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
-    else {
-      const isImage = positional.length % 2 === 0;
-      positional.push({ value: arg, options: [...imageOptions, ...(isImage ? nextImageOnly : [])].join(","), flags: [...flags] });
-      if (isImage) nextImageOnly = [];
+    else if (named.length === 0 || named[named.length - 1]!.mountpoint !== undefined) {
+      named.push({ image: arg, imageOnly: [], options: [], flags: [] });
+    } else {
+      named[named.length - 1]!.mountpoint = arg;
+      settleLast();
     }
   }
-  if (positional.length === 0 || positional.length % 2 !== 0) throw new UsageError("expected IMAGE MOUNTPOINT pairs");
+  if (named.length === 0 || named[named.length - 1]!.mountpoint === undefined) throw new UsageError("expected IMAGE MOUNTPOINT pairs");
+  // Options after the last pair are that pair's: `erofs-fuse IMAGE MOUNTPOINT -o OPTIONS`,
+  // as mount.fuse3 (an fstab entry) runs it.
+  settleLast();
   const pairs: MountPair[] = [];
   const seen = new Set<string>();
-  for (let i = 0; i < positional.length; i += 2) {
-    const image = resolve(positional[i]!.value);
-    const mountpoint = resolve(positional[i + 1]!.value);
+  for (const pair of named) {
+    const image = resolve(pair.image);
+    const mountpoint = resolve(pair.mountpoint!);
     if (!existsSync(image)) throw new UsageError(`${image}: no such file`, false);
     if (!existsSync(mountpoint) || !statSync(mountpoint).isDirectory()) throw new UsageError(`${mountpoint}: not a directory`, false);
     if (seen.has(mountpoint)) throw new UsageError(`${mountpoint}: given twice`, false);
     seen.add(mountpoint);
-    // Options in force where the image was named (so later -o can't change earlier pairs).
-    pairs.push({ image, mountpoint, options: parseMountOptions(positional[i]!.options), flags: positional[i]!.flags });
+    pairs.push({ image, mountpoint, options: parseMountOptions([...pair.options, ...pair.imageOnly].join(",")), flags: pair.flags });
   }
   return { foreground, debug, statsFile, pidFile, cacheBytes, allowOther, spinMicros, dropImagePages, pairs };
 }

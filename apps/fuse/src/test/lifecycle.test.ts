@@ -94,6 +94,11 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     expect(r.stderr).toMatch(/^erofs-fuse: .*superblock/m);
     expect(mountedPaths().has(m1) || mountedPaths().has(m2)).toBe(false);
 
+    // Options after the pair are that pair's (the mount.fuse3 form), here a wrong offset.
+    r = await runFuse([demo, m1, "-o", "fsoffset=4096"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/superblock/);
+    expect(mountedPaths().has(m1)).toBe(false);
     r = await runFuse(["-o", "suid", demo, m1]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/suid: an image is untrusted/);
