@@ -107,6 +107,8 @@ function main(): void {
     }
     fail(messageOf(e), 2);
   }
+  // Once, by the process the user started (a background daemon's stderr goes nowhere).
+  if (!process.env[DAEMON_ENV]) for (const notice of options.notices) process.stderr.write(`erofs-fuse: ${notice}\n`);
   if (process.env[DAEMON_ENV]) void daemon(options);
   else if (options.foreground) void foreground(options);
   else background(argv);

@@ -36,6 +36,8 @@ export interface DaemonOptions {
   /** Whether image pages the daemon has read leave the OS page cache (image_cache=drop). */
   readonly dropImagePages: boolean;
   readonly pairs: readonly MountPair[];
+  /** What the command line asked for that is accepted but not done, for the user to see. */
+  readonly notices: readonly string[];
 }
 
 export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IMAGE MOUNTPOINT [[-o OPTIONS] IMAGE MOUNTPOINT ...]
@@ -65,7 +67,8 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
                   noexec, noatime, nodiratime, relatime, strictatime (and exec, atime,
                   diratime, norelatime)  generic mount flags, applied to the mount
                   ro, nosuid, nodev, default_permissions  accepted: always in force
-                                  (suid and dev are refused: an image is untrusted)`;
+                                  (suid and dev are accepted but ignored, with a notice:
+                                  an image is untrusted)`;
 
 /**
  * Generic mount options every erofs-fuse mount has anyway, accepted so that command lines
@@ -74,10 +77,13 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
 const ALWAYS_IN_FORCE = new Set(["ro", "nosuid", "nodev", "default_permissions"]);
 /** Generic flags the kernel applies to the mount itself; both mount(8) and fusermount3 take them. */
 const MOUNT_FLAGS = new Set(["noexec", "exec", "noatime", "atime", "nodiratime", "diratime", "relatime", "norelatime", "strictatime"]);
-/** Why the opposites of nosuid and nodev are refused. */
-const NEVER_GRANTED: Record<string, string> = {
-  suid: "suid: an image is untrusted input, so its setuid and setgid bits never take effect (nosuid)",
-  dev: "dev: an image is untrusted input, so its device nodes open nothing (nodev)",
+/**
+ * The opposites of nosuid and nodev: accepted, because mount.fuse3 adds them to every
+ * root mount from fstab, but not honoured, with a notice saying so.
+ */
+const NOT_HONOURED: Record<string, string> = {
+  suid: "suid ignored: an image is untrusted input, so its setuid and setgid bits never take effect (the mount is nosuid)",
+  dev: "dev ignored: an image is untrusted input, so its device nodes open nothing (the mount is nodev)",
 };
 
 const DEFAULT_CACHE = 256 << 20;
@@ -98,6 +104,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
   let dropImagePages = true;
   const imageOptions: string[] = [];
   const flags: string[] = [];
+  const notices = new Set<string>();
   let nextImageOnly: string[] = [];
   /** Each pair as named, with the options in force where its MOUNTPOINT was named. */
   const named: Array<{ image: string; mountpoint?: string; imageOnly: string[]; options: string[]; flags: string[] }> = [];
@@ -129,7 +136,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
         else if (key === "spin_us") spinMicros = parseSpin(item.slice("spin_us=".length));
         else if (key === "image_cache") dropImagePages = parseImageCache(item.slice("image_cache=".length));
         else if (key === "rw") throw new UsageError("rw: EROFS images are read-only", false);
-        else if (NEVER_GRANTED[item]) throw new UsageError(NEVER_GRANTED[item]!, false);
+        else if (NOT_HONOURED[item]) notices.add(NOT_HONOURED[item]!);
         else if (MOUNT_FLAGS.has(item)) flags.push(item);
         else if (ONE_IMAGE_KEYS.has(key)) nextImageOnly.push(item);
         else if (!ALWAYS_IN_FORCE.has(item) && item !== "") imageOptions.push(item);
@@ -158,7 +165,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
     seen.add(mountpoint);
     pairs.push({ image, mountpoint, options: parseMountOptions([...pair.options, ...pair.imageOnly].join(",")), flags: pair.flags });
   }
-  return { foreground, debug, statsFile, pidFile, cacheBytes, allowOther, spinMicros, dropImagePages, pairs };
+  return { foreground, debug, statsFile, pidFile, cacheBytes, allowOther, spinMicros, dropImagePages, pairs, notices: [...notices] };
 }
 
 function parseSpin(text: string): number {
