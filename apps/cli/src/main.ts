@@ -1,3 +1,4 @@
+import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { ErofsError, mount, parseByteCount, type ErofsFs } from "@erofs-ts/vfs";
 import { catCommand } from "./commands/cat.js";
@@ -34,6 +35,9 @@ const COMMON_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/** This package's version: src/ and dist/ both sit one level below its package.json. */
+const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+
 function usage(): string {
   const lines = COMMANDS.map((c) => `  ${c.usage.padEnd(44)} ${c.summary}`);
   return [
@@ -45,6 +49,7 @@ function usage(): string {
     "--device FILE  an extra device (blob), repeatable, in device-table order (the kernel's device=)",
     "--offset N     the filesystem starts N bytes into IMAGE (the kernel's fsoffset=)",
     "--json         machine-readable output (info, ls, stat, xattr, fsck)",
+    "--version, -V  print the version",
     "exit status: 0 success, 1 filesystem error, 2 bad usage",
   ].join("\n");
 }
@@ -52,6 +57,10 @@ function usage(): string {
 /** Runs one command line; returns the exit status. Never throws. */
 export async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === "--version" || name === "-V") {
+    process.stdout.write(`erofs-cli ${VERSION}\n`);
+    return 0;
+  }
   if (name === undefined || name === "--help" || name === "-h" || name === "help") {
     (name === undefined ? process.stderr : process.stdout).write(usage() + "\n");
     return name === undefined ? 2 : 0;

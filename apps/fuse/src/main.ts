@@ -2,7 +2,7 @@ import { fork, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ErofsError } from "@erofs-ts/vfs";
 import { runDaemon } from "./daemon.js";
-import { parseArgs, UsageError, USAGE, type DaemonOptions } from "./options.js";
+import { parseArgs, UsageError, USAGE, VERSION_TEXT, type DaemonOptions } from "./options.js";
 
 /** Set in the background daemon's environment by the process that started it. */
 const DAEMON_ENV = "EROFS_FUSE_DAEMON";
@@ -99,8 +99,8 @@ function main(): void {
     options = parseArgs(argv);
   } catch (e) {
     if (e instanceof UsageError) {
-      if (e.message === USAGE) {
-        process.stdout.write(`${USAGE}\n`);
+      if (e.message === USAGE || e.message === VERSION_TEXT) {
+        process.stdout.write(`${e.message}\n`);
         process.exit(0);
       }
       fail(e.showUsage ? `${e.message}\n${USAGE}` : e.message, 2);

@@ -1,9 +1,9 @@
-import { mkdtempSync, mkdirSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ErofsError } from "@erofs-ts/vfs";
-import { parseArgs, parseSize, UsageError } from "./options.js";
+import { parseArgs, parseSize, UsageError, VERSION_TEXT } from "./options.js";
 
 const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-opts-"));
 const [m1, m2] = [join(dir, "m1"), join(dir, "m2")];
@@ -58,6 +58,12 @@ describe("erofs-fuse command line", () => {
     expect(two.pairs[0]!.options).toMatchObject({ devices: ["/a"], domainId: undefined });
     expect(two.pairs[1]!.options).toMatchObject({ devices: ["/b"], domainId: "c" });
     expect(() => parseArgs([image, m1, image, "-o", "noexec"])).toThrow(/IMAGE MOUNTPOINT pairs/);
+  });
+
+  it("--version and -V answer with the package's version", () => {
+    const { version } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) expect(() => parseArgs([flag])).toThrow(new UsageError(`erofs-fuse ${version}`));
+    expect(VERSION_TEXT).toBe(`erofs-fuse ${version}`);
   });
 
   it("refuses what it cannot honour", () => {

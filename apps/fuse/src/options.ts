@@ -1,4 +1,5 @@
 import { existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { parseByteCount, parseMountOptions, type ParsedMountOptions } from "@erofs-ts/vfs";
 
@@ -40,8 +41,12 @@ export interface DaemonOptions {
   readonly notices: readonly string[];
 }
 
+/** What --version prints: src/ and dist/ both sit one level below the package.json. */
+export const VERSION_TEXT = `erofs-fuse ${(createRequire(import.meta.url)("../package.json") as { version: string }).version}`;
+
 export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IMAGE MOUNTPOINT [[-o OPTIONS] IMAGE MOUNTPOINT ...]
 
+  -V, --version print the version
   -f            stay in the foreground (default: return once every mount is live)
   -d            log every request and reply (implies -f)
   --stats FILE  write statistics as JSON to FILE on SIGUSR1 and at exit
@@ -142,6 +147,7 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
         else if (!ALWAYS_IN_FORCE.has(item) && item !== "") imageOptions.push(item);
       }
     } else if (arg === "-h" || arg === "--help") throw new UsageError(USAGE);
+    else if (arg === "-V" || arg === "--version") throw new UsageError(VERSION_TEXT);
     else if (arg.startsWith("-") && arg !== "-") throw new UsageError(`unknown option ${arg}`);
     else if (named.length === 0 || named[named.length - 1]!.mountpoint !== undefined) {
       named.push({ image: arg, imageOnly: [], options: [], flags: [] });

@@ -97,6 +97,15 @@ describe("erofs-cli on the bundled demo image", () => {
     expect(readdirSync(scratch).filter((n) => n.includes(".partial-"))).toEqual([]);
   });
 
+  it("--version and -V print the package's version and exit 0", async () => {
+    const { version } = JSON.parse(readFileSync(join(repoRoot(), "apps/cli/package.json"), "utf8")) as { version: string };
+    for (const flag of ["--version", "-V"]) {
+      const r = await runCli([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stdout.toString()).toBe(`erofs-cli ${version}\n`);
+    }
+  });
+
   it("usage errors exit 2 with the usage text", async () => {
     for (const args of [[], ["frobnicate", demo], ["ls", demo, "--bogus"], ["cat", demo, "a", "--offset", "12x"], ["cat"]]) {
       const r = await runCli(args);
