@@ -48,9 +48,6 @@ interface DirHandle {
   readonly inode: Inode;
 }
 
-type Listing = Awaited<ReturnType<ErofsFs["readdir"]>>;
-/** Directories whose listings are kept between READDIR pages: a few walkers at once. */
-const LISTINGS_KEPT = 4;
 
 /** Counters kept as requests are served. */
 interface Counters {
@@ -91,8 +88,6 @@ export class ErofsFuseServer {
   readonly #handles = new Map<bigint, FileHandle | DirHandle>();
   readonly #replyBuffers = new BufferPool();
   readonly #options: ServerOptions;
-  /** Recent directory listings by nid, oldest first: READDIR pages of one walk agree. */
-  readonly #listings = new Map<bigint, Promise<Listing>>();
   /** Set at INIT: the kernel opens files (and directories) without asking. */
   #noOpen = false;
   #noOpendir = false;
@@ -325,8 +320,10 @@ export class ErofsFuseServer {
   }
 
   /**
-   * READDIR(PLUS): entries from the offset on, as many as fit in `size`. Offsets are
-   * positions in the listing (1-based "next" cookies), `.` and `..` first. PLUS entries
+   * READDIR(PLUS): entries from the offset on, as many as fit in `size`. Offsets are the
+   * vfs's listing positions (the kernel's erofs readdir positions), so each page reads
+   * only the directory blocks it lists: a directory of any size is listed in bounded
+   * memory, and pages of one walk agree because the image never changes. PLUS entries
    * carry attributes and count as lookups, except `.` and `..`, which the kernel never
    * links and so never forgets (they get nodeid 0).
    */
@@ -335,18 +332,20 @@ export class ErofsFuseServer {
     const fh = args.u64(v, 0);
     const handle = fh === 0n && this.#noOpendir ? { inode: await this.#inode(req) } : this.#handles.get(fh);
     if (handle?.inode.kind !== "dir") return ERRNO.EBADF;
+    // An offset past any position (lseek on the directory may ask for one) lists nothing.
     const start = args.u64(v, 8);
+    const position = start > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(start);
     const size = args.u32(v, 16);
-    const entries = await this.#listing(handle.inode);
+    // No record is shorter than one with a 1-byte name: no more entries than that can fit.
+    const entries = await this.#fs.readdirFrom(handle.inode, position, Math.floor(size / direntSize(1, plus)), { dots: true });
     const out = new Uint8Array(size);
     let used = 0;
-    for (let i = Number(start); i < entries.length; i++) {
-      const e = entries[i]!;
+    for (const e of entries) {
       // The kernel rejects a whole listing holding a name with '/', or an empty one.
       if (e.name.length === 0 || e.name.includes(0x2f)) continue;
       const recordSize = direntSize(e.name.length, plus);
       if (used + recordSize > size) break;
-      const dirent = { ino: e.ino, offset: i + 1, type: DT_OF_FILE_TYPE[e.fileType] ?? 0, name: e.name };
+      const dirent = { ino: e.ino, offset: e.next, type: DT_OF_FILE_TYPE[e.fileType] ?? 0, name: e.name };
       if (!plus) {
         used += writeDirent(out, used, dirent, null);
         continue;
@@ -361,28 +360,6 @@ export class ErofsFuseServer {
       this.#nodes.remember(nodeid);
     }
     return [out.subarray(0, used)];
-  }
-
-  /**
-   * A directory's listing, read once for the READDIR pages of a walk (each page would
-   * otherwise decode the whole directory again). The image never changes, so a kept
-   * listing is always right; only a few are kept.
-   */
-  #listing(dir: Inode): Promise<Listing> {
-    let listing = this.#listings.get(dir.nid);
-    if (listing) {
-      this.#listings.delete(dir.nid);
-    } else {
-      const reading = this.#fs.readdir(dir, { dots: true });
-      // A failed read is not kept: the error is answered, and the next READDIR tries again.
-      reading.catch(() => {
-        if (this.#listings.get(dir.nid) === reading) this.#listings.delete(dir.nid);
-      });
-      listing = reading;
-    }
-    this.#listings.set(dir.nid, listing);
-    if (this.#listings.size > LISTINGS_KEPT) this.#listings.delete(this.#listings.keys().next().value!);
-    return listing;
   }
 
   async #getxattr(req: Request): Promise<Outcome> {

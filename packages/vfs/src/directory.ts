@@ -1,4 +1,4 @@
-import { compareNames, corrupted, isCompressedLayout, parseDirBlock, type DirEntry, type Inode } from "@erofs-ts/format";
+import { DIRENT_SIZE, compareNames, corrupted, isCompressedLayout, parseDirBlock, type DirEntry, type Inode } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
 import { lruGet, lruSet } from "./lru.js";
@@ -40,14 +40,37 @@ export async function readDirBlock(ctx: MountContext, dir: Inode, index: number)
   return entries;
 }
 
-/** Every dirent of a directory, `.` and `..` included when stored, in kernel readdir order. */
-export async function readDirEntries(ctx: MountContext, dir: Inode): Promise<DirEntry[]> {
+/** A dirent of a listing read in parts, with the position of the one after it. */
+export interface PositionedDirEntry {
+  readonly entry: DirEntry;
+  readonly next: number;
+}
+
+/**
+ * Dirents from byte position `from` on, at most `max`, `.` and `..` included when
+ * stored, in kernel readdir order. A position counts as the kernel's erofs readdir counts
+ * it: dirent j of block b is at b × block size + j × 12, and past a block's last dirent
+ * comes the next block's start. So a listing resumes anywhere and reads only the blocks
+ * it lists from: any directory, however large, is listed in bounded memory.
+ */
+export async function readDirEntriesFrom(ctx: MountContext, dir: Inode, from: number, max: number): Promise<PositionedDirEntry[]> {
+  const bs = ctx.sb.blockSize;
   const n = blockCount(ctx, dir);
-  const all: DirEntry[] = [];
-  for (let i = 0; i < n; i++) {
-    for (const e of await readDirBlock(ctx, dir, i)) all.push(e);
+  const out: PositionedDirEntry[] = [];
+  // A position inside a dirent (never handed out, but a caller may seek anywhere) resumes at the next one.
+  let first = Math.ceil((from % bs) / DIRENT_SIZE);
+  for (let b = Math.floor(from / bs); b < n && out.length < max; b++, first = 0) {
+    const entries = await readDirBlock(ctx, dir, b);
+    for (let j = first; j < entries.length && out.length < max; j++) {
+      out.push({ entry: entries[j]!, next: j + 1 < entries.length ? b * bs + (j + 1) * DIRENT_SIZE : (b + 1) * bs });
+    }
   }
-  return all;
+  return out;
+}
+
+/** The position just past a directory's stored dirents. */
+export function dirEndPosition(ctx: MountContext, dir: Inode): number {
+  return blockCount(ctx, dir) * ctx.sb.blockSize;
 }
 
 /**

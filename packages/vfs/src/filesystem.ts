@@ -5,13 +5,18 @@ import { releaseRecycledSlabs, type CacheStats } from "@erofs-ts/ishare-cache";
 import { forgetRecentExtents, type DecodedExtentStats } from "./compressed.js";
 import { PACKED_OWNER, type MountContext } from "./context.js";
 import { readData, seekData } from "./data-path.js";
-import { findDirEntry, readDirEntries } from "./directory.js";
+import { dirEndPosition, findDirEntry, readDirEntriesFrom } from "./directory.js";
 import type { FingerprintIndex } from "./fingerprint-index.js";
 import { expectKind, iget } from "./metadata.js";
 import { PATH_MAX, isDot, isDotDot, printable, resolvePath, toPathBytes, type PathWalker } from "./path.js";
 import { statOf, type Stat, type StatFs } from "./stat.js";
 import { MountSharing, registryFor } from "./sharing.js";
 import { XattrAccess } from "./xattrs.js";
+
+/** Most entries readdir() holds at once (~4 million: about a gigabyte of JavaScript objects). */
+export const MAX_LISTED_ENTRIES = 1 << 22;
+/** Entries entries() reads at a time: a few directory blocks' worth. */
+const LISTING_PART = 512;
 
 /** One entry of a directory listing. */
 export interface DirectoryEntry {
@@ -141,18 +146,58 @@ export class ErofsFs {
    * The entries of a directory in the kernel's readdir order. Without `dots`, `.` and `..`
    * are left out; with it they are where the kernel lists them: as stored (mkfs puts them
    * first), and for a directory stored without `.`, one made up after the last entry.
+   * Holds the whole listing: a directory of more than MAX_LISTED_ENTRIES entries (an
+   * image may claim a gigabyte of dirents) is refused with ENOMEM; `entries()` and
+   * `readdirFrom()` list any directory in bounded memory.
    */
   async readdir(dir: Inode, options: { dots?: boolean } = {}): Promise<DirectoryEntry[]> {
+    const out: DirectoryEntry[] = [];
+    for await (const e of this.entries(dir, options)) {
+      if (out.length === MAX_LISTED_ENTRIES) {
+        throw new ErofsError("ENOMEM", `directory of more than ${MAX_LISTED_ENTRIES} entries is too large to list at once (list it in parts)`, `nid ${dir.nid}`);
+      }
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** The entries of a directory, as readdir() lists them, read a few blocks at a time. */
+  async *entries(dir: Inode, options: { dots?: boolean } = {}): AsyncGenerator<DirectoryEntry> {
+    for (let position = 0; ; ) {
+      const part = await this.readdirFrom(dir, position, LISTING_PART, options);
+      if (part.length === 0) return;
+      for (const e of part) yield e;
+      position = part[part.length - 1]!.next;
+    }
+  }
+
+  /**
+   * Part of a directory's listing: at most `max` entries, as readdir() lists them, from
+   * `position` on (0 for the start, else the `next` of an entry listed before). Reads
+   * only the blocks it lists from. Positions are the kernel's (byte positions of dirents
+   * in the directory), the made-up `.` of a directory stored without one coming last.
+   */
+  async readdirFrom(dir: Inode, position: number, max: number, options: { dots?: boolean } = {}): Promise<Array<DirectoryEntry & { readonly next: number }>> {
     this.#check();
     expectKind(dir, "dir");
-    const out: DirectoryEntry[] = [];
-    for (const e of await readDirEntries(this.#ctx, dir)) {
-      if (!options.dots && (isDot(e.name) || isDotDot(e.name))) continue;
-      out.push({ name: e.name, nid: e.nid, ino: nidToIno(e.nid), fileType: e.fileType });
+    if (!Number.isSafeInteger(position) || position < 0 || !Number.isSafeInteger(max) || max < 0) {
+      throw new ErofsError("EINVAL", `bad listing range ${position}+${max}`);
+    }
+    const out: Array<DirectoryEntry & { next: number }> = [];
+    const end = dirEndPosition(this.#ctx, dir);
+    while (out.length < max && position < end) {
+      const part = await readDirEntriesFrom(this.#ctx, dir, position, max - out.length);
+      if (part.length === 0) break;
+      for (const { entry: e, next } of part) {
+        if (options.dots || !(isDot(e.name) || isDotDot(e.name))) out.push({ name: e.name, nid: e.nid, ino: nidToIno(e.nid), fileType: e.fileType, next });
+      }
+      position = part[part.length - 1]!.next;
     }
     // A directory stored without its "." entry: the kernel lists one after all the stored
     // entries (at the position past the last of them), so listings keep its order.
-    if (options.dots && dir.dotOmitted) out.push({ name: new Uint8Array([0x2e]), nid: dir.nid, ino: dir.ino, fileType: 2 });
+    if (options.dots && dir.dotOmitted && out.length < max && position === end) {
+      out.push({ name: new Uint8Array([0x2e]), nid: dir.nid, ino: dir.ino, fileType: 2, next: end + 1 });
+    }
     return out;
   }
 

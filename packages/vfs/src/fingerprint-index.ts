@@ -104,7 +104,7 @@ export async function buildFingerprintIndex(fs: ErofsFs, onFile?: (files: number
   const seen = new Set<bigint>();
   const names = new TextDecoder();
   const walk = async (dir: Inode, path: string): Promise<void> => {
-    for (const e of await fs.readdir(dir)) {
+    for await (const e of fs.entries(dir)) {
       if (seen.has(e.nid)) continue;
       seen.add(e.nid);
       const inode = await fs.iget(e.nid);

@@ -13,3 +13,4 @@ export { KernelMount } from "./kernel.js";
 export { hostXattrs, observeHostTree } from "./host-tree.js";
 export { processAlive } from "./process.js";
 export { dumpExtents, type DumpedExtent } from "./dump-extents.js";
+export { WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, makeWideImage, wideEntryName } from "./wide-directory.js";

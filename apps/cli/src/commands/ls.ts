@@ -44,10 +44,11 @@ export const lsCommand: Command = {
     // A corrupt image can link a directory under itself: each one is listed once.
     const listed = new Set<bigint>([top.nid]);
     const listDir = async (dirPath: Uint8Array, dir: Inode, header: boolean): Promise<void> => {
-      const entries = await fs.readdir(dir);
+      // Streamed: a directory is printed as it is read, whatever its size.
+      const entries = fs.entries(dir);
       if (header && !options.json) await out.line(`${displayName(dirPath) || "."}:`);
       const subdirs: Array<[Uint8Array, Inode]> = [];
-      for (const e of entries) {
+      for await (const e of entries) {
         const inode = await fs.iget(e.nid);
         const path = joinPath(dirPath, e.name);
         if (options.json) json.push(await entryJson(fs, path, inode));

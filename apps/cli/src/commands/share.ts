@@ -78,7 +78,7 @@ async function regularFiles(fs: ErofsFs): Promise<Inode[]> {
   const out: Inode[] = [];
   const seen = new Set<bigint>();
   const walk = async (dir: Inode): Promise<void> => {
-    for (const e of await fs.readdir(dir)) {
+    for await (const e of fs.entries(dir)) {
       if (seen.has(e.nid)) continue;
       seen.add(e.nid);
       const inode = await fs.iget(e.nid);

@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import { chmod, lchown, link, lstat, mkdir, open, rmdir, symlink, unlink } from "node:fs/promises";
-import type { ErofsFs, Inode } from "@erofs-ts/vfs";
+import type { DirectoryEntry, ErofsFs, Inode } from "@erofs-ts/vfs";
 import { displayName } from "../format/names.js";
 import { TimeSetter, XattrSetter, mknod } from "./host-meta.js";
 import { isSafeComponent } from "./safe-name.js";
@@ -94,39 +94,40 @@ export class Extractor {
     const stack: Array<{ dir: Inode; host: Buffer }> = [{ dir, host: hostDir }];
     while (stack.length) {
       const { dir: d, host } = stack.pop()!;
-      let entries;
       try {
-        entries = await this.#fs.readdir(d);
+        // Streamed: a directory's entries are extracted as they are read, whatever its size.
+        for await (const e of this.#fs.entries(d)) await this.#extractEntry(e, host, entered, stack);
       } catch (e) {
+        // The listing failed part-way (a corrupt block): what came before it is extracted.
         this.#opts.onError(displayName(host), e);
-        continue;
       }
-      for (const e of entries) {
-        const where = `${displayName(host.subarray(this.#dest.length + 1))}/${displayName(e.name)}`.replace(/^\//, "");
-        if (!isSafeComponent(e.name)) {
-          this.#opts.onError(where, new Error("unsafe name in the image; not extracted"));
-          this.stats.skipped++;
-          continue;
-        }
-        const path = Buffer.concat([host, Buffer.from("/"), e.name]);
-        let inode: Inode;
-        try {
-          inode = await this.#fs.iget(e.nid);
-        } catch (err) {
-          this.#opts.onError(where, err);
-          continue;
-        }
-        if (inode.kind === "dir") {
-          if (entered.has(inode.nid)) {
-            this.#opts.onError(where, new Error("directory loop in the image; not entered again"));
-            continue;
-          }
-          entered.add(inode.nid);
-          if (await this.#makeDir(path, inode, where)) stack.push({ dir: inode, host: path });
-        } else {
-          await this.#extractOne(inode, path, Buffer.from(where));
-        }
+    }
+  }
+
+  async #extractEntry(e: DirectoryEntry, host: Buffer, entered: Set<bigint>, stack: Array<{ dir: Inode; host: Buffer }>): Promise<void> {
+    const where = `${displayName(host.subarray(this.#dest.length + 1))}/${displayName(e.name)}`.replace(/^\//, "");
+    if (!isSafeComponent(e.name)) {
+      this.#opts.onError(where, new Error("unsafe name in the image; not extracted"));
+      this.stats.skipped++;
+      return;
+    }
+    const path = Buffer.concat([host, Buffer.from("/"), e.name]);
+    let inode: Inode;
+    try {
+      inode = await this.#fs.iget(e.nid);
+    } catch (err) {
+      this.#opts.onError(where, err);
+      return;
+    }
+    if (inode.kind === "dir") {
+      if (entered.has(inode.nid)) {
+        this.#opts.onError(where, new Error("directory loop in the image; not entered again"));
+        return;
       }
+      entered.add(inode.nid);
+      if (await this.#makeDir(path, inode, where)) stack.push({ dir: inode, host: path });
+    } else {
+      await this.#extractOne(inode, path, Buffer.from(where));
     }
   }
 

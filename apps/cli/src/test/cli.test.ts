@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, ensureCorpus, loadManifest, nameBytes, repoRoot } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { mount, type Inode } from "@erofs-ts/vfs";
 import { runCli } from "./run-cli.js";
@@ -292,5 +292,29 @@ describe.skipIf(!mkfs)("erofs-cli extract on an image made here (Debian's mkfs.e
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     for (const [name, ns] of Object.entries(times)) expect(lstatSync(join(dest, name), { bigint: true }).mtimeNs, name).toBe(ns);
+  });
+});
+
+describe.skipIf(!canMakeWideImage())("erofs-cli on a directory with a corrupt block (read as it is listed)", () => {
+  it("ls prints the entries before the corrupt block, extract writes them; both report the rest and exit 1", async () => {
+    const dir = join(scratch, "wide");
+    mkdirSync(dir);
+    const image = makeWideImage(dir);
+    const fs = await mount(image);
+    const wide = await fs.lookup(new TextEncoder().encode("wide"));
+    await fs.unmount();
+    const damaged = corruptWideBlock(image, wide.startBlock!, wide.size, join(dir, "damaged.erofs"));
+    const ls = await runCli(["ls", damaged, "wide"]);
+    expectCleanFailure(ls, 1, /EFSCORRUPTED|corrupt|nameoff/i);
+    const listed = ls.stdout.toString().split("\n").filter(Boolean);
+    expect(listed.slice(0, 3)).toEqual([0, 1, 2].map(wideEntryName));
+    expect(listed.length).toBeGreaterThan(WIDE_ENTRIES / 2);
+    expect(listed.length).toBeLessThan(WIDE_ENTRIES);
+    const dest = join(dir, "out");
+    const extracted = await runCli(["extract", damaged, dest]);
+    expectCleanFailure(extracted, 1, /^erofs-cli: .*wide: /m);
+    const written = readdirSync(join(dest, "wide")).sort();
+    expect(written).toEqual(listed.slice().sort());
+    expect(readFileSync(join(dest, "wide", wideEntryName(5)), "utf8")).toBe("5\n");
   });
 });

@@ -1,10 +1,11 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync, closeSync } from "node:fs";
+import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, opendirSync, readFileSync, readdirSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, dumpExtents, ensureCorpus, loadManifest, nameBytes, repoRoot } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, dumpExtents, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
+import { mount } from "@erofs-ts/vfs";
 import { ENTRY, FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, mountedPaths, runFuse, waitFor } from "./harness.js";
 
 const corpus = ensureCorpus();
@@ -177,6 +178,34 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     const manifest = loadManifest(join(repoRoot(), "fixtures/zstd-short-extents.manifest.json"));
     const readme = manifest.entries.find((e) => e.path === "README.md")!;
     expect(sha256(readFileSync(join(m, "README.md")))).toBe(readme.sha256);
+  });
+
+  it.skipIf(!canMakeWideImage())("a directory with a corrupt block lists its first entries; the corrupt part is EIO", async () => {
+    // READDIR pages read only the blocks they list: a daemon that read the whole
+    // directory first (or held it all) would fail the first page, or all of memory for
+    // an image claiming a huge one.
+    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-wide-"));
+    scratch.push(dir);
+    const image = makeWideImage(dir);
+    const fs = await mount(image);
+    const wide = await fs.lookup(new TextEncoder().encode("wide"));
+    await fs.unmount();
+    const damaged = corruptWideBlock(image, wide.startBlock!, wide.size, join(dir, "damaged.erofs"));
+    daemon = await FuseDaemon.start([{ image: damaged }]);
+    const listing = opendirSync(join(daemon.mountpoints[0]!, "wide"));
+    try {
+      const first = Array.from({ length: 20 }, () => listing.readSync()?.name);
+      expect(first).toEqual(Array.from({ length: 20 }, (_, i) => wideEntryName(i)));
+      let more = 0;
+      expect(() => {
+        while (listing.readSync()) more++;
+      }).toThrow(/EIO/);
+      expect(more).toBeGreaterThan(WIDE_ENTRIES / 2);
+    } finally {
+      listing.closeSync();
+    }
+    expect(daemon.running).toBe(true);
+    expect(readFileSync(join(daemon.mountpoints[0]!, "wide", wideEntryName(7)), "utf8")).toBe("7\n");
   });
 
   it("-d logs each request and reply in rx/tx form; FORGETs return every lookup", async () => {
