@@ -48,7 +48,6 @@ interface DirHandle {
   readonly inode: Inode;
 }
 
-
 /** Counters kept as requests are served. */
 interface Counters {
   requests: number;
