@@ -152,21 +152,26 @@ export class ErofsFs {
    */
   async readdir(dir: Inode, options: { dots?: boolean } = {}): Promise<DirectoryEntry[]> {
     const out: DirectoryEntry[] = [];
-    for await (const e of this.entries(dir, options)) {
-      if (out.length === MAX_LISTED_ENTRIES) {
+    for await (const part of this.#listingParts(dir, options)) {
+      if (out.length + part.length > MAX_LISTED_ENTRIES) {
         throw new ErofsError("ENOMEM", `directory of more than ${MAX_LISTED_ENTRIES} entries is too large to list at once (list it in parts)`, `nid ${dir.nid}`);
       }
-      out.push(e);
+      for (const e of part) out.push(e);
     }
     return out;
   }
 
   /** The entries of a directory, as readdir() lists them, read a few blocks at a time. */
   async *entries(dir: Inode, options: { dots?: boolean } = {}): AsyncGenerator<DirectoryEntry> {
+    for await (const part of this.#listingParts(dir, options)) yield* part;
+  }
+
+  /** A listing in parts of LISTING_PART entries, each part read as it is asked for. */
+  async *#listingParts(dir: Inode, options: { dots?: boolean }): AsyncGenerator<DirectoryEntry[]> {
     for (let position = 0; ; ) {
       const part = await this.readdirFrom(dir, position, LISTING_PART, options);
       if (part.length === 0) return;
-      for (const e of part) yield e;
+      yield part;
       position = part[part.length - 1]!.next;
     }
   }
