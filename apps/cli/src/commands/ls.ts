@@ -1,6 +1,6 @@
 import { ErofsError, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import type { Command, CommandContext } from "../context.js";
-import { toJson } from "../format/json.js";
+import { JsonArrayWriter } from "../format/json.js";
 import { isoTime, modeString } from "../format/mode.js";
 import { displayName, joinPath, jsonName } from "../format/names.js";
 
@@ -40,7 +40,8 @@ export const lsCommand: Command = {
     const { fs, out, options } = ctx;
     const start = new TextEncoder().encode(ctx.args[0] ?? "");
     const top = await fs.lookup(start, { follow: true });
-    const json: unknown[] = [];
+    // --json: the array is written as entries are listed, never held whole.
+    const json = new JsonArrayWriter((text) => out.write(text));
     // A corrupt image can link a directory under itself: each one is listed once.
     const listed = new Set<bigint>([top.nid]);
     const listDir = async (dirPath: Uint8Array, dir: Inode, header: boolean): Promise<void> => {
@@ -51,7 +52,7 @@ export const lsCommand: Command = {
       for await (const e of entries) {
         const inode = await fs.iget(e.nid);
         const path = joinPath(dirPath, e.name);
-        if (options.json) json.push(await entryJson(fs, path, inode));
+        if (options.json) await json.add(await entryJson(fs, path, inode));
         else await out.line(options.long ? await longLine(fs, e.name, inode) : displayName(e.name));
         if (!options.recursive || inode.kind !== "dir") continue;
         if (listed.has(inode.nid)) ctx.report(displayName(path), new ErofsError("EFSCORRUPTED", "directory loop: not listed again"));
@@ -66,9 +67,9 @@ export const lsCommand: Command = {
       }
     };
     if (top.kind === "dir") await listDir(start, top, Boolean(options.recursive) && !options.json);
-    else if (options.json) json.push(await entryJson(fs, start, top));
+    else if (options.json) await json.add(await entryJson(fs, start, top));
     else await out.line(options.long ? await longLine(fs, start, top) : displayName(start));
-    if (options.json) await out.line(toJson(json));
+    if (options.json) await json.end();
   },
 };
 
