@@ -22,6 +22,8 @@ export interface MountContext {
   readonly inodes: Map<bigint, Inode>;
   /** Most inodes `inodes` keeps (MountOptions.inodeCacheEntries). */
   readonly inodeCacheEntries: number;
+  /** Most entries readdir() returns at once (MountOptions.maxListedEntries). */
+  readonly maxListedEntries: number;
   /** Parsed directory blocks by "nid:index", bounded LRU (see directory.ts). */
   readonly dirBlocks: Map<string, DirEntry[]>;
   /** Set once the metabox inode is loaded (images with the METABOX feature). */

@@ -13,8 +13,6 @@ import { statOf, type Stat, type StatFs } from "./stat.js";
 import { MountSharing, registryFor } from "./sharing.js";
 import { XattrAccess } from "./xattrs.js";
 
-/** Most entries readdir() holds at once (~4 million: about a gigabyte of JavaScript objects). */
-export const MAX_LISTED_ENTRIES = 1 << 22;
 /** Entries entries() reads at a time: a few directory blocks' worth. */
 const LISTING_PART = 512;
 
@@ -146,15 +144,16 @@ export class ErofsFs {
    * The entries of a directory in the kernel's readdir order. Without `dots`, `.` and `..`
    * are left out; with it they are where the kernel lists them: as stored (mkfs puts them
    * first), and for a directory stored without `.`, one made up after the last entry.
-   * Holds the whole listing: a directory of more than MAX_LISTED_ENTRIES entries (an
-   * image may claim a gigabyte of dirents) is refused with ENOMEM; `entries()` and
-   * `readdirFrom()` list any directory in bounded memory.
+   * Holds the whole listing: a directory of more than MountOptions.maxListedEntries
+   * entries (an image may claim a gigabyte of dirents) is refused with ENOMEM; `entries()`
+   * and `readdirFrom()` list any directory in bounded memory.
    */
   async readdir(dir: Inode, options: { dots?: boolean } = {}): Promise<DirectoryEntry[]> {
     const out: DirectoryEntry[] = [];
+    const most = this.#ctx.maxListedEntries;
     for await (const part of this.#listingParts(dir, options)) {
-      if (out.length + part.length > MAX_LISTED_ENTRIES) {
-        throw new ErofsError("ENOMEM", `directory of more than ${MAX_LISTED_ENTRIES} entries is too large to list at once (list it in parts)`, `nid ${dir.nid}`);
+      if (out.length + part.length > most) {
+        throw new ErofsError("ENOMEM", `directory of more than ${most} entries is too large to list at once (list it in parts)`, `nid ${dir.nid}`);
       }
       for (const e of part) out.push(e);
     }

@@ -1,5 +1,5 @@
 export { mount, type MountOptions } from "./mount.js";
-export { ErofsFs, MAX_LISTED_ENTRIES, type DirectoryEntry, type ReadStreamOptions } from "./filesystem.js";
+export { ErofsFs, type DirectoryEntry, type ReadStreamOptions } from "./filesystem.js";
 export { parseMountOptions, parseByteCount, type ParsedMountOptions } from "./options.js";
 export type { Stat, StatFs } from "./stat.js";
 export type { DecodedExtentStats } from "./compressed.js";

@@ -42,6 +42,12 @@ export interface MountOptions {
    */
   inodeCacheEntries?: number;
   /**
+   * Most entries `readdir()` returns at once (default 4,194,304, about a gigabyte of
+   * JavaScript objects); a larger directory is refused with ENOMEM there, while
+   * `entries()` and `readdirFrom()` list any directory in parts.
+   */
+  maxListedEntries?: number;
+  /**
    * Budget of the packed inode's (fragments') decoded pages (default 16 MiB), or a
    * function of the superblock giving it (say, by what decoding the image takes).
    */
@@ -81,6 +87,8 @@ export interface MountOptions {
 const DEFAULT_CACHE_BYTES = 64 << 20;
 const DEFAULT_META_CACHE_BYTES = 8 << 20;
 const DEFAULT_INODE_CACHE_ENTRIES = 65536;
+/** readdir()'s limit (MountOptions.maxListedEntries): ~4 million entries, about a gigabyte of JavaScript objects. */
+const DEFAULT_MAX_LISTED_ENTRIES = 1 << 22;
 /** The packed inode's decoded pages: enough for a walk's working set of fragments. */
 const PACKED_CACHE_BYTES = 16 << 20;
 /** Recently decoded extents kept for the pages two extents share (at least two 12 MiB maxima). */
@@ -94,7 +102,8 @@ let nextMountId = 1;
 export async function mount(source: string | BlockSource | Uint8Array, options: MountOptions | string = {}): Promise<ErofsFs> {
   const opts = typeof options === "string" ? fromText(options) : options;
   // Checked before the image is opened: a bad option needs no I/O to be refused.
-  const inodeCacheEntries = inodeCacheEntriesOf(opts.inodeCacheEntries);
+  const inodeCacheEntries = positiveCount(opts.inodeCacheEntries, DEFAULT_INODE_CACHE_ENTRIES, "inodeCacheEntries");
+  const maxListedEntries = positiveCount(opts.maxListedEntries, DEFAULT_MAX_LISTED_ENTRIES, "maxListedEntries");
   const opened: BlockSource[] = [];
   try {
     const fileOptions: FileSourceOptions = { ...opts.fileHooks, syncReads: opts.syncReads ?? opts.fileHooks?.syncReads };
@@ -147,6 +156,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       packedCache: new PageCache({ budgetBytes: typeof opts.packedCacheBytes === "function" ? opts.packedCacheBytes(sb) : (opts.packedCacheBytes ?? PACKED_CACHE_BYTES) }),
       inodes: new Map(),
       inodeCacheEntries,
+      maxListedEntries,
       dirBlocks: new Map(),
       metabox: null,
       packed: null,
@@ -194,8 +204,9 @@ async function openSource(source: string | BlockSource | Uint8Array, fileOptions
   return source;
 }
 
-function inodeCacheEntriesOf(n: number | undefined): number {
-  if (n === undefined) return DEFAULT_INODE_CACHE_ENTRIES;
-  if (!Number.isSafeInteger(n) || n < 1) throw new ErofsError("EINVAL", `inodeCacheEntries must be a positive integer, got ${n}`, "inodeCacheEntries");
+/** A count option: its default when absent, else a positive integer or EINVAL naming it. */
+function positiveCount(n: number | undefined, fallback: number, name: string): number {
+  if (n === undefined) return fallback;
+  if (!Number.isSafeInteger(n) || n < 1) throw new ErofsError("EINVAL", `${name} must be a positive integer, got ${n}`, name);
   return n;
 }

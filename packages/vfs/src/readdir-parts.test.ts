@@ -51,6 +51,19 @@ describe.skipIf(!canMakeWideImage())("directories listed in parts (readdirFrom),
     await fs.unmount();
   });
 
+  it("readdir() refuses a directory over maxListedEntries with ENOMEM; entries() still lists it", async () => {
+    const fs = await mount(image, { maxListedEntries: 1000 });
+    const wide = await fs.lookup(new TextEncoder().encode("wide"));
+    await expect(fs.readdir(wide)).rejects.toSatisfy((e: unknown) => ErofsError.isInstance(e) && e.code === "ENOMEM" && /more than 1000 entries/.test(e.message));
+    let n = 0;
+    for await (const _ of fs.entries(wide)) n++;
+    expect(n).toBe(WIDE_ENTRIES);
+    // The root's 1 entry is well under the limit.
+    expect((await fs.readdir(await fs.root())).map((e) => Buffer.from(e.name).toString())).toEqual(["wide"]);
+    await fs.unmount();
+    await expect(mount(image, { maxListedEntries: 0 })).rejects.toMatchObject({ code: "EINVAL" });
+  });
+
   it("a part reads only the blocks it lists: with a later block corrupt, the first entries still list", async () => {
     const fs = await mount(image);
     const wide = await fs.lookup(new TextEncoder().encode("wide"));
