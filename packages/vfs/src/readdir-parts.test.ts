@@ -65,11 +65,7 @@ describe.skipIf(!canMakeWideImage())("directories listed in parts (readdirFrom),
   });
 
   it("a part reads only the blocks it lists: with a later block corrupt, the first entries still list", async () => {
-    const fs = await mount(image);
-    const wide = await fs.lookup(new TextEncoder().encode("wide"));
-    expect(wide.startBlock).not.toBeNull();
-    await fs.unmount();
-    const damaged = corruptWideBlock(image, wide.startBlock!, wide.size, join(dir, "damaged.erofs"));
+    const damaged = corruptWideBlock(image, join(dir, "damaged.erofs"));
     const bad = await mount(damaged);
     const dirInode = await bad.lookup(new TextEncoder().encode("wide"));
     const first = await bad.readdirFrom(dirInode, 0, 100, { dots: true });

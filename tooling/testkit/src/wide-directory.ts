@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { dumpExtents } from "./dump-extents.js";
 
 /** Entries of the wide directory, and the name of entry `i` (sorted as the index). */
 export const WIDE_ENTRIES = 3000;
@@ -8,9 +9,9 @@ export function wideEntryName(i: number): string {
   return `entry-${String(i).padStart(5, "0")}-${"x".repeat(30 + (i % 11))}`;
 }
 
-/** Whether mkfs.erofs (Debian's erofs-utils) is there to make the image. */
+/** Whether Debian's erofs-utils are there: mkfs.erofs makes the image, dump.erofs finds its blocks. */
 export function canMakeWideImage(): boolean {
-  return spawnSync("mkfs.erofs", ["--help"]).status !== null;
+  return ["mkfs.erofs", "dump.erofs"].every((tool) => spawnSync(tool, ["--help"]).status !== null);
 }
 
 /**
@@ -27,13 +28,15 @@ export function makeWideImage(dir: string): string {
 }
 
 /**
- * A copy of a wide image with one whole directory block of `/wide` corrupt (its first
- * nameoff zeroed): block `blocks - 2` of the directory, which starts at `startBlock`
- * (the last block may sit inline after the inode, so it is not the one). 4 KiB blocks.
+ * A copy of a wide image, written to `out`, with one whole directory block of `/wide`
+ * corrupt (its first nameoff zeroed): the last block stored in place, as dump.erofs
+ * lists the directory's extents (its tail may sit inline after the inode).
  */
-export function corruptWideBlock(image: string, startBlock: number, dirSize: number, out: string): string {
+export function corruptWideBlock(image: string, out: string): string {
+  const inPlace = dumpExtents(image, "/wide")[0];
+  if (!inPlace || inPlace.physical[1] - inPlace.physical[0] < 2 * 4096) throw new Error(`${image}: /wide has no run of blocks stored in place`);
   const bytes = readFileSync(image);
-  const at = (startBlock + Math.ceil(dirSize / 4096) - 2) * 4096;
+  const at = inPlace.physical[1] - 4096;
   bytes[at + 8] = 0;
   bytes[at + 9] = 0;
   writeFileSync(out, bytes);

@@ -50,6 +50,11 @@ export function mountedPaths(): Set<string> {
   return out;
 }
 
+/** The mount options /proc/mounts shows for `mountpoint` (ro, nosuid, ...), or undefined when not mounted. */
+export function mountOptionsOf(mountpoint: string): string[] | undefined {
+  return readFileSync("/proc/mounts", "utf8").split("\n").find((l) => l.split(" ")[1] === mountpoint)?.split(" ")[3]?.split(",");
+}
+
 export async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
