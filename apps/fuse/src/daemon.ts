@@ -84,6 +84,8 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
         devices: o.devices,
         fsoffset: o.fsoffset,
         inodeShare: o.inodeShare,
+        userXattr: o.userXattr,
+        acl: o.acl,
         ...(o.domainId !== undefined ? { domainId: o.domainId } : {}),
         ...(o.fingerprints !== undefined ? { fingerprints: o.fingerprints } : {}),
         ...(dropper ? { fileHooks: dropper.hooks } : {}),

@@ -32,6 +32,18 @@ describe("erofs-fuse command line", () => {
     expect(o.pairs[1]!.options).toMatchObject({ inodeShare: true, domainId: "b", devices: [], fsoffset: 0 });
   });
 
+  it("the kernel's xattr switches carry to later pairs until switched back; options copied from /proc/mounts are taken", () => {
+    const o = parseArgs(["-o", "nouser_xattr,noacl", image, m1, "-o", "acl", image, m2]);
+    expect(o.pairs[0]!.options).toMatchObject({ userXattr: false, acl: false });
+    expect(o.pairs[1]!.options).toMatchObject({ userXattr: false, acl: true });
+    // What /proc/mounts shows for a kernel erofs mount.
+    const copied = parseArgs(["-o", "ro,relatime,user_xattr,acl,cache_strategy=readaround", image, m1]);
+    expect(copied.pairs[0]!.options).toMatchObject({ userXattr: true, acl: true });
+    expect(copied.pairs[0]!.flags).toEqual(["relatime"]);
+    expect(() => parseArgs(["-o", "noacl=1", image, m1])).toThrow(/noacl takes no value/);
+    expect(() => parseArgs(["-o", "cache_strategy=lots", image, m1])).toThrow(/cache_strategy/);
+  });
+
   it("generic mount flags: applied ones carry to later pairs, ones always in force are accepted", () => {
     const o = parseArgs(["-o", "nosuid,nodev,default_permissions,ro,noexec", image, m1, "-o", "noatime", image, m2]);
     expect(o.pairs[0]!.flags).toEqual(["noexec"]);

@@ -61,6 +61,10 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
                   inode_share     share pages of files with equal fingerprints
                   domain_id=ID    only mounts with the same ID share (never printed)
                   fingerprints=F  fingerprints for an image without them (erofs-cli fingerprints)
+                  nouser_xattr, noacl  no user.* attributes, no POSIX ACLs (as the kernel's
+                                  options; user_xattr and acl, the defaults, turn them on)
+                  cache_strategy=disabled|readahead|readaround  accepted, no effect (it
+                                  steers the kernel's cache of compressed clusters)
                   cache_size=N    page cache budget for the whole daemon (default 256M)
                   allow_other     let other users in (kernel checks modes: default_permissions)
                   spin_us=N       once idle, look for the next request for N µs before

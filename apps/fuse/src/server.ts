@@ -207,14 +207,15 @@ export class ErofsFuseServer {
       INIT.READDIRPLUS_AUTO |
       INIT.ASYNC_DIO |
       INIT.PARALLEL_DIROPS |
-      // Without it every getxattr of system.posix_acl_* (ls -l asks for each file) is a
-      // round trip; with it the kernel asks once per inode and caches the answer, absent
-      // ones too, and applies the ACLs in its permission checks as the kernel's erofs does.
-      INIT.POSIX_ACL |
       INIT.MAX_PAGES |
       INIT.CACHE_SYMLINKS |
       INIT.INIT_EXT;
-    const flags = (kernel.flags & wanted) >>> 0;
+    // Without POSIX_ACL every getxattr of system.posix_acl_* (ls -l asks for each file) is
+    // a round trip; with it the kernel asks once per inode and caches the answer, absent
+    // ones too, and applies the ACLs in its permission checks as the kernel's erofs does.
+    // A noacl mount goes without: the kernel then checks modes alone, as erofs does there.
+    const acl = this.#fs.xattrNamespaces.acl ? INIT.POSIX_ACL : 0;
+    const flags = (kernel.flags & (wanted | acl)) >>> 0;
     // flags2 is only read when both sides have INIT_EXT.
     const flags2 = flags & INIT.INIT_EXT ? kernel.flags2 & INIT.FLAGS2_DIRECT_IO_ALLOW_MMAP : 0;
     // Every file's placement is the same without inode_share, so there is nothing to choose.

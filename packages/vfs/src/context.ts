@@ -24,6 +24,8 @@ export interface MountContext {
   readonly inodeCacheEntries: number;
   /** Most entries readdir() returns at once (MountOptions.maxListedEntries). */
   readonly maxListedEntries: number;
+  /** The xattr namespaces this mount serves (MountOptions.userXattr and acl). */
+  readonly xattrNamespaces: { readonly userXattr: boolean; readonly acl: boolean };
   /** Parsed directory blocks by "nid:index", bounded LRU (see directory.ts). */
   readonly dirBlocks: Map<string, DirEntry[]>;
   /** Set once the metabox inode is loaded (images with the METABOX feature). */

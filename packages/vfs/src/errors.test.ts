@@ -64,9 +64,15 @@ describe("parseMountOptions", () => {
       fsoffset: 4096,
       inodeShare: true,
       domainId: "x",
+      userXattr: true,
+      acl: true,
     });
   });
-  it.each(["bogus", "fsoffset=abc", "fsoffset=", "device=", "fsoffset=99999999999999999999"])("rejects %s", (o) => {
+  it("the kernel's xattr namespace switches and cache_strategy, the last one given winning", () => {
+    expect(parseMountOptions("nouser_xattr,noacl,cache_strategy=readaround")).toMatchObject({ userXattr: false, acl: false });
+    expect(parseMountOptions("noacl,acl,nouser_xattr,user_xattr,cache_strategy=disabled")).toMatchObject({ userXattr: true, acl: true });
+  });
+  it.each(["bogus", "fsoffset=abc", "fsoffset=", "device=", "fsoffset=99999999999999999999", "noacl=1", "inode_share=yes", "cache_strategy", "cache_strategy=always"])("rejects %s", (o) => {
     expect(() => parseMountOptions(o)).toThrow(ErofsError);
   });
 });

@@ -94,6 +94,11 @@ export class ErofsFs {
     this.#root = root;
   }
 
+  /** Which xattr namespaces the mount serves: the kernel's user_xattr and acl options. */
+  get xattrNamespaces(): { readonly userXattr: boolean; readonly acl: boolean } {
+    return this.#ctx.xattrNamespaces;
+  }
+
   get superblock(): Superblock {
     return this.#ctx.sb;
   }

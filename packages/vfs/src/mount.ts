@@ -63,6 +63,17 @@ export interface MountOptions {
    * same domain share one set of pages in `cache`. Needs the ishare_xattrs feature.
    */
   inodeShare?: boolean;
+  /**
+   * The kernel's `user_xattr` (default) / `nouser_xattr`: with false, user.* attributes
+   * are not listed and getxattr of one fails EOPNOTSUPP. Fingerprints (inode_share) are
+   * still read: the kernel reads them past the namespace handlers.
+   */
+  userXattr?: boolean;
+  /**
+   * The kernel's `acl` (default) / `noacl`: with false, the POSIX ACL attributes are not
+   * listed and getxattr of one fails EOPNOTSUPP (so nothing applies them either).
+   */
+  acl?: boolean;
   /** The kernel's `domain_id`: only mounts with the same domain share. A secret: never printed. */
   domainId?: string;
   /**
@@ -157,6 +168,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       inodes: new Map(),
       inodeCacheEntries,
       maxListedEntries,
+      xattrNamespaces: { userXattr: opts.userXattr ?? true, acl: opts.acl ?? true },
       dirBlocks: new Map(),
       metabox: null,
       packed: null,
@@ -191,6 +203,8 @@ function fromText(text: string): MountOptions {
     devices: p.devices,
     fsoffset: p.fsoffset,
     inodeShare: p.inodeShare,
+    userXattr: p.userXattr,
+    acl: p.acl,
     ...(p.domainId !== undefined ? { domainId: p.domainId } : {}),
     ...(p.fingerprints !== undefined ? { fingerprints: p.fingerprints } : {}),
   };

@@ -6,6 +6,7 @@ import {
   filterExcludes,
   listedName,
   loadXattrHasher,
+  namespaceEnabled,
   parseLongPrefix,
   parseXattrEntry,
   parseXattrIbody,
@@ -98,7 +99,7 @@ export class XattrAccess {
   async list(inode: Inode): Promise<Uint8Array[]> {
     const ibody = await this.#ibody(inode);
     const names: Uint8Array[] = [];
-    const ctx = { prefixes: this.#prefixes, privileged: true };
+    const ctx = { prefixes: this.#prefixes, privileged: true, ...this.#ctx.xattrNamespaces };
     await this.#visit(ibody, (e) => {
       const n = listedName(e, ctx);
       if (n) names.push(n);
@@ -121,6 +122,9 @@ export class XattrAccess {
     // filesystem is asked; the ACL names are whole names, with no suffix by design.
     if (!split.suffix.length && split.index !== XATTR_INDEX.POSIX_ACL_ACCESS && split.index !== XATTR_INDEX.POSIX_ACL_DEFAULT) {
       throw new ErofsError("EINVAL", "attribute name is only a namespace prefix", printable(name));
+    }
+    if (!namespaceEnabled(split.index, this.#ctx.xattrNamespaces)) {
+      throw new ErofsError("EOPNOTSUPP", "attribute namespace turned off by a mount option (nouser_xattr or noacl)", printable(name));
     }
     return this.#lookup(inode, split.index, split.suffix, name);
   }

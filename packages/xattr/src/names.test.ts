@@ -1,7 +1,7 @@
 import { ErofsError } from "@erofs-ts/format";
 import { describe, expect, it } from "vitest";
 import { dec, enc } from "./xattr.test-helper.js";
-import { LONG_PREFIX_FLAG, XATTR_INDEX, entryMatches, listedName, parseLongPrefix, resolvePrefix, splitName, type LongPrefix, type XattrEntry } from "./index.js";
+import { LONG_PREFIX_FLAG, XATTR_INDEX, entryMatches, listedName, namespaceEnabled, parseLongPrefix, resolvePrefix, splitName, type LongPrefix, type XattrEntry } from "./index.js";
 
 const entry = (nameIndex: number, name: string): XattrEntry => ({ nameIndex, name: enc(name), value: new Uint8Array(0) });
 const prefixes: LongPrefix[] = [
@@ -24,6 +24,21 @@ describe("listedName", () => {
 
   it("trusted.* only for a privileged caller", () => {
     expect(listedName(entry(4, "overlay.opaque"), user)).toBeNull();
+  });
+
+  it("nouser_xattr hides user.* (long prefixes on it too), noacl the two ACL names; other namespaces stay", () => {
+    const off = { prefixes, privileged: true, userXattr: false, acl: false };
+    expect(listedName(entry(1, "mime_type"), off)).toBeNull();
+    expect(listedName(entry(LONG_PREFIX_FLAG | 0, "name.one"), off)).toBeNull();
+    expect(listedName(entry(2, ""), off)).toBeNull();
+    expect(listedName(entry(3, ""), off)).toBeNull();
+    expect(dec(listedName(entry(6, "selinux"), off))).toBe("security.selinux");
+    expect(dec(listedName(entry(LONG_PREFIX_FLAG | 2, "fp"), off))).toBe("trusted.erofs.fp");
+    expect(dec(listedName(entry(2, ""), { ...off, acl: true }))).toBe("system.posix_acl_access");
+    expect(dec(listedName(entry(1, "a"), { ...off, userXattr: true }))).toBe("user.a");
+    for (const i of Object.values(XATTR_INDEX)) expect(namespaceEnabled(i, {}), `index ${i}`).toBe(true);
+    expect([1, 2, 3, 4, 6].map((i) => namespaceEnabled(i, { userXattr: false }))).toEqual([false, true, true, true, true]);
+    expect([1, 2, 3, 4, 6].map((i) => namespaceEnabled(i, { acl: false }))).toEqual([true, false, false, true, true]);
   });
 
   it("names without a namespace prefix are hidden: index 0, lustre, unknown indexes", () => {

@@ -26,10 +26,29 @@ const HANDLER_PREFIX: ReadonlyMap<number, Uint8Array> = new Map([
   [XATTR_INDEX.SECURITY, ascii("security.")],
 ]);
 
-export interface NameContext {
+export interface NameContext extends NamespaceOptions {
   readonly prefixes: readonly LongPrefix[];
   /** CAP_SYS_ADMIN: trusted.* is listed only for a privileged caller. */
   readonly privileged: boolean;
+}
+
+/** The kernel's mount options that turn xattr namespaces off (both on unless false). */
+export interface NamespaceOptions {
+  /** `user_xattr` / `nouser_xattr`: whether user.* exists at all. */
+  readonly userXattr?: boolean;
+  /** `acl` / `noacl`: whether system.posix_acl_access and _default exist. */
+  readonly acl?: boolean;
+}
+
+/**
+ * Whether a namespace is served under these mount options. A namespace turned off is
+ * left out of listxattr(2), and getxattr(2) of a name in it fails EOPNOTSUPP, as the
+ * kernel's erofs answers on a `nouser_xattr` or `noacl` mount.
+ */
+export function namespaceEnabled(index: number, options: NamespaceOptions): boolean {
+  if (index === XATTR_INDEX.USER) return options.userXattr !== false;
+  if (index === XATTR_INDEX.POSIX_ACL_ACCESS || index === XATTR_INDEX.POSIX_ACL_DEFAULT) return options.acl !== false;
+  return true;
 }
 
 /** An entry's namespace index and infix once its long prefix (if any) is resolved; null if the id is out of range. */
@@ -42,7 +61,8 @@ export function resolvePrefix(entry: XattrEntry, prefixes: readonly LongPrefix[]
 /**
  * The name listxattr(2) shows for an entry, or null when the kernel hides it: no
  * namespace (index 0, such as the default ishare fingerprint name), unknown or lustre
- * namespaces, trusted.* for unprivileged callers, and long-prefix ids out of range.
+ * namespaces, trusted.* for unprivileged callers, namespaces the mount options turn off
+ * (see namespaceEnabled), and long-prefix ids out of range.
  */
 export function listedName(entry: XattrEntry, ctx: NameContext): Uint8Array | null {
   const p = resolvePrefix(entry, ctx.prefixes);
@@ -50,6 +70,7 @@ export function listedName(entry: XattrEntry, ctx: NameContext): Uint8Array | nu
   const prefix = HANDLER_PREFIX.get(p.baseIndex);
   if (!prefix) return null;
   if (p.baseIndex === XATTR_INDEX.TRUSTED && !ctx.privileged) return null;
+  if (!namespaceEnabled(p.baseIndex, ctx)) return null;
   const out = new Uint8Array(prefix.length + p.infix.length + entry.name.length);
   out.set(prefix);
   out.set(p.infix, prefix.length);

@@ -15,7 +15,12 @@ export class KernelMount {
     private readonly loops: string[],
   ) {}
 
-  static tryMount(image: string, options: { devices?: string[]; fsoffset?: number } = {}): KernelMount | null {
+  /**
+   * `options` are further mount options (say "noacl"). The kernel gives a second mount of
+   * a block device the superblock of the first, options and all: a mount whose options
+   * matter needs an image file no other live mount uses.
+   */
+  static tryMount(image: string, options: { devices?: string[]; fsoffset?: number; options?: string[] } = {}): KernelMount | null {
     if (process.getuid?.() !== 0) return null;
     const dir = mkdtempSync(join(tmpdir(), "erofs-kmount-"));
     const loops: string[] = [];
@@ -27,6 +32,7 @@ export class KernelMount {
         opts.push(`device=${loop}`);
       }
       if (options.fsoffset) opts.push(`fsoffset=${options.fsoffset}`);
+      opts.push(...(options.options ?? []));
       execFileSync("mount", ["-t", "erofs", "-o", opts.join(","), image, dir], { stdio: "pipe" });
       return new KernelMount(dir, loops);
     } catch {

@@ -1,5 +1,6 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
@@ -83,6 +84,65 @@ describe.skipIf(!FUSE_AVAILABLE)("tools on an erofs-fuse mount print what they p
       kernel.unmount();
       await sparse.stop();
     }
+  });
+});
+
+/**
+ * The kernel's nouser_xattr and noacl, given to erofs-fuse: what getfattr and ls show, and
+ * the errors of asking for a name in a namespace turned off, are the kernel's. Each pair
+ * names both switches, as options carry on to the pairs after.
+ */
+describe.skipIf(!FUSE_AVAILABLE)("xattr namespace options on an erofs-fuse mount act as on a kernel mount", () => {
+  const settings = ["nouser_xattr,acl", "user_xattr,noacl", "nouser_xattr,noacl"];
+  const image = join(fixtures, "xattrs.erofs");
+  let daemon: FuseDaemon | null = null;
+  let tmp = "";
+  const kernels: (KernelMount | null)[] = [];
+  beforeAll(async () => {
+    daemon = await FuseDaemon.start(settings.map((options) => ({ image, options })));
+    tmp = mkdtempSync(join(tmpdir(), "erofs-fuse-ns-"));
+    settings.forEach((options, i) => {
+      // A file of its own for each: the kernel gives a second mount of one loop device the
+      // first one's superblock, options included.
+      const copy = join(tmp, `xattrs-${i}.erofs`);
+      copyFileSync(image, copy);
+      kernels.push(KernelMount.tryMount(copy, { options: options.split(",") }));
+    });
+  });
+  afterAll(async () => {
+    for (const k of kernels) k?.unmount();
+    rmSync(tmp, { recursive: true, force: true });
+    if (daemon?.running) await daemon.stop();
+    else daemon?.kill();
+  });
+
+  settings.forEach((options, i) => {
+    it(options, (ctx) => {
+      const kernel = kernels[i];
+      if (!kernel) return ctx.skip();
+      const fuse = daemon!.mountpoints[i]!;
+      const same = (cmd: string, args: string[]) => {
+        const got = run(cmd, args, fuse, fuse);
+        expect(got, `${cmd} ${args.join(" ")}`).toBe(run(cmd, args, kernel.dir, kernel.dir));
+        return got;
+      };
+      const listing = same("getfattr", ["-R", "-d", "-m", "-", "-e", "hex", "-P", "."]);
+      expect(listing.includes("user."), "user.* listed").toBe(options.startsWith("user_xattr"));
+      expect(listing.includes("system.posix_acl_access"), "ACLs listed").toBe(options.endsWith(",acl"));
+      // ls -l marks a file with an ACL by a "+".
+      same("ls", ["-lRAn", "--time-style=full-iso", "."]);
+      for (const [name, path] of [
+        ["user.root_attr", "."],
+        ["user.absent", "."],
+        ["user.", "."],
+        ["system.posix_acl_access", "acl_dir"],
+        ["system.posix_acl_default", "acl_dir"],
+        ["system.posix_acl_access", "file00"],
+        ["security.selinux", "file00"],
+      ]) {
+        same("getfattr", ["-e", "hex", "-n", name!, path!]);
+      }
+    });
   });
 });
 
