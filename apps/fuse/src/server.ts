@@ -1,5 +1,6 @@
 import { BufferPool } from "@erofs-ts/blockdev";
 import { ErofsError, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
+import { callerHasSysAdmin } from "./caller.js";
 import { NodeTable } from "./nodes.js";
 import { ERRNO, FOPEN, INIT, O_FLAGS, OLDEST_MINOR, OP, PROTOCOL_MAJOR, PROTOCOL_MINOR, SEEK_DATA, SEEK_HOLE, WRITE_OPS } from "./protocol/opcodes.js";
 import type { Outcome } from "./protocol/session.js";
@@ -372,7 +373,10 @@ export class ErofsFuseServer {
 
   async #listxattr(req: Request): Promise<Outcome> {
     const size = args.u32(need(req, 8), 0);
-    const names = await this.#fs.listxattr(await this.#inode(req));
+    let names = await this.#fs.listxattr(await this.#inode(req));
+    // The kernel lists trusted.* to CAP_SYS_ADMIN callers only (getxattr of one the VFS
+    // itself refuses them). Asked about the caller only when there is one to hide.
+    if (names.some(isTrusted) && !callerHasSysAdmin(req.header.pid)) names = names.filter((n) => !isTrusted(n));
     let total = 0;
     for (const n of names) total += n.length + 1;
     const list = new Uint8Array(total);
@@ -434,6 +438,14 @@ export class ErofsFuseServer {
     this.#options.onError?.(`unexpected: ${(e as Error)?.stack ?? String(e)}`);
     return ERRNO.EIO;
   }
+}
+
+const TRUSTED_PREFIX = new TextEncoder().encode("trusted.");
+
+function isTrusted(name: Uint8Array): boolean {
+  if (name.length < TRUSTED_PREFIX.length) return false;
+  for (let i = 0; i < TRUSTED_PREFIX.length; i++) if (name[i] !== TRUSTED_PREFIX[i]) return false;
+  return true;
 }
 
 /** A value answered as GETXATTR/LISTXATTR do: its size for a size-0 probe, ERANGE if too big. */

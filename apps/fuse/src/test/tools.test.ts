@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -143,6 +143,53 @@ describe.skipIf(!FUSE_AVAILABLE)("xattr namespace options on an erofs-fuse mount
         same("getfattr", ["-e", "hex", "-n", name!, path!]);
       }
     });
+  });
+});
+
+/**
+ * Callers without CAP_SYS_ADMIN (another user, and root without it) get the kernel's
+ * listing: no trusted.* names. FUSE passes LISTXATTR on unfiltered, so the daemon does it.
+ */
+describe.skipIf(!FUSE_AVAILABLE)("an unprivileged caller lists on an erofs-fuse mount what it lists on a kernel mount", () => {
+  const image = join(fixtures, "xattrs.erofs");
+  let daemon: FuseDaemon | null = null;
+  let kernel: KernelMount | null = null;
+  beforeAll(async () => {
+    daemon = await FuseDaemon.start([{ image, options: "allow_other" }]);
+    kernel = KernelMount.tryMount(image);
+    // The daemon's mountpoint sits in a directory made 0700: the callers below must reach it.
+    chmodSync(daemon.dir, 0o755);
+  });
+  afterAll(async () => {
+    kernel?.unmount();
+    if (daemon?.running) await daemon.stop();
+    else daemon?.kill();
+  });
+
+  const callers = {
+    "another user": ["--reuid=65534", "--regid=65534", "--clear-groups"],
+    "root without CAP_SYS_ADMIN": ["--inh-caps=-sys_admin", "--bounding-set=-sys_admin"],
+  };
+  for (const [who, setpriv] of Object.entries(callers)) {
+    it(who, (ctx) => {
+      if (!kernel || spawnSync("setpriv", ["--version"]).status !== 0) return ctx.skip();
+      const fuse = daemon!.mountpoints[0]!;
+      const as = (mnt: string, cmd: string[]) => run("setpriv", [...setpriv, ...cmd], mnt, mnt);
+      const listing = as(fuse, ["getfattr", "-R", "-d", "-m", "-", "-e", "hex", "-P", "."]);
+      expect(listing).toBe(as(kernel.dir, ["getfattr", "-R", "-d", "-m", "-", "-e", "hex", "-P", "."]));
+      expect(listing).toContain("user.common=");
+      expect(listing).not.toContain("trusted.");
+      const ask = ["getfattr", "-n", "trusted.overlay.opaque", "file00"];
+      expect(as(fuse, ask)).toBe(as(kernel.dir, ask));
+    });
+  }
+
+  it("root with it still lists trusted.*", (ctx) => {
+    if (!kernel) return ctx.skip();
+    const fuse = daemon!.mountpoints[0]!;
+    const listing = run("getfattr", ["-d", "-m", "-", "file00"], fuse, fuse);
+    expect(listing).toContain("trusted.overlay.opaque");
+    expect(listing).toBe(run("getfattr", ["-d", "-m", "-", "file00"], kernel.dir, kernel.dir));
   });
 });
 
