@@ -1,6 +1,5 @@
 import { BufferPool } from "@erofs-ts/blockdev";
-import { ErofsError, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
-import { callerHasSysAdmin } from "./caller.js";
+import { ErofsError, hasCapSysAdmin, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
 import { NodeTable } from "./nodes.js";
 import { ERRNO, FOPEN, INIT, O_FLAGS, OLDEST_MINOR, OP, PROTOCOL_MAJOR, PROTOCOL_MINOR, SEEK_DATA, SEEK_HOLE, WRITE_OPS } from "./protocol/opcodes.js";
 import type { Outcome } from "./protocol/session.js";
@@ -373,10 +372,12 @@ export class ErofsFuseServer {
 
   async #listxattr(req: Request): Promise<Outcome> {
     const size = args.u32(need(req, 8), 0);
-    let names = await this.#fs.listxattr(await this.#inode(req));
-    // The kernel lists trusted.* to CAP_SYS_ADMIN callers only (getxattr of one the VFS
-    // itself refuses them). Asked about the caller only when there is one to hide.
-    if (names.some(isTrusted) && !callerHasSysAdmin(req.header.pid)) names = names.filter((n) => !isTrusted(n));
+    const inode = await this.#inode(req);
+    let names = await this.#fs.listxattr(inode);
+    // The kernel lists trusted.* to CAP_SYS_ADMIN callers only, and FUSE passes the request
+    // on unfiltered (a getxattr of one the VFS refuses itself). The caller's /proc entry is
+    // read only when there is a name to hide.
+    if (names.some(isTrusted) && !hasCapSysAdmin(req.header.pid)) names = await this.#fs.listxattr(inode, { privileged: false });
     let total = 0;
     for (const n of names) total += n.length + 1;
     const list = new Uint8Array(total);

@@ -45,6 +45,15 @@ export interface ReadStreamOptions {
   into?: Uint8Array;
 }
 
+/** Who asks about xattrs, for the kernel's rules that depend on it. */
+export interface XattrCaller {
+  /**
+   * Whether the caller holds CAP_SYS_ADMIN (default true: the vfs's user reads the image
+   * itself anyway). Without it trusted.* is neither listed nor read (hasCapSysAdmin tells).
+   */
+  privileged?: boolean;
+}
+
 const ULLONG_MAX = (1n << 64n) - 1n;
 /** Longest name a directory entry holds (EROFS_NAME_LEN). */
 const NAME_MAX = 255;
@@ -268,22 +277,30 @@ export class ErofsFs {
     return nul < 0 ? data : data.subarray(0, nul);
   }
 
-  /** Names listxattr(2) returns, in the kernel's order. */
-  async listxattr(inode: Inode): Promise<Uint8Array[]> {
+  /**
+   * Names listxattr(2) returns, in the kernel's order: trusted.* only to a privileged
+   * caller. Names a getxattr then refuses are listed too, as the kernel lists them (user.*
+   * of a symlink or special file).
+   */
+  async listxattr(inode: Inode, caller: XattrCaller = {}): Promise<Uint8Array[]> {
     this.#check();
-    return this.#xattrs.list(inode);
+    return this.#xattrs.list(inode, caller.privileged ?? true);
   }
 
-  /** The value getxattr(2) returns (ENODATA if absent). */
-  async getxattr(inode: Inode, name: string | Uint8Array): Promise<Uint8Array> {
+  /**
+   * The value getxattr(2) returns, with the kernel's answers: ENODATA when absent, and as
+   * the VFS answers before erofs is asked, for trusted.* to an unprivileged caller and
+   * user.* of anything but a regular file or directory.
+   */
+  async getxattr(inode: Inode, name: string | Uint8Array, caller: XattrCaller = {}): Promise<Uint8Array> {
     this.#check();
-    return this.#xattrs.get(inode, toPathBytes(name));
+    return this.#xattrs.get(inode, toPathBytes(name), caller.privileged ?? true);
   }
 
-  /** Like getxattr, but null for an absent attribute (cheaper where absence is common). */
-  async findxattr(inode: Inode, name: string | Uint8Array): Promise<Uint8Array | null> {
+  /** Like getxattr, but null where getxattr fails ENODATA (cheaper where absence is common). */
+  async findxattr(inode: Inode, name: string | Uint8Array, caller: XattrCaller = {}): Promise<Uint8Array | null> {
     this.#check();
-    return this.#xattrs.find(inode, toPathBytes(name));
+    return this.#xattrs.find(inode, toPathBytes(name), caller.privileged ?? true);
   }
 
   /** The page-cache-sharing fingerprint of a regular file, or null. */

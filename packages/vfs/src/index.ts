@@ -1,5 +1,6 @@
 export { mount, type MountOptions } from "./mount.js";
-export { ErofsFs, type DirectoryEntry, type ReadStreamOptions } from "./filesystem.js";
+export { ErofsFs, type DirectoryEntry, type ReadStreamOptions, type XattrCaller } from "./filesystem.js";
+export { hasCapSysAdmin } from "./privilege.js";
 export { parseMountOptions, parseByteCount, type ParsedMountOptions } from "./options.js";
 export type { Stat, StatFs } from "./stat.js";
 export type { DecodedExtentStats } from "./compressed.js";

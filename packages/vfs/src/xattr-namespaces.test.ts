@@ -38,7 +38,11 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 async function listed(fs: ErofsFs, entry: ManifestEntry): Promise<Map<string, string>> {
   const inode = await fs.lookup(nameBytes(entry.path));
   const out = new Map<string, string>();
-  for (const name of await fs.listxattr(inode)) out.set(new TextDecoder().decode(name), Buffer.from(await fs.getxattr(inode, name)).toString("base64"));
+  // As getfattr -d: a listed name getxattr refuses (user.* of a symlink) is left out.
+  for (const name of await fs.listxattr(inode)) {
+    const value = await fs.findxattr(inode, name);
+    if (value) out.set(new TextDecoder().decode(name), Buffer.from(value).toString("base64"));
+  }
   return out;
 }
 
@@ -70,9 +74,11 @@ describe("mount options that turn xattr namespaces off", () => {
                 expect(await codeOf(fs.getxattr(inode, name)), `${where} ${name}`).toBe("EOPNOTSUPP");
                 expect(await codeOf(fs.findxattr(inode, name)), `${where} ${name}`).toBe("EOPNOTSUPP");
               }
-              // Absent names too: the namespace is gone, not the attribute.
-              expect(await codeOf(fs.getxattr(inode, "user.absent")), where).toBe(s.userXattr ? "ENODATA" : "EOPNOTSUPP");
-              expect(await codeOf(fs.getxattr(inode, "user.")), where).toBe("EINVAL");
+              // Absent names too: the namespace is gone, not the attribute. (user.* of other
+              // kinds of inode the VFS refuses first, whatever the options: see xattr-caller.)
+              const userKind = inode.kind === "file" || inode.kind === "dir";
+              expect(await codeOf(fs.getxattr(inode, "user.absent")), where).toBe(s.userXattr || !userKind ? "ENODATA" : "EOPNOTSUPP");
+              expect(await codeOf(fs.getxattr(inode, "user.")), where).toBe(userKind ? "EINVAL" : "ENODATA");
             }
           }
         } finally {

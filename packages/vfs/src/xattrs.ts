@@ -96,10 +96,10 @@ export class XattrAccess {
     for (const id of ibody.sharedIds) if (visit(await this.#sharedEntry(id))) return;
   }
 
-  async list(inode: Inode): Promise<Uint8Array[]> {
+  async list(inode: Inode, privileged: boolean): Promise<Uint8Array[]> {
     const ibody = await this.#ibody(inode);
     const names: Uint8Array[] = [];
-    const ctx = { prefixes: this.#prefixes, privileged: true, ...this.#ctx.xattrNamespaces };
+    const ctx = { prefixes: this.#prefixes, privileged, ...this.#ctx.xattrNamespaces };
     await this.#visit(ibody, (e) => {
       const n = listedName(e, ctx);
       if (n) names.push(n);
@@ -108,21 +108,28 @@ export class XattrAccess {
     return names;
   }
 
-  async get(inode: Inode, name: Uint8Array): Promise<Uint8Array> {
-    const value = await this.find(inode, name);
+  async get(inode: Inode, name: Uint8Array, privileged: boolean): Promise<Uint8Array> {
+    const value = await this.find(inode, name, privileged);
     if (!value) throw new ErofsError("ENODATA", "no such attribute", printable(name));
     return value;
   }
 
   /** Like get(), with null for an absent attribute: no error object for the common answer. */
-  async find(inode: Inode, name: Uint8Array): Promise<Uint8Array | null> {
+  async find(inode: Inode, name: Uint8Array, privileged: boolean): Promise<Uint8Array | null> {
+    // The VFS answers these before any filesystem is asked, by the name's text alone:
+    // trusted.* is ENODATA to a caller without CAP_SYS_ADMIN, and user.* to anything but a
+    // regular file or a directory (an image may still hold such attributes, from a tar).
+    if (!privileged && startsWith(name, TRUSTED)) return null;
+    if (inode.kind !== "file" && inode.kind !== "dir" && startsWith(name, USER)) return null;
     const split = splitName(name);
     if (!split) throw new ErofsError("EOPNOTSUPP", "attribute namespace not supported", printable(name));
     // The kernel's VFS refuses a namespace prefix with nothing after it ("user.") before any
     // filesystem is asked; the ACL names are whole names, with no suffix by design.
-    if (!split.suffix.length && split.index !== XATTR_INDEX.POSIX_ACL_ACCESS && split.index !== XATTR_INDEX.POSIX_ACL_DEFAULT) {
+    if (!split.suffix.length && !isAclIndex(split.index)) {
       throw new ErofsError("EINVAL", "attribute name is only a namespace prefix", printable(name));
     }
+    // The VFS's ACL path refuses symlinks before asking erofs.
+    if (isAclIndex(split.index) && inode.kind === "symlink") throw new ErofsError("EOPNOTSUPP", "symlinks have no POSIX ACLs", printable(name));
     if (!namespaceEnabled(split.index, this.#ctx.xattrNamespaces)) {
       throw new ErofsError("EOPNOTSUPP", "attribute namespace turned off by a mount option (nouser_xattr or noacl)", printable(name));
     }
@@ -154,6 +161,19 @@ export class XattrAccess {
     });
     return value;
   }
+}
+
+function isAclIndex(index: number): boolean {
+  return index === XATTR_INDEX.POSIX_ACL_ACCESS || index === XATTR_INDEX.POSIX_ACL_DEFAULT;
+}
+
+const TRUSTED = new TextEncoder().encode("trusted.");
+const USER = new TextEncoder().encode("user.");
+
+function startsWith(name: Uint8Array, prefix: Uint8Array): boolean {
+  if (name.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (name[i] !== prefix[i]) return false;
+  return true;
 }
 
 function printable(name: Uint8Array): string {

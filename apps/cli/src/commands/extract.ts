@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { hasCapSysAdmin } from "@erofs-ts/vfs";
 import type { Command } from "../context.js";
 import { ReportedFailure } from "../errors.js";
 import { DestinationError, makeDestination } from "../extract/destination.js";
@@ -28,6 +29,7 @@ export const extractCommand: Command = {
       force: Boolean(ctx.options.force),
       owners: isRoot,
       devices: isRoot,
+      privilegedXattrs: hasCapSysAdmin(),
       onError: (where, e) => ctx.report(where, e),
       onWarning: (where, msg) => process.stderr.write(`erofs-cli: ${where}: warning: ${msg}\n`),
       ...(tty ? { onProgress: (n: number) => process.stderr.write(`\rextracting: ${n} entries`) } : {}),

@@ -1,3 +1,4 @@
+import { hasCapSysAdmin } from "@erofs-ts/vfs";
 import type { Command } from "../context.js";
 import { toJson } from "../format/json.js";
 import { displayName, utf8OrNull } from "../format/names.js";
@@ -19,15 +20,20 @@ export const xattrCommand: Command = {
   async run(ctx) {
     const { fs, out, options } = ctx;
     const inode = await fs.lookup(new TextEncoder().encode(ctx.args[0]!));
-    const names = typeof options.name === "string" ? [new TextEncoder().encode(options.name)] : await fs.listxattr(inode);
+    // As on a kernel mount, trusted.* is for a caller holding CAP_SYS_ADMIN only.
+    const caller = { privileged: hasCapSysAdmin() };
+    const one = typeof options.name === "string";
+    const names = one ? [new TextEncoder().encode(options.name as string)] : await fs.listxattr(inode, caller);
     const json: Record<string, string> = {};
     for (const name of names) {
       const shown = displayName(name);
-      if (!options.dump && !options.name && !options.json) {
+      if (!options.dump && !one && !options.json) {
         await out.line(shown);
         continue;
       }
-      const value = await fs.getxattr(inode, name);
+      // A listed name getxattr refuses (user.* of a symlink) is left out, as getfattr -d does.
+      const value = one ? await fs.getxattr(inode, name, caller) : await fs.findxattr(inode, name, caller);
+      if (!value) continue;
       if (options.json) json[shown] = Buffer.from(value).toString("base64");
       else await out.line(`${shown}=${valueText(value)}`);
     }

@@ -12,6 +12,12 @@ export interface ExtractOptions {
   readonly owners: boolean;
   /** Create device nodes (needs root); fifos are always made. */
   readonly devices: boolean;
+  /**
+   * Set trusted.* and security.* attributes, which needs CAP_SYS_ADMIN. Without it they
+   * are left out, counted in stats.xattrsSkipped and named in one warning, instead of a
+   * failure per file.
+   */
+  readonly privilegedXattrs: boolean;
   readonly onProgress?: (done: number) => void;
   /** Reports a problem with one entry; extraction goes on. */
   readonly onError: (where: string, error: unknown) => void;
@@ -26,6 +32,8 @@ export interface ExtractStats {
   specials: number;
   bytes: number;
   skipped: number;
+  /** trusted.* and security.* attributes not set (see ExtractOptions.privilegedXattrs). */
+  xattrsSkipped: number;
 }
 
 function isAllZero(b: Uint8Array): boolean {
@@ -40,6 +48,15 @@ function isAllZero(b: Uint8Array): boolean {
   return true;
 }
 
+const TRUSTED = Buffer.from("trusted.");
+const SECURITY = Buffer.from("security.");
+
+/** Whether setting the attribute takes CAP_SYS_ADMIN (trusted.*, and security.* without an LSM that owns it). */
+function needsSysAdmin(name: Uint8Array): boolean {
+  const b = Buffer.from(name.buffer, name.byteOffset, name.length);
+  return b.subarray(0, TRUSTED.length).equals(TRUSTED) || b.subarray(0, SECURITY.length).equals(SECURITY);
+}
+
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
@@ -50,7 +67,7 @@ const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL |
  * nothing outside `dest` is created, followed or overwritten whatever the image holds.
  */
 export class Extractor {
-  readonly stats: ExtractStats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0 };
+  readonly stats: ExtractStats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, skipped: 0, xattrsSkipped: 0 };
   readonly #fs: ErofsFs;
   readonly #dest: Buffer;
   readonly #opts: ExtractOptions;
@@ -232,7 +249,14 @@ export class Extractor {
     if (this.#opts.owners) await lchown(path, s.uid, s.gid);
     if (s.type !== "symlink") await chmod(path, s.perm);
     this.#times.add(path, s.mtimeNs, isDir);
-    for (const name of await this.#fs.listxattr(inode)) this.#xattrs.add(path, name, await this.#fs.getxattr(inode, name));
+    for (const name of await this.#fs.listxattr(inode)) {
+      // A listed name without a value (user.* of a symlink: the kernel refuses to read it,
+      // and a host would refuse to set it) is not copied.
+      const value = await this.#fs.findxattr(inode, name);
+      if (!value) continue;
+      if (!this.#opts.privilegedXattrs && needsSysAdmin(name)) this.stats.xattrsSkipped++;
+      else this.#xattrs.add(path, name, value);
+    }
   }
 
   async #finish(): Promise<void> {
@@ -260,6 +284,9 @@ export class Extractor {
       await rmdir(this.#scratch);
     }
     await this.#times.applyBatch();
+    if (this.stats.xattrsSkipped) {
+      this.#opts.onWarning("xattrs", `${this.stats.xattrsSkipped} trusted.* and security.* attributes not restored: setting them needs CAP_SYS_ADMIN`);
+    }
   }
 
   #tick(): void {

@@ -154,11 +154,17 @@ export class XattrSetter {
     this.#count = 0;
     await new Promise<void>((resolve, reject) => {
       const child = execFile("setfattr", ["-h", "--restore=-"], (err, _out, stderr) =>
-        err ? reject(new Error(`setfattr failed: ${String(stderr).trim() || err.message}`)) : resolve(),
+        err ? reject(new Error(`setfattr failed: ${firstOfMany(String(stderr)) || err.message}`)) : resolve(),
       );
       child.stdin!.end(dump);
     });
   }
+}
+
+/** The first line of a tool's complaints, and how many more there were: one warning, not a wall. */
+function firstOfMany(text: string): string {
+  const lines = text.trim().split("\n").filter((l) => l.trim());
+  return lines.length > 1 ? `${lines[0]} (and ${lines.length - 1} more)` : (lines[0] ?? "");
 }
 
 /** Creates a device node or fifo at `path` (made under an argv-safe name, then renamed into place). */

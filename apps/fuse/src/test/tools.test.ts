@@ -14,6 +14,7 @@ const fixtures = join(repoRoot(), "fixtures");
 const images = [
   join(fixtures, "demo.erofs"),
   join(fixtures, "xattrs.erofs"),
+  join(fixtures, "xattrs-special.erofs"),
   ...(corpus ? ["plain", "lz4hc-tail", "chunk-indexes", "metazone"].map((n) => join(corpus, `${n}.erofs`)) : []),
 ];
 

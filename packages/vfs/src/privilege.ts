@@ -4,15 +4,15 @@ import { readFileSync, readlinkSync } from "node:fs";
 const CAP_SYS_ADMIN = 21n;
 
 /**
- * Whether the process behind a request holds CAP_SYS_ADMIN in the daemon's user
- * namespace: the kernel lists trusted.* attributes only to such callers, and FUSE passes
- * LISTXATTR on without that filter. Read from /proc: its CapEff line and its user
- * namespace. A pid of 0 (a caller outside the daemon's pid namespace), a process gone
- * meanwhile or a /proc this daemon may not read all count as unprivileged: hiding a name
- * is the safe way to be wrong.
+ * Whether a process (this one by default) holds CAP_SYS_ADMIN in this process's user
+ * namespace: the kernel shows trusted.* attributes only to such callers (XattrCaller).
+ * Read from /proc: the process's CapEff line and its user namespace. A pid of 0 (as FUSE
+ * gives a caller outside the daemon's pid namespace), a process gone meanwhile or a /proc
+ * entry this process may not read all count as unprivileged: hiding a name is the safe
+ * way to be wrong.
  */
-export function callerHasSysAdmin(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
+export function hasCapSysAdmin(pid: number | "self" = "self"): boolean {
+  if (pid !== "self" && (!Number.isInteger(pid) || pid <= 0)) return false;
   try {
     // Capabilities count in the task's own user namespace; one made by an unprivileged
     // user grants nothing here.

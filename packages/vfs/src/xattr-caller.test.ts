@@ -1,0 +1,112 @@
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { KernelMount, fixtureImages, loadManifest, nameBytes } from "@erofs-ts/testkit";
+import { ErofsError, hasCapSysAdmin, mount, type ErofsFs } from "./index.js";
+
+/**
+ * listxattr and getxattr as the kernel answers them to a caller with and without
+ * CAP_SYS_ADMIN, names it refuses included: trusted.* is neither listed nor read without
+ * it, user.* of a symlink, fifo or device is listed but not read (the VFS's rules, above
+ * erofs), and namespace prefixes alone, absent names and foreign namespaces fail as they
+ * do there. The kernel's side comes from a probe run on its mount as root, as another
+ * user and as root without the capability.
+ */
+const images = fixtureImages().filter((f) => loadManifest(f.manifest).entries.some((e) => Object.keys(e.xattrs ?? {}).length));
+const EXTRA_NAMES = ["user.", "trusted.", "user.absent", "trusted.absent", "security.absent", "system.posix_acl_access", "bogus.x"];
+/** The system's Python (.ci/run installs it): another user must be able to run it. */
+const PYTHON = "/usr/bin/python3";
+/** Python's names for the errnos both sides answer with. */
+const ERRNO_NAME: Record<string, string> = { EOPNOTSUPP: "ENOTSUP" };
+
+/** Prints, per path, the listing and every name's answer: the probe the kernel side runs. */
+const PROBE = `
+import errno, os, sys
+root, extra = sys.argv[1], sys.argv[2].split(",")
+def paths():
+    yield ""
+    for d, dirs, files in os.walk(root):
+        for n in dirs + files:
+            yield os.path.relpath(os.path.join(d, n), root)
+for rel in sorted(paths()):
+    p = os.path.join(root, rel) if rel else root
+    try:
+        names = os.listxattr(p, follow_symlinks=False)
+    except OSError as e:
+        print(rel, "LIST", errno.errorcode[e.errno]); continue
+    print(rel, "LIST", ",".join(names))
+    for n in names + extra:
+        try:
+            print(rel, n, os.getxattr(p, n, follow_symlinks=False).hex())
+        except OSError as e:
+            print(rel, n, errno.errorcode[e.errno])
+`;
+
+async function vfsProbe(fs: ErofsFs, paths: string[], privileged: boolean): Promise<string> {
+  const lines: string[] = [];
+  const decoder = new TextDecoder();
+  for (const rel of [...paths].sort()) {
+    const inode = await fs.lookup(nameBytes(rel));
+    const names = (await fs.listxattr(inode, { privileged })).map((n) => decoder.decode(n));
+    lines.push(`${rel} LIST ${names.join(",")}`);
+    for (const n of [...names, ...EXTRA_NAMES]) {
+      try {
+        lines.push(`${rel} ${n} ${Buffer.from(await fs.getxattr(inode, n, { privileged })).toString("hex")}`);
+      } catch (e) {
+        if (!ErofsError.isInstance(e)) throw e;
+        lines.push(`${rel} ${n} ${ERRNO_NAME[e.code] ?? e.code}`);
+        // findxattr is getxattr with null for ENODATA.
+        const found = await fs.findxattr(inode, n, { privileged }).then(
+          (v) => (v === null ? "ENODATA" : "value"),
+          (f: unknown) => (ErofsError.isInstance(f) ? f.code : String(f)),
+        );
+        expect(found, `${rel} ${n}`).toBe(e.code);
+      }
+    }
+  }
+  return lines.join("\n");
+}
+
+const CALLERS = [
+  { who: "root", setpriv: [] as string[], privileged: true },
+  { who: "another user", setpriv: ["--reuid=65534", "--regid=65534", "--clear-groups"], privileged: false },
+  { who: "root without CAP_SYS_ADMIN", setpriv: ["--inh-caps=-sys_admin", "--bounding-set=-sys_admin"], privileged: false },
+];
+
+describe("xattrs as the kernel answers callers with and without CAP_SYS_ADMIN", () => {
+  it("the fixtures hold what the rules are about", () => {
+    const special = loadManifest(join(images.find((f) => f.name.endsWith("xattrs-special"))!.manifest)).entries;
+    expect(special.map((e) => e.type).sort()).toEqual(["chardev", "dir", "dir", "fifo", "file", "symlink"]);
+  });
+
+  it("this process is privileged when root (CI runs as root)", () => {
+    if (process.getuid?.() === 0) expect(hasCapSysAdmin()).toBe(true);
+    expect(hasCapSysAdmin(0)).toBe(false);
+    expect(hasCapSysAdmin(2 ** 31)).toBe(false); // no such process
+  });
+
+  for (const img of images) {
+    for (const c of CALLERS) {
+      it(`${img.name}, ${c.who}`, async (ctx) => {
+        const k = KernelMount.tryMount(img.image);
+        if (!k || !existsSync(PYTHON) || spawnSync("setpriv", ["--version"]).status !== 0) {
+          k?.unmount();
+          return ctx.skip();
+        }
+        const fs = await mount(img.image);
+        try {
+          const cmd = c.setpriv.length ? "setpriv" : PYTHON;
+          const args = [...(c.setpriv.length ? [...c.setpriv, PYTHON] : []), "-c", PROBE, k.dir, EXTRA_NAMES.join(",")];
+          const kernel = spawnSync(cmd, args, { encoding: "utf8" });
+          expect(kernel.status, kernel.stderr).toBe(0);
+          const paths = loadManifest(img.manifest).entries.map((e) => (typeof e.path === "string" ? e.path : nameBytes(e.path).toString()));
+          expect(await vfsProbe(fs, paths, c.privileged)).toBe(kernel.stdout.trimEnd());
+        } finally {
+          await fs.unmount();
+          k.unmount();
+        }
+      });
+    }
+  }
+});
