@@ -1,5 +1,5 @@
 import { BufferPool } from "@erofs-ts/blockdev";
-import { ErofsError, hasCapSysAdmin, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
+import { ErofsError, XATTR_INDEX, hasCapSysAdmin, xattrNamespaceOf, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
 import { NodeTable } from "./nodes.js";
 import { ERRNO, FOPEN, INIT, O_FLAGS, OLDEST_MINOR, OP, PROTOCOL_MAJOR, PROTOCOL_MINOR, SEEK_DATA, SEEK_HOLE, WRITE_OPS } from "./protocol/opcodes.js";
 import type { Outcome } from "./protocol/session.js";
@@ -441,12 +441,8 @@ export class ErofsFuseServer {
   }
 }
 
-const TRUSTED_PREFIX = new TextEncoder().encode("trusted.");
-
 function isTrusted(name: Uint8Array): boolean {
-  if (name.length < TRUSTED_PREFIX.length) return false;
-  for (let i = 0; i < TRUSTED_PREFIX.length; i++) if (name[i] !== TRUSTED_PREFIX[i]) return false;
-  return true;
+  return xattrNamespaceOf(name) === XATTR_INDEX.TRUSTED;
 }
 
 /** A value answered as GETXATTR/LISTXATTR do: its size for a size-0 probe, ERANGE if too big. */

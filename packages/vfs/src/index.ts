@@ -1,6 +1,8 @@
 export { mount, type MountOptions } from "./mount.js";
 export { ErofsFs, type DirectoryEntry, type ReadStreamOptions, type XattrCaller } from "./filesystem.js";
 export { hasCapSysAdmin } from "./privilege.js";
+export { xattrNamespaceOf } from "./xattrs.js";
+export { XATTR_INDEX } from "@erofs-ts/xattr";
 export { parseMountOptions, parseByteCount, type ParsedMountOptions } from "./options.js";
 export type { Stat, StatFs } from "./stat.js";
 export type { DecodedExtentStats } from "./compressed.js";

@@ -119,9 +119,9 @@ export class XattrAccess {
     // The VFS answers these before any filesystem is asked, by the name's text alone:
     // trusted.* is ENODATA to a caller without CAP_SYS_ADMIN, and user.* to anything but a
     // regular file or a directory (an image may still hold such attributes, from a tar).
-    if (!privileged && startsWith(name, TRUSTED)) return null;
-    if (inode.kind !== "file" && inode.kind !== "dir" && startsWith(name, USER)) return null;
     const split = splitName(name);
+    if (!privileged && split?.index === XATTR_INDEX.TRUSTED) return null;
+    if (inode.kind !== "file" && inode.kind !== "dir" && split?.index === XATTR_INDEX.USER) return null;
     if (!split) throw new ErofsError("EOPNOTSUPP", "attribute namespace not supported", printable(name));
     // The kernel's VFS refuses a namespace prefix with nothing after it ("user.") before any
     // filesystem is asked; the ACL names are whole names, with no suffix by design.
@@ -167,13 +167,12 @@ function isAclIndex(index: number): boolean {
   return index === XATTR_INDEX.POSIX_ACL_ACCESS || index === XATTR_INDEX.POSIX_ACL_DEFAULT;
 }
 
-const TRUSTED = new TextEncoder().encode("trusted.");
-const USER = new TextEncoder().encode("user.");
-
-function startsWith(name: Uint8Array, prefix: Uint8Array): boolean {
-  if (name.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (name[i] !== prefix[i]) return false;
-  return true;
+/**
+ * The namespace index (XATTR_INDEX) of a full attribute name, by the handler the kernel
+ * would give it, or undefined when no erofs handler owns it.
+ */
+export function xattrNamespaceOf(name: string | Uint8Array): number | undefined {
+  return splitName(typeof name === "string" ? new TextEncoder().encode(name) : name)?.index;
 }
 
 function printable(name: Uint8Array): string {

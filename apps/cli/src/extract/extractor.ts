@@ -1,6 +1,6 @@
 import { constants } from "node:fs";
 import { chmod, lchown, link, lstat, mkdir, open, rmdir, symlink, unlink } from "node:fs/promises";
-import type { DirectoryEntry, ErofsFs, Inode } from "@erofs-ts/vfs";
+import { XATTR_INDEX, xattrNamespaceOf, type DirectoryEntry, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import { displayName } from "../format/names.js";
 import { TimeSetter, XattrSetter, mknod } from "./host-meta.js";
 import { isSafeComponent } from "./safe-name.js";
@@ -48,13 +48,10 @@ function isAllZero(b: Uint8Array): boolean {
   return true;
 }
 
-const TRUSTED = Buffer.from("trusted.");
-const SECURITY = Buffer.from("security.");
-
 /** Whether setting the attribute takes CAP_SYS_ADMIN (trusted.*, and security.* without an LSM that owns it). */
 function needsSysAdmin(name: Uint8Array): boolean {
-  const b = Buffer.from(name.buffer, name.byteOffset, name.length);
-  return b.subarray(0, TRUSTED.length).equals(TRUSTED) || b.subarray(0, SECURITY.length).equals(SECURITY);
+  const ns = xattrNamespaceOf(name);
+  return ns === XATTR_INDEX.TRUSTED || ns === XATTR_INDEX.SECURITY;
 }
 
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
