@@ -1,8 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
 import { ErofsError, mount, parseMountOptions } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vfs-errors-"));
@@ -32,6 +32,19 @@ describe("mount refuses bad sources with typed errors", () => {
 
   it("a missing file", async () => {
     expect(await codeOf(mount(join(dir, "nope.erofs")))).toBe("ENOENT");
+  });
+
+  it("an fsoffset off the image's block boundaries, which the kernel refuses too", async () => {
+    const demo = readFileSync(join(repoRoot(), "fixtures/demo.erofs"));
+    for (const offset of [512, 4096, 6144]) {
+      const f = join(dir, `at-${offset}.img`);
+      writeFileSync(f, Buffer.concat([Buffer.alloc(offset), demo]));
+      const ours = await codeOf(mount(f, { fsoffset: offset }).then((fs) => fs.unmount()));
+      expect(ours, `fsoffset ${offset}`).toBe(offset % 4096 ? "EINVAL" : "no error");
+      const k = KernelMount.tryMount(f, { fsoffset: offset });
+      if (process.getuid?.() === 0) expect(k !== null, `kernel, fsoffset ${offset}`).toBe(ours === "no error");
+      k?.unmount();
+    }
   });
 
   it("an fsoffset beyond the file", async () => {

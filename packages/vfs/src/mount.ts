@@ -123,6 +123,10 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
     const primary = opts.fsoffset ? new OffsetSource(raw, opts.fsoffset) : raw;
     const head = await readBytes(primary, 0, Math.min(primary.size, SUPERBLOCK_READ_SIZE));
     const sb = parseSuperblock(head);
+    // The kernel's rule, once it knows the block size: a filesystem starts on a block boundary.
+    if (opts.fsoffset && opts.fsoffset % sb.blockSize !== 0) {
+      throw new ErofsError("EINVAL", `fsoffset ${opts.fsoffset} is not aligned to block size ${sb.blockSize}`, "fsoffset");
+    }
 
     const slots: DeviceSlot[] = [];
     const slotBase = sb.devtSlotOff * DEVICE_SLOT_SIZE;
