@@ -5,7 +5,13 @@ const SLASH = 0x2f;
 export const MAX_SYMLINKS = 40;
 export const PATH_MAX = 4096;
 
-/** Splits a path into its non-empty components (raw bytes; `.` and `..` kept). */
+const DOT = Uint8Array.of(0x2e);
+
+/**
+ * Splits a path into its non-empty components (raw bytes; `.` and `..` kept). A trailing
+ * slash after a name becomes a final `.`: as in the kernel's walk, `name/` must be a
+ * directory (a symlink there is followed first), and `file/` is ENOTDIR.
+ */
 export function splitPath(path: Uint8Array): Uint8Array[] {
   if (path.length > PATH_MAX) throw new ErofsError("ENAMETOOLONG", "path too long");
   const parts: Uint8Array[] = [];
@@ -16,6 +22,7 @@ export function splitPath(path: Uint8Array): Uint8Array[] {
       start = i + 1;
     }
   }
+  if (parts.length && path[path.length - 1] === SLASH) parts.push(DOT);
   return parts;
 }
 
@@ -50,12 +57,13 @@ export async function resolvePath(walker: PathWalker, path: Uint8Array, follow: 
   while (pending.length) {
     const name = pending.pop()!;
     const dir = stack[stack.length - 1]!;
+    // "." and ".." too are names looked up in a directory: "file/.." is ENOTDIR.
+    if (dir.kind !== "dir") throw new ErofsError("ENOTDIR", "not a directory", printable(path));
     if (isDot(name)) continue;
     if (isDotDot(name)) {
       if (stack.length > 1) stack.pop();
       continue;
     }
-    if (dir.kind !== "dir") throw new ErofsError("ENOTDIR", "not a directory", printable(path));
     const next = await walker.child(dir, name);
     if (next.kind === "symlink" && (pending.length > 0 || follow)) {
       if (++links > MAX_SYMLINKS) throw new ErofsError("ELOOP", "too many levels of symbolic links", printable(path));
