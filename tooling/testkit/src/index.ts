@@ -12,5 +12,6 @@ export { compareEntry, entryFromObserved, sha256Hex, type CompareOptions, type O
 export { KernelMount } from "./kernel.js";
 export { hostXattrs, observeHostTree } from "./host-tree.js";
 export { processAlive } from "./process.js";
+export { AS_NOBODY, nobodyReaches } from "./another-user.js";
 export { dumpExtents, type DumpedExtent } from "./dump-extents.js";
 export { WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, makeWideImage, wideEntryName } from "./wide-directory.js";
