@@ -2,8 +2,8 @@ import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KernelMount, fixtureImages, hostXattrs, loadManifest, nameBytes, type ManifestEntry } from "@erofs-ts/testkit";
-import { ErofsError, mount, type ErofsFs } from "./index.js";
+import { KernelMount, fixtureImages, hostXattrs, loadManifest, nameBytes, repoRoot, type ManifestEntry } from "@erofs-ts/testkit";
+import { ErofsError, PageCache, mount, type ErofsFs } from "./index.js";
 
 /**
  * The kernel's user_xattr/nouser_xattr and acl/noacl: a namespace turned off is not
@@ -51,6 +51,38 @@ describe("mount options that turn xattr namespaces off", () => {
     const names = images.flatMap((f) => loadManifest(f.manifest).entries.flatMap((e) => Object.keys(e.xattrs ?? {})));
     expect(names.some((n) => n.startsWith("user."))).toBe(true);
     expect(names.filter((n) => ACL_NAMES.has(n)).length).toBeGreaterThan(0);
+  });
+
+  it("nouser_xattr hides a fingerprint named in user.*, and inode_share still shares by it", async () => {
+    // As the kernel: the fingerprint is read past the namespace handlers.
+    const image = join(repoRoot(), "fixtures/fingerprint-user.erofs");
+    const names = async (fs: ErofsFs, path: string) => (await fs.listxattr(await fs.lookup(path))).map((n) => new TextDecoder().decode(n));
+    const on = await mount(image, { inodeShare: true });
+    expect(await names(on, "a")).toContain("user.digest");
+    await on.unmount();
+    const cache = new PageCache({ budgetBytes: 1 << 20 });
+    const fs = await mount(image, { cache, inodeShare: true, userXattr: false });
+    try {
+      expect(fs.sharingEnabled).toBe(true);
+      const [a, b, c] = [await fs.lookup("a"), await fs.lookup("b"), await fs.lookup("c")];
+      expect(await names(fs, "a")).not.toContain("user.digest");
+      expect(await codeOf(fs.getxattr(a, "user.digest"))).toBe("EOPNOTSUPP");
+      const [fa, fb, fc] = [await fs.fingerprint(a), await fs.fingerprint(b), await fs.fingerprint(c)];
+      expect(fa && fb && fc).toBeTruthy();
+      expect(Buffer.from(fa!).equals(Buffer.from(fb!))).toBe(true);
+      expect(Buffer.from(fa!).equals(Buffer.from(fc!))).toBe(false);
+      // A second mount of the image reads b from the pages the first filled reading a.
+      await fs.read(a, 0, a.size);
+      const second = await mount(image, { cache, inodeShare: true, userXattr: false });
+      const b2 = await second.lookup("b"); // its directory's pages may fill here, not below
+      const fills = cache.stats().fills;
+      expect(new TextDecoder().decode(await second.read(b2, 0, b2.size))).toBe("the same bytes in two files\n");
+      expect(cache.stats().fills).toBe(fills);
+      expect(cache.stats().sharedBytesServed).toBe(b.size);
+      await second.unmount();
+    } finally {
+      await fs.unmount();
+    }
   });
 
   for (const img of images) {
