@@ -41,6 +41,13 @@ describe("erofs-fuse command line", () => {
     expect(copied.pairs[0]!.options).toMatchObject({ userXattr: true, acl: true });
     expect(copied.pairs[0]!.flags).toEqual(["relatime"]);
     expect(() => parseArgs(["-o", "noacl=1", image, m1])).toThrow(/noacl takes no value/);
+    // directio and nodirectio: the kernel's names for dropping or keeping image pages.
+    expect(parseArgs(["-o", "nodirectio", image, m1]).dropImagePages).toBe(false);
+    expect(parseArgs(["-o", "image_cache=keep,directio", image, m1]).dropImagePages).toBe(true);
+    // dax: taken with a notice, as the kernel mounts without DAX on a device that has none.
+    expect(parseArgs(["-o", "dax=always", image, m1]).notices).toEqual([expect.stringMatching(/^dax ignored/)]);
+    expect(parseArgs(["-o", "dax=never", image, m1]).notices).toEqual([]);
+    expect(() => parseArgs(["-o", "dax=sometimes", image, m1])).toThrow(/dax=sometimes/);
     expect(() => parseArgs(["-o", "cache_strategy=lots", image, m1])).toThrow(/cache_strategy/);
   });
 

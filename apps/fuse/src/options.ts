@@ -65,6 +65,8 @@ export const USAGE = `usage: erofs-fuse [-f] [-d] [--stats FILE] [-o OPTIONS] IM
                                   options; user_xattr and acl, the defaults, turn them on)
                   cache_strategy=disabled|readahead|readaround  accepted, no effect (it
                                   steers the kernel's cache of compressed clusters)
+                  directio, nodirectio  the kernel's names for image_cache=drop and keep
+                  dax, dax=always, dax=never  accepted; there is no DAX through FUSE (a notice)
                   cache_size=N    page cache budget for the whole daemon (default 256M)
                   allow_other     let other users in (kernel checks modes: default_permissions)
                   spin_us=N       once idle, look for the next request for N µs before
@@ -144,6 +146,10 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
         else if (key === "allow_other") allowOther = true;
         else if (key === "spin_us") spinMicros = parseSpin(item.slice("spin_us=".length));
         else if (key === "image_cache") dropImagePages = parseImageCache(item.slice("image_cache=".length));
+        // The kernel's names for the same choice on a file-backed mount: direct I/O leaves
+        // no image pages in the page cache, buffered reads keep them.
+        else if (item === "directio" || item === "nodirectio") dropImagePages = item === "directio";
+        else if (key === "dax") daxNotice(item, notices);
         else if (key === "rw") throw new UsageError("rw: EROFS images are read-only", false);
         else if (NOT_HONOURED[item]) notices.add(NOT_HONOURED[item]!);
         else if (MOUNT_FLAGS.has(item)) flags.push(item);
@@ -192,6 +198,16 @@ export function parseSize(text: string): number {
   const n = Number(m[1]) * unit;
   if (!Number.isSafeInteger(n) || n < 1 << 20) throw new UsageError(`cache_size=${text}: need at least 1M`, false);
   return n;
+}
+
+/**
+ * The kernel's dax options: accepted as the kernel accepts them on a device without DAX,
+ * where it turns DAX off with a message and mounts. Through FUSE there is no DAX either.
+ */
+function daxNotice(item: string, notices: Set<string>): void {
+  if (item === "dax=never") return;
+  if (item !== "dax" && item !== "dax=always") throw new UsageError(`${item}: expected dax, dax=always or dax=never`, false);
+  notices.add("dax ignored: a FUSE mount has no DAX (the kernel turns it off too on a device without it)");
 }
 
 function parseImageCache(text: string): boolean {
