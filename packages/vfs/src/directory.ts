@@ -50,8 +50,9 @@ export interface PositionedDirEntry {
  * Dirents from byte position `from` on, at most `max`, `.` and `..` included when
  * stored, in kernel readdir order. A position counts as the kernel's erofs readdir counts
  * it: dirent j of block b is at b × block size + j × 12, and past a block's last dirent
- * comes the next block's start. So a listing resumes anywhere and reads only the blocks
- * it lists from: any directory, however large, is listed in bounded memory.
+ * comes the next block's start, or the directory's size past the last block (getdents'
+ * d_off shows them). So a listing resumes anywhere and reads only the blocks it lists
+ * from: any directory, however large, is listed in bounded memory.
  */
 export async function readDirEntriesFrom(ctx: MountContext, dir: Inode, from: number, max: number): Promise<PositionedDirEntry[]> {
   const bs = ctx.sb.blockSize;
@@ -62,15 +63,16 @@ export async function readDirEntriesFrom(ctx: MountContext, dir: Inode, from: nu
   for (let b = Math.floor(from / bs); b < n && out.length < max; b++, first = 0) {
     const entries = await readDirBlock(ctx, dir, b);
     for (let j = first; j < entries.length && out.length < max; j++) {
-      out.push({ entry: entries[j]!, next: j + 1 < entries.length ? b * bs + (j + 1) * DIRENT_SIZE : (b + 1) * bs });
+      out.push({ entry: entries[j]!, next: j + 1 < entries.length ? b * bs + (j + 1) * DIRENT_SIZE : Math.min((b + 1) * bs, dir.size) });
     }
   }
   return out;
 }
 
-/** The position just past a directory's stored dirents. */
+/** The position just past a directory's stored dirents: its size, as the kernel counts. */
 export function dirEndPosition(ctx: MountContext, dir: Inode): number {
-  return blockCount(ctx, dir) * ctx.sb.blockSize;
+  blockCount(ctx, dir); // the size checks
+  return dir.size;
 }
 
 /**

@@ -72,6 +72,15 @@ describe.skipIf(!FUSE_AVAILABLE)("tools on an erofs-fuse mount print what they p
     });
   });
 
+  it("getdents: the same entries, types and d_off positions (what telldir returns)", (ctx) => {
+    if (!existsSync("/usr/bin/python3")) return ctx.skip();
+    const dents = (m: string) => execFileSync("/usr/bin/python3", ["-c", GETDENTS_PROBE, m], { encoding: "utf8", maxBuffer: 1 << 26 });
+    images.forEach((image, i) => {
+      const kernel = kernels[i];
+      if (kernel) expect(dents(daemon!.mountpoints[i]!), image).toBe(dents(kernel.dir));
+    });
+  });
+
   it.skipIf(!corpus)("SEEK_DATA/SEEK_HOLE over a 5 GiB file of chunk holes", async (ctx) => {
     const image = join(corpus!, "huge-sparse.erofs");
     const kernel = KernelMount.tryMount(image);
@@ -193,6 +202,33 @@ describe.skipIf(!FUSE_AVAILABLE)("an unprivileged caller lists on an erofs-fuse 
     expect(listing).toBe(run("getfattr", ["-d", "-m", "-", "file00"], kernel.dir, kernel.dir));
   });
 });
+
+/** Walks a tree and prints every directory's raw getdents64 records: name, inode, d_off, d_type. */
+const GETDENTS_PROBE = `
+import ctypes, os, struct, sys
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_getdents64 = {"x86_64": 217, "aarch64": 61}[os.uname().machine]
+def dents(path):
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    buf = ctypes.create_string_buffer(1024)  # small: several calls per directory, resumed at d_off
+    try:
+        while True:
+            n = libc.syscall(SYS_getdents64, fd, buf, len(buf))
+            if n < 0: raise OSError(ctypes.get_errno(), "getdents64")
+            if n == 0: return
+            raw, p = buf.raw[:n], 0
+            while p < n:
+                ino, off, reclen, kind = struct.unpack_from("<QqHB", raw, p)
+                yield raw[p + 19:p + reclen].split(b"\\0", 1)[0], ino, off, kind
+                p += reclen
+    finally:
+        os.close(fd)
+root = sys.argv[1]
+for d, dirs, files in os.walk(root):
+    dirs.sort()
+    for name, ino, off, kind in dents(d):
+        print(os.path.relpath(d, root), name, ino, off, kind)
+`;
 
 /** Walks a tree and prints, per file, its SEEK_DATA/SEEK_HOLE map and statvfs of the root. */
 const SEEK_PROBE = `
