@@ -16,24 +16,25 @@ export class KernelMount {
   ) {}
 
   /**
-   * `options` are further mount options (say "noacl"). The kernel gives a second mount of
-   * a block device the superblock of the first, options and all: a mount whose options
-   * matter needs an image file no other live mount uses.
+   * `options` are further mount options (say "noacl"). The image goes on a loop device of
+   * its own: the kernel gives a second mount of one block device the superblock of the
+   * first, options and all, and mount(8) would reuse a loop device already on the file.
    */
   static tryMount(image: string, options: { devices?: string[]; fsoffset?: number; options?: string[] } = {}): KernelMount | null {
     if (process.getuid?.() !== 0) return null;
     const dir = mkdtempSync(join(tmpdir(), "erofs-kmount-"));
     const loops: string[] = [];
+    const attach = (file: string): string => {
+      const loop = execFileSync("losetup", ["-f", "--show", "-r", file], { encoding: "utf8" }).trim();
+      loops.push(loop);
+      return loop;
+    };
     try {
       const opts = ["ro"];
-      for (const d of options.devices ?? []) {
-        const loop = execFileSync("losetup", ["-f", "--show", "-r", d], { encoding: "utf8" }).trim();
-        loops.push(loop);
-        opts.push(`device=${loop}`);
-      }
+      for (const d of options.devices ?? []) opts.push(`device=${attach(d)}`);
       if (options.fsoffset) opts.push(`fsoffset=${options.fsoffset}`);
       opts.push(...(options.options ?? []));
-      execFileSync("mount", ["-t", "erofs", "-o", opts.join(","), image, dir], { stdio: "pipe" });
+      execFileSync("mount", ["-t", "erofs", "-o", opts.join(","), attach(image), dir], { stdio: "pipe" });
       return new KernelMount(dir, loops);
     } catch {
       for (const l of loops) execFileSync("losetup", ["-d", l], { stdio: "ignore" });
