@@ -24,16 +24,16 @@ export function canMountDirectly(): boolean {
   return (process.getuid?.() ?? 0) === 0;
 }
 
-/**
- * A new FUSE connection mounted on `mountpoint`: as root with mount(2) (mountFuse), or
- * else through the setuid fusermount3, which sends the connection's descriptor back.
- */
 /** How a mountpoint is mounted: allow_other, and generic flags such as noexec. */
 export interface AttachOptions {
   readonly allowOther: boolean;
   readonly flags: readonly string[];
 }
 
+/**
+ * A new FUSE connection mounted on `mountpoint`: as root with mount(2) (mountFuse), or
+ * else through the setuid fusermount3, which sends the connection's descriptor back.
+ */
 export async function attachFuse(image: string, mountpoint: string, options: AttachOptions): Promise<{ fd: number; reader: ReaderKind }> {
   if (!canMountDirectly()) return mountWithFusermount(image, mountpoint, options);
   const device = openFuseDevice();

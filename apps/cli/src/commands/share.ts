@@ -1,6 +1,7 @@
 import { FingerprintIndex, PageCache, mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import type { MultiImageCommand } from "../context.js";
 import { toJson } from "../format/json.js";
+import { walk } from "./walk.js";
 
 const MB = 1e6;
 
@@ -74,18 +75,14 @@ export const shareCommand: MultiImageCommand = {
   },
 };
 
+/** Every regular file of the image in walk order, each inode once (hard links too). */
 async function regularFiles(fs: ErofsFs): Promise<Inode[]> {
   const out: Inode[] = [];
   const seen = new Set<bigint>();
-  const walk = async (dir: Inode): Promise<void> => {
-    for await (const e of fs.entries(dir)) {
-      if (seen.has(e.nid)) continue;
-      seen.add(e.nid);
-      const inode = await fs.iget(e.nid);
-      if (inode.kind === "dir") await walk(inode);
-      else if (inode.kind === "file") out.push(inode);
-    }
-  };
-  await walk(await fs.root());
+  for await (const { inode } of walk(fs, await fs.root(), new Uint8Array(0))) {
+    if (inode.kind !== "file" || seen.has(inode.nid)) continue;
+    seen.add(inode.nid);
+    out.push(inode);
+  }
   return out;
 }
