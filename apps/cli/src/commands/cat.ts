@@ -1,4 +1,17 @@
+import { ErofsError } from "@erofs-ts/format";
+import type { Inode } from "@erofs-ts/vfs";
 import type { Command } from "../context.js";
+
+/**
+ * Kinds whose bytes an image does not hold: on a mount, opening one reaches the host's
+ * device, a pipe or a socket. Printing nothing and succeeding would pass for an empty file.
+ */
+const NO_CONTENTS: Partial<Record<Inode["kind"], string>> = {
+  fifo: "a fifo",
+  socket: "a socket",
+  chardev: "a character device",
+  blockdev: "a block device",
+};
 
 export const catCommand: Command = {
   name: "cat",
@@ -12,6 +25,8 @@ export const catCommand: Command = {
     for (const arg of ctx.args) {
       try {
         const inode = await fs.lookup(new TextEncoder().encode(arg), { follow: true });
+        const special = NO_CONTENTS[inode.kind];
+        if (special) throw new ErofsError("EINVAL", `is ${special}: the image holds no contents for it`);
         for await (const chunk of fs.readChunks(inode)) await out.write(chunk);
       } catch (e) {
         ctx.report(arg, e);

@@ -47,6 +47,15 @@ describe("erofs-cli on the bundled demo image", () => {
     expect(r.stderr).toMatch(/docs: is a directory/);
   });
 
+  it("cat refuses a fifo and a device node, whose contents are not in the image, and goes on", async () => {
+    // xattrs-special.erofs: p is a fifo, c a character device, l a symlink to d/f ("hello\n").
+    const special = join(fixtures, "xattrs-special.erofs");
+    const r = await runCli(["cat", special, "p", "l", "c"]);
+    expect(r.stdout.toString()).toBe("hello\n");
+    expectCleanFailure(r, 1, /p: is a fifo: the image holds no contents for it/);
+    expect(r.stderr).toMatch(/c: is a character device: the image holds no contents for it/);
+  });
+
   it("ls, stat and readlink agree with the source tree", async () => {
     const ls = parseExact((await runCli(["ls", demo, "--json"])).stdout.toString()) as Array<{ path: string; type: string; size: number }>;
     expect(ls.map((e) => e.path).sort()).toEqual(["docs", "greeting", "hello.txt"]);
