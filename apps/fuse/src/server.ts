@@ -325,7 +325,8 @@ export class ErofsFuseServer {
    * only the directory blocks it lists: a directory of any size is listed in bounded
    * memory, and pages of one walk agree because the image never changes. PLUS entries
    * carry attributes and count as lookups, except `.` and `..`, which the kernel never
-   * links and so never forgets (they get nodeid 0).
+   * links and so never forgets, and entries whose inode cannot be read (nodeid 0: no
+   * attributes).
    */
   async #readdir(req: Request, plus: boolean): Promise<Outcome> {
     const v = need(req, 24);
@@ -350,16 +351,30 @@ export class ErofsFuseServer {
         used += writeDirent(out, used, dirent, null);
         continue;
       }
-      if (isDotName(e.name)) {
+      const child = isDotName(e.name) ? null : await this.#listedInode(e.nid);
+      if (!child) {
         used += writeDirent(out, used, dirent, { nodeid: 0n, attr: null, valid: VALID });
         continue;
       }
-      const child = await this.#fs.iget(e.nid);
       const nodeid = this.#nodes.nodeidOf(child.nid);
       used += writeDirent(out, used, dirent, { nodeid, attr: this.#attr(child), valid: VALID });
       this.#nodes.remember(nodeid);
     }
     return [out.subarray(0, used)];
+  }
+
+  /**
+   * A listed entry's inode, or null when it cannot be read: a corrupt inode costs only
+   * itself, as on a kernel mount, whose readdir never reads the inodes it lists. The name
+   * is listed without attributes, and its LOOKUP answers the error.
+   */
+  async #listedInode(nid: bigint): Promise<Inode | null> {
+    try {
+      return await this.#fs.iget(nid);
+    } catch (e) {
+      if (ErofsError.isInstance(e)) return null;
+      throw e;
+    }
   }
 
   async #getxattr(req: Request): Promise<Outcome> {

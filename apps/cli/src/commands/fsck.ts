@@ -26,7 +26,11 @@ export const fsckCommand: Command = {
     // Each file is read once, chunk by chunk, and hashed before the next chunk is read:
     // no page is worth keeping, and one buffer serves every chunk.
     const stream = { cache: false, into: new Uint8Array(CHUNK_BYTES) };
-    for await (const e of walk(fs, await fs.root(), new Uint8Array(0))) {
+    const unreadable = (path: Uint8Array, err: unknown) => {
+      counts.errors++;
+      ctx.report(displayName(path) || "/", err);
+    };
+    for await (const e of walk(fs, await fs.root(), new Uint8Array(0), unreadable)) {
       const where = displayName(e.path) || "/";
       try {
         if (seen.has(e.inode.nid)) {

@@ -1,4 +1,4 @@
-import { ErofsError, type ErofsFs, type Inode } from "@erofs-ts/vfs";
+import { ErofsError, type DirectoryEntry, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import type { Command, CommandContext } from "../context.js";
 import { JsonArrayWriter } from "../format/json.js";
 import { isoTime, modeString } from "../format/mode.js";
@@ -46,14 +46,40 @@ export const lsCommand: Command = {
     const listed = new Set<bigint>([top.nid]);
     const listDir = async (dirPath: Uint8Array, dir: Inode, header: boolean): Promise<void> => {
       // Streamed: a directory is printed as it is read, whatever its size.
-      const entries = fs.entries(dir);
+      const entries = fs.entries(dir)[Symbol.asyncIterator]();
       if (header && !options.json) await out.line(`${displayName(dirPath) || "."}:`);
       const subdirs: Array<[Uint8Array, Inode]> = [];
-      for await (const e of entries) {
-        const inode = await fs.iget(e.nid);
+      // A plain listing prints names as readdir(2) gives them, so an entry whose inode is
+      // corrupt is still listed, as on a kernel mount. Where the inode is needed (-l,
+      // --json, -R) such an entry is reported and the others listed; so is the rest of a
+      // listing that breaks off at a corrupt block, and the subdirectories found before it
+      // are still listed.
+      const plain = !options.long && !options.json;
+      for (;;) {
+        let next: IteratorResult<DirectoryEntry>;
+        try {
+          next = await entries.next();
+        } catch (err) {
+          ctx.report(displayName(dirPath) || ".", err);
+          break;
+        }
+        if (next.done) break;
+        const e = next.value;
         const path = joinPath(dirPath, e.name);
-        if (options.json) await json.add(await entryJson(fs, path, inode));
-        else await out.line(options.long ? await longLine(fs, e.name, inode) : displayName(e.name));
+        if (plain) await out.line(displayName(e.name));
+        if (plain && !options.recursive) continue;
+        let inode: Inode;
+        let record: string | object | undefined;
+        try {
+          inode = await fs.iget(e.nid);
+          if (options.json) record = await entryJson(fs, path, inode);
+          else if (options.long) record = await longLine(fs, e.name, inode);
+        } catch (err) {
+          ctx.report(displayName(path), err);
+          continue;
+        }
+        if (options.json) await json.add(record);
+        else if (options.long) await out.line(record as string);
         if (!options.recursive || inode.kind !== "dir") continue;
         if (listed.has(inode.nid)) ctx.report(displayName(path), new ErofsError("EFSCORRUPTED", "directory loop: not listed again"));
         else {

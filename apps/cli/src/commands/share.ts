@@ -1,7 +1,7 @@
 import { FingerprintIndex, PageCache, mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import type { MultiImageCommand } from "../context.js";
 import { toJson } from "../format/json.js";
-import { walk } from "./walk.js";
+import { walk, type WalkErrorHandler } from "./walk.js";
 
 const MB = 1e6;
 
@@ -75,11 +75,16 @@ export const shareCommand: MultiImageCommand = {
   },
 };
 
+/** The first fault ends the walk: a measurement over a damaged tree would mean nothing. */
+const stopAtFault: WalkErrorHandler = (_path, error) => {
+  throw error;
+};
+
 /** Every regular file of the image in walk order, each inode once (hard links too). */
 async function regularFiles(fs: ErofsFs): Promise<Inode[]> {
   const out: Inode[] = [];
   const seen = new Set<bigint>();
-  for await (const { inode } of walk(fs, await fs.root(), new Uint8Array(0))) {
+  for await (const { inode } of walk(fs, await fs.root(), new Uint8Array(0), stopAtFault)) {
     if (inode.kind !== "file" || seen.has(inode.nid)) continue;
     seen.add(inode.nid);
     out.push(inode);

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { mount, type Inode } from "@erofs-ts/vfs";
 import { runCli } from "./run-cli.js";
@@ -143,6 +143,41 @@ describe("erofs-cli on the bundled demo image", () => {
     const r = await runCli(["cat", truncated, "docs/numbers.txt"]);
     expect(r.status).toBe(1);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it.skipIf(!canCorruptInodes())("corrupt inodes cost only their own entries: ls lists every name, ls -l and fsck report each, as a kernel mount does", async () => {
+    const damaged = corruptInodes(demo, join(scratch, "bad-inodes.erofs"), ["/hello.txt", "/docs"]);
+    const names = ["docs", "greeting", "hello.txt"];
+    // A plain listing needs no inode, as readdir(2).
+    const plain = await runCli(["ls", damaged]);
+    expect(plain.status).toBe(0);
+    expect(plain.stdout.toString().trim().split("\n")).toEqual(names);
+    // -l needs each inode: the two bad ones are reported, the symlink still listed.
+    const long = await runCli(["ls", "-l", damaged]);
+    expectCleanFailure(long, 1, /^erofs-cli: docs: unknown i_format 0xffff/m);
+    expect(long.stderr).toMatch(/^erofs-cli: hello\.txt: unknown i_format 0xffff/m);
+    expect(long.stdout.toString()).toMatch(/^l.* greeting -> hello\.txt\n$/);
+    const fsck = await runCli(["fsck", damaged]);
+    expectCleanFailure(fsck, 1, /^erofs-cli: docs: unknown i_format/m);
+    expect(fsck.stderr).toMatch(/^erofs-cli: hello\.txt: unknown i_format/m);
+    expect(fsck.stdout.toString()).toMatch(/2 errors/);
+    // The kernel agrees on which entries can be looked at (needs root: else the above stands alone).
+    const kernel = KernelMount.tryMount(damaged);
+    if (!kernel) return;
+    try {
+      expect(readdirSync(kernel.dir).sort()).toEqual(names);
+      const readable = names.filter((n) => {
+        try {
+          lstatSync(join(kernel.dir, n));
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      expect(readable).toEqual(["greeting"]);
+    } finally {
+      kernel.unmount();
+    }
   });
 
   it("a corrupted superblock checksum is refused", async () => {

@@ -1,10 +1,10 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { accessSync, constants, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, opendirSync, readFileSync, readdirSync, rmSync, writeSync, closeSync } from "node:fs";
+import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, opendirSync, readFileSync, readdirSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, dumpExtents, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, dumpExtents, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
 import { ENTRY, FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, mountOptionsOf, mountedPaths, runFuse, waitFor } from "./harness.js";
 
 const corpus = ensureCorpus();
@@ -155,6 +155,37 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     const s = await daemon.stats();
     expect(s.mounts[0]!.errors).toBeGreaterThan(0);
     expect(s.mounts[1]!.errors).toBe(0);
+  });
+
+  it.skipIf(!canCorruptInodes())("inodes that cannot be read cost only their own entries: listed, and lstat fails as on a kernel mount", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-bad-inodes-"));
+    scratch.push(dir);
+    const damaged = corruptInodes(demo, join(dir, "bad-inodes.erofs"), ["/hello.txt", "/docs"]);
+    daemon = await FuseDaemon.start([{ image: damaged }]);
+    const m = daemon.mountpoints[0]!;
+    // READDIRPLUS carries each entry's attributes: one unreadable inode failed the page.
+    const outcome = (root: string) =>
+      readdirSync(root)
+        .sort()
+        .map((name) => {
+          try {
+            return `${name} ${lstatSync(join(root, name)).mode.toString(8)}`;
+          } catch (e) {
+            return `${name} ${(e as NodeJS.ErrnoException).code}`;
+          }
+        });
+    const seen = outcome(m);
+    expect(seen).toEqual(["docs ENOTSUP", "greeting 120777", "hello.txt ENOTSUP"]);
+    // The symlink is sound; what it points at is not.
+    expect(() => readFileSync(join(m, "greeting"))).toThrow(/ENOTSUP/);
+    expect(daemon.running).toBe(true);
+    const kernel = KernelMount.tryMount(damaged);
+    if (!kernel) return;
+    try {
+      expect(seen).toEqual(outcome(kernel.dir));
+    } finally {
+      kernel.unmount();
+    }
   });
 
   it("a file whose pcluster is read in two formats stays EIO after the kernel retries page by page", async () => {
