@@ -340,7 +340,7 @@ describe.skipIf(!mkfs)("erofs-cli extract on an image made here (Debian's mkfs.e
 });
 
 describe.skipIf(!canMakeWideImage())("erofs-cli on a directory with a corrupt block (read as it is listed)", () => {
-  it("ls prints the entries before the corrupt block, extract writes them; both report the rest and exit 1", async () => {
+  it("ls prints the entries before the corrupt block, extract writes them, fsck checks them; each reports the rest and exits 1", async () => {
     const dir = join(scratch, "wide");
     mkdirSync(dir);
     const damaged = corruptWideBlock(makeWideImage(dir), join(dir, "damaged.erofs"));
@@ -356,5 +356,11 @@ describe.skipIf(!canMakeWideImage())("erofs-cli on a directory with a corrupt bl
     const written = readdirSync(join(dest, "wide")).sort();
     expect(written).toEqual(listed.slice().sort());
     expect(readFileSync(join(dest, "wide", wideEntryName(5)), "utf8")).toBe("5\n");
+    // fsck checks what the listing held before the block, reports the block once, and
+    // still gives its summary.
+    const fsck = await runCli(["fsck", damaged, "--json"]);
+    expectCleanFailure(fsck, 1, /^erofs-cli: wide: /m);
+    const counts = JSON.parse(fsck.stdout.toString()) as { files: number; errors: number };
+    expect(counts).toMatchObject({ files: listed.length, errors: 1 });
   });
 });
