@@ -1,5 +1,5 @@
 import { DATALAYOUT } from "./constants.js";
-import { corrupted, unsupported } from "./errors.js";
+import { ErofsError, corrupted, unsupported } from "./errors.js";
 import { nidWhere, type Inode } from "./inode.js";
 import type { MetaWindow } from "./meta-window.js";
 import type { Superblock } from "./superblock.js";
@@ -142,7 +142,9 @@ export class LclusterWalk {
     const ebase = headerOffset(this.inode) + 8;
     const bits = this.lclusterBits;
     const totalIdx = Math.ceil(this.inode.size / this.sb.blockSize);
-    if (lcnIn >= totalIdx || bits > 14) throw corrupted(`compact lcluster ${lcnIn} out of range`, this.where);
+    // EINVAL, not EFSCORRUPTED: what the kernel answers for this check, and so what a
+    // read through a kernel mount of the image fails with.
+    if (lcnIn >= totalIdx || bits > 14) throw new ErofsError("EINVAL", `compact lcluster ${lcnIn} out of range`, this.where);
     const bigPcluster = (this.advise & ADVISE.BIG_PCLUSTER_1) !== 0;
     const initial4b = initial4bCount(ebase);
     const compacted2b = compacted2bCount(ebase, totalIdx, this.advise);

@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { COMPAT, EROFS_SUPER_OFFSET, superblockChecksum } from "@erofs-ts/format";
-import { repoRoot } from "@erofs-ts/testkit";
+import { COMPAT, DATALAYOUT, EROFS_SUPER_OFFSET, superblockChecksum } from "@erofs-ts/format";
+import { KernelMount, repoRoot } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
 /**
@@ -20,13 +20,18 @@ function inodeAt(inode: Inode): number {
   return inode.payloadOffset - inode.xattrSize - inode.inodeSize;
 }
 
-/** Patches i_size (32 or 64 bits, by inode form) and redoes the superblock checksum. */
+/** Redoes the superblock checksum of a patched image (its block may hold inodes too). */
+function resealed(b: Buffer, blockSize: number): Buffer {
+  if (b.readUInt32LE(EROFS_SUPER_OFFSET + 8) & COMPAT.SB_CHKSUM) b.writeUInt32LE(superblockChecksum(b, blockSize), EROFS_SUPER_OFFSET + 4);
+  return b;
+}
+
+/** Patches i_size (32 or 64 bits, by inode form). */
 function withSize(image: Uint8Array, inode: Inode, size: number, blockSize: number): Buffer {
   const b = Buffer.from(image);
   if (inode.extended) b.writeBigUInt64LE(BigInt(size), inodeAt(inode) + 8);
   else b.writeUInt32LE(size, inodeAt(inode) + 8);
-  if (b.readUInt32LE(EROFS_SUPER_OFFSET + 8) & COMPAT.SB_CHKSUM) b.writeUInt32LE(superblockChecksum(b, blockSize), EROFS_SUPER_OFFSET + 4);
-  return b;
+  return resealed(b, blockSize);
 }
 
 async function outcome(p: Promise<unknown>): Promise<{ code: string; message: string; ms: number }> {
@@ -80,5 +85,35 @@ describe("hostile sizes", () => {
       expect(o.ms).toBeLessThan(2000);
     }
     await fs.unmount();
+  });
+});
+
+describe("errors the kernel names as it does", () => {
+  it("a compact index claiming lclusters larger than the format allows fails reads with EINVAL, as a kernel mount does", async () => {
+    const demo = join(repoRoot(), "fixtures/demo.erofs");
+    const image = readFileSync(demo);
+    let fs = await mount(image);
+    const file = await fs.lookup("docs/numbers.txt");
+    expect(file.datalayout).toBe(DATALAYOUT.COMPRESSED_COMPACT);
+    const bs = fs.superblock.blockSize;
+    await fs.unmount();
+    // The map header is 8 bytes at the first 8-aligned offset after the inode and its
+    // xattrs; h_clusterbits, its last byte, adds its low 4 bits to the block size bits.
+    const b = Buffer.from(image);
+    b[Math.ceil(file.payloadOffset / 8) * 8 + 7]! |= 0x0f;
+    const patched = join(work, "lclusterbits.erofs");
+    writeFileSync(patched, resealed(b, bs));
+    fs = await mount(patched);
+    const r = await outcome(fs.read(await fs.lookup("docs/numbers.txt"), 0, 4096));
+    expect(r.code).toBe("EINVAL");
+    expect(r.message).toMatch(/compact lcluster 0 out of range/);
+    await fs.unmount();
+    const kernel = KernelMount.tryMount(patched);
+    if (!kernel) return;
+    try {
+      expect(() => readFileSync(join(kernel.dir, "docs/numbers.txt"))).toThrow(expect.objectContaining({ code: "EINVAL" }));
+    } finally {
+      kernel.unmount();
+    }
   });
 });
