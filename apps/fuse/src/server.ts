@@ -1,7 +1,7 @@
 import { BufferPool } from "@erofs-ts/blockdev";
 import { ErofsError, XATTR_INDEX, hasCapSysAdmin, xattrNamespaceOf, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
 import { NodeTable } from "./nodes.js";
-import { ERRNO, FOPEN, INIT, O_FLAGS, OLDEST_MINOR, OP, PROTOCOL_MAJOR, PROTOCOL_MINOR, SEEK_DATA, SEEK_HOLE, WRITE_OPS } from "./protocol/opcodes.js";
+import { ERRNO, FOPEN, INIT, O_FLAGS, OLDEST_MINOR, OP, PROTOCOL_MAJOR, PROTOCOL_MINOR, ROOT_NODEID, SEEK_DATA, SEEK_HOLE, WRITE_OPS } from "./protocol/opcodes.js";
 import type { Outcome } from "./protocol/session.js";
 import {
   args,
@@ -251,6 +251,10 @@ export class ErofsFuseServer {
       throw e;
     }
     const nodeid = this.#nodes.nodeidOf(child.nid);
+    // A corrupt image may name the root again. A directory has one name, and the root is
+    // the ancestor of every path: a kernel mount refuses it (ELOOP), where FUSE would
+    // take the root nodeid for EIO.
+    if (nodeid === ROOT_NODEID) return ERRNO.ELOOP;
     this.#nodes.remember(nodeid);
     return [encodeEntryOut(nodeid, this.#attr(child), VALID)];
   }
@@ -352,11 +356,12 @@ export class ErofsFuseServer {
         continue;
       }
       const child = isDotName(e.name) ? null : await this.#listedInode(e.nid);
-      if (!child) {
+      const nodeid = child ? this.#nodes.nodeidOf(child.nid) : 0n;
+      // The root listed again under another name: listed, not linked (see #lookup).
+      if (!child || nodeid === ROOT_NODEID) {
         used += writeDirent(out, used, dirent, { nodeid: 0n, attr: null, valid: VALID });
         continue;
       }
-      const nodeid = this.#nodes.nodeidOf(child.nid);
       used += writeDirent(out, used, dirent, { nodeid, attr: this.#attr(child), valid: VALID });
       this.#nodes.remember(nodeid);
     }

@@ -72,6 +72,11 @@ export async function resolvePath(walker: PathWalker, path: Uint8Array, follow: 
       pending = pending.concat(splitPath(target).reverse());
       continue;
     }
+    // A directory has one name. A corrupt image may name one of the directories on this
+    // path again below it; the kernel's VFS refuses that lookup (ELOOP), as it would loop.
+    if (next.kind === "dir" && stack.some((d) => d.nid === next.nid)) {
+      throw new ErofsError("ELOOP", "a directory named again below itself", printable(path));
+    }
     stack.push(next);
   }
   return stack[stack.length - 1]!;

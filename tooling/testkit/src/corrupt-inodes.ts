@@ -8,6 +8,10 @@ const FEATURE_COMPAT_FIELD = 0x08;
 const BLKSZBITS_FIELD = 0x0c;
 /** Bytes per nid slot: an inode's offset is its metadata area's start plus nid times this. */
 const NID_SLOT = 32;
+/** struct erofs_dirent: nid (8 bytes), nameoff (2), file_type, reserved. */
+const DIRENT_SIZE = 12;
+/** i_format's data layout (bits 1-3) for a flat file whose tail sits after the inode. */
+const FLAT_INLINE = 2;
 
 /** Whether Debian's dump.erofs is there to find inodes by path. */
 export function canCorruptInodes(): boolean {
@@ -15,31 +19,86 @@ export function canCorruptInodes(): boolean {
 }
 
 /**
- * A copy of `image`, written to `out`, in which the inodes at `paths` carry an i_format
- * with every bit set: no reader knows such an inode (the kernel answers EOPNOTSUPP), while
- * the directories listing them stay sound. Inodes are found by Debian's dump.erofs (an
- * independent reader of the image); only images with their inodes on the primary device
- * (no metabox) are handled.
+ * An image's inodes, found by Debian's dump.erofs (an independent reader of the image).
+ * Only images with their inodes on the primary device (no metabox) are handled.
  */
-export function corruptInodes(image: string, out: string, paths: readonly string[]): string {
-  const bytes = readFileSync(image);
-  const blockSize = 2 ** bytes[EROFS_SUPER_OFFSET + BLKSZBITS_FIELD]!;
-  const sb = execFileSync("dump.erofs", ["-s", image], { encoding: "utf8" });
-  const metaStart = /inode metadata start block:\s*(\d+)/.exec(sb);
-  if (!metaStart) throw new Error(`${image}: dump.erofs printed no metadata start block`);
-  for (const path of paths) {
-    const text = execFileSync("dump.erofs", [`--path=${path}`, image], { encoding: "utf8" });
-    const nid = /NID:\s*(\d+)/.exec(text);
-    if (!nid) throw new Error(`${image}: dump.erofs found no inode for ${path}`);
-    const at = Number(metaStart[1]) * blockSize + Number(nid[1]) * NID_SLOT;
-    bytes[at] = 0xff;
-    bytes[at + 1] = 0xff;
+class InodeLocator {
+  readonly blockSize: number;
+  readonly #image: string;
+  readonly #metaStart: number;
+
+  constructor(image: string, bytes: Buffer) {
+    this.#image = image;
+    this.blockSize = 2 ** bytes[EROFS_SUPER_OFFSET + BLKSZBITS_FIELD]!;
+    const sb = execFileSync("dump.erofs", ["-s", image], { encoding: "utf8" });
+    const metaStart = /inode metadata start block:\s*(\d+)/.exec(sb);
+    if (!metaStart) throw new Error(`${image}: dump.erofs printed no metadata start block`);
+    this.#metaStart = Number(metaStart[1]) * this.blockSize;
   }
-  // Inodes may share the superblock's block, which its checksum covers: it is made anew,
-  // so that the inodes, not the superblock, are what the readers find wrong.
+
+  nid(path: string): bigint {
+    const text = execFileSync("dump.erofs", [`--path=${path}`, this.#image], { encoding: "utf8" });
+    const nid = /NID:\s*(\d+)/.exec(text);
+    if (!nid) throw new Error(`${this.#image}: dump.erofs found no inode for ${path}`);
+    return BigInt(nid[1]!);
+  }
+
+  offset(nid: bigint): number {
+    return this.#metaStart + Number(nid) * NID_SLOT;
+  }
+}
+
+/**
+ * Writes the patched image to `out`. Inodes may share the superblock's block, which its
+ * checksum covers: the checksum is made anew, so that what was patched, not the
+ * superblock, is what the readers find wrong.
+ */
+function writePatched(bytes: Buffer, blockSize: number, out: string): string {
   if (bytes.readUInt32LE(EROFS_SUPER_OFFSET + FEATURE_COMPAT_FIELD) & COMPAT.SB_CHKSUM) {
     bytes.writeUInt32LE(superblockChecksum(bytes, blockSize), EROFS_SUPER_OFFSET + CHECKSUM_FIELD);
   }
   writeFileSync(out, bytes);
   return out;
+}
+
+/**
+ * A copy of `image`, written to `out`, in which the inodes at `paths` carry an i_format
+ * with every bit set: no reader knows such an inode (the kernel answers EOPNOTSUPP), while
+ * the directories listing them stay sound.
+ */
+export function corruptInodes(image: string, out: string, paths: readonly string[]): string {
+  const bytes = readFileSync(image);
+  const inodes = new InodeLocator(image, bytes);
+  for (const path of paths) {
+    const at = inodes.offset(inodes.nid(path));
+    bytes[at] = 0xff;
+    bytes[at + 1] = 0xff;
+  }
+  return writePatched(bytes, inodes.blockSize, out);
+}
+
+/**
+ * A copy of `image`, written to `out`, whose entry `dir/name` names the inode at `target`
+ * instead of its own (a hard link no mkfs would write when `target` is a directory).
+ * `dir` must be stored inline after its inode, in one block, as small directories are.
+ */
+export function repointEntry(image: string, out: string, dir: string, name: string, target: string): string {
+  const bytes = readFileSync(image);
+  const inodes = new InodeLocator(image, bytes);
+  const at = inodes.offset(inodes.nid(dir));
+  const format = bytes.readUInt16LE(at);
+  const icount = bytes.readUInt16LE(at + 2);
+  if (((format >> 1) & 7) !== FLAT_INLINE) throw new Error(`${image}: ${dir} is not stored inline`);
+  // The tail follows the inode (32 or 64 bytes by i_format bit 0) and its xattr body.
+  const tail = at + (format & 1 ? 64 : 32) + (icount ? 12 + 4 * (icount - 1) : 0);
+  // The first entry's name offset is where the names start: the entries come before it.
+  const entries = Math.floor(bytes.readUInt16LE(tail + 8) / DIRENT_SIZE);
+  const from = inodes.nid(`${dir}/${name}`);
+  for (let i = 0; i < entries; i++) {
+    const entry = tail + i * DIRENT_SIZE;
+    if (bytes.readBigUInt64LE(entry) !== from) continue;
+    bytes.writeBigUInt64LE(inodes.nid(target), entry);
+    return writePatched(bytes, inodes.blockSize, out);
+  }
+  throw new Error(`${image}: no entry of ${dir} names the inode of ${name}`);
 }

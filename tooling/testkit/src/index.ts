@@ -14,5 +14,5 @@ export { hostXattrs, observeHostTree } from "./host-tree.js";
 export { processAlive } from "./process.js";
 export { AS_NOBODY, nobodyReaches } from "./another-user.js";
 export { dumpExtents, type DumpedExtent } from "./dump-extents.js";
-export { canCorruptInodes, corruptInodes } from "./corrupt-inodes.js";
+export { canCorruptInodes, corruptInodes, repointEntry } from "./corrupt-inodes.js";
 export { WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, makeWideImage, wideEntryName } from "./wide-directory.js";

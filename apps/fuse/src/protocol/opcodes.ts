@@ -132,6 +132,7 @@ export const ERRNO = {
   EROFS: 30,
   ERANGE: 34,
   ENOSYS: 38,
+  ELOOP: 40,
   ENODATA: 61,
   EOPNOTSUPP: 95,
   ENODEV: 19,

@@ -4,7 +4,7 @@ import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, dumpExtents, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, repointEntry, dumpExtents, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
 import { ENTRY, FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, mountOptionsOf, mountedPaths, runFuse, waitFor } from "./harness.js";
 
 const corpus = ensureCorpus();
@@ -186,6 +186,35 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     } finally {
       kernel.unmount();
     }
+  });
+
+  it.skipIf(!canCorruptInodes())("an entry naming a directory on its own path again is ELOOP, as on a kernel mount", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-named-again-"));
+    scratch.push(dir);
+    // docs/README.md made to name the root, or docs itself: a directory would have two names.
+    const images = ["/", "/docs"].map((target, i) => repointEntry(demo, join(dir, `again-${i}.erofs`), "/docs", "README.md", target));
+    daemon = await FuseDaemon.start(images.map((image) => ({ image })));
+    const outcome = (root: string) => {
+      const listed = readdirSync(join(root, "docs")).sort().join(",");
+      try {
+        return `${listed} ${lstatSync(join(root, "docs/README.md")).mode.toString(8)}`;
+      } catch (e) {
+        return `${listed} ${(e as NodeJS.ErrnoException).code}`;
+      }
+    };
+    for (const [i, image] of images.entries()) {
+      const seen = outcome(daemon.mountpoints[i]!);
+      // Without the daemon's own check, FUSE turns a LOOKUP answered with the root's nodeid into EIO.
+      expect(seen).toBe("README.md,numbers.txt ELOOP");
+      const kernel = KernelMount.tryMount(image);
+      if (!kernel) continue;
+      try {
+        expect(seen).toBe(outcome(kernel.dir));
+      } finally {
+        kernel.unmount();
+      }
+    }
+    expect(daemon.running).toBe(true);
   });
 
   it("a file whose pcluster is read in two formats stays EIO after the kernel retries page by page", async () => {
