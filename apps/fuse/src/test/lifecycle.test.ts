@@ -19,6 +19,26 @@ function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
+/** `view` of a kernel mount of `image`, or undefined where the kernel cannot mount it (not root). */
+function kernelView<T>(image: string, view: (dir: string) => T): T | undefined {
+  const kernel = KernelMount.tryMount(image);
+  if (!kernel) return undefined;
+  try {
+    return view(kernel.dir);
+  } finally {
+    kernel.unmount();
+  }
+}
+
+/** What lstat(2) gives for `path`: its mode in octal, or the error's code. */
+function lstatOutcome(path: string): string {
+  try {
+    return lstatSync(path).mode.toString(8);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e);
+  }
+}
+
 describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
   let daemon: FuseDaemon | null = null;
   const scratch: string[] = [];
@@ -167,25 +187,14 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     const outcome = (root: string) =>
       readdirSync(root)
         .sort()
-        .map((name) => {
-          try {
-            return `${name} ${lstatSync(join(root, name)).mode.toString(8)}`;
-          } catch (e) {
-            return `${name} ${(e as NodeJS.ErrnoException).code}`;
-          }
-        });
+        .map((name) => `${name} ${lstatOutcome(join(root, name))}`);
     const seen = outcome(m);
     expect(seen).toEqual(["docs ENOTSUP", "greeting 120777", "hello.txt ENOTSUP"]);
     // The symlink is sound; what it points at is not.
     expect(() => readFileSync(join(m, "greeting"))).toThrow(/ENOTSUP/);
     expect(daemon.running).toBe(true);
-    const kernel = KernelMount.tryMount(damaged);
-    if (!kernel) return;
-    try {
-      expect(seen).toEqual(outcome(kernel.dir));
-    } finally {
-      kernel.unmount();
-    }
+    const kernel = kernelView(damaged, outcome);
+    if (kernel) expect(seen).toEqual(kernel);
   });
 
   it.skipIf(!canCorruptInodes())("an entry naming a directory on its own path again is ELOOP, as on a kernel mount", async () => {
@@ -194,25 +203,13 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     // docs/README.md made to name the root, or docs itself: a directory would have two names.
     const images = ["/", "/docs"].map((target, i) => repointEntry(demo, join(dir, `again-${i}.erofs`), "/docs", "README.md", target));
     daemon = await FuseDaemon.start(images.map((image) => ({ image })));
-    const outcome = (root: string) => {
-      const listed = readdirSync(join(root, "docs")).sort().join(",");
-      try {
-        return `${listed} ${lstatSync(join(root, "docs/README.md")).mode.toString(8)}`;
-      } catch (e) {
-        return `${listed} ${(e as NodeJS.ErrnoException).code}`;
-      }
-    };
+    const outcome = (root: string) => `${readdirSync(join(root, "docs")).sort().join(",")} ${lstatOutcome(join(root, "docs/README.md"))}`;
     for (const [i, image] of images.entries()) {
       const seen = outcome(daemon.mountpoints[i]!);
       // Without the daemon's own check, FUSE turns a LOOKUP answered with the root's nodeid into EIO.
       expect(seen).toBe("README.md,numbers.txt ELOOP");
-      const kernel = KernelMount.tryMount(image);
-      if (!kernel) continue;
-      try {
-        expect(seen).toBe(outcome(kernel.dir));
-      } finally {
-        kernel.unmount();
-      }
+      const kernel = kernelView(image, outcome);
+      if (kernel) expect(seen).toBe(kernel);
     }
     expect(daemon.running).toBe(true);
   });
