@@ -1,5 +1,4 @@
-import { ErofsError } from "@erofs-ts/format";
-import type { Inode } from "@erofs-ts/vfs";
+import { ErofsError, type Inode } from "@erofs-ts/vfs";
 import type { Command } from "../context.js";
 
 /**
