@@ -392,12 +392,11 @@ export class ErofsFuseServer {
 
   async #listxattr(req: Request): Promise<Outcome> {
     const size = args.u32(need(req, 8), 0);
-    const inode = await this.#inode(req);
-    let names = await this.#fs.listxattr(inode);
+    let names = await this.#fs.listxattr(await this.#inode(req));
     // The kernel lists trusted.* to CAP_SYS_ADMIN callers only, and FUSE passes the request
     // on unfiltered (a getxattr of one the VFS refuses itself). The caller's /proc entry is
     // read only when there is a name to hide.
-    if (names.some(isTrusted) && !hasCapSysAdmin(req.header.pid)) names = await this.#fs.listxattr(inode, { privileged: false });
+    if (names.some(isTrusted) && !hasCapSysAdmin(req.header.pid)) names = names.filter((n) => !isTrusted(n));
     let total = 0;
     for (const n of names) total += n.length + 1;
     const list = new Uint8Array(total);
