@@ -4,6 +4,7 @@ import {
   XATTR_INDEX,
   entryMatches,
   filterExcludes,
+  isAclIndex,
   listedName,
   loadXattrHasher,
   namespaceEnabled,
@@ -161,10 +162,6 @@ export class XattrAccess {
     });
     return value;
   }
-}
-
-function isAclIndex(index: number): boolean {
-  return index === XATTR_INDEX.POSIX_ACL_ACCESS || index === XATTR_INDEX.POSIX_ACL_DEFAULT;
 }
 
 /**

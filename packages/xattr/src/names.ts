@@ -47,8 +47,13 @@ export interface NamespaceOptions {
  */
 export function namespaceEnabled(index: number, options: NamespaceOptions): boolean {
   if (index === XATTR_INDEX.USER) return options.userXattr !== false;
-  if (index === XATTR_INDEX.POSIX_ACL_ACCESS || index === XATTR_INDEX.POSIX_ACL_DEFAULT) return options.acl !== false;
+  if (isAclIndex(index)) return options.acl !== false;
   return true;
+}
+
+/** Whether a namespace index is one of the two POSIX ACL names (whole names, with no suffix). */
+export function isAclIndex(index: number): boolean {
+  return index === XATTR_INDEX.POSIX_ACL_ACCESS || index === XATTR_INDEX.POSIX_ACL_DEFAULT;
 }
 
 /** An entry's namespace index and infix once its long prefix (if any) is resolved; null if the id is out of range. */
@@ -90,7 +95,7 @@ export function splitName(full: Uint8Array): { index: number; suffix: Uint8Array
     if (!match) continue;
     const suffix = full.subarray(prefix.length);
     // The ACL handlers own exactly their name; "system.posix_acl_accessX" is not theirs.
-    if ((index === XATTR_INDEX.POSIX_ACL_ACCESS || index === XATTR_INDEX.POSIX_ACL_DEFAULT) && suffix.length) continue;
+    if (isAclIndex(index) && suffix.length) continue;
     return { index, suffix };
   }
   return null;
