@@ -104,7 +104,7 @@ export class ErofsFs {
   }
 
   /** Which xattr namespaces the mount serves: the kernel's user_xattr and acl options. */
-  get xattrNamespaces(): { readonly userXattr: boolean; readonly acl: boolean } {
+  get xattrNamespaces(): MountContext["xattrNamespaces"] {
     return this.#ctx.xattrNamespaces;
   }
 

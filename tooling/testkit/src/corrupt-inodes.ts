@@ -1,11 +1,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { COMPAT, EROFS_SUPER_OFFSET, superblockChecksum } from "@erofs-ts/format";
+import { imageBlockSize, resealSuperblock } from "./reseal.js";
 
-/** Fields of struct erofs_super_block, from its start. */
-const CHECKSUM_FIELD = 0x04;
-const FEATURE_COMPAT_FIELD = 0x08;
-const BLKSZBITS_FIELD = 0x0c;
 /** Bytes per nid slot: an inode's offset is its metadata area's start plus nid times this. */
 const NID_SLOT = 32;
 /** struct erofs_dirent: nid (8 bytes), nameoff (2), file_type, reserved. */
@@ -23,17 +19,15 @@ export function canCorruptInodes(): boolean {
  * Only images with their inodes on the primary device (no metabox) are handled.
  */
 class InodeLocator {
-  readonly blockSize: number;
   readonly #image: string;
   readonly #metaStart: number;
 
   constructor(image: string, bytes: Buffer) {
     this.#image = image;
-    this.blockSize = 2 ** bytes[EROFS_SUPER_OFFSET + BLKSZBITS_FIELD]!;
     const sb = execFileSync("dump.erofs", ["-s", image], { encoding: "utf8" });
     const metaStart = /inode metadata start block:\s*(\d+)/.exec(sb);
     if (!metaStart) throw new Error(`${image}: dump.erofs printed no metadata start block`);
-    this.#metaStart = Number(metaStart[1]) * this.blockSize;
+    this.#metaStart = Number(metaStart[1]) * imageBlockSize(bytes);
   }
 
   nid(path: string): bigint {
@@ -49,19 +43,6 @@ class InodeLocator {
 }
 
 /**
- * Writes the patched image to `out`. Inodes may share the superblock's block, which its
- * checksum covers: the checksum is made anew, so that what was patched, not the
- * superblock, is what the readers find wrong.
- */
-function writePatched(bytes: Buffer, blockSize: number, out: string): string {
-  if (bytes.readUInt32LE(EROFS_SUPER_OFFSET + FEATURE_COMPAT_FIELD) & COMPAT.SB_CHKSUM) {
-    bytes.writeUInt32LE(superblockChecksum(bytes, blockSize), EROFS_SUPER_OFFSET + CHECKSUM_FIELD);
-  }
-  writeFileSync(out, bytes);
-  return out;
-}
-
-/**
  * A copy of `image`, written to `out`, in which the inodes at `paths` carry an i_format
  * with every bit set: no reader knows such an inode (the kernel answers EOPNOTSUPP), while
  * the directories listing them stay sound.
@@ -74,7 +55,8 @@ export function corruptInodes(image: string, out: string, paths: readonly string
     bytes[at] = 0xff;
     bytes[at + 1] = 0xff;
   }
-  return writePatched(bytes, inodes.blockSize, out);
+  writeFileSync(out, resealSuperblock(bytes));
+  return out;
 }
 
 /**
@@ -98,7 +80,8 @@ export function repointEntry(image: string, out: string, dir: string, name: stri
     const entry = tail + i * DIRENT_SIZE;
     if (bytes.readBigUInt64LE(entry) !== from) continue;
     bytes.writeBigUInt64LE(inodes.nid(target), entry);
-    return writePatched(bytes, inodes.blockSize, out);
+    writeFileSync(out, resealSuperblock(bytes));
+    return out;
   }
   throw new Error(`${image}: no entry of ${dir} names the inode of ${name}`);
 }

@@ -2,8 +2,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { superblockChecksum } from "@erofs-ts/format";
-import { repoRoot } from "@erofs-ts/testkit";
+import { repoRoot, resealSuperblock } from "@erofs-ts/testkit";
 import { runCli } from "./run-cli.js";
 
 /**
@@ -63,9 +62,8 @@ function direntNidAt(image: Buffer, index: number): number {
 
 /** Writes a patched image with its superblock checksum redone (the root dir shares its block). */
 function write(name: string, image: Buffer): string {
-  image.writeUInt32LE(superblockChecksum(image, 4096), 1024 + 4);
   const path = join(scratch, name);
-  writeFileSync(path, image);
+  writeFileSync(path, resealSuperblock(image));
   return path;
 }
 
