@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { runChild } from "./child.js";
 import type { Violation } from "./walk.js";
 
 /** What erofs-cli did with one mutant. */
@@ -12,7 +12,10 @@ export interface CliCheck {
  * message after "erofs-cli: PATH:", so a TypeError inside would otherwise pass as a clean
  * exit 1.
  */
-const UNTYPED = /Cannot read propert|is not a function|is not iterable|Invalid typed array length|Invalid array length|Array buffer allocation failed|Maximum call stack|out of memory|is not defined|Cannot convert a BigInt|Cannot mix BigInt|Unexpected token|\(reading '/;
+export const UNTYPED = /Cannot read propert|is not a function|is not iterable|Invalid typed array length|Invalid array length|Array buffer allocation failed|Maximum call stack|out of memory|is not defined|Cannot convert a BigInt|Cannot mix BigInt|Unexpected token|\(reading '/;
+
+/** A line of a JavaScript stack trace. */
+export const STACK_LINE = /^\s+at .*:\d+:\d+\)?$/m;
 
 /**
  * Runs `erofs-cli fsck` and `erofs-cli ls -R` on a mutant as a user would. The contract:
@@ -37,33 +40,9 @@ export async function checkCli(
     if (r.timedOut) bad(`no exit after ${timeoutMs} ms (killed)`);
     else if (r.status === null) bad(`killed by signal ${r.signal}`);
     else if (r.status !== 0 && r.status !== 1) bad(`exit status ${r.status}`);
-    else if (/^\s+at .*:\d+:\d+\)?$/m.test(r.stderr)) bad("stack trace on stderr");
+    else if (STACK_LINE.test(r.stderr)) bad("stack trace on stderr");
     else if (r.status === 1 && !/^erofs-cli: /m.test(r.stderr)) bad("exit 1 without an erofs-cli: message");
     else if (r.status === 1 && UNTYPED.test(r.stderr)) bad("message of an untyped exception");
   }
   return { runs, violations };
-}
-
-function runChild(
-  cmd: string,
-  args: string[],
-  timeoutMs: number,
-): Promise<{ status: number | null; signal: NodeJS.Signals | null; stderr: string; ms: number; timedOut: boolean }> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
-    let stderr = "";
-    child.stderr.on("data", (b: Buffer) => {
-      if (stderr.length < 64 << 10) stderr += b.toString("utf8");
-    });
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.on("close", (status, signal) => {
-      clearTimeout(timer);
-      resolve({ status, signal, stderr, ms: Date.now() - t0, timedOut });
-    });
-  });
 }

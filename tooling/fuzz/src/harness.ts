@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { checkCli, type CliCheck } from "./cli-check.js";
+import { checkFuse, type FuseCheck } from "./fuse-check.js";
 import { OP_SLOT_BYTES, OpSlot, describeOp } from "./ops.js";
 import { planSeed } from "./plan.js";
 import type { RunRequest, RunResult, WorkerInit, WorkerMessage } from "./protocol.js";
@@ -26,6 +27,10 @@ export interface FuzzOptions {
   readonly cliEvery?: number;
   readonly cliPath?: string;
   readonly cliTimeoutMs?: number;
+  /** Every Nth seed of the run (counted from the second) is also mounted through erofs-fuse and walked (0: never; needs root). */
+  readonly fuseEvery?: number;
+  readonly fusePath?: string;
+  readonly fuseTimeoutMs?: number;
   readonly inject?: Injection;
   readonly pristine?: boolean;
   /** The worker script (dist/worker.js by default; tests pass the built one). */
@@ -46,6 +51,7 @@ export interface SeedReport {
   readonly ops: number;
   readonly budgetHit: boolean;
   readonly cli?: CliCheck | undefined;
+  readonly fuse?: FuseCheck | undefined;
 }
 
 export interface FuzzSummary {
@@ -56,6 +62,7 @@ export interface FuzzSummary {
   readonly killed: number;
   readonly violations: number;
   readonly cliRuns: number;
+  readonly fuseRuns: number;
   readonly budgetHits: number;
   readonly typedCodes: Record<string, number>;
   readonly seconds: number;
@@ -88,7 +95,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   const killAfter = opts.killAfterMs ?? walk.opDeadlineMs + 1000;
   const mutantTimeout = opts.mutantTimeoutMs ?? 120_000;
   const script = opts.workerScript ?? DEFAULT_WORKER_SCRIPT;
-  const scratch = opts.cliEvery ? mkdtempSync(join(tmpdir(), "erofs-fuzz-")) : null;
+  const scratch = opts.cliEvery || opts.fuseEvery ? mkdtempSync(join(tmpdir(), "erofs-fuzz-")) : null;
   const slots: Slot[] = [];
 
   const spawn = (): Slot => {
@@ -162,17 +169,21 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
   }, 100);
 
   const reports: SeedReport[] = [];
-  const cliJobs: Promise<void>[] = [];
-  let cliRunning = Promise.resolve();
+  /** Each seed's erofs-cli and erofs-fuse checks, when it has any: its report is complete once they are. */
+  const childJobs = new Map<number, Promise<void>>();
+  // One child check at a time: they are whole-image walks, and the workers need the cores.
+  let childRunning = Promise.resolve();
   let next = 0;
 
   const runOne = (slotIndex: number, seed: number, index: number): Promise<SeedReport> =>
     new Promise((resolve) => {
       const s = slots[slotIndex]!;
-      const withCli = Boolean(opts.cliEvery && scratch && index % opts.cliEvery! === 0);
+      const withCli = Boolean(opts.cliEvery && opts.cliPath && index % opts.cliEvery === 0);
+      // Offset by one from the CLI's picks, so that the two checks meet different mutants.
+      const withFuse = Boolean(opts.fuseEvery && opts.fusePath && index % opts.fuseEvery === 1 % opts.fuseEvery);
       const req: RunRequest = {
         seed,
-        writeTo: withCli ? join(scratch!, `mutant-${seed}.erofs`) : undefined,
+        writeTo: withCli || withFuse ? join(scratch!, `mutant-${seed}.erofs`) : undefined,
         inject: opts.inject,
         pristine: opts.pristine,
       };
@@ -188,19 +199,26 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
                 refusal: r.refusal, ms: r.ms, ops: r.ops, budgetHit: r.budgetHit,
               }
             : { seed, target, outcome: "killed", mutation: [], violations: [v!], typed: {}, ms: Date.now() - started, ops: 0, budgetHit: false };
-          if (r?.written && opts.cliPath) {
+          if (r?.written) {
             const written = r.written;
-            // One CLI child at a time: they are whole-image walks, and the workers need the cores.
-            const job = (cliRunning = cliRunning.then(async () => {
-              // fsck reads every byte: a mutant whose files declare gigabytes (a sparse size, a
-              // corrupt i_size over holes) is valid work for minutes, not a hang. Those get ls -R only.
-              const skipFsck = r.declaredBytes > CLI_FSCK_MAX_BYTES;
-              const cli = await checkCli(opts.cliPath!, written, opts.cliTimeoutMs ?? 60_000, skipFsck);
-              (report as { cli?: CliCheck }).cli = cli;
-              if (cli.violations.length) (report.violations as Violation[]).push(...cli.violations);
+            const job = (childRunning = childRunning.then(async () => {
+              const violations = report.violations as Violation[];
+              if (withCli) {
+                // fsck reads every byte: a mutant whose files declare gigabytes (a sparse size, a
+                // corrupt i_size over holes) is valid work for minutes, not a hang. Those get ls -R only.
+                const skipFsck = r.declaredBytes > CLI_FSCK_MAX_BYTES;
+                const cli = await checkCli(opts.cliPath!, written, opts.cliTimeoutMs ?? 60_000, skipFsck);
+                (report as { cli?: CliCheck }).cli = cli;
+                violations.push(...cli.violations);
+              }
+              if (withFuse) {
+                const fuse = await checkFuse(opts.fusePath!, written, seed, opts.fuseTimeoutMs ?? 60_000);
+                (report as { fuse?: FuseCheck }).fuse = fuse;
+                violations.push(...fuse.violations);
+              }
               for (const f of [written.image, ...written.devices.filter((d) => d.startsWith(scratch!))]) rmSync(f, { force: true });
             }));
-            cliJobs.push(job);
+            childJobs.set(seed, job);
           }
           resolve(report);
         },
@@ -216,13 +234,16 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
       await slots[slotIndex]!.ready;
       const report = await runOne(slotIndex, opts.seeds[index]!, index);
       reports.push(report);
-      opts.onResult?.(report);
+      // Told once complete; the lane goes on with its next seed meanwhile.
+      const checks = childJobs.get(report.seed);
+      if (checks) childJobs.set(report.seed, checks.then(() => opts.onResult?.(report)));
+      else opts.onResult?.(report);
     }
   };
 
   try {
     await Promise.all(slots.map((_, i) => lane(i)));
-    await Promise.all(cliJobs);
+    await Promise.all(childJobs.values());
   } finally {
     clearInterval(watchdog);
     await Promise.all(slots.map((s) => s.worker.terminate()));
@@ -239,6 +260,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzSummary> {
     killed: reports.filter((r) => r.outcome === "killed").length,
     violations: reports.reduce((n, r) => n + r.violations.length, 0),
     cliRuns: reports.filter((r) => r.cli).length,
+    fuseRuns: reports.filter((r) => r.fuse).length,
     budgetHits: reports.filter((r) => r.budgetHit).length,
     typedCodes,
     seconds: (Date.now() - t0) / 1000,

@@ -4,15 +4,18 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ensureCorpus, repoRoot } from "@erofs-ts/testkit";
+import { canCheckFuse } from "./fuse-check.js";
 import { runFuzz, type SeedReport } from "./harness.js";
 import { describeReport, summaryLine, typedLine } from "./report.js";
 import { listTargets, type TargetSet } from "./targets.js";
 
-const USAGE = `usage: pnpm fuzz [--seed S] [--count N] [--cli N] [--images SETS] [--workers J]
+const USAGE = `usage: pnpm fuzz [--seed S] [--count N] [--cli N] [--fuse N] [--images SETS] [--workers J]
        pnpm fuzz --replay SEED [--images SETS] [--save FILE]
   --seed S        first seed (default 1); seeds S..S+N-1 run
   --count N       number of mutants (default 1000)
   --cli N         every Nth mutant also runs erofs-cli fsck and ls -R (default 0: never)
+  --fuse N        every Nth mutant is also mounted with erofs-fuse and walked (default 0:
+                  never; root and /dev/fuse, getfattr from the attr package)
   --images SETS   comma-separated: fixtures, corpus, real (default fixtures,corpus;
                   a seed names the same mutant only with the same SETS and corpus)
   --workers J     worker threads (default: available cores)
@@ -31,6 +34,7 @@ async function main(): Promise<number> {
         seed: { type: "string", default: "1" },
         count: { type: "string", default: "1000" },
         cli: { type: "string", default: "0" },
+        fuse: { type: "string", default: "0" },
         images: { type: "string", default: "fixtures,corpus" },
         workers: { type: "string" },
         "op-ms": { type: "string", default: "2000" },
@@ -55,12 +59,13 @@ async function main(): Promise<number> {
     if (!Number.isSafeInteger(n) || n < min) throw new Error(`bad --${name} ${v}`);
     return n;
   };
-  let seed: number, count: number, cliEvery: number, workers: number, opMs: number;
+  let seed: number, count: number, cliEvery: number, fuseEvery: number, workers: number, opMs: number;
   const sets = (values.images ?? "").split(",").filter(Boolean) as TargetSet[];
   try {
     seed = num("seed", values.replay ?? values.seed, 0);
     count = values.replay ? 1 : num("count", values.count, 1);
     cliEvery = num("cli", values.cli, 0);
+    fuseEvery = num("fuse", values.fuse, 0);
     workers = values.replay ? 1 : num("workers", values.workers ?? String(availableParallelism()), 1);
     opMs = num("op-ms", values["op-ms"], 1);
     for (const s of sets) if (!["fixtures", "corpus", "real"].includes(s)) throw new Error(`unknown image set ${s}`);
@@ -79,10 +84,16 @@ async function main(): Promise<number> {
     console.error(`erofs-fuzz: ${cliPath} is missing: run pnpm build`);
     return 1;
   }
+  const fusePath = join(repoRoot(), "apps/fuse/bin/erofs-fuse.cjs");
+  if (fuseEvery && !canCheckFuse(fusePath)) {
+    console.error(`erofs-fuzz: --fuse needs root, /dev/fuse and the built daemon (${fusePath}; run pnpm build)`);
+    return 1;
+  }
   const seeds = Array.from({ length: count }, (_, i) => seed + i);
   console.log(
     `erofs-fuzz: seeds ${seed}..${seed + count - 1} over ${targets.length} images (${sets.join(",")}), ${workers} workers` +
-      (cliEvery ? `, erofs-cli on every ${cliEvery}th` : "") +
+      (cliEvery ? `, erofs-cli on 1 mutant in ${cliEvery}` : "") +
+      (fuseEvery ? `, erofs-fuse on 1 mutant in ${fuseEvery}` : "") +
       (values.pristine ? ", pristine images" : ""),
   );
   let done = 0;
@@ -95,6 +106,8 @@ async function main(): Promise<number> {
     walk: { opDeadlineMs: opMs },
     cliEvery: replay ? (cliEvery ? 1 : 0) : cliEvery,
     cliPath,
+    fuseEvery: replay ? (fuseEvery ? 1 : 0) : fuseEvery,
+    fusePath,
     pristine: Boolean(values.pristine),
     onResult(r: SeedReport) {
       done++;

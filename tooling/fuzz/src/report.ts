@@ -5,6 +5,7 @@ export function summaryLine(s: FuzzSummary): string {
     `${s.mutants} mutants in ${s.seconds.toFixed(1)} s: ${s.ok} ok, ${s.refused} refused at mount, ` +
     `${s.typed} with typed errors during the walk, ${s.killed} killed, ${s.violations} violations` +
     (s.cliRuns ? `; ${s.cliRuns} through erofs-cli` : "") +
+    (s.fuseRuns ? `; ${s.fuseRuns} through erofs-fuse` : "") +
     (s.budgetHits ? `; ${s.budgetHits} walks stopped at a budget` : "")
   );
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { ensureCorpus, repoRoot } from "@erofs-ts/testkit";
+import { canCheckFuse } from "./fuse-check.js";
 import { runFuzz } from "./harness.js";
 import { describeReport, summaryLine } from "./report.js";
 import { listTargets } from "./targets.js";
@@ -17,9 +18,12 @@ const workerScript = fileURLToPath(new URL("../dist/worker.js", import.meta.url)
 const corpus = ensureCorpus();
 const sets = corpus ? (["fixtures", "corpus"] as const) : (["fixtures"] as const);
 const SEEDS = Array.from({ length: 300 }, (_, i) => 1 + i);
+const fusePath = join(repoRoot(), "apps/fuse/bin/erofs-fuse.cjs");
+// Mounting needs root and /dev/fuse (CI has both); elsewhere the daemon's share is skipped, and said so.
+const withFuse = canCheckFuse(fusePath);
 
 describe("fuzz smoke", () => {
-  it(`300 mutants of the ${sets.join(" and ")} images: zero contract violations`, async () => {
+  it(`300 mutants of the ${sets.join(" and ")} images: zero contract violations (5 through erofs-cli${withFuse ? ", 5 through erofs-fuse" : "; erofs-fuse skipped: needs root and /dev/fuse"})`, async () => {
     const targets = listTargets([...sets], corpus);
     const summary = await runFuzz({
       targets,
@@ -28,6 +32,7 @@ describe("fuzz smoke", () => {
       workerScript,
       cliEvery: 60,
       cliPath: join(repoRoot(), "apps/cli/dist/main.js"),
+      ...(withFuse ? { fuseEvery: 60, fusePath } : {}),
     });
     const failures = summary.reports.filter((r) => r.violations.length).map(describeReport);
     console.log(summaryLine(summary));
@@ -36,5 +41,8 @@ describe("fuzz smoke", () => {
     // The mutations do reach past mount: a run where everything is refused tests little.
     expect(summary.refused).toBeLessThan(summary.mutants / 2);
     expect(summary.cliRuns).toBe(5);
+    expect(summary.fuseRuns).toBe(withFuse ? 5 : 0);
+    // Some of those mutants do get mounted and walked: a check that only ever sees refusals tests little.
+    if (withFuse) expect(summary.reports.filter((r) => r.fuse?.outcome === "served").length).toBeGreaterThan(0);
   });
 });

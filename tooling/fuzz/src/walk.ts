@@ -4,7 +4,7 @@ import { describeOp, type OpName, type OpSlot } from "./ops.js";
 
 /** A breach of the contract: anything but a typed error, too slow, too much memory. */
 export interface Violation {
-  readonly kind: "exception" | "slow" | "alloc" | "hang" | "oom" | "crash" | "unhandled" | "cli" | "timeout";
+  readonly kind: "exception" | "slow" | "alloc" | "hang" | "oom" | "crash" | "unhandled" | "cli" | "fuse" | "timeout";
   /** The operation, e.g. "read nid 36 @262144". */
   readonly op: string;
   readonly detail: string;
