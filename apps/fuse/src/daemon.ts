@@ -126,7 +126,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
     }
     await withTimeout(Promise.all(mounts.map((m) => m.server.ready)), INIT_TIMEOUT_MS, "the kernel sent no INIT");
     // Written last: a daemon that fails here unmounts what it mounted, as above.
-    if (options.pidFile) writeFileSync(options.pidFile, `${process.pid}\n`);
+    if (options.pidFile) writeWhole(options.pidFile, `${process.pid}\n`);
   } catch (e) {
     await shutdown();
     await Promise.allSettled(filesystems.map((f) => f.unmount()));
@@ -136,10 +136,8 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
 
   const writeStats = (): void => {
     if (!options.statsFile) return;
-    const tmp = `${options.statsFile}.tmp`;
     try {
-      writeFileSync(tmp, JSON.stringify(statsOf(cache, mounts), (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v), 2));
-      renameSync(tmp, options.statsFile);
+      writeWhole(options.statsFile, JSON.stringify(statsOf(cache, mounts), (_k, v: unknown) => (typeof v === "bigint" ? Number(v) : v), 2));
     } catch (e) {
       // A signal handler that threw would end the daemon and leave its mounts dead.
       hooks.log(`--stats ${options.statsFile}: ${(e as Error).message}`);
@@ -178,6 +176,17 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
     }
   }
   return 0;
+}
+
+/**
+ * Writes a file that readers poll (the pid file, the stats) so that it appears whole: a
+ * reader that saw the file as soon as it was created found it empty (a fuzz run read pid 0
+ * and took the daemon for gone).
+ */
+function writeWhole(path: string, text: string): void {
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
 }
 
 /** Time for V8's background sweeper to free what a full collection found dead (a few ms). */

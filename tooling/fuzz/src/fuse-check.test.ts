@@ -74,7 +74,11 @@ describe.skipIf(!canCheckFuse(daemon))("the FUSE check (needs root, /dev/fuse an
       `const child = spawn(process.execPath, [daemon, ...process.argv.slice(2)], { stdio: "ignore" });
 const pidArg = process.argv[process.argv.indexOf("--pidfile") + 1];
 const poll = setInterval(() => {
-  if (!require("node:fs").existsSync(pidArg)) return;
+  let text = "";
+  try {
+    text = require("node:fs").readFileSync(pidArg, "utf8");
+  } catch {}
+  if (!/^\\d+\\n$/.test(text)) return;
   clearInterval(poll);
   require("node:fs").writeFileSync(${JSON.stringify(pidFile)}, String(child.pid));
   process.kill(child.pid, "SIGSTOP");

@@ -87,17 +87,18 @@ export async function checkFuse(
     let ended: ChildOutcome | undefined;
     const daemon = runChild(process.execPath, [fuseBin, "-f", "--pidfile", pidPath, "-o", options.join(","), mutant.image, mountpoint], 4 * timeoutMs).then((r) => (ended = r));
     // The pid file is written once the mount is live.
-    for (const end = Date.now() + timeoutMs; !ended && !existsSync(pidPath) && Date.now() < end; ) await sleep(20);
+    let pid: number | undefined;
+    for (const end = Date.now() + timeoutMs; !ended && !(pid = pidIn(pidPath)) && Date.now() < end; ) await sleep(20);
     if (ended) {
       const text = ended.stderr;
       if (ended.status !== 1) bad("erofs-fuse -f IMAGE MOUNTPOINT", `exit status ${ended.status ?? ended.signal} without a mount\n${text.slice(0, 2000)}`);
       else if (!/^erofs-fuse: /m.test(text)) bad("erofs-fuse -f IMAGE MOUNTPOINT", `exit 1 without an erofs-fuse: message\n${text.slice(0, 2000)}`);
       else if (STACK_LINE.test(text) || UNTYPED.test(text)) bad("erofs-fuse -f IMAGE MOUNTPOINT", `untyped failure\n${text.slice(0, 2000)}`);
-    } else if (!existsSync(pidPath)) {
+    } else if (!pid) {
       bad("erofs-fuse -f IMAGE MOUNTPOINT", `not mounted after ${timeoutMs} ms`);
     } else {
       outcome = "served";
-      served = await serve(mountpoint, Number(readFileSync(pidPath, "utf8")), timeoutMs, bad);
+      served = await serve(mountpoint, pid, timeoutMs, bad);
     }
     const r = await daemon;
     if (outcome === "served") {
@@ -138,6 +139,20 @@ async function serve(mountpoint: string, pid: number, timeoutMs: number, bad: (o
   const u = await runChild("umount", [mountpoint], 10_000);
   if (u.status !== 0) bad("umount", `failed: ${u.stderr.trim()}`);
   return { walk, peakRssKb: peak };
+}
+
+/**
+ * The pid in a pid file once it is whole ("PID\n"), else undefined: the file exists from
+ * the moment the daemon opens it, before the pid is written (read then, it was empty and
+ * made the daemon look gone).
+ */
+function pidIn(path: string): number | undefined {
+  try {
+    const text = readFileSync(path, "utf8");
+    return /^\d+\n$/.test(text) ? Number(text) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function walkCounts(stdout: string): WalkCounts | undefined {

@@ -86,7 +86,7 @@ async function main(): Promise<number> {
   }
   const fusePath = join(repoRoot(), "apps/fuse/bin/erofs-fuse.cjs");
   if (fuseEvery && !canCheckFuse(fusePath)) {
-    console.error(`erofs-fuzz: --fuse needs root, /dev/fuse and the built daemon (${fusePath}; run pnpm build)`);
+    console.error(`erofs-fuzz: --fuse needs root, /dev/fuse, getfattr (package attr) and the built daemon (${fusePath}; run pnpm build)`);
     return 1;
   }
   const seeds = Array.from({ length: count }, (_, i) => seed + i);
@@ -118,6 +118,7 @@ async function main(): Promise<number> {
         console.log(`seed ${r.seed} (${r.target}): ${r.outcome}${r.refusal ? ` — ${r.refusal}` : ""} (${r.ops} ops, ${Math.round(r.ms)} ms)`);
         if (replay) for (const m of r.mutation) console.log(`  mutation: ${m}`);
         if (replay) console.log(`  typed errors: ${JSON.stringify(r.typed)}`);
+        if (replay && r.fuse) console.log(`  erofs-fuse: ${r.fuse.outcome}${r.fuse.walk ? `, walk ${JSON.stringify(r.fuse.walk)}` : ""}`);
       }
       if (!replay && done % 500 === 0) console.log(`… ${done}/${count} (${bad} seeds with violations)`);
     },

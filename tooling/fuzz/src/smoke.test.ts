@@ -19,11 +19,11 @@ const corpus = ensureCorpus();
 const sets = corpus ? (["fixtures", "corpus"] as const) : (["fixtures"] as const);
 const SEEDS = Array.from({ length: 300 }, (_, i) => 1 + i);
 const fusePath = join(repoRoot(), "apps/fuse/bin/erofs-fuse.cjs");
-// Mounting needs root and /dev/fuse (CI has both); elsewhere the daemon's share is skipped, and said so.
+// Mounting needs root and /dev/fuse, the xattr walk getfattr (CI has all three); elsewhere the daemon's share is skipped, and said so.
 const withFuse = canCheckFuse(fusePath);
 
 describe("fuzz smoke", () => {
-  it(`300 mutants of the ${sets.join(" and ")} images: zero contract violations (5 through erofs-cli${withFuse ? ", 5 through erofs-fuse" : "; erofs-fuse skipped: needs root and /dev/fuse"})`, async () => {
+  it(`300 mutants of the ${sets.join(" and ")} images: zero contract violations (5 through erofs-cli${withFuse ? ", 5 through erofs-fuse" : "; erofs-fuse skipped: needs root, /dev/fuse and getfattr"})`, async () => {
     const targets = listTargets([...sets], corpus);
     const summary = await runFuzz({
       targets,
