@@ -12,11 +12,11 @@ export interface ChildOutcome {
 
 const KEPT = 64 << 10;
 
-/** Runs a command to its end, killed with SIGKILL after `timeoutMs`. */
-export function runChild(cmd: string, args: readonly string[], timeoutMs: number): Promise<ChildOutcome> {
+/** Runs a command to its end, killed with SIGKILL after `timeoutMs`; `env` is added to this process's. */
+export function runChild(cmd: string, args: readonly string[], timeoutMs: number, env: NodeJS.ProcessEnv = {}): Promise<ChildOutcome> {
   return new Promise((resolve) => {
     const t0 = Date.now();
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let stderr = "";
     let stdout = "";
     child.stderr.on("data", (b: Buffer) => {

@@ -125,7 +125,8 @@ interface Served {
 /** The mounted part of checkFuse: walk, check the daemon, unmount. */
 async function serve(mountpoint: string, pid: number, timeoutMs: number, bad: (op: string, detail: string) => void): Promise<Served> {
   let walk: WalkCounts | undefined;
-  const w = await runChild(process.execPath, [WALKER, mountpoint], timeoutMs);
+  // As many pool threads as the walker's concurrent pass keeps reads in flight (16).
+  const w = await runChild(process.execPath, [WALKER, mountpoint], timeoutMs, { UV_THREADPOOL_SIZE: "16" });
   if (w.timedOut) bad("walk of the mount", `no end after ${timeoutMs} ms: a request went unanswered (walker killed)`);
   else if (w.status !== 0) bad("walk of the mount", `walker exited with ${w.status ?? w.signal}\n${w.stderr.slice(0, 2000)}`);
   else walk = walkCounts(w.stdout);

@@ -2,15 +2,26 @@
  * `node fuse-walker.js ROOT`: walks a mounted tree the way applications do (readdir, lstat,
  * readlink, statfs, whole-file reads and reads at a few offsets), in its own process so
  * that a request the daemon never answers stalls only this process, which fuse-check.ts
- * kills. Any errno is an answer, not a failure: it counts them and prints one JSON line.
+ * kills. The files are first read with many reads in flight, several readers on the same
+ * file among them: the daemon serves requests concurrently, and a damaged pcluster that
+ * two requests wait on must fail both, not strand one. Then each is read whole in turn. Any errno is an answer, not a
+ * failure: it counts them and prints one JSON line. (fuse-check.ts gives it a thread pool
+ * as large as CONCURRENT_READS.)
  */
 import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, statfsSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
 
 /** Bounds that keep a mutant's walk short: a corrupt i_size can claim terabytes of holes. */
 const MAX_ENTRIES = 20_000;
 const MAX_DEPTH = 64;
 const MAX_FILE_BYTES = 32 << 20;
+/** Reads in flight in the concurrent pass, each of this many bytes at most per file. */
+const CONCURRENT_READS = 16;
+const CONCURRENT_FILE_BYTES = 4 << 20;
+/** Files read by several readers at once, each starting at its own offset. */
+const SHARED_FILES = 16;
+const READERS_PER_SHARED_FILE = 4;
 
 const root = process.argv[2];
 if (!root) {
@@ -22,6 +33,7 @@ const errors: Record<string, number> = {};
 let entries = 0;
 let bytes = 0;
 const buffer = Buffer.allocUnsafe(1 << 20);
+const files: Array<{ path: string; size: number }> = [];
 
 /** The call's value, or undefined once its errno is counted; anything but an errno is thrown on. */
 function attempt<T>(call: () => T): T | undefined {
@@ -59,12 +71,57 @@ function visit(path: string, depth: number): void {
   const st = attempt(() => lstatSync(path));
   if (!st) return;
   if (st.isSymbolicLink()) attempt(() => readlinkSync(path));
-  else if (st.isFile()) readFile(path, st.size);
+  else if (st.isFile()) files.push({ path, size: st.size });
   else if (st.isDirectory()) {
     for (const name of attempt(() => readdirSync(path)) ?? []) visit(join(path, name), depth + 1);
   }
 }
 
+/** attempt() for a promise. */
+async function attemptAsync<T>(call: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await call();
+  } catch (e) {
+    return attempt(() => {
+      throw e;
+    });
+  }
+}
+
+/** Reads a file's first CONCURRENT_FILE_BYTES from `from` on (wrapping to its start), in 128 KiB reads. */
+async function readConcurrently(file: { path: string; size: number }, from: number): Promise<void> {
+  const handle = await attemptAsync(() => open(file.path, "r"));
+  if (!handle) return;
+  const chunk = Buffer.allocUnsafe(128 << 10);
+  try {
+    const span = Math.min(file.size, CONCURRENT_FILE_BYTES);
+    for (let done = 0; done < span; done += chunk.length) {
+      const n = await attemptAsync(() => handle.read(chunk, 0, chunk.length, (from + done) % span));
+      if (!n?.bytesRead) break;
+      bytes += n.bytesRead;
+    }
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+async function concurrentPass(): Promise<void> {
+  const jobs: Array<() => Promise<void>> = [];
+  for (const f of files.slice(0, SHARED_FILES)) {
+    for (let r = 0; r < READERS_PER_SHARED_FILE; r++) jobs.push(() => readConcurrently(f, Math.floor((f.size * r) / READERS_PER_SHARED_FILE)));
+  }
+  for (const f of files) jobs.push(() => readConcurrently(f, 0));
+  let next = 0;
+  const lane = async () => {
+    while (next < jobs.length) await jobs[next++]!();
+  };
+  await Promise.all(Array.from({ length: CONCURRENT_READS }, lane));
+}
+
 attempt(() => statfsSync(root));
 visit(root, 0);
+// The concurrent pass first, while the kernel has cached none of the files' pages: then
+// its reads reach the daemon.
+await concurrentPass();
+for (const f of files) readFile(f.path, f.size);
 process.stdout.write(`${JSON.stringify({ entries, bytes, errors })}\n`);
