@@ -355,7 +355,7 @@ export class ErofsFuseServer {
         used += writeDirent(out, used, dirent, null);
         continue;
       }
-      const child = isDotName(e.name) ? null : await this.#listedInode(e.nid);
+      const child = isDotName(e.name) ? null : await this.#listedInode(handle.inode, e.name, e.nid);
       const nodeid = child ? this.#nodes.nodeidOf(child.nid) : 0n;
       // The root listed again under another name: listed, not linked (see #lookup).
       if (!child || nodeid === ROOT_NODEID) {
@@ -369,12 +369,18 @@ export class ErofsFuseServer {
   }
 
   /**
-   * A listed entry's inode, or null when it cannot be read: a corrupt inode costs only
-   * itself, as on a kernel mount, whose readdir never reads the inodes it lists. The name
-   * is listed without attributes, and its LOOKUP answers the error.
+   * A listed entry's inode, or null when the kernel must not be given it: listed without
+   * attributes, the name's LOOKUP then answers what a kernel mount answers.
+   * - The inode cannot be read: a corrupt inode costs only itself, as on a kernel mount,
+   *   whose readdir never reads the inodes it lists.
+   * - A lookup of the name finds another dirent, or none (a damaged directory's names out
+   *   of order or repeated): the kernel's lookup is a binary search, so what readdir lists
+   *   is not always what a path finds, and the attributes would link a name to an inode
+   *   that no lookup of it reaches.
    */
-  async #listedInode(nid: bigint): Promise<Inode | null> {
+  async #listedInode(dir: Inode, name: Uint8Array, nid: bigint): Promise<Inode | null> {
     try {
+      if ((await this.#fs.lookupNid(dir, name)) !== nid) return null;
       return await this.#fs.iget(nid);
     } catch (e) {
       if (ErofsError.isInstance(e)) return null;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ErofsError, parseDirBlock } from "./index.js";
+import { ErofsError, lookupDirent, parseDirBlock } from "./index.js";
 
 function dirBlock(names: string[], size = 4096): Uint8Array {
   const b = new Uint8Array(size);
@@ -48,5 +48,27 @@ describe("parseDirBlock", () => {
     const d = dirBlock(["a"]);
     new DataView(d.buffer).setUint16(8, 4090, true);
     expect(code(d, 4096)).toBe("EFSCORRUPTED");
+  });
+});
+
+describe("lookupDirent (the kernel's lookup; directories out of order are checked against a kernel mount in vfs's dir-lookup.test.ts)", () => {
+  // Three blocks of sorted names, as mkfs writes them; nids 100 + the index in the block.
+  const blocks = [dirBlock([".", "..", "alpha", "beta"]), dirBlock(["delta", "epsilon", "eta"]), dirBlock(["gamma", "zeta"])];
+  const read = async (i: number) => blocks[i]!;
+  const find = (name: string) => lookupDirent(new TextEncoder().encode(name), blocks.length, 4096, read, "t");
+
+  it("finds every name of a sorted directory, in any block and at any place in it", async () => {
+    const names = [[".", "..", "alpha", "beta"], ["delta", "epsilon", "eta"], ["gamma", "zeta"]];
+    for (const block of names) for (const [i, name] of block.entries()) expect(await find(name)).toEqual({ nid: BigInt(100 + i), fileType: 1 });
+  });
+
+  it("answers null for names that are not there: between, before and after the stored ones, and their prefixes", async () => {
+    for (const name of ["", "-", "alph", "alphab", "c", "e", "eps", "zeta2", "zz", "\u00ff"]) expect(await find(name)).toBeNull();
+  });
+
+  it("a block visited whose first nameoff makes no dirent is corruption; an empty directory reads nothing", async () => {
+    const broken = [blocks[0]!, new Uint8Array(4096), blocks[2]!];
+    await expect(lookupDirent(new TextEncoder().encode("delta"), 3, 4096, async (i) => broken[i]!, "t")).rejects.toSatisfy((e: unknown) => ErofsError.isInstance(e) && e.code === "EFSCORRUPTED");
+    expect(await lookupDirent(new TextEncoder().encode("a"), 0, 4096, () => Promise.reject(new Error("read")), "t")).toBeNull();
   });
 });

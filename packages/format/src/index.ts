@@ -6,6 +6,7 @@ export * from "./superblock.js";
 export * from "./nid.js";
 export * from "./inode.js";
 export * from "./dirent.js";
+export * from "./dir-lookup.js";
 export * from "./devices.js";
 export * from "./map.js";
 export * from "./zmap.js";

@@ -1,7 +1,8 @@
 import type { BlockSource, BufferPool } from "@erofs-ts/blockdev";
-import type { DeviceSlot, DirEntry, Inode, Superblock } from "@erofs-ts/format";
+import type { DeviceSlot, Inode, Superblock } from "@erofs-ts/format";
 import type { CacheOwner, PageCache } from "@erofs-ts/ishare-cache";
 import type { CompressedState } from "./compressed.js";
+import type { DirBlock } from "./directory.js";
 import type { MetaBlockReader } from "./meta-reader.js";
 import type { MountSharing } from "./sharing.js";
 
@@ -26,8 +27,8 @@ export interface MountContext {
   readonly maxListedEntries: number;
   /** The xattr namespaces this mount serves (MountOptions.userXattr and acl). */
   readonly xattrNamespaces: { readonly userXattr: boolean; readonly acl: boolean };
-  /** Parsed directory blocks by "nid:index", bounded LRU (see directory.ts). */
-  readonly dirBlocks: Map<string, DirEntry[]>;
+  /** Directory blocks by "nid:index", bounded LRU (see directory.ts). */
+  readonly dirBlocks: Map<string, DirBlock>;
   /** Set once the metabox inode is loaded (images with the METABOX feature). */
   metabox: Inode | null;
   /**

@@ -1,4 +1,4 @@
-import { DIRENT_SIZE, compareNames, corrupted, isCompressedLayout, parseDirBlock, type DirEntry, type Inode } from "@erofs-ts/format";
+import { DIRENT_SIZE, corrupted, isCompressedLayout, lookupDirent, parseDirBlock, type DirEntry, type FoundDirent, type Inode } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
 import { lruGet, lruSet } from "./lru.js";
@@ -20,24 +20,42 @@ function blockCount(ctx: MountContext, dir: Inode): number {
 }
 
 /**
- * Parsed directory blocks kept per mount, most recently used last. A lookup's binary
- * search parses a few blocks, and the next lookup in the same directory (a walk, `ls -l`)
- * parses the same ones again; the parse, not the read, is what costs. The image never
- * changes, so a kept block is always right. About 128 × (block + its entries) of memory.
+ * Directory blocks kept per mount, most recently used last, with their dirents once
+ * parsed. A lookup's binary search reads a few blocks, and the next lookup in the same
+ * directory (a walk, `ls -l`, READDIRPLUS checking each entry) reads the same ones again.
+ * The image never changes, so a kept block is always right. About 128 × (block + its
+ * entries) of memory.
  */
-const PARSED_BLOCKS_KEPT = 128;
+const BLOCKS_KEPT = 128;
 
-/** The dirents of directory block `index`, in on-disk (sorted) order. */
-export async function readDirBlock(ctx: MountContext, dir: Inode, index: number): Promise<DirEntry[]> {
+/** A kept directory block: the block's bytes, zero past the directory's end, as the kernel's page holds them. */
+export interface DirBlock {
+  readonly bytes: Uint8Array;
+  entries?: DirEntry[];
+}
+
+async function dirBlock(ctx: MountContext, dir: Inode, index: number): Promise<DirBlock> {
   const key = `${dir.nid}:${index}`;
   const hit = lruGet(ctx.dirBlocks, key);
   if (hit) return hit;
   const bs = ctx.sb.blockSize;
   const used = Math.min(bs, dir.size - index * bs);
-  const block = await readData(ctx, dir, index * bs, used);
-  const entries = parseDirBlock(block, used, `directory nid ${dir.nid} block ${index}`);
-  lruSet(ctx.dirBlocks, key, entries, PARSED_BLOCKS_KEPT);
-  return entries;
+  let bytes = await readData(ctx, dir, index * bs, used);
+  if (used < bs) {
+    const whole = new Uint8Array(bs);
+    whole.set(bytes.subarray(0, used));
+    bytes = whole;
+  }
+  const block: DirBlock = { bytes };
+  lruSet(ctx.dirBlocks, key, block, BLOCKS_KEPT);
+  return block;
+}
+
+/** The dirents of directory block `index`, in on-disk (sorted) order, checked as the kernel's readdir checks them. */
+export async function readDirBlock(ctx: MountContext, dir: Inode, index: number): Promise<DirEntry[]> {
+  const block = await dirBlock(ctx, dir, index);
+  const used = Math.min(ctx.sb.blockSize, dir.size - index * ctx.sb.blockSize);
+  return (block.entries ??= parseDirBlock(block.bytes, used, `directory nid ${dir.nid} block ${index}`));
 }
 
 /** A dirent of a listing read in parts, with the position of the one after it. */
@@ -76,33 +94,11 @@ export function dirEndPosition(ctx: MountContext, dir: Inode): number {
 }
 
 /**
- * Finds `name` in a directory: binary search over blocks by their first and last names,
- * then within the block, as the dirents of each block and the blocks are sorted.
+ * Finds `name` in a directory as the kernel's lookup does (lookupDirent): on a damaged
+ * directory it finds what a kernel mount finds, where a search over the parsed blocks
+ * would refuse a block readdir refuses, or order names differently.
  */
-export async function findDirEntry(ctx: MountContext, dir: Inode, name: Uint8Array): Promise<DirEntry | null> {
-  let lo = 0;
-  let hi = blockCount(ctx, dir) - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const entries = await readDirBlock(ctx, dir, mid);
-    if (compareNames(name, entries[0]!.name) < 0) {
-      hi = mid - 1;
-      continue;
-    }
-    if (compareNames(name, entries[entries.length - 1]!.name) > 0) {
-      lo = mid + 1;
-      continue;
-    }
-    let a = 0;
-    let b = entries.length - 1;
-    while (a <= b) {
-      const m = (a + b) >>> 1;
-      const c = compareNames(name, entries[m]!.name);
-      if (c === 0) return entries[m]!;
-      if (c < 0) b = m - 1;
-      else a = m + 1;
-    }
-    return null;
-  }
-  return null;
+export async function findDirEntry(ctx: MountContext, dir: Inode, name: Uint8Array): Promise<FoundDirent | null> {
+  const readBlock = async (index: number) => (await dirBlock(ctx, dir, index)).bytes;
+  return lookupDirent(name, blockCount(ctx, dir), ctx.sb.blockSize, readBlock, `directory nid ${dir.nid}`);
 }

@@ -136,18 +136,28 @@ export class ErofsFs {
 
   /** The child `name` of a directory (ENOENT if absent). `.` and `..` resolve as stored. */
   async lookupChild(dir: Inode, name: Uint8Array | string): Promise<Inode> {
+    const bytes = toPathBytes(name);
+    const nid = await this.lookupNid(dir, bytes);
+    if (nid === null) throw new ErofsError("ENOENT", "no such file or directory", printable(bytes));
+    return nid === dir.nid ? dir : iget(this.#ctx, nid);
+  }
+
+  /**
+   * The nid a lookup of `name` in `dir` finds, as the kernel's lookup finds it, without
+   * reading that inode; null when the name is not there. In a damaged directory (names out
+   * of order, or repeated) it can differ from the nid readdir lists under the same name:
+   * erofs-fuse checks each entry it lists with attributes against it.
+   */
+  async lookupNid(dir: Inode, name: Uint8Array | string): Promise<bigint | null> {
     this.#check();
     expectKind(dir, "dir");
     const bytes = toPathBytes(name);
     // As erofs_lookup: no stored name is longer than EROFS_NAME_LEN.
     if (bytes.length > NAME_MAX) throw new ErofsError("ENAMETOOLONG", "file name too long", printable(bytes));
-    if (isDot(bytes)) return dir;
+    if (isDot(bytes)) return dir.nid;
     const entry = await findDirEntry(this.#ctx, dir, bytes);
-    if (!entry) {
-      if (isDotDot(bytes) && dir.nid === this.#ctx.sb.rootNid) return dir;
-      throw new ErofsError("ENOENT", "no such file or directory", printable(bytes));
-    }
-    return iget(this.#ctx, entry.nid);
+    if (entry) return entry.nid;
+    return isDotDot(bytes) && dir.nid === this.#ctx.sb.rootNid ? dir.nid : null;
   }
 
   stat(inode: Inode): Stat {

@@ -42,3 +42,37 @@ export function corruptWideBlock(image: string, out: string): string {
   writeFileSync(out, bytes);
   return out;
 }
+
+/** What scrambled names are made of: never NUL or '/', and sorting anywhere among the others. */
+const NAME_BYTES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-";
+
+/**
+ * A copy of a wide image, written to `out`, in which names of `/wide` stored in place are
+ * overwritten by other names of the same length, so that the directory's names are out
+ * of order as no mkfs writes them: the first name of every `blockStride`th block, and
+ * every `entryStride`th name, each keep a prefix of random length and get random bytes
+ * after it (from `seed`). Returns the new names.
+ */
+export function scrambleWideNames(image: string, out: string, seed: number, blockStride = 3, entryStride = 7): string[] {
+  const inPlace = dumpExtents(image, "/wide")[0];
+  if (!inPlace) throw new Error(`${image}: /wide has no blocks stored in place`);
+  const bytes = readFileSync(image);
+  let state = seed >>> 0 || 1;
+  // xorshift32: the same names for the same seed.
+  const next = () => ((state ^= state << 13), (state ^= state >>> 17), (state ^= state << 5), state >>> 0);
+  const renamed: string[] = [];
+  for (let block = inPlace.physical[0], b = 0; block < inPlace.physical[1]; block += 4096, b++) {
+    const count = bytes.readUInt16LE(block + 8) / 12;
+    for (let i = 0; i < count; i++) {
+      if (!(i === 0 && b % blockStride === 0) && (i === 0 || i % entryStride !== 0)) continue;
+      const from = block + bytes.readUInt16LE(block + i * 12 + 8);
+      const nul = bytes.subarray(from, block + 4096).indexOf(0);
+      const to = i + 1 < count ? block + bytes.readUInt16LE(block + (i + 1) * 12 + 8) : nul < 0 ? block + 4096 : from + nul;
+      const keep = next() % (to - from);
+      for (let at = from + keep; at < to; at++) bytes[at] = NAME_BYTES.charCodeAt(next() % NAME_BYTES.length);
+      renamed.push(bytes.subarray(from, to).toString("latin1"));
+    }
+  }
+  writeFileSync(out, bytes);
+  return renamed;
+}
