@@ -53,7 +53,8 @@ export async function readData(
   const finishes = (i: number): boolean => Math.min((i + 1) * PAGE_SIZE, inode.size) <= end;
   const compressed = isCompressedLayout(inode.datalayout);
   let p = firstPage;
-  // The page whose fill failed once widened to whole extents: filled again as asked.
+  // The page whose fill failed once widened (to whole extents, or ahead in the packed
+  // inode): filled again as asked.
   let exactAt = -1;
   while (p <= lastPage) {
     const page = store || !finishes(p) ? cache.get(owner, p, ctx.id) : cache.take(owner, p, ctx.id);
@@ -64,7 +65,9 @@ export async function readData(
     }
     let q = p + 1;
     while (q <= lastPage && q - p < MAX_FILL_PAGES && !cache.has(owner, q)) q++;
-    if (packed && store) {
+    const exact = exactAt === p;
+    const exactEnd = Math.min(inode.size, q * PAGE_SIZE);
+    if (packed && store && !exact) {
       // Fragments are read in small pieces in about the order they were packed: filling
       // ahead decodes the next pclusters along with this one (in parallel, with a pool).
       const limit = Math.min(p + PACKED_FILL_PAGES, Math.ceil(inode.size / PAGE_SIZE));
@@ -75,7 +78,7 @@ export async function readData(
     let runEnd = askedEnd;
     let filled: Uint8Array;
     let keepFrom = p;
-    const widened = compressed && exactAt !== p;
+    const widened = compressed && !exact;
     if (widened) {
       const bounds = extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
       [runStart, runEnd] = bounds instanceof Promise ? await bounds : bounds;
@@ -125,10 +128,11 @@ export async function readData(
       p = Math.max(q, fillEnd);
     } catch (e) {
       // Widened to whole extents, a fill also decodes the pclusters that share its first
-      // and last pages with the asked ones. The kernel decodes only those of the pages it
-      // reads, so a corrupt pcluster fails only the pages holding its bytes: the asked pages
-      // are filled once more on their own before the error is believed.
-      if (!widened || (runStart === p * PAGE_SIZE && runEnd === askedEnd) || !ErofsError.isInstance(e)) throw e;
+      // and last pages with the asked ones, and a fill of the packed inode the pclusters of
+      // the next fragments. The kernel decodes only those of the pages it reads, so a
+      // corrupt pcluster fails only the pages holding its bytes: the asked pages are filled
+      // once more on their own before the error is believed.
+      if (exact || (runStart === p * PAGE_SIZE && runEnd === exactEnd) || !ErofsError.isInstance(e)) throw e;
       exactAt = p;
     }
   }
