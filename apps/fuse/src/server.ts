@@ -346,8 +346,13 @@ export class ErofsFuseServer {
     const out = new Uint8Array(size);
     let used = 0;
     for (const e of entries) {
-      // The kernel rejects a whole listing holding a name with '/', or an empty one.
-      if (e.name.length === 0 || e.name.includes(0x2f)) continue;
+      // A name with '/' (or an empty one): FUSE would reject the whole reply. A kernel mount
+      // lists the entries before it, then fails the listing there with EIO (the VFS's
+      // check of each name it is given), and so does this reply.
+      if (e.name.length === 0 || e.name.includes(0x2f)) {
+        if (used === 0) return ERRNO.EIO;
+        break;
+      }
       const recordSize = direntSize(e.name.length, plus);
       if (used + recordSize > size) break;
       const dirent = { ino: e.ino, offset: e.next, type: DT_OF_FILE_TYPE[e.fileType] ?? 0, name: e.name };

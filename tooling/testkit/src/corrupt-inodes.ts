@@ -59,6 +59,18 @@ export function corruptInodes(image: string, out: string, paths: readonly string
   return out;
 }
 
+/** Where an inline directory's dirents start in the image, and how many there are. */
+function inlineDirents(bytes: Buffer, inodes: InodeLocator, image: string, dir: string): { tail: number; entries: number } {
+  const at = inodes.offset(inodes.nid(dir));
+  const format = bytes.readUInt16LE(at);
+  const icount = bytes.readUInt16LE(at + 2);
+  if (((format >> 1) & 7) !== FLAT_INLINE) throw new Error(`${image}: ${dir} is not stored inline`);
+  // The tail follows the inode (32 or 64 bytes by i_format bit 0) and its xattr body.
+  const tail = at + (format & 1 ? 64 : 32) + (icount ? 12 + 4 * (icount - 1) : 0);
+  // The first entry's name offset is where the names start: the entries come before it.
+  return { tail, entries: Math.floor(bytes.readUInt16LE(tail + 8) / DIRENT_SIZE) };
+}
+
 /**
  * A copy of `image`, written to `out`, whose entry `dir/name` names the inode at `target`
  * instead of its own (a hard link no mkfs would write when `target` is a directory).
@@ -67,14 +79,7 @@ export function corruptInodes(image: string, out: string, paths: readonly string
 export function repointEntry(image: string, out: string, dir: string, name: string, target: string): string {
   const bytes = readFileSync(image);
   const inodes = new InodeLocator(image, bytes);
-  const at = inodes.offset(inodes.nid(dir));
-  const format = bytes.readUInt16LE(at);
-  const icount = bytes.readUInt16LE(at + 2);
-  if (((format >> 1) & 7) !== FLAT_INLINE) throw new Error(`${image}: ${dir} is not stored inline`);
-  // The tail follows the inode (32 or 64 bytes by i_format bit 0) and its xattr body.
-  const tail = at + (format & 1 ? 64 : 32) + (icount ? 12 + 4 * (icount - 1) : 0);
-  // The first entry's name offset is where the names start: the entries come before it.
-  const entries = Math.floor(bytes.readUInt16LE(tail + 8) / DIRENT_SIZE);
+  const { tail, entries } = inlineDirents(bytes, inodes, image, dir);
   const from = inodes.nid(`${dir}/${name}`);
   for (let i = 0; i < entries; i++) {
     const entry = tail + i * DIRENT_SIZE;
@@ -84,4 +89,29 @@ export function repointEntry(image: string, out: string, dir: string, name: stri
     return out;
   }
   throw new Error(`${image}: no entry of ${dir} names the inode of ${name}`);
+}
+
+/**
+ * A copy of `image`, written to `out`, whose entry `dir/name` is named `newName` instead,
+ * of the same length, any bytes (a '/' among them, which no directory may hold). `dir`
+ * must be stored inline, as for repointEntry.
+ */
+export function renameEntry(image: string, out: string, dir: string, name: string, newName: string): string {
+  const bytes = readFileSync(image);
+  const inodes = new InodeLocator(image, bytes);
+  const { tail, entries } = inlineDirents(bytes, inodes, image, dir);
+  const from = Buffer.from(name, "latin1");
+  const to = Buffer.from(newName, "latin1");
+  if (to.length !== from.length) throw new Error(`renameEntry: ${newName} is not as long as ${name}`);
+  for (let i = 0; i < entries; i++) {
+    const at = tail + bytes.readUInt16LE(tail + i * DIRENT_SIZE + 8);
+    // A name runs to the next one's offset; the last one to the directory's end (taken as
+    // the name's length here).
+    const end = i + 1 < entries ? tail + bytes.readUInt16LE(tail + (i + 1) * DIRENT_SIZE + 8) : at + from.length;
+    if (end - at !== from.length || !bytes.subarray(at, end).equals(from)) continue;
+    to.copy(bytes, at);
+    writeFileSync(out, resealSuperblock(bytes));
+    return out;
+  }
+  throw new Error(`${image}: ${dir} has no entry ${name}`);
 }

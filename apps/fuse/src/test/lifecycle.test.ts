@@ -4,7 +4,7 @@ import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, repointEntry, scrambleWideNames, dumpExtents, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, renameEntry, repointEntry, scrambleWideNames, dumpExtents, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
 import { ENTRY, FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, mountOptionsOf, mountedPaths, runFuse, waitFor } from "./harness.js";
 
 const corpus = ensureCorpus();
@@ -211,6 +211,33 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
       const kernel = kernelView(image, outcome);
       if (kernel) expect(seen).toBe(kernel);
     }
+    expect(daemon.running).toBe(true);
+  });
+
+  it.skipIf(!canCorruptInodes())("a name holding '/': the listing gives the entries before it, then EIO, as on a kernel mount", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-slash-name-"));
+    scratch.push(dir);
+    // Sorted ".", "..", "docs", "greeting", "hello.txt": the last is renamed.
+    const damaged = renameEntry(demo, join(dir, "slash.erofs"), "/", "hello.txt", "hello/txt");
+    daemon = await FuseDaemon.start([{ image: damaged }]);
+    // What getdents(2) gives, call by call, until the end or an error.
+    const listing = (root: string) => {
+      const names: string[] = [];
+      const d = opendirSync(root);
+      try {
+        for (let e = d.readSync(); e; e = d.readSync()) names.push(e.name);
+        return `${names.join(",")} end`;
+      } catch (e) {
+        return `${names.join(",")} ${(e as NodeJS.ErrnoException).code}`;
+      } finally {
+        d.closeSync();
+      }
+    };
+    const seen = listing(daemon.mountpoints[0]!);
+    const kernel = kernelView(damaged, listing);
+    expect(kernel).toBeDefined();
+    expect(seen).toBe(kernel);
+    expect(seen).toMatch(/ EIO$/);
     expect(daemon.running).toBe(true);
   });
 
