@@ -191,6 +191,9 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
     if (sb.featureIncompat & INCOMPAT.METABOX) {
       ctx.metabox = await iget(ctx, sb.metaboxNid);
     }
+    // As the kernel's mount: an image with fragments has its packed inode read now, and
+    // one that cannot be read (a bogus mode, say) refuses the mount.
+    if (sb.featureIncompat & INCOMPAT.FRAGMENTS && sb.packedNid) ctx.packed = await iget(ctx, sb.packedNid);
     const fs = new ErofsFs(ctx, opened);
     const fingerprints = typeof opts.fingerprints === "string" ? await FingerprintIndex.load(opts.fingerprints) : opts.fingerprints;
     await fs.init({ inodeShare: opts.inodeShare ?? false, domainId: opts.domainId, fingerprints });

@@ -73,6 +73,22 @@ function kernelAnswers(image: string, paths: readonly string[]): string[] {
 }
 
 describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the packed inode, against the kernel", () => {
+  it("corpus/lz4-allfragments with the packed inode's i_mode zeroed: the mount is refused, as the kernel's, which reads that inode at mount", async () => {
+    const image = join(corpus!, "lz4-allfragments.erofs");
+    const fs = await mount(image);
+    const packed = await fs.iget(fs.superblock.packedNid);
+    await fs.unmount();
+    const bytes = Buffer.from(readFileSync(image));
+    // i_mode sits 4 bytes into either inode form, after i_format and i_xattr_icount.
+    bytes.writeUInt16LE(0, packed.payloadOffset - packed.xattrSize - packed.inodeSize + 4);
+    const damaged = join(work, "packed-mode.erofs");
+    writeFileSync(damaged, bytes);
+    const k = KernelMount.tryMount(damaged);
+    k?.unmount();
+    expect(k).toBeNull();
+    await expect(mount(damaged)).rejects.toSatisfy((e: unknown) => ErofsError.isInstance(e) && e.code === "EFSCORRUPTED");
+  });
+
   it("corpus/lz4-allfragments with the packed inode's last pcluster garbled: the same files read, and fail, as on a kernel mount", async () => {
     const image = join(corpus!, "lz4-allfragments.erofs");
     const bytes = readFileSync(image);
