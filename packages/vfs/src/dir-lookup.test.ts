@@ -1,9 +1,10 @@
-import { lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { KernelMount, WIDE_ENTRIES, canMakeWideImage, makeWideImage, scrambleWideNames, wideEntryName } from "@erofs-ts/testkit";
-import { ErofsError, mount } from "./index.js";
+import { mount } from "./index.js";
+import { kernelPathAnswer, vfsPathAnswer } from "./path-answers.test-helper.js";
 
 /**
  * A lookup in a directory whose names are out of order (no mkfs writes one; a damaged
@@ -14,14 +15,6 @@ import { ErofsError, mount } from "./index.js";
  */
 const work = mkdtempSync(join(tmpdir(), "vfs-dir-lookup-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-function kernelAnswer(path: string): string {
-  try {
-    return `ino ${lstatSync(path, { bigint: true }).ino}`;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? String(e);
-  }
-}
 
 describe.skipIf(!canMakeWideImage() || process.getuid?.() !== 0)("lookups in a directory with names out of order, against the kernel", () => {
   it.each([1, 2, 3])("seed %i: every name, old, new and absent, answers as on a kernel mount", async (seed) => {
@@ -38,14 +31,9 @@ describe.skipIf(!canMakeWideImage() || process.getuid?.() !== 0)("lookups in a d
       let found = 0;
       const differ: string[] = [];
       for (const name of names) {
-        const theirs = kernelAnswer(join(k.dir, "wide", name));
-        let ours: string;
-        try {
-          // A path, as the kernel's answer is to one: a name that finds its own directory is ELOOP.
-          ours = `ino ${fs.stat(await fs.lookup(`wide/${name}`)).ino}`;
-        } catch (e) {
-          ours = ErofsError.isInstance(e) ? e.code : String(e);
-        }
+        // A path, as the kernel's answer is to one: a name that finds its own directory is ELOOP.
+        const theirs = kernelPathAnswer(k.dir, `wide/${name}`, false);
+        const ours = await vfsPathAnswer(fs, `wide/${name}`, false);
         if (ours !== theirs) differ.push(`${name}: kernel ${theirs}, erofs-ts ${ours}`);
         if (theirs.startsWith("ino")) found++;
       }

@@ -1,9 +1,10 @@
-import { lstatSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, KernelMount, canCorruptInodes, ensureCorpus, repoRoot, repointEntry } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
+import { kernelPathAnswer, vfsPathAnswer } from "./path-answers.test-helper.js";
 
 /**
  * Path lookup against the kernel's path walk on a mount of the same image: every path of
@@ -36,23 +37,6 @@ function variants(path: string): string[] {
   return [path, `${path}/`, `${path}/.`, `${path}/..`, `${path}//`, `./${path}`, `${path}/./`, `${path}/../${base}`, `${path}/x`];
 }
 
-function kernelAnswer(root: string, path: string, follow: boolean): string {
-  try {
-    const st = (follow ? statSync : lstatSync)(`${root}/${path}`, { bigint: true });
-    return `ino ${st.ino}`;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? String(e);
-  }
-}
-
-async function ourAnswer(fs: ErofsFs, path: string, follow: boolean): Promise<string> {
-  try {
-    return `ino ${fs.stat(await fs.lookup(path, { follow })).ino}`;
-  } catch (e) {
-    return ErofsError.isInstance(e) ? e.code : String(e);
-  }
-}
-
 /** Every path of the image and its variants, looked up by the vfs and by the kernel: where they differ. */
 async function differencesFromKernel(image: string, kernelDir: string): Promise<{ differ: string[]; compared: number; paths: number }> {
   const fs = await mount(image);
@@ -66,8 +50,8 @@ async function differencesFromKernel(image: string, kernelDir: string): Promise<
         for (const follow of [false, true]) {
           // Through an absolute symlink the kernel leaves the image.
           if (absolute && (follow || v !== path)) continue;
-          const want = kernelAnswer(kernelDir, v, follow);
-          const got = await ourAnswer(fs, v, follow);
+          const want = kernelPathAnswer(kernelDir, v, follow);
+          const got = await vfsPathAnswer(fs, v, follow);
           compared++;
           if (got !== want) differ.push(`${v} (${follow ? "follow" : "nofollow"}): kernel ${want}, ours ${got}`);
         }
