@@ -64,7 +64,8 @@ export function scrambleWideNames(image: string, out: string, seed: number, bloc
   for (let block = inPlace.physical[0], b = 0; block < inPlace.physical[1]; block += 4096, b++) {
     const count = bytes.readUInt16LE(block + 8) / 12;
     for (let i = 0; i < count; i++) {
-      if (!(i === 0 && b % blockStride === 0) && (i === 0 || i % entryStride !== 0)) continue;
+      const chosen = i === 0 ? b % blockStride === 0 : i % entryStride === 0;
+      if (!chosen) continue;
       const from = block + bytes.readUInt16LE(block + i * 12 + 8);
       const nul = bytes.subarray(from, block + 4096).indexOf(0);
       const to = i + 1 < count ? block + bytes.readUInt16LE(block + (i + 1) * 12 + 8) : nul < 0 ? block + 4096 : from + nul;
