@@ -4,9 +4,9 @@
  * that a request the daemon never answers stalls only this process, which fuse-check.ts
  * kills. The files are first read with many reads in flight, several readers on the same
  * file among them: the daemon serves requests concurrently, and a damaged pcluster that
- * two requests wait on must fail both, not strand one. Then each is read whole in turn. Any errno is an answer, not a
- * failure: it counts them and prints one JSON line. (fuse-check.ts gives it a thread pool
- * as large as CONCURRENT_READS.)
+ * two requests wait on must fail both, not strand one. Then each is read whole in turn.
+ * Any errno is an answer, not a failure: it counts them and prints one JSON line.
+ * (fuse-check.ts gives it a thread pool as large as CONCURRENT_READS.)
  */
 import { closeSync, lstatSync, openSync, readSync, readdirSync, readlinkSync, statfsSync } from "node:fs";
 import { open } from "node:fs/promises";
