@@ -51,20 +51,36 @@ export class CompressedState {
    * on, as the kernel keeps refusing them: its pcluster at that address stays cached with
    * the first format. Without this, a reader that retries page by page after the error
    * (the kernel, above FUSE) would get each extent decoded alone, and garbage for one.
-   * Only such pclusters enter it, and at most MIXED_FORMAT_KEPT of them.
+   * Only such pclusters enter it, and at most MIXED_FORMAT_KEPT of them, each with the
+   * error it is refused with (see mixedFormatError).
    */
-  readonly mixedFormat = new Set<number>();
+  readonly mixedFormat = new Map<number, ErofsError>();
   constructor(readonly recentBudget: number) {}
 }
 
 const MIXED_FORMAT_KEPT = 1024;
 
-function refuseMixedFormat(st: CompressedState, inode: Inode, physical: number): never {
-  if (!st.mixedFormat.has(physical)) {
-    if (st.mixedFormat.size >= MIXED_FORMAT_KEPT) st.mixedFormat.delete(st.mixedFormat.values().next().value!);
-    st.mixedFormat.add(physical);
+function refuseMixedFormat(st: CompressedState, inode: Inode, first: ZExtent | undefined, second: ZExtent): never {
+  let error = st.mixedFormat.get(second.physical);
+  if (!error) {
+    error = mixedFormatError(inode, first!, second);
+    if (st.mixedFormat.size >= MIXED_FORMAT_KEPT) st.mixedFormat.delete(st.mixedFormat.keys().next().value!);
+    st.mixedFormat.set(second.physical, error);
   }
-  throw corrupted(`pcluster at ${physical} holds extents of two formats`, nidWhere(inode));
+  throw error;
+}
+
+/**
+ * The kernel's answer to a read of both extents: it scans a read from its end backwards,
+ * so the later extent sets the pcluster's format. Stored, that pcluster may not decode to
+ * more than it holds, and the longer extent asks for more: EOPNOTSUPP (measured on
+ * fixtures/zstd-mixed-pcluster.erofs). A codec fails on the other extent's length instead.
+ */
+function mixedFormatError(inode: Inode, first: ZExtent, second: ZExtent): ErofsError {
+  const message = `pcluster at ${second.physical} holds extents of two formats`;
+  const stored = second.algorithm === ALG_SHIFTED || second.algorithm === ALG_INTERLACED;
+  if (stored && Math.max(first.length, second.length) > second.physicalLength) return unsupported(message, nidWhere(inode));
+  return corrupted(message, nidWhere(inode));
 }
 
 /**
@@ -212,7 +228,7 @@ export async function fillCompressed(
       // short extents). The kernel gathers both extents into the one pcluster at that
       // address and fails the read; decoded apart, one of them would be garbage.
       const twoFormats = prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm;
-      if (twoFormats || (ctx.compressed.mixedFormat.size && ctx.compressed.mixedFormat.has(ext.physical))) refuseMixedFormat(ctx.compressed, inode, ext.physical);
+      if (twoFormats || (ctx.compressed.mixedFormat.size && ctx.compressed.mixedFormat.has(ext.physical))) refuseMixedFormat(ctx.compressed, inode, prev, ext);
     }
     extents.push(ext);
     pos = Math.min(end, ext.logical + ext.length);
