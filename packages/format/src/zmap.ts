@@ -1,13 +1,13 @@
-import { COMPRESSION_MAX, DATALAYOUT } from "./constants.js";
+import { COMPRESSION_MAX, DATALAYOUT, INCOMPAT } from "./constants.js";
 import { corrupted, unsupported } from "./errors.js";
 import { nidWhere, type Inode } from "./inode.js";
 import { LclusterWalk, findHead, lclusterIndexRange } from "./lcluster-walk.js";
 import { settle, tryInMemory, type MetaPeek, type MetaRead, type MetaWindow } from "./meta-window.js";
 import { ByteReader } from "./reader.js";
-import type { Superblock } from "./superblock.js";
+import { hasIncompat, type Superblock } from "./superblock.js";
 import { ADVISE, ALG_INTERLACED, ALG_SHIFTED, LCLUSTER, PCLUSTER_MAX_DSIZE, PCLUSTER_MAX_SIZE, headerOffset } from "./zmap-layout.js";
 
-export { ADVISE, ALG_INTERLACED, ALG_SHIFTED, LCLUSTER } from "./zmap-layout.js";
+export { ADVISE, ALG_INTERLACED, ALG_SHIFTED, LCLUSTER, headerOffset } from "./zmap-layout.js";
 export type { MetaPeek, MetaRead, MetaSpan } from "./meta-window.js";
 
 /**
@@ -117,6 +117,9 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
   let idataSize = 0;
   if (advise & ADVISE.FRAGMENT_PCLUSTER) fragmentOffset = h.u32(0);
   else if (advise & ADVISE.INLINE_PCLUSTER) idataSize = h.u16(2);
+  if (advise & (ADVISE.BIG_PCLUSTER_1 | ADVISE.BIG_PCLUSTER_2) && !hasIncompat(sb, INCOMPAT.BIG_PCLUSTER)) {
+    throw corrupted("big pclusters without the superblock's feature", where);
+  }
   if (inode.datalayout === DATALAYOUT.COMPRESSED_COMPACT && !(advise & ADVISE.BIG_PCLUSTER_1) !== !(advise & ADVISE.BIG_PCLUSTER_2)) {
     throw corrupted("inconsistent big pcluster flags for compact indexes", where);
   }

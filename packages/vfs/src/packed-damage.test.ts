@@ -1,11 +1,11 @@
-import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadZInfo, mapCompressed } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus } from "@erofs-ts/testkit";
-import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
+import { filePaths, kernelAnswers, ourAnswers } from "./file-answers.test-helper.js";
+import { ErofsError, mount } from "./index.js";
 
 /**
  * A damaged pcluster of the packed inode fails only the files whose fragments it holds,
@@ -18,59 +18,6 @@ const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
 const work = mkdtempSync(join(tmpdir(), "vfs-packed-damage-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** The paths of every regular file under `dir`. */
-async function filePaths(fs: ErofsFs, dir: Inode, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of fs.entries(dir)) {
-    const inode = await fs.iget(e.nid);
-    const path = prefix + Buffer.from(e.name).toString("latin1");
-    if (inode.kind === "dir") out.push(...(await filePaths(fs, inode, `${path}/`)));
-    else if (inode.kind === "file") out.push(path);
-  }
-  return out;
-}
-
-/**
- * The vfs's answer for each file, read alone on a fresh mount: sha256 of its content, or
- * the error (EFSCORRUPTED is the kernel's EUCLEAN).
- */
-async function ourAnswers(image: string, paths: readonly string[]): Promise<string[]> {
-  const out: string[] = [];
-  for (const path of paths) {
-    const fs = await mount(image);
-    try {
-      const inode = await fs.lookup(path);
-      out.push(`${path} ${createHash("sha256").update(await fs.read(inode, 0, inode.size)).digest("hex")}`);
-    } catch (e) {
-      if (!ErofsError.isInstance(e)) throw e;
-      out.push(`${path} ${e.code === "EFSCORRUPTED" ? "EUCLEAN" : e.code}`);
-    } finally {
-      await fs.unmount();
-    }
-  }
-  return out;
-}
-
-/**
- * The kernel's answer for each file, read alone on a fresh mount: after a failed decode
- * the kernel may keep pages of the damaged pcluster, so what a later read answers depends
- * on the reads before it.
- */
-function kernelAnswers(image: string, paths: readonly string[]): string[] {
-  return paths.map((path) => {
-    const k = KernelMount.tryMount(image)!;
-    try {
-      return `${path} ${createHash("sha256").update(readFileSync(join(k.dir, path))).digest("hex")}`;
-    } catch (e) {
-      // Node has no name for errno 117.
-      const err = e as NodeJS.ErrnoException;
-      return `${path} ${err.errno === -117 ? "EUCLEAN" : err.code}`;
-    } finally {
-      k.unmount();
-    }
-  });
-}
 
 describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the packed inode, against the kernel", () => {
   it("corpus/lz4-allfragments with the packed inode's i_mode zeroed: the mount is refused, as the kernel's, which reads that inode at mount", async () => {
@@ -96,7 +43,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     const packed = await fs.iget(fs.superblock.packedNid);
     const read = async (offset: number, length: number) => bytes.subarray(offset, offset + length);
     const last = await mapCompressed(packed, fs.superblock, await loadZInfo(packed, fs.superblock, read), packed.size - 1, read);
-    const paths = (await filePaths(fs, await fs.root())).sort();
+    const paths = await filePaths(fs, await fs.root());
     await fs.unmount();
     expect(last.kind).toBe("encoded");
     // Every byte of the pcluster: no LZ4 stream survives it.

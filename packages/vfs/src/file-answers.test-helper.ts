@@ -1,0 +1,69 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { KernelMount } from "@erofs-ts/testkit";
+import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
+
+/*
+ * Each file of a damaged image read alone, by the vfs and by the kernel, as one line per
+ * file: its path and the sha256 of its content, or the error (EUCLEAN for the kernel's
+ * errno 117, the vfs's EFSCORRUPTED).
+ */
+
+const KERNEL_NAMES = new Map([
+  [-117, "EUCLEAN"],
+  [-95, "EOPNOTSUPP"],
+]);
+
+/** The paths of every regular file under `dir`, as bytes (names need not be UTF-8), sorted. */
+export async function filePaths(fs: ErofsFs, dir: Inode, prefix = Buffer.alloc(0)): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const e of fs.entries(dir)) {
+    const inode = await fs.iget(e.nid);
+    const path = Buffer.concat([prefix, e.name]);
+    if (inode.kind === "dir") out.push(...(await filePaths(fs, inode, Buffer.concat([path, Buffer.from("/")]))));
+    else if (inode.kind === "file") out.push(path);
+  }
+  return out.sort(Buffer.compare);
+}
+
+/**
+ * The vfs's answer for each file, read alone on a fresh mount: sha256 of its content, or
+ * the error (EFSCORRUPTED is the kernel's EUCLEAN).
+ */
+export async function ourAnswers(image: string, paths: readonly Buffer[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const path of paths) {
+    const fs = await mount(image);
+    try {
+      const inode = await fs.lookup(path);
+      out.push(`${path.toString("latin1")} ${createHash("sha256").update(await fs.read(inode, 0, inode.size)).digest("hex")}`);
+    } catch (e) {
+      if (!ErofsError.isInstance(e)) throw e;
+      out.push(`${path.toString("latin1")} ${e.code === "EFSCORRUPTED" ? "EUCLEAN" : e.code}`);
+    } finally {
+      await fs.unmount();
+    }
+  }
+  return out;
+}
+
+/**
+ * The kernel's answer for each file, read alone on a fresh mount: after a failed decode
+ * the kernel may keep pages of the damaged pcluster, so what a later read answers depends
+ * on the reads before it.
+ */
+export function kernelAnswers(image: string, paths: readonly Buffer[]): string[] {
+  return paths.map((path) => {
+    const k = KernelMount.tryMount(image)!;
+    const shown = path.toString("latin1");
+    try {
+      return `${shown} ${createHash("sha256").update(readFileSync(Buffer.concat([Buffer.from(`${k.dir}/`), path]))).digest("hex")}`;
+    } catch (e) {
+      // Node has no name for errno 117, and names 95 ENOTSUP.
+      const err = e as NodeJS.ErrnoException;
+      return `${shown} ${KERNEL_NAMES.get(err.errno!) ?? err.code}`;
+    } finally {
+      k.unmount();
+    }
+  });
+}

@@ -1,0 +1,74 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ADVISE, DATALAYOUT, EROFS_SUPER_OFFSET, INCOMPAT, headerOffset } from "@erofs-ts/format";
+import { CORPUS_ABSENT, ensureCorpus, resealSuperblock } from "@erofs-ts/testkit";
+import { filePaths, kernelAnswers, ourAnswers } from "./file-answers.test-helper.js";
+import { mount, type Inode } from "./index.js";
+
+/**
+ * What a compressed inode's map header must agree with before any of its extents is
+ * mapped: the kernel checks it when it first maps the inode, and fails the file's reads
+ * (not the mount) when it does not.
+ */
+const corpus = ensureCorpus();
+if (!corpus) console.log(CORPUS_ABSENT);
+const work = mkdtempSync(join(tmpdir(), "vfs-zmap-header-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** feature_incompat in struct erofs_super_block. */
+const FEATURE_INCOMPAT_FIELD = 80;
+
+/** The image's files, and the compressed ones with their map headers' advise. */
+async function compressedFiles(image: string): Promise<{ paths: Buffer[]; compressed: { path: Buffer; inode: Inode; advise: number }[] }> {
+  const bytes = readFileSync(image);
+  const fs = await mount(image);
+  try {
+    const paths = await filePaths(fs, await fs.root());
+    const compressed = [];
+    for (const path of paths) {
+      const inode = await fs.lookup(path);
+      if (inode.datalayout !== DATALAYOUT.COMPRESSED_COMPACT && inode.datalayout !== DATALAYOUT.COMPRESSED_FULL) continue;
+      compressed.push({ path, inode, advise: bytes.readUInt16LE(headerOffset(inode) + 4) });
+    }
+    return { paths, compressed };
+  } finally {
+    await fs.unmount();
+  }
+}
+
+describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map header against the superblock, as the kernel checks it", () => {
+  it("corpus/lz4hc-bigpcluster without the superblock's big-pcluster feature: its big-pcluster files fail EUCLEAN, the rest read, as on a kernel mount", async () => {
+    const image = join(corpus!, "lz4hc-bigpcluster.erofs");
+    const { paths, compressed } = await compressedFiles(image);
+    const big = compressed.filter((f) => f.advise & (ADVISE.BIG_PCLUSTER_1 | ADVISE.BIG_PCLUSTER_2));
+    expect(big.length).toBeGreaterThan(0);
+    const bytes = Buffer.from(readFileSync(image));
+    const at = EROFS_SUPER_OFFSET + FEATURE_INCOMPAT_FIELD;
+    bytes.writeUInt32LE(bytes.readUInt32LE(at) & ~INCOMPAT.BIG_PCLUSTER, at);
+    const damaged = join(work, "no-big-pcluster.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+
+    const theirs = kernelAnswers(damaged, paths);
+    expect(await ourAnswers(damaged, paths)).toEqual(theirs);
+    expect(theirs.filter((line) => line.endsWith(" EUCLEAN"))).toHaveLength(big.length);
+  });
+
+  it("an unknown HEAD2 algorithm in one file's map header, which none of its extents uses: the file reads, as on a kernel mount (kernel 6.18 checks algorithms per extent only)", async () => {
+    const image = join(corpus!, "lz4hc-bigpcluster.erofs");
+    const { paths, compressed } = await compressedFiles(image);
+    const victim = compressed.find((f) => f.inode.size > 65536)!;
+    const bytes = Buffer.from(readFileSync(image));
+    const algorithms = headerOffset(victim.inode) + 6;
+    expect(bytes[algorithms]! >> 4).toBe(0);
+    bytes[algorithms] = bytes[algorithms]! | 0xf0;
+    const damaged = join(work, "unknown-head2.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+
+    const theirs = kernelAnswers(damaged, paths);
+    expect(await ourAnswers(damaged, paths)).toEqual(theirs);
+    // The file's content, as the kernel reads it from the untouched image.
+    expect(theirs).toContain(kernelAnswers(image, [victim.path])[0]);
+  });
+});
