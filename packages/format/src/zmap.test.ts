@@ -154,6 +154,26 @@ function fourByteExtents(count: number, plen: (i: number) => number) {
   return { read, reads };
 }
 
+describe("an extent is fully mapped, as the kernel's EROFS_MAP_FULL_MAPPED, only when the next head starts inside its lcluster", () => {
+  // Heads at lcluster 0 and 2 (at `clusterofs`), NONHEAD 1 and 3: extents [0, 2 lclusters + clusterofs) and the rest.
+  const mapAt = async (clusterofs: number, ofs: number) => {
+    const record = (lcn: number) => (lcn % 2 === 0 ? { type: 1, clusterofs: lcn ? clusterofs : 0, blkaddr: 9 + lcn } : { type: 2, delta0: 1, delta1: 1 });
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, 4 * 4096 - 100);
+    const { read } = fullIndexes(0, record);
+    return mapCompressed(ino, sb, await loadZInfo(ino, sb, read), ofs, read);
+  };
+
+  it("a next head inside its lcluster: full, whichever byte was looked up", async () => {
+    expect(await mapAt(300, 5)).toMatchObject({ logical: 0, length: 2 * 4096 + 300, fullMapped: true });
+    expect(await mapAt(300, 2 * 4096 + 10)).toMatchObject({ logical: 0, length: 2 * 4096 + 300, fullMapped: true });
+  });
+
+  it("a next head on an lcluster boundary, or no next head (the end of the file): not full", async () => {
+    expect(await mapAt(0, 5)).toMatchObject({ logical: 0, length: 2 * 4096, fullMapped: false });
+    expect(await mapAt(300, 3 * 4096)).toMatchObject({ logical: 2 * 4096 + 300, length: 2 * 4096 - 400, fullMapped: false });
+  });
+});
+
 describe("lcluster walks read what they miss, once, and nothing they have", () => {
   // Head at lcluster 0, NONHEADs up to 2999, next head at 3000: the extent [0, 3000 lclusters).
   const lclusters = 3200;
@@ -168,7 +188,8 @@ describe("lcluster walks read what they miss, once, and nothing they have", () =
     reads.length = 0;
     // From lcluster 2999 the walk looks back 2999 indexes (~24 KiB of them) to the head.
     const ext = await mapCompressed(ino, sb, z, 2999 * 4096 + 5, read);
-    expect(ext).toMatchObject({ logical: 0, length: 3000 * 4096, kind: "encoded", physical: 9 * 4096, fullMapped: true });
+    // The next head starts its lcluster: the kernel never sees this extent fully mapped.
+    expect(ext).toMatchObject({ logical: 0, length: 3000 * 4096, kind: "encoded", physical: 9 * 4096, fullMapped: false });
     expect(reads.length).toBeGreaterThan(1);
     expect(reads.length).toBeLessThanOrEqual(4);
     for (const r of reads) {

@@ -82,7 +82,13 @@ export interface ZExtent {
   readonly algorithm: number;
   /** The pcluster decodes to more than this extent (dedupe): decode a prefix only. */
   readonly partialRef: boolean;
-  /** `length` reaches the extent's true end (else only a prefix of it is known). */
+  /**
+   * The kernel's EROFS_MAP_FULL_MAPPED as a read that reaches this extent's end sees it:
+   * a read that ends here decodes the pcluster whole, its stream's end checked, only
+   * when this is set. For lcluster indexes that is an extent ending where the next head
+   * starts inside its lcluster (clusterofs > 0); one ending on an lcluster boundary or at
+   * the end of the file is decoded as a prefix, whatever the stream holds after it.
+   */
   readonly fullMapped: boolean;
 }
 
@@ -198,12 +204,9 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
   const walk = new LclusterWalk(inode, sb, z.advise, z.lclusterBits, meta);
   const found = findHead(walk, ofs);
   const { head } = found;
-  let { end, fullMapped } = found;
-  if (!fullMapped) {
-    end = walk.decompressedEnd(head, found.la);
-    fullMapped = true;
-  }
-  if (z.idataSize && end > inode.size) end = inode.size;
+  let end = found.fullMapped ? found.end : walk.decompressedEnd(head, found.la);
+  // decompressedEnd answers the file's size when no head follows.
+  const fullMapped = end < inode.size && end % 2 ** z.lclusterBits !== 0;
   end = Math.min(end, inode.size);
   const la = found.la;
   let kind: ZExtentKind = "encoded";
