@@ -1,7 +1,9 @@
 import { COMPAT, ErofsError, corrupted, type Inode } from "@erofs-ts/format";
 import {
+  EMPTY_IBODY,
   XATTR_ENTRY_HEADER_SIZE,
   XATTR_INDEX,
+  checkXattrIbodySize,
   entryMatches,
   filterExcludes,
   isAclIndex,
@@ -73,8 +75,11 @@ export class XattrAccess {
   }
 
   async #ibody(inode: Inode): Promise<XattrIbody> {
+    const where = `nid ${inode.nid}`;
+    if (inode.xattrSize === 0) return EMPTY_IBODY;
+    checkXattrIbodySize(inode.xattrSize, where);
     const bytes = await readInodeMetadata(this.#ctx, inode, inode.payloadOffset - inode.xattrSize, inode.xattrSize);
-    return parseXattrIbody(bytes, `nid ${inode.nid}`);
+    return parseXattrIbody(bytes, where);
   }
 
   async #sharedEntry(id: number): Promise<XattrEntry> {

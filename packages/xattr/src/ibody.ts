@@ -16,14 +16,23 @@ export interface XattrIbody {
 export const EMPTY_IBODY: XattrIbody = { nameFilter: 0, sharedIds: [], inline: [] };
 
 /**
+ * The kernel's checks of a non-empty xattr body's size alone, which it makes before it
+ * reads any of the body: a reader calls this first, so a body that cannot be read (past
+ * the image's end) fails as the kernel fails it.
+ */
+export function checkXattrIbodySize(size: number, where: string): void {
+  if (size === XATTR_IBODY_HEADER_SIZE) throw unsupported("xattr body of only a header", where);
+  if (size < XATTR_IBODY_HEADER_SIZE) throw corrupted("bogus xattr body size", where);
+}
+
+/**
  * Decodes exactly the inode's xattr body (i_xattr_icount → 12 + 4 * (icount - 1) bytes).
  * As the kernel: a body of only the header is an unsupported layout, and an entry running
  * past the body's end is corruption.
  */
 export function parseXattrIbody(bytes: Uint8Array, where: string): XattrIbody {
   if (bytes.length === 0) return EMPTY_IBODY;
-  if (bytes.length === XATTR_IBODY_HEADER_SIZE) throw unsupported("xattr body of only a header", where);
-  if (bytes.length < XATTR_IBODY_HEADER_SIZE) throw corrupted("bogus xattr body size", where);
+  checkXattrIbodySize(bytes.length, where);
   const r = new ByteReader(bytes, `xattrs of ${where}`);
   const nameFilter = r.u32(0);
   const sharedCount = r.u8(4);
