@@ -21,7 +21,7 @@ import type { MountContext } from "./context.js";
 import { DecodePool } from "./decode-pool.js";
 import { readData, resolveDevice } from "./data-path.js";
 import { lruSet } from "./lru.js";
-import { iget, peekInodeMetadata, readInodeMetadata } from "./metadata.js";
+import { peekInodeMetadata, readInodeMetadata } from "./metadata.js";
 
 /**
  * Per-mount state of the compressed read path: inodes' map headers, decoders, and a
@@ -414,9 +414,9 @@ async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]
  * whatever the image says.
  */
 async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from: number, to: number, into: Uint8Array): Promise<void> {
-  const packedNid = ctx.sb.packedNid;
-  if (!packedNid || inode.nid === packedNid) throw corrupted("fragment without a usable packed inode", nidWhere(inode));
-  const packed = ctx.packed ?? (ctx.packed = await iget(ctx, packedNid));
+  // As the kernel: the packed inode is there only on an image with the fragments feature.
+  const packed = ctx.packed;
+  if (!packed || inode.nid === packed.nid) throw corrupted("fragment without a usable packed inode", nidWhere(inode));
   if (ext.physical + ext.length > packed.size) throw corrupted("fragment beyond the packed inode", nidWhere(inode));
   await readData(ctx, packed, ext.physical + (from - ext.logical), to - from, true, into);
 }

@@ -22,7 +22,7 @@ import {
 } from "@erofs-ts/xattr";
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
-import { iget, readInodeMetadata, readMetadata } from "./metadata.js";
+import { readInodeMetadata, readMetadata } from "./metadata.js";
 
 const NAME_MAX = 255;
 
@@ -46,17 +46,19 @@ export class XattrAccess {
     if (sb.xattrPrefixCount) this.#prefixes = await this.#loadPrefixes();
   }
 
-  /** The long-prefix table: plain on the device, or inside the metabox or packed inode. */
+  /**
+   * The long-prefix table: inside the metabox on an image with one, else inside the packed
+   * inode where the mount has one (the fragments feature), else (or when marked plain) on
+   * the device itself, as the kernel looks for it.
+   */
   async #loadPrefixes(): Promise<LongPrefix[]> {
     const ctx = this.#ctx;
     const sb = ctx.sb;
     let read: (off: number, len: number) => Promise<Uint8Array>;
-    if (sb.featureCompat & COMPAT.PLAIN_XATTR_PFX) {
+    const holder = sb.featureCompat & COMPAT.PLAIN_XATTR_PFX ? undefined : (ctx.metabox ?? ctx.packed);
+    if (!holder) {
       read = (off, len) => readMetadata(ctx, off, len, false);
     } else {
-      const nid = sb.metaboxNid || sb.packedNid;
-      if (!nid) throw corrupted("long xattr prefixes without a packed inode", "xattr prefixes");
-      const holder = await iget(ctx, nid);
       read = async (off, len) => {
         if (off + len > holder.size) throw corrupted("long xattr prefix past its inode", "xattr prefixes");
         return readData(ctx, holder, off, len);

@@ -55,6 +55,21 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     expect(theirs.filter((line) => line.endsWith(" EUCLEAN"))).toHaveLength(big.length);
   });
 
+  it("corpus/lz4-fragments-dedupe without the superblock's fragments feature: its fragments fail EUCLEAN (no packed inode is loaded), the rest read, as on a kernel mount", async () => {
+    const image = join(corpus!, "lz4-fragments-dedupe.erofs");
+    const { paths, compressed } = await compressedFiles(image);
+    expect(compressed.some((f) => f.advise & ADVISE.FRAGMENT_PCLUSTER)).toBe(true);
+    const bytes = Buffer.from(readFileSync(image));
+    const at = EROFS_SUPER_OFFSET + FEATURE_INCOMPAT_FIELD;
+    bytes.writeUInt32LE(bytes.readUInt32LE(at) & ~INCOMPAT.FRAGMENTS, at);
+    const damaged = join(work, "no-fragments.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+
+    const theirs = kernelAnswers(damaged, paths);
+    expect(await ourAnswers(damaged, paths)).toEqual(theirs);
+    expect(theirs.filter((line) => line.endsWith(" EUCLEAN")).length).toBeGreaterThan(0);
+  });
+
   it("an unknown HEAD2 algorithm in one file's map header, which none of its extents uses: the file reads, as on a kernel mount (kernel 6.18 checks algorithms per extent only)", async () => {
     const image = join(corpus!, "lz4hc-bigpcluster.erofs");
     const { paths, compressed } = await compressedFiles(image);
