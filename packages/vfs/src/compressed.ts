@@ -493,18 +493,26 @@ async function readAndDecode(ctx: MountContext, inode: Inode, ext: ZExtent, out:
   await decodeStored(ctx, inode, ext, raw, out);
 }
 
+/**
+ * A stored pcluster shorter than its extent: the kernel's stored transforms refuse output
+ * longer than their input as unsupported (EOPNOTSUPP), not as corruption.
+ */
+function storedTooShort(inode: Inode): ErofsError {
+  return unsupported("stored pcluster shorter than its extent", nidWhere(inode));
+}
+
 /** decodeExtent once the pcluster's bytes are at hand. */
 function decodeStored(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8Array, out: Uint8Array): void | Promise<void> {
   const n = out.length;
   if (ext.algorithm === ALG_SHIFTED) {
-    if (ext.length > raw.length) throw corrupted("stored pcluster shorter than its extent", nidWhere(inode));
+    if (ext.length > raw.length) throw storedTooShort(inode);
     out.set(raw.subarray(0, n));
     return;
   }
   if (ext.algorithm === ALG_INTERLACED) {
     const bs = ctx.sb.blockSize;
     // Stored block rotated so that the extent's first byte sits at its in-block offset.
-    if (ext.length > raw.length) throw corrupted("stored pcluster shorter than its extent", nidWhere(inode));
+    if (ext.length > raw.length) throw storedTooShort(inode);
     if (raw.length > bs) throw unsupported("interlaced pcluster larger than a block", nidWhere(inode));
     const skip = ext.logical % bs;
     const right = Math.min(bs - skip, ext.length);
