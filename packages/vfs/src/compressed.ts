@@ -1,6 +1,7 @@
 import {
   ALG_INTERLACED,
   ALG_SHIFTED,
+  COMPRESSION,
   ErofsError,
   INCOMPAT,
   corrupted,
@@ -218,7 +219,8 @@ export async function fillCompressed(
 ): Promise<Uint8Array> {
   // `into` (the caller's buffer, end - start bytes) may hold old bytes: holes are cleared.
   const out = into ?? new Uint8Array(end - start);
-  const extents: ZExtent[] = [];
+  const pageAtATime = inode.nid === ctx.packed?.nid || inode.nid === ctx.metabox?.nid;
+  const extents: WholeRead[] = [];
   for (let pos = Math.max(start, needFrom); pos < end; ) {
     const ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
     if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, nidWhere(inode));
@@ -230,7 +232,7 @@ export async function fillCompressed(
       const twoFormats = prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm;
       if (twoFormats || (ctx.compressed.mixedFormat.size && ctx.compressed.mixedFormat.has(ext.physical))) refuseMixedFormat(ctx.compressed, inode, prev, ext);
     }
-    extents.push(ext);
+    extents.push(pageAtATime && readsMore(ctx, inode, ext) ? { ...ext, fullMapped: true, readMore: true as const } : ext);
     pos = Math.min(end, ext.logical + ext.length);
   }
   const { raws, buffers } = await readPclusters(ctx, inode, extents);
@@ -256,7 +258,7 @@ export async function fillCompressed(
       if (to === ext.logical + ext.length) recentDrop(ctx, recentKey(inode, ext));
     } else if (inside) {
       jobs.push({ ext, raw: raws[i], target: out.subarray(ext.logical - start, ext.logical - start + ext.length) });
-    } else if (prefixIsCheap(ext)) {
+    } else if (prefixIsCheap(ext) && !ext.readMore) {
       // Straddles the range: only the prefix up to the range's end is decoded, as the
       // kernel decodes partially, and nothing is kept. At the range's end (the page it
       // shares with the extent before) the next fill decodes it whole; at its start (that
@@ -295,6 +297,25 @@ export async function fillCompressed(
   ctx.scratch.release(buffers);
   for (const j of jobs) j.then?.();
   return out;
+}
+
+/** An extent the kernel maps to its end for a page it reads (see readsMore). */
+interface WholeRead extends ZExtent {
+  readonly readMore?: true;
+}
+
+/**
+ * The kernel reads the packed inode and the metabox a page at a time (read_folio), and
+ * for such a read it maps the extent under the page to its end where it can (READMORE):
+ * a 48-bit layout's extents always, LZMA, DEFLATE and Zstandard ones of a block or more.
+ * It then decodes the extent whole, its stream's end checked: damage anywhere in such a
+ * pcluster fails every page of it, however little of it a read wants.
+ */
+function readsMore(ctx: MountContext, inode: Inode, ext: ZExtent): boolean {
+  if (ext.kind !== "encoded" && ext.kind !== "inline") return false;
+  if (ctx.compressed.zinfo.get(inode.nid)?.encodedExtents) return true;
+  const a = ext.algorithm;
+  return (a === COMPRESSION.LZMA || a === COMPRESSION.DEFLATE || a === COMPRESSION.ZSTD) && ext.length >= ctx.sb.blockSize;
 }
 
 /**

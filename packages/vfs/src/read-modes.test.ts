@@ -122,19 +122,24 @@ async function filesByPath(fs: ErofsFs): Promise<Map<string, Inode>> {
 /**
  * A fill ending inside an extent (the page it shares with the extent before): LZ4 and
  * LZMA decode just the prefix the fill needs and keep nothing, zstd and deflate (whose
- * decoders produce whole pclusters) decode it whole and keep it for the next fill. Either
+ * decoders produce whole pclusters) decode it whole and keep it for the next fill. LZMA
+ * extents of the packed inode are the exception: the kernel reads that inode a page at a
+ * time and decodes such an extent whole for any page of it, and so does the vfs. Either
  * way every file of app-a reads, in chunks that end in the middle of extents, as the
  * kernel reads it (not as app-a-plain: two files of app-a-zstd differ from it, in the
  * kernel's reading too). A kept extent goes once a fill has taken its last bytes.
  */
 describe.skipIf(!corpus)("extents that straddle a fill's end", () => {
-  const variants: Array<[string, boolean]> = [
-    ["lz4", false],
-    ["lzma", false],
-    ["zstd", true],
-    ["deflate", true],
+  // The most extents left kept after reading every file: the packed inode's, whose
+  // fragments are read out of order (measured: zstd and deflate at most 4, lzma 5).
+  const variants: Array<[string, number]> = [
+    ["lz4", 0],
+    ["lzma", 8],
+    ["zstd", 4],
+    ["deflate", 4],
   ];
-  for (const [codec, keepsWhole] of variants) {
+  for (const [codec, keptAtMost] of variants) {
+    const keepsWhole = keptAtMost > 0;
     it(`app-a-${codec}: ${keepsWhole ? "kept whole for the next fill" : "only the prefix is decoded, nothing kept"}`, async (t) => {
       const image = join(corpus!, `real/app-a-${codec}.erofs`);
       const kernel = KernelMount.tryMount(image);
@@ -150,10 +155,10 @@ describe.skipIf(!corpus)("extents that straddle a fill's end", () => {
         const kept = fs.cacheStats().decodedExtents;
         if (keepsWhole) {
           // Each file's extents went as the reads passed their ends; what stays are the
-          // packed inode's, whose fragments are read out of order. Kept until the budget
-          // pushed them out, they were 137 (zstd) and 160 (deflate): all 32 MiB of it.
+          // packed inode's. Kept until the budget pushed them out, they were 137 (zstd)
+          // and 160 (deflate): all 32 MiB of it.
           expect(kept.extents).toBeGreaterThan(0);
-          expect(kept.extents).toBeLessThanOrEqual(4);
+          expect(kept.extents).toBeLessThanOrEqual(keptAtMost);
         } else {
           expect(kept).toMatchObject({ extents: 0, bytes: 0 });
         }
