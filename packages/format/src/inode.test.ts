@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ErofsError, nidToIno, parseInode, parseSuperblock } from "./index.js";
+import { ErofsError, INCOMPAT, nidToIno, parseInode, parseSuperblock } from "./index.js";
 import { buildSuperblock } from "./test-image.test-helper.js";
 
 const sb = parseSuperblock(buildSuperblock({}));
@@ -72,10 +72,17 @@ describe("parseInode", () => {
 });
 
 describe("nidToIno", () => {
-  it("keeps small nids and folds the metabox bit to bit 31", () => {
-    expect(nidToIno(36n)).toBe(36n);
-    expect(nidToIno(1n << 63n)).toBe(1n << 31n);
-    expect(nidToIno((1n << 63n) | 5n)).toBe((1n << 31n) | 5n);
-    expect(nidToIno(1n << 32n)).toBe(1n << 33n);
+  it("on an image with a metabox: keeps small nids and folds the metabox bit to bit 31", () => {
+    const withMetabox = { ...sb, featureIncompat: sb.featureIncompat | INCOMPAT.METABOX };
+    expect(nidToIno(36n, withMetabox)).toBe(36n);
+    expect(nidToIno(1n << 63n, withMetabox)).toBe(1n << 31n);
+    expect(nidToIno((1n << 63n) | 5n, withMetabox)).toBe((1n << 31n) | 5n);
+    expect(nidToIno(1n << 32n, withMetabox)).toBe(1n << 33n);
+  });
+
+  it("without a metabox: the nid itself, as the kernel reports it", () => {
+    expect(sb.featureIncompat & INCOMPAT.METABOX).toBe(0);
+    expect(nidToIno(1n << 32n, sb)).toBe(1n << 32n);
+    expect(nidToIno((1n << 59n) | 44n, sb)).toBe((1n << 59n) | 44n);
   });
 });

@@ -176,7 +176,7 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
   const xattrSize = xattrIbodySize(xattrIcount);
   return {
     nid,
-    ino: nidToIno(nid),
+    ino: nidToIno(nid, sb),
     extended,
     inodeSize,
     datalayout,

@@ -1,4 +1,4 @@
-import { EROFS_ISLOT_BITS, NID_MASK, NID_METABOX_BIT } from "./constants.js";
+import { EROFS_ISLOT_BITS, INCOMPAT, NID_MASK, NID_METABOX_BIT } from "./constants.js";
 import type { Superblock } from "./superblock.js";
 
 /** True when the nid's bit 63 puts the inode inside the metabox inode's data. */
@@ -7,11 +7,12 @@ export function nidInMetabox(nid: bigint): boolean {
 }
 
 /**
- * The inode number the kernel reports for a nid (erofs_nid_to_ino64): the metabox bit
- * moves from bit 63 down to bit 31 and the high half shifts up one, so ordinary nids
- * below 2^31 keep their value.
+ * The inode number the kernel reports for a nid (erofs_nid_to_ino64): the nid itself,
+ * except on an image with a metabox, where the metabox bit moves from bit 63 down to bit
+ * 31 and the high half shifts up one, so ordinary nids below 2^31 keep their value.
  */
-export function nidToIno(nid: bigint): bigint {
+export function nidToIno(nid: bigint, sb: Superblock): bigint {
+  if (!(sb.featureIncompat & INCOMPAT.METABOX)) return nid;
   const high = (nid << 1n) & 0xffff_ffff_0000_0000n;
   const low = nid & 0x7fff_ffffn;
   return high | low | ((nid >> NID_METABOX_BIT) << 31n);
@@ -23,10 +24,14 @@ export interface InodeLocation {
   readonly offset: number;
 }
 
+/**
+ * Where the inode of `nid` sits. As the kernel's erofs_iloc, in 64-bit arithmetic: a nid
+ * whose slot offset overflows wraps around (a flipped high bit can land on a real inode).
+ */
 export function inodeLocation(sb: Superblock, nid: bigint): InodeLocation {
   const inMetabox = nidInMetabox(nid);
-  const slot = (nid & NID_MASK) << BigInt(EROFS_ISLOT_BITS);
+  const slot = BigInt.asUintN(64, (nid & NID_MASK) << BigInt(EROFS_ISLOT_BITS));
   const base = inMetabox ? 0n : BigInt(sb.metaBlkaddr) << BigInt(sb.blockSizeBits);
-  const offset = base + slot;
+  const offset = BigInt.asUintN(64, base + slot);
   return { inMetabox, offset: offset > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(offset) };
 }

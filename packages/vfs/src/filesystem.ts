@@ -217,7 +217,7 @@ export class ErofsFs {
       const part = await readDirEntriesFrom(this.#ctx, dir, position, max - out.length);
       if (part.length === 0) break;
       for (const { entry: e, next } of part) {
-        if (options.dots || !(isDot(e.name) || isDotDot(e.name))) out.push({ name: e.name, nid: e.nid, ino: nidToIno(e.nid), fileType: e.fileType, next });
+        if (options.dots || !(isDot(e.name) || isDotDot(e.name))) out.push({ name: e.name, nid: e.nid, ino: nidToIno(e.nid, this.#ctx.sb), fileType: e.fileType, next });
       }
       position = part[part.length - 1]!.next;
     }

@@ -77,6 +77,19 @@ function inlineDirents(bytes: Buffer, inodes: InodeLocator, image: string, dir: 
  * `dir` must be stored inline after its inode, in one block, as small directories are.
  */
 export function repointEntry(image: string, out: string, dir: string, name: string, target: string): string {
+  return rewriteEntryNid(image, out, dir, name, (_, inodes) => inodes.nid(target));
+}
+
+/**
+ * A copy of `image`, written to `out`, whose entry `dir/name` holds the nid `renumber`
+ * makes of its own (a bit flipped, say), whether or not an inode is there. `dir` must be
+ * stored inline, as for repointEntry.
+ */
+export function renumberEntry(image: string, out: string, dir: string, name: string, renumber: (nid: bigint) => bigint): string {
+  return rewriteEntryNid(image, out, dir, name, renumber);
+}
+
+function rewriteEntryNid(image: string, out: string, dir: string, name: string, next: (nid: bigint, inodes: InodeLocator) => bigint): string {
   const bytes = readFileSync(image);
   const inodes = new InodeLocator(image, bytes);
   const { tail, entries } = inlineDirents(bytes, inodes, image, dir);
@@ -84,7 +97,7 @@ export function repointEntry(image: string, out: string, dir: string, name: stri
   for (let i = 0; i < entries; i++) {
     const entry = tail + i * DIRENT_SIZE;
     if (bytes.readBigUInt64LE(entry) !== from) continue;
-    bytes.writeBigUInt64LE(inodes.nid(target), entry);
+    bytes.writeBigUInt64LE(next(from, inodes), entry);
     writeFileSync(out, resealSuperblock(bytes));
     return out;
   }
