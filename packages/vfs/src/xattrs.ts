@@ -15,6 +15,7 @@ import {
   parseXattrIbody,
   splitName,
   xattrEntrySize,
+  xattrIbodyHeaderSize,
   type Hash32,
   type LongPrefix,
   type XattrEntry,
@@ -80,8 +81,12 @@ export class XattrAccess {
     const where = `nid ${inode.nid}`;
     if (inode.xattrSize === 0) return EMPTY_IBODY;
     checkXattrIbodySize(inode.xattrSize, where);
-    const bytes = await readInodeMetadata(this.#ctx, inode, inode.payloadOffset - inode.xattrSize, inode.xattrSize);
-    return parseXattrIbody(bytes, where);
+    const start = inode.payloadOffset - inode.xattrSize;
+    let bytes = await readInodeMetadata(this.#ctx, inode, start, inode.xattrSize);
+    // Shared ids that overflow the body are read on past it, as the kernel reads them.
+    const headerSize = xattrIbodyHeaderSize(bytes);
+    if (headerSize > bytes.length) bytes = await readInodeMetadata(this.#ctx, inode, start, headerSize);
+    return parseXattrIbody(bytes, where, inode.xattrSize);
   }
 
   async #sharedEntry(id: number): Promise<XattrEntry> {

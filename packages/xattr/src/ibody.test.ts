@@ -1,7 +1,7 @@
 import { ErofsError } from "@erofs-ts/format";
 import { describe, expect, it } from "vitest";
 import { dec, entryBytes, ibodyBytes } from "./xattr.test-helper.js";
-import { EMPTY_IBODY, XATTR_ENTRY_HEADER_SIZE, XATTR_IBODY_HEADER_SIZE, parseXattrEntry, parseXattrIbody, xattrEntrySize } from "./index.js";
+import { EMPTY_IBODY, XATTR_ENTRY_HEADER_SIZE, XATTR_IBODY_HEADER_SIZE, parseXattrEntry, parseXattrIbody, xattrEntrySize, xattrIbodyHeaderSize } from "./index.js";
 
 function code(fn: () => unknown): string {
   try {
@@ -70,7 +70,16 @@ describe("parseXattrIbody", () => {
     expect(code(() => parseXattrIbody(new Uint8Array(8), "nid 1"))).toBe("EFSCORRUPTED");
   });
 
-  it("more shared ids than the body holds is corrupt", () => {
+  it("shared ids that overflow the body are read from the bytes given after it, and leave no inline entries (as the kernel)", () => {
+    const bytes = ibodyBytes(0, [1, 2, 3], [entryBytes(1, "x", "")]);
+    // A body of 16 bytes: the header and one id; the other two lie after it.
+    const x = parseXattrIbody(bytes, "nid 1", 16);
+    expect(xattrIbodyHeaderSize(bytes)).toBe(24);
+    expect(x.sharedIds).toEqual([1, 2, 3]);
+    expect(x.inline).toEqual([]);
+  });
+
+  it("more shared ids than the body holds, given the body alone, is corrupt", () => {
     const body = ibodyBytes(0, [1, 2], []);
     body[4] = 3;
     expect(code(() => parseXattrIbody(body, "nid 1"))).toBe("EFSCORRUPTED");

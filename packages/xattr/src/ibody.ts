@@ -1,4 +1,4 @@
-import { ByteReader, corrupted, unsupported } from "@erofs-ts/format";
+import { ByteReader, ErofsError, corrupted, unsupported } from "@erofs-ts/format";
 import { parseXattrEntry, type XattrEntry } from "./entry.js";
 
 /** struct erofs_xattr_ibody_header: le32 name filter, u8 shared count, 7 reserved bytes. */
@@ -26,26 +26,39 @@ export function checkXattrIbodySize(size: number, where: string): void {
 }
 
 /**
- * Decodes exactly the inode's xattr body (i_xattr_icount → 12 + 4 * (icount - 1) bytes).
- * As the kernel: a body of only the header is an unsupported layout, and an entry running
- * past the body's end is corruption.
+ * How many bytes from the body's start its header and shared ids take (from its first 5
+ * bytes). The count may claim more than the body holds: the kernel reads those ids from
+ * the bytes after the body, so a reader gives parseXattrIbody at least this many.
  */
-export function parseXattrIbody(bytes: Uint8Array, where: string): XattrIbody {
-  if (bytes.length === 0) return EMPTY_IBODY;
-  checkXattrIbodySize(bytes.length, where);
+export function xattrIbodyHeaderSize(bytes: Uint8Array): number {
+  return XATTR_IBODY_HEADER_SIZE + 4 * bytes[4]!;
+}
+
+/**
+ * Decodes the inode's xattr body (i_xattr_icount → `bodySize` = 12 + 4 * (icount - 1)
+ * bytes) from `bytes`, its first bytes and (where its shared ids overflow it) those after
+ * it. As the kernel: a body of only the header is an unsupported layout, an entry running
+ * past the body's end is corruption, and shared ids that overflow the body are read on
+ * past it, leaving no inline entries.
+ */
+export function parseXattrIbody(bytes: Uint8Array, where: string, bodySize = bytes.length): XattrIbody {
+  if (bodySize === 0) return EMPTY_IBODY;
+  checkXattrIbodySize(bodySize, where);
+  if (bytes.length < bodySize) throw new ErofsError("EINVAL", `xattr body of ${bodySize} bytes given as ${bytes.length}`, where);
   const r = new ByteReader(bytes, `xattrs of ${where}`);
   const nameFilter = r.u32(0);
   const sharedCount = r.u8(4);
-  const headerSize = XATTR_IBODY_HEADER_SIZE + 4 * sharedCount;
+  const headerSize = xattrIbodyHeaderSize(bytes);
+  // Given the body alone, ids past it cannot be read: the body is taken as corrupt.
   if (headerSize > bytes.length) throw corrupted(`${sharedCount} shared xattrs overflow the xattr body`, where);
   const sharedIds: number[] = [];
   for (let i = 0; i < sharedCount; i++) sharedIds.push(r.u32(XATTR_IBODY_HEADER_SIZE + 4 * i));
   const inline: XattrEntry[] = [];
   // Each entry is at least 4 bytes, so the body's size bounds the loop.
-  for (let at = headerSize; at < bytes.length; ) {
-    if (bytes.length - at < 4) throw corrupted("xattr entry header past the xattr body", where);
+  for (let at = headerSize; at < bodySize; ) {
+    if (bodySize - at < 4) throw corrupted("xattr entry header past the xattr body", where);
     const { entry, size } = parseXattrEntry(bytes, at, `xattrs of ${where}`);
-    if (at + size > bytes.length) throw corrupted("xattr entry beyond the xattr body", where);
+    if (at + size > bodySize) throw corrupted("xattr entry beyond the xattr body", where);
     inline.push(entry);
     at += size;
   }
