@@ -92,6 +92,10 @@ export interface ZExtent {
   readonly fullMapped: boolean;
 }
 
+function bigMin(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
+
 /**
  * Reads the map header and, for tail-packed or fragment tails, where the tail extent
  * starts. `peek` (optional) gives metadata already in memory without a read.
@@ -101,8 +105,9 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
   const h = new ByteReader(await read(headerOffset(inode), 8), `map header of ${where}`);
   if (h.u8(7) & 0x80) {
     // Whole file in the packed inode: the other 63 bits are its offset there.
-    const off = (h.u64(0) ^ (1n << 63n));
-    if (off > BigInt(Number.MAX_SAFE_INTEGER)) throw corrupted("fragment offset out of range", where);
+    // An offset past 2^53 is past any packed inode, where the kernel reads zeros: kept as
+    // the largest exact number, still past it.
+    const off = bigMin(h.u64(0) ^ (1n << 63n), BigInt(Number.MAX_SAFE_INTEGER));
     return {
       advise: ADVISE.FRAGMENT_PCLUSTER, lclusterBits: sb.blockSizeBits, algorithms: [0, 0], wholeFragment: true,
       fragmentOffset: Number(off), idataSize: 0, idataOffset: 0, tailHeadLcn: 0, encodedExtents: false, extents: 0,
@@ -140,7 +145,7 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
     if (idataSize) idataOffset = first.nextPackOffset;
     if (advise & ADVISE.FRAGMENT_PCLUSTER && inode.datalayout === DATALAYOUT.COMPRESSED_FULL) {
       // Full indexes keep a 64-bit fragment offset: the high half in the head's blkaddr.
-      fragmentOffset += head.pblk * 0x1_0000_0000;
+      fragmentOffset = Math.min(fragmentOffset + head.pblk * 0x1_0000_0000, Number.MAX_SAFE_INTEGER);
     }
   }
   return { advise, lclusterBits, algorithms, wholeFragment: false, fragmentOffset, idataSize, idataOffset, tailHeadLcn, encodedExtents: false, extents: 0 };

@@ -438,8 +438,11 @@ async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from:
   // As the kernel: the packed inode is there only on an image with the fragments feature.
   const packed = ctx.packed;
   if (!packed || inode.nid === packed.nid) throw corrupted("fragment without a usable packed inode", nidWhere(inode));
-  if (ext.physical + ext.length > packed.size) throw corrupted("fragment beyond the packed inode", nidWhere(inode));
-  await readData(ctx, packed, ext.physical + (from - ext.logical), to - from, true, into);
+  // Past the packed inode's size the kernel's page cache of it holds zeros.
+  const at = ext.physical + (from - ext.logical);
+  const within = Math.max(0, Math.min(to - from, packed.size - at));
+  if (within > 0) await readData(ctx, packed, at, within, true, into);
+  if (within < to - from) into.fill(0, within, to - from);
 }
 
 /** `length` bytes from the mount's scratch pool (stale contents), or new ones above its largest size. */

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { KernelMount } from "@erofs-ts/testkit";
@@ -66,4 +67,23 @@ export function kernelAnswers(image: string, paths: readonly Buffer[]): string[]
       k.unmount();
     }
   });
+}
+
+/** listxattr on a kernel mount, as "names" (sorted) or "errno N". */
+export function kernelList(path: string): string {
+  const script = "import os, sys\ntry: print(','.join(sorted(os.listxattr(sys.argv[1], follow_symlinks=False))))\nexcept OSError as e: print('errno', e.errno)";
+  return spawnSync("/usr/bin/python3", ["-c", script, path], { encoding: "utf8" }).stdout.trim();
+}
+
+/** listxattr through the vfs, as kernelList answers it. */
+export async function ourList(image: string, path: string): Promise<string> {
+  const fs = await mount(image);
+  try {
+    const names = await fs.listxattr(await fs.lookup(path));
+    return names.map((n) => Buffer.from(n).toString("latin1")).sort().join(",");
+  } catch (e) {
+    return ErofsError.isInstance(e) ? `errno ${e.errno}` : String(e);
+  } finally {
+    await fs.unmount();
+  }
 }

@@ -327,9 +327,17 @@ export class ErofsFs {
   }
 
   /**
+   * How many metadata reads reached past the end of the image, where they read zeros as
+   * the kernel's do: an image cut short (fsck reports it).
+   */
+  get metadataReadsPastEnd(): number {
+    return this.#ctx.meta.pastEnd;
+  }
+
+  /**
    * The mount's caches: file pages, metadata blocks, the packed inode's pages, and whole
-   * decoded extents kept for the page they share with the next fill (zstd and deflate
-   * only: other codecs decode just the prefix a fill needs).
+   * decoded extents kept for the page they share with the next fill (zstd and deflate,
+   * and the packed inode's LZMA: other codecs decode just the prefix a fill needs).
    */
   cacheStats(): { data: CacheStats; metadata: CacheStats; packed: CacheStats; decodedExtents: DecodedExtentStats; scratchBytes: number; inodes: number } {
     const c = this.#ctx.compressed;

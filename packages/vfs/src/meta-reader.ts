@@ -2,10 +2,18 @@ import { ErofsError, type MetaSpan } from "@erofs-ts/format";
 import type { BlockSource } from "@erofs-ts/blockdev";
 import { PageCache, type CacheOwner } from "@erofs-ts/ishare-cache";
 
+/** A loop device holds whole sectors of its file. */
+const SECTOR_SIZE = 512;
+
 /**
  * Reads metadata (inodes, dirents of inline dirs, xattrs, chunk tables) from the primary
  * device in whole blocks kept in a budgeted LRU cache, so walking a directory does not
  * re-read the same inode block per entry. Concurrent misses on one block share one read.
+ *
+ * Past the device's end it reads zeros, as the kernel's metadata reads do: they go
+ * through the block device's page cache, which zero-fills blocks past the device. The
+ * device is the image as a loop device shows it: its whole 512-byte sectors. Such reads
+ * are counted (pastEnd), for fsck to report.
  */
 export class MetaBlockReader {
   readonly #source: BlockSource;
@@ -13,10 +21,14 @@ export class MetaBlockReader {
   readonly #cache: PageCache;
   readonly #owner: CacheOwner;
   readonly #inflight = new Map<number, Promise<Uint8Array>>();
+  /** The bytes a loop device of the image holds: its whole sectors. */
+  readonly #size: number;
+  #pastEnd = 0;
 
   constructor(source: BlockSource, blockSize: number, budgetBytes: number) {
     this.#source = source;
     this.#blockSize = blockSize;
+    this.#size = source.size - (source.size % SECTOR_SIZE);
     // Without slabs: callers hold views of cached blocks across awaits, during which a
     // slab's frame could be given to another block.
     this.#cache = new PageCache({ budgetBytes, slabs: false });
@@ -29,9 +41,10 @@ export class MetaBlockReader {
    * and xattr lookup comes here) returns without an async frame or a suspension.
    */
   read(offset: number, length: number): Promise<Uint8Array> {
-    if (!Number.isSafeInteger(offset) || offset < 0 || offset + length > this.#source.size) {
-      return Promise.reject(new ErofsError("EFSCORRUPTED", `metadata at ${offset}+${length} beyond the end of the image`, this.#source.name));
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(offset + length)) {
+      return Promise.reject(new ErofsError("EFSCORRUPTED", `metadata at ${offset}+${length} beyond any image`, this.#source.name));
     }
+    if (offset + length > this.#size) return this.#readPastEnd(offset, length);
     const bs = this.#blockSize;
     const first = Math.floor(offset / bs);
     const last = Math.floor((offset + length - 1) / bs);
@@ -58,6 +71,18 @@ export class MetaBlockReader {
     into.bytes = block;
     into.start = first * bs;
     return true;
+  }
+
+  /** Metadata reads reaching past the device's end so far (each read as zeros there). */
+  get pastEnd(): number {
+    return this.#pastEnd;
+  }
+
+  async #readPastEnd(offset: number, length: number): Promise<Uint8Array> {
+    this.#pastEnd++;
+    const out = new Uint8Array(length);
+    if (offset < this.#size) out.set(await this.read(offset, this.#size - offset));
+    return out;
   }
 
   async #readSpanning(offset: number, length: number, first: number, last: number): Promise<Uint8Array> {
@@ -90,7 +115,7 @@ export class MetaBlockReader {
   async #load(index: number): Promise<Uint8Array> {
     const start = index * this.#blockSize;
     // The last block of a device may be partial (an fsoffset window, a tar); keep what exists.
-    const len = Math.min(this.#blockSize, this.#source.size - start);
+    const len = Math.min(this.#blockSize, this.#size - start);
     const block = new Uint8Array(len);
     await this.#source.read(block, start);
     this.#cache.put(this.#owner, index, block);

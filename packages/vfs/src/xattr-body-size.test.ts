@@ -1,11 +1,11 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ERRNO } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
-import { ErofsError, mount } from "./index.js";
+import { kernelList, ourList } from "./file-answers.test-helper.js";
+import { mount } from "./index.js";
 
 /**
  * What the kernel makes of an xattr body whose i_xattr_icount disagrees with its header.
@@ -19,24 +19,7 @@ if (!corpus) console.log(CORPUS_ABSENT);
 const work = mkdtempSync(join(tmpdir(), "vfs-xattr-body-size-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** listxattr on a kernel mount, as "names" (sorted) or "errno N". */
-function kernelList(path: string): string {
-  const script = "import os, sys\ntry: print(','.join(sorted(os.listxattr(sys.argv[1], follow_symlinks=False))))\nexcept OSError as e: print('errno', e.errno)";
-  return spawnSync("/usr/bin/python3", ["-c", script, path], { encoding: "utf8" }).stdout.trim();
-}
 
-/** listxattr through the vfs, as kernelList answers it. */
-async function ourList(image: string, path: string): Promise<string> {
-  const fs = await mount(image);
-  try {
-    const names = await fs.listxattr(await fs.lookup(path));
-    return names.map((n) => Buffer.from(n).toString("latin1")).sort().join(",");
-  } catch (e) {
-    return ErofsError.isInstance(e) ? `errno ${e.errno}` : String(e);
-  } finally {
-    await fs.unmount();
-  }
-}
 
 describe.skipIf(process.getuid?.() !== 0)("an xattr body whose shared ids overflow it", () => {
   it("fixtures/xattrs's file01 with i_xattr_icount cut to 2 (16 bytes, its 3 shared ids need 24): the shared names alone, as on a kernel mount", async () => {

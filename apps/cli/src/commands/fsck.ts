@@ -69,6 +69,12 @@ export const fsckCommand: Command = {
         ctx.report(where, err);
       }
     }
+    // Past its end an image reads as zeros, as on a kernel mount: the walk goes on, and
+    // the shortfall is reported here once.
+    if (fs.metadataReadsPastEnd > 0) {
+      counts.errors++;
+      ctx.report("/", new ErofsError("EFSCORRUPTED", `${fs.metadataReadsPastEnd} metadata reads past the end of the image (read as zeros)`));
+    }
     if (ctx.options.json) await ctx.out.line(toJson(counts));
     else {
       await ctx.out.line(
