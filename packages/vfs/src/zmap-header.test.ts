@@ -20,6 +20,16 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** feature_incompat in struct erofs_super_block. */
 const FEATURE_INCOMPAT_FIELD = 80;
 
+/** A copy of `image` (in the work directory, as `name`) without the incompat feature `bit`. */
+function withoutFeature(image: string, bit: number, name: string): string {
+  const bytes = Buffer.from(readFileSync(image));
+  const at = EROFS_SUPER_OFFSET + FEATURE_INCOMPAT_FIELD;
+  bytes.writeUInt32LE(bytes.readUInt32LE(at) & ~bit, at);
+  const out = join(work, name);
+  writeFileSync(out, resealSuperblock(bytes));
+  return out;
+}
+
 /** The image's files, and the compressed ones with their map headers' advise. */
 async function compressedFiles(image: string): Promise<{ paths: Buffer[]; compressed: { path: Buffer; inode: Inode; advise: number }[] }> {
   const bytes = readFileSync(image);
@@ -44,11 +54,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     const { paths, compressed } = await compressedFiles(image);
     const big = compressed.filter((f) => f.advise & (ADVISE.BIG_PCLUSTER_1 | ADVISE.BIG_PCLUSTER_2));
     expect(big.length).toBeGreaterThan(0);
-    const bytes = Buffer.from(readFileSync(image));
-    const at = EROFS_SUPER_OFFSET + FEATURE_INCOMPAT_FIELD;
-    bytes.writeUInt32LE(bytes.readUInt32LE(at) & ~INCOMPAT.BIG_PCLUSTER, at);
-    const damaged = join(work, "no-big-pcluster.erofs");
-    writeFileSync(damaged, resealSuperblock(bytes));
+    const damaged = withoutFeature(image, INCOMPAT.BIG_PCLUSTER, "no-big-pcluster.erofs");
 
     const theirs = kernelAnswers(damaged, paths);
     expect(await ourAnswers(damaged, paths)).toEqual(theirs);
@@ -59,11 +65,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     const image = join(corpus!, "lz4-fragments-dedupe.erofs");
     const { paths, compressed } = await compressedFiles(image);
     expect(compressed.some((f) => f.advise & ADVISE.FRAGMENT_PCLUSTER)).toBe(true);
-    const bytes = Buffer.from(readFileSync(image));
-    const at = EROFS_SUPER_OFFSET + FEATURE_INCOMPAT_FIELD;
-    bytes.writeUInt32LE(bytes.readUInt32LE(at) & ~INCOMPAT.FRAGMENTS, at);
-    const damaged = join(work, "no-fragments.erofs");
-    writeFileSync(damaged, resealSuperblock(bytes));
+    const damaged = withoutFeature(image, INCOMPAT.FRAGMENTS, "no-fragments.erofs");
 
     const theirs = kernelAnswers(damaged, paths);
     expect(await ourAnswers(damaged, paths)).toEqual(theirs);

@@ -8,15 +8,17 @@ import { filePaths, kernelAnswers, ourAnswers } from "./file-answers.test-helper
 import { mount } from "./index.js";
 
 /**
- * The kernel decodes a pcluster whole, checking where its stream ends, only for an extent
- * whose end it sees fully mapped: the next head inside the same lcluster. An extent that
- * ends at the end of the file is decoded as a prefix, so a file cut short by its i_size
- * reads as the first bytes of its content; a whole decode would find the stream longer
- * than the extent and fail.
+ * How the kernel decodes an extent, as seen on damaged images. It decodes a pcluster
+ * whole, checking where its stream ends, only for an extent whose end it sees fully
+ * mapped: the next head inside the same lcluster. An extent that ends at the end of the
+ * file is decoded as a prefix, so a file cut short by its i_size reads as the first bytes
+ * of its content; a whole decode would find the stream longer than the extent and fail.
+ * And a stored (uncompressed) pcluster asked to give more than it holds is refused as
+ * unsupported, EOPNOTSUPP, not as corruption.
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-partial-decode-"));
+const work = mkdtempSync(join(tmpdir(), "vfs-extent-decode-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe.skipIf(!corpus || process.getuid?.() !== 0)("extents decoded as a prefix, as the kernel decodes them", () => {
@@ -44,5 +46,25 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("extents decoded as a prefi
       expect(await ourAnswers(damaged, paths), `i_size ${size}`).toEqual(theirs);
       expect(theirs.filter((line) => !/ [0-9a-f]{64}$/.test(line)), `i_size ${size}`).toEqual([]);
     }
+  });
+});
+
+describe.skipIf(!corpus || process.getuid?.() !== 0)("a stored pcluster shorter than its extent", () => {
+  it("corpus/metacompress with its metabox inode's i_size grown a block: the inodes past the stored tail fail EOPNOTSUPP, as on a kernel mount", async () => {
+    const image = join(corpus!, "metacompress.erofs");
+    const fs = await mount(image);
+    const paths = await filePaths(fs, await fs.root());
+    const metabox = await fs.iget(fs.superblock.metaboxNid);
+    await fs.unmount();
+    const bytes = Buffer.from(readFileSync(image));
+    // i_size sits 8 bytes into either inode form.
+    const sizeAt = metabox.payloadOffset - metabox.xattrSize - metabox.inodeSize + 8;
+    bytes.writeUInt32LE(metabox.size + 4096, sizeAt);
+    const damaged = join(work, "metabox-grown.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+
+    const theirs = kernelAnswers(damaged, paths);
+    expect(await ourAnswers(damaged, paths)).toEqual(theirs);
+    expect(theirs.filter((line) => line.endsWith(" EOPNOTSUPP")).length).toBeGreaterThan(0);
   });
 });
