@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATALAYOUT } from "@erofs-ts/format";
-import { CORPUS_ABSENT, ensureCorpus, resealSuperblock } from "@erofs-ts/testkit";
-import { filePaths, kernelAnswers, ourAnswers } from "./file-answers.test-helper.js";
+import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
+import { filePaths, kernelAnswers, ourAnswers, withSize } from "./file-answers.test-helper.js";
 import { mount } from "./index.js";
 
 /**
@@ -35,13 +35,10 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("extents decoded as a prefi
     }
     await fs.unmount();
     expect(victim).toBeDefined();
-    // i_size sits 8 bytes into either inode form (le32 compact, le64 extended).
-    const sizeAt = victim!.payloadOffset - victim!.xattrSize - victim!.inodeSize + 8;
+    const bytes = readFileSync(image);
     for (const size of [1, 4097, 70000]) {
-      const bytes = Buffer.from(readFileSync(image));
-      bytes.writeUInt32LE(size, sizeAt);
       const damaged = join(work, `cut-${size}.erofs`);
-      writeFileSync(damaged, resealSuperblock(bytes));
+      writeFileSync(damaged, withSize(bytes, victim!, size));
       const theirs = kernelAnswers(damaged, paths);
       expect(await ourAnswers(damaged, paths), `i_size ${size}`).toEqual(theirs);
       expect(theirs.filter((line) => !/ [0-9a-f]{64}$/.test(line)), `i_size ${size}`).toEqual([]);
@@ -56,12 +53,8 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a stored pcluster shorter 
     const paths = await filePaths(fs, await fs.root());
     const metabox = await fs.iget(fs.superblock.metaboxNid);
     await fs.unmount();
-    const bytes = Buffer.from(readFileSync(image));
-    // i_size sits 8 bytes into either inode form.
-    const sizeAt = metabox.payloadOffset - metabox.xattrSize - metabox.inodeSize + 8;
-    bytes.writeUInt32LE(metabox.size + 4096, sizeAt);
     const damaged = join(work, "metabox-grown.erofs");
-    writeFileSync(damaged, resealSuperblock(bytes));
+    writeFileSync(damaged, withSize(readFileSync(image), metabox, metabox.size + 4096));
 
     const theirs = kernelAnswers(damaged, paths);
     expect(await ourAnswers(damaged, paths)).toEqual(theirs);

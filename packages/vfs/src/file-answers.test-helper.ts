@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { KernelMount } from "@erofs-ts/testkit";
+import { KernelMount, resealSuperblock } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
 /*
@@ -9,6 +9,19 @@ import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
  * file: its path and the sha256 of its content, or the error (EUCLEAN for the kernel's
  * errno 117, the vfs's EFSCORRUPTED).
  */
+
+/** Byte offset of an inode's on-disk header (its i_format). */
+export function inodeAt(inode: Inode): number {
+  return inode.payloadOffset - inode.xattrSize - inode.inodeSize;
+}
+
+/** A copy of `image` with the inode's i_size patched (32 or 64 bits, by inode form), resealed. */
+export function withSize(image: Uint8Array, inode: Inode, size: number): Buffer {
+  const b = Buffer.from(image);
+  if (inode.extended) b.writeBigUInt64LE(BigInt(size), inodeAt(inode) + 8);
+  else b.writeUInt32LE(size, inodeAt(inode) + 8);
+  return resealSuperblock(b);
+}
 
 const KERNEL_NAMES = new Map([
   [-117, "EUCLEAN"],

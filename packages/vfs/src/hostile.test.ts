@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { KernelMount, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
-import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
+import { withSize } from "./file-answers.test-helper.js";
+import { ErofsError, mount, type ErofsFs } from "./index.js";
 
 /**
  * Regression tests for what the fuzzer (tooling/fuzz) found: images patched in one field,
@@ -14,19 +15,6 @@ import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
  */
 const work = mkdtempSync(join(tmpdir(), "vfs-hostile-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** Byte offset of an inode's on-disk header (its i_format). */
-function inodeAt(inode: Inode): number {
-  return inode.payloadOffset - inode.xattrSize - inode.inodeSize;
-}
-
-/** Patches i_size (32 or 64 bits, by inode form). */
-function withSize(image: Uint8Array, inode: Inode, size: number): Buffer {
-  const b = Buffer.from(image);
-  if (inode.extended) b.writeBigUInt64LE(BigInt(size), inodeAt(inode) + 8);
-  else b.writeUInt32LE(size, inodeAt(inode) + 8);
-  return resealSuperblock(b);
-}
 
 async function outcome(p: Promise<unknown>): Promise<{ code: string; message: string; ms: number; value?: Uint8Array }> {
   const t0 = performance.now();

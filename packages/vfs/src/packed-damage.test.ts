@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadZInfo, mapCompressed } from "@erofs-ts/format";
+import { loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus } from "@erofs-ts/testkit";
-import { filePaths, kernelAnswers, ourAnswers } from "./file-answers.test-helper.js";
+import { filePaths, inodeAt, kernelAnswers, ourAnswers } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
 /**
@@ -19,6 +19,19 @@ if (!corpus) console.log(CORPUS_ABSENT);
 const work = mkdtempSync(join(tmpdir(), "vfs-packed-damage-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** The packed inode's extent holding byte `at(size)` of it, and the image's files. */
+async function packedExtent(image: string, bytes: Buffer, at: (size: number) => number): Promise<{ extent: ZExtent; paths: Buffer[] }> {
+  const fs = await mount(image);
+  try {
+    const packed = await fs.iget(fs.superblock.packedNid);
+    const read = async (offset: number, length: number) => bytes.subarray(offset, offset + length);
+    const extent = await mapCompressed(packed, fs.superblock, await loadZInfo(packed, fs.superblock, read), at(packed.size), read);
+    return { extent, paths: await filePaths(fs, await fs.root()) };
+  } finally {
+    await fs.unmount();
+  }
+}
+
 describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the packed inode, against the kernel", () => {
   it("corpus/lz4-allfragments with the packed inode's i_mode zeroed: the mount is refused, as the kernel's, which reads that inode at mount", async () => {
     const image = join(corpus!, "lz4-allfragments.erofs");
@@ -27,7 +40,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     await fs.unmount();
     const bytes = Buffer.from(readFileSync(image));
     // i_mode sits 4 bytes into either inode form, after i_format and i_xattr_icount.
-    bytes.writeUInt16LE(0, packed.payloadOffset - packed.xattrSize - packed.inodeSize + 4);
+    bytes.writeUInt16LE(0, inodeAt(packed) + 4);
     const damaged = join(work, "packed-mode.erofs");
     writeFileSync(damaged, bytes);
     const k = KernelMount.tryMount(damaged);
@@ -39,12 +52,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
   it("corpus/lz4-allfragments with the packed inode's last pcluster garbled: the same files read, and fail, as on a kernel mount", async () => {
     const image = join(corpus!, "lz4-allfragments.erofs");
     const bytes = readFileSync(image);
-    const fs = await mount(image);
-    const packed = await fs.iget(fs.superblock.packedNid);
-    const read = async (offset: number, length: number) => bytes.subarray(offset, offset + length);
-    const last = await mapCompressed(packed, fs.superblock, await loadZInfo(packed, fs.superblock, read), packed.size - 1, read);
-    const paths = await filePaths(fs, await fs.root());
-    await fs.unmount();
+    const { extent: last, paths } = await packedExtent(image, bytes, (size) => size - 1);
     expect(last.kind).toBe("encoded");
     // Every byte of the pcluster: no LZ4 stream survives it.
     const damagedBytes = Buffer.from(bytes);
@@ -60,17 +68,15 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     expect(failed).toBeGreaterThan(0);
     expect(failed).toBeLessThan(paths.length / 2);
   });
+
   it("corpus/lzma-big with bytes flipped late in its packed inode's one LZMA pcluster: every fragment fails, as on a kernel mount, which decodes that extent whole for any page of it", async () => {
     const image = join(corpus!, "lzma-big.erofs");
     const bytes = readFileSync(image);
-    const fs = await mount(image);
-    const packed = await fs.iget(fs.superblock.packedNid);
-    const read = async (offset: number, length: number) => bytes.subarray(offset, offset + length);
-    const first = await mapCompressed(packed, fs.superblock, await loadZInfo(packed, fs.superblock, read), 0, read);
+    const found = await packedExtent(image, bytes, () => 0);
+    const first = found.extent;
     // Every file read means decoding the 4 MiB extent (twice, for the vfs: widened, then
     // as asked): every eighth file keeps the test short.
-    const paths = (await filePaths(fs, await fs.root())).filter((_, i) => i % 8 === 0);
-    await fs.unmount();
+    const paths = found.paths.filter((_, i) => i % 8 === 0);
     expect(first.kind).toBe("encoded");
     // Far past the bytes the first fragments decode from.
     const damagedBytes = Buffer.from(bytes);
