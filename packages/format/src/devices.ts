@@ -1,3 +1,4 @@
+import { copyBytes } from "./bytes.js";
 import { ByteReader } from "./reader.js";
 
 /** struct erofs_deviceslot: 128 bytes in the device table (devt_slotoff * 128). */
@@ -14,7 +15,7 @@ export interface DeviceSlot {
 export function parseDeviceSlot(bytes: Uint8Array, is48bit: boolean, index: number): DeviceSlot {
   const r = new ByteReader(bytes, `device slot ${index}`);
   r.check(0, DEVICE_SLOT_SIZE);
-  const tag = bytes.slice(0, 64);
+  const tag = copyBytes(bytes, 0, 64);
   const nul = tag.indexOf(0);
   const hiBlocks = is48bit ? r.u16(72) : 0;
   const hiUniaddr = is48bit ? r.u16(74) : 0;

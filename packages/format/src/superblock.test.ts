@@ -115,6 +115,19 @@ describe("parseSuperblock", () => {
     expect(() => parseSuperblock(buildSuperblock({ checksum: 1234 }))).not.toThrow();
   });
 
+  it("leaves a Node Buffer it is given as it was, and keeps no view into it (Buffer's slice is a view)", () => {
+    const uuid = Array.from({ length: 16 }, (_, i) => i + 1);
+    const image = Buffer.from(buildSuperblock({ compat: COMPAT.SB_CHKSUM }));
+    image.set(uuid, 1024 + 48);
+    // Summed while the checksum field is still zero, as the kernel sums it.
+    image.writeUInt32LE(crc32c(0xffffffff, image.subarray(1024, 4096)), 1024 + 4);
+    const before = Buffer.from(image);
+    const sb = parseSuperblock(image);
+    expect(image.equals(before)).toBe(true);
+    image.fill(0xee, 1024 + 48, 1024 + 64);
+    expect([...sb.uuid]).toEqual(uuid);
+  });
+
   it("rejects an ishare prefix id beyond the prefix table", () => {
     const img = buildSuperblock({ compat: COMPAT.ISHARE_XATTRS, ishareId: 2, prefixCount: 2 });
     expect(codeOf(() => parseSuperblock(img))).toBe("EFSCORRUPTED");

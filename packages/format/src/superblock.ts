@@ -14,6 +14,7 @@ import {
 } from "./constants.js";
 import { crc32c } from "./crc32c.js";
 import { ErofsError, corrupted, unsupported } from "./errors.js";
+import { copyBytes } from "./bytes.js";
 import { ByteReader } from "./reader.js";
 import { PCLUSTER_MAX_SIZE } from "./zmap-layout.js";
 
@@ -158,8 +159,8 @@ export function parseSuperblock(image: Uint8Array): Superblock {
     primaryBlocks,
     metaBlkaddr: r.u32(at + 40),
     xattrBlkaddr: r.u32(at + 44),
-    uuid: image.slice(at + 48, at + 64),
-    volumeName: trimNul(image.slice(at + 64, at + 80)),
+    uuid: copyBytes(image, at + 48, at + 64),
+    volumeName: trimNul(copyBytes(image, at + 64, at + 80)),
     extraDevices,
     devtSlotOff: r.u16(at + 88),
     xattrPrefixCount,
@@ -181,7 +182,7 @@ export function superblockChecksum(image: Uint8Array, blockSize: number): number
   // block when blocks are no larger than 1 KiB), with the checksum field zeroed.
   const len = blockSize > EROFS_SUPER_OFFSET ? blockSize - EROFS_SUPER_OFFSET : blockSize;
   if (EROFS_SUPER_OFFSET + len > image.length) throw corrupted("superblock checksum range past end of image", WHERE);
-  const copy = image.slice(EROFS_SUPER_OFFSET, EROFS_SUPER_OFFSET + len);
+  const copy = copyBytes(image, EROFS_SUPER_OFFSET, EROFS_SUPER_OFFSET + len);
   copy[4] = copy[5] = copy[6] = copy[7] = 0;
   return crc32c(0xffffffff, copy);
 }
