@@ -39,6 +39,15 @@ function initial4bCount(ebase: number): number {
   return ((32 - (ebase % 32)) / 4) & 7;
 }
 
+/**
+ * How many compact indexes the kernel takes an inode to have: one per block of i_size,
+ * counted in 32 bits. An i_size of 2^44 bytes or more (4 KiB blocks) wraps the count,
+ * and lclusters past the wrapped count are refused (EINVAL) however large i_size is.
+ */
+function compactIndexCount(inode: Inode, sb: Superblock): number {
+  return Math.ceil(inode.size / sb.blockSize) % 2 ** 32;
+}
+
 /** 2B compact indexes after those: whole packs of 16 (when the inode uses 2B packs). */
 function compacted2bCount(ebase: number, totalIdx: number, advise: number): number {
   const initial4b = initial4bCount(ebase);
@@ -69,7 +78,7 @@ export function lclusterIndexRange(inode: Inode, sb: Superblock, advise: number,
     return [lo, lo + 16 + (Math.ceil(inode.size / 2 ** lclusterBits) + 1) * 8];
   }
   const ebase = lo + 8;
-  const totalIdx = Math.ceil(inode.size / sb.blockSize);
+  const totalIdx = compactIndexCount(inode, sb);
   const initial = Math.min(initial4bCount(ebase), totalIdx);
   const compacted = compacted2bCount(ebase, totalIdx, advise);
   const end = ebase + initial * 4 + compacted * 2 + (totalIdx - initial - compacted) * 4;
@@ -141,7 +150,7 @@ export class LclusterWalk {
   loadCompact(lcnIn: number, lookahead: boolean): Lcluster {
     const ebase = headerOffset(this.inode) + 8;
     const bits = this.lclusterBits;
-    const totalIdx = Math.ceil(this.inode.size / this.sb.blockSize);
+    const totalIdx = compactIndexCount(this.inode, this.sb);
     // EINVAL, not EFSCORRUPTED: what the kernel answers for this check, and so what a
     // read through a kernel mount of the image fails with.
     if (lcnIn >= totalIdx || bits > 14) throw new ErofsError("EINVAL", `compact lcluster ${lcnIn} out of range`, this.where);

@@ -1,7 +1,7 @@
 import { COMPRESSION_MAX, DATALAYOUT, INCOMPAT } from "./constants.js";
-import { corrupted, unsupported } from "./errors.js";
+import { ErofsError, corrupted, unsupported } from "./errors.js";
 import { nidWhere, type Inode } from "./inode.js";
-import { LclusterWalk, findHead, lclusterIndexRange } from "./lcluster-walk.js";
+import { LclusterWalk, findHead, lclusterIndexRange, type Lcluster } from "./lcluster-walk.js";
 import { settle, tryInMemory, type MetaPeek, type MetaRead, type MetaWindow } from "./meta-window.js";
 import { ByteReader } from "./reader.js";
 import { hasIncompat, type Superblock } from "./superblock.js";
@@ -209,7 +209,7 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
   const walk = new LclusterWalk(inode, sb, z.advise, z.lclusterBits, meta);
   const found = findHead(walk, ofs);
   const { head } = found;
-  let end = found.fullMapped ? found.end : walk.decompressedEnd(head, found.la);
+  let end = found.fullMapped ? found.end : extentEnd(walk, found, ofs);
   // decompressedEnd answers the file's size when no head follows.
   const fullMapped = end < inode.size && end % 2 ** z.lclusterBits !== 0;
   end = Math.min(end, inode.size);
@@ -238,6 +238,25 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
     algorithm = head.type === LCLUSTER.HEAD2 ? z.algorithms[1] : z.algorithms[0];
   }
   return { logical: la, length: end - la, kind, physical, physicalLength, algorithm, partialRef: head.partialRef, fullMapped };
+}
+
+/**
+ * Where the extent holding `ofs` ends: at the next head, found by walking the indexes on
+ * from its head, so that a pcluster is decoded once for all of its pages. The kernel maps
+ * a read only to the end of the lcluster holding `ofs` (found.end) and walks on only to
+ * read more. Where the walk on fails (an index past a wrapped count, a damaged one) or
+ * ends before `ofs` (a damaged head between), that narrower extent is what a kernel mount
+ * reads, as a prefix of its pcluster.
+ */
+function extentEnd(walk: LclusterWalk, found: { head: Lcluster; la: number; end: number }, ofs: number): number {
+  let end: number;
+  try {
+    end = walk.decompressedEnd(found.head, found.la);
+  } catch (e) {
+    if (!ErofsError.isInstance(e)) throw e; // a MetaMiss: the walk is resumed after a read
+    return found.end;
+  }
+  return end > ofs ? end : found.end;
 }
 
 /** The 48-bit layout's encoded extents (z_erofs_map_blocks_ext). */

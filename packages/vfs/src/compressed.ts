@@ -232,7 +232,13 @@ export async function fillCompressed(
       const twoFormats = prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm;
       if (twoFormats || (ctx.compressed.mixedFormat.size && ctx.compressed.mixedFormat.has(ext.physical))) refuseMixedFormat(ctx.compressed, inode, prev, ext);
     }
-    extents.push(pageAtATime && readsMore(ctx, inode, ext) ? { ...ext, fullMapped: true, readMore: true as const } : ext);
+    const wanted = pageAtATime && readsMore(ctx, inode, ext) ? { ...ext, fullMapped: true, readMore: true as const } : ext;
+    // A damaged index can map an extent one lcluster at a time (format's extentEnd, as the
+    // kernel maps a read): each a longer prefix of one pcluster. The last covers the ones
+    // before it, so the pcluster is decoded once per fill, not once per lcluster.
+    const last = extents[extents.length - 1];
+    if (last && last.kind === ext.kind && last.logical === ext.logical && last.physical === ext.physical) extents[extents.length - 1] = wanted;
+    else extents.push(wanted);
     pos = Math.min(end, ext.logical + ext.length);
   }
   const { raws, buffers } = await readPclusters(ctx, inode, extents);

@@ -15,6 +15,7 @@ import { ErofsError, mount, type ErofsFs } from "./index.js";
  */
 const work = mkdtempSync(join(tmpdir(), "vfs-hostile-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
+const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
 
 async function outcome(p: Promise<unknown>): Promise<{ code: string; message: string; ms: number; value?: Uint8Array }> {
   const t0 = performance.now();
@@ -41,7 +42,6 @@ describe("hostile sizes", () => {
     await fs.unmount();
   });
 
-  const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
   it.skipIf(!hasMkfs)("a compressed file with i_size 2^32-1 reads its real extents, and beyond them (its index past the image reads as zeros) what a kernel mount reads, fast", async () => {
     const tree = join(work, "ztree");
     mkdirSync(tree);
@@ -93,6 +93,41 @@ function kernelRead(path: string, at: number, length: number): string {
 }
 
 describe("errors the kernel names as it does", () => {
+  it.skipIf(!hasMkfs)("an i_size of 2^44 bytes or more wraps the kernel's 32-bit count of compact indexes: the lclusters inside the wrapped count read, the rest fail EINVAL, as on a kernel mount", async () => {
+    const tree = join(work, "wrap-tree");
+    mkdirSync(tree);
+    const text = Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i} of a compressible file\n`).join(""));
+    writeFileSync(join(tree, "big.txt"), text);
+    const img = join(work, "wrap.erofs");
+    // Extended inodes: a compact inode's i_size has 32 bits only.
+    expect(spawnSync("mkfs.erofs", ["-zlz4hc", "-T0", "--all-root", "-Eforce-inode-extended", img, tree]).status).toBe(0);
+    const image = readFileSync(img);
+    let fs = await mount(image);
+    const file = await fs.lookup("big.txt");
+    expect(file).toMatchObject({ extended: true, datalayout: DATALAYOUT.COMPRESSED_COMPACT });
+    await fs.unmount();
+    // 2^32 + 2 blocks of 4 KiB: the count wraps to 2.
+    const grown = join(work, "wrap-grown.erofs");
+    writeFileSync(grown, withSize(image, file, 2 ** 44 + 5000));
+    fs = await mount(grown);
+    const big = await fs.lookup("big.txt");
+    const k = KernelMount.tryMount(grown);
+    try {
+      const offsets = [0, 4096, 8192, 1 << 20, 2 ** 40, big.size - 100];
+      const ours: string[] = [];
+      for (const at of offsets) {
+        const o = await outcome(fs.read(big, at, 4096));
+        ours.push(`${at}: ${o.code === "ok" ? sha256Hex([o.value!]) : o.code}`);
+      }
+      // The two lclusters the count keeps hold the file's real first 8 KiB.
+      expect(ours.slice(0, 3)).toEqual([`0: ${sha256Hex([text.subarray(0, 4096)])}`, `4096: ${sha256Hex([text.subarray(4096, 8192)])}`, "8192: EINVAL"]);
+      if (k) expect(ours).toEqual(offsets.map((at) => `${at}: ${kernelRead(join(k.dir, "big.txt"), at, 4096)}`));
+    } finally {
+      k?.unmount();
+      await fs.unmount();
+    }
+  });
+
   it("a compact index claiming lclusters larger than the format allows fails reads with EINVAL, as a kernel mount does", async () => {
     const demo = join(repoRoot(), "fixtures/demo.erofs");
     const image = readFileSync(demo);

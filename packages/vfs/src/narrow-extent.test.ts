@@ -1,0 +1,90 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it, vi } from "vitest";
+import { DATALAYOUT, headerOffset, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
+import { KernelMount, resealSuperblock } from "@erofs-ts/testkit";
+import { mount } from "./index.js";
+
+/** Decodes of compressed pclusters in this file's mounts, counted through the codec factory. */
+const decodes = vi.hoisted(() => ({ count: 0 }));
+vi.mock("@erofs-ts/decompress", async (importOriginal) => {
+  const original = await importOriginal<typeof import("@erofs-ts/decompress")>();
+  return {
+    ...original,
+    createDecompressor: (...args: Parameters<typeof original.createDecompressor>) => {
+      const d = original.createDecompressor(...args);
+      const decode = d.decode.bind(d);
+      return { algorithm: d.algorithm, name: d.name, decode: (...a: Parameters<typeof decode>) => (decodes.count++, decode(...a)) };
+    },
+  };
+});
+
+const work = mkdtempSync(join(tmpdir(), "vfs-narrow-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
+
+/** The bytes [at, at + length) of a file on a kernel mount of `image`, or undefined without one. */
+function kernelBytes(image: string, path: string, at: number, length: number): Buffer | undefined {
+  const k = KernelMount.tryMount(image);
+  if (!k) return undefined;
+  const fd = openSync(join(k.dir, path), "r");
+  try {
+    const buf = Buffer.alloc(length);
+    return buf.subarray(0, readSync(fd, buf, 0, length, at));
+  } finally {
+    closeSync(fd);
+    k.unmount();
+  }
+}
+
+describe("an extent whose index is damaged inside it", () => {
+  it.skipIf(!hasMkfs)("a head claimed inside a long extent: the lclusters after it map back to the real head, as the kernel maps them, and one read decodes that pcluster once", async () => {
+    const tree = join(work, "tree");
+    mkdirSync(tree);
+    const text = Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i} of a compressible file\n`).join(""));
+    writeFileSync(join(tree, "big.txt"), text);
+    const img = join(work, "long.erofs");
+    // Full (8-byte) indexes, each patchable alone; 64 KiB pclusters make extents of ~100 lclusters.
+    expect(spawnSync("mkfs.erofs", ["-zlz4hc", "-C65536", "-T0", "--all-root", "-Elegacy-compress", img, tree]).status).toBe(0);
+    const image = readFileSync(img);
+    const sb = parseSuperblock(image);
+    let fs = await mount(image);
+    const file = await fs.lookup("big.txt");
+    await fs.unmount();
+    expect(file.datalayout).toBe(DATALAYOUT.COMPRESSED_FULL);
+    const read = async (o: number, l: number) => image.subarray(o, o + l);
+    const first = await mapCompressed(file, sb, await loadZInfo(file, sb, read), 0, read);
+    const lclusters = Math.floor(first.length / sb.blockSize);
+    expect(lclusters).toBeGreaterThan(40);
+    // Lcluster 20 made a head of its own (HEAD1, clusterofs 0, the extent's block), and
+    // lcluster 1's distance to the next head (delta1) pointed at it: the walk on from
+    // lcluster 0 now ends there, while the lclusters after it still reach lcluster 0 by
+    // their lookback distance (delta0).
+    const damaged = Buffer.from(image);
+    const indexAt = (lcn: number) => headerOffset(file) + 16 + lcn * 8;
+    damaged.writeUInt16LE(19, indexAt(1) + 6);
+    damaged.writeUInt16LE(1, indexAt(20));
+    damaged.writeUInt16LE(0, indexAt(20) + 2);
+    damaged.writeUInt32LE(first.physical / sb.blockSize, indexAt(20) + 4);
+    const patched = join(work, "long-damaged.erofs");
+    writeFileSync(patched, resealSuperblock(damaged));
+
+    // Lclusters 21 up to the extent's last whole one, in one read on a fresh mount.
+    const at = 21 * sb.blockSize;
+    const length = (lclusters - 21) * sb.blockSize;
+    fs = await mount(patched);
+    decodes.count = 0;
+    const got = await fs.read(await fs.lookup("big.txt"), at, length);
+    const decoded = decodes.count;
+    await fs.unmount();
+    // The real bytes: the pcluster decoded from its start, as long a prefix as the last
+    // lcluster asked for needs, once: not once per map of it (the first asked lcluster's
+    // and the last one's, each a prefix of the same pcluster).
+    expect(Buffer.from(got).equals(text.subarray(at, at + length))).toBe(true);
+    expect(decoded).toBe(1);
+    const kernel = kernelBytes(patched, "big.txt", at, length);
+    if (kernel) expect(kernel.equals(got)).toBe(true);
+  });
+});
