@@ -408,15 +408,7 @@ export class ErofsFuseServer {
     // on unfiltered (a getxattr of one the VFS refuses itself). The caller's /proc entry is
     // read only when there is a name to hide.
     if (names.some(isTrusted) && !hasCapSysAdmin(req.header.pid)) names = names.filter((n) => !isTrusted(n));
-    let total = 0;
-    for (const n of names) total += n.length + 1;
-    const list = new Uint8Array(total);
-    let pos = 0;
-    for (const n of names) {
-      list.set(n, pos);
-      pos += n.length + 1;
-    }
-    return sized(list, size);
+    return sized(xattrList(names), size);
   }
 
   /** ACCESS (only sent without default_permissions): mode bits against the caller. */
@@ -473,6 +465,30 @@ export class ErofsFuseServer {
 
 function isTrusted(name: Uint8Array): boolean {
   return xattrNamespaceOf(name) === XATTR_INDEX.TRUSTED;
+}
+
+/**
+ * The names as listxattr(2) answers them: each followed by a NUL. A damaged image can hold
+ * NULs inside names, which a kernel mount copies out as they are; the FUSE module refuses
+ * (EIO) a whole list in which any name is empty, so the empty ones such NULs make are left
+ * out and the rest is the kernel mount's list.
+ */
+function xattrList(names: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const n of names) total += n.length + 1;
+  const list = new Uint8Array(total);
+  let pos = 0;
+  for (const n of names) {
+    list.set(n, pos);
+    pos += n.length + 1;
+  }
+  if (!names.some((n) => n.includes(0))) return list;
+  // Keep a NUL only after a non-empty name: drops every empty name, and only those.
+  let kept = 0;
+  for (let i = 0; i < list.length; i++) {
+    if (list[i] !== 0 || (kept > 0 && list[kept - 1] !== 0)) list[kept++] = list[i]!;
+  }
+  return list.subarray(0, kept);
 }
 
 /** A value answered as GETXATTR/LISTXATTR do: its size for a size-0 probe, ERANGE if too big. */
