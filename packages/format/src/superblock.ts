@@ -174,15 +174,23 @@ export function parseSuperblock(image: Uint8Array): Superblock {
 }
 
 /**
+ * Where the bytes the superblock checksum covers end: the kernel sums the rest of the
+ * superblock's block from byte 1024 on (or one whole block when blocks are no larger than
+ * 1 KiB). A mount reads at least this far.
+ */
+export function superblockChecksumEnd(blockSize: number): number {
+  return EROFS_SUPER_OFFSET + (blockSize > EROFS_SUPER_OFFSET ? blockSize - EROFS_SUPER_OFFSET : blockSize);
+}
+
+/**
  * The superblock checksum of an image (crc32c): what a writer stores at byte 1028, and
  * what tools that patch images (tests, the fuzzer) use to keep the checksum valid.
  */
 export function superblockChecksum(image: Uint8Array, blockSize: number): number {
-  // The kernel sums the rest of the superblock's block from byte 1024 on (or one whole
-  // block when blocks are no larger than 1 KiB), with the checksum field zeroed.
-  const len = blockSize > EROFS_SUPER_OFFSET ? blockSize - EROFS_SUPER_OFFSET : blockSize;
-  if (EROFS_SUPER_OFFSET + len > image.length) throw corrupted("superblock checksum range past end of image", WHERE);
-  const copy = copyBytes(image, EROFS_SUPER_OFFSET, EROFS_SUPER_OFFSET + len);
+  const end = superblockChecksumEnd(blockSize);
+  if (end > image.length) throw corrupted("superblock checksum range past end of image", WHERE);
+  // Summed with the checksum field zeroed.
+  const copy = copyBytes(image, EROFS_SUPER_OFFSET, end);
   copy[4] = copy[5] = copy[6] = copy[7] = 0;
   return crc32c(0xffffffff, copy);
 }

@@ -1,9 +1,28 @@
-import { ErofsError, type MetaSpan } from "@erofs-ts/format";
-import type { BlockSource } from "@erofs-ts/blockdev";
+import { EROFS_SUPERBLOCK_BASE_SIZE, EROFS_SUPER_OFFSET, ErofsError, SUPERBLOCK_READ_SIZE, type MetaSpan } from "@erofs-ts/format";
+import { readBytes, type BlockSource } from "@erofs-ts/blockdev";
 import { PageCache, type CacheOwner } from "@erofs-ts/ishare-cache";
 
 /** A loop device holds whole sectors of its file. */
 const SECTOR_SIZE = 512;
+
+/** The bytes of `source` a loop device of it holds: its whole sectors. */
+function deviceSize(source: BlockSource): number {
+  return source.size - (source.size % SECTOR_SIZE);
+}
+
+/**
+ * The image's first SUPERBLOCK_READ_SIZE bytes as the kernel reads its superblock and the
+ * block the checksum covers: through the block device's page cache, zeros past the
+ * device's end. `end` is where the device ends (SUPERBLOCK_READ_SIZE or less). A device
+ * too short to hold a superblock is returned as it is, for parseSuperblock to say so.
+ */
+export async function readSuperblockRegion(source: BlockSource): Promise<{ bytes: Uint8Array; end: number }> {
+  const end = Math.min(deviceSize(source), SUPERBLOCK_READ_SIZE);
+  if (end < EROFS_SUPER_OFFSET + EROFS_SUPERBLOCK_BASE_SIZE) return { bytes: await readBytes(source, 0, Math.min(source.size, SUPERBLOCK_READ_SIZE)), end };
+  const bytes = new Uint8Array(SUPERBLOCK_READ_SIZE);
+  bytes.set(await readBytes(source, 0, end));
+  return { bytes, end };
+}
 
 /**
  * Reads metadata (inodes, dirents of inline dirs, xattrs, chunk tables) from the primary
@@ -28,7 +47,7 @@ export class MetaBlockReader {
   constructor(source: BlockSource, blockSize: number, budgetBytes: number) {
     this.#source = source;
     this.#blockSize = blockSize;
-    this.#size = source.size - (source.size % SECTOR_SIZE);
+    this.#size = deviceSize(source);
     // Without slabs: callers hold views of cached blocks across awaits, during which a
     // slab's frame could be given to another block.
     this.#cache = new PageCache({ budgetBytes, slabs: false });
@@ -76,6 +95,11 @@ export class MetaBlockReader {
   /** Metadata reads reaching past the device's end so far (each read as zeros there). */
   get pastEnd(): number {
     return this.#pastEnd;
+  }
+
+  /** Counts a read that reached past the end before this reader existed (the superblock's). */
+  countPastEnd(): void {
+    this.#pastEnd++;
   }
 
   async #readPastEnd(offset: number, length: number): Promise<Uint8Array> {

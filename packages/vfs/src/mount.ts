@@ -3,7 +3,7 @@ import {
   DEVICE_SLOT_SIZE,
   ErofsError,
   INCOMPAT,
-  SUPERBLOCK_READ_SIZE,
+  superblockChecksumEnd,
   COMPRESSION,
   corrupted,
   deviceIdMask,
@@ -19,7 +19,7 @@ import { CompressedState } from "./compressed.js";
 import { FingerprintIndex } from "./fingerprint-index.js";
 import type { MountContext } from "./context.js";
 import { ErofsFs } from "./filesystem.js";
-import { MetaBlockReader } from "./meta-reader.js";
+import { MetaBlockReader, readSuperblockRegion } from "./meta-reader.js";
 import { iget } from "./metadata.js";
 import { parseMountOptions } from "./options.js";
 import { scratchPool } from "./scratch-pool.js";
@@ -121,8 +121,8 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
     const raw = await openSource(source, fileOptions);
     opened.push(raw);
     const primary = opts.fsoffset ? new OffsetSource(raw, opts.fsoffset) : raw;
-    const head = await readBytes(primary, 0, Math.min(primary.size, SUPERBLOCK_READ_SIZE));
-    const sb = parseSuperblock(head);
+    const head = await readSuperblockRegion(primary);
+    const sb = parseSuperblock(head.bytes);
     // The kernel's rule, once it knows the block size: a filesystem starts on a block boundary.
     if (opts.fsoffset && opts.fsoffset % sb.blockSize !== 0) {
       throw new ErofsError("EINVAL", `fsoffset ${opts.fsoffset} is not aligned to block size ${sb.blockSize}`, "fsoffset");
@@ -188,6 +188,8 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
         return cache.owner(key);
       },
     };
+    // A cut image's superblock block read zeros past its end (readSuperblockRegion).
+    if (head.end < superblockChecksumEnd(sb.blockSize)) ctx.meta.countPastEnd();
     if (sb.featureIncompat & INCOMPAT.METABOX) {
       ctx.metabox = await iget(ctx, sb.metaboxNid);
     }
