@@ -13,6 +13,11 @@ export interface MountContext {
   readonly primary: BlockSource;
   /** Extra devices in device-table order (device id n is extra[n - 1]). */
   readonly extra: readonly BlockSource[];
+  /**
+   * Mounted without its extra devices: they are read from the image itself (see
+   * FlatDeviceSource), and unified addresses are plain image addresses, as the kernel's.
+   */
+  readonly flatDevices: boolean;
   readonly slots: readonly DeviceSlot[];
   readonly deviceMask: number;
   readonly meta: MetaBlockReader;

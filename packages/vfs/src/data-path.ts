@@ -235,6 +235,7 @@ export function resolveDevice(
     if (!source) throw corrupted(`device id ${deviceId} beyond ${ctx.extra.length} extra devices`);
     return { source, position: physical };
   }
+  if (ctx.flatDevices) return { source: ctx.primary, position: physical };
   const bs = ctx.sb.blockSize;
   for (let i = 0; i < ctx.slots.length; i++) {
     const slot = ctx.slots[i]!;

@@ -122,9 +122,10 @@ describe.skipIf(!corpus)("path and file errors on a real image", () => {
     await fs.unmount();
   });
 
-  it("an image needing an extra device refuses to mount without it", async () => {
-    expect(await codeOf(mount(join(corpus!, "blobdev.erofs")))).toBe("EINVAL");
+  it("an image's extra devices given wrong: a missing file, or not as many as its table holds", async () => {
     expect(await codeOf(mount(join(corpus!, "blobdev.erofs"), { devices: [join(dir, "missing.blob")] }))).toBe("ENOENT");
+    const blob = join(corpus!, "blobdev.blob");
+    expect(await codeOf(mount(join(corpus!, "blobdev.erofs"), { devices: [blob, blob] }))).toBe("EINVAL");
   });
 
   it("readdir offers . and .. on request", async () => {

@@ -17,6 +17,7 @@ import { zstdReady } from "@erofs-ts/decompress";
 import { PageCache } from "@erofs-ts/ishare-cache";
 import { CompressedState } from "./compressed.js";
 import { FingerprintIndex } from "./fingerprint-index.js";
+import { FlatDeviceSource } from "./flat-device.js";
 import type { MountContext } from "./context.js";
 import { ErofsFs } from "./filesystem.js";
 import { MetaBlockReader, readSuperblockRegion } from "./meta-reader.js";
@@ -139,10 +140,11 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
     if (given.length !== sb.extraDevices && given.length > 0) {
       throw new ErofsError("EINVAL", `image has ${sb.extraDevices} extra devices, ${given.length} given`, "device");
     }
-    if (given.length === 0 && sb.extraDevices > 0) {
-      throw new ErofsError("EINVAL", `image needs ${sb.extraDevices} extra device(s): pass them with device=`, "device");
-    }
     const extra: BlockSource[] = [];
+    // Without device=, the kernel mounts an image with extra devices "flat": each device's
+    // blocks are read from the image itself, at the device's unified address.
+    const flatDevices = given.length === 0 && sb.extraDevices > 0;
+    if (flatDevices) slots.forEach((slot, i) => extra.push(new FlatDeviceSource(primary, slot.uniaddr * sb.blockSize, i)));
     for (const d of given) {
       const s = await openSource(d, fileOptions);
       opened.push(s);
@@ -164,6 +166,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       sb,
       primary,
       extra,
+      flatDevices,
       slots,
       deviceMask: deviceIdMask(sb.extraDevices),
       meta: new MetaBlockReader(primary, sb.blockSize, opts.metadataCacheBytes ?? DEFAULT_META_CACHE_BYTES),
