@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { KernelMount, resealSuperblock } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
@@ -21,6 +22,22 @@ export function withSize(image: Uint8Array, inode: Inode, size: number): Buffer 
   if (inode.extended) b.writeBigUInt64LE(BigInt(size), inodeAt(inode) + 8);
   else b.writeUInt32LE(size, inodeAt(inode) + 8);
   return resealSuperblock(b);
+}
+
+/**
+ * An image made by mkfs.erofs (Debian's, with `args`) from a tree holding one file,
+ * big.txt: 20,000 numbered lines (~650 KiB that compress well). Returns the image's path
+ * and the file's bytes.
+ */
+export function linesImage(work: string, name: string, args: readonly string[]): { image: string; text: Buffer } {
+  const tree = join(work, `${name}-tree`);
+  mkdirSync(tree);
+  const text = Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i} of a compressible file\n`).join(""));
+  writeFileSync(join(tree, "big.txt"), text);
+  const image = join(work, `${name}.erofs`);
+  const r = spawnSync("mkfs.erofs", [...args, image, tree]);
+  if (r.status !== 0) throw new Error(`mkfs.erofs ${args.join(" ")} failed: ${r.stderr}`);
+  return { image, text };
 }
 
 const KERNEL_NAMES = new Map([

@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { KernelMount, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
-import { withSize } from "./file-answers.test-helper.js";
+import { linesImage, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type ErofsFs } from "./index.js";
 
 /**
@@ -43,14 +43,9 @@ describe("hostile sizes", () => {
   });
 
   it.skipIf(!hasMkfs)("a compressed file with i_size 2^32-1 reads its real extents, and beyond them (its index past the image reads as zeros) what a kernel mount reads, fast", async () => {
-    const tree = join(work, "ztree");
-    mkdirSync(tree);
-    const text = Array.from({ length: 20000 }, (_, i) => `line ${i} of a compressible file\n`).join("");
-    writeFileSync(join(tree, "big.txt"), text);
-    const img = join(work, "z.erofs");
-    const r = spawnSync("mkfs.erofs", ["-zlz4hc", "-T0", "--all-root", img, tree]);
-    expect(r.status).toBe(0);
-    const image = readFileSync(img);
+    const made = linesImage(work, "z", ["-zlz4hc", "-T0", "--all-root"]);
+    const text = made.text.toString();
+    const image = readFileSync(made.image);
     let fs = await mount(image);
     const file = await fs.lookup("big.txt");
     await fs.unmount();
@@ -94,13 +89,8 @@ function kernelRead(path: string, at: number, length: number): string {
 
 describe("errors the kernel names as it does", () => {
   it.skipIf(!hasMkfs)("an i_size of 2^44 bytes or more wraps the kernel's 32-bit count of compact indexes: the lclusters inside the wrapped count read, the rest fail EINVAL, as on a kernel mount", async () => {
-    const tree = join(work, "wrap-tree");
-    mkdirSync(tree);
-    const text = Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i} of a compressible file\n`).join(""));
-    writeFileSync(join(tree, "big.txt"), text);
-    const img = join(work, "wrap.erofs");
     // Extended inodes: a compact inode's i_size has 32 bits only.
-    expect(spawnSync("mkfs.erofs", ["-zlz4hc", "-T0", "--all-root", "-Eforce-inode-extended", img, tree]).status).toBe(0);
+    const { image: img, text } = linesImage(work, "wrap", ["-zlz4hc", "-T0", "--all-root", "-Eforce-inode-extended"]);
     const image = readFileSync(img);
     let fs = await mount(image);
     const file = await fs.lookup("big.txt");

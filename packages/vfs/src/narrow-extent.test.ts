@@ -1,10 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, readSync, closeSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { DATALAYOUT, headerOffset, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
 import { KernelMount, resealSuperblock } from "@erofs-ts/testkit";
+import { linesImage } from "./file-answers.test-helper.js";
 import { mount } from "./index.js";
 
 /** Decodes of compressed pclusters in this file's mounts, counted through the codec factory. */
@@ -41,13 +42,8 @@ function kernelBytes(image: string, path: string, at: number, length: number): B
 
 describe("an extent whose index is damaged inside it", () => {
   it.skipIf(!hasMkfs)("a head claimed inside a long extent: the lclusters after it map back to the real head, as the kernel maps them, and one read decodes that pcluster once", async () => {
-    const tree = join(work, "tree");
-    mkdirSync(tree);
-    const text = Buffer.from(Array.from({ length: 20000 }, (_, i) => `line ${i} of a compressible file\n`).join(""));
-    writeFileSync(join(tree, "big.txt"), text);
-    const img = join(work, "long.erofs");
     // Full (8-byte) indexes, each patchable alone; 64 KiB pclusters make extents of ~100 lclusters.
-    expect(spawnSync("mkfs.erofs", ["-zlz4hc", "-C65536", "-T0", "--all-root", "-Elegacy-compress", img, tree]).status).toBe(0);
+    const { image: img, text } = linesImage(work, "long", ["-zlz4hc", "-C65536", "-T0", "--all-root", "-Elegacy-compress"]);
     const image = readFileSync(img);
     const sb = parseSuperblock(image);
     let fs = await mount(image);
