@@ -130,7 +130,9 @@ async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<Z
  */
 function extentInMemory(ctx: MountContext, inode: Inode, ofs: number): ZExtent | undefined {
   // An extent is a function of its head lcluster alone, so one that covers `ofs` is what
-  // mapping `ofs` again would return (the image never changes).
+  // mapping `ofs` again would return (the image never changes). On a damaged index an
+  // extent may be mapped short (format's extentEnd): a remembered one that covers `ofs`
+  // is then used as it is, as the kernel keeps using a map that covers the page it reads.
   const st = ctx.compressed;
   for (let i = 0; i < MAPPED_EXTENTS; i++) {
     const e = st.mapped[i];
