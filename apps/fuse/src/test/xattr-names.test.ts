@@ -35,7 +35,7 @@ function withNameBytes(image: Buffer, name: string, replacement: Buffer): Buffer
 describe.skipIf(!FUSE_AVAILABLE)("xattr names holding NULs (a damaged image)", () => {
   it("listxattr answers what a kernel mount lists, less the empty names the FUSE module refuses a whole list for", async (ctx) => {
     if (!existsSync("/usr/bin/python3")) return ctx.skip();
-    let image = readFileSync(join(repoRoot(), "fixtures/label.erofs"));
+    let image: Buffer = readFileSync(join(repoRoot(), "fixtures/label.erofs"));
     // file00's user.empty becomes "user." and five NULs; file01's user.unique.1 becomes
     // "user.unique", a NUL and "1".
     image = withNameBytes(image, "empty", Buffer.alloc(5));
