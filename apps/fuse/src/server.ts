@@ -518,7 +518,7 @@ export function attrOf(st: Stat): Attr {
     ino: st.ino,
     size: st.size,
     blocks: st.blocks,
-    mtimeSec: st.mtimeSec,
+    mtimeSec: st.mtimeSecBig,
     mtimeNsec: st.mtimeNsec,
     mode: st.mode,
     nlink: st.nlink,

@@ -52,7 +52,25 @@ describe("parseInode", () => {
     dv.setUint32(40, 5, true);
     dv.setUint32(44, 1, true);
     const ino = parseInode(b, sb, 2n, 0);
-    expect([ino.mtimeSec, ino.mtimeNsec]).toEqual([-86400, 5]);
+    expect([ino.mtimeSec, ino.mtimeSecBig, ino.mtimeNsec]).toEqual([-86400, -86400n, 5]);
+  });
+
+  it("takes any 64-bit i_mtime, as the kernel does: exact as a bigint, the nearest number beside it", () => {
+    for (const sec of [2n ** 62n + 5n, -(2n ** 63n), 2n ** 53n + 1n]) {
+      const b = new Uint8Array(64);
+      const dv = new DataView(b.buffer);
+      dv.setUint16(0, 1, true);
+      dv.setUint16(4, 0o100600, true);
+      dv.setBigInt64(32, sec, true);
+      dv.setUint32(44, 1, true);
+      const ino = parseInode(b, sb, 2n, 0);
+      expect([ino.mtimeSecBig, ino.mtimeSec]).toEqual([sec, Number(sec)]);
+    }
+    // Compact inodes add the superblock's epoch (64 bits) and wrap as the kernel's sum does.
+    const late = buildSuperblock({});
+    new DataView(late.buffer).setBigInt64(1024 + 24, 2n ** 63n - 10n, true);
+    const ino = parseInode(compact({ mode: 0o100644, mtime: 20 }), parseSuperblock(late), 1n, 0);
+    expect(ino.mtimeSecBig).toBe(-(2n ** 63n) + 10n);
   });
 
   it("rejects a bogus mode and unknown i_format bits", () => {

@@ -47,7 +47,11 @@ export interface Inode {
   readonly size: number;
   readonly uid: number;
   readonly gid: number;
+  /** i_mtime's seconds: exact within ±2^53, the nearest number beyond (see mtimeSecBig). */
   readonly mtimeSec: number;
+  /** i_mtime's seconds exactly: any 64-bit value, as the kernel takes it. */
+  readonly mtimeSecBig: bigint;
+  /** i_mtime_nsec as stored (not checked below 10^9, as the kernel does not). */
   readonly mtimeNsec: number;
   readonly rdevMajor: number;
   readonly rdevMinor: number;
@@ -114,7 +118,7 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
   const kind = kindOfMode(mode);
   if (kind === null) throw corrupted(`bogus i_mode 0o${mode.toString(8)}`, where);
 
-  let nlink: number, size: number, uid: number, gid: number, mtimeSec: number, mtimeNsec: number;
+  let nlink: number, size: number, uid: number, gid: number, mtimeSecBig: bigint, mtimeNsec: number;
   let startHi = 0;
   let addrBits32 = true;
   const iu = r.u32(16); // i_u sits at byte 16 in both inode forms
@@ -123,11 +127,7 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
     size = r.u64n(8, "i_size");
     uid = r.u32(24);
     gid = r.u32(28);
-    const sec = r.i64(32);
-    if (sec > BigInt(Number.MAX_SAFE_INTEGER) || sec < BigInt(Number.MIN_SAFE_INTEGER)) {
-      throw corrupted("i_mtime out of range", where);
-    }
-    mtimeSec = Number(sec);
+    mtimeSecBig = r.i64(32);
     mtimeNsec = r.u32(40);
     nlink = r.u32(44);
     startHi = r.u16(6);
@@ -137,7 +137,8 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
     size = r.u32(8);
     uid = r.u16(24);
     gid = r.u16(26);
-    mtimeSec = Number(sb.epoch + BigInt(r.u32(12)));
+    // The epoch is 64 bits too: the sum wraps as the kernel's s64 arithmetic does.
+    mtimeSecBig = BigInt.asIntN(64, sb.epoch + BigInt(r.u32(12)));
     mtimeNsec = sb.fixedNsec;
     if (kind !== "dir" && ifmt & I_NLINK_1_OR_DOT_OMITTED) {
       // Compact non-directories with the nlink-1 bit reuse i_nb as the start block's high bits.
@@ -188,7 +189,8 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
     size,
     uid,
     gid,
-    mtimeSec,
+    mtimeSec: Number(mtimeSecBig),
+    mtimeSecBig,
     mtimeNsec,
     rdevMajor,
     rdevMinor,

@@ -16,7 +16,10 @@ export interface Stat {
   /** 512-byte units, as i_blocks. */
   readonly blocks: number;
   readonly blockSize: number;
+  /** Seconds of the mtime: exact within ±2^53, the nearest number beyond (see mtimeSecBig). */
   readonly mtimeSec: number;
+  /** Seconds of the mtime exactly (any 64-bit value, as the kernel takes it). */
+  readonly mtimeSecBig: bigint;
   readonly mtimeNsec: number;
   /** mtime in nanoseconds since the epoch (negative before 1970). */
   readonly mtimeNs: bigint;
@@ -45,8 +48,9 @@ export function statOf(inode: Inode, sb: Superblock): Stat {
     blocks,
     blockSize: sb.blockSize,
     mtimeSec: inode.mtimeSec,
+    mtimeSecBig: inode.mtimeSecBig,
     mtimeNsec: inode.mtimeNsec,
-    mtimeNs: BigInt(inode.mtimeSec) * 1_000_000_000n + BigInt(inode.mtimeNsec),
+    mtimeNs: inode.mtimeSecBig * 1_000_000_000n + BigInt(inode.mtimeNsec),
     rdevMajor: inode.rdevMajor,
     rdevMinor: inode.rdevMinor,
     compressed,

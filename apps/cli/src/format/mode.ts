@@ -23,10 +23,18 @@ export function modeString(type: string, mode: number): string {
   );
 }
 
-/** An mtime in nanoseconds as ISO-8601 with all nine fractional digits (UTC). */
+/** Seconds either side of 1970 that a Date can show (±10^8 days). */
+const DATE_LIMIT_SEC = 8_640_000_000_000n;
+
+/**
+ * An mtime in nanoseconds as ISO-8601 with all nine fractional digits (UTC). An image's
+ * i_mtime may be any 64-bit number of seconds; beyond what a date can show it is printed
+ * as seconds since the epoch, as coreutils' stat prints such a time from a kernel mount.
+ */
 export function isoTime(ns: bigint): string {
   const sec = ns >= 0n ? ns / 1_000_000_000n : -((-ns + 999_999_999n) / 1_000_000_000n);
-  const frac = ns - sec * 1_000_000_000n;
+  const frac = (ns - sec * 1_000_000_000n).toString().padStart(9, "0");
+  if (sec > DATE_LIMIT_SEC || sec < -DATE_LIMIT_SEC) return `${sec}.${frac}`;
   const base = new Date(Number(sec) * 1000).toISOString().replace(/\.000Z$/, "");
-  return `${base}.${frac.toString().padStart(9, "0")}Z`;
+  return `${base}.${frac}Z`;
 }

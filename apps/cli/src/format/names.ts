@@ -36,9 +36,11 @@ export function jsonName(bytes: Uint8Array): string | { b64: string } {
 
 export function joinPath(parent: Uint8Array, name: Uint8Array): Uint8Array {
   if (parent.length === 0) return name;
-  const out = new Uint8Array(parent.length + 1 + name.length);
+  // A parent given as "/" (or "dir/") has its separator already.
+  const slash = parent[parent.length - 1] === 0x2f ? 0 : 1;
+  const out = new Uint8Array(parent.length + slash + name.length);
   out.set(parent);
-  out[parent.length] = 0x2f;
-  out.set(name, parent.length + 1);
+  if (slash) out[parent.length] = 0x2f;
+  out.set(name, parent.length + slash);
   return out;
 }

@@ -123,7 +123,7 @@ export interface Attr {
   readonly ino: bigint;
   readonly size: number;
   readonly blocks: number;
-  readonly mtimeSec: number;
+  readonly mtimeSec: bigint;
   readonly mtimeNsec: number;
   readonly mode: number;
   readonly nlink: number;
@@ -135,7 +135,7 @@ export interface Attr {
 
 /** Writes a fuse_attr at `at`. atime and ctime are the mtime, as EROFS reports them. */
 export function writeAttr(v: DataView, at: number, a: Attr): void {
-  const sec = BigInt.asUintN(64, BigInt(a.mtimeSec));
+  const sec = BigInt.asUintN(64, a.mtimeSec);
   v.setBigUint64(at, a.ino, true);
   v.setBigUint64(at + 8, BigInt(a.size), true);
   v.setBigUint64(at + 16, BigInt(a.blocks), true);

@@ -1,0 +1,52 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { KernelMount, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
+import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
+
+if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
+
+const work = mkdtempSync(join(tmpdir(), "erofs-fuse-huge-times-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const PATHS = ["", "hello.txt", "docs", "docs/README.md", "greeting"];
+
+/**
+ * st_mtime_ns of each path under `root`, from Python: Node's bigint lstat rounds times
+ * this large (it passes the seconds through a double).
+ */
+function mtimes(root: string): string[] {
+  const script = "import os, sys; print('\\n'.join(str(os.lstat(os.path.join(sys.argv[1], p)).st_mtime_ns) for p in sys.argv[2:]))";
+  const out = execFileSync("/usr/bin/python3", ["-c", script, root, ...PATHS], { encoding: "utf8" }).trim().split("\n");
+  return PATHS.map((p, i) => `${p || "."} ${out[i]}`);
+}
+
+describe.skipIf(!FUSE_AVAILABLE)("mtimes past 2^53 seconds (a damaged or far-future image)", () => {
+  it("are served exactly, as a kernel mount shows them", async (ctx) => {
+    if (!existsSync("/usr/bin/python3")) return ctx.skip();
+    // fixtures/demo's inodes are compact: their mtime is the superblock's epoch (64 bits,
+    // at byte 24) plus their own 32-bit seconds.
+    const image = Buffer.from(readFileSync(join(repoRoot(), "fixtures/demo.erofs")));
+    const epoch = 2n ** 62n + 12345n;
+    image.writeBigInt64LE(epoch, 1024 + 24);
+    const patched = join(work, "late-epoch.erofs");
+    writeFileSync(patched, resealSuperblock(image));
+    const daemon = await FuseDaemon.start([{ image: patched }]);
+    try {
+      const ours = mtimes(daemon.mountpoints[0]!);
+      // Past 2^53 seconds: a number could not hold them.
+      for (const line of ours) expect(BigInt(line.split(" ")[1]!) / 1_000_000_000n).toBeGreaterThanOrEqual(epoch);
+      const kernel = KernelMount.tryMount(patched);
+      if (!kernel) return;
+      try {
+        expect(ours).toEqual(mtimes(kernel.dir));
+      } finally {
+        kernel.unmount();
+      }
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
