@@ -20,7 +20,7 @@ export async function readSuperblockRegion(source: BlockSource): Promise<{ bytes
   const end = Math.min(deviceSize(source), SUPERBLOCK_READ_SIZE);
   if (end < EROFS_SUPER_OFFSET + EROFS_SUPERBLOCK_BASE_SIZE) return { bytes: await readBytes(source, 0, Math.min(source.size, SUPERBLOCK_READ_SIZE)), end };
   const bytes = new Uint8Array(SUPERBLOCK_READ_SIZE);
-  bytes.set(await readBytes(source, 0, end));
+  await source.read(bytes.subarray(0, end), 0);
   return { bytes, end };
 }
 
