@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { KernelMount, resealSuperblock } from "@erofs-ts/testkit";
+import { KernelMount, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
 /*
@@ -38,6 +38,20 @@ export function linesImage(work: string, name: string, args: readonly string[]):
   const r = spawnSync("mkfs.erofs", [...args, image, tree]);
   if (r.status !== 0) throw new Error(`mkfs.erofs ${args.join(" ")} failed: ${r.stderr}`);
   return { image, text };
+}
+
+/** pread on a kernel mount: the sha256 of the bytes, or the error's name (EUCLEAN as EFSCORRUPTED). */
+export function kernelRead(path: string, at: number, length: number): string {
+  const fd = openSync(path, "r");
+  try {
+    const buf = Buffer.alloc(length);
+    return sha256Hex([buf.subarray(0, readSync(fd, buf, 0, length, at))]);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return err.errno === -117 ? "EFSCORRUPTED" : String(err.code);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const KERNEL_NAMES = new Map([

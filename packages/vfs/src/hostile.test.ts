@@ -1,11 +1,11 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { KernelMount, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
-import { linesImage, withSize } from "./file-answers.test-helper.js";
+import { kernelRead, linesImage, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type ErofsFs } from "./index.js";
 
 /**
@@ -72,20 +72,6 @@ describe("hostile sizes", () => {
     }
   });
 });
-
-/** pread on a kernel mount: the sha256 of the bytes, or the error's name (EUCLEAN as EFSCORRUPTED). */
-function kernelRead(path: string, at: number, length: number): string {
-  const fd = openSync(path, "r");
-  try {
-    const buf = Buffer.alloc(length);
-    return sha256Hex([buf.subarray(0, readSync(fd, buf, 0, length, at))]);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    return err.errno === -117 ? "EFSCORRUPTED" : String(err.code);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 describe("errors the kernel names as it does", () => {
   it.skipIf(!hasMkfs)("an i_size of 2^44 bytes or more wraps the kernel's 32-bit count of compact indexes: the lclusters inside the wrapped count read, the rest fail EINVAL, as on a kernel mount", async () => {

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { DATALAYOUT, headerOffset, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
-import { KernelMount, resealSuperblock } from "@erofs-ts/testkit";
-import { linesImage } from "./file-answers.test-helper.js";
+import { KernelMount, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
+import { kernelRead, linesImage } from "./file-answers.test-helper.js";
 import { mount } from "./index.js";
 
 /** Decodes of compressed pclusters in this file's mounts, counted through the codec factory. */
@@ -25,20 +25,6 @@ vi.mock("@erofs-ts/decompress", async (importOriginal) => {
 const work = mkdtempSync(join(tmpdir(), "vfs-narrow-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
-
-/** The bytes [at, at + length) of a file on a kernel mount of `image`, or undefined without one. */
-function kernelBytes(image: string, path: string, at: number, length: number): Buffer | undefined {
-  const k = KernelMount.tryMount(image);
-  if (!k) return undefined;
-  const fd = openSync(join(k.dir, path), "r");
-  try {
-    const buf = Buffer.alloc(length);
-    return buf.subarray(0, readSync(fd, buf, 0, length, at));
-  } finally {
-    closeSync(fd);
-    k.unmount();
-  }
-}
 
 describe("an extent whose index is damaged inside it", () => {
   it.skipIf(!hasMkfs)("a head claimed inside a long extent: the lclusters after it map back to the real head, as the kernel maps them, and one read decodes that pcluster once", async () => {
@@ -80,7 +66,12 @@ describe("an extent whose index is damaged inside it", () => {
     // and the last one's, each a prefix of the same pcluster).
     expect(Buffer.from(got).equals(text.subarray(at, at + length))).toBe(true);
     expect(decoded).toBe(1);
-    const kernel = kernelBytes(patched, "big.txt", at, length);
-    if (kernel) expect(kernel.equals(got)).toBe(true);
+    const k = KernelMount.tryMount(patched);
+    if (!k) return;
+    try {
+      expect(kernelRead(join(k.dir, "big.txt"), at, length)).toBe(sha256Hex([got]));
+    } finally {
+      k.unmount();
+    }
   });
 });
