@@ -288,7 +288,10 @@ export class ErofsFuseServer {
     if (!handle) return ERRNO.EBADF;
     const offset = args.u64(v, 8);
     const size = args.u32(v, 16);
-    if (offset >= BigInt(handle.inode.size)) return [new Uint8Array(0)];
+    if (offset >= handle.inode.sizeBig) return [new Uint8Array(0)];
+    // Offsets past 2^53 are not exact numbers: bytes there are not read (fs.read refuses
+    // them as well), rather than read from the wrong place.
+    if (offset > MAX_SAFE_OFFSET) return ERRNO.EOPNOTSUPP;
     // Shared files keep their pages in the shared cache; others in the kernel's only.
     const into = this.#replyBuffers.acquire(Math.min(size, handle.inode.size - Number(offset)));
     let data: Uint8Array;
@@ -430,8 +433,12 @@ export class ErofsFuseServer {
     const offset = args.u64(v, 8);
     const whence = args.u32(v, 16);
     if (whence !== SEEK_DATA && whence !== SEEK_HOLE) return ERRNO.EINVAL;
-    // fs.seek answers ENXIO at or past the end (an offset beyond 2^53 included).
-    return [encodeU64(BigInt(await this.#fs.seek(inode, Number(offset), whence === SEEK_HOLE)))];
+    if (offset >= inode.sizeBig) return ERRNO.ENXIO;
+    // Past 2^53 offsets are not exact numbers: not looked at, as reads there are not.
+    if (offset > MAX_SAFE_OFFSET) return ERRNO.EOPNOTSUPP;
+    const found = await this.#fs.seek(inode, Number(offset), whence === SEEK_HOLE);
+    // The end of the file, where every file has a hole, may lie past 2^53.
+    return [encodeU64(found === inode.size ? inode.sizeBig : BigInt(found))];
   }
 
   async #inode(req: Request): Promise<Inode> {
@@ -502,6 +509,9 @@ function sized(value: Uint8Array, size: number): Outcome {
  * getdents' d_type for each on-disk file type (EROFS_FT_*: unknown, regular, dir, chr,
  * blk, fifo, sock, symlink), as the kernel's fs_ftype_to_dtype maps it; 0 is DT_UNKNOWN.
  */
+/** The last file offset a number holds exactly. */
+const MAX_SAFE_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
+
 const DT_OF_FILE_TYPE: readonly number[] = [0, 8, 4, 2, 6, 1, 12, 10];
 
 function isDotName(name: Uint8Array): boolean {
@@ -516,8 +526,8 @@ function encodeDev(major: number, minor: number): number {
 export function attrOf(st: Stat): Attr {
   return {
     ino: st.ino,
-    size: st.size,
-    blocks: st.blocks,
+    size: st.sizeBig,
+    blocks: st.blocksBig,
     mtimeSec: st.mtimeSecBig,
     mtimeNsec: st.mtimeNsec,
     mode: st.mode,

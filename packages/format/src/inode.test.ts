@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ErofsError, INCOMPAT, nidToIno, parseInode, parseSuperblock } from "./index.js";
+import { ErofsError, INCOMPAT, blockCount, nidToIno, parseInode, parseSuperblock } from "./index.js";
 import { buildSuperblock } from "./test-image.test-helper.js";
 
 const sb = parseSuperblock(buildSuperblock({}));
@@ -71,6 +71,27 @@ describe("parseInode", () => {
     new DataView(late.buffer).setBigInt64(1024 + 24, 2n ** 63n - 10n, true);
     const ino = parseInode(compact({ mode: 0o100644, mtime: 20 }), parseSuperblock(late), 1n, 0);
     expect(ino.mtimeSecBig).toBe(-(2n ** 63n) + 10n);
+  });
+
+  it("takes any i_size below 2^63 exactly (sizeBig), the nearest number beside it, and refuses a negative one", () => {
+    const extended = (size: bigint) => {
+      const b = new Uint8Array(64);
+      const dv = new DataView(b.buffer);
+      dv.setUint16(0, 1, true);
+      dv.setUint16(4, 0o100600, true);
+      dv.setBigUint64(8, size, true);
+      dv.setUint32(44, 1, true);
+      return b;
+    };
+    for (const size of [2n ** 53n - 1n, 2n ** 53n + 5n, 2n ** 60n + 4097n, 2n ** 63n - 1n]) {
+      const ino = parseInode(extended(size), sb, 2n, 0);
+      expect([ino.sizeBig, ino.size]).toEqual([size, Number(size)]);
+      // Rounded first, 2^53 + 4097 would count one block short of the kernel's round_up.
+      expect(BigInt(blockCount(ino, 4096))).toBe((size + 4095n) / 4096n);
+    }
+    expect(blockCount(parseInode(extended(2n ** 53n + 1n), sb, 2n, 0), 4096)).toBe(2 ** 41 + 1);
+    expect(() => parseInode(extended(2n ** 63n), sb, 2n, 0)).toThrow(/negative i_size/);
+    expect(parseInode(compact({ mode: 0o100644, size: 0xffff_ffff }), sb, 1n, 0).sizeBig).toBe(0xffff_ffffn);
   });
 
   it("rejects a bogus mode and unknown i_format bits", () => {

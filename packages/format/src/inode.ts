@@ -44,7 +44,13 @@ export interface Inode {
   readonly mode: number;
   readonly kind: FileKind;
   readonly nlink: number;
+  /** i_size: exact below 2^53, the nearest number beyond (see sizeBig). */
   readonly size: number;
+  /**
+   * i_size exactly: up to 2^63 - 1, as the kernel takes it. Data is read at offsets
+   * below 2^53 only (numbers); what lies past that is not addressed.
+   */
+  readonly sizeBig: bigint;
   readonly uid: number;
   readonly gid: number;
   /** i_mtime's seconds: exact within ±2^53, the nearest number beyond (see mtimeSecBig). */
@@ -77,6 +83,16 @@ export function nidWhere(inode: Pick<Inode, "nid">): string {
 
 export function isCompressedLayout(datalayout: number): boolean {
   return datalayout === DATALAYOUT.COMPRESSED_FULL || datalayout === DATALAYOUT.COMPRESSED_COMPACT;
+}
+
+/**
+ * ceil(i_size / blockSize), exact below 2^53 blocks: from sizeBig, as rounding i_size
+ * first could move a size past 2^53 across a block boundary.
+ */
+export function blockCount(inode: Pick<Inode, "size" | "sizeBig">, blockSize: number): number {
+  if (inode.size <= Number.MAX_SAFE_INTEGER) return Math.ceil(inode.size / blockSize);
+  const bs = BigInt(blockSize);
+  return Number((inode.sizeBig + bs - 1n) / bs);
 }
 
 export function xattrIbodySize(icount: number): number {
@@ -118,13 +134,15 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
   const kind = kindOfMode(mode);
   if (kind === null) throw corrupted(`bogus i_mode 0o${mode.toString(8)}`, where);
 
-  let nlink: number, size: number, uid: number, gid: number, mtimeSecBig: bigint, mtimeNsec: number;
+  let nlink: number, sizeBig: bigint, uid: number, gid: number, mtimeSecBig: bigint, mtimeNsec: number;
   let startHi = 0;
   let addrBits32 = true;
   const iu = r.u32(16); // i_u sits at byte 16 in both inode forms
   if (extended) {
     r.check(0, INODE_EXTENDED_SIZE);
-    size = r.u64n(8, "i_size");
+    sizeBig = r.u64(8);
+    // i_size is a signed loff_t in the kernel, which refuses negative ones.
+    if (sizeBig >= 1n << 63n) throw corrupted("negative i_size", where);
     uid = r.u32(24);
     gid = r.u32(28);
     mtimeSecBig = r.i64(32);
@@ -134,7 +152,7 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
     addrBits32 = false;
   } else {
     r.check(0, INODE_COMPACT_SIZE);
-    size = r.u32(8);
+    sizeBig = BigInt(r.u32(8));
     uid = r.u16(24);
     gid = r.u16(26);
     // The epoch is 64 bits too: the sum wraps as the kernel's s64 arithmetic does.
@@ -186,7 +204,8 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
     mode,
     kind,
     nlink,
-    size,
+    size: Number(sizeBig),
+    sizeBig,
     uid,
     gid,
     mtimeSec: Number(mtimeSecBig),

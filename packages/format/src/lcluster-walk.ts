@@ -45,7 +45,9 @@ function initial4bCount(ebase: number): number {
  * and lclusters past the wrapped count are refused (EINVAL) however large i_size is.
  */
 function compactIndexCount(inode: Inode, sb: Superblock): number {
-  return Math.ceil(inode.size / sb.blockSize) % 2 ** 32;
+  if (inode.size <= Number.MAX_SAFE_INTEGER) return Math.ceil(inode.size / sb.blockSize) % 2 ** 32;
+  const bs = BigInt(sb.blockSize);
+  return Number(((inode.sizeBig + bs - 1n) / bs) % 2n ** 32n);
 }
 
 /** 2B compact indexes after those: whole packs of 16 (when the inode uses 2B packs). */
@@ -337,10 +339,26 @@ export class LclusterWalk {
 }
 
 /** The head lcluster of the extent holding byte `ofs`, its logical start and the extent end seen so far. */
-export function findHead(walk: LclusterWalk, ofs: number): { head: Lcluster; first: Lcluster; la: number; end: number; fullMapped: boolean } {
+export function findHead(walk: LclusterWalk, ofs: number): HeadFound {
   const bits = walk.lclusterBits;
-  const initialLcn = Math.floor(ofs / 2 ** bits);
-  const endoff = ofs % 2 ** bits;
+  return findHeadIn(walk, Math.floor(ofs / 2 ** bits), ofs % 2 ** bits);
+}
+
+/**
+ * findHead for the last byte of the file, which may lie past 2^53 (i_size is any 63-bit
+ * value): its lcluster and offset in it, exactly, from sizeBig.
+ */
+export function findTailHead(walk: LclusterWalk): HeadFound {
+  const last = walk.inode.sizeBig - 1n;
+  const bits = BigInt(walk.lclusterBits);
+  return findHeadIn(walk, Number(last >> bits), Number(last & ((1n << bits) - 1n)));
+}
+
+type HeadFound = { head: Lcluster; first: Lcluster; la: number; end: number; fullMapped: boolean };
+
+/** The head lcluster of the extent holding byte `endoff` of lcluster `initialLcn`. */
+function findHeadIn(walk: LclusterWalk, initialLcn: number, endoff: number): HeadFound {
+  const bits = walk.lclusterBits;
   const first = walk.load(initialLcn, false);
   let end = (first.lcn + 1) * 2 ** bits;
   switch (first.type) {

@@ -1,6 +1,6 @@
 import { CHUNK_FORMAT, DATALAYOUT } from "./constants.js";
 import { corrupted } from "./errors.js";
-import type { Inode } from "./inode.js";
+import { blockCount, type Inode } from "./inode.js";
 import { ByteReader } from "./reader.js";
 import type { Superblock } from "./superblock.js";
 
@@ -24,7 +24,7 @@ export function mapFlat(inode: Inode, sb: Superblock, logical: number): FlatExte
   if (!inline && inode.startBlock === null) {
     return { logical, length: inode.size - logical, kind: "hole", physical: 0, deviceId: 0 };
   }
-  const blocks = Math.ceil(inode.size / sb.blockSize);
+  const blocks = blockCount(inode, sb.blockSize);
   const tailStart = (blocks - (inline ? 1 : 0)) * sb.blockSize;
   if (logical < tailStart) {
     return {

@@ -1,7 +1,7 @@
 import { COMPRESSION_MAX, DATALAYOUT, INCOMPAT } from "./constants.js";
 import { ErofsError, corrupted, unsupported } from "./errors.js";
 import { nidWhere, type Inode } from "./inode.js";
-import { LclusterWalk, findHead, lclusterIndexRange, type Lcluster } from "./lcluster-walk.js";
+import { LclusterWalk, findHead, findTailHead, lclusterIndexRange, type Lcluster } from "./lcluster-walk.js";
 import { settle, tryInMemory, type MetaPeek, type MetaRead, type MetaWindow } from "./meta-window.js";
 import { ByteReader } from "./reader.js";
 import { hasIncompat, type Superblock } from "./superblock.js";
@@ -139,7 +139,7 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
   let idataOffset = 0;
   if (idataSize || advise & ADVISE.FRAGMENT_PCLUSTER) {
     if (inode.size === 0) throw corrupted("empty file with a tail extent", where);
-    const tail = (meta: MetaWindow) => findHead(new LclusterWalk(inode, sb, advise, lclusterBits, meta), inode.size - 1);
+    const tail = (meta: MetaWindow) => findTailHead(new LclusterWalk(inode, sb, advise, lclusterBits, meta));
     const { head, first } = await settle(tail, read, peek, () => lclusterIndexRange(inode, sb, advise, lclusterBits));
     tailHeadLcn = head.lcn;
     if (idataSize) idataOffset = first.nextPackOffset;

@@ -242,6 +242,11 @@ export class ErofsFs {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new ErofsError("EINVAL", `bad read range ${offset}+${length}`);
     }
+    // Offsets are numbers, exact below 2^53: bytes of a longer file past that are not
+    // read rather than read from the wrong place (the kernel reads up to 2^63).
+    if (offset + length > Number.MAX_SAFE_INTEGER && inode.size > Number.MAX_SAFE_INTEGER) {
+      throw new ErofsError("EOPNOTSUPP", `read past 2^53 bytes into a file of ${inode.sizeBig} bytes`, `nid ${inode.nid}`);
+    }
     return readData(this.#ctx, inode, offset, length, options.cache ?? true, options.into);
   }
 

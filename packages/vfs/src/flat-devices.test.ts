@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, loadManifest, nameBytes } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, ensureCorpus, loadManifest, nameBytes, resealSuperblock } from "@erofs-ts/testkit";
+import { EROFS_SUPER_OFFSET } from "@erofs-ts/format";
 import { ErofsError, mount } from "./index.js";
 
 /**
@@ -64,6 +65,54 @@ describe.skipIf(!corpus)("extra devices not given: read flat, as the kernel read
       expect(() => readFileSync(Buffer.concat([Buffer.from(`${k.dir}/`), nameBytes(file.path)]))).toThrow(expect.objectContaining({ code: "EIO" }));
     } finally {
       k.unmount();
+    }
+  });
+
+  it("a device table past the image's end reads as zeros: the image mounts, with and without its device, as on a kernel mount", async () => {
+    const m = loadManifest(join(corpus!, "blobdev.manifest.json"));
+    const device = join(corpus!, m.mount_options.match(/device=([^,]+)/)![1]!);
+    const bytes = readFileSync(join(corpus!, "blobdev.erofs"));
+    // devt_slotoff (16 bits at byte 88 of the superblock) at its largest: 8 MiB in.
+    bytes.writeUInt16LE(0xffff, EROFS_SUPER_OFFSET + 88);
+    const image = join(work, "blobdev-table-past-end.erofs");
+    writeFileSync(image, resealSuperblock(bytes));
+    const files = m.entries.filter((e) => e.type === "file");
+    /** Each file's sha256 or errno, through the vfs. */
+    const ours = async (devices: string[]) => {
+      const fs = await mount(image, { devices });
+      try {
+        expect(fs.metadataReadsPastEnd).toBeGreaterThan(0);
+        const out: string[] = [];
+        for (const e of files) {
+          const inode = await fs.lookup(nameBytes(e.path));
+          out.push(await fs.read(inode, 0, inode.size).then(sha256, (err: unknown) => (ErofsError.isInstance(err) ? err.code : String(err))));
+        }
+        return out;
+      } finally {
+        await fs.unmount();
+      }
+    };
+    // Given, the device is named by the chunk indexes: the slot's zeros do not matter.
+    const withDevice = await ours([device]);
+    expect(withDevice).toEqual(files.map((e) => e.sha256));
+    // Not given, the device's blocks are the image's own from address 0 (uniaddr reads 0).
+    const flat = await ours([]);
+    expect(flat).toContain("EIO");
+    for (const [devices, answers] of [[[device], withDevice], [[], flat]] as const) {
+      const k = KernelMount.tryMount(image, { devices: [...devices] });
+      if (!k) return;
+      try {
+        const kernel = files.map((e) => {
+          try {
+            return sha256(readFileSync(Buffer.concat([Buffer.from(`${k.dir}/`), nameBytes(e.path)])));
+          } catch (err) {
+            return (err as NodeJS.ErrnoException).code;
+          }
+        });
+        expect(answers).toEqual(kernel);
+      } finally {
+        k.unmount();
+      }
     }
   });
 });

@@ -1,11 +1,10 @@
-import { FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, type BlockSource, type FileSourceOptions } from "@erofs-ts/blockdev";
+import { FileSource, MemorySource, OffsetSource, ReadaheadSource, type BlockSource, type FileSourceOptions } from "@erofs-ts/blockdev";
 import {
   DEVICE_SLOT_SIZE,
   ErofsError,
   INCOMPAT,
   superblockChecksumEnd,
   COMPRESSION,
-  corrupted,
   deviceIdMask,
   parseDeviceSlot,
   parseSuperblock,
@@ -129,11 +128,13 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       throw new ErofsError("EINVAL", `fsoffset ${opts.fsoffset} is not aligned to block size ${sb.blockSize}`, "fsoffset");
     }
 
+    const meta = new MetaBlockReader(primary, sb.blockSize, opts.metadataCacheBytes ?? DEFAULT_META_CACHE_BYTES);
     const slots: DeviceSlot[] = [];
     const slotBase = sb.devtSlotOff * DEVICE_SLOT_SIZE;
-    if (slotBase + sb.extraDevices * DEVICE_SLOT_SIZE > primary.size) throw corrupted("device table past end of image");
     for (let i = 0; i < sb.extraDevices; i++) {
-      const bytes = await readBytes(primary, slotBase + i * DEVICE_SLOT_SIZE, DEVICE_SLOT_SIZE);
+      // Read as metadata: past the image's end a slot is zeros (a device of no blocks at
+      // address 0), as on a kernel mount, which mounts such an image.
+      const bytes = await meta.read(slotBase + i * DEVICE_SLOT_SIZE, DEVICE_SLOT_SIZE);
       slots.push(parseDeviceSlot(bytes, (sb.featureIncompat & INCOMPAT.BIT48) !== 0, i));
     }
     const given = opts.devices ?? [];
@@ -169,7 +170,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       flatDevices,
       slots,
       deviceMask: deviceIdMask(sb.extraDevices),
-      meta: new MetaBlockReader(primary, sb.blockSize, opts.metadataCacheBytes ?? DEFAULT_META_CACHE_BYTES),
+      meta,
       cache,
       packedCache: new PageCache({ budgetBytes: typeof opts.packedCacheBytes === "function" ? opts.packedCacheBytes(sb) : (opts.packedCacheBytes ?? PACKED_CACHE_BYTES) }),
       inodes: new Map(),

@@ -1,4 +1,4 @@
-import { isCompressedLayout, type FileKind, type Inode, type Superblock } from "@erofs-ts/format";
+import { blockCount, isCompressedLayout, type FileKind, type Inode, type Superblock } from "@erofs-ts/format";
 
 /** What stat(2) reports for an inode, as the kernel fills it. */
 export interface Stat {
@@ -12,9 +12,14 @@ export interface Stat {
   readonly nlink: number;
   readonly uid: number;
   readonly gid: number;
+  /** st_size: exact below 2^53, the nearest number beyond (see sizeBig). */
   readonly size: number;
-  /** 512-byte units, as i_blocks. */
+  /** st_size exactly (up to 2^63 - 1, as the kernel takes i_size). */
+  readonly sizeBig: bigint;
+  /** 512-byte units, as i_blocks: exact below 2^53, the nearest number beyond (see blocksBig). */
   readonly blocks: number;
+  /** i_blocks exactly (past 2^53 only for an i_size of 2^62 or more). */
+  readonly blocksBig: bigint;
   readonly blockSize: number;
   /** Seconds of the mtime: exact within ±2^53, the nearest number beyond (see mtimeSecBig). */
   readonly mtimeSec: number;
@@ -32,9 +37,14 @@ export function statOf(inode: Inode, sb: Superblock): Stat {
   const compressed = isCompressedLayout(inode.datalayout);
   // i_blocks: compressed inodes count their stored blocks (0 when all of the data sits
   // inline or in the packed inode), others their rounded-up size.
-  const blocks = compressed
-    ? inode.compressedBlocks * (sb.blockSize / 512)
-    : Math.ceil(inode.size / sb.blockSize) * (sb.blockSize / 512);
+  const sectors = sb.blockSize / 512;
+  const units = compressed ? inode.compressedBlocks : blockCount(inode, sb.blockSize);
+  const blocks = units * sectors;
+  // A number is exact while below 2^53; past it (48-bit block counts of 64 KiB blocks,
+  // or i_size of 2^62 and more) the product is taken in bigints.
+  const blocksBig = Number.isSafeInteger(blocks)
+    ? BigInt(blocks)
+    : (compressed ? BigInt(inode.compressedBlocks) : (inode.sizeBig + BigInt(sb.blockSize) - 1n) / BigInt(sb.blockSize)) * BigInt(sectors);
   return {
     ino: inode.ino,
     nid: inode.nid,
@@ -45,7 +55,9 @@ export function statOf(inode: Inode, sb: Superblock): Stat {
     uid: inode.uid,
     gid: inode.gid,
     size: inode.size,
+    sizeBig: inode.sizeBig,
     blocks,
+    blocksBig,
     blockSize: sb.blockSize,
     mtimeSec: inode.mtimeSec,
     mtimeSecBig: inode.mtimeSecBig,

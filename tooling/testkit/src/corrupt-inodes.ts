@@ -59,6 +59,24 @@ export function corruptInodes(image: string, out: string, paths: readonly string
   return out;
 }
 
+/** i_size in struct erofs_inode_extended: 64 bits at byte 8 (compact inodes hold 32). */
+const EXTENDED_I_SIZE = 8;
+
+/**
+ * A copy of `image`, written to `out`, in which the inode at `path` states an i_size of
+ * `size` (any 64-bit value). That inode must be extended (mkfs.erofs writes extended
+ * inodes for owners above 65535, e.g. with --force-uid=100000).
+ */
+export function resizeInode(image: string, out: string, path: string, size: bigint): string {
+  const bytes = readFileSync(image);
+  const inodes = new InodeLocator(image, bytes);
+  const at = inodes.offset(inodes.nid(path));
+  if (!(bytes[at]! & 1)) throw new Error(`${image}: the inode of ${path} is compact, its i_size 32 bits`);
+  bytes.writeBigUInt64LE(size, at + EXTENDED_I_SIZE);
+  writeFileSync(out, resealSuperblock(bytes));
+  return out;
+}
+
 /** Where an inline directory's dirents start in the image, and how many there are. */
 function inlineDirents(bytes: Buffer, inodes: InodeLocator, image: string, dir: string): { tail: number; entries: number } {
   const at = inodes.offset(inodes.nid(dir));

@@ -14,6 +14,6 @@ export { hostXattrs, observeHostTree } from "./host-tree.js";
 export { processAlive } from "./process.js";
 export { AS_NOBODY, nobodyReaches } from "./another-user.js";
 export { dumpExtents, type DumpedExtent } from "./dump-extents.js";
-export { canCorruptInodes, corruptInodes, renameEntry, renumberEntry, repointEntry } from "./corrupt-inodes.js";
+export { canCorruptInodes, corruptInodes, renameEntry, renumberEntry, repointEntry, resizeInode } from "./corrupt-inodes.js";
 export { imageBlockSize, resealSuperblock } from "./reseal.js";
 export { WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, makeWideImage, scrambleWideNames, wideEntryName } from "./wide-directory.js";

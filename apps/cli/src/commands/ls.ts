@@ -15,7 +15,7 @@ async function entryJson(fs: ErofsFs, path: Uint8Array, inode: Inode) {
     nlink: s.nlink,
     uid: s.uid,
     gid: s.gid,
-    size: s.size,
+    size: s.sizeBig,
     mtime_ns: s.mtimeNs,
     ...(s.type === "chardev" || s.type === "blockdev" ? { rdev: [s.rdevMajor, s.rdevMinor] } : {}),
     ...(s.type === "symlink" ? { target: jsonName(await fs.readlink(inode)) } : {}),
@@ -24,7 +24,7 @@ async function entryJson(fs: ErofsFs, path: Uint8Array, inode: Inode) {
 
 async function longLine(fs: ErofsFs, name: Uint8Array, inode: Inode): Promise<string> {
   const s = fs.stat(inode);
-  const size = s.type === "chardev" || s.type === "blockdev" ? `${s.rdevMajor}, ${s.rdevMinor}` : String(s.size);
+  const size = s.type === "chardev" || s.type === "blockdev" ? `${s.rdevMajor}, ${s.rdevMinor}` : String(s.sizeBig);
   const target = s.type === "symlink" ? ` -> ${displayName(await fs.readlink(inode))}` : "";
   return `${modeString(s.type, s.mode)} ${String(s.nlink).padStart(3)} ${String(s.uid).padStart(5)} ${String(s.gid).padStart(5)} ${size.padStart(10)} ${isoTime(s.mtimeNs)} ${displayName(name)}${target}`;
 }

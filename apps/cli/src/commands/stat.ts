@@ -25,12 +25,12 @@ export const statCommand: Command = {
       }
       const s = fs.stat(inode);
       if (options.json) {
-        all.push({ ...(await entryJson(fs, path, inode)), nid: s.nid, blocks: s.blocks, blockSize: s.blockSize, compressed: s.compressed });
+        all.push({ ...(await entryJson(fs, path, inode)), nid: s.nid, blocks: s.blocksBig, blockSize: s.blockSize, compressed: s.compressed });
         continue;
       }
       const target = s.type === "symlink" ? ` -> ${displayName(await fs.readlink(inode))}` : "";
       await out.line(`  File: ${displayName(path) || "/"}${target}`);
-      await out.line(`  Type: ${s.type}${s.compressed ? " (compressed)" : ""}  Size: ${s.size}  Blocks: ${s.blocks}  IO Block: ${s.blockSize}`);
+      await out.line(`  Type: ${s.type}${s.compressed ? " (compressed)" : ""}  Size: ${s.sizeBig}  Blocks: ${s.blocksBig}  IO Block: ${s.blockSize}`);
       const dev = s.type === "chardev" || s.type === "blockdev" ? `  Device: ${s.rdevMajor},${s.rdevMinor}` : "";
       await out.line(`Inode: ${s.ino}  nid: ${s.nid}  Links: ${s.nlink}${dev}`);
       await out.line(`Access: (${(s.perm).toString(8).padStart(4, "0")}/${modeString(s.type, s.mode)})  Uid: ${s.uid}  Gid: ${s.gid}`);

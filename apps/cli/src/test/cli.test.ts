@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, resizeInode, wideEntryName } from "@erofs-ts/testkit";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { mount, type Inode } from "@erofs-ts/vfs";
 import { runCli } from "./run-cli.js";
@@ -336,6 +336,34 @@ describe.skipIf(!mkfs)("erofs-cli extract on an image made here (Debian's mkfs.e
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     for (const [name, ns] of Object.entries(times)) expect(lstatSync(join(dest, name), { bigint: true }).mtimeNs, name).toBe(ns);
+  });
+});
+
+describe.skipIf(!mkfs || !canCorruptInodes())("erofs-cli on a file stating an i_size past 2^53 (a damaged image)", () => {
+  it("stat and ls -l print its size and blocks exactly, as coreutils' stat on a kernel mount; cat fails cleanly", async () => {
+    const tree = join(scratch, "huge-size");
+    mkdirSync(tree);
+    writeFileSync(join(tree, "f.bin"), Buffer.alloc(10_000, 7));
+    const made = join(scratch, "huge-size-made.erofs");
+    // Owners above 65535 need extended inodes, whose i_size has 64 bits.
+    execFileSync("mkfs.erofs", ["--quiet", "--force-uid=100000", made, tree]);
+    const size = 2n ** 60n + 4097n;
+    const image = resizeInode(made, join(scratch, "huge-size.erofs"), "/f.bin", size);
+    const st = await runCli(["stat", image, "f.bin", "--json"]);
+    expect(st.stderr).toBe("");
+    const json = parseExact(st.stdout.toString().replace(/("(?:size|blocks)":\s*)(\d+)/g, '$1"$2"')) as { size: string; blocks: string };
+    // Blocks of 512 bytes, i_size rounded up to whole 4 KiB blocks (the kernel's i_blocks).
+    expect([json.size, json.blocks]).toEqual([String(size), String(((size + 4095n) / 4096n) * 8n)]);
+    const long = await runCli(["ls", "-l", image]);
+    expect(long.stdout.toString()).toMatch(new RegExp(` ${size} .* f\\.bin\n$`));
+    expectCleanFailure(await runCli(["cat", image, "f.bin"]), 1, /^erofs-cli: f\.bin: /);
+    const kernel = KernelMount.tryMount(image);
+    if (!kernel) return;
+    try {
+      expect(execFileSync("stat", ["-c", "%s %b", join(kernel.dir, "f.bin")], { encoding: "utf8" }).trim()).toBe(`${json.size} ${json.blocks}`);
+    } finally {
+      kernel.unmount();
+    }
   });
 });
 

@@ -121,8 +121,8 @@ export function encodeInitOut(o: InitOut): Uint8Array {
 /** What the server knows about an inode, in the kernel's stat terms. */
 export interface Attr {
   readonly ino: bigint;
-  readonly size: number;
-  readonly blocks: number;
+  readonly size: bigint;
+  readonly blocks: bigint;
   readonly mtimeSec: bigint;
   readonly mtimeNsec: number;
   readonly mode: number;
@@ -137,8 +137,8 @@ export interface Attr {
 export function writeAttr(v: DataView, at: number, a: Attr): void {
   const sec = BigInt.asUintN(64, a.mtimeSec);
   v.setBigUint64(at, a.ino, true);
-  v.setBigUint64(at + 8, BigInt(a.size), true);
-  v.setBigUint64(at + 16, BigInt(a.blocks), true);
+  v.setBigUint64(at + 8, a.size, true);
+  v.setBigUint64(at + 16, a.blocks, true);
   v.setBigUint64(at + 24, sec, true);
   v.setBigUint64(at + 32, sec, true);
   v.setBigUint64(at + 40, sec, true);

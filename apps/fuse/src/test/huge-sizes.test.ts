@@ -1,0 +1,86 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { KernelMount, canCorruptInodes, resizeInode } from "@erofs-ts/testkit";
+import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
+
+if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
+
+const work = mkdtempSync(join(tmpdir(), "erofs-fuse-huge-sizes-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const CAN_MAKE = spawnSync("mkfs.erofs", ["--help"]).status !== null && canCorruptInodes() && existsSync("/usr/bin/python3");
+
+/** Reads below 2^53 (each 64 KiB): the start, the real file's last byte and end, further out. */
+const BELOW = [0n, 299_999n, 300_000n, 1n << 20n, 1n << 44n];
+/** Reads at and past 2^53, inside both sizes stated (2^53 + 5 is the smaller). */
+const PAST = [1n << 53n, (1n << 53n) + 4n];
+
+interface Observed {
+  size: string;
+  blocks: string;
+  reads: string[];
+}
+
+/**
+ * lstat's size and blocks of `file`, and each 64 KiB pread at `offsets` (the sha256 of the
+ * bytes, or the errno's name), from Python: exact at any size.
+ */
+function observe(file: string, offsets: readonly bigint[]): Observed {
+  const script = [
+    "import errno, hashlib, json, os, sys",
+    "st = os.lstat(sys.argv[1])",
+    "fd = os.open(sys.argv[1], os.O_RDONLY)",
+    "def at(o):",
+    "    try: return hashlib.sha256(os.pread(fd, 65536, int(o))).hexdigest()",
+    "    except OSError as e: return errno.errorcode[e.errno]",
+    "print(json.dumps({'size': str(st.st_size), 'blocks': str(st.st_blocks), 'reads': [at(o) for o in sys.argv[2:]]}))",
+  ].join("\n");
+  return JSON.parse(execFileSync("/usr/bin/python3", ["-c", script, file, ...offsets.map(String)], { encoding: "utf8" })) as Observed;
+}
+
+/** One 300,000-byte file in an image of mkfs.erofs 1.5 with `args`, its inode extended. */
+function makeImage(name: string, args: readonly string[]): string {
+  const tree = join(work, `${name}-tree`);
+  mkdirSync(tree);
+  writeFileSync(join(tree, "f.bin"), Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7 + 3) % 251)));
+  const image = join(work, `${name}.erofs`);
+  execFileSync("mkfs.erofs", ["--quiet", "--force-uid=100000", ...args, image, tree]);
+  return image;
+}
+
+const LAYOUTS: ReadonlyArray<[string, string[]]> = [
+  ["plain", []],
+  ["chunked", ["--chunksize=4096"]],
+  ["lz4hc", ["-zlz4hc"]],
+  ["lz4hc with a tail packed inline", ["-zlz4hc", "-Eztailpacking"]],
+];
+
+describe.skipIf(!FUSE_AVAILABLE)("files stating an i_size past 2^53 (a damaged image)", () => {
+  it.skipIf(!CAN_MAKE).each(LAYOUTS)("%s: size, blocks and reads below 2^53 answer as on a kernel mount; reads past it EOPNOTSUPP", async (name, args) => {
+    const source = makeImage(name, args);
+    const images = [2n ** 53n + 5n, 2n ** 60n + 5n].map((size) => ({ size, image: resizeInode(source, join(work, `${name}-${size}.erofs`), "/f.bin", size) }));
+    const daemon = await FuseDaemon.start(images.map(({ image }) => ({ image })));
+    try {
+      for (const [i, { size, image }] of images.entries()) {
+        const ours = observe(join(daemon.mountpoints[i]!, "f.bin"), [...BELOW, ...PAST]);
+        expect(ours.size).toBe(String(size));
+        // Offsets are numbers in erofs-ts: bytes past 2^53 are refused, not read from the wrong place.
+        // (Python names errno 95 ENOTSUP: on Linux EOPNOTSUPP is the same number.)
+        expect(ours.reads.slice(BELOW.length)).toEqual(PAST.map(() => "ENOTSUP"));
+        const kernel = KernelMount.tryMount(image);
+        if (!kernel) continue;
+        try {
+          // Bytes, EIO past the image, or EINVAL past the wrapped index count, as the kernel's.
+          expect({ ...ours, reads: ours.reads.slice(0, BELOW.length) }).toEqual(observe(join(kernel.dir, "f.bin"), BELOW));
+        } finally {
+          kernel.unmount();
+        }
+      }
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
