@@ -14,7 +14,7 @@ import {
 import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import { PACKED_OWNER, type MountContext } from "./context.js";
-import { readInodeMetadata } from "./metadata.js";
+import { metadataEnd, readInodeMetadata } from "./metadata.js";
 import { extentBounds, fillCompressed, scratchBuffer } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
@@ -145,7 +145,7 @@ export async function readData(
  * hold once read, so keeping them in the shared data cache would count content twice.
  */
 function pageHome(ctx: MountContext, inode: Inode): { cache: PageCache; owner: CacheOwner; packed: boolean } {
-  if (ctx.sb.packedNid && inode.nid === ctx.sb.packedNid) return { cache: ctx.packedCache, owner: ctx.packedCache.owner(PACKED_OWNER), packed: true };
+  if (ctx.packed && inode.nid === ctx.packed.nid) return { cache: ctx.packedCache, owner: ctx.packedCache.owner(PACKED_OWNER), packed: true };
   return { cache: ctx.cache, owner: ctx.ownerOf(inode), packed: false };
 }
 
@@ -208,9 +208,18 @@ export async function seekData(ctx: MountContext, inode: Inode, offset: number, 
   }
   if (isCompressedLayout(inode.datalayout)) return want === "data" ? offset : inode.size;
   let pos = offset;
-  // Each extent moves pos forward by at least one byte, and there are at most
-  // size / chunk size of them: the loop is bounded by the file's own mapping.
-  while (pos < inode.size) {
+  // Each extent moves pos forward by at least one byte, and each chunk-table entry it
+  // reads lies inside the metadata (see below): the loop is bounded by the image.
+  for (let steps = 1; pos < inode.size; steps++) {
+    if (inode.datalayout === DATALAYOUT.CHUNK_BASED && chunkEntryPastMetadata(ctx, inode, pos)) {
+      // Entries past the metadata's end read as zeros, as the kernel's do, and a zero
+      // entry maps data (block 0): so does every chunk from here to the end of the file.
+      // A file may claim 2^63 bytes: they are not walked a chunk at a time.
+      return want === "data" ? pos : inode.size;
+    }
+    // Chunk tables in the metadata are walked from cached blocks, without a suspension:
+    // other requests (a daemon's) get their turn now and then.
+    if (steps % SEEK_STEPS_PER_TURN === 0) await new Promise((resume) => setImmediate(resume));
     const ext = await mapExtent(ctx, inode, pos);
     if (ext.length <= 0) throw corrupted(`empty extent at ${pos}`, `nid ${inode.nid}`);
     if ((ext.kind === "hole") === (want === "hole")) return pos;
@@ -218,6 +227,14 @@ export async function seekData(ctx: MountContext, inode: Inode, offset: number, 
   }
   if (want === "hole") return inode.size;
   throw new ErofsError("ENXIO", "no data after this offset", `nid ${inode.nid}`);
+}
+
+/** Extents a seek maps before it lets the event loop run other work. */
+const SEEK_STEPS_PER_TURN = 4096;
+
+/** Whether the chunk-table entry for byte `pos` of a chunk-based inode starts past the end of its metadata. */
+function chunkEntryPastMetadata(ctx: MountContext, inode: Inode, pos: number): boolean {
+  return chunkEntryOffset(inode, Math.floor(pos / 2 ** inode.chunkBits)) >= metadataEnd(ctx, inode);
 }
 
 /**

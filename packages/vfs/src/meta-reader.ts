@@ -92,6 +92,11 @@ export class MetaBlockReader {
     return true;
   }
 
+  /** Where the device ends (its whole sectors): reads past it give zeros. */
+  get deviceSize(): number {
+    return this.#size;
+  }
+
   /** Metadata reads reaching past the device's end so far (each read as zeros there). */
   get pastEnd(): number {
     return this.#pastEnd;

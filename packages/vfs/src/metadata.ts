@@ -26,6 +26,12 @@ export async function readMetadata(ctx: MountContext, offset: number, length: nu
   return out;
 }
 
+/** Where the inode's metadata space ends: past it, reads give zeros (see readMetadata). */
+export function metadataEnd(ctx: MountContext, inode: Inode): number {
+  if (!nidInMetabox(inode.nid)) return ctx.meta.deviceSize;
+  return ctx.metabox?.size ?? 0;
+}
+
 /** The inode for `nid`, from the cache or the image. */
 export async function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
   const cached = lruGet(ctx.inodes, nid);

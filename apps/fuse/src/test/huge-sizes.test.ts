@@ -41,6 +41,22 @@ function observe(file: string, offsets: readonly bigint[]): Observed {
   return JSON.parse(execFileSync("/usr/bin/python3", ["-c", script, file, ...offsets.map(String)], { encoding: "utf8" })) as Observed;
 }
 
+/**
+ * lseek(2) SEEK_DATA and SEEK_HOLE of `file` from each offset (what each returns, or the
+ * errno's name), from Python.
+ */
+function seeks(file: string, offsets: readonly bigint[]): string[] {
+  const script = [
+    "import errno, json, os, sys",
+    "fd = os.open(sys.argv[1], os.O_RDONLY)",
+    "def at(o, how):",
+    "    try: return str(os.lseek(fd, int(o), how))",
+    "    except OSError as e: return errno.errorcode[e.errno]",
+    "print(json.dumps([at(o, h) for o in sys.argv[2:] for h in (os.SEEK_DATA, os.SEEK_HOLE)]))",
+  ].join("\n");
+  return JSON.parse(execFileSync("/usr/bin/python3", ["-c", script, file, ...offsets.map(String)], { encoding: "utf8" })) as string[];
+}
+
 /** One 300,000-byte file in an image of mkfs.erofs 1.5 with `args`, its inode extended. */
 function makeImage(name: string, args: readonly string[]): string {
   const tree = join(work, `${name}-tree`);
@@ -78,6 +94,30 @@ describe.skipIf(!FUSE_AVAILABLE)("files stating an i_size past 2^53 (a damaged i
         } finally {
           kernel.unmount();
         }
+      }
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it.skipIf(!CAN_MAKE)("chunked, its chunk table running past the image: SEEK_DATA/SEEK_HOLE answer as on a kernel mount, and at once at any size", async () => {
+    const source = makeImage("chunked-seek", ["--chunksize=4096"]);
+    // 2^20 chunks of 4 KiB, which a kernel walks in a moment; and 2^50 (2^62 bytes), which
+    // it would walk for days, as erofs-fuse did (its whole daemon stalled): entries past
+    // the image read as zeros, which map data, so the rest of the file is data.
+    const [small, huge] = [2n ** 32n + 5n, 2n ** 62n + 5n].map((size) => resizeInode(source, join(work, `chunked-seek-${size}.erofs`), "/f.bin", size));
+    const offsets = [0n, 4096n, 299_999n, 1n << 20n, 1n << 31n];
+    const daemon = await FuseDaemon.start([{ image: small! }, { image: huge! }]);
+    try {
+      const far = seeks(join(daemon.mountpoints[1]!, "f.bin"), [1n << 31n, 1n << 52n]);
+      expect(far).toEqual([String(1n << 31n), String(2n ** 62n + 5n), String(1n << 52n), String(2n ** 62n + 5n)]);
+      const ours = seeks(join(daemon.mountpoints[0]!, "f.bin"), offsets);
+      const kernel = KernelMount.tryMount(small!);
+      if (!kernel) return;
+      try {
+        expect(ours).toEqual(seeks(join(kernel.dir, "f.bin"), offsets));
+      } finally {
+        kernel.unmount();
       }
     } finally {
       await daemon.stop();
