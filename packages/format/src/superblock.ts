@@ -124,8 +124,9 @@ export function parseSuperblock(image: Uint8Array): Superblock {
     rootNid = BigInt(r.u16(at + 14));
   }
 
+  // Any value, as the kernel takes it: the packed inode is only looked up (as any nid,
+  // in the metabox too) on an image with the fragments feature.
   const packedNid = r.u64(at + 96);
-  if (packedNid >> NID_METABOX_BIT) throw corrupted("packed inode nid has the metabox bit", WHERE);
   let metaboxNid = 0n;
   if (featureIncompat & INCOMPAT.METABOX) {
     if (size <= 128) throw corrupted("metabox feature without the extended superblock", WHERE);

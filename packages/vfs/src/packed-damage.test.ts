@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus } from "@erofs-ts/testkit";
+import { EROFS_SUPER_OFFSET, loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
+import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
 import { filePaths, inodeAt, kernelAnswers, ourAnswers } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
@@ -88,5 +88,22 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     const theirs = kernelAnswers(damaged, paths);
     expect(await ourAnswers(damaged, paths)).toEqual(theirs);
     expect(theirs.filter((line) => line.endsWith(" EUCLEAN")).length).toBeGreaterThan(paths.length / 2);
+  });
+});
+
+describe("a packed inode nid on an image without fragments", () => {
+  it("is not looked at, whatever it holds (the metabox bit too): the image reads as before, as on a kernel mount", async () => {
+    const original = join(repoRoot(), "fixtures/demo.erofs");
+    const bytes = Buffer.from(readFileSync(original));
+    // packed_nid: 64 bits at byte 96 of the superblock.
+    bytes.writeBigUInt64LE(0xffff_ffff_ffff_fff2n, EROFS_SUPER_OFFSET + 96);
+    const patched = join(work, "demo-packed-nid.erofs");
+    writeFileSync(patched, resealSuperblock(bytes));
+    const fs = await mount(original);
+    const paths = await filePaths(fs, await fs.root());
+    await fs.unmount();
+    const answers = await ourAnswers(patched, paths);
+    expect(answers).toEqual(await ourAnswers(original, paths));
+    if (process.getuid?.() === 0) expect(answers).toEqual(kernelAnswers(patched, paths));
   });
 });
