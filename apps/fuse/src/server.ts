@@ -505,13 +505,13 @@ function sized(value: Uint8Array, size: number): Outcome {
   return [value];
 }
 
+/** The last file offset a number holds exactly. */
+const MAX_SAFE_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
+
 /**
  * getdents' d_type for each on-disk file type (EROFS_FT_*: unknown, regular, dir, chr,
  * blk, fifo, sock, symlink), as the kernel's fs_ftype_to_dtype maps it; 0 is DT_UNKNOWN.
  */
-/** The last file offset a number holds exactly. */
-const MAX_SAFE_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
-
 const DT_OF_FILE_TYPE: readonly number[] = [0, 8, 4, 2, 6, 1, 12, 10];
 
 function isDotName(name: Uint8Array): boolean {

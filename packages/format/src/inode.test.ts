@@ -19,6 +19,19 @@ function compact(f: { ifmt?: number; mode: number; nb?: number; size?: number; m
   return b;
 }
 
+/** An extended regular file (mode 0600, one link) with these fields. */
+function extended(f: { size?: bigint; mtime?: bigint; mtimeNsec?: number }): Uint8Array {
+  const b = new Uint8Array(64);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, 1, true);
+  dv.setUint16(4, 0o100600, true);
+  dv.setBigUint64(8, f.size ?? 0n, true);
+  dv.setBigInt64(32, f.mtime ?? 0n, true);
+  dv.setUint32(40, f.mtimeNsec ?? 0, true);
+  dv.setUint32(44, 1, true);
+  return b;
+}
+
 describe("parseInode", () => {
   it("decodes a compact regular file", () => {
     const ino = parseInode(compact({ ifmt: 2 << 1, mode: 0o100644, nb: 3, size: 5000, iu: 7, uid: 1000, gid: 100, icount: 2 }), sb, 40n, 1280);
@@ -44,26 +57,13 @@ describe("parseInode", () => {
   });
 
   it("reads extended inode times as signed (before 1970)", () => {
-    const b = new Uint8Array(64);
-    const dv = new DataView(b.buffer);
-    dv.setUint16(0, 1, true);
-    dv.setUint16(4, 0o100600, true);
-    dv.setBigInt64(32, -86400n, true);
-    dv.setUint32(40, 5, true);
-    dv.setUint32(44, 1, true);
-    const ino = parseInode(b, sb, 2n, 0);
+    const ino = parseInode(extended({ mtime: -86400n, mtimeNsec: 5 }), sb, 2n, 0);
     expect([ino.mtimeSec, ino.mtimeSecBig, ino.mtimeNsec]).toEqual([-86400, -86400n, 5]);
   });
 
   it("takes any 64-bit i_mtime, as the kernel does: exact as a bigint, the nearest number beside it", () => {
     for (const sec of [2n ** 62n + 5n, -(2n ** 63n), 2n ** 53n + 1n]) {
-      const b = new Uint8Array(64);
-      const dv = new DataView(b.buffer);
-      dv.setUint16(0, 1, true);
-      dv.setUint16(4, 0o100600, true);
-      dv.setBigInt64(32, sec, true);
-      dv.setUint32(44, 1, true);
-      const ino = parseInode(b, sb, 2n, 0);
+      const ino = parseInode(extended({ mtime: sec }), sb, 2n, 0);
       expect([ino.mtimeSecBig, ino.mtimeSec]).toEqual([sec, Number(sec)]);
     }
     // Compact inodes add the superblock's epoch (64 bits) and wrap as the kernel's sum does.
@@ -74,23 +74,14 @@ describe("parseInode", () => {
   });
 
   it("takes any i_size below 2^63 exactly (sizeBig), the nearest number beside it, and refuses a negative one", () => {
-    const extended = (size: bigint) => {
-      const b = new Uint8Array(64);
-      const dv = new DataView(b.buffer);
-      dv.setUint16(0, 1, true);
-      dv.setUint16(4, 0o100600, true);
-      dv.setBigUint64(8, size, true);
-      dv.setUint32(44, 1, true);
-      return b;
-    };
     for (const size of [2n ** 53n - 1n, 2n ** 53n + 5n, 2n ** 60n + 4097n, 2n ** 63n - 1n]) {
-      const ino = parseInode(extended(size), sb, 2n, 0);
+      const ino = parseInode(extended({ size }), sb, 2n, 0);
       expect([ino.sizeBig, ino.size]).toEqual([size, Number(size)]);
       // Rounded first, 2^53 + 4097 would count one block short of the kernel's round_up.
       expect(BigInt(blockCount(ino, 4096))).toBe((size + 4095n) / 4096n);
     }
-    expect(blockCount(parseInode(extended(2n ** 53n + 1n), sb, 2n, 0), 4096)).toBe(2 ** 41 + 1);
-    expect(() => parseInode(extended(2n ** 63n), sb, 2n, 0)).toThrow(/negative i_size/);
+    expect(blockCount(parseInode(extended({ size: 2n ** 53n + 1n }), sb, 2n, 0), 4096)).toBe(2 ** 41 + 1);
+    expect(() => parseInode(extended({ size: 2n ** 63n }), sb, 2n, 0)).toThrow(/negative i_size/);
     expect(parseInode(compact({ mode: 0o100644, size: 0xffff_ffff }), sb, 1n, 0).sizeBig).toBe(0xffff_ffffn);
   });
 

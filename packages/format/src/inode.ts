@@ -91,8 +91,13 @@ export function isCompressedLayout(datalayout: number): boolean {
  */
 export function blockCount(inode: Pick<Inode, "size" | "sizeBig">, blockSize: number): number {
   if (inode.size <= Number.MAX_SAFE_INTEGER) return Math.ceil(inode.size / blockSize);
+  return Number(blockCountBig(inode, blockSize));
+}
+
+/** ceil(i_size / blockSize) exactly, at any i_size. */
+export function blockCountBig(inode: Pick<Inode, "sizeBig">, blockSize: number): bigint {
   const bs = BigInt(blockSize);
-  return Number((inode.sizeBig + bs - 1n) / bs);
+  return (inode.sizeBig + bs - 1n) / bs;
 }
 
 export function xattrIbodySize(icount: number): number {

@@ -1,6 +1,6 @@
 import { DATALAYOUT } from "./constants.js";
 import { ErofsError, corrupted, unsupported } from "./errors.js";
-import { nidWhere, type Inode } from "./inode.js";
+import { blockCountBig, nidWhere, type Inode } from "./inode.js";
 import type { MetaWindow } from "./meta-window.js";
 import type { Superblock } from "./superblock.js";
 import { ADVISE, LCLUSTER, PCLUSTER_MAX_DSIZE, headerOffset } from "./zmap-layout.js";
@@ -46,8 +46,7 @@ function initial4bCount(ebase: number): number {
  */
 function compactIndexCount(inode: Inode, sb: Superblock): number {
   if (inode.size <= Number.MAX_SAFE_INTEGER) return Math.ceil(inode.size / sb.blockSize) % 2 ** 32;
-  const bs = BigInt(sb.blockSize);
-  return Number(((inode.sizeBig + bs - 1n) / bs) % 2n ** 32n);
+  return Number(blockCountBig(inode, sb.blockSize) % 2n ** 32n);
 }
 
 /** 2B compact indexes after those: whole packs of 16 (when the inode uses 2B packs). */

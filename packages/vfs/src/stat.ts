@@ -1,4 +1,4 @@
-import { blockCount, isCompressedLayout, type FileKind, type Inode, type Superblock } from "@erofs-ts/format";
+import { blockCount, blockCountBig, isCompressedLayout, type FileKind, type Inode, type Superblock } from "@erofs-ts/format";
 
 /** What stat(2) reports for an inode, as the kernel fills it. */
 export interface Stat {
@@ -44,7 +44,7 @@ export function statOf(inode: Inode, sb: Superblock): Stat {
   // or i_size of 2^62 and more) the product is taken in bigints.
   const blocksBig = Number.isSafeInteger(blocks)
     ? BigInt(blocks)
-    : (compressed ? BigInt(inode.compressedBlocks) : (inode.sizeBig + BigInt(sb.blockSize) - 1n) / BigInt(sb.blockSize)) * BigInt(sectors);
+    : (compressed ? BigInt(inode.compressedBlocks) : blockCountBig(inode, sb.blockSize)) * BigInt(sectors);
   return {
     ino: inode.ino,
     nid: inode.nid,
