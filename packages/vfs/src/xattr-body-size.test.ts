@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { ERRNO } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
 import { inodeAt, kernelList, ourList } from "./file-answers.test-helper.js";
-import { mount } from "./index.js";
+import { ErofsError, mount } from "./index.js";
 
 /**
  * What the kernel makes of an xattr body whose i_xattr_icount disagrees with its header.
@@ -71,5 +72,62 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("an xattr body of only its 
     }
     expect(theirs).toBe(`errno ${ERRNO.EOPNOTSUPP}`);
     expect(await ourList(damaged, path)).toBe(theirs);
+  });
+});
+
+/** getxattr of each name (the value in hex, or the errno) on a kernel mount, from Python. */
+function kernelGets(path: string, names: readonly string[]): string[] {
+  const script = [
+    "import json, os, sys",
+    "def get(n):",
+    "    try: return os.getxattr(sys.argv[1], n, follow_symlinks=False).hex()",
+    "    except OSError as e: return 'errno %d' % e.errno",
+    "print(json.dumps([get(n) for n in sys.argv[2:]]))",
+  ].join("\n");
+  return JSON.parse(spawnSync("/usr/bin/python3", ["-c", script, path, ...names], { encoding: "utf8" }).stdout) as string[];
+}
+
+describe.skipIf(process.getuid?.() !== 0)("a damaged inline xattr entry on an image with name filters", () => {
+  it("fixtures/xattrs-filter's file01, its first inline entry running past the body: names the filter rules out are ENODATA, the rest EUCLEAN, as on a kernel mount", async () => {
+    const image = join(repoRoot(), "fixtures/xattrs-filter.erofs");
+    const bytes = Buffer.from(readFileSync(image));
+    const fs = await mount(image);
+    const inode = await fs.lookup("file01");
+    await fs.unmount();
+    const body = inode.payloadOffset - inode.xattrSize;
+    const firstEntry = body + 12 + 4 * bytes[body + 4]!;
+    expect(firstEntry).toBeLessThan(inode.payloadOffset);
+    // e_value_size: 16 bits at byte 2 of the entry.
+    bytes.writeUInt16LE(0xffff, firstEntry + 2);
+    const damaged = join(work, "filter-damaged-entry.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+    // The ACL names: a kernel asks for them at every open and permission check.
+    const names = ["system.posix_acl_access", "system.posix_acl_default", "user.common", ...["a", "b", "c", "d", "e", "f"].map((x) => `user.absent.${x}`)];
+
+    const k = KernelMount.tryMount(damaged)!;
+    let theirs: string[];
+    try {
+      theirs = kernelGets(join(k.dir, "file01"), names);
+    } finally {
+      k.unmount();
+    }
+    // Both answers occur, or the test would not tell the filter's order from none.
+    expect(theirs).toContain(`errno ${ERRNO.ENODATA}`);
+    expect(theirs).toContain(`errno ${ERRNO.EFSCORRUPTED}`);
+    const ours = await mount(damaged);
+    try {
+      const file = await ours.lookup("file01");
+      const answers = await Promise.all(
+        names.map((n) =>
+          ours.getxattr(file, new TextEncoder().encode(n)).then(
+            (v) => Buffer.from(v).toString("hex"),
+            (e: unknown) => (ErofsError.isInstance(e) ? `errno ${e.errno}` : String(e)),
+          ),
+        ),
+      );
+      expect(answers).toEqual(theirs);
+    } finally {
+      await ours.unmount();
+    }
   });
 });

@@ -12,7 +12,9 @@ import {
   namespaceEnabled,
   parseLongPrefix,
   parseXattrEntry,
+  parseInlineXattrs,
   parseXattrIbody,
+  parseXattrIbodyHeader,
   splitName,
   xattrEntrySize,
   xattrIbodyHeaderSize,
@@ -78,15 +80,19 @@ export class XattrAccess {
   }
 
   async #ibody(inode: Inode): Promise<XattrIbody> {
-    const where = `nid ${inode.nid}`;
-    if (inode.xattrSize === 0) return EMPTY_IBODY;
-    checkXattrIbodySize(inode.xattrSize, where);
+    const bytes = await this.#ibodyBytes(inode);
+    return bytes ? parseXattrIbody(bytes, `nid ${inode.nid}`, inode.xattrSize) : EMPTY_IBODY;
+  }
+
+  /** The inode's xattr body (and shared ids past it), or null when it has none. */
+  async #ibodyBytes(inode: Inode): Promise<Uint8Array | null> {
+    if (inode.xattrSize === 0) return null;
+    checkXattrIbodySize(inode.xattrSize, `nid ${inode.nid}`);
     const start = inode.payloadOffset - inode.xattrSize;
-    let bytes = await readInodeMetadata(this.#ctx, inode, start, inode.xattrSize);
+    const bytes = await readInodeMetadata(this.#ctx, inode, start, inode.xattrSize);
     // Shared ids that overflow the body are read on past it, as the kernel reads them.
     const headerSize = xattrIbodyHeaderSize(bytes);
-    if (headerSize > bytes.length) bytes = await readInodeMetadata(this.#ctx, inode, start, headerSize);
-    return parseXattrIbody(bytes, where, inode.xattrSize);
+    return headerSize > bytes.length ? readInodeMetadata(this.#ctx, inode, start, headerSize) : bytes;
   }
 
   async #sharedEntry(id: number): Promise<XattrEntry> {
@@ -161,11 +167,16 @@ export class XattrAccess {
   /** The value of one attribute, or null when the inode has none of that name. */
   async #lookup(inode: Inode, index: number, suffix: Uint8Array, name: Uint8Array): Promise<Uint8Array | null> {
     if (suffix.length > NAME_MAX) throw new ErofsError("ERANGE", "attribute name too long", printable(name));
-    const ibody = await this.#ibody(inode);
-    if (ibody.inline.length === 0 && ibody.sharedIds.length === 0) return null;
-    if (this.#hash32 && this.#ctx.sb.xattrFilterReserved === 0 && filterExcludes(ibody.nameFilter, index, suffix, this.#hash32)) {
+    const bytes = await this.#ibodyBytes(inode);
+    if (!bytes) return null;
+    const where = `nid ${inode.nid}`;
+    // The filter answers before any entry is parsed, as the kernel reads none first: a
+    // damaged entry fails only the lookups it does not answer.
+    const header = parseXattrIbodyHeader(bytes, where, inode.xattrSize);
+    if (this.#hash32 && this.#ctx.sb.xattrFilterReserved === 0 && filterExcludes(header.nameFilter, index, suffix, this.#hash32)) {
       return null;
     }
+    const ibody = { ...header, inline: parseInlineXattrs(bytes, header, where, inode.xattrSize) };
     let value: Uint8Array | null = null;
     await this.#visit(ibody, (e) => {
       if (!entryMatches(e, index, suffix, this.#prefixes)) return false;

@@ -34,6 +34,14 @@ export function xattrIbodyHeaderSize(bytes: Uint8Array): number {
   return XATTR_IBODY_HEADER_SIZE + 4 * bytes[4]!;
 }
 
+/** An xattr body's header and shared ids: what the kernel reads of it before any entry. */
+export interface XattrIbodyHeader {
+  readonly nameFilter: number;
+  readonly sharedIds: readonly number[];
+  /** Where the inline entries start in the body (past the shared ids). */
+  readonly entriesStart: number;
+}
+
 /**
  * Decodes the inode's xattr body (i_xattr_icount → `bodySize` = 12 + 4 * (icount - 1)
  * bytes) from `bytes`, its first bytes and (where its shared ids overflow it) those after
@@ -43,24 +51,39 @@ export function xattrIbodyHeaderSize(bytes: Uint8Array): number {
  */
 export function parseXattrIbody(bytes: Uint8Array, where: string, bodySize = bytes.length): XattrIbody {
   if (bodySize === 0) return EMPTY_IBODY;
+  const header = parseXattrIbodyHeader(bytes, where, bodySize);
+  return { nameFilter: header.nameFilter, sharedIds: header.sharedIds, inline: parseInlineXattrs(bytes, header, where, bodySize) };
+}
+
+/**
+ * The header and shared ids of a non-empty xattr body (see parseXattrIbody), without its
+ * inline entries: the kernel checks a lookup's name against the filter with only these
+ * read, so a damaged entry fails no lookup the filter answers.
+ */
+export function parseXattrIbodyHeader(bytes: Uint8Array, where: string, bodySize = bytes.length): XattrIbodyHeader {
   checkXattrIbodySize(bodySize, where);
   if (bytes.length < bodySize) throw new ErofsError("EINVAL", `xattr body of ${bodySize} bytes given as ${bytes.length}`, where);
   const r = new ByteReader(bytes, `xattrs of ${where}`);
   const nameFilter = r.u32(0);
   const sharedCount = r.u8(4);
-  const headerSize = xattrIbodyHeaderSize(bytes);
+  const entriesStart = xattrIbodyHeaderSize(bytes);
   // Given the body alone, ids past it cannot be read: the body is taken as corrupt.
-  if (headerSize > bytes.length) throw corrupted(`${sharedCount} shared xattrs overflow the xattr body`, where);
+  if (entriesStart > bytes.length) throw corrupted(`${sharedCount} shared xattrs overflow the xattr body`, where);
   const sharedIds: number[] = [];
   for (let i = 0; i < sharedCount; i++) sharedIds.push(r.u32(XATTR_IBODY_HEADER_SIZE + 4 * i));
+  return { nameFilter, sharedIds, entriesStart };
+}
+
+/** The inline entries of an xattr body whose header is `header` (see parseXattrIbody). */
+export function parseInlineXattrs(bytes: Uint8Array, header: XattrIbodyHeader, where: string, bodySize = bytes.length): XattrEntry[] {
   const inline: XattrEntry[] = [];
   // Each entry is at least 4 bytes, so the body's size bounds the loop.
-  for (let at = headerSize; at < bodySize; ) {
+  for (let at = header.entriesStart; at < bodySize; ) {
     if (bodySize - at < 4) throw corrupted("xattr entry header past the xattr body", where);
     const { entry, size } = parseXattrEntry(bytes, at, `xattrs of ${where}`);
     if (at + size > bodySize) throw corrupted("xattr entry beyond the xattr body", where);
     inline.push(entry);
     at += size;
   }
-  return { nameFilter, sharedIds, inline };
+  return inline;
 }
