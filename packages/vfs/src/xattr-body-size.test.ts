@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ERRNO } from "@erofs-ts/format";
+import { COMPAT, EROFS_SUPER_OFFSET, ERRNO } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
 import { inodeAt, kernelList, ourList } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
@@ -87,6 +87,26 @@ function kernelGets(path: string, names: readonly string[]): string[] {
   return JSON.parse(spawnSync("/usr/bin/python3", ["-c", script, path, ...names], { encoding: "utf8" }).stdout) as string[];
 }
 
+/** getxattr of each name through the vfs, as kernelGets answers it. */
+async function ourGets(image: string, path: string, names: readonly string[]): Promise<string[]> {
+  const fs = await mount(image);
+  try {
+    const inode = await fs.lookup(path);
+    const out: string[] = [];
+    for (const n of names) {
+      out.push(
+        await fs.getxattr(inode, new TextEncoder().encode(n)).then(
+          (v) => Buffer.from(v).toString("hex"),
+          (e: unknown) => (ErofsError.isInstance(e) ? `errno ${e.errno}` : String(e)),
+        ),
+      );
+    }
+    return out;
+  } finally {
+    await fs.unmount();
+  }
+}
+
 describe.skipIf(process.getuid?.() !== 0)("a damaged inline xattr entry on an image with name filters", () => {
   it("fixtures/xattrs-filter's file01, its first inline entry running past the body: names the filter rules out are ENODATA, the rest EUCLEAN, as on a kernel mount", async () => {
     const image = join(repoRoot(), "fixtures/xattrs-filter.erofs");
@@ -114,20 +134,34 @@ describe.skipIf(process.getuid?.() !== 0)("a damaged inline xattr entry on an im
     // Both answers occur, or the test would not tell the filter's order from none.
     expect(theirs).toContain(`errno ${ERRNO.ENODATA}`);
     expect(theirs).toContain(`errno ${ERRNO.EFSCORRUPTED}`);
-    const ours = await mount(damaged);
+    expect(await ourGets(damaged, "file01", names)).toEqual(theirs);
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)("shared xattrs said to be in a metabox the image does not have", () => {
+  it("fixtures/xattrs with the shared_ea_in_metabox bit: every listing and every search past the inline entries is EUCLEAN, inline finds are not, as on a kernel mount", async () => {
+    const image = join(repoRoot(), "fixtures/xattrs.erofs");
+    const bytes = Buffer.from(readFileSync(image));
+    // feature_compat: 32 bits at byte 8 of the superblock.
+    bytes.writeUInt32LE(bytes.readUInt32LE(EROFS_SUPER_OFFSET + 8) | COMPAT.SHARED_EA_IN_METABOX, EROFS_SUPER_OFFSET + 8);
+    const damaged = join(work, "shared-in-absent-metabox.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+    const paths = ["file00", "file01", "dir_with_attrs", "acl_dir"];
+    const names = ["user.big", "user.common", "user.dir", "user.absent"];
+    const k = KernelMount.tryMount(damaged)!;
+    let theirs: string[];
     try {
-      const file = await ours.lookup("file01");
-      const answers = await Promise.all(
-        names.map((n) =>
-          ours.getxattr(file, new TextEncoder().encode(n)).then(
-            (v) => Buffer.from(v).toString("hex"),
-            (e: unknown) => (ErofsError.isInstance(e) ? `errno ${e.errno}` : String(e)),
-          ),
-        ),
-      );
-      expect(answers).toEqual(theirs);
+      theirs = paths.flatMap((p) => [kernelList(join(k.dir, p)), ...kernelGets(join(k.dir, p), names)]);
     } finally {
-      await ours.unmount();
+      k.unmount();
     }
+    expect(theirs).toContain(`errno ${ERRNO.EFSCORRUPTED}`);
+    expect(theirs.filter((t) => !t.startsWith("errno")).length).toBeGreaterThan(0);
+    const ours: string[] = [];
+    for (const p of paths) {
+      ours.push(await ourList(damaged, p));
+      ours.push(...(await ourGets(damaged, p, names)));
+    }
+    expect(ours).toEqual(theirs);
   });
 });

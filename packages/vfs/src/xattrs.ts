@@ -111,7 +111,15 @@ export class XattrAccess {
    * here cost a promise per entry, and every file's fingerprint lookup went through it.
    */
   async #visit(ibody: XattrIbody, visit: (e: XattrEntry) => boolean): Promise<void> {
+    // An inode without an xattr body has nothing to search (the kernel stops at ENODATA).
+    if (ibody === EMPTY_IBODY) return;
     for (const e of ibody.inline) if (visit(e)) return;
+    // The kernel sets up its reads of shared entries before it looks at their count: an
+    // image whose superblock puts them in a metabox it does not have fails every search
+    // that gets this far, an inode with no shared entries too.
+    if (this.#ctx.sb.featureCompat & COMPAT.SHARED_EA_IN_METABOX && !this.#ctx.metabox) {
+      throw corrupted("shared xattrs in a metabox the image does not have", "superblock");
+    }
     for (const id of ibody.sharedIds) if (visit(await this.#sharedEntry(id))) return;
   }
 
