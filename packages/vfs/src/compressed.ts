@@ -48,27 +48,31 @@ export class CompressedState {
   peek: MetaPeek | undefined;
   peekInode: Inode | undefined;
   /**
-   * Pcluster addresses found read in two formats (see fillCompressed), refused from then
-   * on, as the kernel keeps refusing them: its pcluster at that address stays cached with
-   * the first format. Without this, a reader that retries page by page after the error
-   * (the kernel, above FUSE) would get each extent decoded alone, and garbage for one.
-   * Only such pclusters enter it, and at most MIXED_FORMAT_KEPT of them, each with the
-   * error it is refused with (see mixedFormatError).
+   * Pcluster addresses found read in two formats (see fillCompressed), each with the
+   * format the kernel's pcluster there keeps: the later extent's, as it scans a read
+   * backwards. From then on every extent at that address decodes in that format, as on a
+   * kernel mount after such a read: a stored pcluster refuses extents longer than itself
+   * (EOPNOTSUPP) and hands its bytes to shorter ones, whatever format they state. Without
+   * this, a reader that retries page by page after the error (the kernel, above FUSE)
+   * would get each extent decoded alone, in its own format. Only such pclusters enter it,
+   * at most MIXED_FORMAT_KEPT of them.
    */
-  readonly mixedFormat = new Map<number, ErofsError>();
+  readonly mixedFormat = new Map<number, number>();
   constructor(readonly recentBudget: number) {}
 }
 
 const MIXED_FORMAT_KEPT = 1024;
 
-function refuseMixedFormat(st: CompressedState, inode: Inode, first: ZExtent | undefined, second: ZExtent): never {
-  let error = st.mixedFormat.get(second.physical);
-  if (!error) {
-    error = mixedFormatError(inode, first!, second);
-    if (st.mixedFormat.size >= MIXED_FORMAT_KEPT) st.mixedFormat.delete(st.mixedFormat.keys().next().value!);
-    st.mixedFormat.set(second.physical, error);
-  }
-  throw error;
+function refuseMixedFormat(st: CompressedState, inode: Inode, first: ZExtent, second: ZExtent): never {
+  if (st.mixedFormat.size >= MIXED_FORMAT_KEPT) st.mixedFormat.delete(st.mixedFormat.keys().next().value!);
+  st.mixedFormat.set(second.physical, second.algorithm);
+  throw mixedFormatError(inode, first, second);
+}
+
+/** `ext` as the kernel decodes it once its pcluster was read in two formats (see mixedFormat). */
+function inKeptFormat(st: CompressedState, ext: ZExtent): ZExtent {
+  const kept = st.mixedFormat.get(ext.physical);
+  return kept === undefined || kept === ext.algorithm ? ext : { ...ext, algorithm: kept };
 }
 
 /**
@@ -224,15 +228,15 @@ export async function fillCompressed(
   const pageAtATime = inode.nid === ctx.packed?.nid || inode.nid === ctx.metabox?.nid;
   const extents: WholeRead[] = [];
   for (let pos = Math.max(start, needFrom); pos < end; ) {
-    const ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
+    let ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
     if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, nidWhere(inode));
     if (ext.kind === "encoded") {
+      if (ctx.compressed.mixedFormat.size) ext = inKeptFormat(ctx.compressed, ext);
       const prev = extents[extents.length - 1];
       // One pcluster read in two formats (mkfs.erofs 1.9.3 writes these for zstd with
       // short extents). The kernel gathers both extents into the one pcluster at that
       // address and fails the read; decoded apart, one of them would be garbage.
-      const twoFormats = prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm;
-      if (twoFormats || (ctx.compressed.mixedFormat.size && ctx.compressed.mixedFormat.has(ext.physical))) refuseMixedFormat(ctx.compressed, inode, prev, ext);
+      if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) refuseMixedFormat(ctx.compressed, inode, prev, ext);
     }
     const wanted = pageAtATime && readsMore(ctx, inode, ext) ? { ...ext, fullMapped: true, readMore: true as const } : ext;
     // A damaged index can map an extent one lcluster at a time (format's extentEnd, as the
