@@ -40,7 +40,10 @@ export function linesImage(work: string, name: string, args: readonly string[]):
   return { image, text };
 }
 
-/** pread on a kernel mount: the sha256 of the bytes, or the error's name (EUCLEAN as EFSCORRUPTED). */
+/**
+ * pread on a kernel mount: the sha256 of the bytes, or the error's name as ErofsError
+ * names it (EUCLEAN as EFSCORRUPTED; errno 95, which Node calls ENOTSUP, as EOPNOTSUPP).
+ */
 export function kernelRead(path: string, at: number, length: number): string {
   const fd = openSync(path, "r");
   try {
@@ -48,7 +51,7 @@ export function kernelRead(path: string, at: number, length: number): string {
     return sha256Hex([buf.subarray(0, readSync(fd, buf, 0, length, at))]);
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    return err.errno === -117 ? "EFSCORRUPTED" : String(err.code);
+    return err.errno === -117 ? "EFSCORRUPTED" : err.errno === -95 ? "EOPNOTSUPP" : String(err.code);
   } finally {
     closeSync(fd);
   }

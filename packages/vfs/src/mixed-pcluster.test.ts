@@ -1,8 +1,9 @@
-import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { KernelMount, loadManifest, nameBytes, repoRoot, sha256Hex } from "@erofs-ts/testkit";
 import { ERRNO } from "@erofs-ts/format";
+import { kernelRead } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
 const fixtures = join(repoRoot(), "fixtures");
@@ -27,21 +28,9 @@ async function pageAnswers(fs: ErofsFs, file: Inode, cache: boolean): Promise<st
 
 /** pageAnswers on a kernel mount (pread of each page). */
 function kernelPages(path: string, size: number): string[] {
-  const fd = openSync(path, "r");
-  try {
-    const out: string[] = [];
-    for (let at = 0; at < size; at += 4096) {
-      const buf = Buffer.alloc(4096);
-      try {
-        out.push(sha256Hex([buf.subarray(0, readSync(fd, buf, 0, 4096, at))]));
-      } catch (e) {
-        out.push((e as NodeJS.ErrnoException).errno === -ERRNO.EOPNOTSUPP ? "EOPNOTSUPP" : String((e as NodeJS.ErrnoException).code));
-      }
-    }
-    return out;
-  } finally {
-    closeSync(fd);
-  }
+  const out: string[] = [];
+  for (let at = 0; at < size; at += 4096) out.push(kernelRead(path, at, 4096));
+  return out;
 }
 
 /**
