@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { COMPAT, EROFS_SUPER_OFFSET, ERRNO } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
 import { inodeAt, kernelList, ourList } from "./file-answers.test-helper.js";
-import { ErofsError, mount } from "./index.js";
+import { ErofsError, mount, type Inode } from "./index.js";
 
 /**
  * What the kernel makes of an xattr body whose i_xattr_icount disagrees with its header.
@@ -20,16 +20,18 @@ if (!corpus) console.log(CORPUS_ABSENT);
 const work = mkdtempSync(join(tmpdir(), "vfs-xattr-body-size-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-
+/** A copy of fixtures/NAME.erofs to patch, and where the inode of `path` and its xattr body lie in it. */
+async function xattrBodyIn(name: string, path: string): Promise<{ bytes: Buffer; inode: Inode; body: number }> {
+  const image = join(repoRoot(), `fixtures/${name}.erofs`);
+  const fs = await mount(image);
+  const inode = await fs.lookup(path);
+  await fs.unmount();
+  return { bytes: Buffer.from(readFileSync(image)), inode, body: inode.payloadOffset - inode.xattrSize };
+}
 
 describe.skipIf(process.getuid?.() !== 0)("an xattr body whose shared ids overflow it", () => {
   it("fixtures/xattrs's file01 with i_xattr_icount cut to 2 (16 bytes, its 3 shared ids need 24): the shared names alone, as on a kernel mount", async () => {
-    const image = join(repoRoot(), "fixtures/xattrs.erofs");
-    const bytes = Buffer.from(readFileSync(image));
-    const fs = await mount(image);
-    const inode = await fs.lookup("file01");
-    await fs.unmount();
-    const body = inode.payloadOffset - inode.xattrSize;
+    const { bytes, inode, body } = await xattrBodyIn("xattrs", "file01");
     expect(bytes[body + 4]).toBe(3);
     bytes.writeUInt16LE(2, body - inode.inodeSize + 2);
     const damaged = join(work, "shared-overflow.erofs");
@@ -109,12 +111,7 @@ async function ourGets(image: string, path: string, names: readonly string[]): P
 
 describe.skipIf(process.getuid?.() !== 0)("a damaged inline xattr entry on an image with name filters", () => {
   it("fixtures/xattrs-filter's file01, its first inline entry running past the body: names the filter rules out are ENODATA, the rest EUCLEAN, as on a kernel mount", async () => {
-    const image = join(repoRoot(), "fixtures/xattrs-filter.erofs");
-    const bytes = Buffer.from(readFileSync(image));
-    const fs = await mount(image);
-    const inode = await fs.lookup("file01");
-    await fs.unmount();
-    const body = inode.payloadOffset - inode.xattrSize;
+    const { bytes, inode, body } = await xattrBodyIn("xattrs-filter", "file01");
     const firstEntry = body + 12 + 4 * bytes[body + 4]!;
     expect(firstEntry).toBeLessThan(inode.payloadOffset);
     // e_value_size: 16 bits at byte 2 of the entry.
