@@ -353,7 +353,7 @@ export function findTailHead(walk: LclusterWalk): HeadFound {
   return findHeadIn(walk, Number(last >> bits), Number(last & ((1n << bits) - 1n)));
 }
 
-type HeadFound = { head: Lcluster; first: Lcluster; la: number; end: number; fullMapped: boolean };
+export type HeadFound = { head: Lcluster; first: Lcluster; la: number; end: number; fullMapped: boolean };
 
 /** The head lcluster of the extent holding byte `endoff` of lcluster `initialLcn`. */
 function findHeadIn(walk: LclusterWalk, initialLcn: number, endoff: number): HeadFound {

@@ -1,7 +1,7 @@
 import { COMPRESSION_MAX, DATALAYOUT, INCOMPAT } from "./constants.js";
 import { ErofsError, corrupted, unsupported } from "./errors.js";
 import { nidWhere, type Inode } from "./inode.js";
-import { LclusterWalk, findHead, findTailHead, lclusterIndexRange, type Lcluster } from "./lcluster-walk.js";
+import { LclusterWalk, findHead, findTailHead, lclusterIndexRange, type HeadFound, type Lcluster } from "./lcluster-walk.js";
 import { settle, tryInMemory, type MetaPeek, type MetaRead, type MetaWindow } from "./meta-window.js";
 import { ByteReader } from "./reader.js";
 import { hasIncompat, type Superblock } from "./superblock.js";
@@ -232,12 +232,28 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
   }
   let algorithm: number;
   if (head.type === LCLUSTER.PLAIN) {
-    if (end - la > physicalLength) throw corrupted("plain pcluster shorter than its extent", walk.where);
     algorithm = z.advise & ADVISE.INTERLACED_PCLUSTER ? ALG_INTERLACED : ALG_SHIFTED;
+    if (end - la > physicalLength) {
+      const narrow = narrowEnd(inode, z, found);
+      if (narrow - la > physicalLength) throw corrupted("plain pcluster shorter than its extent", walk.where);
+      // Only the lclusters up to `ofs` fit in the stored block: the kernel maps and reads
+      // those (its check is on the extent as mapped for `ofs`), and fails the ones after.
+      return { logical: la, length: Math.min(narrow, inode.size) - la, kind, physical, physicalLength, algorithm, partialRef: head.partialRef, fullMapped: false };
+    }
   } else {
     algorithm = head.type === LCLUSTER.HEAD2 ? z.algorithms[1] : z.algorithms[0];
   }
   return { logical: la, length: end - la, kind, physical, physicalLength, algorithm, partialRef: head.partialRef, fullMapped };
+}
+
+/**
+ * Where the kernel's map for `ofs` ends (z_erofs_do_map_blocks' m_llen): the end of the
+ * lcluster holding `ofs`, or the head that starts within it, cut at i_size only for a
+ * ztailpacking inode's head lcluster.
+ */
+function narrowEnd(inode: Inode, z: ZInfo, found: HeadFound): number {
+  const atHead = found.head === found.first && !found.fullMapped;
+  return atHead && z.idataSize ? Math.min(found.end, inode.size) : found.end;
 }
 
 /**

@@ -3,10 +3,10 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { DATALAYOUT, headerOffset, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
+import { DATALAYOUT, LCLUSTER, headerOffset, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
 import { KernelMount, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
 import { kernelRead, linesImage } from "./file-answers.test-helper.js";
-import { mount } from "./index.js";
+import { ErofsError, mount } from "./index.js";
 
 /** Decodes of compressed pclusters in this file's mounts, counted through the codec factory. */
 const decodes = vi.hoisted(() => ({ count: 0 }));
@@ -75,3 +75,66 @@ describe("an extent whose index is damaged inside it", () => {
     }
   });
 });
+
+describe("a stored head whose extent runs past its pcluster", () => {
+  it.skipIf(!hasMkfs)("a HEAD1 lcluster made PLAIN (one stored block, an extent of several lclusters): its own lcluster reads the stored bytes, the lclusters after it are refused, each page as on a kernel mount", async () => {
+    // Full (8-byte) indexes, each patchable alone; 4 KiB pclusters of LZ4 (several lclusters each).
+    const { image: img, text } = linesImage(work, "plain-head", ["-zlz4", "-T0", "--all-root", "-Elegacy-compress"]);
+    const image = readFileSync(img);
+    const sb = parseSuperblock(image);
+    const bs = sb.blockSize;
+    const fs = await mount(image);
+    const file = await fs.lookup("big.txt");
+    await fs.unmount();
+    const read = async (o: number, l: number) => image.subarray(o, o + l);
+    const z = await loadZInfo(file, sb, read);
+    // An extent of 3 lclusters or more whose head starts inside its lcluster, so the
+    // head's page holds the end of the extent before it as well.
+    let ext = await mapCompressed(file, sb, z, 0, read);
+    while (ext.logical % bs === 0 || ext.length < 3 * bs) ext = await mapCompressed(file, sb, z, ext.logical + ext.length, read);
+    const head = Math.floor(ext.logical / bs);
+    const damaged = Buffer.from(image);
+    const indexAt = headerOffset(file) + 16 + head * 8;
+    expect(damaged.readUInt16LE(indexAt) & 3).toBe(LCLUSTER.HEAD1);
+    damaged.writeUInt16LE(damaged.readUInt16LE(indexAt) & ~3, indexAt);
+    const patched = join(work, "plain-head.erofs");
+    writeFileSync(patched, resealSuperblock(damaged));
+
+    const pages = [head - 1, head, head + 1, head + 2];
+    const ours: string[] = [];
+    for (const lcn of pages) ours.push(await ourRead(patched, lcn * bs, bs));
+    // The head's page: the extent before, then the stored block's first bytes; the next
+    // pages would need more of that block than it holds.
+    const stored = image.subarray(ext.physical, ext.physical + (head + 1) * bs - ext.logical);
+    expect(ours).toEqual([
+      sha256Hex([text.subarray((head - 1) * bs, head * bs)]),
+      sha256Hex([text.subarray(head * bs, ext.logical), stored]),
+      "EFSCORRUPTED",
+      "EFSCORRUPTED",
+    ]);
+    const theirs: string[] = [];
+    for (const lcn of pages) {
+      const k = KernelMount.tryMount(patched);
+      if (!k) return; // no kernel mount here (not root): the answers above stand alone
+      try {
+        theirs.push(kernelRead(join(k.dir, "big.txt"), lcn * bs, bs));
+      } finally {
+        k.unmount();
+      }
+    }
+    expect(ours).toEqual(theirs);
+  });
+});
+
+/** fs.read of [at, at + length) on a fresh mount, as kernelRead answers: a sha256, or the error's code. */
+async function ourRead(image: string, at: number, length: number): Promise<string> {
+  const fs = await mount(image);
+  try {
+    return sha256Hex([await fs.read(await fs.lookup("big.txt"), at, length)]);
+  } catch (e) {
+    if (!ErofsError.isInstance(e)) throw e;
+    return e.code;
+  } finally {
+    await fs.unmount();
+  }
+}
