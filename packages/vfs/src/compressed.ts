@@ -48,30 +48,39 @@ export class CompressedState {
   peek: MetaPeek | undefined;
   peekInode: Inode | undefined;
   /**
-   * Pcluster addresses found read in two formats (see fillCompressed), each with the
-   * format the kernel's pcluster there keeps: the later extent's, as it scans a read
-   * backwards. From then on every extent at that address decodes in that format, as on a
-   * kernel mount after such a read: a stored pcluster refuses extents longer than itself
-   * (EOPNOTSUPP) and hands its bytes to shorter ones, whatever format they state. Without
-   * this, a reader that retries page by page after the error (the kernel, above FUSE)
-   * would get each extent decoded alone, in its own format. Only such pclusters enter it,
-   * at most MIXED_FORMAT_KEPT of them.
+   * The format the kernel's pcluster at an address keeps, where it matters: the kernel
+   * makes one pcluster per address, in the format of the extent that first reads it, and
+   * keeps it (with its cached compressed pages) for later reads. Extents of another
+   * format at that address decode in the kept one: a stored pcluster refuses extents
+   * longer than itself (EOPNOTSUPP) and hands its bytes to shorter ones, a codec decodes
+   * the other extent's stream. Two kinds of address enter it, at most FORMATS_KEPT:
+   * - pclusters found read in two formats within one fill (see fillCompressed), with the
+   *   later extent's format, as the kernel scans a read backwards. Without this, a reader
+   *   that retries page by page after the error (the kernel, above FUSE) would get each
+   *   extent decoded alone, in its own format;
+   * - every pcluster of the packed inode and the metabox, which the kernel reads a page
+   *   at a time, each page's pcluster cached (so kept) as the last of its read.
    */
-  readonly mixedFormat = new Map<number, number>();
+  readonly keptFormat = new Map<number, number>();
   constructor(readonly recentBudget: number) {}
 }
 
-const MIXED_FORMAT_KEPT = 1024;
+const FORMATS_KEPT = 1024;
+
+function keepFormat(st: CompressedState, ext: ZExtent, replace: boolean): void {
+  if (!replace && st.keptFormat.has(ext.physical)) return;
+  if (st.keptFormat.size >= FORMATS_KEPT) st.keptFormat.delete(st.keptFormat.keys().next().value!);
+  st.keptFormat.set(ext.physical, ext.algorithm);
+}
 
 function refuseMixedFormat(st: CompressedState, inode: Inode, first: ZExtent, second: ZExtent): never {
-  if (st.mixedFormat.size >= MIXED_FORMAT_KEPT) st.mixedFormat.delete(st.mixedFormat.keys().next().value!);
-  st.mixedFormat.set(second.physical, second.algorithm);
+  keepFormat(st, second, true);
   throw mixedFormatError(inode, first, second);
 }
 
-/** `ext` as the kernel decodes it once its pcluster was read in two formats (see mixedFormat). */
+/** `ext` as the kernel decodes it in the pcluster it keeps at that address (see keptFormat). */
 function inKeptFormat(st: CompressedState, ext: ZExtent): ZExtent {
-  const kept = st.mixedFormat.get(ext.physical);
+  const kept = st.keptFormat.get(ext.physical);
   return kept === undefined || kept === ext.algorithm ? ext : { ...ext, algorithm: kept };
 }
 
@@ -231,7 +240,7 @@ export async function fillCompressed(
     let ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
     if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, nidWhere(inode));
     if (ext.kind === "encoded") {
-      if (ctx.compressed.mixedFormat.size) ext = inKeptFormat(ctx.compressed, ext);
+      if (ctx.compressed.keptFormat.size) ext = inKeptFormat(ctx.compressed, ext);
       const prev = extents[extents.length - 1];
       // One pcluster read in two formats (mkfs.erofs 1.9.3 writes these for zstd with
       // short extents). The kernel gathers both extents into the one pcluster at that
@@ -247,6 +256,7 @@ export async function fillCompressed(
     else extents.push(wanted);
     pos = Math.min(end, ext.logical + ext.length);
   }
+  if (pageAtATime) for (const ext of extents) if (ext.kind === "encoded") keepFormat(ctx.compressed, ext, false);
   const { raws, buffers } = await readPclusters(ctx, inode, extents);
   const jobs: DecodeInto[] = [];
   for (let i = 0; i < extents.length; i++) {

@@ -80,19 +80,30 @@ export async function filePaths(fs: ErofsFs, dir: Inode, prefix = Buffer.alloc(0
  */
 export async function ourAnswers(image: string, paths: readonly Buffer[]): Promise<string[]> {
   const out: string[] = [];
-  for (const path of paths) {
-    const fs = await mount(image);
-    try {
-      const inode = await fs.lookup(path);
-      out.push(`${path.toString("latin1")} ${createHash("sha256").update(await fs.read(inode, 0, inode.size)).digest("hex")}`);
-    } catch (e) {
-      if (!ErofsError.isInstance(e)) throw e;
-      out.push(`${path.toString("latin1")} ${e.code === "EFSCORRUPTED" ? "EUCLEAN" : e.code}`);
-    } finally {
-      await fs.unmount();
-    }
-  }
+  for (const path of paths) out.push(...(await ourAnswersInOrder(image, [path])));
   return out;
+}
+
+/** ourAnswers, the files read one after another on one mount. */
+export async function ourAnswersInOrder(image: string, paths: readonly Buffer[]): Promise<string[]> {
+  const fs = await mount(image);
+  try {
+    const out: string[] = [];
+    for (const path of paths) out.push(await ourAnswer(fs, path));
+    return out;
+  } finally {
+    await fs.unmount();
+  }
+}
+
+async function ourAnswer(fs: ErofsFs, path: Buffer): Promise<string> {
+  try {
+    const inode = await fs.lookup(path);
+    return `${path.toString("latin1")} ${createHash("sha256").update(await fs.read(inode, 0, inode.size)).digest("hex")}`;
+  } catch (e) {
+    if (!ErofsError.isInstance(e)) throw e;
+    return `${path.toString("latin1")} ${e.code === "EFSCORRUPTED" ? "EUCLEAN" : e.code}`;
+  }
 }
 
 /**
@@ -101,19 +112,28 @@ export async function ourAnswers(image: string, paths: readonly Buffer[]): Promi
  * on the reads before it.
  */
 export function kernelAnswers(image: string, paths: readonly Buffer[]): string[] {
-  return paths.map((path) => {
-    const k = KernelMount.tryMount(image)!;
-    const shown = path.toString("latin1");
-    try {
-      return `${shown} ${createHash("sha256").update(readFileSync(Buffer.concat([Buffer.from(`${k.dir}/`), path]))).digest("hex")}`;
-    } catch (e) {
-      // Node has no name for errno 117, and names 95 ENOTSUP.
-      const err = e as NodeJS.ErrnoException;
-      return `${shown} ${KERNEL_NAMES.get(err.errno!) ?? err.code}`;
-    } finally {
-      k.unmount();
-    }
-  });
+  return paths.flatMap((path) => kernelAnswersInOrder(image, [path]));
+}
+
+/** kernelAnswers, the files read one after another on one mount. */
+export function kernelAnswersInOrder(image: string, paths: readonly Buffer[]): string[] {
+  const k = KernelMount.tryMount(image)!;
+  try {
+    return paths.map((path) => kernelAnswer(k.dir, path));
+  } finally {
+    k.unmount();
+  }
+}
+
+function kernelAnswer(dir: string, path: Buffer): string {
+  const shown = path.toString("latin1");
+  try {
+    return `${shown} ${createHash("sha256").update(readFileSync(Buffer.concat([Buffer.from(`${dir}/`), path]))).digest("hex")}`;
+  } catch (e) {
+    // Node has no name for errno 117, and names 95 ENOTSUP.
+    const err = e as NodeJS.ErrnoException;
+    return `${shown} ${KERNEL_NAMES.get(err.errno!) ?? err.code}`;
+  }
 }
 
 /** listxattr on a kernel mount, as "names" (sorted) or "errno N". */

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { EROFS_SUPER_OFFSET, loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
+import { ALG_INTERLACED, COMPRESSION, EROFS_SUPER_OFFSET, headerOffset, loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
-import { filePaths, inodeAt, kernelAnswers, ourAnswers } from "./file-answers.test-helper.js";
+import { filePaths, inodeAt, kernelAnswers, kernelAnswersInOrder, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
 /**
@@ -88,6 +88,53 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     const theirs = kernelAnswers(damaged, paths);
     expect(await ourAnswers(damaged, paths)).toEqual(theirs);
     expect(theirs.filter((line) => line.endsWith(" EUCLEAN")).length).toBeGreaterThan(paths.length / 2);
+  });
+
+  it("corpus/wide-lz4 with fuzz mutant 510496's damage, a stored head sharing a block with an LZ4 extent of the packed inode: whichever fragment is read first sets how that block decodes, as on a kernel mount", async () => {
+    const image = join(corpus!, "wide-lz4.erofs");
+    const bytes = readFileSync(image);
+    const fs = await mount(image);
+    const packed = await fs.iget(fs.superblock.packedNid);
+    await fs.unmount();
+    // The packed inode's compact indexes: 6 of 4 bytes, then 2-byte packs. Bits 192-223 of
+    // the pack for lclusters 38-53 set to 1 << 31 make lcluster 52 a stored head (type 0,
+    // offset 0) whose block, counted in the pack, is the one the LZ4 extent at lcluster 56 is in.
+    const damagedBytes = Buffer.from(bytes);
+    damagedBytes.writeUInt32LE(0x8000_0000, headerOffset(packed) + 8 + 112);
+    const damaged = join(work, "packed-shared-block.erofs");
+    writeFileSync(damaged, resealSuperblock(damagedBytes));
+
+    const { extent: stored, paths } = await packedExtent(damaged, damagedBytes, () => 52 * 4096);
+    expect(stored.algorithm).toBe(ALG_INTERLACED); // stored, rotated (mkfs.erofs 1.9 interlaces them)
+    const { extent: lz4 } = await packedExtent(damaged, damagedBytes, () => 57 * 4096);
+    expect(lz4.algorithm).toBe(COMPRESSION.LZ4);
+    expect(lz4.physical).toBe(stored.physical);
+    // A file whose fragment lies in each.
+    const inside = async (ext: ZExtent) => {
+      const fs = await mount(damaged);
+      try {
+        for (const path of paths) {
+          const z = await loadZInfo(await fs.lookup(path), fs.superblock, async (o, l) => damagedBytes.subarray(o, o + l));
+          const file = await fs.lookup(path);
+          if (z.wholeFragment && z.fragmentOffset >= ext.logical && z.fragmentOffset + file.size <= ext.logical + ext.length) return path;
+        }
+      } finally {
+        await fs.unmount();
+      }
+      throw new Error(`no fragment inside [${ext.logical}, +${ext.length})`);
+    };
+    const a = await inside(stored);
+    const b = await inside(lz4);
+
+    const storedFirst = await ourAnswersInOrder(damaged, [a, b]);
+    const lz4First = await ourAnswersInOrder(damaged, [b, a]);
+    // Read first, each reads in its own format; read second, in the other's: the LZ4
+    // extent asks the stored block for more than it holds.
+    expect(storedFirst[1]).toMatch(/ EOPNOTSUPP$/);
+    expect(lz4First[0]).toMatch(/ [0-9a-f]{64}$/);
+    expect(lz4First[1]).not.toBe(storedFirst[0]);
+    expect(storedFirst).toEqual(kernelAnswersInOrder(damaged, [a, b]));
+    expect(lz4First).toEqual(kernelAnswersInOrder(damaged, [b, a]));
   });
 });
 
