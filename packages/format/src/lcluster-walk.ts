@@ -291,6 +291,21 @@ export class LclusterWalk {
     throw corrupted(`bogus lookback distance ${distance} at lcluster ${from.lcn}`, this.where);
   }
 
+  /**
+   * Whether the kernel maps lcluster `lcn`, a NONHEAD one, to `head` (it looks back from
+   * each lcluster it reads). An lcluster that fails to load or to look back maps nowhere.
+   */
+  looksBackTo(lcn: number, head: Lcluster): boolean {
+    try {
+      const l = this.load(lcn, false);
+      if (l.type !== LCLUSTER.NONHEAD) return false;
+      return lcn - l.delta0 === head.lcn || this.lookback(l, l.delta0).lcn === head.lcn;
+    } catch (e) {
+      if (!ErofsError.isInstance(e)) throw e; // a MetaMiss: the walk is resumed after a read
+      return false;
+    }
+  }
+
   /** Compressed size in blocks of the pcluster headed by `head`. */
   compressedBlocks(head: Lcluster): number {
     const big1 = (this.advise & ADVISE.BIG_PCLUSTER_1) !== 0;

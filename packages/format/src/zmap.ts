@@ -1,4 +1,4 @@
-import { COMPRESSION_MAX, DATALAYOUT, INCOMPAT } from "./constants.js";
+import { COMPRESSION, COMPRESSION_MAX, DATALAYOUT, INCOMPAT } from "./constants.js";
 import { ErofsError, corrupted, unsupported } from "./errors.js";
 import { nidWhere, type Inode } from "./inode.js";
 import { LclusterWalk, findHead, findTailHead, lclusterIndexRange, type HeadFound, type Lcluster } from "./lcluster-walk.js";
@@ -152,28 +152,40 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
 }
 
 /**
+ * How the kernel reads an inode's pages, which decides what a damaged lcluster index
+ * maps to (a sound one maps the same either way):
+ * - "readahead" (a file): pages in batches, and an extent once mapped serves every page
+ *   it covers, so an extent is the walk on from its head;
+ * - "page" (the packed inode and the metabox, read a page at a time): each lcluster is
+ *   mapped through its own lookback, so one that leads to another head is not part of
+ *   the extent walked over it. LZMA, DEFLATE and Zstandard extents of a block or more
+ *   are the exception: mapped to their end at once (READMORE), they serve every page.
+ */
+export type ReadMode = "readahead" | "page";
+
+/**
  * The extent containing logical byte `ofs` of a compressed inode, extended to the
  * extent's full decoded length (so a pcluster is decoded once for all its pages).
  * `peek` (optional) gives metadata already in memory: lcluster indexes found there are
  * walked without a read.
  */
-export async function mapCompressed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, read: MetaRead, peek?: MetaPeek): Promise<ZExtent> {
+export async function mapCompressed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, read: MetaRead, peek?: MetaPeek, mode: ReadMode = "readahead"): Promise<ZExtent> {
   const trivial = trivialExtent(inode, z, ofs);
   if (trivial) return trivial;
   if (z.encodedExtents) return checkedExtent(inode, sb, ofs, await mapEncodedExtents(inode, sb, z, ofs, read));
   const bounds = () => lclusterIndexRange(inode, sb, z.advise, z.lclusterBits);
-  return checkedExtent(inode, sb, ofs, await settle((meta) => mapIndexed(inode, sb, z, ofs, meta), read, peek, bounds));
+  return checkedExtent(inode, sb, ofs, await settle((meta) => mapIndexed(inode, sb, z, ofs, meta, mode), read, peek, bounds));
 }
 
 /**
  * mapCompressed, for callers that map often: the extent, when every index it needs is in
  * memory (`peek`), without a promise; undefined when mapCompressed must read.
  */
-export function mapCompressedInMemory(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, peek: MetaPeek): ZExtent | undefined {
+export function mapCompressedInMemory(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, peek: MetaPeek, mode: ReadMode = "readahead"): ZExtent | undefined {
   const trivial = trivialExtent(inode, z, ofs);
   if (trivial) return trivial;
   if (z.encodedExtents) return undefined;
-  const ext = tryInMemory((meta) => mapIndexed(inode, sb, z, ofs, meta), peek);
+  const ext = tryInMemory((meta) => mapIndexed(inode, sb, z, ofs, meta, mode), peek);
   return ext && checkedExtent(inode, sb, ofs, ext);
 }
 
@@ -205,11 +217,15 @@ function checkedExtent(inode: Inode, sb: Superblock, ofs: number, ext: ZExtent):
   return ext;
 }
 
-function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: MetaWindow): ZExtent {
+function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: MetaWindow, mode: ReadMode): ZExtent {
   const walk = new LclusterWalk(inode, sb, z.advise, z.lclusterBits, meta);
   const found = findHead(walk, ofs);
   const { head } = found;
   let end = found.fullMapped ? found.end : extentEnd(walk, found, ofs);
+  if (mode === "page" && !mappedToEndAtOnce(inode, sb, z, found)) {
+    const foreign = foreignLcluster(walk, found, ofs, end);
+    if (foreign !== undefined) end = foreign * 2 ** z.lclusterBits;
+  }
   // decompressedEnd answers the file's size when no head follows.
   const fullMapped = end < inode.size && end % 2 ** z.lclusterBits !== 0;
   end = Math.min(end, inode.size);
@@ -244,6 +260,41 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
     algorithm = head.type === LCLUSTER.HEAD2 ? z.algorithms[1] : z.algorithms[0];
   }
   return { logical: la, length: end - la, kind, physical, physicalLength, algorithm, partialRef: head.partialRef, fullMapped };
+}
+
+/**
+ * Whether a page-at-a-time read maps this extent to its end at once (the kernel's
+ * READMORE): an LZMA, DEFLATE or Zstandard one, at least a block long as mapped for `ofs`.
+ */
+function mappedToEndAtOnce(inode: Inode, sb: Superblock, z: ZInfo, found: HeadFound): boolean {
+  const type = found.head.type;
+  if (type === LCLUSTER.PLAIN) return false;
+  const algorithm = type === LCLUSTER.HEAD2 ? z.algorithms[1] : z.algorithms[0];
+  const wide = algorithm === COMPRESSION.LZMA || algorithm === COMPRESSION.DEFLATE || algorithm === COMPRESSION.ZSTD;
+  return wide && narrowEnd(inode, z, found) - found.la >= sb.blockSize;
+}
+
+/**
+ * The first lcluster after `ofs`'s inside the extent [found.la, end) that a damaged index
+ * maps elsewhere. Read a page at a time, each lcluster is mapped by looking back from it,
+ * so such an lcluster reads another pcluster (or fails), whatever the walk on from the
+ * head says. (Pages before `ofs` are another matter: the kernel reads those that are not
+ * cached yet along with `ofs`'s page, in its extent, whatever their own index says.)
+ * A few lclusters per extent, from indexes in memory.
+ */
+function foreignLcluster(walk: LclusterWalk, found: HeadFound, ofs: number, end: number): number | undefined {
+  const bits = walk.lclusterBits;
+  // An extent longer than the walk's bound is refused anyway (checkedExtent).
+  const last = found.head.lcn + walk.maxExtentLclusters;
+  for (let lcn = Math.floor(ofs / 2 ** bits) + 1; lcn * 2 ** bits < end && lcn <= last; lcn++) {
+    if (!walk.looksBackTo(lcn, found.head) && !endsHere(walk, lcn, end)) return lcn;
+  }
+  return undefined;
+}
+
+/** Whether lcluster `lcn` holds the head that ends the extent at `end`: its bytes before that head are the extent's. */
+function endsHere(walk: LclusterWalk, lcn: number, end: number): boolean {
+  return Math.floor(end / 2 ** walk.lclusterBits) === lcn && end % 2 ** walk.lclusterBits !== 0;
 }
 
 /**

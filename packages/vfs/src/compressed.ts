@@ -13,6 +13,7 @@ import {
   type MetaPeek,
   type MetaRead,
   type Inode,
+  type ReadMode,
   type ZExtent,
   type ZInfo,
 } from "@erofs-ts/format";
@@ -132,7 +133,7 @@ async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
  */
 async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
   const z = await zinfoOf(ctx, inode);
-  const ext = await mapCompressed(inode, ctx.sb, z, ofs, ...metadataAccess(ctx, inode));
+  const ext = await mapCompressed(inode, ctx.sb, z, ofs, ...metadataAccess(ctx, inode), readMode(ctx, inode));
   return remember(ctx.compressed, inode, ext);
 }
 
@@ -153,8 +154,17 @@ function extentInMemory(ctx: MountContext, inode: Inode, ofs: number): ZExtent |
   }
   const z = st.zinfo.get(inode.nid);
   if (!z) return undefined;
-  const ext = mapCompressedInMemory(inode, ctx.sb, z, ofs, walkPeek(ctx, inode));
+  const ext = mapCompressedInMemory(inode, ctx.sb, z, ofs, walkPeek(ctx, inode), readMode(ctx, inode));
   return ext && remember(st, inode, ext);
+}
+
+/** The kernel reads the packed inode and the metabox a page at a time (erofs_bread), files by readahead. */
+function readMode(ctx: MountContext, inode: Inode): ReadMode {
+  return pageAtATime(ctx, inode) ? "page" : "readahead";
+}
+
+function pageAtATime(ctx: MountContext, inode: Inode): boolean {
+  return inode.nid === ctx.packed?.nid || inode.nid === ctx.metabox?.nid;
 }
 
 /**
@@ -234,7 +244,7 @@ export async function fillCompressed(
 ): Promise<Uint8Array> {
   // `into` (the caller's buffer, end - start bytes) may hold old bytes: holes are cleared.
   const out = into ?? new Uint8Array(end - start);
-  const pageAtATime = inode.nid === ctx.packed?.nid || inode.nid === ctx.metabox?.nid;
+  const pageByPage = pageAtATime(ctx, inode);
   const extents: WholeRead[] = [];
   for (let pos = Math.max(start, needFrom); pos < end; ) {
     let ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
@@ -247,7 +257,7 @@ export async function fillCompressed(
       // address and fails the read; decoded apart, one of them would be garbage.
       if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) refuseMixedFormat(ctx.compressed, inode, prev, ext);
     }
-    const wanted = pageAtATime && readsMore(ctx, inode, ext) ? { ...ext, fullMapped: true, readMore: true as const } : ext;
+    const wanted = pageByPage && readsMore(ctx, inode, ext) ? { ...ext, fullMapped: true, readMore: true as const } : ext;
     // A damaged index can map an extent one lcluster at a time (format's extentEnd, as the
     // kernel maps a read): each a longer prefix of one pcluster. The last covers the ones
     // before it, so the pcluster is decoded once per fill, not once per lcluster.
@@ -256,7 +266,7 @@ export async function fillCompressed(
     else extents.push(wanted);
     pos = Math.min(end, ext.logical + ext.length);
   }
-  if (pageAtATime) for (const ext of extents) if (ext.kind === "encoded") keepFormat(ctx.compressed, ext, false);
+  if (pageByPage) for (const ext of extents) if (ext.kind === "encoded") keepFormat(ctx.compressed, ext, false);
   const { raws, buffers } = await readPclusters(ctx, inode, extents);
   const jobs: DecodeInto[] = [];
   for (let i = 0; i < extents.length; i++) {

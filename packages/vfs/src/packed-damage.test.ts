@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ALG_INTERLACED, COMPRESSION, EROFS_SUPER_OFFSET, headerOffset, loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
+import { ALG_INTERLACED, COMPRESSION, EROFS_SUPER_OFFSET, LCLUSTER, headerOffset, loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
 import { filePaths, inodeAt, kernelAnswers, kernelAnswersInOrder, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
@@ -135,6 +135,55 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     expect(lz4First[1]).not.toBe(storedFirst[0]);
     expect(storedFirst).toEqual(kernelAnswersInOrder(damaged, [a, b]));
     expect(lz4First).toEqual(kernelAnswersInOrder(damaged, [b, a]));
+  });
+
+  it("corpus/wide-lz4 with an lcluster of the packed inode looking back to another extent's head (fuzz mutant 510287): the fragments around it read, and fail, as on a kernel mount, in either order", async () => {
+    const image = join(corpus!, "wide-lz4.erofs");
+    const bytes = readFileSync(image);
+    const { extent, paths } = await packedExtent(image, bytes, () => 47 * 4096);
+    expect(extent.algorithm).toBe(COMPRESSION.LZ4);
+    const fs = await mount(image);
+    const packed = await fs.iget(fs.superblock.packedNid);
+    await fs.unmount();
+    // Compact indexes, 14-bit entries (2-bit type, 12-bit value) in 32-byte packs of 16
+    // after 6 4-byte ones: lcluster 47 (NONHEAD, in the extent from lcluster 45) gets a
+    // lookback distance of 26, to lcluster 21, whose extent starts at lcluster 19.
+    const ebase = headerOffset(packed) + 8;
+    expect(ebase % 32).toBe(8); // so 6 4-byte entries come first
+    const bit = (47 - 6) % 16 * 14;
+    const at = ebase + 24 + Math.floor((47 - 6) / 16) * 32 + (bit >> 3);
+    const damagedBytes = Buffer.from(bytes);
+    const word = damagedBytes.readUInt32LE(at);
+    const entry = (word >>> (bit & 7)) & 0x3fff;
+    expect(entry >>> 12).toBe(LCLUSTER.NONHEAD);
+    expect(47 - (entry & 0xfff)).toBe(Math.floor(extent.logical / 4096));
+    damagedBytes.writeUInt32LE(((word & ~(0x3fff << (bit & 7))) | (((LCLUSTER.NONHEAD << 12) | 26) << (bit & 7))) >>> 0, at);
+    const damaged = join(work, "packed-lookback.erofs");
+    writeFileSync(damaged, resealSuperblock(damagedBytes));
+    const { extent: stranger } = await packedExtent(damaged, damagedBytes, () => 47 * 4096);
+    expect(stranger.logical).toBeLessThan(21 * 4096);
+
+    // The fragments in lclusters 46 to 48, in order and backwards.
+    const near: Buffer[] = [];
+    const one = await mount(damaged);
+    try {
+      for (const path of paths) {
+        const z = await loadZInfo(await one.lookup(path), one.superblock, async (o, l) => damagedBytes.subarray(o, o + l));
+        const last = z.fragmentOffset + (await one.lookup(path)).size - 1;
+        if (z.wholeFragment && z.fragmentOffset >= 46 * 4096 && last < 49 * 4096) near.push(path);
+      }
+    } finally {
+      await one.unmount();
+    }
+    expect(near.length).toBeGreaterThan(3);
+    const forward = await ourAnswersInOrder(damaged, near);
+    const backward = await ourAnswersInOrder(damaged, [...near].reverse());
+    // Read first, the stranger's page fails (its own lookback); read after the page
+    // behind it, it was decoded with that page, in its extent.
+    expect(forward.filter((line) => line.endsWith(" EUCLEAN")).length).toBeGreaterThan(0);
+    expect(backward.filter((line) => line.endsWith(" EUCLEAN")).length).toBeLessThan(forward.filter((line) => line.endsWith(" EUCLEAN")).length);
+    expect(forward).toEqual(kernelAnswersInOrder(damaged, near));
+    expect(backward).toEqual(kernelAnswersInOrder(damaged, [...near].reverse()));
   });
 });
 
