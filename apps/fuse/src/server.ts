@@ -518,18 +518,24 @@ function isDotName(name: Uint8Array): boolean {
   return (name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e);
 }
 
+const NSEC_PER_SEC = 1_000_000_000;
+
 /** st_rdev as the kernel's new_encode_dev packs it into FUSE's 32-bit rdev. */
 function encodeDev(major: number, minor: number): number {
   return ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0;
 }
 
 export function attrOf(st: Stat): Attr {
+  // The FUSE kernel clamps a nanosecond field of 10^9 or more to 999999999, where a kernel
+  // mount keeps it as stored (st_mtime_ns = sec * 10^9 + nsec): carried into the seconds,
+  // it keeps that instant. Seconds wrap as the kernel's signed 64-bit ones do.
+  const carry = Math.floor(st.mtimeNsec / NSEC_PER_SEC);
   return {
     ino: st.ino,
     size: st.sizeBig,
     blocks: st.blocksBig,
-    mtimeSec: st.mtimeSecBig,
-    mtimeNsec: st.mtimeNsec,
+    mtimeSec: BigInt.asUintN(64, st.mtimeSecBig + BigInt(carry)),
+    mtimeNsec: st.mtimeNsec % NSEC_PER_SEC,
     mode: st.mode,
     nlink: st.nlink,
     uid: st.uid,

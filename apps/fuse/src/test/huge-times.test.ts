@@ -23,7 +23,7 @@ function mtimes(root: string): string[] {
   return PATHS.map((p, i) => `${p || "."} ${out[i]}`);
 }
 
-describe.skipIf(!FUSE_AVAILABLE)("mtimes past 2^53 seconds (a damaged or far-future image)", () => {
+describe.skipIf(!FUSE_AVAILABLE)("mtimes past 2^53 seconds, or with 10^9 nanoseconds or more (a damaged or far-future image)", () => {
   it("are served exactly, as a kernel mount shows them", async (ctx) => {
     if (!existsSync("/usr/bin/python3")) return ctx.skip();
     // fixtures/demo's inodes are compact: their mtime is the superblock's epoch (64 bits,
@@ -38,6 +38,35 @@ describe.skipIf(!FUSE_AVAILABLE)("mtimes past 2^53 seconds (a damaged or far-fut
       const ours = mtimes(daemon.mountpoints[0]!);
       // Past 2^53 seconds: a number could not hold them.
       for (const line of ours) expect(BigInt(line.split(" ")[1]!) / 1_000_000_000n).toBeGreaterThanOrEqual(epoch);
+      const kernel = KernelMount.tryMount(patched);
+      if (!kernel) return;
+      try {
+        expect(ours).toEqual(mtimes(kernel.dir));
+      } finally {
+        kernel.unmount();
+      }
+    } finally {
+      await daemon.stop();
+    }
+  });
+
+  it("a nanosecond field of 10^9 or more gives the instant a kernel mount shows (st_mtime_ns), which FUSE would clamp", async (ctx) => {
+    if (!existsSync("/usr/bin/python3")) return ctx.skip();
+    // Compact inodes take their nanoseconds from the superblock's fixed_nsec (32 bits at byte 32).
+    const original = join(repoRoot(), "fixtures/demo.erofs");
+    const image = Buffer.from(readFileSync(original));
+    const nsec = 3_000_000_005;
+    const before = image.readUInt32LE(1024 + 32);
+    image.writeUInt32LE(nsec, 1024 + 32);
+    const patched = join(work, "big-nsec.erofs");
+    writeFileSync(patched, resealSuperblock(image));
+    const daemon = await FuseDaemon.start([{ image: original }, { image: patched }]);
+    try {
+      const [was, ours] = daemon.mountpoints.map((m) => mtimes(m));
+      for (let i = 0; i < PATHS.length; i++) {
+        const [a, b] = [was![i]!, ours![i]!].map((line) => BigInt(line.split(" ")[1]!));
+        expect(b! - a!).toBe(BigInt(nsec - before));
+      }
       const kernel = KernelMount.tryMount(patched);
       if (!kernel) return;
       try {
