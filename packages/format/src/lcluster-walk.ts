@@ -327,8 +327,11 @@ export class LclusterWalk {
     return next.compressedBlocks || 1;
   }
 
-  /** Decoded length from `la` (the head's start) to the next head or the end of file. */
-  decompressedEnd(head: Lcluster, la: number): number {
+  /**
+   * Where the extent from `la` (its head's start) ends: at the next head (`atHead`), or
+   * at the end of the file when no head follows.
+   */
+  decompressedEnd(head: Lcluster, la: number): { end: number; atHead: boolean } {
     const bits = this.lclusterBits;
     const headLcn = Math.floor(la / 2 ** bits);
     let lcn = head.lcn;
@@ -337,7 +340,7 @@ export class LclusterWalk {
     // looking for its end there, not at a corrupt i_size (2^40 bytes would be 2^28 loads).
     const lastLcn = headLcn + this.maxExtentLclusters;
     for (;;) {
-      if (lcn * 2 ** bits >= this.inode.size) return this.inode.size;
+      if (lcn * 2 ** bits >= this.inode.size) return { end: this.inode.size, atHead: false };
       if (lcn > maxLcn) throw corrupted("extent runs past the end of file", this.where);
       if (lcn > lastLcn) throw unsupported(`extent at lcluster ${headLcn} decodes to more than ${PCLUSTER_MAX_DSIZE} bytes`, this.where);
       const l = this.load(lcn, true);
@@ -345,7 +348,7 @@ export class LclusterWalk {
         // Old mkfs wrote 0 here; the kernel treats it as 1.
         lcn += l.delta1 || 1;
       } else {
-        if (lcn !== headLcn) return lcn * 2 ** bits + l.clusterofs;
+        if (lcn !== headLcn) return { end: lcn * 2 ** bits + l.clusterofs, atHead: true };
         lcn += 1;
       }
     }

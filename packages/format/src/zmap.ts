@@ -221,13 +221,15 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
   const walk = new LclusterWalk(inode, sb, z.advise, z.lclusterBits, meta);
   const found = findHead(walk, ofs);
   const { head } = found;
-  let end = found.fullMapped ? found.end : extentEnd(walk, found, ofs);
+  let { end, atHead } = found.fullMapped ? { end: found.end, atHead: true } : extentEnd(walk, found, ofs);
   if (mode === "page" && !mappedToEndAtOnce(inode, sb, z, found)) {
     const foreign = foreignLcluster(walk, found, ofs, end);
-    if (foreign !== undefined) end = foreign * 2 ** z.lclusterBits;
+    if (foreign !== undefined) [end, atHead] = [foreign * 2 ** z.lclusterBits, false];
   }
-  // decompressedEnd answers the file's size when no head follows.
-  const fullMapped = end < inode.size && end % 2 ** z.lclusterBits !== 0;
+  // A read reaching a head inside an lcluster maps the extent whole (the kernel's
+  // EROFS_MAP_FULL_MAPPED), also where that head sits at the end of the file: only a
+  // head past it is never reached.
+  const fullMapped = atHead && end <= inode.size && end % 2 ** z.lclusterBits !== 0;
   end = Math.min(end, inode.size);
   const la = found.la;
   let kind: ZExtentKind = "encoded";
@@ -315,15 +317,15 @@ function narrowEnd(inode: Inode, z: ZInfo, found: HeadFound): number {
  * ends before `ofs` (a damaged head between), that narrower extent is what a kernel mount
  * reads, as a prefix of its pcluster.
  */
-function extentEnd(walk: LclusterWalk, found: { head: Lcluster; la: number; end: number }, ofs: number): number {
-  let end: number;
+function extentEnd(walk: LclusterWalk, found: { head: Lcluster; la: number; end: number }, ofs: number): { end: number; atHead: boolean } {
+  const narrow = { end: found.end, atHead: false };
   try {
-    end = walk.decompressedEnd(found.head, found.la);
+    const walked = walk.decompressedEnd(found.head, found.la);
+    return walked.end > ofs ? walked : narrow;
   } catch (e) {
     if (!ErofsError.isInstance(e)) throw e; // a MetaMiss: the walk is resumed after a read
-    return found.end;
+    return narrow;
   }
-  return end > ofs ? end : found.end;
 }
 
 /** The 48-bit layout's encoded extents (z_erofs_map_blocks_ext). */

@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { DATALAYOUT } from "@erofs-ts/format";
-import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
-import { filePaths, kernelAnswers, ourAnswers, withSize } from "./file-answers.test-helper.js";
-import { mount } from "./index.js";
+import { DATALAYOUT, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
+import { CORPUS_ABSENT, KernelMount, ensureCorpus, sha256Hex } from "@erofs-ts/testkit";
+import { filePaths, kernelAnswers, kernelRead, ourAnswers, withSize } from "./file-answers.test-helper.js";
+import { ErofsError, mount } from "./index.js";
 
 /**
  * How the kernel decodes an extent, as seen on damaged images. It decodes a pcluster
@@ -43,6 +43,53 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("extents decoded as a prefi
       expect(await ourAnswers(damaged, paths), `i_size ${size}`).toEqual(theirs);
       expect(theirs.filter((line) => !/ [0-9a-f]{64}$/.test(line)), `i_size ${size}`).toEqual([]);
     }
+  });
+});
+
+describe.skipIf(!corpus || process.getuid?.() !== 0)("an extent ending at a head at the end of the file", () => {
+  it("corpus/lz4 sizes/text_65537 (one pcluster; lcluster 16 heads its last byte) with its stream made to decode longer: the last page, which maps the extent whole, fails; the pages before it read as prefixes; each page as on a kernel mount", async () => {
+    const image = join(corpus!, "lz4.erofs");
+    const bytes = readFileSync(image);
+    const fs = await mount(image);
+    const file = await fs.lookup("sizes/text_65537");
+    await fs.unmount();
+    const read = async (o: number, l: number) => bytes.subarray(o, o + l);
+    const z = await loadZInfo(file, parseSuperblock(bytes), read);
+    const ext = await mapCompressed(file, parseSuperblock(bytes), z, 0, read);
+    expect([ext.logical, ext.length, ext.fullMapped]).toEqual([0, file.size, true]);
+    // The stream's first token (after the zero padding): match length 4 made 18, so every
+    // byte after that match moves on 14 and the stream decodes past the file's end.
+    let token = ext.physical;
+    while (bytes[token] === 0) token++;
+    expect(bytes[token]! & 15).toBe(0);
+    const damagedBytes = Buffer.from(bytes);
+    damagedBytes[token] = damagedBytes[token]! | 14;
+    const damaged = join(work, "lz4-longer-stream.erofs");
+    writeFileSync(damaged, damagedBytes);
+
+    const pages = [0, 15, 16];
+    const ours: string[] = [];
+    const theirs: string[] = [];
+    for (const page of pages) {
+      const one = await mount(damaged);
+      try {
+        ours.push(sha256Hex([await one.read(await one.lookup("sizes/text_65537"), page * 4096, 4096)]));
+      } catch (e) {
+        if (!ErofsError.isInstance(e)) throw e;
+        ours.push(e.code);
+      } finally {
+        await one.unmount();
+      }
+      const k = KernelMount.tryMount(damaged)!;
+      try {
+        theirs.push(kernelRead(join(k.dir, "sizes/text_65537"), page * 4096, 4096));
+      } finally {
+        k.unmount();
+      }
+    }
+    expect(ours).toEqual(theirs);
+    expect(ours[2]).toBe("EFSCORRUPTED");
+    expect(ours.slice(0, 2).every((answer) => /^[0-9a-f]{64}$/.test(answer))).toBe(true);
   });
 });
 
