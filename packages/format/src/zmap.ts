@@ -330,6 +330,27 @@ function extentEnd(walk: LclusterWalk, found: { head: Lcluster; la: number; end:
 
 /** The 48-bit layout's encoded extents (z_erofs_map_blocks_ext). */
 async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, read: MetaRead): Promise<ZExtent> {
+  if (extentRecordSize(z.advise) <= 8) return searchEncodedExtents(inode, sb, z, ofs, read);
+  // The kernel maps a page from its last byte, then the part of it before the extent found
+  // from that extent's first byte less one. Sound records give the same extent for any
+  // byte of it; where repeated or misordered starts make the search stop early, the byte
+  // searched for decides what it finds.
+  let key = Math.min(inode.size - 1, ofs - (ofs % KERNEL_PAGE_SIZE) + KERNEL_PAGE_SIZE - 1);
+  for (let part = 0; part < MAX_PAGE_PARTS; part++) {
+    const ext = await searchEncodedExtents(inode, sb, z, key, read);
+    if (ext.logical <= ofs) return ext;
+    key = ext.logical - 1;
+  }
+  return searchEncodedExtents(inode, sb, z, ofs, read);
+}
+
+/** The page size of the kernel whose reads are followed (x86-64's). */
+const KERNEL_PAGE_SIZE = 4096;
+/** Parts of one page mapped before the byte asked for is searched for directly. */
+const MAX_PAGE_PARTS = 64;
+
+/** The encoded extent holding byte `ofs`, found as z_erofs_map_blocks_ext finds it. */
+async function searchEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, read: MetaRead): Promise<ZExtent> {
   const where = `nid ${inode.nid}`;
   const recsz = extentRecordSize(z.advise);
   const base = Math.ceil((headerOffset(inode) + 8) / recsz) * recsz;
@@ -389,10 +410,13 @@ async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: nu
     lstart = lend;
     let l = 0;
     let r = z.extents;
-    if (r > 1 << 30) throw corrupted(`extent count ${r}`, where);
+    // Any count (48 bits) is searched, as the kernel searches it: in at most 48 reads, and
+    // records past the metadata read as zeros (past 2^53 bytes, without a read).
     while (l < r) {
       const mid = l + Math.floor((r - l) / 2);
-      const rd = new ByteReader(await read(base + mid * recsz, recsz), `extents of ${where}`);
+      const at = base + mid * recsz;
+      const record = at > Number.MAX_SAFE_INTEGER - recsz ? new Uint8Array(recsz) : await read(at, recsz);
+      const rd = new ByteReader(record, `extents of ${where}`);
       // struct z_erofs_extent: plen, pstart_lo, pstart_hi, lstart_lo, lstart_hi (if the record has room).
       let la = rd.u32(12);
       const p = rd.u32(4) + rd.u32(8) * 0x1_0000_0000;

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -87,5 +88,35 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     expect(await ourAnswers(damaged, paths)).toEqual(theirs);
     // The file's content, as the kernel reads it from the untouched image.
     expect(theirs).toContain(kernelAnswers(image, [victim.path])[0]);
+  });
+
+  it("a 48-bit extent count (2^46 and more) in a full-layout header with 16- or 32-byte records: searched as the kernel searches it, its records past the image read as zeros, so the file reads as a hole or as its fragment at 0, as on a kernel mount", async () => {
+    const image = join(corpus!, "lzma-big.erofs");
+    const { compressed } = await compressedFiles(image);
+    const victim = compressed.find((f) => f.inode.datalayout === DATALAYOUT.COMPRESSED_FULL && f.inode.size > 65536)!;
+    expect(victim).toBeDefined();
+    const answers: string[] = [];
+    // h_extents_lo (32 bits), h_advise, h_extents_hi (16 bits; its top bit would mean a whole-file fragment).
+    for (const [advise, hi] of [
+      [ADVISE.EXTENTS | 0x4, 0x4000], // 16-byte records
+      [ADVISE.EXTENTS | 0x6, 0x7fff], // 32-byte records
+      [ADVISE.EXTENTS | 0x6 | ADVISE.FRAGMENT_PCLUSTER, 0x4cd4], // the last extent in the packed inode
+    ] as const) {
+      const bytes = Buffer.from(readFileSync(image));
+      const at = headerOffset(victim.inode);
+      bytes.writeUInt32LE(0xd0ecdd33, at);
+      bytes.writeUInt16LE(advise, at + 4);
+      bytes.writeUInt16LE(hi, at + 6);
+      const damaged = join(work, `extent-count-${advise}.erofs`);
+      writeFileSync(damaged, resealSuperblock(bytes));
+      const ours = await ourAnswers(damaged, [victim.path]);
+      expect(ours).toEqual(kernelAnswers(damaged, [victim.path]));
+      answers.push(ours[0]!);
+    }
+    const shown = victim.path.toString("latin1");
+    const zeros = createHash("sha256").update(Buffer.alloc(victim.inode.size)).digest("hex");
+    expect(answers.slice(0, 2)).toEqual([`${shown} ${zeros}`, `${shown} ${zeros}`]);
+    expect(answers[2]).toMatch(/ [0-9a-f]{64}$/);
+    expect(answers[2]).not.toBe(answers[0]);
   });
 });
