@@ -248,9 +248,8 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
     physical = head.pblk * sb.blockSize;
     physicalLength = walk.compressedBlocks(head) * sb.blockSize;
   }
-  let algorithm: number;
+  const algorithm = headFormat(z, head);
   if (head.type === LCLUSTER.PLAIN) {
-    algorithm = z.advise & ADVISE.INTERLACED_PCLUSTER ? ALG_INTERLACED : ALG_SHIFTED;
     if (end - la > physicalLength) {
       const narrow = narrowEnd(inode, z, found);
       if (narrow - la > physicalLength) throw corrupted("plain pcluster shorter than its extent", walk.where);
@@ -258,8 +257,6 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
       // those (its check is on the extent as mapped for `ofs`), and fails the ones after.
       return { logical: la, length: Math.min(narrow, inode.size) - la, kind, physical, physicalLength, algorithm, partialRef: head.partialRef, fullMapped: false };
     }
-  } else {
-    algorithm = head.type === LCLUSTER.HEAD2 ? z.algorithms[1] : z.algorithms[0];
   }
   return { logical: la, length: end - la, kind, physical, physicalLength, algorithm, partialRef: head.partialRef, fullMapped };
 }
@@ -269,11 +266,21 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
  * READMORE): an LZMA, DEFLATE or Zstandard one, at least a block long as mapped for `ofs`.
  */
 function mappedToEndAtOnce(inode: Inode, sb: Superblock, z: ZInfo, found: HeadFound): boolean {
-  const type = found.head.type;
-  if (type === LCLUSTER.PLAIN) return false;
-  const algorithm = type === LCLUSTER.HEAD2 ? z.algorithms[1] : z.algorithms[0];
-  const wide = algorithm === COMPRESSION.LZMA || algorithm === COMPRESSION.DEFLATE || algorithm === COMPRESSION.ZSTD;
-  return wide && narrowEnd(inode, z, found) - found.la >= sb.blockSize;
+  return readsMoreFormat(headFormat(z, found.head)) && narrowEnd(inode, z, found) - found.la >= sb.blockSize;
+}
+
+/**
+ * Whether the kernel's READMORE maps an extent of this format to its end when it reads a
+ * page of it (LZMA, DEFLATE and Zstandard, whose pclusters cost most to decode again).
+ */
+export function readsMoreFormat(algorithm: number): boolean {
+  return algorithm === COMPRESSION.LZMA || algorithm === COMPRESSION.DEFLATE || algorithm === COMPRESSION.ZSTD;
+}
+
+/** The format an extent headed by `head` decodes in: stored (shifted or interlaced), or HEAD1's or HEAD2's algorithm. */
+function headFormat(z: ZInfo, head: Lcluster): number {
+  if (head.type === LCLUSTER.PLAIN) return z.advise & ADVISE.INTERLACED_PCLUSTER ? ALG_INTERLACED : ALG_SHIFTED;
+  return head.type === LCLUSTER.HEAD2 ? z.algorithms[1] : z.algorithms[0];
 }
 
 /**

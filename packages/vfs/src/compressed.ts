@@ -1,13 +1,13 @@
 import {
   ALG_INTERLACED,
   ALG_SHIFTED,
-  COMPRESSION,
   ErofsError,
   INCOMPAT,
   corrupted,
   loadZInfo,
   mapCompressed,
   mapCompressedInMemory,
+  readsMoreFormat,
   nidWhere,
   unsupported,
   type MetaPeek,
@@ -346,8 +346,7 @@ interface WholeRead extends ZExtent {
 function readsMore(ctx: MountContext, inode: Inode, ext: ZExtent): boolean {
   if (ext.kind !== "encoded" && ext.kind !== "inline") return false;
   if (ctx.compressed.zinfo.get(inode.nid)?.encodedExtents) return true;
-  const a = ext.algorithm;
-  return (a === COMPRESSION.LZMA || a === COMPRESSION.DEFLATE || a === COMPRESSION.ZSTD) && ext.length >= ctx.sb.blockSize;
+  return readsMoreFormat(ext.algorithm) && ext.length >= ctx.sb.blockSize;
 }
 
 /**
