@@ -18,6 +18,7 @@ import {
   type ZInfo,
 } from "@erofs-ts/format";
 import { readView } from "@erofs-ts/blockdev";
+import { PAGE_SIZE } from "@erofs-ts/ishare-cache";
 import { Z_EROFS_COMPRESSION_LZ4, Z_EROFS_COMPRESSION_LZMA, createDecompressor, type Decompressor, type DecompressorConfig } from "@erofs-ts/decompress";
 import type { MountContext } from "./context.js";
 import { DecodePool } from "./decode-pool.js";
@@ -472,8 +473,18 @@ async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from:
   // Past the packed inode's size the kernel's page cache of it holds zeros.
   const at = ext.physical + (from - ext.logical);
   const within = Math.max(0, Math.min(to - from, packed.size - at));
-  if (within > 0) await readData(ctx, packed, at, within, true, into);
   if (within < to - from) into.fill(0, within, to - from);
+  // The file's pages last to first, as the kernel's readahead scans a window: each page's
+  // bytes come from the packed inode, read a page at a time, and each such read also
+  // fills the packed pages below it that its extent covers. On a damaged packed index the
+  // order decides which extent decodes a packed page (a page mapped on its own can lead
+  // elsewhere than the extent of the page after it), so it is the kernel's order.
+  const fileEnd = from + within;
+  for (let hi = fileEnd; hi > from; ) {
+    const lo = Math.max(from, Math.floor((hi - 1) / PAGE_SIZE) * PAGE_SIZE);
+    await readData(ctx, packed, at + (lo - from), hi - lo, true, into.subarray(lo - from, hi - from));
+    hi = lo;
+  }
 }
 
 /** `length` bytes from the mount's scratch pool (stale contents), or new ones above its largest size. */

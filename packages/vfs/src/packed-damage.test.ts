@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ALG_INTERLACED, COMPRESSION, EROFS_SUPER_OFFSET, LCLUSTER, headerOffset, loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
+import { ALG_INTERLACED, COMPRESSION, DATALAYOUT, EROFS_SUPER_OFFSET, LCLUSTER, headerOffset, loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
-import { filePaths, inodeAt, kernelAnswers, kernelAnswersInOrder, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
+import { filePaths, inodeAt, kernelAnswers, kernelRead, kernelAnswersInOrder, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
 /**
@@ -185,7 +185,69 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     expect(forward).toEqual(kernelAnswersInOrder(damaged, near));
     expect(backward).toEqual(kernelAnswersInOrder(damaged, [...near].reverse()));
   });
+
+  it("corpus/lz4-allfragments with a NONHEAD lcluster of the packed inode made a head whose block is past the image (fuzz mutant 521354): the file over it reads whole, as on a kernel mount, whose readahead takes its pages last to first", async () => {
+    const image = join(corpus!, "lz4-allfragments.erofs");
+    const bytes = readFileSync(image);
+    const { extent, paths } = await packedExtent(image, bytes, () => 22 * 4096);
+    const fs = await mount(image);
+    const packed = await fs.iget(fs.superblock.packedNid);
+    // The file whose fragment covers packed lclusters 21 to 23.
+    let file: Buffer | undefined;
+    let fileSize = 0;
+    for (const path of paths) {
+      const inode = await fs.lookup(path);
+      if (inode.datalayout !== DATALAYOUT.COMPRESSED_FULL && inode.datalayout !== DATALAYOUT.COMPRESSED_COMPACT) continue;
+      const z = await loadZInfo(inode, fs.superblock, async (o, l) => bytes.subarray(o, o + l));
+      if (z.wholeFragment && z.fragmentOffset < 21 * 4096 && z.fragmentOffset + inode.size > 24 * 4096) [file, fileSize] = [path, inode.size];
+    }
+    await fs.unmount();
+    expect(file).toBeDefined();
+    // Legacy (8-byte) indexes after the 8-byte map header and 8 bytes of padding: lcluster 22 is inside the
+    // extent that starts in lcluster 21. Its type (the low 2 bits of di_advise) becomes
+    // HEAD1, so its delta fields read as a block address far past the image's end.
+    expect(packed.datalayout).toBe(DATALAYOUT.COMPRESSED_FULL);
+    expect(Math.floor(extent.logical / 4096)).toBe(21);
+    const at = headerOffset(packed) + 16 + 22 * 8;
+    expect(bytes[at]! & 3).toBe(LCLUSTER.NONHEAD);
+    const damagedBytes = Buffer.from(bytes);
+    damagedBytes[at] = (bytes[at]! & ~3) | LCLUSTER.HEAD1;
+    const damaged = join(work, "packed-head-past-end.erofs");
+    writeFileSync(damaged, resealSuperblock(damagedBytes));
+
+    // Read whole, the packed page after lcluster 22's is read first, and its extent (from
+    // lcluster 23's lookback) fills lcluster 22's page too: the original content.
+    const whole = await ourAnswersInOrder(damaged, [file!]);
+    expect(whole).toEqual(kernelAnswersInOrder(damaged, [file!]));
+    expect(whole).toEqual(kernelAnswersInOrder(image, [file!]));
+    // Read alone, the page over lcluster 22 maps through the new head and fails, on both.
+    const page = Math.floor((22 * 4096 + 4095 - (await packedFragmentOffset(image, file!))) / 4096);
+    const k = KernelMount.tryMount(damaged)!;
+    try {
+      expect(kernelRead(join(k.dir, file!.toString()), page * 4096, 4096)).toBe("EIO");
+    } finally {
+      k.unmount();
+    }
+    const alone = await mount(damaged);
+    try {
+      await expect(alone.read(await alone.lookup(file!), page * 4096, 4096)).rejects.toSatisfy((e: unknown) => ErofsError.isInstance(e) && e.code === "EIO");
+    } finally {
+      await alone.unmount();
+    }
+    expect(page * 4096).toBeLessThan(fileSize);
+  });
 });
+
+/** Where a whole-fragment file's bytes start in the packed inode. */
+async function packedFragmentOffset(image: string, path: Buffer): Promise<number> {
+  const bytes = readFileSync(image);
+  const fs = await mount(image);
+  try {
+    return (await loadZInfo(await fs.lookup(path), fs.superblock, async (o, l) => bytes.subarray(o, o + l))).fragmentOffset;
+  } finally {
+    await fs.unmount();
+  }
+}
 
 describe("a packed inode nid on an image without fragments", () => {
   it("is not looked at, whatever it holds (the metabox bit too): the image reads as before, as on a kernel mount", async () => {
