@@ -140,16 +140,16 @@ async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<Z
 
 /**
  * The extent holding `ofs` without a promise, when no read is needed: a recently mapped
- * extent, or one whose lcluster indexes are cached (most of a sequential read's), else
- * undefined (then extentAt).
+ * extent (unless `recent` is false), or one whose lcluster indexes are cached (most of a
+ * sequential read's), else undefined (then extentAt).
  */
-function extentInMemory(ctx: MountContext, inode: Inode, ofs: number): ZExtent | undefined {
+function extentInMemory(ctx: MountContext, inode: Inode, ofs: number, recent = true): ZExtent | undefined {
   // An extent is a function of its head lcluster alone, so one that covers `ofs` is what
   // mapping `ofs` again would return (the image never changes). On a damaged index an
   // extent may be mapped short (format's extentEnd): a remembered one that covers `ofs`
   // is then used as it is, as the kernel keeps using a map that covers the page it reads.
   const st = ctx.compressed;
-  for (let i = 0; i < MAPPED_EXTENTS; i++) {
+  for (let i = 0; recent && i < MAPPED_EXTENTS; i++) {
     const e = st.mapped[i];
     if (e && st.mappedNids[i] === inode.nid && e.logical <= ofs && ofs < e.logical + e.length) return e;
   }
@@ -246,10 +246,9 @@ export async function fillCompressed(
   // `into` (the caller's buffer, end - start bytes) may hold old bytes: holes are cleared.
   const out = into ?? new Uint8Array(end - start);
   const pageByPage = pageAtATime(ctx, inode);
+  const mapFrom = Math.max(start, needFrom);
   const extents: WholeRead[] = [];
-  for (let pos = Math.max(start, needFrom); pos < end; ) {
-    let ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
-    if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, nidWhere(inode));
+  for (let ext of pageByPage ? await extentsUpward(ctx, inode, mapFrom, end) : await extentsDownward(ctx, inode, mapFrom, end)) {
     if (ext.kind === "encoded") {
       if (ctx.compressed.keptFormat.size) ext = inKeptFormat(ctx.compressed, ext);
       const prev = extents[extents.length - 1];
@@ -265,7 +264,6 @@ export async function fillCompressed(
     const last = extents[extents.length - 1];
     if (last && last.kind === ext.kind && last.logical === ext.logical && last.physical === ext.physical) extents[extents.length - 1] = wanted;
     else extents.push(wanted);
-    pos = Math.min(end, ext.logical + ext.length);
   }
   if (pageByPage) for (const ext of extents) if (ext.kind === "encoded") keepFormat(ctx.compressed, ext, false);
   const { raws, buffers } = await readPclusters(ctx, inode, extents);
@@ -330,6 +328,43 @@ export async function fillCompressed(
   ctx.scratch.release(buffers);
   for (const j of jobs) j.then?.();
   return out;
+}
+
+/**
+ * The extents over [from, end) of an inode read a page at a time (the packed inode, the
+ * metabox), first to last: each page as a read of it alone maps it (format's "page" mode).
+ */
+async function extentsUpward(ctx: MountContext, inode: Inode, from: number, end: number): Promise<ZExtent[]> {
+  const found: ZExtent[] = [];
+  for (let pos = from; pos < end; ) {
+    const ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
+    if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, nidWhere(inode));
+    found.push(ext);
+    pos = Math.min(end, ext.logical + ext.length);
+  }
+  return found;
+}
+
+/**
+ * The extents over [from, end) of a file, as the kernel's readahead maps them: it scans a
+ * window from its last page down, mapping the last byte not yet covered, so each extent
+ * is found from its own last byte, by that lcluster's lookback. On a damaged index that
+ * can lead elsewhere than the lookback of the extent's first lcluster. An extent reaching
+ * into the one found above it is cut there: those bytes were the higher one's. Mapped
+ * afresh, not from the extents remembered (which may have been found from another byte).
+ */
+async function extentsDownward(ctx: MountContext, inode: Inode, from: number, end: number): Promise<ZExtent[]> {
+  const found: ZExtent[] = [];
+  let above = Infinity;
+  for (let key = end - 1; key >= from; ) {
+    let ext = extentInMemory(ctx, inode, key, false) ?? (await extentAt(ctx, inode, key));
+    if (ext.logical > key) throw corrupted(`extent map for ${key} starts after it`, nidWhere(inode));
+    if (ext.logical + ext.length > above) ext = { ...ext, length: above - ext.logical, fullMapped: false };
+    found.push(ext);
+    above = ext.logical;
+    key = ext.logical - 1;
+  }
+  return found.reverse();
 }
 
 /** An extent the kernel maps to its end for a page it reads (see readsMore). */
