@@ -2,7 +2,8 @@ import { deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { committedVectors, firstDiff, fuzzDecoder, gzipBody, hasTool, outcome, prng, runTool, samples } from "./codec.test-helper.js";
 import { decodeOnce } from "./deflate.js";
-import { decodeDeflate } from "./index.js";
+import { ErofsError } from "@erofs-ts/format";
+import { decodeDeflate, shortStreamLength } from "./index.js";
 
 const HAVE_GZIP = hasTool("gzip");
 
@@ -170,6 +171,22 @@ describe("decodeDeflate: corrupt input", () => {
     }
   });
 
+  it("a whole stream shorter than its output is corrupt and says how far it went; a cut-off one does not", () => {
+    for (const v of committedVectors("deflate")) {
+      if (v.data.length < 2) continue;
+      for (const decode of [decodeDeflate, decodeOnce]) {
+        // node:zlib's encoder, an independent one: its stream of all but the last byte.
+        const short = deflateRawSync(v.data.subarray(0, v.data.length - 1));
+        const whole = catchError(() => decode(short, new Uint8Array(v.data.length), false));
+        expect(ErofsError.isInstance(whole) && whole.code).toBe("EFSCORRUPTED");
+        expect(shortStreamLength(whole)).toBe(v.data.length - 1);
+        const cut = catchError(() => decode(short.subarray(0, short.length - 1), new Uint8Array(v.data.length), false));
+        expect(ErofsError.isInstance(cut) && cut.code).toBe("EFSCORRUPTED");
+        expect(shortStreamLength(cut)).toBeUndefined();
+      }
+    }
+  });
+
   it("reserved block type 3 and garbage are rejected", async () => {
     expect(await outcome(() => decodeDeflate(Uint8Array.of(0x07, 0, 0, 0), new Uint8Array(4), false))).toBe("EFSCORRUPTED");
     expect(await outcome(() => decodeDeflate(Uint8Array.of(0xff, 0xff, 0xff, 0xff), new Uint8Array(4), true))).toBe("EFSCORRUPTED");
@@ -223,4 +240,14 @@ function distanceCode(distance: number): { code: number; extra: number; base: nu
     base += 1 << extra;
   }
   throw new RangeError(`distance ${distance}`);
+}
+
+/** What `run` throws (undefined if it returns). */
+function catchError(run: () => void): unknown {
+  try {
+    run();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
 }

@@ -1,5 +1,5 @@
 import { InflateRaw, constants, inflateRawSync } from "node:zlib";
-import { bad } from "./errors.js";
+import { bad, shortStream } from "./errors.js";
 
 /** Largest decoded size of one pcluster (Z_EROFS_PCLUSTER_MAX_DSIZE): bounds zlib's output. */
 const MAX_DECODED = 12 << 20;
@@ -87,7 +87,7 @@ class ReusedInflater {
       target = this.#overflow ??= new Uint8Array(OVERFLOW_BYTES);
       targetLength = target.length;
     }
-    if (total < out.length) throw bad("deflate", `stream ends after ${total} of ${out.length} bytes`);
+    if (total < out.length) throw shortOrCut(src, total, out.length);
     out.set(first.subarray(0, out.length));
   }
 }
@@ -128,7 +128,22 @@ export function decodeOnce(src: Uint8Array, out: Uint8Array, partial: boolean): 
     if (code === "ERR_BUFFER_TOO_LARGE") throw bad("deflate", "stream decodes to more than its extent");
     throw bad("deflate", (e as Error).message);
   }
-  if (decoded.length < out.length) throw bad("deflate", `stream ends after ${decoded.length} of ${out.length} bytes`);
+  if (decoded.length < out.length) throw shortOrCut(src, decoded.length, out.length);
   if (!partial && decoded.length !== out.length) throw bad("deflate", "stream longer than its extent");
   out.set(decoded.subarray(0, out.length));
+}
+
+/**
+ * The error for a stream that gave `produced` of `wanted` bytes: shortStream if it ends
+ * properly there (its last block done), else plain corruption (its input cut off). Only
+ * on this error path, so the second decode (zlib's own end-of-stream check) costs nothing
+ * on good data.
+ */
+function shortOrCut(src: Uint8Array, produced: number, wanted: number): Error {
+  try {
+    inflateRawSync(src, { maxOutputLength: Math.max(produced, 1) });
+  } catch {
+    return bad("deflate", `stream cut off after ${produced} of ${wanted} bytes`);
+  }
+  return shortStream("deflate", produced, wanted);
 }

@@ -80,4 +80,5 @@ export function createDecompressor(algorithm: number, config: DecompressorConfig
   }
 }
 
+export { shortStreamLength } from "./errors.js";
 export { decodeDeflate, decodeLz4, decodeLz4Fast, decodeMicroLzma, decodeMicroLzmaFast, decodeZstd, stripZeroPadding, zstdReady };

@@ -19,7 +19,15 @@ import {
 } from "@erofs-ts/format";
 import { readView } from "@erofs-ts/blockdev";
 import { PAGE_SIZE } from "@erofs-ts/ishare-cache";
-import { Z_EROFS_COMPRESSION_LZ4, Z_EROFS_COMPRESSION_LZMA, createDecompressor, type Decompressor, type DecompressorConfig } from "@erofs-ts/decompress";
+import {
+  Z_EROFS_COMPRESSION_DEFLATE,
+  Z_EROFS_COMPRESSION_LZ4,
+  Z_EROFS_COMPRESSION_LZMA,
+  createDecompressor,
+  shortStreamLength,
+  type Decompressor,
+  type DecompressorConfig,
+} from "@erofs-ts/decompress";
 import type { MountContext } from "./context.js";
 import { DecodePool } from "./decode-pool.js";
 import { readData, resolveDevice } from "./data-path.js";
@@ -37,6 +45,8 @@ export class CompressedState {
   readonly decoders = new Map<number, Decompressor>();
   readonly recent = new Map<string, Uint8Array>();
   recentBytes = 0;
+  /** DEFLATE pclusters taken short, as the kernel takes them (see decodeDeflateAsKernel). */
+  shortStreams = 0;
   /** The image's decoder settings, as sent to decode workers. */
   settings: { config: DecompressorConfig; key: string } | undefined;
   /** The last extents mapped (see extentInMemory), a ring: their inodes and the extents. */
@@ -621,7 +631,32 @@ function decodeStored(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8A
     if (n > right) out.set(raw.subarray(0, n - right), right);
     return;
   }
-  return decoderFor(ctx, ext.algorithm).decode(raw, out, decodesPartially(ext, n));
+  const decoder = decoderFor(ctx, ext.algorithm);
+  if (ext.algorithm === Z_EROFS_COMPRESSION_DEFLATE) return decodeDeflateAsKernel(ctx, ext, decoder, raw, out);
+  return decoder.decode(raw, out, decodesPartially(ext, n));
+}
+
+/**
+ * The kernel's DEFLATE decoder takes a stream that ends, whole, in the last page of the
+ * output it was asked for, and leaves that page's bytes after the end as they were: stale
+ * (no reader can reproduce them). They read as zeros here, and the mount counts such
+ * pclusters (ErofsFs.shortStreams, which erofs-cli fsck reports). The other pages decode
+ * as on a kernel mount; a stream ending before the last page, or cut off, fails them all.
+ */
+function decodeDeflateAsKernel(ctx: MountContext, ext: ZExtent, decoder: Decompressor, raw: Uint8Array, out: Uint8Array): void {
+  const partial = decodesPartially(ext, out.length);
+  try {
+    void decoder.decode(raw, out, partial);
+  } catch (e) {
+    const produced = shortStreamLength(e);
+    // The output is handed to the codec a page at a time, the first from ext.logical's
+    // offset in its page: where the last of them starts.
+    const lastPage = Math.max(0, Math.floor((ext.logical + out.length - 1) / PAGE_SIZE) * PAGE_SIZE - ext.logical);
+    if (produced === undefined || produced <= lastPage) throw e;
+    void decoder.decode(raw, out.subarray(0, produced), true);
+    out.fill(0, produced);
+    ctx.compressed.shortStreams++;
+  }
 }
 
 function decoderSettings(ctx: MountContext): { config: DecompressorConfig; key: string } {

@@ -340,6 +340,14 @@ export class ErofsFs {
   }
 
   /**
+   * How many DEFLATE pclusters ended short of their output in its last page, where the
+   * kernel leaves stale bytes and these read as zeros: damaged streams (fsck reports them).
+   */
+  get shortStreams(): number {
+    return this.#ctx.compressed.shortStreams;
+  }
+
+  /**
    * The mount's caches: file pages, metadata blocks, the packed inode's pages, and whole
    * decoded extents kept for the page they share with the next fill (zstd and deflate,
    * and the packed inode's LZMA: other codecs decode just the prefix a fill needs).

@@ -75,6 +75,11 @@ export const fsckCommand: Command = {
       counts.errors++;
       ctx.report("/", new ErofsError("EFSCORRUPTED", `${fs.metadataReadsPastEnd} metadata reads past the end of the image (read as zeros)`));
     }
+    // Read as a kernel mount reads them, but damaged all the same.
+    if (fs.shortStreams > 0) {
+      counts.errors++;
+      ctx.report("/", new ErofsError("EFSCORRUPTED", `${fs.shortStreams} DEFLATE pclusters end short of their last page (its missing bytes read as zeros)`));
+    }
     if (ctx.options.json) await ctx.out.line(toJson(counts));
     else {
       await ctx.out.line(
