@@ -45,8 +45,8 @@ export class CompressedState {
   readonly decoders = new Map<number, Decompressor>();
   readonly recent = new Map<string, Uint8Array>();
   recentBytes = 0;
-  /** DEFLATE pclusters taken short, as the kernel takes them (see decodeDeflateAsKernel). */
-  shortStreams = 0;
+  /** Addresses of the DEFLATE pclusters taken short, as the kernel takes them (see decodeDeflateAsKernel). */
+  readonly shortStreams = new Set<number>();
   /** The image's decoder settings, as sent to decode workers. */
   settings: { config: DecompressorConfig; key: string } | undefined;
   /** The last extents mapped (see extentInMemory), a ring: their inodes and the extents. */
@@ -636,6 +636,8 @@ function decodeStored(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8A
   return decoder.decode(raw, out, decodesPartially(ext, n));
 }
 
+const SHORT_STREAMS_KEPT = 1 << 16;
+
 /**
  * The kernel's DEFLATE decoder takes a stream that ends, whole, in the last page of the
  * output it was asked for, and leaves that page's bytes after the end as they were: stale
@@ -655,7 +657,8 @@ function decodeDeflateAsKernel(ctx: MountContext, ext: ZExtent, decoder: Decompr
     if (produced === undefined || produced <= lastPage) throw e;
     void decoder.decode(raw, out.subarray(0, produced), true);
     out.fill(0, produced);
-    ctx.compressed.shortStreams++;
+    // Each pcluster once, however often it is decoded; a bound on what a hostile image can add.
+    if (ctx.compressed.shortStreams.size < SHORT_STREAMS_KEPT) ctx.compressed.shortStreams.add(ext.physical);
   }
 }
 

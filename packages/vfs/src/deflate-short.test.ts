@@ -1,4 +1,4 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
@@ -73,19 +73,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a DEFLATE stream ending sh
 function kernelFile(image: string, path: string): Buffer {
   const k = KernelMount.tryMount(image)!;
   try {
-    const fd = openSync(join(k.dir, path), "r");
-    try {
-      const chunks: Buffer[] = [];
-      for (;;) {
-        const buf = Buffer.alloc(1 << 20);
-        const n = readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) break;
-        chunks.push(buf.subarray(0, n));
-      }
-      return Buffer.concat(chunks);
-    } finally {
-      closeSync(fd);
-    }
+    return readFileSync(join(k.dir, path));
   } finally {
     k.unmount();
   }

@@ -344,7 +344,7 @@ export class ErofsFs {
    * kernel leaves stale bytes and these read as zeros: damaged streams (fsck reports them).
    */
   get shortStreams(): number {
-    return this.#ctx.compressed.shortStreams;
+    return this.#ctx.compressed.shortStreams.size;
   }
 
   /**
