@@ -45,6 +45,10 @@ export class CompressedState {
   readonly decoders = new Map<number, Decompressor>();
   readonly recent = new Map<string, Uint8Array>();
   recentBytes = 0;
+  /** Decodes that failed, by pcluster and request, oldest first (see decodeStored). */
+  readonly failedDecodes = new Map<string, ErofsError>();
+  /** Decodes that succeeded, the same way, while failed ones are known (see knownOutcome). */
+  readonly decodedFine = new Set<string>();
   /** Addresses of the DEFLATE pclusters taken short, as the kernel takes them (see decodeDeflateAsKernel). */
   readonly shortStreams = new Set<number>();
   /** The image's decoder settings, as sent to decode workers. */
@@ -439,6 +443,8 @@ interface DecodeInto {
  * next as it finishes one.
  */
 async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): Promise<void> {
+  const known = knownOutcome(ctx, inode, jobs);
+  if (known) throw known;
   // One algorithm per shared batch (an image may mix them): the first worth a worker.
   const algorithm = jobs.find(offloadable)?.ext.algorithm;
   if (algorithm === undefined) return decodeHere(ctx, inode, jobs);
@@ -454,7 +460,11 @@ async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): P
     key,
     shared.map((j) => ({ input: j.raw!, outLength: j.target.length, partial: decodesPartially(j.ext, j.target.length) })),
     (i) => decodeExtent(ctx, inode, shared[i]!.ext, shared[i]!.raw, shared[i]!.target),
-    (i, bytes) => shared[i]!.target.set(bytes),
+    (i, bytes) => {
+      shared[i]!.target.set(bytes);
+      if (ctx.compressed.failedDecodes.size) rememberSuccess(ctx, failureKey(inode, shared[i]!.ext, bytes.length));
+    },
+    (i, e) => rememberFailure(ctx, failureKey(inode, shared[i]!.ext, shared[i]!.target.length), e),
   );
 }
 
@@ -612,8 +622,79 @@ function storedTooShort(inode: Inode): ErofsError {
   return unsupported("stored pcluster shorter than its extent", nidWhere(inode));
 }
 
-/** decodeExtent once the pcluster's bytes are at hand. */
+/**
+ * decodeExtent once the pcluster's bytes are at hand. A decode that failed before fails
+ * again at once: the image never changes and the codecs are deterministic, and on a
+ * damaged image the same pcluster is asked for over and over (each fragment in it, each
+ * page the kernel retries alone through erofs-fuse): an LZMA one of 1 MiB costs ~40 ms.
+ */
 function decodeStored(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8Array, out: Uint8Array): void | Promise<void> {
+  // Nothing is looked up or kept until a decode has failed: a sound image pays nothing.
+  const watching = ctx.compressed.failedDecodes.size > 0;
+  const key = watching ? failureKey(inode, ext, out.length) : "";
+  const known = watching ? ctx.compressed.failedDecodes.get(key) : undefined;
+  if (known) throw known;
+  try {
+    const pending = decodeStoredOnce(ctx, inode, ext, raw, out);
+    if (!pending) return watching ? rememberSuccess(ctx, key) : undefined;
+    return pending.then(
+      () => (watching ? rememberSuccess(ctx, key) : undefined),
+      (e: unknown) => decodeFailed(ctx, failureKey(inode, ext, out.length), e),
+    );
+  } catch (e) {
+    return decodeFailed(ctx, failureKey(inode, ext, out.length), e);
+  }
+}
+
+/** Remembers a failed decode (an ErofsError: the image's fault, not ours) and throws its error again. */
+function decodeFailed(ctx: MountContext, key: string, e: unknown): never {
+  if (ErofsError.isInstance(e)) rememberFailure(ctx, key, e);
+  throw e;
+}
+
+/** How many failed decodes are remembered (the oldest go first). */
+const FAILED_DECODES_KEPT = 256;
+
+/** What a decode's outcome depends on: the inode's pcluster, its format, and the output asked for. */
+function failureKey(inode: Inode, ext: ZExtent, outLength: number): string {
+  return `${inode.nid}:${ext.kind}:${ext.physical}:${ext.physicalLength}:${ext.algorithm}:${ext.logical}:${outLength}:${decodesPartially(ext, outLength)}`;
+}
+
+function rememberFailure(ctx: MountContext, key: string, e: ErofsError): void {
+  const failed = ctx.compressed.failedDecodes;
+  if (failed.size >= FAILED_DECODES_KEPT) failed.delete(failed.keys().next().value!);
+  failed.set(key, e);
+}
+
+/** Kept once failures are known (see knownOutcome). */
+function rememberSuccess(ctx: MountContext, key: string): void {
+  const st = ctx.compressed;
+  if (st.decodedFine.size >= DECODED_FINE_KEPT) st.decodedFine.delete(st.decodedFine.values().next().value!);
+  st.decodedFine.add(key);
+}
+
+const DECODED_FINE_KEPT = 1024;
+
+/**
+ * The error a fill's decodes would end in, when it is known without decoding: jobs known
+ * to decode up to one known to fail. A damaged pcluster is asked for again and again
+ * (each fragment near it, read with the packed inode's pages ahead of it), and each time
+ * the sound pclusters before it would be decoded for nothing before it failed again. In
+ * order, so the answer is the error decoding would give.
+ */
+function knownOutcome(ctx: MountContext, inode: Inode, jobs: readonly DecodeInto[]): ErofsError | undefined {
+  const st = ctx.compressed;
+  if (!st.failedDecodes.size) return undefined;
+  for (const j of jobs) {
+    const key = failureKey(inode, j.ext, j.target.length);
+    const failed = st.failedDecodes.get(key);
+    if (failed) return failed;
+    if (!st.decodedFine.has(key)) return undefined;
+  }
+  return undefined;
+}
+
+function decodeStoredOnce(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8Array, out: Uint8Array): void | Promise<void> {
   const n = out.length;
   if (ext.algorithm === ALG_SHIFTED) {
     if (ext.length > raw.length) throw storedTooShort(inode);

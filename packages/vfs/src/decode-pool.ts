@@ -133,8 +133,8 @@ export class DecodePool {
    * side decodes alone). One message per fill, not one per pcluster. `decodeHere(i)` does
    * job i on this thread; `fromWorker(i, bytes)` receives the worker's jobs once both sides
    * are done. A job the worker claimed but never finished (it died) is decoded here. A
-   * corrupt pcluster rejects, from either side. When this thread took every job, nothing
-   * waits for the worker.
+   * corrupt pcluster rejects, from either side (a worker's is told to `failedInWorker`
+   * first). When this thread took every job, nothing waits for the worker.
    */
   async share(
     algorithm: number,
@@ -143,6 +143,7 @@ export class DecodePool {
     jobs: readonly ShareJob[],
     decodeHere: (i: number) => void | Promise<void>,
     fromWorker: (i: number, bytes: Uint8Array) => void,
+    failedInWorker?: (i: number, error: ErofsError) => void,
   ): Promise<void> {
     const claim = new SharedArrayBuffer(4);
     const next = new Int32Array(claim);
@@ -185,7 +186,11 @@ export class DecodePool {
       for (let i = 0; i < jobs.length; i++) {
         if (mine.has(i)) continue;
         const r = results.get(i);
-        if (r?.error) throw toError(r.error);
+        if (r?.error) {
+          const error = toError(r.error);
+          failedInWorker?.(i, error);
+          throw error;
+        }
         if (r && request) fromWorker(i, new Uint8Array(request.arena, request.outOffsets[i], request.outLengths[i]));
         else await decodeHere(i);
       }

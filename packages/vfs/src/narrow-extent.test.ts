@@ -126,6 +126,57 @@ describe("a stored head whose extent runs past its pcluster", () => {
   });
 });
 
+describe("a pcluster that failed to decode", () => {
+  it.skipIf(!hasMkfs)("is not decoded again: its pages fail with the same error at once, while the pages before it, in the same fills, still read", async () => {
+    const { image: img, text } = linesImage(work, "garbled", ["-zlz4hc", "-C16384", "-T0", "--all-root"]);
+    const image = readFileSync(img);
+    const sb = parseSuperblock(image);
+    const fs0 = await mount(image);
+    const file = await fs0.lookup("big.txt");
+    await fs0.unmount();
+    const read = async (o: number, l: number) => image.subarray(o, o + l);
+    const z = await loadZInfo(file, sb, read);
+    // The third extent's pcluster garbled whole: no LZ4 stream survives it.
+    let ext = await mapCompressed(file, sb, z, 0, read);
+    for (let i = 0; i < 2; i++) ext = await mapCompressed(file, sb, z, ext.logical + ext.length, read);
+    const damaged = Buffer.from(image);
+    damaged.fill(0xa5, ext.physical, ext.physical + ext.physicalLength);
+    const patched = join(work, "garbled.erofs");
+    writeFileSync(patched, damaged);
+
+    const fs = await mount(patched);
+    try {
+      const inode = await fs.lookup("big.txt");
+      const page = Math.floor((ext.logical + ext.length - 1) / 4096) * 4096;
+      const outcome = async (at: number) => {
+        try {
+          return sha256Hex([await fs.read(inode, at, 4096)]);
+        } catch (e) {
+          if (!ErofsError.isInstance(e)) throw e;
+          return `${e.code} ${e.message}`;
+        }
+      };
+      decodes.count = 0;
+      const first = await outcome(page);
+      expect(first).toMatch(/^EFSCORRUPTED lz4: /);
+      const decodedFirst = decodes.count;
+      expect(decodedFirst).toBeGreaterThan(0);
+      // Again: the same answer without decoding the garbled pcluster; the sound one
+      // before it in the widened fill is decoded once more, now remembered as sound.
+      expect(await outcome(page)).toBe(first);
+      expect(decodes.count - decodedFirst).toBeLessThanOrEqual(1);
+      const decodedSecond = decodes.count;
+      // And again and again: nothing decoded at all.
+      for (let i = 0; i < 5; i++) expect(await outcome(page)).toBe(first);
+      expect(decodes.count).toBe(decodedSecond);
+      // The first page reads its own bytes (its pcluster is sound).
+      expect(await outcome(0)).toBe(sha256Hex([text.subarray(0, 4096)]));
+    } finally {
+      await fs.unmount();
+    }
+  });
+});
+
 /** fs.read of [at, at + length) on a fresh mount, as kernelRead answers: a sha256, or the error's code. */
 async function ourRead(image: string, at: number, length: number): Promise<string> {
   const fs = await mount(image);
