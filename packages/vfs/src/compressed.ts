@@ -626,7 +626,8 @@ function storedTooShort(inode: Inode): ErofsError {
  * decodeExtent once the pcluster's bytes are at hand. A decode that failed before fails
  * again at once: the image never changes and the codecs are deterministic, and on a
  * damaged image the same pcluster is asked for over and over (each fragment in it, each
- * page the kernel retries alone through erofs-fuse): an LZMA one of 1 MiB costs ~40 ms.
+ * page the kernel retries alone through erofs-fuse): on a damaged app-a-lzma, ~40 ms a
+ * time for its damaged packed pcluster.
  */
 function decodeStored(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8Array, out: Uint8Array): void | Promise<void> {
   // Nothing is looked up or kept until a decode has failed: a sound image pays nothing.
