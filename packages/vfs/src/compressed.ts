@@ -462,9 +462,9 @@ async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): P
     (i) => decodeExtent(ctx, inode, shared[i]!.ext, shared[i]!.raw, shared[i]!.target),
     (i, bytes) => {
       shared[i]!.target.set(bytes);
-      if (ctx.compressed.failedDecodes.size) rememberSuccess(ctx, failureKey(inode, shared[i]!.ext, bytes.length));
+      if (ctx.compressed.failedDecodes.size) rememberSuccess(ctx, jobKey(inode, shared[i]!));
     },
-    (i, e) => rememberFailure(ctx, failureKey(inode, shared[i]!.ext, shared[i]!.target.length), e),
+    (i, e) => rememberFailure(ctx, jobKey(inode, shared[i]!), e),
   );
 }
 
@@ -631,20 +631,24 @@ function storedTooShort(inode: Inode): ErofsError {
  */
 function decodeStored(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8Array, out: Uint8Array): void | Promise<void> {
   // Nothing is looked up or kept until a decode has failed: a sound image pays nothing.
-  const watching = ctx.compressed.failedDecodes.size > 0;
-  const key = watching ? failureKey(inode, ext, out.length) : "";
-  const known = watching ? ctx.compressed.failedDecodes.get(key) : undefined;
+  const key = ctx.compressed.failedDecodes.size ? failureKey(inode, ext, out.length) : undefined;
+  const known = key === undefined ? undefined : ctx.compressed.failedDecodes.get(key);
   if (known) throw known;
   try {
     const pending = decodeStoredOnce(ctx, inode, ext, raw, out);
-    if (!pending) return watching ? rememberSuccess(ctx, key) : undefined;
+    if (!pending) return decodeSucceeded(ctx, key);
     return pending.then(
-      () => (watching ? rememberSuccess(ctx, key) : undefined),
-      (e: unknown) => decodeFailed(ctx, failureKey(inode, ext, out.length), e),
+      () => decodeSucceeded(ctx, key),
+      (e: unknown) => decodeFailed(ctx, key ?? failureKey(inode, ext, out.length), e),
     );
   } catch (e) {
-    return decodeFailed(ctx, failureKey(inode, ext, out.length), e);
+    return decodeFailed(ctx, key ?? failureKey(inode, ext, out.length), e);
   }
+}
+
+/** Remembers a sound decode, if failures were known when it started (`key` is then set). */
+function decodeSucceeded(ctx: MountContext, key: string | undefined): void {
+  if (key !== undefined) rememberSuccess(ctx, key);
 }
 
 /** Remembers a failed decode (an ErofsError: the image's fault, not ours) and throws its error again. */
@@ -659,6 +663,11 @@ const FAILED_DECODES_KEPT = 256;
 /** What a decode's outcome depends on: the inode's pcluster, its format, and the output asked for. */
 function failureKey(inode: Inode, ext: ZExtent, outLength: number): string {
   return `${inode.nid}:${ext.kind}:${ext.physical}:${ext.physicalLength}:${ext.algorithm}:${ext.logical}:${outLength}:${decodesPartially(ext, outLength)}`;
+}
+
+/** failureKey of a fill's decode job (its output is the job's target). */
+function jobKey(inode: Inode, job: DecodeInto): string {
+  return failureKey(inode, job.ext, job.target.length);
 }
 
 function rememberFailure(ctx: MountContext, key: string, e: ErofsError): void {
@@ -687,7 +696,7 @@ function knownOutcome(ctx: MountContext, inode: Inode, jobs: readonly DecodeInto
   const st = ctx.compressed;
   if (!st.failedDecodes.size) return undefined;
   for (const j of jobs) {
-    const key = failureKey(inode, j.ext, j.target.length);
+    const key = jobKey(inode, j);
     const failed = st.failedDecodes.get(key);
     if (failed) return failed;
     if (!st.decodedFine.has(key)) return undefined;
