@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
 import { KernelMount, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
@@ -17,6 +18,25 @@ export function inodeAt(inode: Inode): number {
 }
 
 /** A copy of `image` with the inode's i_size patched (32 or 64 bits, by inode form), resealed. */
+/**
+ * A compressed file of an image held in memory, set up for format's mapCompressed: the
+ * superblock, its inode, its map header and a reader of the image's bytes; `map(ofs)` is
+ * the extent holding `ofs`, as a read of it maps it.
+ */
+export async function compressedFile(image: Uint8Array, path: string) {
+  const fs = await mount(image);
+  let file: Inode;
+  try {
+    file = await fs.lookup(path);
+  } finally {
+    await fs.unmount();
+  }
+  const sb = parseSuperblock(image);
+  const read = async (o: number, l: number) => image.subarray(o, o + l);
+  const z = await loadZInfo(file, sb, read);
+  return { sb, file, z, read, map: (ofs: number) => mapCompressed(file, sb, z, ofs, read) };
+}
+
 export function withSize(image: Uint8Array, inode: Inode, size: number): Buffer {
   const b = Buffer.from(image);
   if (inode.extended) b.writeBigUInt64LE(BigInt(size), inodeAt(inode) + 8);

@@ -3,9 +3,9 @@ import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { DATALAYOUT, LCLUSTER, headerOffset, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
+import { DATALAYOUT, LCLUSTER, headerOffset } from "@erofs-ts/format";
 import { KernelMount, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
-import { kernelRead, linesImage } from "./file-answers.test-helper.js";
+import { compressedFile, kernelRead, linesImage } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
 /** Decodes of compressed pclusters in this file's mounts, counted through the codec factory. */
@@ -31,13 +31,9 @@ describe("an extent whose index is damaged inside it", () => {
     // Full (8-byte) indexes, each patchable alone; 64 KiB pclusters make extents of ~100 lclusters.
     const { image: img, text } = linesImage(work, "long", ["-zlz4hc", "-C65536", "-T0", "--all-root", "-Elegacy-compress"]);
     const image = readFileSync(img);
-    const sb = parseSuperblock(image);
-    let fs = await mount(image);
-    const file = await fs.lookup("big.txt");
-    await fs.unmount();
+    const { sb, file, map } = await compressedFile(image, "big.txt");
     expect(file.datalayout).toBe(DATALAYOUT.COMPRESSED_FULL);
-    const read = async (o: number, l: number) => image.subarray(o, o + l);
-    const first = await mapCompressed(file, sb, await loadZInfo(file, sb, read), 0, read);
+    const first = await map(0);
     const lclusters = Math.floor(first.length / sb.blockSize);
     expect(lclusters).toBeGreaterThan(40);
     // Lcluster 20 made a head of its own (HEAD1, clusterofs 0, the extent's block), and
@@ -56,7 +52,7 @@ describe("an extent whose index is damaged inside it", () => {
     // Lclusters 21 up to the extent's last whole one, in one read on a fresh mount.
     const at = 21 * sb.blockSize;
     const length = (lclusters - 21) * sb.blockSize;
-    fs = await mount(patched);
+    const fs = await mount(patched);
     decodes.count = 0;
     const got = await fs.read(await fs.lookup("big.txt"), at, length);
     const decoded = decodes.count;
@@ -81,17 +77,12 @@ describe("a stored head whose extent runs past its pcluster", () => {
     // Full (8-byte) indexes, each patchable alone; 4 KiB pclusters of LZ4 (several lclusters each).
     const { image: img, text } = linesImage(work, "plain-head", ["-zlz4", "-T0", "--all-root", "-Elegacy-compress"]);
     const image = readFileSync(img);
-    const sb = parseSuperblock(image);
+    const { sb, file, map } = await compressedFile(image, "big.txt");
     const bs = sb.blockSize;
-    const fs = await mount(image);
-    const file = await fs.lookup("big.txt");
-    await fs.unmount();
-    const read = async (o: number, l: number) => image.subarray(o, o + l);
-    const z = await loadZInfo(file, sb, read);
     // An extent of 3 lclusters or more whose head starts inside its lcluster, so the
     // head's page holds the end of the extent before it as well.
-    let ext = await mapCompressed(file, sb, z, 0, read);
-    while (ext.logical % bs === 0 || ext.length < 3 * bs) ext = await mapCompressed(file, sb, z, ext.logical + ext.length, read);
+    let ext = await map(0);
+    while (ext.logical % bs === 0 || ext.length < 3 * bs) ext = await map(ext.logical + ext.length);
     const head = Math.floor(ext.logical / bs);
     const damaged = Buffer.from(image);
     const indexAt = headerOffset(file) + 16 + head * 8;
@@ -130,15 +121,10 @@ describe("a pcluster that failed to decode", () => {
   it.skipIf(!hasMkfs)("is not decoded again: its pages fail with the same error at once, while the pages before it, in the same fills, still read", async () => {
     const { image: img, text } = linesImage(work, "garbled", ["-zlz4hc", "-C16384", "-T0", "--all-root"]);
     const image = readFileSync(img);
-    const sb = parseSuperblock(image);
-    const fs0 = await mount(image);
-    const file = await fs0.lookup("big.txt");
-    await fs0.unmount();
-    const read = async (o: number, l: number) => image.subarray(o, o + l);
-    const z = await loadZInfo(file, sb, read);
+    const { map } = await compressedFile(image, "big.txt");
     // The third extent's pcluster garbled whole: no LZ4 stream survives it.
-    let ext = await mapCompressed(file, sb, z, 0, read);
-    for (let i = 0; i < 2; i++) ext = await mapCompressed(file, sb, z, ext.logical + ext.length, read);
+    let ext = await map(0);
+    for (let i = 0; i < 2; i++) ext = await map(ext.logical + ext.length);
     const damaged = Buffer.from(image);
     damaged.fill(0xa5, ext.physical, ext.physical + ext.physicalLength);
     const patched = join(work, "garbled.erofs");
