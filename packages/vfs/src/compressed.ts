@@ -33,6 +33,7 @@ import { DecodePool } from "./decode-pool.js";
 import { readData, resolveDevice } from "./data-path.js";
 import { lruSet } from "./lru.js";
 import { peekInodeMetadata, readInodeMetadata } from "./metadata.js";
+import { PclusterFormats } from "./pcluster-formats.js";
 
 /**
  * Per-mount state of the compressed read path: inodes' map headers, decoders, and a
@@ -63,40 +64,41 @@ export class CompressedState {
    */
   peek: MetaPeek | undefined;
   peekInode: Inode | undefined;
-  /**
-   * The format the kernel's pcluster at an address keeps, where it matters: the kernel
-   * makes one pcluster per address, in the format of the extent that first reads it, and
-   * keeps it (with its cached compressed pages) for later reads. Extents of another
-   * format at that address decode in the kept one: a stored pcluster refuses extents
-   * longer than itself (EOPNOTSUPP) and hands its bytes to shorter ones, a codec decodes
-   * the other extent's stream. Two kinds of address enter it, at most FORMATS_KEPT:
-   * - pclusters found read in two formats within one fill (see fillCompressed), with the
-   *   later extent's format, as the kernel scans a read backwards. Without this, a reader
-   *   that retries page by page after the error (the kernel, above FUSE) would get each
-   *   extent decoded alone, in its own format;
-   * - every pcluster of the packed inode and the metabox, which the kernel reads a page
-   *   at a time, each page's pcluster cached (so kept) as the last of its read.
-   */
-  readonly keptFormat = new Map<number, number>();
+  /** The pclusters the kernel keeps between reads, and their formats (see PclusterFormats). */
+  readonly formats = new PclusterFormats();
   constructor(readonly recentBudget: number) {}
 }
 
-const FORMATS_KEPT = 1024;
-
-function keepFormat(st: CompressedState, ext: ZExtent, replace: boolean): void {
-  if (!replace && st.keptFormat.has(ext.physical)) return;
-  if (st.keptFormat.size >= FORMATS_KEPT) st.keptFormat.delete(st.keptFormat.keys().next().value!);
-  st.keptFormat.set(ext.physical, ext.algorithm);
+/** Keeps the pcluster of each extent in its format, unless one is kept at its address already. */
+function keepFormats(st: CompressedState, extents: readonly ZExtent[]): void {
+  for (const ext of extents) st.formats.keep(ext.physical, ext.algorithm);
 }
 
+/**
+ * Whether the kernel keeps the pcluster of an extent its read maps: its compressed pages
+ * are cached (cache_strategy readaround, the default) when the map does not know where
+ * the extent ends, or the extent starts before the read (which may want it again); a
+ * pcluster with cached pages stays after its decode, the others are freed with it.
+ * `readFrom` is where the read starts (its first page), before any widening.
+ */
+function keptByKernel(ext: ZExtent, readFrom: number): boolean {
+  return ext.kind === "encoded" && (!ext.fullMapped || ext.logical < readFrom);
+}
+
+/**
+ * Fails a read that maps one pcluster in two formats, and keeps the pcluster in the later
+ * extent's format, as the kernel's backward scan makes it: a reader that retries page by
+ * page after the error (the kernel, above FUSE) then has both extents decoded in that one
+ * format, not each in its own.
+ */
 function refuseMixedFormat(st: CompressedState, inode: Inode, first: ZExtent, second: ZExtent): never {
-  keepFormat(st, second, true);
+  st.formats.replace(second.physical, second.algorithm);
   throw mixedFormatError(inode, first, second);
 }
 
-/** `ext` as the kernel decodes it in the pcluster it keeps at that address (see keptFormat). */
+/** `ext` as the kernel decodes it: in the format of the pcluster it keeps at that address. */
 function inKeptFormat(st: CompressedState, ext: ZExtent): ZExtent {
-  const kept = st.keptFormat.get(ext.physical);
+  const kept = st.formats.get(ext.physical);
   return kept === undefined || kept === ext.algorithm ? ext : { ...ext, algorithm: kept };
 }
 
@@ -247,7 +249,9 @@ const MAX_BATCH_READ = 4 << 20;
  * that adjacent pclusters are read from the device in one call (a file's pclusters are
  * usually contiguous: one read instead of one per 4 KiB), then decoded: straight into
  * the output when the extent lies inside the range, else through the recent-extent cache
- * (the extent straddling the range's end is wanted again by the next fill).
+ * (the extent straddling the range's end is wanted again by the next fill). `readFrom` is
+ * the first byte the read asked for, page-aligned, before the range was widened to whole
+ * extents: the kernel's read starts there (see keptByKernel).
  */
 export async function fillCompressed(
   ctx: MountContext,
@@ -256,20 +260,33 @@ export async function fillCompressed(
   end: number,
   needFrom = start,
   into?: Uint8Array,
+  readFrom = start,
 ): Promise<Uint8Array> {
   // `into` (the caller's buffer, end - start bytes) may hold old bytes: holes are cleared.
   const out = into ?? new Uint8Array(end - start);
   const pageByPage = pageAtATime(ctx, inode);
   const mapFrom = Math.max(start, needFrom);
+  const mapped: ZExtent[] = [];
+  // The pclusters the kernel's read keeps, as it maps them (see PclusterFormats).
+  const kept: ZExtent[] = [];
+  try {
+    if (pageByPage) await extentsUpward(ctx, inode, mapFrom, end, mapped, kept);
+    else await extentsDownward(ctx, inode, mapFrom, end, readFrom, mapped, kept);
+  } catch (e) {
+    // Kept also when the mapping of another page of the read failed.
+    keepFormats(ctx.compressed, kept);
+    throw e;
+  }
   const extents: WholeRead[] = [];
-  for (let ext of pageByPage ? await extentsUpward(ctx, inode, mapFrom, end) : await extentsDownward(ctx, inode, mapFrom, end)) {
+  let mixed: [ZExtent, ZExtent] | undefined;
+  for (let ext of mapped) {
     if (ext.kind === "encoded") {
-      if (ctx.compressed.keptFormat.size) ext = inKeptFormat(ctx.compressed, ext);
+      ext = inKeptFormat(ctx.compressed, ext);
       const prev = extents[extents.length - 1];
       // One pcluster read in two formats (mkfs.erofs 1.9.3 writes these for zstd with
       // short extents). The kernel gathers both extents into the one pcluster at that
       // address and fails the read; decoded apart, one of them would be garbage.
-      if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) refuseMixedFormat(ctx.compressed, inode, prev, ext);
+      if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) mixed ??= [prev, ext];
     }
     const wanted = pageByPage && readsMore(ctx, inode, ext) ? { ...ext, fullMapped: true, readMore: true as const } : ext;
     // A damaged index can map an extent one lcluster at a time (format's extentEnd, as the
@@ -279,7 +296,8 @@ export async function fillCompressed(
     if (last && last.kind === ext.kind && last.logical === ext.logical && last.physical === ext.physical) extents[extents.length - 1] = wanted;
     else extents.push(wanted);
   }
-  if (pageByPage) for (const ext of extents) if (ext.kind === "encoded") keepFormat(ctx.compressed, ext, false);
+  keepFormats(ctx.compressed, kept);
+  if (mixed) refuseMixedFormat(ctx.compressed, inode, ...mixed);
   const { raws, buffers } = await readPclusters(ctx, inode, extents);
   const jobs: DecodeInto[] = [];
   for (let i = 0; i < extents.length; i++) {
@@ -346,17 +364,18 @@ export async function fillCompressed(
 
 /**
  * The extents over [from, end) of an inode read a page at a time (the packed inode, the
- * metabox), first to last: each page as a read of it alone maps it (format's "page" mode).
+ * metabox), into `found`, first to last: each page as a read of it alone maps it
+ * (format's "page" mode). Each such read ends in its page's pcluster, which the kernel
+ * keeps: all go to `kept` too.
  */
-async function extentsUpward(ctx: MountContext, inode: Inode, from: number, end: number): Promise<ZExtent[]> {
-  const found: ZExtent[] = [];
+async function extentsUpward(ctx: MountContext, inode: Inode, from: number, end: number, found: ZExtent[], kept: ZExtent[]): Promise<void> {
   for (let pos = from; pos < end; ) {
     const ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
     if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, nidWhere(inode));
     found.push(ext);
+    if (ext.kind === "encoded") kept.push(ext);
     pos = Math.min(end, ext.logical + ext.length);
   }
-  return found;
 }
 
 /**
@@ -366,19 +385,38 @@ async function extentsUpward(ctx: MountContext, inode: Inode, from: number, end:
  * can lead elsewhere than the lookback of the extent's first lcluster. An extent reaching
  * into the one found above it is cut there: those bytes were the higher one's. Mapped
  * afresh, not from the extents remembered (which may have been found from another byte).
+ *
+ * A page whose mapping fails fails alone in the kernel's scan, which goes on with the
+ * page below it. So does this one, to the range's start, and then throws the first
+ * error: the read fails as before, but the pclusters mapped below the failed page are
+ * kept as the kernel keeps them (see PclusterFormats), and they decide how other files
+ * sharing them read later. `found` holds the extents first to last once done; `kept`
+ * those whose pclusters the kernel keeps (keptByKernel, as mapped: before any cut), in
+ * the order met.
  */
-async function extentsDownward(ctx: MountContext, inode: Inode, from: number, end: number): Promise<ZExtent[]> {
-  const found: ZExtent[] = [];
+async function extentsDownward(ctx: MountContext, inode: Inode, from: number, end: number, readFrom: number, found: ZExtent[], kept: ZExtent[]): Promise<void> {
   let above = Infinity;
+  let failed: ErofsError | undefined;
   for (let key = end - 1; key >= from; ) {
-    let ext = extentInMemory(ctx, inode, key, false) ?? (await extentAt(ctx, inode, key));
-    if (ext.logical > key) throw corrupted(`extent map for ${key} starts after it`, nidWhere(inode));
+    let ext: ZExtent;
+    try {
+      ext = extentInMemory(ctx, inode, key, false) ?? (await extentAt(ctx, inode, key));
+      if (ext.logical > key) throw corrupted(`extent map for ${key} starts after it`, nidWhere(inode));
+    } catch (e) {
+      if (!ErofsError.isInstance(e)) throw e;
+      failed ??= e;
+      above = Math.floor(key / PAGE_SIZE) * PAGE_SIZE;
+      key = above - 1;
+      continue;
+    }
+    if (keptByKernel(ext, readFrom)) kept.push(ext);
     if (ext.logical + ext.length > above) ext = { ...ext, length: above - ext.logical, fullMapped: false };
     found.push(ext);
     above = ext.logical;
     key = ext.logical - 1;
   }
-  return found.reverse();
+  if (failed) throw failed;
+  found.reverse();
 }
 
 /** An extent the kernel maps to its end for a page it reads (see readsMore). */

@@ -17,7 +17,6 @@ export function inodeAt(inode: Inode): number {
   return inode.payloadOffset - inode.xattrSize - inode.inodeSize;
 }
 
-/** A copy of `image` with the inode's i_size patched (32 or 64 bits, by inode form), resealed. */
 /**
  * A compressed file of an image held in memory, set up for format's mapCompressed: the
  * superblock, its inode, its map header and a reader of the image's bytes; `map(ofs)` is
@@ -37,6 +36,7 @@ export async function compressedFile(image: Uint8Array, path: string) {
   return { sb, file, z, read, map: (ofs: number) => mapCompressed(file, sb, z, ofs, read) };
 }
 
+/** A copy of `image` with the inode's i_size patched (32 or 64 bits, by inode form), resealed. */
 export function withSize(image: Uint8Array, inode: Inode, size: number): Buffer {
   const b = Buffer.from(image);
   if (inode.extended) b.writeBigUInt64LE(BigInt(size), inodeAt(inode) + 8);

@@ -1,0 +1,87 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { CORPUS_ABSENT, KernelMount, ensureCorpus, sha256Hex } from "@erofs-ts/testkit";
+import { kernelRead, withSize } from "./file-answers.test-helper.js";
+import { ErofsError, mount } from "./index.js";
+import { PclusterFormats } from "./pcluster-formats.js";
+
+const corpus = ensureCorpus();
+if (!corpus) console.log(CORPUS_ABSENT);
+const work = mkdtempSync(join(tmpdir(), "vfs-pcluster-formats-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe("PclusterFormats", () => {
+  it("keeps the first format at an address until replaced", () => {
+    const formats = new PclusterFormats();
+    expect(formats.get(4096)).toBeUndefined();
+    formats.keep(4096, 0);
+    formats.keep(4096, 3);
+    formats.keep(8192, 4);
+    expect([formats.get(4096), formats.get(8192), formats.get(12288)]).toEqual([0, 4, undefined]);
+    formats.replace(4096, 3);
+    expect(formats.get(4096)).toBe(3);
+  });
+});
+
+/** The kernel's readahead window on a loop device (read_ahead_kb 128): what a first read of a file maps. */
+const WINDOW = 128 << 10;
+
+/** A file read whole on a kernel mount, on through short reads: the sha256 of its bytes, or EOPNOTSUPP (errno 95). */
+function kernelWhole(path: string): string {
+  try {
+    return sha256Hex([readFileSync(path)]);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    return err.errno === -95 ? "EOPNOTSUPP" : String(err.code);
+  }
+}
+
+const isEfscorrupted = (e: unknown) => ErofsError.isInstance(e) && e.code === "EFSCORRUPTED";
+const isEopnotsupp = (e: unknown) => ErofsError.isInstance(e) && e.code === "EOPNOTSUPP";
+
+describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the format a damaged file read them in", () => {
+  it("corpus/real/app-a-lz4 with nanoid/non-secure/index.js's i_size raised to 2.3 GB (fuzz mutant 530327): after a read of it, optionator/README.md fails EOPNOTSUPP, as on a kernel mount; read first, it reads whole on both", async () => {
+    const bytes = readFileSync(join(corpus!, "real/app-a-lz4.erofs"));
+    const [nanoidPath, readmePath] = ["nanoid/non-secure/index.js", "optionator/README.md"];
+    const sound = await mount(bytes);
+    const nanoid = await sound.lookup(nanoidPath);
+    const readmeSize = (await sound.lookup(readmePath)).size;
+    const readme = await sound.read(await sound.lookup(readmePath), 0, readmeSize);
+    await sound.unmount();
+    // The lcluster index past nanoid's real end is the metadata after it: read as its
+    // map, it leads into other files' pclusters, README.md's among them, in other formats.
+    const damaged = join(work, "app-a-lz4-long-nanoid.erofs");
+    writeFileSync(damaged, withSize(bytes, nanoid, 0x88d4bbbd));
+
+    const k = KernelMount.tryMount(damaged)!;
+    try {
+      expect(kernelRead(join(k.dir, nanoidPath), 0, WINDOW)).toBe("EFSCORRUPTED");
+      // Its first page still reads: a read(2) of it all returns that page, the next fails.
+      expect(kernelWhole(join(k.dir, readmePath))).toBe("EOPNOTSUPP");
+    } finally {
+      k.unmount();
+    }
+    const kFresh = KernelMount.tryMount(damaged)!;
+    try {
+      expect(kernelWhole(join(kFresh.dir, readmePath))).toBe(sha256Hex([readme]));
+    } finally {
+      kFresh.unmount();
+    }
+
+    const fs = await mount(damaged);
+    try {
+      await expect(fs.read(await fs.lookup(nanoidPath), 0, WINDOW)).rejects.toSatisfy(isEfscorrupted);
+      await expect(fs.read(await fs.lookup(readmePath), 0, readmeSize)).rejects.toSatisfy(isEopnotsupp);
+    } finally {
+      await fs.unmount();
+    }
+    const fresh = await mount(damaged);
+    try {
+      expect(Buffer.from(await fresh.read(await fresh.lookup(readmePath), 0, readmeSize)).equals(Buffer.from(readme))).toBe(true);
+    } finally {
+      await fresh.unmount();
+    }
+  });
+});
