@@ -79,10 +79,12 @@ function keepFormats(st: CompressedState, extents: readonly ZExtent[]): void {
  * are cached (cache_strategy readaround, the default) when the map does not know where
  * the extent ends, or the extent starts before the read (which may want it again); a
  * pcluster with cached pages stays after its decode, the others are freed with it.
- * `readFrom` is where the read starts (its first page), before any widening.
+ * `asked` is what the read asked for, page-aligned, before the fill was widened to whole
+ * extents: the kernel maps only the extents of its window, so only those count.
  */
-function keptByKernel(ext: ZExtent, readFrom: number): boolean {
-  return ext.kind === "encoded" && (!ext.fullMapped || ext.logical < readFrom);
+function keptByKernel(ext: ZExtent, asked: readonly [number, number]): boolean {
+  const [from, to] = asked;
+  return ext.kind === "encoded" && ext.logical < to && ext.logical + ext.length > from && (!ext.fullMapped || ext.logical < from);
 }
 
 /**
@@ -249,9 +251,9 @@ const MAX_BATCH_READ = 4 << 20;
  * that adjacent pclusters are read from the device in one call (a file's pclusters are
  * usually contiguous: one read instead of one per 4 KiB), then decoded: straight into
  * the output when the extent lies inside the range, else through the recent-extent cache
- * (the extent straddling the range's end is wanted again by the next fill). `readFrom` is
- * the first byte the read asked for, page-aligned, before the range was widened to whole
- * extents: the kernel's read starts there (see keptByKernel).
+ * (the extent straddling the range's end is wanted again by the next fill). `asked` is
+ * what the read asked for, page-aligned, before the range was widened to whole extents:
+ * the kernel's read (see keptByKernel).
  */
 export async function fillCompressed(
   ctx: MountContext,
@@ -260,7 +262,7 @@ export async function fillCompressed(
   end: number,
   needFrom = start,
   into?: Uint8Array,
-  readFrom = start,
+  asked: readonly [number, number] = [start, end],
 ): Promise<Uint8Array> {
   // `into` (the caller's buffer, end - start bytes) may hold old bytes: holes are cleared.
   const out = into ?? new Uint8Array(end - start);
@@ -271,7 +273,7 @@ export async function fillCompressed(
   const kept: ZExtent[] = [];
   try {
     if (pageByPage) await extentsUpward(ctx, inode, mapFrom, end, mapped, kept);
-    else await extentsDownward(ctx, inode, mapFrom, end, readFrom, mapped, kept);
+    else await extentsDownward(ctx, inode, mapFrom, end, asked, mapped, kept);
   } catch (e) {
     // Kept also when the mapping of another page of the read failed.
     keepFormats(ctx.compressed, kept);
@@ -394,7 +396,7 @@ async function extentsUpward(ctx: MountContext, inode: Inode, from: number, end:
  * those whose pclusters the kernel keeps (keptByKernel, as mapped: before any cut), in
  * the order met.
  */
-async function extentsDownward(ctx: MountContext, inode: Inode, from: number, end: number, readFrom: number, found: ZExtent[], kept: ZExtent[]): Promise<void> {
+async function extentsDownward(ctx: MountContext, inode: Inode, from: number, end: number, asked: readonly [number, number], found: ZExtent[], kept: ZExtent[]): Promise<void> {
   let above = Infinity;
   let failed: ErofsError | undefined;
   for (let key = end - 1; key >= from; ) {
@@ -409,7 +411,7 @@ async function extentsDownward(ctx: MountContext, inode: Inode, from: number, en
       key = above - 1;
       continue;
     }
-    if (keptByKernel(ext, readFrom)) kept.push(ext);
+    if (keptByKernel(ext, asked)) kept.push(ext);
     if (ext.logical + ext.length > above) ext = { ...ext, length: above - ext.logical, fullMapped: false };
     found.push(ext);
     above = ext.logical;

@@ -88,7 +88,7 @@ export async function readData(
         // Handed over whole and not kept (whole extents, when compressed): filled straight
         // into the caller's bytes.
         const target = out.subarray(runStart - offset, runEnd - offset);
-        if (compressed) await fillCompressed(ctx, inode, runStart, runEnd, runStart, target, p * PAGE_SIZE);
+        if (compressed) await fillCompressed(ctx, inode, runStart, runEnd, runStart, target, [p * PAGE_SIZE, askedEnd]);
         else await fillRange(ctx, inode, runStart, runEnd, target);
         p = Math.max(q, Math.ceil(runEnd / PAGE_SIZE));
         continue;
@@ -109,7 +109,7 @@ export async function readData(
       // cached already, or pages handed to a caller that keeps them) would pin all of it.
       const asViews = !cache.copiesPages && keepFrom <= fillFirst && store;
       const scratch = asViews ? undefined : scratchBuffer(ctx, runEnd - runStart);
-      if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch, p * PAGE_SIZE);
+      if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch, [p * PAGE_SIZE, askedEnd]);
       else filled = await fillRange(ctx, inode, runStart, runEnd, scratch);
       for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
         // Without store, pages before the request were handed over by earlier reads, and
