@@ -140,9 +140,11 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
   if (idataSize || advise & ADVISE.FRAGMENT_PCLUSTER) {
     if (inode.size === 0) throw corrupted("empty file with a tail extent", where);
     const tail = (meta: MetaWindow) => findTailHead(new LclusterWalk(inode, sb, advise, lclusterBits, meta));
-    const { head, first } = await settle(tail, read, peek, () => lclusterIndexRange(inode, sb, advise, lclusterBits));
+    const found = await settle(tail, read, peek, () => lclusterIndexRange(inode, sb, advise, lclusterBits));
+    const { head, first } = found;
     tailHeadLcn = head.lcn;
     if (idataSize) idataOffset = first.nextPackOffset;
+    checkTailExtent(inode, sb, { advise, algorithms, idataSize, idataOffset }, found);
     if (advise & ADVISE.FRAGMENT_PCLUSTER && inode.datalayout === DATALAYOUT.COMPRESSED_FULL) {
       // Full indexes keep a 64-bit fragment offset: the high half in the head's blkaddr.
       fragmentOffset = Math.min(fragmentOffset + head.pblk * 0x1_0000_0000, Number.MAX_SAFE_INTEGER);
@@ -200,13 +202,41 @@ function trivialExtent(inode: Inode, z: ZInfo, ofs: number): ZExtent | undefined
   return undefined;
 }
 
+/**
+ * The checks the kernel makes of the tail extent when it first maps the inode: a failure
+ * there fails every later map of the inode, whatever byte it is for (on a kernel mount,
+ * every page of the file). A stored (PLAIN) tail longer than its pcluster: for an inline
+ * tail, longer than the inline bytes; for a fragment tail, whose map the kernel gives no
+ * pcluster at all, of any length. A compressed tail in an algorithm the superblock does
+ * not enable, or in none known. An inline tail crossing a block.
+ */
+function checkTailExtent(inode: Inode, sb: Superblock, z: Pick<ZInfo, "advise" | "algorithms" | "idataSize" | "idataOffset">, found: HeadFound): void {
+  const where = nidWhere(inode);
+  const { head, first } = found;
+  // The kernel clamps only a tail found at its own head lcluster to the file's end.
+  const end = z.idataSize && head === first && !found.fullMapped ? Math.min(found.end, inode.size) : found.end;
+  if (z.idataSize && (z.idataOffset % sb.blockSize) + z.idataSize > sb.blockSize) {
+    throw corrupted(`inline pcluster of ${z.idataSize} bytes crosses a block`, where);
+  }
+  if (head.type === LCLUSTER.PLAIN) {
+    if (end - found.la > z.idataSize) throw corrupted("plain tail extent longer than its pcluster", where);
+    return;
+  }
+  checkAlgorithm(inode, sb, head.type === LCLUSTER.HEAD2 ? z.algorithms[1] : z.algorithms[0]);
+}
+
+/** A known algorithm the superblock does not enable is corruption; an unknown one, unsupported. */
+function checkAlgorithm(inode: Inode, sb: Superblock, algorithm: number): void {
+  if (algorithm < COMPRESSION_MAX && !(sb.compression.availableAlgorithms & (1 << algorithm))) {
+    throw corrupted(`algorithm ${algorithm} not enabled in the superblock`, nidWhere(inode));
+  }
+  if (algorithm > ALG_INTERLACED) throw unsupported(`unknown compression algorithm ${algorithm}`, nidWhere(inode));
+}
+
 /** The extent, once checked against what the superblock and the kernel allow. */
 function checkedExtent(inode: Inode, sb: Superblock, ofs: number, ext: ZExtent): ZExtent {
   if (ext.kind === "encoded") {
-    if (ext.algorithm < COMPRESSION_MAX && !(sb.compression.availableAlgorithms & (1 << ext.algorithm))) {
-      throw corrupted(`algorithm ${ext.algorithm} not enabled in the superblock`, nidWhere(inode));
-    }
-    if (ext.algorithm > ALG_INTERLACED) throw unsupported(`unknown compression algorithm ${ext.algorithm}`, nidWhere(inode));
+    checkAlgorithm(inode, sb, ext.algorithm);
     if (ext.physicalLength > PCLUSTER_MAX_SIZE || ext.length > PCLUSTER_MAX_DSIZE) {
       throw unsupported(`pcluster of ${ext.physicalLength} bytes decoding to ${ext.length}`, nidWhere(inode));
     }

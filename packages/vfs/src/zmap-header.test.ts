@@ -4,9 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ADVISE, DATALAYOUT, EROFS_SUPER_OFFSET, INCOMPAT, headerOffset } from "@erofs-ts/format";
-import { CORPUS_ABSENT, ensureCorpus, resealSuperblock } from "@erofs-ts/testkit";
-import { filePaths, kernelAnswers, ourAnswers } from "./file-answers.test-helper.js";
-import { mount, type Inode } from "./index.js";
+import { CORPUS_ABSENT, KernelMount, ensureCorpus, resealSuperblock } from "@erofs-ts/testkit";
+import { filePaths, kernelAnswers, kernelAnswersInOrder, kernelRead, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
+import { ErofsError, mount, type Inode } from "./index.js";
 
 /**
  * What a compressed inode's map header must agree with before any of its extents is
@@ -71,6 +71,54 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     const theirs = kernelAnswers(damaged, paths);
     expect(await ourAnswers(damaged, paths)).toEqual(theirs);
     expect(theirs.filter((line) => line.endsWith(" EUCLEAN")).length).toBeGreaterThan(0);
+  });
+
+  it("corpus/libdeflate with every advise bit set in repeats_copy.bin's map header (fuzz mutant 510342): its tail is then a fragment, but the lcluster at its end is a stored one, which the kernel's first map of the file refuses, so every page fails EUCLEAN as on a kernel mount (page 0 used to read); sparse_hole, read after it, reads whole on both", async () => {
+    const image = join(corpus!, "libdeflate.erofs");
+    const bytes = Buffer.from(readFileSync(image));
+    const fs = await mount(bytes);
+    const file = await fs.lookup("repeats_copy.bin");
+    await fs.unmount();
+    expect(file.datalayout).toBe(DATALAYOUT.COMPRESSED_COMPACT);
+    expect(bytes.readUInt16LE(headerOffset(file) + 4) & ADVISE.FRAGMENT_PCLUSTER).toBe(0);
+    bytes.writeUInt16LE(0xfffe, headerOffset(file) + 4);
+    const damaged = join(work, "libdeflate-all-advise.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+
+    const order = [Buffer.from("repeats_copy.bin"), Buffer.from("sparse_hole")];
+    const theirs = kernelAnswersInOrder(damaged, order);
+    expect(theirs[0]).toBe("repeats_copy.bin EUCLEAN");
+    expect(theirs[1]).not.toMatch(/ E[A-Z]+$/);
+    expect(await ourAnswersInOrder(damaged, order)).toEqual(theirs);
+    const k = KernelMount.tryMount(damaged)!;
+    try {
+      expect(kernelRead(join(k.dir, "repeats_copy.bin"), 0, 4096)).toBe("EFSCORRUPTED");
+    } finally {
+      k.unmount();
+    }
+    const ours = await mount(damaged);
+    try {
+      await expect(ours.read(await ours.lookup("repeats_copy.bin"), 0, 4096)).rejects.toSatisfy((e: unknown) => ErofsError.isInstance(e) && e.code === "EFSCORRUPTED");
+    } finally {
+      await ours.unmount();
+    }
+  });
+
+  it("corpus/bit48-lz4 with an unknown HEAD1 algorithm (15) in sizes/text_300007's map header (fuzz mutant 522184): its tail is inline, so the kernel's first map of it fails, EOPNOTSUPP (unknown, not corrupt), as every read here", async () => {
+    const image = join(corpus!, "bit48-lz4.erofs");
+    const bytes = Buffer.from(readFileSync(image));
+    const fs = await mount(bytes);
+    const file = await fs.lookup("sizes/text_300007");
+    await fs.unmount();
+    expect(bytes.readUInt16LE(headerOffset(file) + 4) & ADVISE.INLINE_PCLUSTER).toBeTruthy();
+    bytes[headerOffset(file) + 6] = 0xff;
+    const damaged = join(work, "unknown-head1-inline.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+
+    const path = [Buffer.from("sizes/text_300007")];
+    const theirs = kernelAnswers(damaged, path);
+    expect(theirs).toEqual(["sizes/text_300007 EOPNOTSUPP"]);
+    expect(await ourAnswers(damaged, path)).toEqual(theirs);
   });
 
   it("an unknown HEAD2 algorithm in one file's map header, which none of its extents uses: the file reads, as on a kernel mount (kernel 6.18 checks algorithms per extent only)", async () => {
