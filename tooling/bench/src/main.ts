@@ -3,21 +3,23 @@ import { parseArgs } from "node:util";
 import { CORPUS_ABSENT, ensureCorpus } from "@erofs-ts/testkit";
 import { isRoot } from "./measure.js";
 import { decodeSuite } from "./suites/decode.js";
-import { fuseSuite, memoryTable } from "./suites/fuse.js";
+import { fuseSuite, memoryTable, requestsSuite } from "./suites/fuse.js";
 import { ishareSuite } from "./suites/ishare.js";
 import { readSuite } from "./suites/read.js";
 import { Runner } from "./runner-client.js";
 
-const SUITES = ["read", "decode", "ishare", "fuse", "fuse-memory"] as const;
+const SUITES = ["read", "decode", "ishare", "fuse", "fuse-memory", "fuse-requests"] as const;
 type Suite = (typeof SUITES)[number];
 
 const USAGE = `usage: pnpm bench [${SUITES.join("|")}]... [--parallel N]
   read    every file of real/app-a-plain (vfs vs kernel mount, cold) and stat of wide-plain
   decode  every file of each real/app-a-* variant (vfs vs kernel, cold) and vs fsck.erofs 1.5
   ishare  app-a then app-b through one cache, with and without inode_share
-  fuse    app-a-* through erofs-fuse vs the kernel (cold), ls -lR of wide-plain, and the
-          memory of app-a + app-b through two mounts with and without inode_share
+  fuse    app-a-* through erofs-fuse vs the kernel (cold), ls -lR of wide-plain, what one
+          request costs (statfs), and the memory of app-a + app-b through two mounts with
+          and without inode_share; upstream's erofsfuse too where EROFSFUSE= names it
   fuse-memory  only that memory table
+  fuse-requests  only the ls -lR and statfs rows
   --parallel N  read N files at a time through the vfs (default 1)
 With no suite named, all run. Peers need root (kernel mounts, dropping the page cache).
 In read and decode the vfs reads its image as erofs-cli does: on the calling thread.`;
@@ -46,7 +48,8 @@ async function main(): Promise<number> {
     return 1;
   }
   if (!isRoot()) console.log("not root: no kernel peer, and the page cache cannot be dropped (warm numbers)");
-  const chosen = (parsed.positionals.length ? parsed.positionals : SUITES.filter((s) => s !== "fuse-memory")) as Suite[];
+  // The parts of fuse run alone only when named.
+  const chosen = (parsed.positionals.length ? parsed.positionals : SUITES.filter((s) => s !== "fuse-memory" && s !== "fuse-requests")) as Suite[];
   console.log(`erofs-ts bench · node ${process.version} · ${new Date().toISOString()}`);
   // Started before any workload, while this process is small (see runner.ts).
   const runner = new Runner();
@@ -56,6 +59,7 @@ async function main(): Promise<number> {
       else if (suite === "decode") await decodeSuite(runner, corpus, parallel);
       else if (suite === "ishare") await ishareSuite(runner, corpus, parallel);
       else if (suite === "fuse") await fuseSuite(runner, corpus);
+      else if (suite === "fuse-requests") await requestsSuite(runner, corpus);
       else memoryTable(corpus);
     }
   } finally {

@@ -4,7 +4,7 @@ export interface Row {
   ours: number;
   peer?: number;
   peerName: string;
-  unit: "MB/s" | "s" | "MB";
+  unit: "MB/s" | "s" | "MB" | "µs";
   /** What the issue asks for, in words ("≥ 0.5× kernel"). */
   target?: string;
   /** Whether larger is better (throughput) or smaller (time, memory). */

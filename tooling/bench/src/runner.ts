@@ -9,7 +9,7 @@
  * without one. The bench's own process mounts, drops caches and runs the peers; what is
  * timed runs here, for erofs-ts and the kernel alike, and stays JIT-warm across suites.
  */
-import { lstatSync, readdirSync } from "node:fs";
+import { lstatSync, readdirSync, statfsSync } from "node:fs";
 import { join } from "node:path";
 import { PageCache } from "@erofs-ts/ishare-cache";
 import { mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
@@ -36,6 +36,8 @@ export interface Jobs {
   vfsStat: { args: { image: string }; result: Timed<number> };
   /** lstat of every entry under a host directory: entries. */
   hostStat: { args: { dir: string }; result: Timed<number> };
+  /** statfs(2) of a path `count` times: calls made. */
+  hostStatfs: { args: { path: string; count: number }; result: Timed<number> };
   /** Two images read whole, one after the other, through one page cache. */
   twoTrees: { args: { first: string; second: string; inodeShare: boolean; parallel: number }; result: TwoTrees };
 }
@@ -59,6 +61,11 @@ const handlers: { [K in JobName]: (args: Jobs[K]["args"]) => Promise<Jobs[K]["re
       return n;
     }),
   hostStat: async ({ dir }) => timed(() => lstatEverything(dir)),
+  hostStatfs: async ({ path, count }) =>
+    timed(() => {
+      for (let i = 0; i < count; i++) statfsSync(path);
+      return count;
+    }),
   twoTrees: readTwoTrees,
 };
 

@@ -108,7 +108,8 @@ function residentBytes(files: string[]): number {
 
 /**
  * Issue 5's benchmark: every file of each real/app-a-* image through erofs-fuse and
- * through a kernel mount, cold; `ls -lR` of wide-plain; and the memory of app-a + app-b
+ * through a kernel mount, cold; `ls -lR` of wide-plain and one request's cost (see
+ * listingRows); and the memory of app-a + app-b
  * through two mounts with and without inode_share (kernel page cache growth + daemon RSS).
  */
 export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
@@ -162,9 +163,25 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
     });
   }
 
+  const listing = await listingRows(runner, corpus, erofsfuse);
+  rows.push(...listing.kernel);
+  upstream.push(...listing.upstream);
+  printTable("fuse: erofs-fuse vs the kernel's erofs", rows);
+  if (upstream.length) printTable(`fuse: erofs-fuse vs upstream erofsfuse (${erofsfuse}), same run`, upstream);
+  else console.log("\n(no erofsfuse to compare with in this run: set EROFSFUSE=/path/to/erofsfuse)");
+
+  memoryTable(corpus);
+}
+
+/**
+ * `ls -lR` of wide-plain through a fresh daemon, and what one request costs: rows against
+ * the kernel's erofs and (where there is one) against upstream's erofsfuse.
+ */
+async function listingRows(runner: Runner, corpus: string, erofsfuse: string | undefined): Promise<{ kernel: Row[]; upstream: Row[] }> {
   const wide = join(corpus, "wide-plain.erofs");
   const lsOurs: number[] = [];
   const lsPeer: number[] = [];
+  const lsUpstream: number[] = [];
   for (let run = 0; run < RUNS; run++) {
     const d = startDaemon([{ image: wide }]);
     dropCaches();
@@ -176,20 +193,96 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
       lsPeer.push(commandSeconds("ls", ["-lR", wk.dir]));
       wk.unmount();
     }
+    if (erofsfuse) {
+      const e = startErofsfuse(erofsfuse, wide);
+      dropCaches();
+      lsUpstream.push(commandSeconds("ls", ["-lR", e.mount]));
+      e.stop();
+    }
   }
-  rows.push({
-    workload: `ls -lR wide-plain (cold, median of ${RUNS})`,
+  const lsRow = (peer: number[], peerName: string): Row => ({
+    workload: `ls -lR wide-plain, fresh daemon (cold, median of ${RUNS})`,
     ours: median(lsOurs),
-    peer: lsPeer.length ? median(lsPeer) : undefined,
-    peerName: "kernel",
+    peer: peer.length ? median(peer) : undefined,
+    peerName,
     unit: "s",
     higherIsBetter: false,
+    target: `ours ${runsText(lsOurs, 3)}${peer.length ? `, theirs ${runsText(peer, 3)}` : ""}`,
   });
-  printTable("fuse: erofs-fuse vs the kernel's erofs", rows);
-  if (upstream.length) printTable(`fuse: erofs-fuse vs upstream erofsfuse (${erofsfuse}), same run`, upstream);
-  else console.log("\n(no erofsfuse to compare with in this run: set EROFSFUSE=/path/to/erofsfuse)");
+  const trips = await requestRoundTrips(runner, wide, erofsfuse);
+  return {
+    kernel: [lsRow(lsPeer, "kernel"), trips.kernel],
+    upstream: [...(lsUpstream.length ? [lsRow(lsUpstream, "erofsfuse")] : []), ...(trips.upstream ? [trips.upstream] : [])],
+  };
+}
 
-  memoryTable(corpus);
+/** The listing and request rows alone (`pnpm bench fuse-requests`): about a minute. */
+export async function requestsSuite(runner: Runner, corpus: string): Promise<void> {
+  const erofsfuse = erofsfuseBinary();
+  const listing = await listingRows(runner, corpus, erofsfuse);
+  printTable("fuse: erofs-fuse vs the kernel's erofs", listing.kernel);
+  if (listing.upstream.length) printTable(`fuse: erofs-fuse vs upstream erofsfuse (${erofsfuse}), same run`, listing.upstream);
+  else console.log("\n(no erofsfuse to compare with in this run: set EROFSFUSE=/path/to/erofsfuse)");
+}
+
+/** statfs(2) calls per timed run of the request row. */
+const STATFS_CALLS = 20_000;
+
+/**
+ * What one request costs through each daemon, apart from reading anything: statfs(2) of
+ * the mount in a loop. FUSE caches no statfs answer, so every call is one request to the
+ * daemon and its reply (the kernel's erofs answers in place: the floor). `ls -lR` is
+ * mostly such round trips: a fresh daemon's listing of wide-plain is 276 READDIRPLUS and
+ * ~17,200 GETXATTR, two per entry: security.selinux, asked at every listing, and the
+ * POSIX ACL (both ACLs for a directory), asked once per inode and then cached by the
+ * kernel, as INIT asked it to.
+ */
+async function requestRoundTrips(runner: Runner, image: string, erofsfuse: string | undefined): Promise<{ kernel: Row; upstream?: Row }> {
+  const microseconds = async (mount: string): Promise<number[]> => {
+    // Untimed first: a fresh daemon compiles its request path during its first calls.
+    await runner.run("hostStatfs", { path: mount, count: STATFS_CALLS / 10 });
+    const runs: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const r = await runner.run("hostStatfs", { path: mount, count: STATFS_CALLS });
+      runs.push((r.seconds * 1e6) / r.value);
+    }
+    return runs;
+  };
+  const d = startDaemon([{ image }]);
+  let ours: number[];
+  try {
+    ours = await microseconds(d.mounts[0]!);
+  } finally {
+    d.stop();
+  }
+  const k = KernelMount.tryMount(image);
+  let kernel: number[] = [];
+  if (k) {
+    try {
+      kernel = await microseconds(k.dir);
+    } finally {
+      k.unmount();
+    }
+  }
+  let theirs: number[] = [];
+  if (erofsfuse) {
+    const e = startErofsfuse(erofsfuse, image);
+    try {
+      theirs = await microseconds(e.mount);
+    } finally {
+      e.stop();
+    }
+  }
+  const row = (peer: number[], peerName: string): Row => ({
+    workload: `one request: statfs(2) of the mount, median of ${RUNS} × ${STATFS_CALLS}`,
+    ours: median(ours),
+    peer: peer.length ? median(peer) : undefined,
+    peerName,
+    unit: "µs",
+    higherIsBetter: false,
+    target: `µs per call; ours ${runsText(ours, 1)}${peer.length ? `, theirs ${runsText(peer, 1)}` : ""}`,
+  });
+  return { kernel: row(kernel, "kernel"), ...(theirs.length ? { upstream: row(theirs, "erofsfuse") } : {}) };
 }
 
 interface MemoryRun {
