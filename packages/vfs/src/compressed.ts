@@ -23,6 +23,7 @@ import {
   Z_EROFS_COMPRESSION_DEFLATE,
   Z_EROFS_COMPRESSION_LZ4,
   Z_EROFS_COMPRESSION_LZMA,
+  Z_EROFS_COMPRESSION_ZSTD,
   createDecompressor,
   shortStreamLength,
   type Decompressor,
@@ -460,9 +461,14 @@ function prefixIsCheap(ext: ZExtent): boolean {
   return a === Z_EROFS_COMPRESSION_LZ4 || a === Z_EROFS_COMPRESSION_LZMA || a === ALG_SHIFTED || a === ALG_INTERLACED;
 }
 
-/** Whether decoding `ext` into `outLength` bytes stops before the stream's end. */
+/**
+ * Whether decoding `ext` into `outLength` bytes stops before the stream's end. A
+ * Zstandard decode always may: the kernel's decoder streams a frame until it has the
+ * bytes it asked for and checks nothing after them (z_erofs_zstd_decompress), so a frame
+ * longer than its extent (a damaged index or frame header) reads as its extent's bytes.
+ */
 function decodesPartially(ext: ZExtent, outLength: number): boolean {
-  return ext.partialRef || !ext.fullMapped || outLength < ext.length;
+  return ext.algorithm === Z_EROFS_COMPRESSION_ZSTD || ext.partialRef || !ext.fullMapped || outLength < ext.length;
 }
 
 function offloadable(j: DecodeInto): boolean {

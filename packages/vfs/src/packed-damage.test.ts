@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ALG_INTERLACED, COMPRESSION, DATALAYOUT, EROFS_SUPER_OFFSET, LCLUSTER, headerOffset, loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
 import { filePaths, inodeAt, kernelAnswers, kernelRead, kernelAnswersInOrder, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
@@ -235,6 +235,27 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
       await alone.unmount();
     }
     expect(page * 4096).toBeLessThan(fileSize);
+  });
+
+  it("corpus/real/app-a-zstd cut 8,399 bytes short (fuzz mutant 530347): the small files whose bytes lie in the cut zstd pcluster read as on a kernel mount, which streams a frame until it has an extent's bytes and checks nothing after them (read keeping no pages, as erofs-fuse and erofs-cli read, they failed EFSCORRUPTED here: frame longer than its extent)", async () => {
+    const image = join(corpus!, "real/app-a-zstd.erofs");
+    const bytes = readFileSync(image);
+    const damaged = join(work, "app-a-zstd-cut.erofs");
+    writeFileSync(damaged, bytes.subarray(0, bytes.length - 8399));
+    const paths = ["eslint-visitor-keys/lib/index.js", "espree/LICENSE", "espree/lib/options.js", "esquery/license.txt"];
+    const theirs = kernelAnswers(damaged, paths.map((p) => Buffer.from(p)));
+    expect(theirs.filter((line) => / E[A-Z]+$/.test(line))).toEqual([]);
+    const ours = await mount(damaged);
+    try {
+      const answers: string[] = [];
+      for (const path of paths) {
+        const inode = await ours.lookup(path);
+        answers.push(`${path} ${sha256Hex([await ours.read(inode, 0, inode.size, { cache: false })])}`);
+      }
+      expect(answers).toEqual(theirs);
+    } finally {
+      await ours.unmount();
+    }
   });
 });
 
