@@ -144,7 +144,7 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
     const { head, first } = found;
     tailHeadLcn = head.lcn;
     if (idataSize) idataOffset = first.nextPackOffset;
-    checkTailExtent(inode, sb, { advise, algorithms, idataSize, idataOffset }, found);
+    checkTailExtent(inode, sb, { algorithms, idataSize, idataOffset }, found);
     if (advise & ADVISE.FRAGMENT_PCLUSTER && inode.datalayout === DATALAYOUT.COMPRESSED_FULL) {
       // Full indexes keep a 64-bit fragment offset: the high half in the head's blkaddr.
       fragmentOffset = Math.min(fragmentOffset + head.pblk * 0x1_0000_0000, Number.MAX_SAFE_INTEGER);
@@ -210,7 +210,7 @@ function trivialExtent(inode: Inode, z: ZInfo, ofs: number): ZExtent | undefined
  * pcluster at all, of any length. A compressed tail in an algorithm the superblock does
  * not enable, or in none known. An inline tail crossing a block.
  */
-function checkTailExtent(inode: Inode, sb: Superblock, z: Pick<ZInfo, "advise" | "algorithms" | "idataSize" | "idataOffset">, found: HeadFound): void {
+function checkTailExtent(inode: Inode, sb: Superblock, z: Pick<ZInfo, "algorithms" | "idataSize" | "idataOffset">, found: HeadFound): void {
   const where = nidWhere(inode);
   const { head, first } = found;
   // The kernel clamps only a tail found at its own head lcluster to the file's end.
@@ -267,11 +267,9 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
   let physicalLength: number;
   if (z.idataSize && head.lcn === z.tailHeadLcn) {
     kind = "inline";
+    // Where it lies was checked as loadZInfo found it (checkTailExtent).
     physical = z.idataOffset;
     physicalLength = z.idataSize;
-    if ((physical % sb.blockSize) + physicalLength > sb.blockSize) {
-      throw corrupted(`inline pcluster of ${physicalLength} bytes crosses a block`, walk.where);
-    }
   } else if (z.advise & ADVISE.FRAGMENT_PCLUSTER && head.lcn === z.tailHeadLcn) {
     return { logical: la, length: end - la, kind: "fragment", physical: z.fragmentOffset, physicalLength: end - la, algorithm: 0, partialRef: false, fullMapped: true };
   } else {

@@ -1,3 +1,5 @@
+import { lruSet } from "./lru.js";
+
 /**
  * The pclusters the kernel keeps between reads, and the format each is kept in. The
  * kernel makes one pcluster per address, in the format of the extent that maps it first,
@@ -22,18 +24,12 @@ export class PclusterFormats {
 
   /** Keeps a pcluster at `physical` in `format`, unless one is kept there already (that one stays). */
   keep(physical: number, format: number): void {
-    if (!this.#kept.has(physical)) this.#set(physical, format);
+    if (!this.#kept.has(physical)) lruSet(this.#kept, physical, format, MAX_KEPT);
   }
 
   /** Keeps the pcluster at `physical` in `format`, whatever was kept there. */
   replace(physical: number, format: number): void {
-    this.#kept.delete(physical);
-    this.#set(physical, format);
-  }
-
-  #set(physical: number, format: number): void {
-    if (this.#kept.size >= MAX_KEPT) this.#kept.delete(this.#kept.keys().next().value!);
-    this.#kept.set(physical, format);
+    lruSet(this.#kept, physical, format, MAX_KEPT);
   }
 }
 

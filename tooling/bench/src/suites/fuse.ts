@@ -109,8 +109,8 @@ function residentBytes(files: string[]): number {
 /**
  * Issue 5's benchmark: every file of each real/app-a-* image through erofs-fuse and
  * through a kernel mount, cold; `ls -lR` of wide-plain and one request's cost (see
- * listingRows); and the memory of app-a + app-b
- * through two mounts with and without inode_share (kernel page cache growth + daemon RSS).
+ * listingRows); and the memory of app-a + app-b through two mounts with and without
+ * inode_share (kernel page cache growth + daemon RSS).
  */
 export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
   const rows: Row[] = [];
@@ -164,13 +164,15 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
   }
 
   const listing = await listingRows(runner, corpus, erofsfuse);
-  rows.push(...listing.kernel);
-  upstream.push(...listing.upstream);
-  printTable("fuse: erofs-fuse vs the kernel's erofs", rows);
+  printTables([...rows, ...listing.kernel], [...upstream, ...listing.upstream], erofsfuse);
+  memoryTable(corpus);
+}
+
+/** The rows against the kernel, and those against erofsfuse (or why there are none). */
+function printTables(kernel: Row[], upstream: Row[], erofsfuse: string | undefined): void {
+  printTable("fuse: erofs-fuse vs the kernel's erofs", kernel);
   if (upstream.length) printTable(`fuse: erofs-fuse vs upstream erofsfuse (${erofsfuse}), same run`, upstream);
   else console.log("\n(no erofsfuse to compare with in this run: set EROFSFUSE=/path/to/erofsfuse)");
-
-  memoryTable(corpus);
 }
 
 /**
@@ -220,9 +222,7 @@ async function listingRows(runner: Runner, corpus: string, erofsfuse: string | u
 export async function requestsSuite(runner: Runner, corpus: string): Promise<void> {
   const erofsfuse = erofsfuseBinary();
   const listing = await listingRows(runner, corpus, erofsfuse);
-  printTable("fuse: erofs-fuse vs the kernel's erofs", listing.kernel);
-  if (listing.upstream.length) printTable(`fuse: erofs-fuse vs upstream erofsfuse (${erofsfuse}), same run`, listing.upstream);
-  else console.log("\n(no erofsfuse to compare with in this run: set EROFSFUSE=/path/to/erofsfuse)");
+  printTables(listing.kernel, listing.upstream, erofsfuse);
 }
 
 /** statfs(2) calls per timed run of the request row. */
