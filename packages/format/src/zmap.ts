@@ -278,11 +278,14 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
   }
   const algorithm = headFormat(z, head);
   if (head.type === LCLUSTER.PLAIN) {
+    // The kernel checks the extent as mapped for `ofs`, to the end of its lcluster and
+    // not cut at the file's end (only a tail-packed one is): an lcluster wider than the
+    // stored block fails even where the file ends inside the block.
+    const narrow = narrowEnd(inode, z, found);
+    if (narrow - la > physicalLength) throw corrupted("plain pcluster shorter than its extent", walk.where);
     if (end - la > physicalLength) {
-      const narrow = narrowEnd(inode, z, found);
-      if (narrow - la > physicalLength) throw corrupted("plain pcluster shorter than its extent", walk.where);
       // Only the lclusters up to `ofs` fit in the stored block: the kernel maps and reads
-      // those (its check is on the extent as mapped for `ofs`), and fails the ones after.
+      // those, and fails the ones after.
       return { logical: la, length: Math.min(narrow, inode.size) - la, kind, physical, physicalLength, algorithm, partialRef: head.partialRef, fullMapped: false };
     }
   }

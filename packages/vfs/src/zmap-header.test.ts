@@ -117,6 +117,30 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     expect(await ourAnswers(damaged, path)).toEqual(theirs);
   });
 
+  it("a whole-file fragment's map header turned into an ordinary one (corpus/real/app-a-lzma, js-yaml/lib/schema.js; fuzz mutant 530359): with 4 KiB lclusters the file is its zeroed index's stored block 0 and reads so; with 8 KiB ones that one block is shorter than the lcluster, and the kernel fails it EUCLEAN although the 3,257-byte file would fit: as here", async () => {
+    const image = join(corpus!, "real/app-a-lzma.erofs");
+    const path = "js-yaml/lib/schema.js";
+    const pristine = Buffer.from(readFileSync(image));
+    const { file } = await compressedFile(pristine, path);
+    const bits = headerOffset(file) + 7;
+    // h_clusterbits with the whole-fragment bit; the index after the header is zeros (PLAIN at block 0).
+    expect(pristine[bits]).toBe(0x80);
+    expect(file.size).toBeLessThan(4096);
+    const answers: string[] = [];
+    for (const clusterBits of [0x00, 0x01]) {
+      const bytes = Buffer.from(pristine);
+      bytes[bits] = clusterBits;
+      const damaged = join(work, `fragment-bit-cleared-${clusterBits}.erofs`);
+      writeFileSync(damaged, bytes);
+      const theirs = kernelAnswers(damaged, [Buffer.from(path)]);
+      expect(await ourAnswers(damaged, [Buffer.from(path)])).toEqual(theirs);
+      answers.push(...theirs);
+    }
+    const blockZero = createHash("sha256").update(pristine.subarray(0, file.size)).digest("hex");
+    expect(answers[0]).toBe(`${path} ${blockZero}`);
+    expect(answers[1]).toBe(`${path} EUCLEAN`);
+  });
+
   it("an unknown HEAD2 algorithm in one file's map header, which none of its extents uses: the file reads, as on a kernel mount (kernel 6.18 checks algorithms per extent only)", async () => {
     const image = join(corpus!, "lz4hc-bigpcluster.erofs");
     const { paths, compressed } = await compressedFiles(image);
