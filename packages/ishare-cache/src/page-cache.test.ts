@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PAGE_BOOKKEEPING_BYTES, PageCache } from "./index.js";
+import { PAGE_BOOKKEEPING_BYTES, PageCache, recycledSlabBytes, releaseRecycledSlabs } from "./index.js";
 
 const page = (v: number, n = 4096) => new Uint8Array(n).fill(v);
 
@@ -78,6 +78,29 @@ describe("PageCache", () => {
     c.dropKeyed("1:");
     expect(c.stats()).toMatchObject({ owners: 2, pages: 2 });
     expect(c.hasOwner("12:5") && c.hasOwner("2:1")).toBe(true);
+  });
+
+  it("dropKeyed of owners holding every page empties the cache whole: its slabs go to the recycler, and owner objects kept by callers fill and read again", () => {
+    for (const slabs of [true, false]) {
+      const c = new PageCache({ budgetBytes: 4 << 20, slabs });
+      const kept = c.owner("1:5");
+      for (let i = 0; i < 100; i++) c.put(kept, i, page(i, i % 7 ? 4096 : 1000));
+      c.put(c.owner("1:6"), 3, page(9, 300));
+      const recycledBefore = recycledSlabBytes();
+      const slabBytes = c.stats().slabBytes;
+      expect(slabBytes > 0).toBe(slabs);
+      c.dropKeyed("1:");
+      expect(c.stats()).toMatchObject({ owners: 0, pages: 0, bytes: 0, slabBytes: 0 });
+      expect(recycledSlabBytes() - recycledBefore).toBe(slabBytes);
+      expect(c.has(kept, 3) || c.get(kept, 3) !== undefined).toBe(false);
+      // The owner object the caller kept works as a new one.
+      c.put(kept, 3, page(42, 2000));
+      c.put(kept, 4, page(43));
+      expect(c.get(kept, 3)).toEqual(page(42, 2000));
+      expect(c.get(kept, 4)).toEqual(page(43));
+      expect(c.stats()).toMatchObject({ owners: 1, pages: 2, bytes: 2000 + 4096 });
+      releaseRecycledSlabs();
+    }
   });
 
   it("replacing a page adjusts the byte count", () => {

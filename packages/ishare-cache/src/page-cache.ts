@@ -89,7 +89,7 @@ export class PageCache {
   #evictions = 0;
   #sharedBytesServed = 0;
   /** Fill buffers whose pages were put as views: pages put, and pages still cached. */
-  readonly #viewedFills = new WeakMap<ArrayBufferLike, { put: number; live: number }>();
+  #viewedFills = new WeakMap<ArrayBufferLike, { put: number; live: number }>();
 
   constructor(options: PageCacheOptions) {
     if (!Number.isSafeInteger(options.budgetBytes) || options.budgetBytes < 0) {
@@ -240,9 +240,31 @@ export class PageCache {
     for (const slot of o.pages.values()) this.#remove(slot, false);
   }
 
-  /** Drops the pages of every owner whose key starts with `prefix` (one mount's, at unmount). */
+  /**
+   * Drops the pages of every owner whose key starts with `prefix` (one mount's, at
+   * unmount). When they are all the pages there are (a mount with a cache of its own),
+   * the cache is emptied whole: one page at a time, 17,000 pages of app-a took ~9 ms.
+   */
   dropKeyed(prefix: string): void {
-    for (const o of this.#owners.values()) if (o.key.startsWith(prefix)) this.drop(o);
+    const dropped: OwnerState[] = [];
+    let pages = 0;
+    for (const o of this.#owners.values()) {
+      if (!o.key.startsWith(prefix)) continue;
+      dropped.push(o);
+      pages += o.pages.size;
+    }
+    if (pages < this.#slots.count) {
+      for (const o of dropped) this.drop(o);
+      return;
+    }
+    // Owner objects outlive the cache's hold on them (callers keep them): none may keep
+    // its slot numbers.
+    for (const o of dropped) o.pages = NO_PAGES;
+    this.#owners.clear();
+    this.#slots.clear();
+    this.#slabs?.releaseAll();
+    this.#viewedFills = new WeakMap();
+    this.#bytes = 0;
   }
 
   stats(): CacheStats {

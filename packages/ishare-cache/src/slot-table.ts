@@ -21,6 +21,22 @@ export class SlotTable<Owner> {
   count = 0;
   #free: number[] = [];
 
+  /** Frees every slot at once, and lets the columns go (they grow again from the first add). */
+  clear(): void {
+    this.owner = [];
+    this.buffer = [];
+    this.index = new Float64Array(0);
+    this.offset = new Float64Array(0);
+    this.length = new Uint32Array(0);
+    this.filler = new Uint32Array(0);
+    this.#prev = new Int32Array(0);
+    this.#next = new Int32Array(0);
+    this.head = -1;
+    this.tail = -1;
+    this.count = 0;
+    this.#free = [];
+  }
+
   /** A new row at the head of the list; returns its slot. */
   add(owner: Owner, index: number, data: Uint8Array, filler: number): number {
     let slot = this.#free.pop();
