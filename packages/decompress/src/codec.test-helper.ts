@@ -271,6 +271,25 @@ export function rleFrame(blocks: number, size: number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
+/**
+ * A sized single-segment frame (RFC 8878) of a raw block of 1000 bytes, an RLE block of
+ * 1000 bytes of 0x5a, and a last block of the reserved type 3, which no decoder accepts.
+ */
+export function frameDamagedAtTheEnd(): { frame: Uint8Array; good: Uint8Array } {
+  const raw = Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 0xff);
+  const block = (type: number, size: number, last: boolean) => {
+    const h = (size << 3) | (type << 1) | (last ? 1 : 0);
+    return [h & 0xff, (h >>> 8) & 0xff, (h >>> 16) & 0xff];
+  };
+  // Magic; header descriptor 0xa0: single segment, a 4-byte content size (3000).
+  const bytes = [0x28, 0xb5, 0x2f, 0xfd, 0xa0, 3000 & 0xff, 3000 >>> 8, 0, 0];
+  bytes.push(...block(0, 1000, false), ...raw, ...block(1, 1000, false), 0x5a, ...block(3, 1000, true), ...new Array(1000).fill(0));
+  const good = new Uint8Array(2000);
+  good.set(raw);
+  good.fill(0x5a, 1000);
+  return { frame: Uint8Array.from(bytes), good };
+}
+
 const VECTOR_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "test-vectors");
 
 /**

@@ -5,9 +5,11 @@ import { decodeLz4Fast } from "./lz4-wasm.js";
 import { decodeMicroLzma } from "./microlzma.js";
 import { decodeMicroLzmaFast } from "./microlzma-wasm.js";
 import { stripZeroPadding } from "./padding.js";
-import { decodeZstd, zstdReady } from "./zstd.js";
+import { decodeZstd, isZstdPrefix, zstdPrefixReady, zstdReady } from "./zstd.js";
 
+/** The zstd decoders have loaded (or are known to be unavailable): decodes run at once. */
 let zstdSettled = false;
+let zstdPrefixSettled = false;
 
 export const Z_EROFS_COMPRESSION_LZ4 = 0;
 export const Z_EROFS_COMPRESSION_LZMA = 1;
@@ -65,12 +67,16 @@ export function createDecompressor(algorithm: number, config: DecompressorConfig
       return {
         algorithm,
         name: "zstd",
-        // The first decode waits for the WebAssembly decoder to be instantiated.
+        // The first decode waits for the WebAssembly decoder to be instantiated, and the
+        // first prefix of a frame for the streaming one.
         decode: (input, out, partial) => {
-          const run = () => decodeZstd(stripZeroPadding(input, block, "zstd"), out, partial);
-          if (zstdSettled) return run();
-          return zstdReady().then(() => {
+          const frame = stripZeroPadding(input, block, "zstd");
+          const run = () => decodeZstd(frame, out, partial);
+          const prefix = isZstdPrefix(frame, out.length, partial);
+          if (zstdSettled && (zstdPrefixSettled || !prefix)) return run();
+          return Promise.all([zstdReady(), prefix && zstdPrefixReady()]).then(() => {
             zstdSettled = true;
+            zstdPrefixSettled ||= prefix;
             run();
           });
         },
@@ -81,4 +87,4 @@ export function createDecompressor(algorithm: number, config: DecompressorConfig
 }
 
 export { shortStreamLength } from "./errors.js";
-export { decodeDeflate, decodeLz4, decodeLz4Fast, decodeMicroLzma, decodeMicroLzmaFast, decodeZstd, stripZeroPadding, zstdReady };
+export { decodeDeflate, decodeLz4, decodeLz4Fast, decodeMicroLzma, decodeMicroLzmaFast, decodeZstd, stripZeroPadding, zstdPrefixReady, zstdReady };

@@ -1,25 +1,32 @@
 import { ErofsError } from "@erofs-ts/format";
 import { describe, expect, it, vi } from "vitest";
 import { committedVectors, firstDiff, fuzzDecoder, rleFrame, outcome } from "./codec.test-helper.js";
-import { decodeZstd, zstdReady } from "./index.js";
+import { decodeZstd, zstdPrefixReady, zstdReady } from "./index.js";
 
 // A runtime without WebAssembly: zstddec never loads, so every sized frame goes through
 // fzstd (into a buffer of its own, copied into the caller's view), and frames without a
 // content size are refused.
-vi.mock("zstddec", () => ({
-  ZSTDDecoder: class {
-    init(): Promise<void> {
-      return Promise.reject(new Error("no WebAssembly"));
-    }
-    decode(): Uint8Array {
-      throw new Error("not loaded");
-    }
-  },
+// Both builds of zstddec fail to load. vi.mock is hoisted above every other statement,
+// so the stand-in is made by vi.hoisted.
+const { noWebAssembly } = vi.hoisted(() => ({
+  noWebAssembly: () => ({
+    ZSTDDecoder: class {
+      init(): Promise<void> {
+        return Promise.reject(new Error("no WebAssembly"));
+      }
+      decode(): Uint8Array {
+        throw new Error("not loaded");
+      }
+    },
+  }),
 }));
+vi.mock("zstddec", noWebAssembly);
+vi.mock("zstddec/stream", noWebAssembly);
 
 describe("decodeZstd without WebAssembly (fzstd)", () => {
-  it("zstdReady reports the fallback", async () => {
+  it("zstdReady and zstdPrefixReady report the fallback", async () => {
     expect(await zstdReady()).toBe(false);
+    expect(await zstdPrefixReady()).toBe(false);
   });
 
   for (const v of committedVectors("zst").filter((x) => !x.name.endsWith("-nosize"))) {

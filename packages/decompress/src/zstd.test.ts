@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { committedVectors, firstDiff, fuzzDecoder, rleFrame, hasTool, outcome, prng, runTool, samples } from "./codec.test-helper.js";
-import { decodeZstd, zstdReady } from "./index.js";
+import { committedVectors, firstDiff, frameDamagedAtTheEnd, fuzzDecoder, rleFrame, hasTool, outcome, prng, runTool, samples } from "./codec.test-helper.js";
+import { decodeZstd, zstdPrefixReady, zstdReady } from "./index.js";
 
 const HAVE_ZSTD = hasTool("zstd");
 
@@ -8,6 +8,7 @@ const HAVE_ZSTD = hasTool("zstd");
 // frames without a content size (the -nosize vectors and stdin-made frames cover it).
 beforeAll(async () => {
   await zstdReady();
+  await zstdPrefixReady();
 });
 
 /** One zstd frame of `data`, with its content size in the header unless `sized` is false. */
@@ -106,6 +107,28 @@ describe.skipIf(!HAVE_ZSTD)("decodeZstd: round trip through the zstd CLI", () =>
       }
       expect(await outcome(() => decodeZstd(frame, new Uint8Array(data.length + 1), true))).toBe("EFSCORRUPTED");
     }
+  });
+});
+
+describe("decodeZstd: a prefix is streamed", () => {
+  it("a prefix decodes from the blocks it needs, as the kernel's stream decoder reads it: damage in a later block fails only a read that reaches it", async () => {
+    const { frame, good } = frameDamagedAtTheEnd();
+    for (const k of [1, 999, 1000, 1500, 1999]) {
+      const out = new Uint8Array(k);
+      expect(await outcome(() => decodeZstd(frame, out, true)), `prefix of ${k}`).toBe("ok");
+      expect(firstDiff(out, good.subarray(0, k)), `prefix of ${k}`).toBe(-1);
+    }
+    // A prefix ending with a block: having handed that block over whole, the decoder reads
+    // the next block's header if it has the bytes (the kernel's has them when the header
+    // lies in the same input page), and that header is the damage.
+    expect(await outcome(() => decodeZstd(frame, new Uint8Array(2000), true))).toBe("EFSCORRUPTED");
+    expect(await outcome(() => decodeZstd(frame, new Uint8Array(2001), true))).toBe("EFSCORRUPTED");
+    expect(await outcome(() => decodeZstd(frame, new Uint8Array(3000), false))).toBe("EFSCORRUPTED");
+    // And the decoder is sound for the next frame after one left part way or failed.
+    const v = committedVectors("zst").find((x) => !x.name.endsWith("-nosize"))!;
+    const out = new Uint8Array(v.data.length);
+    decodeZstd(v.encoded, out, false);
+    expect(firstDiff(out, v.data)).toBe(-1);
   });
 });
 
