@@ -26,10 +26,12 @@ export interface TwoTrees {
 /** Each job's argument and result; results are plain data (they cross the IPC channel). */
 export interface Jobs {
   /**
-   * Every file of an image through the vfs (mount included), page cache on unless `cache`
-   * is false: bytes read. The vfs reads its image as erofs-cli does (syncReads).
+   * Every file of an image through the vfs, page cache on unless `cache` is false: bytes
+   * read. The vfs reads its image as erofs-cli does (syncReads). The mount and the unmount
+   * are timed too, unless `mountUntimed`: then, as a kernel row's timer, only the walk
+   * (readdir and iget of every entry, the kernel's lookups) and the reads.
    */
-  vfsRead: { args: { image: string; devices?: string[]; parallel?: number; cache?: boolean }; result: Timed<number> };
+  vfsRead: { args: { image: string; devices?: string[]; parallel?: number; cache?: boolean; mountUntimed?: boolean }; result: Timed<number> };
   /** These host files read whole with read(2): bytes read. */
   hostRead: { args: { files: string[] }; result: Timed<number> };
   /** iget + stat of every entry of an image (mount included, read as erofs-cli reads): entries. */
@@ -45,13 +47,24 @@ export interface Jobs {
 export type JobName = keyof Jobs;
 
 const handlers: { [K in JobName]: (args: Jobs[K]["args"]) => Promise<Jobs[K]["result"]> } = {
-  vfsRead: ({ image, devices, parallel, cache }) =>
-    timed(async () => {
-      const fs = await mount(image, { devices, cacheBytes: 256 << 20, syncReads: true });
-      const bytes = await readAllVfs(fs, await vfsFiles(fs), parallel, cache);
+  vfsRead: async ({ image, devices, parallel, cache, mountUntimed }) => {
+    const open = () => mount(image, { devices, cacheBytes: 256 << 20, syncReads: true });
+    const readAll = async (fs: ErofsFs) => readAllVfs(fs, await vfsFiles(fs), parallel, cache);
+    if (!mountUntimed) {
+      return timed(async () => {
+        const fs = await open();
+        const bytes = await readAll(fs);
+        await fs.unmount();
+        return bytes;
+      });
+    }
+    const fs = await open();
+    try {
+      return await timed(() => readAll(fs));
+    } finally {
       await fs.unmount();
-      return bytes;
-    }),
+    }
+  },
   hostRead: async ({ files }) => timed(() => readAllHost(files)),
   vfsStat: ({ image }) =>
     timed(async () => {
