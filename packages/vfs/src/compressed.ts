@@ -152,9 +152,13 @@ async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
  * walks what is in memory before it reads (see settle).
  */
 async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
+  return remember(ctx.compressed, inode, await extentMappedAfresh(ctx, inode, ofs));
+}
+
+/** extentAt without remembering the extent: a look that leaves the next mappings as they were. */
+async function extentMappedAfresh(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
   const z = await zinfoOf(ctx, inode);
-  const ext = await mapCompressed(inode, ctx.sb, z, ofs, ...metadataAccess(ctx, inode), readMode(ctx, inode));
-  return remember(ctx.compressed, inode, ext);
+  return mapCompressed(inode, ctx.sb, z, ofs, ...metadataAccess(ctx, inode), readMode(ctx, inode));
 }
 
 /**
@@ -254,7 +258,10 @@ const MAX_BATCH_READ = 4 << 20;
  * the output when the extent lies inside the range, else through the recent-extent cache
  * (the extent straddling the range's end is wanted again by the next fill). `asked` is
  * what the read asked for, page-aligned, before the range was widened to whole extents:
- * the kernel's read (see keptByKernel).
+ * the kernel's read (see keptByKernel). `exact`: the fill is of the asked pages alone,
+ * again after a wider fill failed, so a page-at-a-time inode's extents decode only as far
+ * as the kernel's read of those pages decodes them (extentsReadToEnd); a wider fill
+ * decodes each of them whole, to keep it for the fills after.
  */
 export async function fillCompressed(
   ctx: MountContext,
@@ -264,6 +271,7 @@ export async function fillCompressed(
   needFrom = start,
   into?: Uint8Array,
   asked: readonly [number, number] = [start, end],
+  exact = false,
 ): Promise<Uint8Array> {
   // `into` (the caller's buffer, end - start bytes) may hold old bytes: holes are cleared.
   const out = into ?? new Uint8Array(end - start);
@@ -282,7 +290,10 @@ export async function fillCompressed(
   }
   const extents: WholeRead[] = [];
   let mixed: [ZExtent, ZExtent] | undefined;
-  for (let ext of mapped) {
+  const holding = (ofs: number) => mapped.find((e) => e.logical <= ofs && ofs < e.logical + e.length);
+  const readMore = pageByPage && exact ? new Set(await extentsReadToEnd(ctx, inode, asked[0], asked[1], holding)) : undefined;
+  for (const found of mapped) {
+    let ext = found;
     if (ext.kind === "encoded") {
       ext = inKeptFormat(ctx.compressed, ext);
       const prev = extents[extents.length - 1];
@@ -291,7 +302,8 @@ export async function fillCompressed(
       // address and fails the read; decoded apart, one of them would be garbage.
       if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) mixed ??= [prev, ext];
     }
-    const wanted = pageByPage && readsMore(ctx, inode, ext) ? { ...ext, fullMapped: true, readMore: true as const } : ext;
+    const toEnd = pageByPage && (readMore ? readMore.has(found) : readsMore(ctx, inode, ext));
+    const wanted = toEnd ? { ...ext, fullMapped: true, readMore: true as const } : ext;
     // A damaged index can map an extent one lcluster at a time (format's extentEnd, as the
     // kernel maps a read): each a longer prefix of one pcluster. The last covers the ones
     // before it, so the pcluster is decoded once per fill, not once per lcluster.
@@ -429,15 +441,71 @@ interface WholeRead extends ZExtent {
 
 /**
  * The kernel reads the packed inode and the metabox a page at a time (read_folio), and
- * for such a read it maps the extent under the page to its end where it can (READMORE):
- * a 48-bit layout's extents always, LZMA, DEFLATE and Zstandard ones of a block or more.
- * It then decodes the extent whole, its stream's end checked: damage anywhere in such a
- * pcluster fails every page of it, however little of it a read wants.
+ * for such a read it maps the extent under the page's last byte to its end where it can
+ * (READMORE): a 48-bit layout's extents always, LZMA, DEFLATE and Zstandard ones of a
+ * block or more. It then decodes the extent whole, its stream's end checked: damage
+ * anywhere in such a pcluster fails every page of it, however little of it a read wants.
  */
 function readsMore(ctx: MountContext, inode: Inode, ext: ZExtent): boolean {
   if (ext.kind !== "encoded" && ext.kind !== "inline") return false;
   if (ctx.compressed.zinfo.get(inode.nid)?.encodedExtents) return true;
   return readsMoreFormat(ext.algorithm) && ext.length >= ctx.sb.blockSize;
+}
+
+/**
+ * Where the kernel's read of bytes [from, to) (whole pages) of a page-at-a-time inode
+ * ends: `to`, or past it up to the end of an extent that the read maps to its end, with
+ * the pages it gathers (see extentsReadToEnd). Other inodes: `to`. Mapped afresh and not
+ * remembered, so that the fill's own mapping is what it would be without this look.
+ */
+export async function pageReadEnd(ctx: MountContext, inode: Inode, from: number, to: number): Promise<number> {
+  if (!pageAtATime(ctx, inode)) return to;
+  const mapped = async (ofs: number): Promise<ZExtent | undefined> => {
+    try {
+      return await extentMappedAfresh(ctx, inode, ofs);
+    } catch (e) {
+      if (!ErofsError.isInstance(e)) throw e;
+      return undefined;
+    }
+  };
+  let end = to;
+  for (const ext of await extentsReadToEnd(ctx, inode, from, to, mapped)) {
+    end = Math.max(end, Math.min(inode.size, Math.ceil((ext.logical + ext.length) / PAGE_SIZE) * PAGE_SIZE));
+  }
+  return end;
+}
+
+/**
+ * The extents that the kernel's read of pages [from, to) of a page-at-a-time inode maps
+ * to their end. It reads the pages one read_folio at a time, and each maps the extent
+ * under its page's last byte so where it can (readsMore), and gathers the pages after it
+ * up to that extent's end, which then need no read_folio of their own. An extent met only
+ * in such a gathered page is mapped as a scan of that page maps it, no further than its
+ * lcluster there, and decodes no more than the read needs: damage further in its stream
+ * does not fail the read (real-image mutant 530513: a fragment in an LZMA pcluster of
+ * app-a-lzma's packed inode, whose last page holds the first bytes of a damaged one).
+ * `extentHolding` gives the extent holding a byte, or undefined (its mapping failed: that
+ * read_folio gathers nothing).
+ */
+async function extentsReadToEnd(
+  ctx: MountContext,
+  inode: Inode,
+  from: number,
+  to: number,
+  extentHolding: (ofs: number) => ZExtent | undefined | Promise<ZExtent | undefined>,
+): Promise<ZExtent[]> {
+  const chosen: ZExtent[] = [];
+  for (let page = Math.floor(from / PAGE_SIZE); page * PAGE_SIZE < to; ) {
+    const lastByte = Math.min((page + 1) * PAGE_SIZE, inode.size) - 1;
+    const ext = await extentHolding(lastByte);
+    if (ext && ext.logical <= lastByte && readsMore(ctx, inode, ext)) {
+      chosen.push(ext);
+      page = Math.floor((ext.logical + ext.length - 1) / PAGE_SIZE) + 1;
+    } else {
+      page++;
+    }
+  }
+  return chosen;
 }
 
 /**

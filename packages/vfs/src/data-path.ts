@@ -15,7 +15,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import { PACKED_OWNER, type MountContext } from "./context.js";
 import { metadataEnd, readInodeMetadata } from "./metadata.js";
-import { extentBounds, fillCompressed, scratchBuffer } from "./compressed.js";
+import { extentBounds, fillCompressed, pageReadEnd, scratchBuffer } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
@@ -56,6 +56,9 @@ export async function readData(
   // The page whose fill failed once widened (to whole extents, or ahead in the packed
   // inode): filled again as asked.
   let exactAt = -1;
+  // The page whose fill as asked failed with the pages the kernel's read gathers after
+  // them: those can fail alone, so the asked pages are filled once more without them.
+  let ungatheredAt = -1;
   while (p <= lastPage) {
     const page = store || !finishes(p) ? cache.get(owner, p, ctx.id) : cache.take(owner, p, ctx.id);
     if (page) {
@@ -82,13 +85,16 @@ export async function readData(
     if (widened) {
       const bounds = extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
       [runStart, runEnd] = bounds instanceof Promise ? await bounds : bounds;
+    } else if (compressed && ungatheredAt !== p) {
+      // As asked, but with the pages the kernel's read of them gathers (the packed inode's).
+      runEnd = await pageReadEnd(ctx, inode, runStart, runEnd);
     }
     try {
       if (!store && runStart >= offset && runEnd <= end) {
         // Handed over whole and not kept (whole extents, when compressed): filled straight
         // into the caller's bytes.
         const target = out.subarray(runStart - offset, runEnd - offset);
-        if (compressed) await fillCompressed(ctx, inode, runStart, runEnd, runStart, target, [p * PAGE_SIZE, askedEnd]);
+        if (compressed) await fillCompressed(ctx, inode, runStart, runEnd, runStart, target, [p * PAGE_SIZE, askedEnd], exact);
         else await fillRange(ctx, inode, runStart, runEnd, target);
         p = Math.max(q, Math.ceil(runEnd / PAGE_SIZE));
         continue;
@@ -109,7 +115,7 @@ export async function readData(
       // cached already, or pages handed to a caller that keeps them) would pin all of it.
       const asViews = !cache.copiesPages && keepFrom <= fillFirst && store;
       const scratch = asViews ? undefined : scratchBuffer(ctx, runEnd - runStart);
-      if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch, [p * PAGE_SIZE, askedEnd]);
+      if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch, [p * PAGE_SIZE, askedEnd], exact);
       else filled = await fillRange(ctx, inode, runStart, runEnd, scratch);
       for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
         // Without store, pages before the request were handed over by earlier reads, and
@@ -132,7 +138,12 @@ export async function readData(
       // the next fragments. The kernel decodes only those of the pages it reads, so a
       // corrupt pcluster fails only the pages holding its bytes: the asked pages are filled
       // once more on their own before the error is believed.
-      if (exact || (runStart === p * PAGE_SIZE && runEnd === exactEnd) || !ErofsError.isInstance(e)) throw e;
+      if (!ErofsError.isInstance(e)) throw e;
+      if (exact && runEnd > exactEnd && ungatheredAt !== p) {
+        ungatheredAt = p;
+        continue;
+      }
+      if (exact || (runStart === p * PAGE_SIZE && runEnd === exactEnd)) throw e;
       exactAt = p;
     }
   }

@@ -257,6 +257,54 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
       await ours.unmount();
     }
   });
+
+  it("corpus/real/app-a-lzma with a bit flipped early in one LZMA pcluster of its packed inode (real-image mutant 530513): a fragment in the extent before it reads, as on a kernel mount, although the page it ends in holds that damaged extent's first bytes; fragments past the damage fail on both", async () => {
+    const image = join(corpus!, "real/app-a-lzma.erofs");
+    const bytes = readFileSync(image);
+    const path = Buffer.from("eslint/lib/linter/safe-emitter.js");
+    const at = await packedFragmentOffset(image, path);
+    const { extent: holder } = await packedExtent(image, bytes, () => at);
+    const holderEnd = holder.logical + holder.length;
+    const { extent: next, paths } = await packedExtent(image, bytes, () => holderEnd);
+    // The fragment's last page is the one where the next extent (LZMA, a block or more) starts.
+    expect([holder.algorithm, next.algorithm, next.logical]).toEqual([COMPRESSION.LZMA, COMPRESSION.LZMA, holderEnd]);
+    expect(next.length).toBeGreaterThan(4096);
+    expect(Math.floor((at + 2000) / 4096)).toBe(Math.floor(holderEnd / 4096));
+    // The mutant's flip: 8,639 bytes into the next pcluster, early in its stream.
+    const damagedBytes = Buffer.from(bytes);
+    const flip = next.physical + 8639;
+    damagedBytes[flip] = damagedBytes[flip]! ^ 0x40;
+    const damaged = join(work, "app-a-lzma-flip.erofs");
+    writeFileSync(damaged, damagedBytes);
+    // The fragments lying in the damaged extent, and the one just before the file's.
+    const inNext: Buffer[] = [];
+    let before: Buffer | undefined;
+    const fs = await mount(image);
+    try {
+      for (const p of paths) {
+        const inode = await fs.lookup(p);
+        if (inode.datalayout !== DATALAYOUT.COMPRESSED_FULL && inode.datalayout !== DATALAYOUT.COMPRESSED_COMPACT) continue;
+        const z = await loadZInfo(inode, fs.superblock, async (o, l) => bytes.subarray(o, o + l));
+        if (!z.wholeFragment) continue;
+        if (z.fragmentOffset >= next.logical && z.fragmentOffset < next.logical + next.length) inNext.push(p);
+        if (z.fragmentOffset + inode.size === at) before = p;
+      }
+    } finally {
+      await fs.unmount();
+    }
+    expect(inNext.length).toBeGreaterThan(0);
+    // Each on a fresh mount: the file, then those past it.
+    const theirs = kernelAnswers(damaged, [path, ...inNext]);
+    expect(theirs[0]).toBe(kernelAnswers(image, [path])[0]);
+    expect(theirs.some((line) => line.endsWith(" EUCLEAN"))).toBe(true);
+    expect(await ourAnswers(damaged, [path, ...inNext])).toEqual(theirs);
+    // After the fragment before it (whose read leaves the page they share cached, and with
+    // it the next page, which the kernel's read gathers): the file reads too.
+    expect(Math.floor((at - 1) / 4096)).toBe(Math.floor(at / 4096));
+    const inOrder = kernelAnswersInOrder(damaged, [before!, path]);
+    expect(inOrder[1]).toBe(theirs[0]);
+    expect(await ourAnswersInOrder(damaged, [before!, path])).toEqual(inOrder);
+  });
 });
 
 /** Where a whole-fragment file's bytes start in the packed inode. */
