@@ -70,9 +70,9 @@ const COLD_RUNS = 5;
  * sides are timed from a mounted image to its last byte read: the kernel's mount and
  * umount run outside its timer, and so do the vfs's. The walk to every file is inside
  * both: the kernel's path lookups (its dentries and inodes dropped with the page cache),
- * the vfs's readdir and iget of a fresh mount. The
- * runner process lives on from run to run, as a service would: its first run of the
- * bench also pays for compiling the read path (JIT), which the runs listed show apart.
+ * the vfs's readdir and iget of a fresh mount. The runner process lives on from run to
+ * run, as a service would: its first run of the bench also pays for compiling the read
+ * path (JIT), which the runs listed show apart.
  */
 export async function coldRow(runner: Runner, image: string, parallel: number, workload: string, target: string): Promise<Row> {
   const ours: number[] = [];
