@@ -212,9 +212,8 @@ function trivialExtent(inode: Inode, z: ZInfo, ofs: number): ZExtent | undefined
  */
 function checkTailExtent(inode: Inode, sb: Superblock, z: Pick<ZInfo, "algorithms" | "idataSize" | "idataOffset">, found: HeadFound): void {
   const where = nidWhere(inode);
-  const { head, first } = found;
-  // The kernel clamps only a tail found at its own head lcluster to the file's end.
-  const end = z.idataSize && head === first && !found.fullMapped ? Math.min(found.end, inode.size) : found.end;
+  const { head } = found;
+  const end = narrowEnd(inode, z, found);
   if (z.idataSize && (z.idataOffset % sb.blockSize) + z.idataSize > sb.blockSize) {
     throw corrupted(`inline pcluster of ${z.idataSize} bytes crosses a block`, where);
   }
@@ -342,7 +341,7 @@ function endsHere(walk: LclusterWalk, lcn: number, end: number): boolean {
  * lcluster holding `ofs`, or the head that starts within it, cut at i_size only for a
  * ztailpacking inode's head lcluster.
  */
-function narrowEnd(inode: Inode, z: ZInfo, found: HeadFound): number {
+function narrowEnd(inode: Inode, z: Pick<ZInfo, "idataSize">, found: HeadFound): number {
   const atHead = found.head === found.first && !found.fullMapped;
   return atHead && z.idataSize ? Math.min(found.end, inode.size) : found.end;
 }
