@@ -20,6 +20,7 @@ export const ERRNO = {
   EROFS: 30,
   ENOMEM: 12,
   ENXIO: 6,
+  EBADMSG: 74,
 } as const;
 
 export type ErofsErrorCode = keyof typeof ERRNO;

@@ -103,16 +103,37 @@ describe("parseSuperblock", () => {
     expect(codeOf(() => parseSuperblock(buildSuperblock({ blkszbits: bits })))).toBe("EINVAL");
   });
 
-  it("refuses unknown incompat features", () => {
-    expect(codeOf(() => parseSuperblock(buildSuperblock({ incompat: 0x200 })))).toBe("EOPNOTSUPP");
-    expect(codeOf(() => parseSuperblock(buildSuperblock({ incompat: 0x80000000 })))).toBe("EOPNOTSUPP");
+  it("refuses unknown incompat features with EINVAL, as the kernel's mount", () => {
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ incompat: 0x200 })))).toBe("EINVAL");
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ incompat: 0x80000000 })))).toBe("EINVAL");
+    // The top bit is named as the unsigned value it is.
+    expect(() => parseSuperblock(buildSuperblock({ incompat: 0x80000000 }))).toThrow(/features 0x80000000/);
   });
 
-  it("verifies the checksum when the compat bit says so", () => {
+  it("refuses a directory block size other than the block size (dirblkbits) with EINVAL", () => {
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ dirblkbits: 1 })))).toBe("EINVAL");
+  });
+
+  it("verifies the checksum when the compat bit says so, refusing a wrong one with EBADMSG", () => {
     expect(() => parseSuperblock(buildSuperblock({ compat: COMPAT.SB_CHKSUM, checksum: "valid" }))).not.toThrow();
-    expect(codeOf(() => parseSuperblock(buildSuperblock({ compat: COMPAT.SB_CHKSUM, checksum: 1234 })))).toBe("EFSCORRUPTED");
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ compat: COMPAT.SB_CHKSUM, checksum: 1234 })))).toBe("EBADMSG");
     // Without the bit a wrong checksum is ignored, as by the kernel.
     expect(() => parseSuperblock(buildSuperblock({ checksum: 1234 }))).not.toThrow();
+  });
+
+  it("checks in the kernel's order: the directory block size before the checksum, the checksum before the features", () => {
+    const badSum = { compat: COMPAT.SB_CHKSUM, checksum: 1234 } as const;
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ ...badSum, dirblkbits: 1 })))).toBe("EINVAL");
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ ...badSum, incompat: 0x80000000 })))).toBe("EBADMSG");
+    expect(codeOf(() => parseSuperblock(buildSuperblock({ ...badSum, extslots: 255 })))).toBe("EBADMSG");
+  });
+
+  it("takes a superblock of up to 3 KiB (the rest of its 4 KiB page) whatever the block size, and no larger", () => {
+    // 128 + 184 * 16 = 3072 bytes: the largest the kernel reads.
+    for (const blkszbits of [9, 10, 12]) {
+      expect(() => parseSuperblock(buildSuperblock({ blkszbits, extslots: 184 }))).not.toThrow();
+      expect(codeOf(() => parseSuperblock(buildSuperblock({ blkszbits, extslots: 185 })))).toBe("EINVAL");
+    }
   });
 
   it("leaves a Node Buffer it is given as it was, and keeps no view into it (Buffer's slice is a view)", () => {

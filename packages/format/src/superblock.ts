@@ -80,9 +80,18 @@ export const SUPERBLOCK_READ_SIZE = EROFS_SUPER_OFFSET + (1 << EROFS_MAX_BLOCK_B
 const WHERE = "superblock";
 
 /**
+ * Most bytes the superblock may claim (sb_extslots): the kernel reads it from the first
+ * page of the device, 4 KiB on the machines whose kernel this reader follows, whatever
+ * the block size, and refuses a superblock that runs past that page.
+ */
+const SUPERBLOCK_MAX_SIZE = 4096 - EROFS_SUPER_OFFSET;
+
+/**
  * Parses and validates the superblock from the first bytes of the image (ideally
- * SUPERBLOCK_READ_SIZE of them, fewer if the image is smaller). Refuses unknown incompat
- * features, bad block sizes and a wrong checksum, the way the kernel's mount does.
+ * SUPERBLOCK_READ_SIZE of them, fewer if the image is smaller). Refuses what the kernel's
+ * mount refuses, in the order it checks and with its errno: a bad magic, block size or
+ * directory block size (EINVAL), then a wrong checksum (EBADMSG), then unknown incompat
+ * features or an oversized superblock (EINVAL).
  */
 export function parseSuperblock(image: Uint8Array): Superblock {
   if (image.length < EROFS_SUPER_OFFSET + EROFS_SUPERBLOCK_BASE_SIZE) {
@@ -101,17 +110,19 @@ export function parseSuperblock(image: Uint8Array): Superblock {
     throw new ErofsError("EINVAL", `unsupported block size 2^${blockSizeBits}`, WHERE);
   }
   const blockSize = 1 << blockSizeBits;
-  const featureIncompat = r.u32(at + 80);
-  const unknown = featureIncompat & ~INCOMPAT_SUPPORTED;
-  if (unknown) {
-    throw unsupported(`unknown incompatible features 0x${unknown.toString(16)}`, WHERE);
-  }
-  const size = EROFS_SUPERBLOCK_BASE_SIZE + r.u8(at + 13) * EROFS_SB_EXTSLOT_SIZE;
-  if (size > blockSize || at + size > image.length) {
-    throw corrupted(`superblock size ${size} does not fit`, WHERE);
-  }
+  const dirblkbits = r.u8(at + 90);
+  if (dirblkbits !== 0) throw new ErofsError("EINVAL", `directory block bits ${dirblkbits} (only 0 is defined)`, WHERE);
 
   if (featureCompat & COMPAT.SB_CHKSUM) verifyChecksum(image, blockSize, checksum);
+
+  const featureIncompat = r.u32(at + 80);
+  const unknown = (featureIncompat & ~INCOMPAT_SUPPORTED) >>> 0;
+  if (unknown) {
+    throw new ErofsError("EINVAL", `unknown incompatible features 0x${unknown.toString(16)}`, WHERE);
+  }
+  const size = EROFS_SUPERBLOCK_BASE_SIZE + r.u8(at + 13) * EROFS_SB_EXTSLOT_SIZE;
+  if (size > SUPERBLOCK_MAX_SIZE) throw new ErofsError("EINVAL", `superblock of ${size} bytes (more than ${SUPERBLOCK_MAX_SIZE})`, WHERE);
+  if (at + size > image.length) throw corrupted(`superblock of ${size} bytes past the end of the image`, WHERE);
 
   const is48 = (featureIncompat & INCOMPAT.BIT48) !== 0;
   const rootnid8 = r.u64(at + 112);
@@ -133,9 +144,6 @@ export function parseSuperblock(image: Uint8Array): Superblock {
     metaboxNid = r.u64(at + 128);
     if (metaboxNid >> NID_METABOX_BIT) throw corrupted("metabox inode nid points into the metabox", WHERE);
   }
-
-  const dirblkbits = r.u8(at + 90);
-  if (dirblkbits !== 0) throw unsupported(`directory block bits ${dirblkbits}`, WHERE);
 
   const xattrPrefixCount = r.u8(at + 91);
   const ishareRaw = r.u8(at + 105);
@@ -199,7 +207,8 @@ export function superblockChecksum(image: Uint8Array, blockSize: number): number
 function verifyChecksum(image: Uint8Array, blockSize: number, expected: number): void {
   const actual = superblockChecksum(image, blockSize);
   if (actual !== expected) {
-    throw corrupted(`superblock checksum mismatch (0x${actual.toString(16)} != 0x${expected.toString(16)})`, WHERE);
+    // EBADMSG, as the kernel's mount answers it (a corrupt image elsewhere is EUCLEAN).
+    throw new ErofsError("EBADMSG", `superblock checksum mismatch (0x${actual.toString(16)} != 0x${expected.toString(16)})`, WHERE);
   }
 }
 

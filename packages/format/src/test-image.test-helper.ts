@@ -12,6 +12,7 @@ export function buildSuperblock(fields: {
   ishareId?: number;
   prefixCount?: number;
   blocks?: number;
+  dirblkbits?: number;
 }): Uint8Array {
   const blkszbits = fields.blkszbits ?? 12;
   const img = new Uint8Array(Math.max(1 << blkszbits, 1024) + 1024 + 4096);
@@ -24,6 +25,7 @@ export function buildSuperblock(fields: {
   dv.setUint16(at + 14, fields.rootNid ?? 36, true);
   dv.setUint32(at + 36, fields.blocks ?? 10, true);
   dv.setUint32(at + 80, fields.incompat ?? 0, true);
+  img[at + 90] = fields.dirblkbits ?? 0;
   img[at + 91] = fields.prefixCount ?? 0;
   img[at + 105] = fields.ishareId ?? 0;
   if (fields.checksum === "valid") {

@@ -99,7 +99,8 @@ export class ErofsFs {
       }
     }
     const root = await iget(this.#ctx, this.#ctx.sb.rootNid);
-    if (root.kind !== "dir") throw corrupted("root inode is not a directory", `nid ${root.nid}`);
+    // EINVAL, as the kernel's mount refuses such a root (the inode itself is sound).
+    if (root.kind !== "dir") throw new ErofsError("EINVAL", "root inode is not a directory", `nid ${root.nid}`);
     this.#root = root;
   }
 

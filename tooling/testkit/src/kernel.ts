@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -51,5 +51,34 @@ export class KernelMount {
     execFileSync("umount", [this.dir], { stdio: "ignore" });
     for (const l of this.loops) execFileSync("losetup", ["-d", l], { stdio: "ignore" });
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * What mount(2) of `image` (read-only, on a loop device of its own) answers: 0 when the
+ * kernel mounts it (it is unmounted at once), else the errno it refuses it with, which
+ * mount(8) does not print. Null when not root.
+ */
+export function kernelMountErrno(image: string): number | null {
+  if (process.getuid?.() !== 0) return null;
+  const dir = mkdtempSync(join(tmpdir(), "erofs-kmount-"));
+  const loop = execFileSync("losetup", ["-f", "--show", "-r", image], { encoding: "utf8" }).trim();
+  try {
+    const script = [
+      "import ctypes, sys",
+      "libc = ctypes.CDLL(None, use_errno=True)",
+      "MS_RDONLY = 1",
+      "if libc.mount(sys.argv[1].encode(), sys.argv[2].encode(), b'erofs', MS_RDONLY, None) == 0:",
+      "    libc.umount(sys.argv[2].encode()); print(0)",
+      "else:",
+      "    print(ctypes.get_errno())",
+    ].join("\n");
+    const r = spawnSync("/usr/bin/python3", ["-c", script, loop, dir], { encoding: "utf8" });
+    const errno = Number(r.stdout.trim());
+    if (r.status !== 0 || !Number.isInteger(errno)) throw new Error(`mount probe failed: ${r.stderr}`);
+    return errno;
+  } finally {
+    execFileSync("losetup", ["-d", loop], { stdio: "ignore" });
+    rmSync(dir, { recursive: true, force: true });
   }
 }
