@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ErofsError, lookupDirent, parseDirBlock } from "./index.js";
+import { ErofsError, lookupDirent, parseDirBlock, parseDirBlockPrefix } from "./index.js";
 
 function dirBlock(names: string[], size = 4096): Uint8Array {
   const b = new Uint8Array(size);
@@ -48,6 +48,28 @@ describe("parseDirBlock", () => {
     const d = dirBlock(["a"]);
     new DataView(d.buffer).setUint16(8, 4090, true);
     expect(code(d, 4096)).toBe("EFSCORRUPTED");
+  });
+});
+
+describe("parseDirBlockPrefix (a block as the kernel's readdir hands it out)", () => {
+  const names = (b: Uint8Array) => parseDirBlockPrefix(b, 4096, "t").entries.map((x) => new TextDecoder().decode(x.name));
+
+  it("gives the dirents before the first bad one, and why it is bad", () => {
+    const b = dirBlock(["a", "bb", "ccc", "dddd"]);
+    // The fourth dirent's nameoff below the third's: the third name's length is negative.
+    const dv = new DataView(b.buffer);
+    dv.setUint16(3 * 12 + 8, dv.getUint16(2 * 12 + 8, true) - 1, true);
+    expect(names(b)).toEqual(["a", "bb"]);
+    expect(parseDirBlockPrefix(b, 4096, "t").failure?.code).toBe("EFSCORRUPTED");
+    expect(() => parseDirBlock(b, 4096, "t")).toThrow(/bogus dirent 2/);
+  });
+
+  it("gives none when the first nameoff, which sizes the block, is bad, and all with no failure when none is", () => {
+    const b = dirBlock(["a", "b"]);
+    new DataView(b.buffer).setUint16(8, 5, true);
+    expect(parseDirBlockPrefix(b, 4096, "t")).toMatchObject({ entries: [], failure: { code: "EFSCORRUPTED" } });
+    expect(parseDirBlockPrefix(dirBlock(["a", "b"]), 4096, "t").failure).toBeNull();
+    expect(names(dirBlock(["a", "b"]))).toEqual(["a", "b"]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { DIRENT_SIZE, corrupted, isCompressedLayout, lookupDirent, parseDirBlock, type DirEntry, type FoundDirent, type Inode } from "@erofs-ts/format";
+import { DIRENT_SIZE, ErofsError, corrupted, isCompressedLayout, lookupDirent, parseDirBlockPrefix, type DirBlockPrefix, type DirEntry, type FoundDirent, type Inode } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
 import { lruGet, lruSet } from "./lru.js";
@@ -31,7 +31,7 @@ const BLOCKS_KEPT = 128;
 /** A kept directory block: the block's bytes, zero past the directory's end, as the kernel's page holds them. */
 export interface DirBlock {
   readonly bytes: Uint8Array;
-  entries?: DirEntry[];
+  entries?: DirBlockPrefix;
 }
 
 async function dirBlock(ctx: MountContext, dir: Inode, index: number): Promise<DirBlock> {
@@ -51,11 +51,14 @@ async function dirBlock(ctx: MountContext, dir: Inode, index: number): Promise<D
   return block;
 }
 
-/** The dirents of directory block `index`, in on-disk (sorted) order, checked as the kernel's readdir checks them. */
-export async function readDirBlock(ctx: MountContext, dir: Inode, index: number): Promise<DirEntry[]> {
+/**
+ * The dirents of directory block `index`, in on-disk (sorted) order, checked as the
+ * kernel's readdir checks them: those before the first bad one, and why it is bad.
+ */
+export async function readDirBlock(ctx: MountContext, dir: Inode, index: number): Promise<DirBlockPrefix> {
   const block = await dirBlock(ctx, dir, index);
   const used = Math.min(ctx.sb.blockSize, dir.size - index * ctx.sb.blockSize);
-  return (block.entries ??= parseDirBlock(block.bytes, used, `directory nid ${dir.nid} block ${index}`));
+  return (block.entries ??= parseDirBlockPrefix(block.bytes, used, `directory nid ${dir.nid} block ${index}`));
 }
 
 /** A dirent of a listing read in parts, with the position of the one after it. */
@@ -71,6 +74,10 @@ export interface PositionedDirEntry {
  * comes the next block's start, or the directory's size past the last block (getdents'
  * d_off shows them). So a listing resumes anywhere and reads only the blocks it lists
  * from: any directory, however large, is listed in bounded memory.
+ *
+ * As getdents(2) on a kernel mount, a listing that meets a bad dirent (or a block it
+ * cannot read) after listing others ends with those, and the next, from the bad one's
+ * position, fails.
  */
 export async function readDirEntriesFrom(ctx: MountContext, dir: Inode, from: number, max: number): Promise<PositionedDirEntry[]> {
   const bs = ctx.sb.blockSize;
@@ -79,9 +86,21 @@ export async function readDirEntriesFrom(ctx: MountContext, dir: Inode, from: nu
   // A position inside a dirent (never handed out, but a caller may seek anywhere) resumes at the next one.
   let first = Math.ceil((from % bs) / DIRENT_SIZE);
   for (let b = Math.floor(from / bs); b < n && out.length < max; b++, first = 0) {
-    const entries = await readDirBlock(ctx, dir, b);
+    let block: DirBlockPrefix;
+    try {
+      block = await readDirBlock(ctx, dir, b);
+    } catch (e) {
+      if (out.length > 0 && ErofsError.isInstance(e)) return out;
+      throw e;
+    }
+    const { entries, failure } = block;
     for (let j = first; j < entries.length && out.length < max; j++) {
-      out.push({ entry: entries[j]!, next: j + 1 < entries.length ? b * bs + (j + 1) * DIRENT_SIZE : Math.min((b + 1) * bs, dir.size) });
+      const last = j + 1 === entries.length && !failure;
+      out.push({ entry: entries[j]!, next: last ? Math.min((b + 1) * bs, dir.size) : b * bs + (j + 1) * DIRENT_SIZE });
+    }
+    if (failure && out.length < max) {
+      if (out.length === 0) throw failure;
+      return out;
     }
   }
   return out;

@@ -215,7 +215,15 @@ export class ErofsFs {
     const out: Array<DirectoryEntry & { next: number }> = [];
     const end = dirEndPosition(this.#ctx, dir);
     while (out.length < max && position < end) {
-      const part = await readDirEntriesFrom(this.#ctx, dir, position, max - out.length);
+      let part;
+      try {
+        part = await readDirEntriesFrom(this.#ctx, dir, position, max - out.length);
+      } catch (e) {
+        // As getdents(2): the entries listed before a fault are handed out, and the next
+        // listing, from the fault, fails.
+        if (out.length > 0 && ErofsError.isInstance(e)) return out;
+        throw e;
+      }
       if (part.length === 0) break;
       for (const { entry: e, next } of part) {
         if (options.dots || !(isDot(e.name) || isDotDot(e.name))) out.push({ name: e.name, nid: e.nid, ino: nidToIno(e.nid, this.#ctx.sb), fileType: e.fileType, next });

@@ -1,8 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, makeWideImage, wideEntryName } from "@erofs-ts/testkit";
+import { KernelMount, WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, corruptWideDirent, makeWideImage, wideEntryName } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vfs-readdir-parts-"));
@@ -81,4 +82,64 @@ describe.skipIf(!canMakeWideImage())("directories listed in parts (readdirFrom),
     expect(seen).toBeGreaterThan(2000);
     await bad.unmount();
   });
+
+  it("a bad dirent mid-block ends the listing after the dirents before it, then fails EUCLEAN, as getdents(2) on a kernel mount", async () => {
+    const damaged = corruptWideDirent(image, join(dir, "bad-dirent.erofs"), 5);
+    const kernel = KernelMount.tryMount(damaged);
+    let theirs: { names: string[]; errno: number } | undefined;
+    if (kernel) {
+      try {
+        theirs = kernelListing(join(kernel.dir, "wide"));
+      } finally {
+        kernel.unmount();
+      }
+    }
+    if (process.getuid?.() === 0) expect(theirs?.errno).toBe(117);
+    const whole = await mount(image);
+    const sound = (await whole.readdir(await whole.lookup(new TextEncoder().encode("wide")))).map((e) => Buffer.from(e.name).toString());
+    await whole.unmount();
+    const fs = await mount(damaged);
+    const wide = await fs.lookup(new TextEncoder().encode("wide"));
+    for (const part of [1, 7, 5000]) {
+      const names: string[] = [];
+      let failure: ErofsError | undefined;
+      for (let position = 0; ; ) {
+        let got;
+        try {
+          got = await fs.readdirFrom(wide, position, part);
+        } catch (e) {
+          if (!ErofsError.isInstance(e)) throw e;
+          failure = e;
+          break;
+        }
+        if (got.length === 0) break;
+        for (const e of got) names.push(Buffer.from(e.name).toString());
+        position = got[got.length - 1]!.next;
+      }
+      expect(failure?.code, `part ${part}`).toBe("EFSCORRUPTED");
+      // Every entry before the bad one lists (the last block's first five among them), none after it.
+      expect(names.length, `part ${part}`).toBeGreaterThan(5);
+      expect(names.length, `part ${part}`).toBeLessThan(sound.length);
+      expect(names, `part ${part}`).toEqual(sound.slice(0, names.length));
+      if (theirs) expect({ names, errno: failure!.errno }, `part ${part}`).toEqual(theirs);
+    }
+    await expect(fs.readdir(wide)).rejects.toSatisfy((e: unknown) => ErofsError.isInstance(e) && e.code === "EFSCORRUPTED");
+    await fs.unmount();
+  });
 });
+
+/** The names os.scandir lists from a kernel mount's directory until it fails, and its errno (0: none). */
+function kernelListing(path: string): { names: string[]; errno: number } {
+  const script = [
+    "import json, os, sys",
+    "names, errno = [], 0",
+    "try:",
+    "    with os.scandir(sys.argv[1]) as it:",
+    "        for e in it: names.append(e.name)",
+    "except OSError as e:",
+    "    errno = e.errno",
+    "print(json.dumps({'names': names, 'errno': errno}))",
+  ].join("\n");
+  const r = spawnSync("/usr/bin/python3", ["-c", script, path], { encoding: "utf8" });
+  return JSON.parse(r.stdout) as { names: string[]; errno: number };
+}

@@ -16,4 +16,4 @@ export { AS_NOBODY, nobodyReaches } from "./another-user.js";
 export { dumpExtents, type DumpedExtent } from "./dump-extents.js";
 export { canCorruptInodes, corruptInodes, renameEntry, renumberEntry, repointEntry, resizeInode } from "./corrupt-inodes.js";
 export { imageBlockSize, resealSuperblock } from "./reseal.js";
-export { WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, makeWideImage, scrambleWideNames, wideEntryName } from "./wide-directory.js";
+export { WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, corruptWideDirent, makeWideImage, scrambleWideNames, wideEntryName } from "./wide-directory.js";

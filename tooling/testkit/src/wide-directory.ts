@@ -43,6 +43,23 @@ export function corruptWideBlock(image: string, out: string): string {
   return out;
 }
 
+/**
+ * A copy of a wide image, written to `out`, in which dirent `index` of the last block of
+ * `/wide` stored in place is bad: the next dirent's nameoff is set below its own, so its
+ * name has a negative length. The block's first nameoff (which sizes it) stays sound.
+ */
+export function corruptWideDirent(image: string, out: string, index: number): string {
+  const inPlace = dumpExtents(image, "/wide")[0];
+  if (!inPlace || inPlace.physical[1] - inPlace.physical[0] < 4096) throw new Error(`${image}: /wide has no block stored in place`);
+  const bytes = readFileSync(image);
+  const block = inPlace.physical[1] - 4096;
+  const nameoffAt = (i: number) => block + i * 12 + 8;
+  if (index + 1 >= bytes.readUInt16LE(block + 8) / 12) throw new Error(`${image}: no dirent after ${index} in the block`);
+  bytes.writeUInt16LE(bytes.readUInt16LE(nameoffAt(index)) - 1, nameoffAt(index + 1));
+  writeFileSync(out, bytes);
+  return out;
+}
+
 /** What scrambled names are made of: never NUL or '/', and sorting anywhere among the others. */
 const NAME_BYTES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-";
 
