@@ -38,13 +38,20 @@ export function statOf(inode: Inode, sb: Superblock): Stat {
   // i_blocks: compressed inodes count their stored blocks (0 when all of the data sits
   // inline or in the packed inode), others their rounded-up size.
   const sectors = sb.blockSize / 512;
-  const units = compressed ? inode.compressedBlocks : blockCount(inode, sb.blockSize);
-  const blocks = units * sectors;
-  // A number is exact while below 2^53; past it (48-bit block counts of 64 KiB blocks,
-  // or i_size of 2^62 and more) the product is taken in bigints.
-  const blocksBig = Number.isSafeInteger(blocks)
-    ? BigInt(blocks)
-    : (compressed ? BigInt(inode.compressedBlocks) : blockCountBig(inode, sb.blockSize)) * BigInt(sectors);
+  let blocks: number;
+  let blocksBig: bigint;
+  if (compressed) {
+    // As Linux 6.18 counts them: the low 32 bits of the stored count, turned into 512-byte
+    // units in 32-bit arithmetic, so a count of 2^32 units or more wraps (later kernels
+    // add the 48-bit layout's high bits and count in 64 bits).
+    blocks = ((inode.compressedBlocks % 0x1_0000_0000) * sectors) % 0x1_0000_0000;
+    blocksBig = BigInt(blocks);
+  } else {
+    blocks = blockCount(inode, sb.blockSize) * sectors;
+    // A number is exact while below 2^53; past it (i_size of 2^62 and more) the product
+    // is taken in bigints.
+    blocksBig = Number.isSafeInteger(blocks) ? BigInt(blocks) : blockCountBig(inode, sb.blockSize) * BigInt(sectors);
+  }
   return {
     ino: inode.ino,
     nid: inode.nid,
