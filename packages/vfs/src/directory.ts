@@ -1,21 +1,18 @@
-import { DIRENT_SIZE, ErofsError, corrupted, isCompressedLayout, lookupDirent, parseDirBlockPrefix, type DirBlockPrefix, type DirEntry, type FoundDirent, type Inode } from "@erofs-ts/format";
+import { DIRENT_SIZE, ErofsError, corrupted, lookupDirent, parseDirBlockPrefix, type DirBlockPrefix, type DirEntry, type FoundDirent, type Inode } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
 import { lruGet, lruSet } from "./lru.js";
 
-/** Directories larger than this are treated as corrupt (about 40 million entries). */
-const MAX_DIR_SIZE = 1 << 30;
-
+/**
+ * How many blocks a directory's size spans. No size is refused for being larger than its
+ * devices or than any real directory: the kernel reads a directory's blocks as a listing
+ * or lookup reaches them, so a corrupt i_size fails where a block cannot be read (EIO
+ * past the devices) or parsed, as on a kernel mount, and listings are paged (bounded
+ * memory) and stop at the first failure. Only a size beyond exact numbers (2^53) is
+ * refused: positions in it could not be named.
+ */
 function blockCount(ctx: MountContext, dir: Inode): number {
-  if (dir.size > MAX_DIR_SIZE) throw corrupted(`directory size ${dir.size} is implausible`, `nid ${dir.nid}`);
-  // An uncompressed directory's blocks are stored blocks: it cannot be larger than all the
-  // devices together (mkfs never aliases a directory's blocks). Checked up front, so a
-  // corrupt i_size costs one comparison, not a read and parse of every block up to it.
-  if (!isCompressedLayout(dir.datalayout)) {
-    let storage = ctx.primary.size;
-    for (const d of ctx.extra) storage += d.size;
-    if (dir.size > storage) throw corrupted(`directory size ${dir.size} exceeds the ${storage} bytes of its devices`, `nid ${dir.nid}`);
-  }
+  if (!Number.isSafeInteger(dir.size)) throw corrupted(`directory size ${dir.sizeBig} is beyond 2^53`, `nid ${dir.nid}`);
   return Math.ceil(dir.size / ctx.sb.blockSize);
 }
 
