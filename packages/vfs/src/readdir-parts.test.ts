@@ -1,9 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KernelMount, WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, corruptWideDirent, makeWideImage, wideEntryName } from "@erofs-ts/testkit";
+import { KernelMount, WIDE_ENTRIES, kernelDirListing, canMakeWideImage, corruptWideBlock, corruptWideDirent, makeWideImage, wideEntryName } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
 const dir = mkdtempSync(join(tmpdir(), "vfs-readdir-parts-"));
@@ -89,7 +88,7 @@ describe.skipIf(!canMakeWideImage())("directories listed in parts (readdirFrom),
     let theirs: { names: string[]; errno: number } | undefined;
     if (kernel) {
       try {
-        theirs = kernelListing(join(kernel.dir, "wide"));
+        theirs = kernelDirListing(join(kernel.dir, "wide"));
       } finally {
         kernel.unmount();
       }
@@ -128,18 +127,3 @@ describe.skipIf(!canMakeWideImage())("directories listed in parts (readdirFrom),
   });
 });
 
-/** The names os.scandir lists from a kernel mount's directory until it fails, and its errno (0: none). */
-function kernelListing(path: string): { names: string[]; errno: number } {
-  const script = [
-    "import json, os, sys",
-    "names, errno = [], 0",
-    "try:",
-    "    with os.scandir(sys.argv[1]) as it:",
-    "        for e in it: names.append(e.name)",
-    "except OSError as e:",
-    "    errno = e.errno",
-    "print(json.dumps({'names': names, 'errno': errno}))",
-  ].join("\n");
-  const r = spawnSync("/usr/bin/python3", ["-c", script, path], { encoding: "utf8" });
-  return JSON.parse(r.stdout) as { names: string[]; errno: number };
-}

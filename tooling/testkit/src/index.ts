@@ -9,7 +9,7 @@ export {
   type ManifestName,
 } from "./manifest.js";
 export { compareEntry, entryFromObserved, sha256Hex, type CompareOptions, type Observed } from "./compare.js";
-export { KernelMount, kernelMountErrno } from "./kernel.js";
+export { KernelMount, kernelDirListing, kernelMountErrno } from "./kernel.js";
 export { hostXattrs, observeHostTree } from "./host-tree.js";
 export { processAlive } from "./process.js";
 export { AS_NOBODY, nobodyReaches } from "./another-user.js";

@@ -82,3 +82,23 @@ export function kernelMountErrno(image: string): number | null {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The names os.scandir lists from a directory of a kernel mount until it fails, and the
+ * errno it fails with (0: none): getdents(2) hands out the entries before a fault first.
+ */
+export function kernelDirListing(path: string): { names: string[]; errno: number } {
+  const script = [
+    "import json, os, sys",
+    "names, errno = [], 0",
+    "try:",
+    "    with os.scandir(sys.argv[1]) as it:",
+    "        for e in it: names.append(e.name)",
+    "except OSError as e:",
+    "    errno = e.errno",
+    "print(json.dumps({'names': names, 'errno': errno}))",
+  ].join("\n");
+  const r = spawnSync("/usr/bin/python3", ["-c", script, path], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`listing probe failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as { names: string[]; errno: number };
+}
