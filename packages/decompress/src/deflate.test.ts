@@ -1,4 +1,4 @@
-import { deflateRawSync } from "node:zlib";
+import { constants, deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { committedVectors, firstDiff, fuzzDecoder, gzipBody, hasTool, outcome, prng, runTool, samples } from "./codec.test-helper.js";
 import { decodeOnce } from "./deflate.js";
@@ -86,11 +86,28 @@ describe("decodeDeflate: output size", () => {
     expect(await outcome(() => decodeDeflate(stream, new Uint8Array(data.length + 1), true))).toBe("EFSCORRUPTED");
   });
 
-  it("a bomb stops at the pcluster limit instead of allocating its whole output", async () => {
+  it("a bomb decodes no further than its output: refused whole, its prefix taken when partial", async () => {
     const bomb = deflateRawSync(new Uint8Array(64 << 20));
     expect(bomb.length).toBeLessThan(128 << 10);
     expect(await outcome(() => decodeDeflate(bomb, new Uint8Array(4096), false))).toBe("EFSCORRUPTED");
-    expect(await outcome(() => decodeDeflate(bomb, new Uint8Array(4096), true))).toBe("EFSCORRUPTED");
+    const prefix = new Uint8Array(4096).fill(0xee);
+    decodeDeflate(bomb, prefix, true);
+    expect(prefix.every((b) => b === 0)).toBe(true);
+  });
+
+  it("partial: damage after the prefix is not read, as the kernel's partial decode stops once its output is full", async () => {
+    // Two runs of blocks, each ended by a sync flush, then a block header of the reserved
+    // type (BFINAL 1, BTYPE 11): zlib fails there, once it gets that far.
+    const [a, b] = [data.subarray(0, 5000), data.subarray(5000, 10000)];
+    const sync = { finishFlush: constants.Z_SYNC_FLUSH };
+    const broken = Buffer.concat([deflateRawSync(a, sync), deflateRawSync(b, sync), Buffer.from([0x07, 0, 0, 0])]);
+    for (const decode of [decodeDeflate, decodeOnce]) {
+      expect(await outcome(() => decode(broken, new Uint8Array(10000), false))).toBe("EFSCORRUPTED");
+      // A prefix ending inside the second run never reaches the bad header.
+      const prefix = new Uint8Array(7000);
+      decode(broken, prefix, true);
+      expect(firstDiff(prefix, data.subarray(0, 7000))).toBe(-1);
+    }
   });
 });
 

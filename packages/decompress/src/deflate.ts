@@ -5,8 +5,6 @@ import { bad, shortStream } from "./errors.js";
 const MAX_DECODED = 12 << 20;
 /** Largest output kept between decodes for reuse; larger extents get a buffer of their own. */
 const KEPT_OUTPUT_BYTES = 2 << 20;
-/** Where output past the extent goes while a partial decode counts the rest of the stream. */
-const OVERFLOW_BYTES = 64 << 10;
 
 /**
  * The part of a node:zlib stream a decoder can drive one call at a time: its native
@@ -28,7 +26,6 @@ class ReusedInflater {
   readonly #handle: ZlibHandle;
   readonly #state: Uint32Array;
   #output = new Uint8Array(0);
-  #overflow: Uint8Array | undefined;
 
   private constructor(stream: InflateRaw, handle: ZlibHandle, state: Uint32Array) {
     this.#stream = stream;
@@ -66,27 +63,11 @@ class ReusedInflater {
     const want = partial ? out.length : out.length + 1;
     const first = want <= this.#output.length ? this.#output : new Uint8Array(Math.max(want, Math.min(2 * this.#output.length, KEPT_OUTPUT_BYTES)));
     if (first.length <= KEPT_OUTPUT_BYTES) this.#output = first;
-    let target: Uint8Array = first;
-    let targetLength = want;
-    let inOff = 0;
-    let inLeft = src.length;
-    let total = 0;
-    for (;;) {
-      this.#handle.writeSync(constants.Z_SYNC_FLUSH, src, inOff, inLeft, target, 0, targetLength);
-      if (this.#stream.destroyed) throw bad("deflate", (this.#stream.errored as Error | null)?.message ?? "stream error");
-      const outLeft = this.#state[0]!;
-      const inLeftAfter = this.#state[1]!;
-      total += targetLength - outLeft;
-      inOff += inLeft - inLeftAfter;
-      inLeft = inLeftAfter;
-      if (total > MAX_DECODED) throw bad("deflate", "stream decodes to more than its extent");
-      // Room left: the stream ended, or its input did.
-      if (outLeft !== 0) break;
-      if (!partial) throw bad("deflate", "stream longer than its extent");
-      // A partial decode has its prefix; the rest is only counted (a bomb is still refused).
-      target = this.#overflow ??= new Uint8Array(OVERFLOW_BYTES);
-      targetLength = target.length;
-    }
+    // One call: zlib stops once the output is full, or where the stream or its input ends.
+    this.#handle.writeSync(constants.Z_SYNC_FLUSH, src, 0, src.length, first, 0, want);
+    if (this.#stream.destroyed) throw bad("deflate", (this.#stream.errored as Error | null)?.message ?? "stream error");
+    const total = want - this.#state[0]!;
+    if (total > out.length) throw bad("deflate", "stream longer than its extent");
     if (total < out.length) throw shortOrCut(src, total, out.length);
     out.set(first.subarray(0, out.length));
   }
@@ -95,8 +76,10 @@ class ReusedInflater {
 let inflater: ReusedInflater | null | undefined;
 
 /**
- * Raw DEFLATE through node:zlib (C speed). Output is capped, so a bomb cannot allocate
- * more than one pcluster may decode to; `partial` keeps the prefix of a longer stream.
+ * Raw DEFLATE through node:zlib (C speed). Output is capped at `out`, so a bomb cannot
+ * allocate more than one pcluster may decode to. `partial` keeps the prefix of a longer
+ * stream and, as the kernel's partial decode, stops there: what follows is not read, so
+ * damage after the prefix does not fail it.
  * The window is always 32 KiB, whatever the superblock's window bits say: the kernel's
  * zlib cannot use a smaller one, so it reads every stream a 32 KiB window can, and so must
  * we (the superblock's value only limits what mkfs may have written).
@@ -115,22 +98,58 @@ export function decodeDeflate(src: Uint8Array, out: Uint8Array, partial: boolean
 export function decodeOnce(src: Uint8Array, out: Uint8Array, partial: boolean): void {
   let decoded: Uint8Array;
   try {
-    decoded = inflateRawSync(src, {
-      windowBits: 15,
-      finishFlush: constants.Z_SYNC_FLUSH,
-      // One output chunk as large as the extent: zlib's default 16 KiB chunks would be
-      // joined into a new buffer afterwards (a copy of every byte, measured ~10% of a read).
-      chunkSize: Math.max(constants.Z_MIN_CHUNK, Math.min(out.length + 1, MAX_DECODED)),
-      maxOutputLength: partial ? MAX_DECODED : Math.max(out.length, 1),
-    });
+    decoded = inflateOnce(src, partial ? MAX_DECODED : Math.max(out.length, 1), out.length);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ERR_BUFFER_TOO_LARGE") throw bad("deflate", "stream decodes to more than its extent");
-    throw bad("deflate", (e as Error).message);
+    if (!partial || (e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw asCorrupt(e);
+    decoded = decodedBeforeFault(src, out.length, e);
   }
   if (decoded.length < out.length) throw shortOrCut(src, decoded.length, out.length);
   if (!partial && decoded.length !== out.length) throw bad("deflate", "stream longer than its extent");
   out.set(decoded.subarray(0, out.length));
+}
+
+function inflateOnce(src: Uint8Array, maxOutputLength: number, expected: number): Uint8Array {
+  return inflateRawSync(src, {
+    windowBits: 15,
+    finishFlush: constants.Z_SYNC_FLUSH,
+    // One output chunk as large as the extent: zlib's default 16 KiB chunks would be
+    // joined into a new buffer afterwards (a copy of every byte, measured ~10% of a read).
+    chunkSize: Math.max(constants.Z_MIN_CHUNK, Math.min(expected + 1, MAX_DECODED)),
+    maxOutputLength,
+  });
+}
+
+function asCorrupt(e: unknown): Error {
+  if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") return bad("deflate", "stream decodes to more than its extent");
+  return bad("deflate", (e as Error).message);
+}
+
+/**
+ * A partial decode of a stream that fails somewhere, without the reused stream's stop at
+ * a full output: what the longest fault-free prefix of the input decodes to, if that
+ * reaches `wanted` bytes (the fault lies past the bytes a partial decode reads), else the
+ * fault. Found by halving (an input cut short is no fault with a sync flush).
+ */
+function decodedBeforeFault(src: Uint8Array, wanted: number, fault: unknown): Uint8Array {
+  let lo = 0;
+  let hi = src.length;
+  while (hi - lo > 1) {
+    const mid = Math.floor((lo + hi) / 2);
+    try {
+      inflateOnce(src.subarray(0, mid), MAX_DECODED, wanted);
+      lo = mid;
+    } catch {
+      hi = mid;
+    }
+  }
+  let decoded: Uint8Array;
+  try {
+    decoded = inflateOnce(src.subarray(0, lo), MAX_DECODED, wanted);
+  } catch {
+    throw asCorrupt(fault);
+  }
+  if (decoded.length < wanted) throw asCorrupt(fault);
+  return decoded;
 }
 
 /**
