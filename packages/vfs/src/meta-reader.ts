@@ -14,11 +14,13 @@ function deviceSize(source: BlockSource): number {
  * The image's first SUPERBLOCK_READ_SIZE bytes as the kernel reads its superblock and the
  * block the checksum covers: through the block device's page cache, zeros past the
  * device's end. `end` is where the device ends (SUPERBLOCK_READ_SIZE or less). A device
- * too short to hold a superblock is returned as it is, for parseSuperblock to say so.
+ * too short to hold a superblock is returned as the loop device holds it (an image of
+ * 1,315 bytes is a device of 1,024: no superblock at all), for parseSuperblock to refuse
+ * it as the kernel's mount does (EINVAL).
  */
 export async function readSuperblockRegion(source: BlockSource): Promise<{ bytes: Uint8Array; end: number }> {
   const end = Math.min(deviceSize(source), SUPERBLOCK_READ_SIZE);
-  if (end < EROFS_SUPER_OFFSET + EROFS_SUPERBLOCK_BASE_SIZE) return { bytes: await readBytes(source, 0, Math.min(source.size, SUPERBLOCK_READ_SIZE)), end };
+  if (end < EROFS_SUPER_OFFSET + EROFS_SUPERBLOCK_BASE_SIZE) return { bytes: await readBytes(source, 0, end), end };
   const bytes = new Uint8Array(SUPERBLOCK_READ_SIZE);
   await source.read(bytes.subarray(0, end), 0);
   return { bytes, end };

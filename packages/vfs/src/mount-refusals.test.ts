@@ -70,6 +70,13 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged superblock, refu
     });
   }
 
+  it("corpus/plain cut to 1,315 bytes, which a loop device holds as 1,024 (no superblock): EINVAL on both sides", async () => {
+    const cut = join(work, "cut-1315.erofs");
+    writeFileSync(cut, readFileSync(join(corpus!, "plain.erofs")).subarray(0, 1315));
+    expect(kernelMountErrno(cut)).toBe(22);
+    expect(await ourMountErrno(cut)).toBe(22);
+  });
+
   it("corpus/plain with a regular file as its root: EINVAL on both sides", async () => {
     const image = join(corpus!, "plain.erofs");
     const fs = await mount(image);
