@@ -1,4 +1,5 @@
 import {
+  ADVISE,
   ALG_INTERLACED,
   ALG_SHIFTED,
   ErofsError,
@@ -302,7 +303,7 @@ export async function fillCompressed(
       // address and fails the read; decoded apart, one of them would be garbage.
       if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) mixed ??= [prev, ext];
     }
-    const toEnd = pageByPage && (readMore ? readMore.has(found) : readsMore(ctx, inode, ext));
+    const toEnd = pageByPage ? (readMore ? readMore.has(found) : readsMore(ctx, inode, ext)) : exact && readsMoreAtReadEnd(ctx, inode, found, asked[1]);
     const wanted = toEnd ? { ...ext, fullMapped: true, readMore: true as const } : ext;
     // A damaged index can map an extent one lcluster at a time (format's extentEnd, as the
     // kernel maps a read): each a longer prefix of one pcluster. The last covers the ones
@@ -336,11 +337,13 @@ export async function fillCompressed(
       if (to === ext.logical + ext.length) recentDrop(ctx, recentKey(inode, ext));
     } else if (inside) {
       jobs.push({ ext, raw: raws[i], target: out.subarray(ext.logical - start, ext.logical - start + ext.length) });
-    } else if (prefixIsCheap(ext) && !ext.readMore) {
+    } else if ((prefixIsCheap(ext) || exact) && !ext.readMore) {
       // Straddles the range: only the prefix up to the range's end is decoded, as the
       // kernel decodes partially, and nothing is kept. At the range's end (the page it
       // shares with the extent before) the next fill decodes it whole; at its start (that
       // shared page was evicted while the rest of the extent stayed) it is not wanted again.
+      // A fill as asked (after a wider one failed) decodes any codec's prefix so, where the
+      // kernel's read of those pages would (see readsMoreAtReadEnd).
       if (ext.logical >= start) {
         jobs.push({ ext, raw: raws[i], target: out.subarray(ext.logical - start, to - start) });
       } else {
@@ -437,6 +440,27 @@ async function extentsDownward(ctx: MountContext, inode: Inode, from: number, en
 /** An extent the kernel maps to its end for a page it reads (see readsMore). */
 interface WholeRead extends ZExtent {
   readonly readMore?: true;
+}
+
+/**
+ * Whether the kernel's read of a file's pages up to `readEnd` decodes `ext` whole when
+ * that read ends inside it: its readahead maps the extent under the read's last byte with
+ * READMORE, which for LZMA, DEFLATE and Zstandard takes the extent to its end (and reads
+ * its pages too) once the extent as mapped for that byte, up to the end of the byte's
+ * lcluster, is a block or more; a 48-bit layout's extents are always mapped whole.
+ * Otherwise it decodes the extent's prefix only, so damage past the read does not fail it.
+ */
+function readsMoreAtReadEnd(ctx: MountContext, inode: Inode, ext: ZExtent, readEnd: number): boolean {
+  if (ext.kind !== "encoded" || ext.logical >= readEnd || ext.logical + ext.length < readEnd) return false;
+  const z = ctx.compressed.zinfo.get(inode.nid);
+  if (!z) return false;
+  if (z.encodedExtents) return true;
+  if (!readsMoreFormat(ext.algorithm)) return false;
+  const lcluster = 2 ** z.lclusterBits;
+  let mappedEnd = (Math.floor((readEnd - 1) / lcluster) + 1) * lcluster;
+  // A tail-packed file's last lcluster is mapped no further than the file's end.
+  if (z.advise & ADVISE.INLINE_PCLUSTER) mappedEnd = Math.min(mappedEnd, inode.size);
+  return mappedEnd - ext.logical >= ctx.sb.blockSize;
 }
 
 /**
