@@ -167,8 +167,22 @@ function copyPagePart(page: Uint8Array, index: number, offset: number, end: numb
   if (to > from) out.set(page.subarray(from - pageStart, to - pageStart), from - offset);
 }
 
-/** The exact bytes [start, end) of the file, read from its mapping (no cache), into `out` or a new array. */
+/**
+ * The exact bytes [start, end) of an uncompressed inode, read from its mapping (no cache),
+ * into `out` or a new array. Whatever goes wrong fails EIO, as on a kernel mount: there
+ * such pages are read through iomap, whose failures (a corrupt mapping as much as a read
+ * past the device) leave the page not uptodate, which read(2) and readdir report as EIO.
+ */
 async function fillRange(ctx: MountContext, inode: Inode, start: number, end: number, into?: Uint8Array): Promise<Uint8Array> {
+  try {
+    return await fillMapped(ctx, inode, start, end, into);
+  } catch (e) {
+    if (!ErofsError.isInstance(e) || e.code === "EIO") throw e;
+    throw new ErofsError("EIO", e.message, undefined, { cause: e });
+  }
+}
+
+async function fillMapped(ctx: MountContext, inode: Inode, start: number, end: number, into?: Uint8Array): Promise<Uint8Array> {
   const out = into ?? new Uint8Array(end - start);
   let pos = start;
   // Each extent advances pos by at least one byte; bound the loop anyway.
