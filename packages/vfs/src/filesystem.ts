@@ -22,7 +22,7 @@ export interface DirectoryEntry {
   readonly name: Uint8Array;
   readonly nid: bigint;
   readonly ino: bigint;
-  /** From the dirent's file type (DT_*): known without reading the inode. */
+  /** The dirent's file type as stored (format's FILE_TYPE, EROFS_FT_*; not DT_*): known without reading the inode. */
   readonly fileType: number;
 }
 
