@@ -33,7 +33,8 @@ const errors: Record<string, number> = {};
 let entries = 0;
 let bytes = 0;
 const buffer = Buffer.allocUnsafe(1 << 20);
-const files: Array<{ path: string; size: number }> = [];
+/** `size` as a number (nearest, for bounds), `sizeBig` exact (for offsets near a corrupt i_size). */
+const files: Array<{ path: string; size: number; sizeBig: bigint }> = [];
 
 /** The call's value, or undefined once its errno is counted; anything but an errno is thrown on. */
 function attempt<T>(call: () => T): T | undefined {
@@ -47,7 +48,7 @@ function attempt<T>(call: () => T): T | undefined {
   }
 }
 
-function readFile(path: string, size: number): void {
+function readFile(path: string, size: bigint): void {
   const fd = attempt(() => openSync(path, "r"));
   if (fd === undefined) return;
   try {
@@ -57,7 +58,8 @@ function readFile(path: string, size: number): void {
       got += n;
       bytes += n;
     }
-    for (const at of [4095, Math.floor(size / 2), Math.max(0, size - 1), size + 4096]) {
+    // Exact offsets, as bigints: an i_size of 2^53 or more is past what a number names.
+    for (const at of [4095n, size / 2n, size > 0n ? size - 1n : 0n, size + 4096n]) {
       attempt(() => readSync(fd, buffer, 0, 8192, at));
     }
   } finally {
@@ -68,10 +70,10 @@ function readFile(path: string, size: number): void {
 function visit(path: string, depth: number): void {
   if (entries >= MAX_ENTRIES || depth > MAX_DEPTH) return;
   entries++;
-  const st = attempt(() => lstatSync(path));
+  const st = attempt(() => lstatSync(path, { bigint: true }));
   if (!st) return;
   if (st.isSymbolicLink()) attempt(() => readlinkSync(path));
-  else if (st.isFile()) files.push({ path, size: st.size });
+  else if (st.isFile()) files.push({ path, size: Number(st.size), sizeBig: st.size });
   else if (st.isDirectory()) {
     for (const name of attempt(() => readdirSync(path)) ?? []) visit(join(path, name), depth + 1);
   }
@@ -123,5 +125,5 @@ visit(root, 0);
 // The concurrent pass first, while the kernel has cached none of the files' pages: then
 // its reads reach the daemon.
 await concurrentPass();
-for (const f of files) readFile(f.path, f.size);
+for (const f of files) readFile(f.path, f.sizeBig);
 process.stdout.write(`${JSON.stringify({ entries, bytes, errors })}\n`);
