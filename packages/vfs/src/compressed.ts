@@ -282,17 +282,19 @@ export async function fillCompressed(
   // The pclusters the kernel's read keeps, as it maps them (see PclusterFormats).
   const kept: ZExtent[] = [];
   try {
-    if (pageByPage) await extentsUpward(ctx, inode, mapFrom, end, mapped, kept);
+    if (pageByPage) await extentsUpward(ctx, inode, mapFrom, end, mapped);
     else await extentsDownward(ctx, inode, mapFrom, end, asked, mapped, kept);
   } catch (e) {
     // Kept also when the mapping of another page of the read failed.
-    keepFormats(ctx.compressed, kept);
+    keepFormats(ctx.compressed, pageByPage ? await pageReadsMap(ctx, inode, asked, mapped) : kept);
     throw e;
   }
   const extents: WholeRead[] = [];
   let mixed: [ZExtent, ZExtent] | undefined;
-  const holding = (ofs: number) => mapped.find((e) => e.logical <= ofs && ofs < e.logical + e.length);
-  const readMore = pageByPage && exact ? new Set(await extentsReadToEnd(ctx, inode, asked[0], asked[1], holding)) : undefined;
+  const holding = holdingIn(mapped);
+  const readToEnd = pageByPage ? await extentsReadToEnd(ctx, inode, asked[0], asked[1], holding) : [];
+  if (pageByPage) kept.push(...(await pageReadsMap(ctx, inode, asked, mapped, readToEnd)));
+  const readMore = pageByPage && exact ? new Set(readToEnd) : undefined;
   for (const found of mapped) {
     let ext = found;
     if (ext.kind === "encoded") {
@@ -383,17 +385,36 @@ export async function fillCompressed(
 /**
  * The extents over [from, end) of an inode read a page at a time (the packed inode, the
  * metabox), into `found`, first to last: each page as a read of it alone maps it
- * (format's "page" mode). Each such read ends in its page's pcluster, which the kernel
- * keeps: all go to `kept` too.
+ * (format's "page" mode).
  */
-async function extentsUpward(ctx: MountContext, inode: Inode, from: number, end: number, found: ZExtent[], kept: ZExtent[]): Promise<void> {
+async function extentsUpward(ctx: MountContext, inode: Inode, from: number, end: number, found: ZExtent[]): Promise<void> {
   for (let pos = from; pos < end; ) {
     const ext = extentInMemory(ctx, inode, pos) ?? (await extentAt(ctx, inode, pos));
     if (ext.logical + ext.length <= pos) throw corrupted(`extent map makes no progress at ${pos}`, nidWhere(inode));
     found.push(ext);
-    if (ext.kind === "encoded") kept.push(ext);
     pos = Math.min(end, ext.logical + ext.length);
   }
+}
+
+/** The extent among `mapped` holding a byte, as extentsReadToEnd asks. */
+function holdingIn(mapped: readonly ZExtent[]): (ofs: number) => ZExtent | undefined {
+  return (ofs) => mapped.find((e) => e.logical <= ofs && ofs < e.logical + e.length);
+}
+
+/**
+ * The pclusters a kernel's read of the asked pages of a page-at-a-time inode keeps: those
+ * of the encoded extents over the pages its read_folio calls scan, the asked ones and
+ * those their READMORE gathers after them (`readToEnd`, see extentsReadToEnd). A fill
+ * reaches further (the packed inode is filled ahead of the fragment asked for), but the
+ * kernel never maps the extents past its read, and a damaged index there must not decide
+ * how later reads decode (real mutant 531303: a packed lcluster mapped as stored onto a
+ * Zstandard pcluster, met only by the fill ahead of an earlier fragment, failed a later
+ * file that the kernel reads whole).
+ */
+async function pageReadsMap(ctx: MountContext, inode: Inode, asked: readonly [number, number], mapped: readonly ZExtent[], readToEnd?: readonly ZExtent[]): Promise<ZExtent[]> {
+  const end = readEnd(inode, asked[1], readToEnd ?? (await extentsReadToEnd(ctx, inode, asked[0], asked[1], holdingIn(mapped))));
+  const from = Math.floor(asked[0] / PAGE_SIZE) * PAGE_SIZE;
+  return mapped.filter((e) => e.kind === "encoded" && e.logical < end && e.logical + e.length > from);
 }
 
 /**
@@ -492,10 +513,13 @@ export async function pageReadEnd(ctx: MountContext, inode: Inode, from: number,
       return undefined;
     }
   };
+  return readEnd(inode, to, await extentsReadToEnd(ctx, inode, from, to, mapped));
+}
+
+/** Where a read of pages up to `to` ends once it gathers the pages of the extents it maps to their end. */
+function readEnd(inode: Inode, to: number, readToEnd: readonly ZExtent[]): number {
   let end = to;
-  for (const ext of await extentsReadToEnd(ctx, inode, from, to, mapped)) {
-    end = Math.max(end, Math.min(inode.size, Math.ceil((ext.logical + ext.length) / PAGE_SIZE) * PAGE_SIZE));
-  }
+  for (const ext of readToEnd) end = Math.max(end, Math.min(inode.size, Math.ceil((ext.logical + ext.length) / PAGE_SIZE) * PAGE_SIZE));
   return end;
 }
 

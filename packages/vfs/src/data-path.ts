@@ -69,16 +69,16 @@ export async function readData(
     let q = p + 1;
     while (q <= lastPage && q - p < MAX_FILL_PAGES && !cache.has(owner, q)) q++;
     const exact = exactAt === p;
-    const exactEnd = Math.min(inode.size, q * PAGE_SIZE);
+    // The pages the kernel's read would read (the fill may reach further, as below).
+    const askedEnd = Math.min(inode.size, q * PAGE_SIZE);
     if (packed && store && !exact) {
       // Fragments are read in small pieces in about the order they were packed: filling
       // ahead decodes the next pclusters along with this one (in parallel, with a pool).
       const limit = Math.min(p + PACKED_FILL_PAGES, Math.ceil(inode.size / PAGE_SIZE));
       while (q < limit && !cache.has(owner, q)) q++;
     }
-    const askedEnd = Math.min(inode.size, q * PAGE_SIZE);
     let runStart = p * PAGE_SIZE;
-    let runEnd = askedEnd;
+    let runEnd = Math.min(inode.size, q * PAGE_SIZE);
     let filled: Uint8Array;
     let keepFrom = p;
     const widened = compressed && !exact;
@@ -139,11 +139,11 @@ export async function readData(
       // corrupt pcluster fails only the pages holding its bytes: the asked pages are filled
       // once more on their own before the error is believed.
       if (!ErofsError.isInstance(e)) throw e;
-      if (exact && runEnd > exactEnd && ungatheredAt !== p) {
+      if (exact && runEnd > askedEnd && ungatheredAt !== p) {
         ungatheredAt = p;
         continue;
       }
-      if (exact || (runStart === p * PAGE_SIZE && runEnd === exactEnd)) throw e;
+      if (exact || (runStart === p * PAGE_SIZE && runEnd === askedEnd)) throw e;
       exactAt = p;
     }
   }

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { headerOffset } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, sha256Hex } from "@erofs-ts/testkit";
 import { kernelRead, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
@@ -82,6 +83,35 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
       expect(Buffer.from(await fresh.read(await fresh.lookup(readmePath), 0, readmeSize)).equals(Buffer.from(readme))).toBe(true);
     } finally {
       await fresh.unmount();
+    }
+  });
+
+  it("corpus/real/app-a-zstd with word 54 of the packed inode's compact index set to 0x11 (real mutant 531303): a fragment read fills the packed inode ahead over that lcluster, which then maps as stored onto a Zstandard pcluster; the kernel reads only the fragment's pages, so a file whose fragment lies in that pcluster still reads whole after it, as here", async () => {
+    const image = join(corpus!, "real/app-a-zstd.erofs");
+    const [licensePath, laterPath] = ["@eslint/config-array/LICENSE", "@eslint/eslintrc/dist/eslintrc-universal.cjs"];
+    const sound = await mount(image);
+    const packed = await sound.iget(sound.superblock.packedNid);
+    const want = await Promise.all([licensePath, laterPath].map(async (p) => sha256Hex([await sound.read(await sound.lookup(p), 0, 1 << 20)])));
+    await sound.unmount();
+    const bytes = Buffer.from(readFileSync(image));
+    // The compact index follows the 8-byte map header; the superblock's checksum does not cover it.
+    bytes.writeUInt32LE(0x11, headerOffset(packed) + 8 + 54 * 4);
+    const damaged = join(work, "app-a-zstd-packed-word54.erofs");
+    writeFileSync(damaged, bytes);
+
+    const k = KernelMount.tryMount(damaged)!;
+    try {
+      expect([licensePath, laterPath].map((p) => kernelWhole(join(k.dir, p)))).toEqual(want);
+    } finally {
+      k.unmount();
+    }
+    const fs = await mount(damaged);
+    try {
+      const got = [];
+      for (const p of [licensePath, laterPath]) got.push(sha256Hex([await fs.read(await fs.lookup(p), 0, 1 << 20)]));
+      expect(got).toEqual(want);
+    } finally {
+      await fs.unmount();
     }
   });
 });
