@@ -292,6 +292,21 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
 }
 
 /**
+ * Whether the kernel's read of the page holding byte `ofs` maps that byte's extent to its
+ * end at once (READMORE): the kernel maps a read's last byte so, and decodes the whole
+ * extent where this holds, only a prefix of it where not. A 48-bit layout's extents are
+ * always mapped whole; indexed ones as mappedToEndAtOnce says. False past the end and for
+ * a whole-file fragment, which have no pcluster.
+ */
+export async function readsMoreAt(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, read: MetaRead, peek?: MetaPeek): Promise<boolean> {
+  if (trivialExtent(inode, z, ofs)) return false;
+  if (z.encodedExtents) return true;
+  const bounds = () => lclusterIndexRange(inode, sb, z.advise, z.lclusterBits);
+  const atOfs = (meta: MetaWindow) => mappedToEndAtOnce(inode, sb, z, findHead(new LclusterWalk(inode, sb, z.advise, z.lclusterBits, meta), ofs));
+  return settle(atOfs, read, peek, bounds);
+}
+
+/**
  * Whether a page-at-a-time read maps this extent to its end at once (the kernel's
  * READMORE): an LZMA, DEFLATE or Zstandard one, at least a block long as mapped for `ofs`.
  */

@@ -1,5 +1,4 @@
 import {
-  ADVISE,
   ALG_INTERLACED,
   ALG_SHIFTED,
   ErofsError,
@@ -8,6 +7,7 @@ import {
   loadZInfo,
   mapCompressed,
   mapCompressedInMemory,
+  readsMoreAt,
   readsMoreFormat,
   nidWhere,
   unsupported,
@@ -305,7 +305,7 @@ export async function fillCompressed(
       // address and fails the read; decoded apart, one of them would be garbage.
       if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) mixed ??= [prev, ext];
     }
-    const toEnd = pageByPage ? (readMore ? readMore.has(found) : readsMore(ctx, inode, ext)) : exact && readsMoreAtReadEnd(ctx, inode, found, asked[1]);
+    const toEnd = pageByPage ? (readMore ? readMore.has(found) : readsMore(ctx, inode, ext)) : exact && (await readsMoreAtReadEnd(ctx, inode, found, asked[1]));
     const wanted = toEnd ? { ...ext, fullMapped: true, readMore: true as const } : ext;
     // A damaged index can map an extent one lcluster at a time (format's extentEnd, as the
     // kernel maps a read): each a longer prefix of one pcluster. The last covers the ones
@@ -466,35 +466,37 @@ interface WholeRead extends ZExtent {
 /**
  * Whether the kernel's read of a file's pages up to `readEnd` decodes `ext` whole when
  * that read ends inside it: its readahead maps the extent under the read's last byte with
- * READMORE, which for LZMA, DEFLATE and Zstandard takes the extent to its end (and reads
- * its pages too) once the extent as mapped for that byte, up to the end of the byte's
- * lcluster, is a block or more; a 48-bit layout's extents are always mapped whole.
- * Otherwise it decodes the extent's prefix only, so damage past the read does not fail it.
+ * READMORE (format's readsMoreAt). Otherwise it decodes the extent's prefix only, so
+ * damage past the read does not fail it.
  */
-function readsMoreAtReadEnd(ctx: MountContext, inode: Inode, ext: ZExtent, readEnd: number): boolean {
+async function readsMoreAtReadEnd(ctx: MountContext, inode: Inode, ext: ZExtent, readEnd: number): Promise<boolean> {
   if (ext.kind !== "encoded" || ext.logical >= readEnd || ext.logical + ext.length < readEnd) return false;
-  const z = ctx.compressed.zinfo.get(inode.nid);
-  if (!z) return false;
-  if (z.encodedExtents) return true;
-  if (!readsMoreFormat(ext.algorithm)) return false;
-  const lcluster = 2 ** z.lclusterBits;
-  let mappedEnd = (Math.floor((readEnd - 1) / lcluster) + 1) * lcluster;
-  // A tail-packed file's last lcluster is mapped no further than the file's end.
-  if (z.advise & ADVISE.INLINE_PCLUSTER) mappedEnd = Math.min(mappedEnd, inode.size);
-  return mappedEnd - ext.logical >= ctx.sb.blockSize;
+  return readsMoreAt(inode, ctx.sb, await zinfoOf(ctx, inode), readEnd - 1, ...metadataAccess(ctx, inode));
 }
 
 /**
- * The kernel reads the packed inode and the metabox a page at a time (read_folio), and
- * for such a read it maps the extent under the page's last byte to its end where it can
- * (READMORE): a 48-bit layout's extents always, LZMA, DEFLATE and Zstandard ones of a
- * block or more. It then decodes the extent whole, its stream's end checked: damage
- * anywhere in such a pcluster fails every page of it, however little of it a read wants.
+ * Whether a fill of a page-at-a-time inode wider than a read decodes `ext` whole and
+ * keeps it: where some read_folio of its pages would (READMORE: a 48-bit layout's extents
+ * always, LZMA, DEFLATE and Zstandard ones of a block or more), as the pages after the
+ * first one of such an extent all ask for it whole.
  */
 function readsMore(ctx: MountContext, inode: Inode, ext: ZExtent): boolean {
   if (ext.kind !== "encoded" && ext.kind !== "inline") return false;
   if (ctx.compressed.zinfo.get(inode.nid)?.encodedExtents) return true;
   return readsMoreFormat(ext.algorithm) && ext.length >= ctx.sb.blockSize;
+}
+
+/**
+ * Whether the kernel's read_folio of the page whose last byte is `lastByte` maps `ext`,
+ * which holds that byte, to its end (READMORE, format's readsMoreAt): it then decodes the
+ * extent whole, its stream's end checked, and damage anywhere in it fails the page. An
+ * extent that starts in that page is mapped no further than the page's lcluster, so under
+ * a block of it is decoded as a prefix, whatever its length (found by the kernel
+ * differential: a fragment in the page where a damaged LZMA extent starts reads there).
+ */
+async function readsMoreForPage(ctx: MountContext, inode: Inode, ext: ZExtent, lastByte: number): Promise<boolean> {
+  if (!readsMore(ctx, inode, ext)) return false;
+  return readsMoreAt(inode, ctx.sb, await zinfoOf(ctx, inode), lastByte, ...metadataAccess(ctx, inode));
 }
 
 /**
@@ -526,7 +528,7 @@ function readEnd(inode: Inode, to: number, readToEnd: readonly ZExtent[]): numbe
 /**
  * The extents that the kernel's read of pages [from, to) of a page-at-a-time inode maps
  * to their end. It reads the pages one read_folio at a time, and each maps the extent
- * under its page's last byte so where it can (readsMore), and gathers the pages after it
+ * under its page's last byte so where it can (readsMoreForPage), and gathers the pages after it
  * up to that extent's end, which then need no read_folio of their own. An extent met only
  * in such a gathered page is mapped as a scan of that page maps it, no further than its
  * lcluster there, and decodes no more than the read needs: damage further in its stream
@@ -546,7 +548,7 @@ async function extentsReadToEnd(
   for (let page = Math.floor(from / PAGE_SIZE); page * PAGE_SIZE < to; ) {
     const lastByte = Math.min((page + 1) * PAGE_SIZE, inode.size) - 1;
     const ext = await extentHolding(lastByte);
-    if (ext && ext.logical <= lastByte && readsMore(ctx, inode, ext)) {
+    if (ext && ext.logical <= lastByte && (await readsMoreForPage(ctx, inode, ext, lastByte))) {
       chosen.push(ext);
       page = Math.floor((ext.logical + ext.length - 1) / PAGE_SIZE) + 1;
     } else {

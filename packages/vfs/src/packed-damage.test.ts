@@ -305,7 +305,60 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     expect(inOrder[1]).toBe(theirs[0]);
     expect(await ourAnswersInOrder(damaged, [before!, path])).toEqual(inOrder);
   });
+  it("corpus/real/app-a-lzma with an LZMA pcluster of its packed inode damaged, whose extent starts inside a page: a fragment that lies in that page before it reads, as on a kernel mount, which maps the extent for that page no further than the page and decodes a prefix of it; fragments in the damaged extent fail on both", async () => {
+    const image = join(corpus!, "real/app-a-lzma.erofs");
+    const bytes = readFileSync(image);
+    const path = Buffer.from("globals/readme.md");
+    const at = await packedFragmentOffset(image, path);
+    const { extent: holder } = await packedExtent(image, bytes, () => at);
+    const holderEnd = holder.logical + holder.length;
+    const { extent: next, paths } = await packedExtent(image, bytes, () => holderEnd);
+    // The file's bytes lie in one page, before the next extent (LZMA, a block or more),
+    // which starts inside that page: the page's read_folio maps it from its own lcluster.
+    const page = Math.floor(at / 4096);
+    const size = (await withMount(image, async (fs) => (await fs.lookup(path)).size));
+    expect([next.algorithm, next.logical]).toEqual([COMPRESSION.LZMA, holderEnd]);
+    expect(next.length).toBeGreaterThan(4096);
+    expect([Math.floor((at + size - 1) / 4096), Math.floor(next.logical / 4096)]).toEqual([page, page]);
+    expect(at + size).toBeLessThanOrEqual(next.logical);
+    // Bytes flipped in the middle of the next pcluster's stream: a whole decode fails.
+    const damagedBytes = Buffer.from(bytes);
+    const flip = next.physical + (next.physicalLength >> 1);
+    for (let i = 0; i < 16; i++) damagedBytes[flip + i] = damagedBytes[flip + i]! ^ 0x5a;
+    const damaged = join(work, "app-a-lzma-mid-page.erofs");
+    writeFileSync(damaged, damagedBytes);
+    const inNext = (await fragmentsIn(image, bytes, paths, next)).filter((p) => !p.equals(path));
+    expect(inNext.length).toBeGreaterThan(0);
+    const theirs = kernelAnswers(damaged, [path, ...inNext]);
+    expect(theirs[0]).toBe(kernelAnswers(image, [path])[0]);
+    expect(theirs.some((line) => line.endsWith(" EUCLEAN"))).toBe(true);
+    expect(await ourAnswers(damaged, [path, ...inNext])).toEqual(theirs);
+  });
 });
+
+/** A mounted image's answer to `use`, unmounted after. */
+async function withMount<T>(image: string, use: (fs: Awaited<ReturnType<typeof mount>>) => Promise<T>): Promise<T> {
+  const fs = await mount(image);
+  try {
+    return await use(fs);
+  } finally {
+    await fs.unmount();
+  }
+}
+
+/** The whole-fragment files among `paths` whose fragments start inside `ext` of the packed inode. */
+async function fragmentsIn(image: string, bytes: Buffer, paths: Buffer[], ext: ZExtent): Promise<Buffer[]> {
+  return withMount(image, async (fs) => {
+    const found: Buffer[] = [];
+    for (const p of paths) {
+      const inode = await fs.lookup(p);
+      if (inode.datalayout !== DATALAYOUT.COMPRESSED_FULL && inode.datalayout !== DATALAYOUT.COMPRESSED_COMPACT) continue;
+      const z = await loadZInfo(inode, fs.superblock, async (o, l) => bytes.subarray(o, o + l));
+      if (z.wholeFragment && z.fragmentOffset >= ext.logical && z.fragmentOffset < ext.logical + ext.length) found.push(p);
+    }
+    return found;
+  });
+}
 
 /** Where a whole-fragment file's bytes start in the packed inode. */
 async function packedFragmentOffset(image: string, path: Buffer): Promise<number> {
