@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DATALAYOUT, ErofsError, loadZInfo, mapCompressed, mapCompressedInMemory, parseInode, parseSuperblock, type Inode } from "./index.js";
+import { COMPRESSION, DATALAYOUT, ErofsError, loadZInfo, mapCompressed, mapCompressedInMemory, parseInode, parseSuperblock, readsMoreAt, type Inode } from "./index.js";
 import { buildSuperblock } from "./test-image.test-helper.js";
 
 /**
@@ -23,8 +23,8 @@ function inode(datalayout: number, size: number): Inode {
 
 type Read = { offset: number; length: number };
 
-/** A metadata reader answering the map header and full lcluster indexes from `record(lcn)`. */
-function fullIndexes(advise: number, record: (lcn: number) => { type: number; clusterofs?: number; blkaddr?: number; delta0?: number; delta1?: number }) {
+/** A metadata reader answering the map header (its advise, and HEAD1's algorithm) and full lcluster indexes from `record(lcn)`. */
+function fullIndexes(advise: number, record: (lcn: number) => { type: number; clusterofs?: number; blkaddr?: number; delta0?: number; delta1?: number }, algorithm = 0) {
   const reads: Read[] = [];
   const read = async (offset: number, length: number) => {
     reads.push({ offset, length });
@@ -34,6 +34,7 @@ function fullIndexes(advise: number, record: (lcn: number) => { type: number; cl
       if (o >= HEADER && o < HEADER + 8) {
         const h = new Uint8Array(8);
         new DataView(h.buffer).setUint16(4, advise, true);
+        h[6] = algorithm;
         out[o - offset] = h[o - HEADER]!;
       }
     }
@@ -185,6 +186,37 @@ describe("an extent is fully mapped, as the kernel's EROFS_MAP_FULL_MAPPED, only
   it("a next head on an lcluster boundary, or no next head (the end of the file): not full", async () => {
     expect(await mapAt(0, 5)).toMatchObject({ logical: 0, length: 2 * 4096, fullMapped: false });
     expect(await mapAt(300, 3 * 4096)).toMatchObject({ logical: 2 * 4096 + 300, length: 2 * 4096 - 400, fullMapped: false });
+  });
+});
+
+describe("readsMoreAt: whether the kernel's read of a byte's page maps its extent to the end (READMORE)", () => {
+  // Heads at lcluster 0 and at 300 bytes into lcluster 2, NONHEAD 1 and 3: extents [0, 8492) and [8492, 16284).
+  const readsMore = async (algorithm: number, ofs: number) => {
+    const record = (lcn: number) => (lcn % 2 === 0 ? { type: 1, clusterofs: lcn ? 300 : 0, blkaddr: 9 + lcn } : { type: 2, delta0: 1, delta1: 1 });
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, 4 * 4096 - 100);
+    const { read } = fullIndexes(0, record, algorithm);
+    return readsMoreAt(ino, sb, await loadZInfo(ino, sb, read), ofs, read);
+  };
+
+  it("LZMA: mapped to the end of the byte's lcluster, the extent must be a block or more from its start", async () => {
+    expect(await readsMore(COMPRESSION.LZMA, 10)).toBe(true); // [0, 4096): a whole block
+    expect(await readsMore(COMPRESSION.LZMA, 4096 + 10)).toBe(true);
+    // Before the head inside lcluster 2 the map ends at that head: [0, 8492).
+    expect(await readsMore(COMPRESSION.LZMA, 2 * 4096 + 100)).toBe(true);
+  });
+
+  it("LZMA: an extent that starts inside the byte's lcluster is mapped no further than that lcluster's end", async () => {
+    // A byte of the second extent in its first lcluster: [8492, 12288) is under a block.
+    const second = 2 * 4096 + 300;
+    const page = await Promise.all([second, 3 * 4096 - 1].map((ofs) => readsMore(COMPRESSION.LZMA, ofs)));
+    expect(page).toEqual([false, false]);
+    // In the lcluster after it: [8492, 16384), two blocks less 300 bytes.
+    expect(await readsMore(COMPRESSION.LZMA, 3 * 4096)).toBe(true);
+  });
+
+  it("LZ4 never; nothing past the end of the file", async () => {
+    expect(await readsMore(COMPRESSION.LZ4, 3 * 4096)).toBe(false);
+    expect(await readsMore(COMPRESSION.LZMA, 4 * 4096)).toBe(false);
   });
 });
 
