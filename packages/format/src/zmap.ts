@@ -144,7 +144,7 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
     const { head, first } = found;
     tailHeadLcn = head.lcn;
     if (idataSize) idataOffset = first.nextPackOffset;
-    checkTailExtent(inode, sb, { algorithms, idataSize, idataOffset }, found);
+    checkTailExtent(inode, sb, { idataSize, idataOffset }, found);
     if (advise & ADVISE.FRAGMENT_PCLUSTER && inode.datalayout === DATALAYOUT.COMPRESSED_FULL) {
       // Full indexes keep a 64-bit fragment offset: the high half in the head's blkaddr.
       fragmentOffset = Math.min(fragmentOffset + head.pblk * 0x1_0000_0000, Number.MAX_SAFE_INTEGER);
@@ -207,21 +207,18 @@ function trivialExtent(inode: Inode, z: ZInfo, ofs: number): ZExtent | undefined
  * there fails every later map of the inode, whatever byte it is for (on a kernel mount,
  * every page of the file). A stored (PLAIN) tail longer than its pcluster: for an inline
  * tail, longer than the inline bytes; for a fragment tail, whose map the kernel gives no
- * pcluster at all, of any length. A compressed tail in an algorithm the superblock does
- * not enable, or in none known. An inline tail crossing a block.
+ * pcluster at all, of any length. An inline tail crossing a block. Its algorithm is not
+ * checked here: kernel 6.18 checks algorithms per map of a pcluster (checkedExtent), so a
+ * fragment tail, which has none, reads whatever its head's algorithm.
  */
-function checkTailExtent(inode: Inode, sb: Superblock, z: Pick<ZInfo, "algorithms" | "idataSize" | "idataOffset">, found: HeadFound): void {
+function checkTailExtent(inode: Inode, sb: Superblock, z: Pick<ZInfo, "idataSize" | "idataOffset">, found: HeadFound): void {
   const where = nidWhere(inode);
   const { head } = found;
   const end = narrowEnd(inode, z, found);
   if (z.idataSize && (z.idataOffset % sb.blockSize) + z.idataSize > sb.blockSize) {
     throw corrupted(`inline pcluster of ${z.idataSize} bytes crosses a block`, where);
   }
-  if (head.type === LCLUSTER.PLAIN) {
-    if (end - found.la > z.idataSize) throw corrupted("plain tail extent longer than its pcluster", where);
-    return;
-  }
-  checkAlgorithm(inode, sb, head.type === LCLUSTER.HEAD2 ? z.algorithms[1] : z.algorithms[0]);
+  if (head.type === LCLUSTER.PLAIN && end - found.la > z.idataSize) throw corrupted("plain tail extent longer than its pcluster", where);
 }
 
 /** A known algorithm the superblock does not enable is corruption; an unknown one, unsupported. */
@@ -232,9 +229,12 @@ function checkAlgorithm(inode: Inode, sb: Superblock, algorithm: number): void {
   if (algorithm > ALG_INTERLACED) throw unsupported(`unknown compression algorithm ${algorithm}`, nidWhere(inode));
 }
 
-/** The extent, once checked against what the superblock and the kernel allow. */
+/**
+ * The extent, once checked against what the superblock and the kernel allow: a pcluster's
+ * (encoded or inline; the kernel's EROFS_MAP_ENCODED maps) algorithm and sizes.
+ */
 function checkedExtent(inode: Inode, sb: Superblock, ofs: number, ext: ZExtent): ZExtent {
-  if (ext.kind === "encoded") {
+  if (ext.kind === "encoded" || ext.kind === "inline") {
     checkAlgorithm(inode, sb, ext.algorithm);
     if (ext.physicalLength > PCLUSTER_MAX_SIZE || ext.length > PCLUSTER_MAX_DSIZE) {
       throw unsupported(`pcluster of ${ext.physicalLength} bytes decoding to ${ext.length}`, nidWhere(inode));

@@ -158,6 +158,25 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     expect(theirs).toContain(kernelAnswers(image, [victim.path])[0]);
   });
 
+  it("corpus/real/app-a-zstd with a bit flipped in acorn/dist/acorn.mjs's compact lcluster index (real mutant 531480), which makes the head of its fragment tail a HEAD2 lcluster, whose algorithm (LZ4) the superblock does not enable: the file reads whole, as on a kernel mount, which checks an algorithm per map of a pcluster and a fragment has none (it used to fail EUCLEAN at the file's first map)", async () => {
+    const image = join(corpus!, "real/app-a-zstd.erofs");
+    const path = "acorn/dist/acorn.mjs";
+    const bytes = Buffer.from(readFileSync(image));
+    const { sb, file, z } = await compressedFile(bytes, path);
+    expect(z.advise & ADVISE.FRAGMENT_PCLUSTER).toBeTruthy();
+    expect(sb.compression.availableAlgorithms & (1 << z.algorithms[1])).toBe(0);
+    // Word 27 of the compact index after the 8-byte map header, bit 21 (0x17ff80 -> 0x37ff80).
+    const word = headerOffset(file) + 8 + 27 * 4;
+    expect(bytes.readUInt32LE(word)).toBe(0x17ff80);
+    bytes.writeUInt32LE(0x37ff80, word);
+    const damaged = join(work, "fragment-tail-head2.erofs");
+    writeFileSync(damaged, bytes);
+
+    const theirs = kernelAnswers(damaged, [Buffer.from(path)]);
+    expect(theirs).toEqual(kernelAnswers(image, [Buffer.from(path)]));
+    expect(await ourAnswers(damaged, [Buffer.from(path)])).toEqual(theirs);
+  });
+
   it("a 48-bit extent count (2^46 and more) in a full-layout header with 16- or 32-byte records: searched as the kernel searches it, its records past the image read as zeros, so the file reads as a hole or as its fragment at 0, as on a kernel mount", async () => {
     const image = join(corpus!, "lzma-big.erofs");
     const { compressed } = await compressedFiles(image);
