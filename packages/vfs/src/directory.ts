@@ -1,4 +1,4 @@
-import { DIRENT_SIZE, ErofsError, corrupted, lookupDirent, parseDirBlockPrefix, type DirBlockPrefix, type DirEntry, type FoundDirent, type Inode } from "@erofs-ts/format";
+import { DIRENT_SIZE, ErofsError, lookupDirent, parseDirBlockPrefix, type DirBlockPrefix, type DirEntry, type FoundDirent, type Inode } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
 import { lruGet, lruSet } from "./lru.js";
@@ -8,11 +8,10 @@ import { lruGet, lruSet } from "./lru.js";
  * devices or than any real directory: the kernel reads a directory's blocks as a listing
  * or lookup reaches them, so a corrupt i_size fails where a block cannot be read (EIO
  * past the devices) or parsed, as on a kernel mount, and listings are paged (bounded
- * memory) and stop at the first failure. Only a size beyond exact numbers (2^53) is
- * refused: positions in it could not be named.
+ * memory) and stop at the first failure. Beyond 2^53 bytes the count is the nearest
+ * number: such a directory fails long before its last blocks (see dirBlock).
  */
 function blockCount(ctx: MountContext, dir: Inode): number {
-  if (!Number.isSafeInteger(dir.size)) throw corrupted(`directory size ${dir.sizeBig} is beyond 2^53`, `nid ${dir.nid}`);
   return Math.ceil(dir.size / ctx.sb.blockSize);
 }
 
@@ -36,6 +35,9 @@ async function dirBlock(ctx: MountContext, dir: Inode, index: number): Promise<D
   const hit = lruGet(ctx.dirBlocks, key);
   if (hit) return hit;
   const bs = ctx.sb.blockSize;
+  // A block past 2^53 bytes into a directory (a lookup's binary search of a corrupt
+  // i_size starts half way) lies past any device, where the kernel's read of it fails EIO.
+  if ((index + 1) * bs > Number.MAX_SAFE_INTEGER) throw new ErofsError("EIO", `directory block ${index} past 2^53 bytes`, `nid ${dir.nid}`);
   const used = Math.min(bs, dir.size - index * bs);
   let bytes = await readData(ctx, dir, index * bs, used);
   if (used < bs) {

@@ -37,10 +37,10 @@ export async function compressedFile(image: Uint8Array, path: string) {
 }
 
 /** A copy of `image` with the inode's i_size patched (32 or 64 bits, by inode form), resealed. */
-export function withSize(image: Uint8Array, inode: Inode, size: number): Buffer {
+export function withSize(image: Uint8Array, inode: Inode, size: number | bigint): Buffer {
   const b = Buffer.from(image);
   if (inode.extended) b.writeBigUInt64LE(BigInt(size), inodeAt(inode) + 8);
-  else b.writeUInt32LE(size, inodeAt(inode) + 8);
+  else b.writeUInt32LE(Number(size), inodeAt(inode) + 8);
   return resealSuperblock(b);
 }
 

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATALAYOUT } from "@erofs-ts/format";
-import { KernelMount, kernelDirListing, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, ensureCorpus, kernelDirListing, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
 import { kernelRead, linesImage, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type ErofsFs } from "./index.js";
 
@@ -16,6 +16,8 @@ import { ErofsError, mount, type ErofsFs } from "./index.js";
 const work = mkdtempSync(join(tmpdir(), "vfs-hostile-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
+const corpus = ensureCorpus();
+if (!corpus) console.log(CORPUS_ABSENT);
 
 async function outcome(p: Promise<unknown>): Promise<{ code: string; message: string; ms: number; value?: Uint8Array }> {
   const t0 = performance.now();
@@ -56,6 +58,33 @@ describe("hostile sizes", () => {
     if (k) {
       try {
         expect({ names: ours, errno }).toEqual(kernelDirListing(k.dir));
+      } finally {
+        k.unmount();
+      }
+    }
+  });
+
+  it.skipIf(!corpus)("a directory whose i_size is beyond 2^53 (corpus/multialg, synthetic mutant 523308): its listing and a lookup in it fail EIO, as on a kernel mount, which reads its first block at its null block address and a lookup's first at half that size, both past the image (they failed EUCLEAN, refused for the size)", async () => {
+    const image = readFileSync(join(corpus!, "multialg.erofs"));
+    const path = Array.from({ length: 30 }, (_, i) => `d${i}`).join("/");
+    let fs: ErofsFs = await mount(image);
+    const dir = await fs.lookup(path);
+    await fs.unmount();
+    expect(dir.extended).toBe(true);
+    const grown = join(work, "multialg-dir-beyond-2^53.erofs");
+    writeFileSync(grown, withSize(image, dir, 0x70a5e10397042854n));
+    fs = await mount(grown);
+    const big = await fs.lookup(path);
+    expect(big.sizeBig).toBe(0x70a5e10397042854n);
+    const listing = await outcome((async () => (await fs.readdir(big)).length)());
+    const lookup = await outcome(fs.lookup(`${path}/d30`));
+    await fs.unmount();
+    expect([listing.code, lookup.code]).toEqual(["EIO", "EIO"]);
+    const k = KernelMount.tryMount(grown);
+    if (k) {
+      try {
+        expect(kernelDirListing(join(k.dir, path))).toEqual({ names: [], errno: 5 });
+        expect(() => lstatSync(join(k.dir, path, "d30"))).toThrow(expect.objectContaining({ code: "EIO" }));
       } finally {
         k.unmount();
       }
