@@ -471,7 +471,20 @@ interface WholeRead extends ZExtent {
  */
 async function readsMoreAtReadEnd(ctx: MountContext, inode: Inode, ext: ZExtent, readEnd: number): Promise<boolean> {
   if (ext.kind !== "encoded" || ext.logical >= readEnd || ext.logical + ext.length < readEnd) return false;
-  return readsMoreAt(inode, ctx.sb, await zinfoOf(ctx, inode), readEnd - 1, ...metadataAccess(ctx, inode));
+  return readsMoreAtByte(ctx, inode, readEnd - 1);
+}
+
+/**
+ * format's readsMoreAt for a byte of `inode`. The kernel ignores a READMORE map that
+ * fails (it reads no more, and the page's own map then fails or not): so does this.
+ */
+async function readsMoreAtByte(ctx: MountContext, inode: Inode, ofs: number): Promise<boolean> {
+  try {
+    return await readsMoreAt(inode, ctx.sb, await zinfoOf(ctx, inode), ofs, ...metadataAccess(ctx, inode));
+  } catch (e) {
+    if (!ErofsError.isInstance(e)) throw e;
+    return false;
+  }
 }
 
 /**
@@ -495,8 +508,7 @@ function readsMore(ctx: MountContext, inode: Inode, ext: ZExtent): boolean {
  * differential: a fragment in the page where a damaged LZMA extent starts reads there).
  */
 async function readsMoreForPage(ctx: MountContext, inode: Inode, ext: ZExtent, lastByte: number): Promise<boolean> {
-  if (!readsMore(ctx, inode, ext)) return false;
-  return readsMoreAt(inode, ctx.sb, await zinfoOf(ctx, inode), lastByte, ...metadataAccess(ctx, inode));
+  return readsMore(ctx, inode, ext) && (await readsMoreAtByte(ctx, inode, lastByte));
 }
 
 /**
