@@ -262,10 +262,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     const image = join(corpus!, "real/app-a-lzma.erofs");
     const bytes = readFileSync(image);
     const path = Buffer.from("eslint/lib/linter/safe-emitter.js");
-    const at = await packedFragmentOffset(image, path);
-    const { extent: holder } = await packedExtent(image, bytes, () => at);
-    const holderEnd = holder.logical + holder.length;
-    const { extent: next, paths } = await packedExtent(image, bytes, () => holderEnd);
+    const { at, holder, holderEnd, next, paths } = await fragmentAndNextExtent(image, bytes, path);
     // The fragment's last page is the one where the next extent (LZMA, a block or more) starts.
     expect([holder.algorithm, next.algorithm, next.logical]).toEqual([COMPRESSION.LZMA, COMPRESSION.LZMA, holderEnd]);
     expect(next.length).toBeGreaterThan(4096);
@@ -309,10 +306,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     const image = join(corpus!, "real/app-a-lzma.erofs");
     const bytes = readFileSync(image);
     const path = Buffer.from("globals/readme.md");
-    const at = await packedFragmentOffset(image, path);
-    const { extent: holder } = await packedExtent(image, bytes, () => at);
-    const holderEnd = holder.logical + holder.length;
-    const { extent: next, paths } = await packedExtent(image, bytes, () => holderEnd);
+    const { at, holderEnd, next, paths } = await fragmentAndNextExtent(image, bytes, path);
     // The file's bytes lie in one page, before the next extent (LZMA, a block or more),
     // which starts inside that page: the page's read_folio maps it from its own lcluster.
     const page = Math.floor(at / 4096);
@@ -358,6 +352,15 @@ async function fragmentsIn(image: string, bytes: Buffer, paths: Buffer[], ext: Z
     }
     return found;
   });
+}
+
+/** Where a whole-fragment file's bytes start in the packed inode, the packed extent holding them, and the extent after it. */
+async function fragmentAndNextExtent(image: string, bytes: Buffer, path: Buffer) {
+  const at = await packedFragmentOffset(image, path);
+  const { extent: holder } = await packedExtent(image, bytes, () => at);
+  const holderEnd = holder.logical + holder.length;
+  const { extent: next, paths } = await packedExtent(image, bytes, () => holderEnd);
+  return { at, holder, holderEnd, next, paths };
 }
 
 /** Where a whole-fragment file's bytes start in the packed inode. */
