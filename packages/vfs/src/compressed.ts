@@ -281,13 +281,18 @@ export async function fillCompressed(
   const mapped: ZExtent[] = [];
   // The pclusters the kernel's read keeps, as it maps them (see PclusterFormats).
   const kept: ZExtent[] = [];
+  let failure: MapFailure | undefined;
   try {
     if (pageByPage) await extentsUpward(ctx, inode, mapFrom, end, mapped);
-    else await extentsDownward(ctx, inode, mapFrom, end, asked, mapped, kept);
+    else failure = await extentsDownward(ctx, inode, mapFrom, end, asked, mapped, kept);
   } catch (e) {
     // Kept also when the mapping of another page of the read failed.
     keepFormats(ctx.compressed, pageByPage ? await pageReadsMap(ctx, inode, asked, mapped) : kept);
     throw e;
+  }
+  if (failure) {
+    keepFormats(ctx.compressed, kept);
+    throw await readFolioError(ctx, inode, failure, mapped, Math.max(mapFrom, asked[0]));
   }
   const extents: WholeRead[] = [];
   let mixed: [ZExtent, ZExtent] | undefined;
@@ -426,16 +431,16 @@ async function pageReadsMap(ctx: MountContext, inode: Inode, asked: readonly [nu
  * afresh, not from the extents remembered (which may have been found from another byte).
  *
  * A page whose mapping fails fails alone in the kernel's scan, which goes on with the
- * page below it. So does this one, to the range's start, and then throws the first
- * error: the read fails as before, but the pclusters mapped below the failed page are
+ * page below it. So does this one, to the range's start, and then returns the lowest
+ * failure (the caller fails the read): the pclusters mapped below the failed page are
  * kept as the kernel keeps them (see PclusterFormats), and they decide how other files
  * sharing them read later. `found` holds the extents first to last once done; `kept`
  * those whose pclusters the kernel keeps (keptByKernel, as mapped: before any cut), in
  * the order met.
  */
-async function extentsDownward(ctx: MountContext, inode: Inode, from: number, end: number, asked: readonly [number, number], found: ZExtent[], kept: ZExtent[]): Promise<void> {
+async function extentsDownward(ctx: MountContext, inode: Inode, from: number, end: number, asked: readonly [number, number], found: ZExtent[], kept: ZExtent[]): Promise<MapFailure | undefined> {
   let above = Infinity;
-  let failed: ErofsError | undefined;
+  let failed: MapFailure | undefined;
   for (let key = end - 1; key >= from; ) {
     let ext: ZExtent;
     try {
@@ -443,7 +448,8 @@ async function extentsDownward(ctx: MountContext, inode: Inode, from: number, en
       if (ext.logical > key) throw corrupted(`extent map for ${key} starts after it`, nidWhere(inode));
     } catch (e) {
       if (!ErofsError.isInstance(e)) throw e;
-      failed ??= e;
+      // The lowest failure is the one a read of these pages meets first.
+      failed = { error: e, key };
       above = Math.floor(key / PAGE_SIZE) * PAGE_SIZE;
       key = above - 1;
       continue;
@@ -454,8 +460,47 @@ async function extentsDownward(ctx: MountContext, inode: Inode, from: number, en
     above = ext.logical;
     key = ext.logical - 1;
   }
-  if (failed) throw failed;
   found.reverse();
+  return failed;
+}
+
+/** Where the lowest failed map of a read is, and why it failed. */
+interface MapFailure {
+  readonly error: ErofsError;
+  readonly key: number;
+}
+
+/**
+ * What a read of pages from `from` answers when a map in them failed: the kernel's read
+ * returns the pages before the first one that fails, and that page's read_folio answers.
+ * Pages below the failed map fail only where their pclusters cannot be read or decoded.
+ * The failed map's page is scanned from its end down to the map, and the pclusters
+ * attached above it are still read and decoded: their failure (EIO for one past the
+ * device, a decode error) is what that page answers, ahead of the map's
+ * (z_erofs_read_folio takes the queue's error first). Real mutant 531494: a file's
+ * i_size raised, so a page holds a stored extent past the image above a map that fails:
+ * EIO there, not EUCLEAN.
+ */
+async function readFolioError(ctx: MountContext, inode: Inode, failure: MapFailure, mapped: readonly ZExtent[], from: number): Promise<ErofsError> {
+  const pageStart = Math.floor(failure.key / PAGE_SIZE) * PAGE_SIZE;
+  const pageEnd = Math.min(inode.size, pageStart + PAGE_SIZE);
+  const decoded = (e: ZExtent) => e.kind === "encoded" || e.kind === "inline";
+  const reads: Array<[ZExtent, number]> = [
+    ...mapped.filter((e) => decoded(e) && e.logical < pageStart && e.logical + e.length > from).map((e): [ZExtent, number] => [e, Math.min(e.logical + e.length, pageStart)]),
+    ...mapped.filter((e) => decoded(e) && e.logical > failure.key && e.logical < pageEnd).map((e): [ZExtent, number] => [e, pageEnd]),
+  ];
+  for (const [ext, end] of reads) {
+    const out = scratchBuffer(ctx, end - ext.logical);
+    try {
+      await decodeExtent(ctx, inode, ext, undefined, out);
+    } catch (e) {
+      if (!ErofsError.isInstance(e)) throw e;
+      return e;
+    } finally {
+      ctx.scratch.release([out]);
+    }
+  }
+  return failure.error;
 }
 
 /** An extent the kernel maps to its end for a page it reads (see readsMore). */

@@ -83,8 +83,16 @@ export async function readData(
     let keepFrom = p;
     const widened = compressed && !exact;
     if (widened) {
-      const bounds = extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
-      [runStart, runEnd] = bounds instanceof Promise ? await bounds : bounds;
+      try {
+        const bounds = extentBounds(ctx, inode, runStart, runEnd, PAGE_SIZE);
+        [runStart, runEnd] = bounds instanceof Promise ? await bounds : bounds;
+      } catch (e) {
+        // Widening maps the extents at the range's ends: where that fails, the pages are
+        // filled as asked, which fails (or not) as the kernel's read of them does.
+        if (!ErofsError.isInstance(e)) throw e;
+        exactAt = p;
+        continue;
+      }
     } else if (compressed && ungatheredAt !== p) {
       // As asked, but with the pages the kernel's read of them gathers (the packed inode's).
       runEnd = await pageReadEnd(ctx, inode, runStart, runEnd);
