@@ -133,10 +133,12 @@ function asCorrupt(e: unknown): Error {
 function decodedBeforeFault(src: Uint8Array, wanted: number, fault: unknown): Uint8Array {
   let lo = 0;
   let hi = src.length;
+  // What the prefix of `lo` bytes decoded to, kept from the halving (lo moves only there).
+  let atLo: Uint8Array | undefined;
   while (hi - lo > 1) {
     const mid = Math.floor((lo + hi) / 2);
     try {
-      inflateOnce(src.subarray(0, mid), MAX_DECODED, wanted);
+      atLo = inflateOnce(src.subarray(0, mid), MAX_DECODED, wanted);
       lo = mid;
     } catch {
       hi = mid;
@@ -144,7 +146,7 @@ function decodedBeforeFault(src: Uint8Array, wanted: number, fault: unknown): Ui
   }
   let decoded: Uint8Array;
   try {
-    decoded = inflateOnce(src.subarray(0, lo), MAX_DECODED, wanted);
+    decoded = atLo ?? inflateOnce(src.subarray(0, 0), MAX_DECODED, wanted);
   } catch {
     throw asCorrupt(fault);
   }
