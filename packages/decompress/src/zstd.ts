@@ -1,7 +1,7 @@
 import { decompress } from "fzstd";
 import { ZSTDDecoder } from "zstddec";
 import { ZSTDDecoder as ZSTDStreamDecoder } from "zstddec/stream";
-import { unsupported } from "@erofs-ts/format";
+import { holdingEventLoop, unsupported } from "@erofs-ts/format";
 import { bad } from "./errors.js";
 import type { WasmMemory } from "./wasm-module.js";
 
@@ -75,7 +75,7 @@ class Build<E> {
   }
 
   load(): Promise<void> {
-    this.#loading ??= initWithoutFetch(this.#make((exports) => (this.exports = exports as E))).then(
+    this.#loading ??= holdingEventLoop(initWithoutFetch(this.#make((exports) => (this.exports = exports as E)))).then(
       () => undefined,
       () => void (this.exports = undefined), // no WebAssembly here: fzstd does all the work
     );

@@ -1,5 +1,6 @@
 export * from "./constants.js";
 export * from "./crc32c.js";
+export * from "./event-loop.js";
 export * from "./errors.js";
 export * from "./reader.js";
 export * from "./superblock.js";

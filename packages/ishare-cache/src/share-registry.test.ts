@@ -22,6 +22,16 @@ describe("encodeShareKey", () => {
 });
 
 describe("ShareRegistry", () => {
+  it("holds the event loop with a timer while its hash's WebAssembly instantiates (holdingEventLoop: a Node 20 hang otherwise)", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    const creating = ShareRegistry.create(new PageCache({ budgetBytes: 1 << 20 }));
+    expect(timers()).toBe(before + 1);
+    const reg = await creating;
+    expect(timers()).toBe(before);
+    expect(reg.join(key("fp", "dom"))).toBe(reg.join(key("fp", "dom")));
+  });
+
   it("puts members with equal keys on one shared inode, others apart", async () => {
     const cache = new PageCache({ budgetBytes: 1 << 20 });
     const reg = await ShareRegistry.create(cache);

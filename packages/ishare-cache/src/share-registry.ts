@@ -1,3 +1,4 @@
+import { holdingEventLoop } from "@erofs-ts/format";
 import xxhash from "xxhash-wasm";
 import type { CacheOwner, PageCache } from "./page-cache.js";
 import { encodeShareKey, type ShareKey } from "./share-key.js";
@@ -39,7 +40,7 @@ export class ShareRegistry {
   }
 
   static async create(cache: PageCache): Promise<ShareRegistry> {
-    const { h32Raw } = await xxhash();
+    const { h32Raw } = await holdingEventLoop(xxhash());
     return new ShareRegistry(cache, (b, seed) => h32Raw(b, seed));
   }
 

@@ -70,6 +70,18 @@ describe("xxh32", () => {
   });
 });
 
+describe("loadXattrHasher", () => {
+  it("holds the event loop with a timer while xxhash-wasm instantiates (holdingEventLoop: a Node 20 hang otherwise)", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = timers();
+    const loading = loadXattrHasher();
+    expect(timers()).toBe(before + 1);
+    const h = await loading;
+    expect(timers()).toBe(before);
+    expect(h(enc("abc"), 0)).toBe(xxh32(enc("abc"), 0));
+  });
+});
+
 describe("filterExcludes", () => {
   it("uses seed 0x25bbe08f + namespace index and 32 bits", () => {
     expect(XATTR_FILTER_SEED).toBe(0x25bbe08f);

@@ -1,3 +1,4 @@
+import { holdingEventLoop } from "@erofs-ts/format";
 import xxhash from "xxhash-wasm";
 
 /** EROFS_XATTR_FILTER_SEED: the seed of the name filter's xxh32, plus the namespace index. */
@@ -8,7 +9,7 @@ export type Hash32 = (bytes: Uint8Array, seed: number) => number;
 
 /** xxh32 from xxhash-wasm (its WebAssembly module loads asynchronously, once). */
 export async function loadXattrHasher(): Promise<Hash32> {
-  const { h32Raw } = await xxhash();
+  const { h32Raw } = await holdingEventLoop(xxhash());
   return (bytes, seed) => h32Raw(bytes, seed >>> 0);
 }
 
