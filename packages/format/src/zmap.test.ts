@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { COMPRESSION, DATALAYOUT, ErofsError, loadZInfo, mapCompressed, mapCompressedInMemory, parseInode, parseSuperblock, readsMoreAt, type Inode } from "./index.js";
+import { ADVISE, COMPRESSION, DATALAYOUT, ErofsError, loadZInfo, mapCompressed, mapCompressedInMemory, parseInode, parseSuperblock, readsMoreAt, type Inode } from "./index.js";
 import { buildSuperblock } from "./test-image.test-helper.js";
 
 /**
@@ -145,6 +145,19 @@ describe("compressed maps stay bounded on hostile indexes", () => {
     // At most the 64 records since the last kept start per mapping (4 bytes each).
     expect(bytesRead).toBeLessThanOrEqual(count * 64 * 4);
   });
+
+  it("4-byte encoded extents whose 64-bit start is past 2^53: the last record still maps its fragment, which never uses the start (fuzz mutant 532083), and the others map past any device", async () => {
+    const count = 3;
+    const ino = inode(DATALAYOUT.COMPRESSED_FULL, 4096 * count - 100);
+    const { read } = fourByteExtents(count, (i) => 4096 + i, { advise: 0x0001 | ADVISE.FRAGMENT_PCLUSTER, pstartHigh: 0xffff_0000 });
+    const z = await loadZInfo(ino, sb, read);
+    const tail = await mapCompressed(ino, sb, z, 4096 * 2 + 5, read);
+    // The record's plen is the fragment's offset in the packed inode.
+    expect(tail).toMatchObject({ kind: "fragment", logical: 4096 * 2, physical: (1 << 28) | 4098 });
+    const first = await mapCompressed(ino, sb, z, 5, read);
+    expect(first.kind).toBe("encoded");
+    expect(first.physical).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
+  });
 });
 
 /**
@@ -152,7 +165,7 @@ describe("compressed maps stay bounded on hostile indexes", () => {
  * the header (no count; the lcluster size, here one block), the le64 start of the first
  * pcluster (1000), then one record per lcluster, lz4 and `plen(i)` bytes long.
  */
-function fourByteExtents(count: number, plen: (i: number) => number) {
+function fourByteExtents(count: number, plen: (i: number) => number, { advise = 0x0001, pstartHigh = 0 } = {}) {
   const base = Math.ceil((HEADER + 8) / 4) * 4;
   const reads: Read[] = [];
   const read = async (offset: number, length: number) => {
@@ -160,8 +173,9 @@ function fourByteExtents(count: number, plen: (i: number) => number) {
     const out = new Uint8Array(length);
     const dv = new DataView(out.buffer);
     for (let o = offset; o < offset + length; o += 4) {
-      if (o === HEADER + 4) dv.setUint16(o - offset, 0x0001, true); // h_advise: EXTENTS, 4-byte records
+      if (o === HEADER + 4) dv.setUint16(o - offset, advise, true); // h_advise: EXTENTS, 4-byte records
       else if (o === base) dv.setUint32(o - offset, 1000, true); // pstart (low half of le64)
+      else if (o === base + 4) dv.setUint32(o - offset, pstartHigh, true); // pstart (high half)
       else if (o >= base + 8 && o < base + 8 + count * 4) dv.setUint32(o - offset, (1 << 28) | plen((o - base - 8) / 4), true);
     }
     return out;

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ADVISE, DATALAYOUT, EROFS_SUPER_OFFSET, INCOMPAT, headerOffset } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, resealSuperblock } from "@erofs-ts/testkit";
-import { compressedFile, filePaths, kernelAnswers, kernelAnswersInOrder, kernelRead, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
+import { compressedFile, filePaths, inodeAt, kernelAnswers, kernelAnswersInOrder, kernelRead, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type Inode } from "./index.js";
 
 /**
@@ -205,5 +205,33 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     expect(answers.slice(0, 2)).toEqual([`${shown} ${zeros}`, `${shown} ${zeros}`]);
     expect(answers[2]).toMatch(/ [0-9a-f]{64}$/);
     expect(answers[2]).not.toBe(answers[0]);
+  });
+});
+
+describe.skipIf(!corpus || process.getuid?.() !== 0)("a map header read from far past its inode, against the kernel", () => {
+  it("corpus/real/app-a-deflate with lodash/fp/toLength.js's i_xattr_icount raised to 0xfff2 (fuzz mutant 532083): its header is read 256 KiB further on: 4-byte encoded extents with a fragment and a 64-bit start past 2^53; the file reads its garbage fragment, as on a kernel mount (it failed EFSCORRUPTED here: the start does not fit 53 bits, though a fragment never uses it)", async () => {
+    const image = join(corpus!, "real/app-a-deflate.erofs");
+    const path = Buffer.from("lodash/fp/toLength.js");
+    const original = await mount(image);
+    const at = inodeAt(await original.lookup(path));
+    await original.unmount();
+    const bytes = Buffer.from(readFileSync(image));
+    bytes.writeUInt16LE(0xfff2, at + 2);
+    const damaged = join(work, "far-header.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+
+    // The premise: what lies where the header is now read.
+    const fs = await mount(damaged);
+    const inode = await fs.lookup(path);
+    await fs.unmount();
+    const header = headerOffset(inode);
+    expect(header - at).toBeGreaterThan(250_000);
+    const advise = bytes.readUInt16LE(header + 4);
+    expect(inode.datalayout).toBe(DATALAYOUT.COMPRESSED_FULL);
+    expect(advise & ADVISE.EXTENTS && advise & ADVISE.FRAGMENT_PCLUSTER).toBeTruthy();
+
+    const theirs = kernelAnswers(damaged, [path]);
+    expect(theirs[0]).toMatch(/ [0-9a-f]{64}$/);
+    expect(await ourAnswers(damaged, [path])).toEqual(theirs);
   });
 });
