@@ -330,7 +330,7 @@ export async function fillCompressed(
   }
   keepFormats(ctx.compressed, kept);
   if (mixed) refuseMixedFormat(ctx.compressed, inode, ...mixed);
-  const { raws, buffers } = await readPclusters(ctx, inode, extents);
+  const { raws, buffers } = await readPclusters(ctx, inode, extents, asked);
   const jobs: DecodeInto[] = [];
   for (let i = 0; i < extents.length; i++) {
     const ext = extents[i]!;
@@ -590,11 +590,11 @@ async function readsMoreForPage(ctx: MountContext, inode: Inode, ext: ZExtent, l
 /**
  * Where the kernel's read of bytes [from, to) (whole pages) of a page-at-a-time inode
  * ends: `to`, or past it up to the end of an extent that the read maps to its end, with
- * the pages it gathers (see extentsReadToEnd). Other inodes: `to`. Mapped afresh and not
+ * the pages it gathers (see extentsReadToEnd). Other inodes: see fileReadEnd. Mapped afresh and not
  * remembered, so that the fill's own mapping is what it would be without this look.
  */
 export async function pageReadEnd(ctx: MountContext, inode: Inode, from: number, to: number): Promise<number> {
-  if (!pageAtATime(ctx, inode)) return to;
+  if (!pageAtATime(ctx, inode)) return fileReadEnd(ctx, inode, to);
   const mapped = async (ofs: number): Promise<ZExtent | undefined> => {
     try {
       return await extentMappedAfresh(ctx, inode, ofs);
@@ -604,6 +604,26 @@ export async function pageReadEnd(ctx: MountContext, inode: Inode, from: number,
     }
   };
   return readEnd(inode, to, await extentsReadToEnd(ctx, inode, from, to, mapped));
+}
+
+/**
+ * Where the kernel's read of a file's pages up to `to` ends: its readahead maps the
+ * extent under the read's last byte with READMORE, and where that maps it to its end it
+ * widens the read to the extent's last page (readahead_expand). Those pages are read with
+ * the asked ones, and any other extent the last of them holds (real mutant 523576: the
+ * next pcluster, cut by the image's end, joined the asked one's I/O, which failed EIO
+ * for both where the asked pcluster alone decoded to EUCLEAN).
+ */
+async function fileReadEnd(ctx: MountContext, inode: Inode, to: number): Promise<number> {
+  let ext: ZExtent;
+  try {
+    ext = await extentMappedAfresh(ctx, inode, to - 1);
+  } catch (e) {
+    if (!ErofsError.isInstance(e)) throw e;
+    return to;
+  }
+  if (!(await readsMoreAtReadEnd(ctx, inode, ext, to))) return to;
+  return Math.max(to, Math.min(inode.size, Math.ceil((ext.logical + ext.length) / PAGE_SIZE) * PAGE_SIZE));
 }
 
 /** Where a read of pages up to `to` ends once it gathers the pages of the extents it maps to their end. */
@@ -735,7 +755,24 @@ async function decodeHere(ctx: MountContext, inode: Inode, jobs: readonly Decode
  * released once decoded) rather than as a view of the device's readahead window, which
  * would keep that window's buffer from being reused.
  */
-async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]): Promise<{ raws: Array<Uint8Array | undefined>; buffers: Uint8Array[] }> {
+/**
+ * Errors of device reads that held a pcluster of the asked pages. The kernel reads
+ * adjacent pclusters with one I/O, and when that I/O fails (past the device's end) every
+ * pcluster in it fails: the asked pages fail with the pages gathered after them, not
+ * only those (see readData's fill without the gathered pages).
+ */
+const failingAsked = new WeakSet<ErofsError>();
+
+/** Whether `e` is the failed read of a pcluster of the asked pages (see failingAsked). */
+export function failsAskedPages(e: ErofsError): boolean {
+  return failingAsked.has(e);
+}
+
+/**
+ * Reads the stored bytes of the encoded extents, adjacent pclusters in one read. `asked`:
+ * the asked bytes, whose pclusters' failed reads are marked (failingAsked).
+ */
+async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[], asked?: readonly [number, number]): Promise<{ raws: Array<Uint8Array | undefined>; buffers: Uint8Array[] }> {
   const raws: Array<Uint8Array | undefined> = new Array(extents.length);
   const buffers: Uint8Array[] = [];
   let i = 0;
@@ -758,7 +795,12 @@ async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]
     const { source, position } = resolveDevice(ctx, 0, first.physical, length);
     const buf = scratchBuffer(ctx, length);
     buffers.push(buf);
-    await source.read(buf, position);
+    try {
+      await source.read(buf, position);
+    } catch (e) {
+      if (ErofsError.isInstance(e) && asked && extents.slice(i, j).some((x) => x.logical < asked[1] && x.logical + x.length > asked[0])) failingAsked.add(e);
+      throw e;
+    }
     for (let k = i; k < j; k++) {
       const e = extents[k]!;
       if (e.kind === "encoded") raws[k] = buf.subarray(e.physical - first.physical, e.physical - first.physical + e.physicalLength);

@@ -15,7 +15,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import { PACKED_OWNER, type MountContext } from "./context.js";
 import { metadataEnd, readInodeMetadata } from "./metadata.js";
-import { extentBounds, fillCompressed, pageReadEnd, scratchBuffer } from "./compressed.js";
+import { extentBounds, failsAskedPages, fillCompressed, pageReadEnd, scratchBuffer } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
@@ -148,7 +148,7 @@ export async function readData(
       // corrupt pcluster fails only the pages holding its bytes: the asked pages are filled
       // once more on their own before the error is believed.
       if (!ErofsError.isInstance(e)) throw e;
-      if (exact && runEnd > askedEnd && ungatheredAt !== p) {
+      if (exact && runEnd > askedEnd && ungatheredAt !== p && !failsAskedPages(e)) {
         ungatheredAt = p;
         continue;
       }

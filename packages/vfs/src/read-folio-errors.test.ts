@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { COMPRESSION, loadZInfo, mapCompressed } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, sha256Hex } from "@erofs-ts/testkit";
 import { kernelRead, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
@@ -49,6 +50,46 @@ describe.skipIf(!corpus)("a page with a failed map below a pcluster that cannot 
     if (k) {
       try {
         expect(pages.map((at) => kernelRead(join(k.dir, path), at, 4096))).toEqual(ours);
+      } finally {
+        k.unmount();
+      }
+    }
+  });
+
+  it("corpus/deflate cut inside log.txt's second pcluster, which follows its first on the device (synthetic mutant 523576): its first page answers EIO, as on a kernel mount, whose read of it gathers the first extent's pages (READMORE), the last of which holds the second extent's head: both pclusters go in one I/O, which fails past the image's end (page 0 failed EUCLEAN: its pcluster alone, garbled by the neighbouring blocks, was read and decoded)", async () => {
+    const image = join(corpus!, "deflate.erofs");
+    const bytes = readFileSync(image);
+    let fs = await mount(image);
+    const file = await fs.lookup("log.txt");
+    const z = await loadZInfo(file, fs.superblock, async (o, l) => bytes.subarray(o, o + l));
+    const read = async (o: number, l: number) => bytes.subarray(o, o + l);
+    const first = await mapCompressed(file, fs.superblock, z, 0, read);
+    const second = await mapCompressed(file, fs.superblock, z, first.logical + first.length, read);
+    await fs.unmount();
+    // The premise: a DEFLATE extent of more than a block (READMORE), its pcluster followed
+    // on the device by the next extent's.
+    expect(first).toMatchObject({ kind: "encoded", algorithm: COMPRESSION.DEFLATE, logical: 0 });
+    expect(first.length).toBeGreaterThan(4096);
+    expect(second.physical).toBe(first.physical + first.physicalLength);
+    const cut = second.physical + Math.floor(second.physicalLength / 2) + 33;
+    const damaged = join(work, "deflate-cut-second-pcluster.erofs");
+    writeFileSync(damaged, bytes.subarray(0, cut));
+
+    fs = await mount(damaged);
+    let ours: string;
+    try {
+      ours = sha256Hex([await fs.read(await fs.lookup("log.txt"), 0, 4096)]);
+    } catch (e) {
+      if (!ErofsError.isInstance(e)) throw e;
+      ours = e.code;
+    } finally {
+      await fs.unmount();
+    }
+    expect(ours).toBe("EIO");
+    const k = KernelMount.tryMount(damaged);
+    if (k) {
+      try {
+        expect(kernelRead(join(k.dir, "log.txt"), 0, 4096)).toBe(ours);
       } finally {
         k.unmount();
       }
