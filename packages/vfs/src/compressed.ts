@@ -590,8 +590,9 @@ async function readsMoreForPage(ctx: MountContext, inode: Inode, ext: ZExtent, l
 /**
  * Where the kernel's read of bytes [from, to) (whole pages) of a page-at-a-time inode
  * ends: `to`, or past it up to the end of an extent that the read maps to its end, with
- * the pages it gathers (see extentsReadToEnd). Other inodes: see fileReadEnd. Mapped afresh and not
- * remembered, so that the fill's own mapping is what it would be without this look.
+ * the pages it gathers (see extentsReadToEnd); other inodes, see fileReadEnd. Mapped
+ * afresh and not remembered, so that the fill's own mapping is what it would be without
+ * this look.
  */
 export async function pageReadEnd(ctx: MountContext, inode: Inode, from: number, to: number): Promise<number> {
   if (!pageAtATime(ctx, inode)) return fileReadEnd(ctx, inode, to);
@@ -610,7 +611,7 @@ export async function pageReadEnd(ctx: MountContext, inode: Inode, from: number,
  * Where the kernel's read of a file's pages up to `to` ends: its readahead maps the
  * extent under the read's last byte with READMORE, and where that maps it to its end it
  * widens the read to the extent's last page (readahead_expand). Those pages are read with
- * the asked ones, and any other extent the last of them holds (real mutant 523576: the
+ * the asked ones, and any other extent the last of them holds (synthetic mutant 523576: the
  * next pcluster, cut by the image's end, joined the asked one's I/O, which failed EIO
  * for both where the asked pcluster alone decoded to EUCLEAN).
  */
@@ -749,13 +750,6 @@ async function decodeHere(ctx: MountContext, inode: Inode, jobs: readonly Decode
 }
 
 /**
- * The stored bytes of every plain pcluster among `extents` (others: undefined), read in
- * as few calls as possible: runs of pclusters that follow each other on the device (or
- * repeat, for deduplicated ones) share one read, into a scratch buffer (`buffers`, to be
- * released once decoded) rather than as a view of the device's readahead window, which
- * would keep that window's buffer from being reused.
- */
-/**
  * Errors of device reads that held a pcluster of the asked pages. The kernel reads
  * adjacent pclusters with one I/O, and when that I/O fails (past the device's end) every
  * pcluster in it fails: the asked pages fail with the pages gathered after them, not
@@ -769,8 +763,12 @@ export function failsAskedPages(e: ErofsError): boolean {
 }
 
 /**
- * Reads the stored bytes of the encoded extents, adjacent pclusters in one read. `asked`:
- * the asked bytes, whose pclusters' failed reads are marked (failingAsked).
+ * The stored bytes of every plain pcluster among `extents` (others: undefined), read in
+ * as few calls as possible: runs of pclusters that follow each other on the device (or
+ * repeat, for deduplicated ones) share one read, into a scratch buffer (`buffers`, to be
+ * released once decoded) rather than as a view of the device's readahead window, which
+ * would keep that window's buffer from being reused.
+ * A failed read that held a pcluster of the `asked` bytes is marked (failingAsked).
  */
 async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[], asked?: readonly [number, number]): Promise<{ raws: Array<Uint8Array | undefined>; buffers: Uint8Array[] }> {
   const raws: Array<Uint8Array | undefined> = new Array(extents.length);

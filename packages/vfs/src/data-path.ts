@@ -146,7 +146,8 @@ export async function readData(
       // and last pages with the asked ones, and a fill of the packed inode the pclusters of
       // the next fragments. The kernel decodes only those of the pages it reads, so a
       // corrupt pcluster fails only the pages holding its bytes: the asked pages are filled
-      // once more on their own before the error is believed.
+      // once more on their own before the error is believed. Not after a failed device
+      // read that held an asked pcluster: the kernel's one I/O for it fails them too.
       if (!ErofsError.isInstance(e)) throw e;
       if (exact && runEnd > askedEnd && ungatheredAt !== p && !failsAskedPages(e)) {
         ungatheredAt = p;
