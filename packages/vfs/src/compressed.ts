@@ -305,11 +305,8 @@ export async function fillCompressed(
   const fillEnd = pageByPage && !exact ? keepableEnd(ctx, inode, mapped, readEnd(inode, asked[1], readToEnd), end) : end;
   for (const mappedExt of mapped) {
     if (mappedExt.logical >= fillEnd) break;
-    // The extent that ended the fill, if it starts below that end (in the kernel's read):
-    // its part there is decoded as the prefix the kernel's read of those pages decodes.
-    // Any other extent reaching past the end is decoded as always, its pages there not kept.
-    const cut = fillEnd < end && mappedExt.logical + mappedExt.length > fillEnd && !mappedExt.fullMapped && readsMore(ctx, inode, mappedExt);
-    const found: WholeRead = cut ? { ...mappedExt, length: fillEnd - mappedExt.logical, fullMapped: false, cut } : mappedExt;
+    // Cut at the fill's end: its part below that is decoded as the prefix the kernel's read decodes.
+    const found: WholeRead = mappedExt.logical + mappedExt.length > fillEnd && fillEnd < end ? { ...mappedExt, length: fillEnd - mappedExt.logical, fullMapped: false, cut: true } : mappedExt;
     let ext = found;
     if (ext.kind === "encoded") {
       ext = inKeptFormat(ctx.compressed, ext);
