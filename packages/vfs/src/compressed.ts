@@ -300,13 +300,7 @@ export async function fillCompressed(
   const readToEnd = pageByPage ? await extentsReadToEnd(ctx, inode, asked[0], asked[1], holding) : [];
   if (pageByPage) kept.push(...(await pageReadsMap(ctx, inode, asked, mapped, readToEnd)));
   const readMore = pageByPage && exact ? new Set(readToEnd) : undefined;
-  // A wider fill keeps nothing past the first extent it would decode otherwise than the
-  // kernel's own read of those pages (keepableEnd): the fill ends there.
-  const fillEnd = pageByPage && !exact ? keepableEnd(ctx, inode, mapped, readEnd(inode, asked[1], readToEnd), end) : end;
-  for (const mappedExt of mapped) {
-    if (mappedExt.logical >= fillEnd) break;
-    // Cut at the fill's end: its part below that is decoded as the prefix the kernel's read decodes.
-    const found: WholeRead = mappedExt.logical + mappedExt.length > fillEnd && fillEnd < end ? { ...mappedExt, length: fillEnd - mappedExt.logical, fullMapped: false, cut: true } : mappedExt;
+  for (const found of mapped) {
     let ext = found;
     if (ext.kind === "encoded") {
       ext = inKeptFormat(ctx.compressed, ext);
@@ -316,7 +310,7 @@ export async function fillCompressed(
       // address and fails the read; decoded apart, one of them would be garbage.
       if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) mixed ??= [prev, ext];
     }
-    const toEnd = found.cut ? false : pageByPage ? (readMore ? readMore.has(found) : readsMore(ctx, inode, ext)) : exact && (await readsMoreAtReadEnd(ctx, inode, found, asked[1]));
+    const toEnd = pageByPage ? (readMore ? readMore.has(found) : readsMore(ctx, inode, ext)) : exact && (await readsMoreAtReadEnd(ctx, inode, found, asked[1]));
     const wanted = toEnd ? { ...ext, fullMapped: true, readMore: true as const } : ext;
     // A damaged index can map an extent one lcluster at a time (format's extentEnd, as the
     // kernel maps a read): each a longer prefix of one pcluster. The last covers the ones
@@ -332,7 +326,7 @@ export async function fillCompressed(
   for (let i = 0; i < extents.length; i++) {
     const ext = extents[i]!;
     const from = Math.max(start, ext.logical);
-    const to = Math.min(fillEnd, ext.logical + ext.length);
+    const to = Math.min(end, ext.logical + ext.length);
     if (ext.kind === "hole") {
       if (into) out.fill(0, from - start, to - start);
       continue;
@@ -341,7 +335,7 @@ export async function fillCompressed(
       await readFragment(ctx, inode, ext, from, to, out.subarray(from - start, to - start));
       continue;
     }
-    const inside = ext.logical >= start && ext.logical + ext.length <= fillEnd;
+    const inside = ext.logical >= start && ext.logical + ext.length <= end;
     const recent = recentGet(ctx, inode, ext);
     if (recent) {
       out.set(recent.subarray(from - ext.logical, to - ext.logical), from - start);
@@ -350,7 +344,7 @@ export async function fillCompressed(
       if (to === ext.logical + ext.length) recentDrop(ctx, recentKey(inode, ext));
     } else if (inside) {
       jobs.push({ ext, raw: raws[i], target: out.subarray(ext.logical - start, ext.logical - start + ext.length) });
-    } else if (((prefixIsCheap(ext) || exact) && !ext.readMore) || ext.cut) {
+    } else if ((prefixIsCheap(ext) || exact) && !ext.readMore) {
       // Straddles the range: only the prefix up to the range's end is decoded, as the
       // kernel decodes partially, and nothing is kept. At the range's end (the page it
       // shares with the extent before) the next fill decodes it whole; at its start (that
@@ -390,27 +384,7 @@ export async function fillCompressed(
   // Decoded (a decode worker gets copies): the stored bytes are not needed any more.
   ctx.scratch.release(buffers);
   for (const j of jobs) j.then?.();
-  return fillEnd < end ? out.subarray(0, fillEnd - start) : out;
-}
-
-/**
- * Where a wider fill of a page-at-a-time inode (the packed inode's fill ahead, whole
- * extents) stops keeping what it decodes: at the page of the first extent past the
- * kernel's read (`kernelEnd`, see readEnd) that this fill maps short of its end, where
- * the kernel's read of its pages maps it to its end (READMORE) and decodes it whole, or
- * `end`. On a healthy index both ends agree; on a damaged one the lclusters scanned for
- * READMORE can end the extent elsewhere than the head the fill's walk meets next, and the
- * fill's decode of a shorter extent succeeds where the kernel's fails (real mutant 531385:
- * app-a-lzma cut inside its packed inode's index, whose last sector the loop device
- * holds as zeros; a fragment read whole after the one before it read fine here and
- * failed EUCLEAN on a kernel mount). Never below `kernelEnd`: those pages are the read's.
- */
-function keepableEnd(ctx: MountContext, inode: Inode, mapped: readonly ZExtent[], kernelEnd: number, end: number): number {
-  for (const e of mapped) {
-    if (e.logical + e.length <= kernelEnd || e.fullMapped || !readsMore(ctx, inode, e)) continue;
-    return Math.min(end, Math.max(kernelEnd, Math.floor(e.logical / PAGE_SIZE) * PAGE_SIZE));
-  }
-  return end;
+  return out;
 }
 
 /**
@@ -532,8 +506,6 @@ async function readFolioError(ctx: MountContext, inode: Inode, failure: MapFailu
 /** An extent the kernel maps to its end for a page it reads (see readsMore). */
 interface WholeRead extends ZExtent {
   readonly readMore?: true;
-  /** Cut at the fill's end (keepableEnd): decoded as a prefix, never kept. */
-  readonly cut?: true;
 }
 
 /**

@@ -115,6 +115,7 @@ export async function readData(
         while (keepFrom < p && cache.has(owner, keepFrom)) keepFrom++;
       }
       const fillFirst = runStart / PAGE_SIZE;
+      const fillEnd = Math.ceil(runEnd / PAGE_SIZE);
       // Pages are views into the fill's buffer (see PageCache.put) when the cache keeps the
       // buffers it is given and keeps all of this one. Otherwise the fill goes into a
       // scratch buffer, reused by the next fill, and the pages kept are copies: made by the
@@ -124,8 +125,6 @@ export async function readData(
       const scratch = asViews ? undefined : scratchBuffer(ctx, runEnd - runStart);
       if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch, [p * PAGE_SIZE, askedEnd], exact);
       else filled = await fillRange(ctx, inode, runStart, runEnd, scratch);
-      // A compressed fill may end short of runEnd (keepableEnd), never short of the request.
-      const fillEnd = Math.ceil((runStart + filled.length) / PAGE_SIZE);
       for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
         // Without store, pages before the request were handed over by earlier reads, and
         // pages it finishes go to the caller only: neither is copied into a page of its own.
@@ -137,7 +136,7 @@ export async function readData(
       }
       // The request's part of the fill, in one copy (pages before keepFrom were served already).
       const copyFrom = Math.max(offset, keepFrom * PAGE_SIZE);
-      const copyTo = Math.min(end, runStart + filled.length);
+      const copyTo = Math.min(end, runEnd);
       if (copyTo > copyFrom) out.set(filled.subarray(copyFrom - runStart, copyTo - runStart), copyFrom - offset);
       if (scratch) ctx.scratch.release([scratch]);
       p = Math.max(q, fillEnd);

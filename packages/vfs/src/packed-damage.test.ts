@@ -328,30 +328,6 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     expect(theirs.some((line) => line.endsWith(" EUCLEAN"))).toBe(true);
     expect(await ourAnswers(damaged, [path, ...inNext])).toEqual(theirs);
   });
-
-  it("corpus/real/app-a-lzma cut inside its packed inode's compact index, off a sector boundary (fuzz mutant 531385): the fragments read one after another answer as on a kernel mount, whose loop device holds the last part-sector as zeros. The packed inode's fill ahead of a fragment used to decode an LZMA extent as far as the zeroed lclusters' next head, which succeeded, where the kernel's read of those pages maps it to its end (READMORE) and fails", async () => {
-    const image = join(corpus!, "real/app-a-lzma.erofs");
-    const bytes = readFileSync(image);
-    const cut = bytes.length - 4287;
-    const fs = await mount(image);
-    const packed = await fs.iget(fs.superblock.packedNid);
-    await fs.unmount();
-    // The premise: the cut falls in the packed inode's index (2-byte entries, one per
-    // 4 KiB lcluster, at most), and not where a sector ends.
-    const indexFrom = headerOffset(packed) + 8;
-    expect(cut).toBeGreaterThan(indexFrom);
-    expect(cut).toBeLessThan(indexFrom + 4 * Math.ceil(packed.size / 4096));
-    expect(cut % 512).not.toBe(0);
-    const damaged = join(work, "app-a-lzma-cut-index.erofs");
-    writeFileSync(damaged, bytes.subarray(0, cut));
-    const probe = await mount(damaged);
-    const paths = await filePaths(probe, await probe.root());
-    await probe.unmount();
-
-    const theirs = kernelAnswersInOrder(damaged, paths);
-    expect(theirs.filter((line) => line.endsWith(" EUCLEAN")).length).toBeGreaterThan(0);
-    expect(await ourAnswersInOrder(damaged, paths)).toEqual(theirs);
-  });
 });
 
 /** A mounted image's answer to `use`, unmounted after. */
@@ -413,5 +389,4 @@ describe("a packed inode nid on an image without fragments", () => {
     expect(answers).toEqual(await ourAnswers(original, paths));
     if (process.getuid?.() === 0) expect(answers).toEqual(kernelAnswers(patched, paths));
   });
-
 });
