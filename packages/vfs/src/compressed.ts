@@ -565,15 +565,17 @@ async function readsMoreForPage(ctx: MountContext, inode: Inode, ext: ZExtent, l
  */
 export async function pageReadEnd(ctx: MountContext, inode: Inode, from: number, to: number): Promise<number> {
   if (!pageAtATime(ctx, inode)) return fileReadEnd(ctx, inode, to);
-  const mapped = async (ofs: number): Promise<ZExtent | undefined> => {
-    try {
-      return await extentMappedAfresh(ctx, inode, ofs);
-    } catch (e) {
-      if (!ErofsError.isInstance(e)) throw e;
-      return undefined;
-    }
-  };
-  return readEnd(inode, to, await extentsReadToEnd(ctx, inode, from, to, mapped));
+  return readEnd(inode, to, await extentsReadToEnd(ctx, inode, from, to, (ofs) => extentReadMaps(ctx, inode, ofs)));
+}
+
+/** The extent a read maps for byte `ofs`, mapped afresh; undefined where that map fails (the read gathers nothing there). */
+async function extentReadMaps(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent | undefined> {
+  try {
+    return await extentMappedAfresh(ctx, inode, ofs);
+  } catch (e) {
+    if (!ErofsError.isInstance(e)) throw e;
+    return undefined;
+  }
 }
 
 /**
@@ -585,15 +587,8 @@ export async function pageReadEnd(ctx: MountContext, inode: Inode, from: number,
  * for both where the asked pcluster alone decoded to EUCLEAN).
  */
 async function fileReadEnd(ctx: MountContext, inode: Inode, to: number): Promise<number> {
-  let ext: ZExtent;
-  try {
-    ext = await extentMappedAfresh(ctx, inode, to - 1);
-  } catch (e) {
-    if (!ErofsError.isInstance(e)) throw e;
-    return to;
-  }
-  if (!(await readsMoreAtReadEnd(ctx, inode, ext, to))) return to;
-  return Math.max(to, Math.min(inode.size, Math.ceil((ext.logical + ext.length) / PAGE_SIZE) * PAGE_SIZE));
+  const ext = await extentReadMaps(ctx, inode, to - 1);
+  return ext && (await readsMoreAtReadEnd(ctx, inode, ext, to)) ? readEnd(inode, to, [ext]) : to;
 }
 
 /** Where a read of pages up to `to` ends once it gathers the pages of the extents it maps to their end. */

@@ -94,7 +94,7 @@ export async function readData(
         continue;
       }
     } else if (compressed && ungatheredAt !== p) {
-      // As asked, but with the pages the kernel's read of them gathers (the packed inode's).
+      // As asked, but with the pages the kernel's read of them gathers (READMORE, pageReadEnd).
       runEnd = await pageReadEnd(ctx, inode, runStart, runEnd);
     }
     try {
