@@ -74,7 +74,8 @@ describe("createDecompressor", () => {
     const lzma = createDecompressor(Z_EROFS_COMPRESSION_LZMA, { lzmaDictSize: 1 << 16 });
     expect(lzma.name).toBe("lzma");
     const out = new Uint8Array(v.data.length);
-    await lzma.decode(padded(v.encoded), out, false);
+    // Partial: xz's end marker follows the data (an exact size wants the stream to end there).
+    await lzma.decode(padded(v.encoded), out, true);
     expect(firstDiff(out, v.data)).toBe(-1);
   });
 

@@ -757,10 +757,28 @@ function body(): number[] {
   a.br("main");
   a.close(); // main
   a.close(); // exit
+  // Returns 1 if the input ran out, or (not partial) the stream does not end here: once
+  // normalized, input left or the range coder not finished (code not 0); else 0.
+  get(PARTIAL);
+  op(OP.eqz);
+  a.open(OP.if);
+  normalize();
+  a.close();
   get(IN);
   get(SRC_END);
   op(OP.gtU);
-  op(OP.end); // function: returns 1 if the input ran out, else 0
+  get(PARTIAL);
+  op(OP.eqz);
+  get(IN);
+  get(SRC_END);
+  op(OP.ne);
+  get(CODE);
+  op(OP.eqz);
+  op(OP.eqz);
+  op(OP.or);
+  op(OP.and);
+  op(OP.or);
+  op(OP.end);
   return a.c;
 }
 

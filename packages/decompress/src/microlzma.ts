@@ -70,7 +70,7 @@ export const LZMA_LAYOUT = {
 
 /**
  * Decodes a MicroLZMA stream into `out`. With `partial`, a stream that continues past
- * `out` is cut there; without it, a match running past the end is corruption.
+ * `out` is cut there; without it, a stream that does not end exactly there is corruption.
  *
  * Written as one function with the range coder's state (range, code, inPos) in locals and
  * the bit decoder spelled out at each use: state captured by closures lives in a heap
@@ -444,4 +444,12 @@ export function decodeMicroLzma(src: Uint8Array, out: Uint8Array, dictSize: numb
     }
   }
   if (inPos > inEnd) throw bad("lzma", "input ends early");
+  // Decoded to a size known to be exact, the kernel's decoder (XZ's pedantic MicroLZMA
+  // mode) also wants the stream to end there: once the range coder is normalized, every
+  // input byte taken and its code 0. An extent cut short by a damaged index fails so (real
+  // mutant 531385).
+  if (!partial) {
+    if (range >>> 24 === 0) code = (code << 8) | (src[inPos++] ?? 0);
+    if (inPos !== inEnd || code !== 0) throw bad("lzma", `stream does not end with its ${outEnd} bytes`);
+  }
 }

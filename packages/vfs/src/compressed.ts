@@ -33,6 +33,7 @@ import {
 import type { MountContext } from "./context.js";
 import { DecodePool } from "./decode-pool.js";
 import { readData, resolveDevice } from "./data-path.js";
+import { KernelPages } from "./kernel-pages.js";
 import { lruSet } from "./lru.js";
 import { peekInodeMetadata, readInodeMetadata } from "./metadata.js";
 import { PclusterFormats } from "./pcluster-formats.js";
@@ -68,6 +69,8 @@ export class CompressedState {
   peekInode: Inode | undefined;
   /** The pclusters the kernel keeps between reads, and their formats (see PclusterFormats). */
   readonly formats = new PclusterFormats();
+  /** Per page-at-a-time inode, the pages a kernel mount would hold by now (see KernelPages). */
+  readonly kernelPages = new Map<bigint, KernelPages>();
   constructor(readonly recentBudget: number) {}
 }
 
@@ -384,7 +387,26 @@ export async function fillCompressed(
   // Decoded (a decode worker gets copies): the stored bytes are not needed any more.
   ctx.scratch.release(buffers);
   for (const j of jobs) j.then?.();
+  // The pages the kernel's read of the asked ones holds now, gathered ones included.
+  if (pageByPage) kernelPagesOf(ctx, inode).add(Math.floor(asked[0] / PAGE_SIZE), Math.ceil(readEnd(inode, asked[1], readToEnd) / PAGE_SIZE));
   return out;
+}
+
+function kernelPagesOf(ctx: MountContext, inode: Inode): KernelPages {
+  const all = ctx.compressed.kernelPages;
+  let pages = all.get(inode.nid);
+  if (!pages) all.set(inode.nid, (pages = new KernelPages()));
+  return pages;
+}
+
+/**
+ * Notes a page of a page-at-a-time inode read from the cache, filled ahead of an earlier
+ * read: the kernel's read of it would hold it from now on. (The pages that read would
+ * gather are not worked out: that costs two maps a page on every fragment read, for
+ * damaged indexes only.)
+ */
+export function noteCachedPageRead(ctx: MountContext, inode: Inode, page: number): void {
+  if (pageAtATime(ctx, inode)) kernelPagesOf(ctx, inode).add(page, page + 1);
 }
 
 /**
@@ -607,6 +629,7 @@ function readEnd(inode: Inode, to: number, readToEnd: readonly ZExtent[]): numbe
  * lcluster there, and decodes no more than the read needs: damage further in its stream
  * does not fail the read (real-image mutant 530513: a fragment in an LZMA pcluster of
  * app-a-lzma's packed inode, whose last page holds the first bytes of a damaged one).
+ * Gathered pages that a kernel mount holds already are left out (see gatheredPrefix).
  * `extentHolding` gives the extent holding a byte, or undefined (its mapping failed: that
  * read_folio gathers nothing).
  */
@@ -618,17 +641,33 @@ async function extentsReadToEnd(
   extentHolding: (ofs: number) => ZExtent | undefined | Promise<ZExtent | undefined>,
 ): Promise<ZExtent[]> {
   const chosen: ZExtent[] = [];
+  const held = kernelPagesOf(ctx, inode);
   for (let page = Math.floor(from / PAGE_SIZE); page * PAGE_SIZE < to; ) {
     const lastByte = Math.min((page + 1) * PAGE_SIZE, inode.size) - 1;
     const ext = await extentHolding(lastByte);
     if (ext && ext.logical <= lastByte && (await readsMoreForPage(ctx, inode, ext, lastByte))) {
-      chosen.push(ext);
-      page = Math.floor((ext.logical + ext.length - 1) / PAGE_SIZE) + 1;
+      const lastPage = Math.floor((ext.logical + ext.length - 1) / PAGE_SIZE);
+      let top = lastPage;
+      while (top > page && held.has(top)) top--;
+      chosen.push(top === lastPage ? ext : gatheredPrefix(ext, top));
+      page = lastPage + 1;
     } else {
       page++;
     }
   }
   return chosen;
+}
+
+/**
+ * The part of an extent mapped to its end that a read_folio decodes when the pages it
+ * would gather at the top are held already (KernelPages): the kernel attaches only the
+ * pages it has to read, so the pcluster decodes to the end of the highest of them, as a
+ * prefix whose stream end is not checked (real mutant 532508: app-a-lzma cut inside its
+ * packed inode's index, where a fragment read after one in the extent's last page reads,
+ * and read first fails).
+ */
+function gatheredPrefix(ext: ZExtent, topPage: number): ZExtent {
+  return { ...ext, length: (topPage + 1) * PAGE_SIZE - ext.logical, fullMapped: false };
 }
 
 /**

@@ -15,7 +15,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import { PACKED_OWNER, type MountContext } from "./context.js";
 import { metadataEnd, readInodeMetadata } from "./metadata.js";
-import { extentBounds, failsAskedPages, fillCompressed, pageReadEnd, scratchBuffer } from "./compressed.js";
+import { extentBounds, failsAskedPages, fillCompressed, noteCachedPageRead, pageReadEnd, scratchBuffer } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
@@ -62,6 +62,7 @@ export async function readData(
   while (p <= lastPage) {
     const page = store || !finishes(p) ? cache.get(owner, p, ctx.id) : cache.take(owner, p, ctx.id);
     if (page) {
+      if (compressed) noteCachedPageRead(ctx, inode, p);
       copyPagePart(page, p, offset, end, out);
       p++;
       continue;

@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { DATALAYOUT, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
+import { COMPRESSION, DATALAYOUT, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
+import { createDecompressor } from "@erofs-ts/decompress";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, sha256Hex } from "@erofs-ts/testkit";
-import { filePaths, kernelAnswers, kernelRead, ourAnswers, withSize } from "./file-answers.test-helper.js";
+import { compressedFile, filePaths, kernelAnswers, kernelRead, ourAnswers, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
 /**
@@ -106,5 +107,38 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a stored pcluster shorter 
     const theirs = kernelAnswers(damaged, paths);
     expect(await ourAnswers(damaged, paths)).toEqual(theirs);
     expect(theirs.filter((line) => line.endsWith(" EOPNOTSUPP")).length).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * An LZMA extent decoded to a size known to be exact (its map reaches its end): the
+ * kernel's decoder, XZ's MicroLZMA in its pedantic mode, also wants the stream to end
+ * there, every byte taken and the range coder finished. A decode asked for less is
+ * refused, as a prefix it reads.
+ */
+describe.skipIf(!corpus)("an LZMA extent decoded to an exact size", () => {
+  it("corpus/real/app-a-lzma, the first extent of @esbuild/linux-x64/bin/esbuild: whole, it is the file's bytes in app-a-plain; one byte short it is refused, and read as a prefix", async () => {
+    const path = "@esbuild/linux-x64/bin/esbuild";
+    const bytes = readFileSync(join(corpus!, "real/app-a-lzma.erofs"));
+    const { sb, map } = await compressedFile(bytes, path);
+    const ext = await map(0);
+    expect([ext.kind, ext.algorithm, ext.logical, ext.fullMapped]).toEqual(["encoded", COMPRESSION.LZMA, 0, true]);
+    const plain = await mount(join(corpus!, "real/app-a-plain.erofs"));
+    let content: Uint8Array;
+    try {
+      const file = await plain.lookup(path);
+      content = await plain.read(file, 0, ext.length);
+    } finally {
+      await plain.unmount();
+    }
+    const lzma = createDecompressor(COMPRESSION.LZMA, { lzmaDictSize: sb.compression.lzmaDictSize, zeroPadding: true, blockSize: sb.blockSize });
+    const raw = bytes.subarray(ext.physical, ext.physical + ext.physicalLength);
+    const whole = new Uint8Array(ext.length);
+    await lzma.decode(raw, whole, false);
+    expect(sha256Hex([whole])).toBe(sha256Hex([content]));
+    const short = new Uint8Array(ext.length - 1);
+    await expect((async () => lzma.decode(raw, short, false))()).rejects.toSatisfy((e: unknown) => ErofsError.isInstance(e) && e.code === "EFSCORRUPTED");
+    await lzma.decode(raw, short, true);
+    expect(sha256Hex([short])).toBe(sha256Hex([content.subarray(0, short.length)]));
   });
 });

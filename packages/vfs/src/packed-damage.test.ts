@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ALG_INTERLACED, COMPRESSION, DATALAYOUT, EROFS_SUPER_OFFSET, LCLUSTER, headerOffset, loadZInfo, mapCompressed, type ZExtent } from "@erofs-ts/format";
+import { ALG_INTERLACED, COMPRESSION, DATALAYOUT, EROFS_SUPER_OFFSET, LCLUSTER, headerOffset, loadZInfo, mapCompressed, type ReadMode, type ZExtent } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
 import { filePaths, inodeAt, kernelAnswers, kernelRead, kernelAnswersInOrder, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
@@ -20,12 +20,12 @@ const work = mkdtempSync(join(tmpdir(), "vfs-packed-damage-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** The packed inode's extent holding byte `at(size)` of it, and the image's files. */
-async function packedExtent(image: string, bytes: Buffer, at: (size: number) => number): Promise<{ extent: ZExtent; paths: Buffer[] }> {
+async function packedExtent(image: string, bytes: Buffer, at: (size: number) => number, mode: ReadMode = "readahead"): Promise<{ extent: ZExtent; paths: Buffer[] }> {
   const fs = await mount(image);
   try {
     const packed = await fs.iget(fs.superblock.packedNid);
     const read = async (offset: number, length: number) => bytes.subarray(offset, offset + length);
-    const extent = await mapCompressed(packed, fs.superblock, await loadZInfo(packed, fs.superblock, read), at(packed.size), read);
+    const extent = await mapCompressed(packed, fs.superblock, await loadZInfo(packed, fs.superblock, read), at(packed.size), read, undefined, mode);
     return { extent, paths: await filePaths(fs, await fs.root()) };
   } finally {
     await fs.unmount();
@@ -302,6 +302,62 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     expect(inOrder[1]).toBe(theirs[0]);
     expect(await ourAnswersInOrder(damaged, [before!, path])).toEqual(inOrder);
   });
+  it("corpus/real/app-a-lzma cut 4,287 bytes short, inside its packed inode's index (real mutant 531385): an LZMA extent starting inside a page, which the cut index ends at one head when walked from that page and at another from the pages after it, fails the fragment over it read after the one before, as on a kernel mount, whose reads of those later pages map it to its end afresh", async () => {
+    const image = join(corpus!, "real/app-a-lzma.erofs");
+    const bytes = readFileSync(image);
+    const damaged = join(work, "app-a-lzma-cut-lookahead.erofs");
+    writeFileSync(damaged, bytes.subarray(0, bytes.length - 4287));
+    const before = Buffer.from("typescript/lib/ja/diagnosticMessages.generated.json");
+    const file = Buffer.from("typescript/lib/ko/diagnosticMessages.generated.json");
+    // The file's fragment runs from one LZMA extent of the packed inode into the next,
+    // which starts inside a page. Mapped from the page after that one (READMORE, by the
+    // lookahead distances) it reaches over lclusters that the cut made heads of their own:
+    // walked from its head, it ends at the first of them.
+    const view = loopDeviceView(readFileSync(damaged));
+    const at = await packedFragmentOffset(damaged, file);
+    const { extent: holder } = await packedExtent(damaged, view, () => at);
+    const next = holder.logical + holder.length;
+    const size = await withMount(damaged, async (fs) => (await fs.lookup(file)).size);
+    expect(next % 4096).not.toBe(0);
+    expect(next).toBeLessThan(at + size);
+    const { extent: afterHead } = await packedExtent(damaged, view, () => Math.ceil(next / 4096) * 4096, "page");
+    expect([afterHead.algorithm, afterHead.logical]).toEqual([COMPRESSION.LZMA, next]);
+    let ownHead: ZExtent | undefined;
+    for (let page = Math.ceil(next / 4096) + 1; !ownHead && page * 4096 < next + afterHead.length; page++) {
+      const { extent } = await packedExtent(damaged, view, () => page * 4096, "page");
+      if (extent.logical !== next) ownHead = extent;
+    }
+    expect(ownHead?.logical).toBeLessThan(next + afterHead.length);
+
+    const after = kernelAnswersInOrder(damaged, [before, file]);
+    expect(after).toEqual([kernelAnswers(image, [before])[0], `${file} EUCLEAN`]);
+    expect(await ourAnswersInOrder(damaged, [before, file])).toEqual(after);
+    expect(await ourAnswers(damaged, [file])).toEqual(kernelAnswers(damaged, [file]));
+  });
+
+  it("corpus/real/app-a-lzma cut 10,815 bytes short, inside its packed inode's index (real mutant 532508): a fragment whose LZMA extent the cut index maps further than its stream reaches fails read first, and reads after a fragment in that extent's last page, as on a kernel mount, whose read_folio then decodes the extent only up to the pages it still has to read", async () => {
+    const image = join(corpus!, "real/app-a-lzma.erofs");
+    const bytes = readFileSync(image);
+    const damaged = join(work, "app-a-lzma-cut-index.erofs");
+    writeFileSync(damaged, bytes.subarray(0, bytes.length - 10815));
+    const file = Buffer.from("js-yaml/lib/type.js");
+    const inLastPage = Buffer.from("js-yaml/lib/type/str.js");
+    // The file's fragment lies in an LZMA extent of the packed inode whose last page (on
+    // the cut image) holds the other file's fragment.
+    const at = await packedFragmentOffset(damaged, file);
+    const { extent } = await packedExtent(damaged, loopDeviceView(readFileSync(damaged)), () => at);
+    expect(extent.algorithm).toBe(COMPRESSION.LZMA);
+    const otherAt = await packedFragmentOffset(damaged, inLastPage);
+    expect(Math.floor(otherAt / 4096)).toBe(Math.floor((extent.logical + extent.length - 1) / 4096));
+
+    const alone = kernelAnswers(damaged, [file]);
+    expect(alone).toEqual([`${file} EUCLEAN`]);
+    expect(await ourAnswers(damaged, [file])).toEqual(alone);
+    const after = kernelAnswersInOrder(damaged, [inLastPage, file]);
+    expect(after[1]).toBe(kernelAnswers(image, [file])[0]);
+    expect(await ourAnswersInOrder(damaged, [inLastPage, file])).toEqual(after);
+  });
+
   it("corpus/real/app-a-lzma with an LZMA pcluster of its packed inode damaged, whose extent starts inside a page: a fragment that lies in that page before it reads, as on a kernel mount, which maps the extent for that page no further than the page and decodes a prefix of it; fragments in the damaged extent fail on both", async () => {
     const image = join(corpus!, "real/app-a-lzma.erofs");
     const bytes = readFileSync(image);
@@ -329,6 +385,16 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     expect(await ourAnswers(damaged, [path, ...inNext])).toEqual(theirs);
   });
 });
+
+/**
+ * An image's bytes as a loop device of it holds them, for mapping its indexes as the
+ * kernel does: its whole 512-byte sectors, and zeros past them.
+ */
+function loopDeviceView(bytes: Buffer): Buffer {
+  const view = Buffer.alloc(bytes.length + 65536);
+  bytes.copy(view, 0, 0, bytes.length - (bytes.length % 512));
+  return view;
+}
 
 /** A mounted image's answer to `use`, unmounted after. */
 async function withMount<T>(image: string, use: (fs: Awaited<ReturnType<typeof mount>>) => Promise<T>): Promise<T> {
