@@ -6,24 +6,29 @@
  * depends on which pages are held already (a read_folio decodes an extent only up to the
  * highest page it still has to read: see extentsReadToEnd), this is the one to ask.
  *
- * A bit per page, grown as pages are met: 32 KiB for a 1 GiB inode.
+ * A bit per page, in chunks made as pages are met: the inode's size comes from the image
+ * and may claim any length, so only the pages read cost memory (512 bytes per 16 MiB).
  */
 export class KernelPages {
-  #bits = new Uint8Array(0);
+  readonly #chunks = new Map<number, Uint8Array>();
 
   has(page: number): boolean {
-    return ((this.#bits[page >>> 3] ?? 0) & (1 << (page & 7))) !== 0;
+    const chunk = this.#chunks.get(Math.floor(page / CHUNK_PAGES));
+    const bit = page % CHUNK_PAGES;
+    return chunk !== undefined && (chunk[bit >>> 3]! & (1 << (bit & 7))) !== 0;
   }
 
   /** Marks pages [first, end) held. */
   add(first: number, end: number): void {
-    if (end <= first) return;
-    const need = (end + 7) >>> 3;
-    if (need > this.#bits.length) {
-      const grown = new Uint8Array(Math.max(need, this.#bits.length * 2));
-      grown.set(this.#bits);
-      this.#bits = grown;
+    for (let page = first; page < end; page++) {
+      const key = Math.floor(page / CHUNK_PAGES);
+      let chunk = this.#chunks.get(key);
+      if (!chunk) this.#chunks.set(key, (chunk = new Uint8Array(CHUNK_PAGES / 8)));
+      const bit = page % CHUNK_PAGES;
+      chunk[bit >>> 3]! |= 1 << (bit & 7);
     }
-    for (let p = first; p < end; p++) this.#bits[p >>> 3]! |= 1 << (p & 7);
   }
 }
+
+/** Pages per chunk of bits: 16 MiB of the inode. */
+const CHUNK_PAGES = 4096;
