@@ -33,6 +33,7 @@ import {
 import type { MountContext } from "./context.js";
 import { DecodePool } from "./decode-pool.js";
 import { readData, resolveDevice } from "./data-path.js";
+import { FillSources } from "./fill-sources.js";
 import { KernelPages } from "./kernel-pages.js";
 import { lruSet } from "./lru.js";
 import { peekInodeMetadata, readInodeMetadata } from "./metadata.js";
@@ -71,12 +72,14 @@ export class CompressedState {
   readonly formats = new PclusterFormats();
   /** Per page-at-a-time inode, the pages a kernel mount would hold by now (see KernelPages). */
   readonly kernelPages = new Map<bigint, KernelPages>();
+  /** Per page-at-a-time inode, the extent each page filled was decoded from (see FillSources). */
+  readonly fillSources = new Map<bigint, FillSources>();
   constructor(readonly recentBudget: number) {}
 }
 
 /** Keeps the pcluster of each extent in its format, unless one is kept at its address already. */
 function keepFormats(st: CompressedState, extents: readonly ZExtent[]): void {
-  for (const ext of extents) st.formats.keep(ext.physical, ext.algorithm);
+  for (const ext of extents) st.formats.keep(ext.physical, ext.algorithm, ext.physicalLength);
 }
 
 /**
@@ -99,14 +102,15 @@ function keptByKernel(ext: ZExtent, asked: readonly [number, number]): boolean {
  * format, not each in its own.
  */
 function refuseMixedFormat(st: CompressedState, inode: Inode, first: ZExtent, second: ZExtent): never {
-  st.formats.replace(second.physical, second.algorithm);
+  st.formats.replace(second.physical, second.algorithm, second.physicalLength);
   throw mixedFormatError(inode, first, second);
 }
 
-/** `ext` as the kernel decodes it: in the format of the pcluster it keeps at that address. */
+/** `ext` as the kernel decodes it: in the format, and from the bytes, of the pcluster it keeps at that address. */
 function inKeptFormat(st: CompressedState, ext: ZExtent): ZExtent {
   const kept = st.formats.get(ext.physical);
-  return kept === undefined || kept === ext.algorithm ? ext : { ...ext, algorithm: kept };
+  if (kept === undefined || (kept.format === ext.algorithm && kept.length === ext.physicalLength)) return ext;
+  return { ...ext, algorithm: kept.format, physicalLength: kept.length };
 }
 
 /**
@@ -387,9 +391,26 @@ export async function fillCompressed(
   // Decoded (a decode worker gets copies): the stored bytes are not needed any more.
   ctx.scratch.release(buffers);
   for (const j of jobs) j.then?.();
-  // The pages the kernel's read of the asked ones holds now, gathered ones included.
-  if (pageByPage) kernelPagesOf(ctx, inode).add(Math.floor(asked[0] / PAGE_SIZE), Math.ceil(readEnd(inode, asked[1], readToEnd) / PAGE_SIZE));
+  if (pageByPage) {
+    // The pages the kernel's read of the asked ones holds now, gathered ones included.
+    kernelPagesOf(ctx, inode).add(Math.floor(asked[0] / PAGE_SIZE), Math.ceil(readEnd(inode, asked[1], readToEnd) / PAGE_SIZE));
+    noteFillSources(ctx, inode, extents, mapFrom, end);
+  }
   return out;
+}
+
+/** Notes the extent each page of [from, end) was decoded from, by its last byte (see FillSources). */
+function noteFillSources(ctx: MountContext, inode: Inode, extents: readonly ZExtent[], from: number, end: number): void {
+  const all = ctx.compressed.fillSources;
+  let sources = all.get(inode.nid);
+  if (!sources) all.set(inode.nid, (sources = new FillSources()));
+  let i = 0;
+  for (let page = Math.floor(from / PAGE_SIZE); page * PAGE_SIZE < end; page++) {
+    const lastByte = Math.min((page + 1) * PAGE_SIZE, inode.size) - 1;
+    while (i < extents.length && extents[i]!.logical + extents[i]!.length <= lastByte) i++;
+    const ext = extents[i];
+    sources.set(page, ext && ext.logical <= lastByte ? ext.logical : NaN);
+  }
 }
 
 function kernelPagesOf(ctx: MountContext, inode: Inode): KernelPages {
@@ -399,14 +420,64 @@ function kernelPagesOf(ctx: MountContext, inode: Inode): KernelPages {
   return pages;
 }
 
+const NO_PAGES: readonly number[] = [];
+
 /**
- * Notes a page of a page-at-a-time inode read from the cache, filled ahead of an earlier
- * read: the kernel's read of it would hold it from now on. (The pages that read would
- * gather are not worked out: that costs two maps a page on every fragment read, for
- * damaged indexes only.)
+ * Before a cached page of a page-at-a-time inode is read: the cached pages to drop and
+ * fill again, as the kernel's read of that page would decode them otherwise. The vfs
+ * fills such an inode ahead of its reads; a kernel mount reads a page only when asked,
+ * its read_folio mapping the page's last byte then (with READMORE: LZMA, DEFLATE and
+ * Zstandard extents of a block or more to their end, gathering the pages after it that it
+ * does not hold). On a damaged index that extent depends on which page is read first
+ * (real mutant 533086: app-a-zstd cut inside its packed inode's index, where an lcluster
+ * maps on its own to a stored block, but is gathered with the Zstandard extent before it
+ * when a page of that extent is read first). When the fill gave the page, and the pages
+ * the read gathers, the extent the read maps, they are held from now on (KernelPages);
+ * else the page and those gathered are dropped, and the caller fills them as the read
+ * does. Sound indexes give every byte one extent from any page: then this costs a map
+ * per extent read to its end, or per page where none are.
  */
-export function noteCachedPageRead(ctx: MountContext, inode: Inode, page: number): void {
-  if (pageAtATime(ctx, inode)) kernelPagesOf(ctx, inode).add(page, page + 1);
+export function pagesToRefill(ctx: MountContext, inode: Inode, page: number, cached: (page: number) => boolean): readonly number[] | Promise<readonly number[]> {
+  if (!pageAtATime(ctx, inode)) return NO_PAGES;
+  const held = kernelPagesOf(ctx, inode);
+  if (held.has(page)) return NO_PAGES;
+  const sources = ctx.compressed.fillSources.get(inode.nid);
+  // Without extents read to their end, each page's own map is the one the fill used (see
+  // format's "page" mode): nothing a read decodes depends on the reads before it.
+  if (!sources || !gathersOnRead(ctx, inode)) {
+    held.add(page, page + 1);
+    return NO_PAGES;
+  }
+  return refillsForKernelRead(ctx, inode, page, cached, held, sources);
+}
+
+/** Whether a read_folio of this inode can gather pages (READMORE): some extent may be read to its end. */
+function gathersOnRead(ctx: MountContext, inode: Inode): boolean {
+  if (ctx.compressed.zinfo.get(inode.nid)?.encodedExtents) return true;
+  const enabled = ctx.sb.compression.availableAlgorithms;
+  return [Z_EROFS_COMPRESSION_LZMA, Z_EROFS_COMPRESSION_DEFLATE, Z_EROFS_COMPRESSION_ZSTD].some((a) => enabled & (1 << a));
+}
+
+async function refillsForKernelRead(ctx: MountContext, inode: Inode, page: number, cached: (page: number) => boolean, held: KernelPages, sources: FillSources): Promise<readonly number[]> {
+  const lastByte = Math.min((page + 1) * PAGE_SIZE, inode.size) - 1;
+  const ext = await extentReadMaps(ctx, inode, lastByte);
+  if (!ext || sources.get(page) !== ext.logical) return [page];
+  let top = page;
+  if (await readsMoreForPage(ctx, inode, ext, lastByte)) {
+    const lastPage = Math.floor((ext.logical + ext.length - 1) / PAGE_SIZE);
+    const stale: number[] = [];
+    for (let g = page + 1; g <= lastPage; g++) {
+      if (held.has(g)) continue; // not read again: the kernel skips pages it holds
+      // The extent's last page may end in another extent: its last byte is mapped on its own.
+      const gLastByte = Math.min((g + 1) * PAGE_SIZE, inode.size) - 1;
+      const expected = gLastByte < ext.logical + ext.length ? ext.logical : (await extentReadMaps(ctx, inode, gLastByte))?.logical;
+      if (!cached(g) || sources.get(g) !== expected) stale.push(g);
+    }
+    if (stale.length) return [page, ...stale.filter(cached)];
+    top = lastPage;
+  }
+  held.add(page, top + 1);
+  return NO_PAGES;
 }
 
 /**

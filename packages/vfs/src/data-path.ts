@@ -15,7 +15,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import { PACKED_OWNER, type MountContext } from "./context.js";
 import { metadataEnd, readInodeMetadata } from "./metadata.js";
-import { extentBounds, failsAskedPages, fillCompressed, noteCachedPageRead, pageReadEnd, scratchBuffer } from "./compressed.js";
+import { extentBounds, failsAskedPages, fillCompressed, pageReadEnd, pagesToRefill, scratchBuffer } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
@@ -60,9 +60,13 @@ export async function readData(
   // them: those can fail alone, so the asked pages are filled once more without them.
   let ungatheredAt = -1;
   while (p <= lastPage) {
+    if (compressed && cache.has(owner, p)) {
+      // A page filled ahead that the kernel's read of it would decode otherwise is filled again.
+      const refill = pagesToRefill(ctx, inode, p, (i) => cache.has(owner, i));
+      for (const i of refill instanceof Promise ? await refill : refill) cache.take(owner, i, ctx.id);
+    }
     const page = store || !finishes(p) ? cache.get(owner, p, ctx.id) : cache.take(owner, p, ctx.id);
     if (page) {
-      if (compressed) noteCachedPageRead(ctx, inode, p);
       copyPagePart(page, p, offset, end, out);
       p++;
       continue;
@@ -130,6 +134,9 @@ export async function readData(
         // Without store, pages before the request were handed over by earlier reads, and
         // pages it finishes go to the caller only: neither is copied into a page of its own.
         if (!store && (i < firstPage || finishes(i))) continue;
+        // A packed page held already keeps its bytes: the kernel's read skips the pages it
+        // holds, and this one may have been read otherwise (see pagesToRefill).
+        if (packed && i > p && cache.has(owner, i)) continue;
         const from = (i - fillFirst) * PAGE_SIZE;
         const to = Math.min(filled.length, from + PAGE_SIZE);
         const page = filled.subarray(from, to);

@@ -346,6 +346,47 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     expect(await ourAnswersInOrder(damaged, [inLastPage, file])).toEqual(after);
   });
 
+  it("corpus/real/app-a-zstd cut 6,907 bytes short, inside its packed inode's index (real mutant 533086): pages that the cut index maps on their own to stored blocks, but that a read of the Zstandard extent before them gathers, read as on a kernel mount in either order, whatever an earlier fragment's fill ahead cached", async () => {
+    const { image, damaged } = cutImage("real/app-a-zstd.erofs", 6907);
+    const earlier = Buffer.from("lodash/find.js");
+    const inside = Buffer.from("lodash/fp/F.js");
+    const file = Buffer.from("lodash/split.js");
+    const view = loopDeviceView(readFileSync(damaged));
+    const at = await packedFragmentOffset(damaged, file);
+    const secondPage = (Math.floor(at / 4096) + 1) * 4096;
+    // From the file's first page, the extent is Zstandard and mapped to its end (READMORE),
+    // past its second page and past the page of `inside`'s fragment.
+    const { extent: fromFirstPage } = await packedExtent(damaged, view, () => at, "page");
+    const insidePage = Math.floor((await packedFragmentOffset(damaged, inside)) / 4096) * 4096;
+    expect(fromFirstPage.algorithm).toBe(COMPRESSION.ZSTD);
+    expect(insidePage).toBeGreaterThan(secondPage);
+    expect(fromFirstPage.logical + fromFirstPage.length).toBeGreaterThan(insidePage + 4096);
+    // Mapped on their own, both pages lie in other pclusters, where the sound image's index
+    // has that extent.
+    for (const page of [secondPage, insidePage]) {
+      const { extent: alone } = await packedExtent(damaged, view, () => page, "page");
+      expect(alone.physical, `page at ${page}`).not.toBe(fromFirstPage.physical);
+      const { extent: sound } = await packedExtent(image, readFileSync(image), () => page, "page");
+      expect(sound.physical, `page at ${page}`).toBe(fromFirstPage.physical);
+    }
+    // The earlier file's fragment lies before the extent, near enough that the vfs's fill
+    // ahead of it (128 pages) reaches both pages.
+    const earlierAt = await packedFragmentOffset(damaged, earlier);
+    expect(earlierAt).toBeLessThan(fromFirstPage.logical);
+    expect(insidePage - earlierAt).toBeLessThan(100 * 4096);
+
+    // Read first, `inside`'s page reads its stored block; read after the file's first
+    // page, the file's second page comes from the Zstandard extent.
+    const inOrder = kernelAnswersInOrder(damaged, [earlier, inside, file]);
+    const sound = kernelAnswers(image, [earlier, inside, file]);
+    expect([inOrder[0], inOrder[2]]).toEqual([sound[0], sound[2]]);
+    expect(inOrder[1]).not.toBe(sound[1]);
+    expect(await ourAnswersInOrder(damaged, [earlier, inside, file])).toEqual(inOrder);
+    const fileFirst = kernelAnswersInOrder(damaged, [earlier, file, inside]);
+    expect(fileFirst).toEqual(kernelAnswers(image, [earlier, file, inside]));
+    expect(await ourAnswersInOrder(damaged, [earlier, file, inside])).toEqual(fileFirst);
+  });
+
   it("corpus/real/app-a-lzma with an LZMA pcluster of its packed inode damaged, whose extent starts inside a page: a fragment that lies in that page before it reads, as on a kernel mount, which maps the extent for that page no further than the page and decodes a prefix of it; fragments in the damaged extent fail on both", async () => {
     const image = join(corpus!, "real/app-a-lzma.erofs");
     const bytes = readFileSync(image);

@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { headerOffset } from "@erofs-ts/format";
+import { headerOffset, loadZInfo, mapCompressed } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, sha256Hex } from "@erofs-ts/testkit";
-import { kernelRead, withSize } from "./file-answers.test-helper.js";
+import { kernelAnswers, kernelAnswersInOrder, kernelRead, ourAnswers, ourAnswersInOrder, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 import { PclusterFormats } from "./pcluster-formats.js";
 
@@ -14,15 +14,15 @@ const work = mkdtempSync(join(tmpdir(), "vfs-pcluster-formats-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe("PclusterFormats", () => {
-  it("keeps the first format at an address until replaced", () => {
+  it("keeps the first format and size at an address until replaced", () => {
     const formats = new PclusterFormats();
     expect(formats.get(4096)).toBeUndefined();
-    formats.keep(4096, 0);
-    formats.keep(4096, 3);
-    formats.keep(8192, 4);
-    expect([formats.get(4096), formats.get(8192), formats.get(12288)]).toEqual([0, 4, undefined]);
-    formats.replace(4096, 3);
-    expect(formats.get(4096)).toBe(3);
+    formats.keep(4096, 0, 4096);
+    formats.keep(4096, 3, 40960);
+    formats.keep(8192, 5, 1 << 20);
+    expect([formats.get(4096), formats.get(8192), formats.get(12288)]).toEqual([{ format: 0, length: 4096 }, { format: 5, length: 1 << 20 }, undefined]);
+    formats.replace(4096, 3, 40960);
+    expect(formats.get(4096)).toEqual({ format: 3, length: 40960 });
   });
 });
 
@@ -113,5 +113,38 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
     } finally {
       await fs.unmount();
     }
+  });
+
+  it("corpus/real/app-a-lz4 with lodash/_composeArgs.js's i_size raised from 1,323 to 21,168 (real mutant 533884): its first page maps a 1-block pcluster where lodash/core.js's 10-block one starts, and core.js read after it fails, as on a kernel mount, whose core.js joins the kept pcluster and decodes from its 1 block; read first, core.js reads whole on both", async () => {
+    const bytes = readFileSync(join(corpus!, "real/app-a-lz4.erofs"));
+    const [grownPath, corePath] = [Buffer.from("lodash/_composeArgs.js"), Buffer.from("lodash/core.js")];
+    const sound = await mount(bytes);
+    const grown = await sound.lookup(grownPath);
+    const core = await sound.lookup(corePath);
+    await sound.unmount();
+    expect(grown.size).toBe(1323);
+    const damaged = join(work, "app-a-lz4-grown-compose-args.erofs");
+    writeFileSync(damaged, withSize(bytes, grown, 21168));
+
+    // Premise: the two first extents start at one address, with other pcluster sizes.
+    const fs = await mount(damaged);
+    const read = async (o: number, l: number) => readFileSync(damaged).subarray(o, o + l);
+    const firstExtent = async (path: Buffer) => {
+      const inode = await fs.lookup(path);
+      return mapCompressed(inode, fs.superblock, await loadZInfo(inode, fs.superblock, read), 0, read);
+    };
+    const [a, b] = [await firstExtent(grownPath), await firstExtent(corePath)];
+    await fs.unmount();
+    expect(a.physical).toBe(b.physical);
+    expect([a.physicalLength, b.physicalLength]).toEqual([4096, 40960]);
+    expect(b.length).toBeGreaterThan(b.physicalLength);
+
+    const after = kernelAnswersInOrder(damaged, [grownPath, corePath]);
+    expect(after[1]).toBe(`${corePath} EUCLEAN`);
+    expect(await ourAnswersInOrder(damaged, [grownPath, corePath])).toEqual(after);
+    const alone = kernelAnswers(damaged, [corePath]);
+    expect(alone).toEqual(kernelAnswers(join(corpus!, "real/app-a-lz4.erofs"), [corePath]));
+    expect(await ourAnswers(damaged, [corePath])).toEqual(alone);
+    expect(core.size).toBeGreaterThan(4096);
   });
 });
