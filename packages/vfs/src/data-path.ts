@@ -134,8 +134,9 @@ export async function readData(
         // Without store, pages before the request were handed over by earlier reads, and
         // pages it finishes go to the caller only: neither is copied into a page of its own.
         if (!store && (i < firstPage || finishes(i))) continue;
-        // A packed page held already keeps its bytes: the kernel's read skips the pages it
-        // holds, and this one may have been read otherwise (see pagesToRefill).
+        // A packed page cached already keeps its bytes. One the kernel holds was read
+        // before, maybe from another extent, and the kernel's read skips it; one it does
+        // not hold is checked when it is read (see pagesToRefill).
         if (packed && i > p && cache.has(owner, i)) continue;
         const from = (i - fillFirst) * PAGE_SIZE;
         const to = Math.min(filled.length, from + PAGE_SIZE);
