@@ -298,8 +298,13 @@ export async function fillCompressed(
     throw e;
   }
   if (failure) {
-    keepFormats(ctx.compressed, kept);
-    throw await readFolioError(ctx, inode, failure, mapped, Math.max(mapFrom, asked[0]));
+    // A wider fill's error is not believed: the pages asked are filled again as the
+    // kernel's read maps them, and what that read keeps is kept then. The error first: it
+    // decodes in the formats kept before this read (see readFolioError).
+    const believed = exact || (start === asked[0] && end === asked[1]);
+    const error = await readFolioError(ctx, inode, failure, mapped, Math.max(mapFrom, asked[0]), believed);
+    if (believed) keepFormats(ctx.compressed, kept);
+    throw error;
   }
   const extents: WholeRead[] = [];
   let mixed: [ZExtent, ZExtent] | undefined;
@@ -574,7 +579,7 @@ interface MapFailure {
  * i_size raised, so a page holds a stored extent past the image above a map that fails:
  * EIO there, not EUCLEAN.
  */
-async function readFolioError(ctx: MountContext, inode: Inode, failure: MapFailure, mapped: readonly ZExtent[], from: number): Promise<ErofsError> {
+async function readFolioError(ctx: MountContext, inode: Inode, failure: MapFailure, mapped: readonly ZExtent[], from: number, believed: boolean): Promise<ErofsError> {
   const pageStart = Math.floor(failure.key / PAGE_SIZE) * PAGE_SIZE;
   const pageEnd = Math.min(inode.size, pageStart + PAGE_SIZE);
   const decoded = (e: ZExtent) => e.kind === "encoded" || e.kind === "inline";
@@ -582,7 +587,22 @@ async function readFolioError(ctx: MountContext, inode: Inode, failure: MapFailu
     ...mapped.filter((e) => decoded(e) && e.logical < pageStart && e.logical + e.length > from).map((e): [ZExtent, number] => [e, Math.min(e.logical + e.length, pageStart)]),
     ...mapped.filter((e) => decoded(e) && e.logical > failure.key && e.logical < pageEnd).map((e): [ZExtent, number] => [e, pageEnd]),
   ];
-  for (const [ext, end] of reads) {
+  // As the read decodes them: in the formats of the pclusters kept at their addresses, and
+  // one pcluster that two of them map in two formats fails them both as refuseMixedFormat
+  // says (real mutant 533796: a failed map's page sits above a stored extent whose pcluster
+  // a Zstandard extent below shares; the kernel's scan makes that pcluster stored first).
+  // Only a fill of the kernel's own read (`believed`) keeps a format so: a wider one maps
+  // extents that read may never meet, and its error is not the one answered.
+  const asRead = reads.map(([e]) => (e.kind === "encoded" ? inKeptFormat(ctx.compressed, e) : e));
+  for (let i = 0; i < reads.length; i++) {
+    const ext = asRead[i]!;
+    const end = reads[i]![1];
+    const other = believed ? asRead.find((o) => o.kind === "encoded" && ext.kind === "encoded" && o.physical === ext.physical && o.algorithm !== ext.algorithm) : undefined;
+    if (other) {
+      const [first, second] = other.logical > ext.logical ? [ext, other] : [other, ext];
+      ctx.compressed.formats.replace(second.physical, second.algorithm, second.physicalLength);
+      return mixedFormatError(inode, first, second);
+    }
     const out = scratchBuffer(ctx, end - ext.logical);
     try {
       await decodeExtent(ctx, inode, ext, undefined, out);
@@ -1071,16 +1091,20 @@ function knownOutcome(ctx: MountContext, inode: Inode, jobs: readonly DecodeInto
 }
 
 function decodeStoredOnce(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Uint8Array, out: Uint8Array): void | Promise<void> {
+  // The kernel refuses a stored decode whose output (the bytes its read needs of the
+  // extent, not the extent's length) is longer than its input (real mutant 533796: the
+  // 4,056 bytes of a page that a 1-block pcluster, kept stored, decodes to for a read of
+  // that page alone, where the extent is 122,750 bytes long).
   const n = out.length;
   if (ext.algorithm === ALG_SHIFTED) {
-    if (ext.length > raw.length) throw storedTooShort(inode);
+    if (n > raw.length) throw storedTooShort(inode);
     out.set(raw.subarray(0, n));
     return;
   }
   if (ext.algorithm === ALG_INTERLACED) {
     const bs = ctx.sb.blockSize;
     // Stored block rotated so that the extent's first byte sits at its in-block offset.
-    if (ext.length > raw.length) throw storedTooShort(inode);
+    if (n > raw.length) throw storedTooShort(inode);
     if (raw.length > bs) throw unsupported("interlaced pcluster larger than a block", nidWhere(inode));
     const skip = ext.logical % bs;
     const right = Math.min(bs - skip, ext.length);
