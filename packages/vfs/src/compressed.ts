@@ -96,14 +96,14 @@ function keptByKernel(ext: ZExtent, asked: readonly [number, number]): boolean {
 }
 
 /**
- * Fails a read that maps one pcluster in two formats, and keeps the pcluster in the later
- * extent's format, as the kernel's backward scan makes it: a reader that retries page by
- * page after the error (the kernel, above FUSE) then has both extents decoded in that one
- * format, not each in its own.
+ * The error of a read that maps one pcluster in two formats, once the pcluster is kept in
+ * the later extent's format, as the kernel's backward scan makes it: a reader that retries
+ * page by page after the error (the kernel, above FUSE) then has both extents decoded in
+ * that one format, not each in its own.
  */
-function refuseMixedFormat(st: CompressedState, inode: Inode, first: ZExtent, second: ZExtent): never {
+function mixedFormatKept(st: CompressedState, inode: Inode, first: ZExtent, second: ZExtent): ErofsError {
   st.formats.replace(second.physical, second.algorithm, second.physicalLength);
-  throw mixedFormatError(inode, first, second);
+  return mixedFormatError(inode, first, second);
 }
 
 /** `ext` as the kernel decodes it: in the format, and from the bytes, of the pcluster it keeps at that address. */
@@ -332,7 +332,7 @@ export async function fillCompressed(
     else extents.push(wanted);
   }
   keepFormats(ctx.compressed, kept);
-  if (mixed) refuseMixedFormat(ctx.compressed, inode, ...mixed);
+  if (mixed) throw mixedFormatKept(ctx.compressed, inode, ...mixed);
   const { raws, buffers } = await readPclusters(ctx, inode, extents, asked);
   const jobs: DecodeInto[] = [];
   for (let i = 0; i < extents.length; i++) {
@@ -411,11 +411,16 @@ function noteFillSources(ctx: MountContext, inode: Inode, extents: readonly ZExt
   if (!sources) all.set(inode.nid, (sources = new FillSources()));
   let i = 0;
   for (let page = Math.floor(from / PAGE_SIZE); page * PAGE_SIZE < end; page++) {
-    const lastByte = Math.min((page + 1) * PAGE_SIZE, inode.size) - 1;
+    const lastByte = pageLastByte(inode, page);
     while (i < extents.length && extents[i]!.logical + extents[i]!.length <= lastByte) i++;
     const ext = extents[i];
     sources.set(page, ext && ext.logical <= lastByte ? ext.logical : NaN);
   }
+}
+
+/** The last byte of a page of an inode (the inode's last byte in its last page): where the kernel maps a page it reads. */
+function pageLastByte(inode: Inode, page: number): number {
+  return Math.min((page + 1) * PAGE_SIZE, inode.size) - 1;
 }
 
 function kernelPagesOf(ctx: MountContext, inode: Inode): KernelPages {
@@ -459,12 +464,17 @@ export function pagesToRefill(ctx: MountContext, inode: Inode, page: number, cac
 /** Whether a read_folio of this inode can gather pages (READMORE): some extent may be read to its end. */
 function gathersOnRead(ctx: MountContext, inode: Inode): boolean {
   if (ctx.compressed.zinfo.get(inode.nid)?.encodedExtents) return true;
-  const enabled = ctx.sb.compression.availableAlgorithms;
-  return [Z_EROFS_COMPRESSION_LZMA, Z_EROFS_COMPRESSION_DEFLATE, Z_EROFS_COMPRESSION_ZSTD].some((a) => enabled & (1 << a));
+  return (ctx.sb.compression.availableAlgorithms & READS_MORE_ALGORITHMS) !== 0;
 }
 
+/** The algorithms whose extents a read maps to their end (format's readsMoreFormat), as a bit per algorithm. */
+const READS_MORE_ALGORITHMS = [Z_EROFS_COMPRESSION_LZ4, Z_EROFS_COMPRESSION_LZMA, Z_EROFS_COMPRESSION_DEFLATE, Z_EROFS_COMPRESSION_ZSTD].reduce(
+  (bits, a) => (readsMoreFormat(a) ? bits | (1 << a) : bits),
+  0,
+);
+
 async function refillsForKernelRead(ctx: MountContext, inode: Inode, page: number, cached: (page: number) => boolean, held: KernelPages, sources: FillSources): Promise<readonly number[]> {
-  const lastByte = Math.min((page + 1) * PAGE_SIZE, inode.size) - 1;
+  const lastByte = pageLastByte(inode, page);
   const ext = await extentReadMaps(ctx, inode, lastByte);
   if (!ext || sources.get(page) !== ext.logical) return [page];
   let top = page;
@@ -474,7 +484,7 @@ async function refillsForKernelRead(ctx: MountContext, inode: Inode, page: numbe
     for (let g = page + 1; g <= lastPage; g++) {
       if (held.has(g)) continue; // not read again: the kernel skips pages it holds
       // The extent's last page may end in another extent: its last byte is mapped on its own.
-      const gLastByte = Math.min((g + 1) * PAGE_SIZE, inode.size) - 1;
+      const gLastByte = pageLastByte(inode, g);
       const expected = gLastByte < ext.logical + ext.length ? ext.logical : (await extentReadMaps(ctx, inode, gLastByte))?.logical;
       if (!cached(g) || sources.get(g) !== expected) stale.push(g);
     }
@@ -588,7 +598,7 @@ async function readFolioError(ctx: MountContext, inode: Inode, failure: MapFailu
     ...mapped.filter((e) => decoded(e) && e.logical > failure.key && e.logical < pageEnd).map((e): [ZExtent, number] => [e, pageEnd]),
   ];
   // As the read decodes them: in the formats of the pclusters kept at their addresses, and
-  // one pcluster that two of them map in two formats fails them both as refuseMixedFormat
+  // one pcluster that two of them map in two formats fails them both as mixedFormatKept
   // says (real mutant 533796: a failed map's page sits above a stored extent whose pcluster
   // a Zstandard extent below shares; the kernel's scan makes that pcluster stored first).
   // Only a fill of the kernel's own read (`believed`) keeps a format so: a wider one maps
@@ -600,8 +610,7 @@ async function readFolioError(ctx: MountContext, inode: Inode, failure: MapFailu
     const other = believed ? asRead.find((o) => o.kind === "encoded" && ext.kind === "encoded" && o.physical === ext.physical && o.algorithm !== ext.algorithm) : undefined;
     if (other) {
       const [first, second] = other.logical > ext.logical ? [ext, other] : [other, ext];
-      ctx.compressed.formats.replace(second.physical, second.algorithm, second.physicalLength);
-      return mixedFormatError(inode, first, second);
+      return mixedFormatKept(ctx.compressed, inode, first, second);
     }
     const out = scratchBuffer(ctx, end - ext.logical);
     try {
@@ -734,7 +743,7 @@ async function extentsReadToEnd(
   const chosen: ZExtent[] = [];
   const held = kernelPagesOf(ctx, inode);
   for (let page = Math.floor(from / PAGE_SIZE); page * PAGE_SIZE < to; ) {
-    const lastByte = Math.min((page + 1) * PAGE_SIZE, inode.size) - 1;
+    const lastByte = pageLastByte(inode, page);
     const ext = await extentHolding(lastByte);
     if (ext && ext.logical <= lastByte && (await readsMoreForPage(ctx, inode, ext, lastByte))) {
       const lastPage = Math.floor((ext.logical + ext.length - 1) / PAGE_SIZE);
