@@ -323,7 +323,7 @@ export async function fillCompressed(
       if (prev?.kind === "encoded" && prev.physical === ext.physical && prev.algorithm !== ext.algorithm) mixed ??= [prev, ext];
     }
     const toEnd = pageByPage ? (readMore ? readMore.has(found) : readsMore(ctx, inode, ext)) : exact && (await readsMoreAtReadEnd(ctx, inode, found, asked[1]));
-    const wanted = toEnd ? { ...ext, fullMapped: true, readMore: true as const } : ext;
+    const wanted = toEnd ? await readToItsEnd(ctx, inode, ext, pageByPage ? undefined : asked[1]) : ext;
     // A damaged index can map an extent one lcluster at a time (format's extentEnd, as the
     // kernel maps a read): each a longer prefix of one pcluster. The last covers the ones
     // before it, so the pcluster is decoded once per fill, not once per lcluster.
@@ -570,6 +570,49 @@ async function extentsDownward(ctx: MountContext, inode: Inode, from: number, en
   }
   found.reverse();
   return failed;
+}
+
+/**
+ * `ext` as a read that maps it to its end (READMORE) decodes it. A file's read (`readEnd`
+ * given) gathers the pages after its own up to the extent's last, and each gathered page
+ * joins the extent's pcluster only where its own scan meets the extent (see
+ * highestGatheredPage): the extent decodes, as a prefix, to the highest page that did.
+ */
+async function readToItsEnd(ctx: MountContext, inode: Inode, ext: ZExtent, readEnd: number | undefined): Promise<WholeRead> {
+  const lastPage = Math.floor((Math.min(inode.size, ext.logical + ext.length) - 1) / PAGE_SIZE);
+  if (readEnd !== undefined) {
+    const top = await highestGatheredPage(ctx, inode, ext, readEnd, lastPage);
+    if ((top + 1) * PAGE_SIZE - ext.logical < ext.length) return { ...gatheredPrefix(ext, top), readMore: true };
+  }
+  return { ...ext, fullMapped: true, readMore: true };
+}
+
+/**
+ * The highest page up to `lastPage` that the kernel's read ending at `readEnd` attaches to
+ * `ext`'s pcluster, gathered pages included. The kernel scans each gathered page from its
+ * end down, mapping each byte the map it holds does not cover (the READMORE map of `ext`
+ * as it starts); a page whose map fails, or whose scan meets another extent covering its
+ * start, adds nothing to the pcluster and fails alone or reads elsewhere. Real mutant
+ * 533755 (app-a-deflate, a word of a file's compact index changed): a DEFLATE extent maps
+ * over 107 pages from its first, but pages 56 up fail their maps; the kernel decodes its
+ * stream for 56 pages, where it still has bytes, and reads them; a whole decode failed.
+ */
+async function highestGatheredPage(ctx: MountContext, inode: Inode, ext: ZExtent, readEnd: number, lastPage: number): Promise<number> {
+  const firstGathered = Math.ceil(readEnd / PAGE_SIZE);
+  let held: ZExtent | undefined = ext;
+  const covers = (e: ZExtent | undefined, ofs: number) => e !== undefined && e.logical <= ofs && ofs < e.logical + e.length;
+  for (let page = lastPage; page >= firstGathered; page--) {
+    const pageStart = page * PAGE_SIZE;
+    // Each step maps below the extent met before, within the page: at most a page of steps.
+    for (let key = pageLastByte(inode, page); ; ) {
+      if (!covers(held, key)) held = await extentReadMaps(ctx, inode, key);
+      if (!held || held.logical > key) break;
+      if (held.logical === ext.logical && held.physical === ext.physical) return page;
+      if (held.logical <= pageStart) break;
+      key = held.logical - 1;
+    }
+  }
+  return firstGathered - 1;
 }
 
 /** Where the lowest failed map of a read is, and why it failed. */
