@@ -967,6 +967,7 @@ async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from:
   const at = ext.physical + (from - ext.logical);
   const within = Math.max(0, Math.min(to - from, packed.size - at));
   if (within < to - from) into.fill(0, within, to - from);
+  if (!within && to > from) await readPackedTailPage(ctx, packed, at);
   // The file's pages last to first, as the kernel's readahead scans a window: each page's
   // bytes come from the packed inode, read a page at a time, and each such read also
   // fills the packed pages below it that its extent covers. On a damaged packed index the
@@ -978,6 +979,18 @@ async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from:
     await readData(ctx, packed, at + (lo - from), hi - lo, true, into.subarray(lo - from, hi - from));
     hi = lo;
   }
+}
+
+/**
+ * Bytes of the packed inode at `at`, past its size, are zeros only once the kernel has
+ * read the page they are in: the page that holds the inode's last byte is read like any
+ * other, its bytes below the size mapped, and fails where that map fails (synthetic mutant
+ * 524313: the packed inode's i_size cut to 146 bytes, under its extents; a fragment past
+ * those 146 bytes in page 0 failed on a kernel mount and read as zeros here).
+ */
+async function readPackedTailPage(ctx: MountContext, packed: Inode, at: number): Promise<void> {
+  const tailPage = Math.floor((packed.size - 1) / PAGE_SIZE) * PAGE_SIZE;
+  if (packed.size > 0 && at >= tailPage && at < tailPage + PAGE_SIZE) await readData(ctx, packed, tailPage, packed.size - tailPage);
 }
 
 /** `length` bytes from the mount's scratch pool (stale contents), or new ones above its largest size. */

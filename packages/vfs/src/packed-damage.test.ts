@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ALG_INTERLACED, COMPRESSION, DATALAYOUT, EROFS_SUPER_OFFSET, LCLUSTER, headerOffset, loadZInfo, mapCompressed, type ReadMode, type ZExtent } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
-import { filePaths, inodeAt, kernelAnswers, kernelRead, kernelAnswersInOrder, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
+import { filePaths, inodeAt, kernelAnswers, kernelRead, kernelAnswersInOrder, ourAnswers, ourAnswersInOrder, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
 /**
@@ -492,5 +492,34 @@ describe("a packed inode nid on an image without fragments", () => {
     const answers = await ourAnswers(patched, paths);
     expect(answers).toEqual(await ourAnswers(original, paths));
     if (process.getuid?.() === 0) expect(answers).toEqual(kernelAnswers(patched, paths));
+  });
+});
+
+describe.skipIf(process.getuid?.() !== 0)("a packed inode whose i_size ends inside a page", () => {
+  it("fixtures/bit48-extents-lz4hc with the packed inode's i_size cut to 146 bytes (synthetic mutant 524313): a fragment past byte 146 of its page 0 fails with that page, whose map of the bytes below the size fails, as on a kernel mount, where it read as zeros", async () => {
+    const original = join(repoRoot(), "fixtures/bit48-extents-lz4hc.erofs");
+    const bytes = readFileSync(original);
+    const fs = await mount(original);
+    const packed = await fs.iget(fs.superblock.packedNid);
+    const paths = await filePaths(fs, await fs.root());
+    await fs.unmount();
+    const damaged = join(work, "bit48-extents-lz4hc-packed-146.erofs");
+    writeFileSync(damaged, withSize(bytes, packed, 146));
+
+    // Premises: small.txt's fragment starts past byte 146 of the packed inode but in its
+    // page 0, and the cut inode's map of byte 145 fails.
+    const small = Buffer.from("small.txt");
+    const fragmentAt = await packedFragmentOffset(damaged, small);
+    expect(fragmentAt).toBeGreaterThanOrEqual(146);
+    expect(fragmentAt).toBeLessThan(4096);
+    const cut = await mount(damaged);
+    const cutPacked = await cut.iget(cut.superblock.packedNid);
+    const read = async (offset: number, length: number) => bytes.subarray(offset, offset + length);
+    await expect(mapCompressed(cutPacked, cut.superblock, await loadZInfo(cutPacked, cut.superblock, read), 145, read)).rejects.toSatisfy((e) => ErofsError.isInstance(e) && e.code === "EFSCORRUPTED");
+    await cut.unmount();
+
+    const kernel = kernelAnswersInOrder(damaged, paths);
+    expect(kernel.find((a) => a.startsWith("small.txt "))).toBe("small.txt EUCLEAN");
+    expect(await ourAnswersInOrder(damaged, paths)).toEqual(kernel);
   });
 });
