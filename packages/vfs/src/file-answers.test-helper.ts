@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
+import { headerOffset, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
 import { KernelMount, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
@@ -34,6 +34,26 @@ export async function compressedFile(image: Uint8Array, path: string) {
   const read = async (o: number, l: number) => image.subarray(o, o + l);
   const z = await loadZInfo(file, sb, read);
   return { sb, file, z, read, map: (ofs: number) => mapCompressed(file, sb, z, ofs, read) };
+}
+
+/**
+ * A copy of `image` with word `word` of a compressed file's compact index (after its
+ * 8-byte map header) changed from `from` to `to`, as a fuzz mutant changed it. Throws
+ * when the word is not `from`: the image is not the one the mutant was made from.
+ */
+export async function withCompactIndexWord(image: Uint8Array, path: string, word: number, from: number, to: number): Promise<Buffer> {
+  const fs = await mount(image);
+  let at: number;
+  try {
+    at = headerOffset(await fs.lookup(path)) + 8 + word * 4;
+  } finally {
+    await fs.unmount();
+  }
+  const b = Buffer.from(image);
+  const was = b.readUInt32LE(at);
+  if (was !== from) throw new Error(`word ${word} of ${path}'s compact index is 0x${was.toString(16)}, not 0x${from.toString(16)}`);
+  b.writeUInt32LE(to, at);
+  return b;
 }
 
 /** A copy of `image` with the inode's i_size patched (32 or 64 bits, by inode form), resealed. */
