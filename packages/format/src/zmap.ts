@@ -196,7 +196,10 @@ function trivialExtent(inode: Inode, z: ZInfo, ofs: number): ZExtent | undefined
   if (ofs >= inode.size) {
     return { logical: inode.size, length: 0, kind: "hole", physical: 0, physicalLength: 0, algorithm: 0, partialRef: false, fullMapped: true };
   }
-  if (z.wholeFragment) {
+  // A fragment tail whose head is lcluster 0 is the whole file too: the kernel then maps
+  // every byte to it without reading the index again, even bytes before that head's
+  // cluster offset (a damaged one), which an indexed map refuses.
+  if (z.wholeFragment || (z.tailHeadLcn === 0 && z.advise & ADVISE.FRAGMENT_PCLUSTER)) {
     return { logical: 0, length: inode.size, kind: "fragment", physical: z.fragmentOffset, physicalLength: inode.size, algorithm: 0, partialRef: false, fullMapped: true };
   }
   return undefined;

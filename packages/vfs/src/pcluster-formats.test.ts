@@ -26,8 +26,12 @@ describe("PclusterFormats", () => {
   });
 });
 
-/** The kernel's readahead window on a loop device (read_ahead_kb 128): what a first read of a file maps. */
-const WINDOW = 128 << 10;
+/**
+ * A reader's first read(2) of a file. On a kernel mount it starts a readahead of 64 pages
+ * or more (this machine's loop devices have read_ahead_kb 2560), widened to the end of the
+ * extent its last page maps (READMORE).
+ */
+const FIRST_READ = 128 << 10;
 
 /** A file read whole on a kernel mount, on through short reads: the sha256 of its bytes, or EOPNOTSUPP (errno 95). */
 function kernelWhole(path: string): string {
@@ -58,7 +62,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
 
     const k = KernelMount.tryMount(damaged)!;
     try {
-      expect(kernelRead(join(k.dir, nanoidPath), 0, WINDOW)).toBe("EFSCORRUPTED");
+      expect(kernelRead(join(k.dir, nanoidPath), 0, FIRST_READ)).toBe("EFSCORRUPTED");
       // Its first page still reads: a read(2) of it all returns that page, the next fails.
       expect(kernelWhole(join(k.dir, readmePath))).toBe("EOPNOTSUPP");
     } finally {
@@ -73,7 +77,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
 
     const fs = await mount(damaged);
     try {
-      await expect(fs.read(await fs.lookup(nanoidPath), 0, WINDOW)).rejects.toSatisfy(isEfscorrupted);
+      await expect(fs.read(await fs.lookup(nanoidPath), 0, FIRST_READ)).rejects.toSatisfy(isEfscorrupted);
       await expect(fs.read(await fs.lookup(readmePath), 0, readmeSize)).rejects.toSatisfy(isEopnotsupp);
     } finally {
       await fs.unmount();

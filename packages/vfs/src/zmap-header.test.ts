@@ -234,4 +234,25 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a map header read from far
     expect(theirs[0]).toMatch(/ [0-9a-f]{64}$/);
     expect(await ourAnswers(damaged, [path])).toEqual(theirs);
   });
+  it("corpus/real/app-b with lodash/fp/stubTrue.js's i_xattr_icount raised from 0xc to 0xc00 (real mutant 534980): its header, read further on, gives an ordinary header with a fragment tail whose head is lcluster 0 (with its data starting at byte 3); the kernel then maps the whole file to the fragment, bytes 0-2 too, and reads it whole (garbage, the same bytes here), where an indexed map of byte 0 failed EUCLEAN", async () => {
+    const image = join(corpus!, "real/app-b.erofs");
+    const path = "lodash/fp/stubTrue.js";
+    const original = await mount(image);
+    const at = inodeAt(await original.lookup(path));
+    await original.unmount();
+    const bytes = Buffer.from(readFileSync(image));
+    expect(bytes.readUInt16LE(at + 2)).toBe(0xc);
+    bytes.writeUInt16LE(0xc00, at + 2);
+    const damaged = join(work, "stubtrue-far-header.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+
+    // The premise: a fragment tail headed by lcluster 0, whose data starts past byte 0.
+    const { z, map } = await compressedFile(bytes, path);
+    expect([z.advise & ADVISE.FRAGMENT_PCLUSTER, z.tailHeadLcn, z.wholeFragment]).toEqual([ADVISE.FRAGMENT_PCLUSTER, 0, false]);
+    expect(await map(0)).toMatchObject({ kind: "fragment", logical: 0 });
+
+    const theirs = kernelAnswers(damaged, [Buffer.from(path)]);
+    expect(theirs[0]).toMatch(/ [0-9a-f]{64}$/);
+    expect(await ourAnswers(damaged, [Buffer.from(path)])).toEqual(theirs);
+  });
 });
