@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,7 +49,6 @@ function kernelUntilFailure(path: string, random: boolean): string {
  * before the failing one first: a failed 128 KiB read is tried again a page at a time.
  */
 async function oursUntilFailure(fs: ErofsFs, inode: Inode): Promise<string> {
-  const { createHash } = await import("node:crypto");
   const h = createHash("sha256");
   let n = 0;
   const next = async (length: number): Promise<Uint8Array> => {
