@@ -962,7 +962,8 @@ async function readPclusters(ctx: MountContext, inode: Inode, extents: ZExtent[]
 async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from: number, to: number, into: Uint8Array): Promise<void> {
   // As the kernel: the packed inode is there only on an image with the fragments feature.
   const packed = ctx.packed;
-  if (!packed || inode.nid === packed.nid) throw corrupted("fragment without a usable packed inode", nidWhere(inode));
+  if (!packed) throw corrupted("fragment without a usable packed inode", nidWhere(inode));
+  if (inode.nid === packed.nid) return readOwnFragment(packed, ext, into.subarray(0, to - from));
   // Past the packed inode's size the kernel's page cache of it holds zeros.
   const at = ext.physical + (from - ext.logical);
   const within = Math.max(0, Math.min(to - from, packed.size - at));
@@ -979,6 +980,23 @@ async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from:
     await readData(ctx, packed, at + (lo - from), hi - lo, true, into.subarray(lo - from, hi - from));
     hi = lo;
   }
+}
+
+/**
+ * The packed inode mapped to a fragment of itself (its map header damaged). The kernel
+ * reads such a fragment from the packed inode's own pages, as any other. Pages wholly past
+ * its size map to nothing and read as zeros, so a fragment that starts there reads as
+ * zeros, and so does every file whose fragment the packed inode holds (real mutant 535540:
+ * app-a-zstd's packed inode with i_xattr_icount 0 -> 0x800, so its header is read 8,200
+ * bytes on, inside its index, where the whole-file bit is set with an offset near 2^63;
+ * a kernel mount reads every fragment file as zeros). A fragment that starts lower would
+ * send each page's read to another page of the same inode, a chain the kernel follows
+ * down its stack, or to the page being read, which it waits on forever: refused.
+ */
+function readOwnFragment(packed: Inode, ext: ZExtent, into: Uint8Array): void {
+  const pastLastPage = Math.ceil(packed.size / PAGE_SIZE) * PAGE_SIZE;
+  if (ext.physical < pastLastPage) throw corrupted("the packed inode's fragment lies in the packed inode", nidWhere(packed));
+  into.fill(0);
 }
 
 /**

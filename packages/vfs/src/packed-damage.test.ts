@@ -523,3 +523,79 @@ describe.skipIf(process.getuid?.() !== 0)("a packed inode whose i_size ends insi
     expect(await ourAnswersInOrder(damaged, paths)).toEqual(kernel);
   });
 });
+
+/** The image with its packed inode's map header made "the whole file is a fragment at `offset`". */
+async function packedAsOwnFragment(bytes: Buffer, image: string, offset: bigint): Promise<Buffer> {
+  const fs = await mount(image);
+  const packed = await fs.iget(fs.superblock.packedNid);
+  await fs.unmount();
+  const damaged = Buffer.from(bytes);
+  // The header's top bit marks a whole-file fragment; its other 63 bits are the offset.
+  damaged.writeBigUInt64LE((1n << 63n) | offset, headerOffset(packed));
+  return resealSuperblock(damaged);
+}
+
+/** "path sha256" of `size` zero bytes, as the answer helpers give it. */
+function zerosAnswer(path: Buffer, size: number): string {
+  return `${path.toString("latin1")} ${sha256Hex([new Uint8Array(size)])}`;
+}
+
+describe.skipIf(process.getuid?.() !== 0)("a packed inode whose map header makes it a fragment of itself", () => {
+  it("fixtures/bit48-extents-lz4hc with the packed inode's header a whole-file fragment past its last page: every byte it holds reads as zeros, as on a kernel mount, so every fragment reads as zeros", async () => {
+    const original = join(repoRoot(), "fixtures/bit48-extents-lz4hc.erofs");
+    const bytes = readFileSync(original);
+    const fs = await mount(original);
+    const packed = await fs.iget(fs.superblock.packedNid);
+    const paths = await filePaths(fs, await fs.root());
+    const sizes = new Map<string, number>();
+    for (const p of paths) sizes.set(p.toString("latin1"), (await fs.lookup(p)).size);
+    await fs.unmount();
+    const pastLastPage = Math.ceil(packed.size / 4096) * 4096;
+    const damaged = join(work, "bit48-extents-lz4hc-packed-self.erofs");
+    writeFileSync(damaged, await packedAsOwnFragment(bytes, original, BigInt(pastLastPage)));
+
+    const kernel = kernelAnswersInOrder(damaged, paths);
+    expect(await ourAnswersInOrder(damaged, paths)).toEqual(kernel);
+    // small.txt lies wholly in the packed inode: zeros now, and not zeros before.
+    const small = Buffer.from("small.txt");
+    expect(kernel).toContain(zerosAnswer(small, sizes.get("small.txt")!));
+    expect(kernelAnswersInOrder(original, [small])).not.toContain(zerosAnswer(small, sizes.get("small.txt")!));
+  });
+
+  it("a packed inode made a fragment of itself starting inside it is refused (the kernel's read would chain from page to page of that inode, or wait on the page it reads): not compared with a kernel mount", async () => {
+    const original = join(repoRoot(), "fixtures/bit48-extents-lz4hc.erofs");
+    const damaged = join(work, "bit48-extents-lz4hc-packed-self-inside.erofs");
+    writeFileSync(damaged, await packedAsOwnFragment(readFileSync(original), original, 0n));
+    const fs = await mount(damaged);
+    try {
+      await expect(fs.read(await fs.lookup("small.txt"), 0, 1)).rejects.toSatisfy((e: unknown) => ErofsError.isInstance(e) && e.code === "EFSCORRUPTED");
+    } finally {
+      await fs.unmount();
+    }
+  });
+
+  it.skipIf(!corpus)("corpus/real/app-a-zstd with the packed inode's i_xattr_icount 0 -> 0x800 (real mutant 535540): its map header is read 8,200 bytes on, a whole-file fragment near 2^63, and the files in it read as zeros, as on a kernel mount", async () => {
+    const image = join(corpus!, "real/app-a-zstd.erofs");
+    const bytes = Buffer.from(readFileSync(image));
+    const fs = await mount(image);
+    const packed = await fs.iget(fs.superblock.packedNid);
+    await fs.unmount();
+    expect(packed.xattrIcount).toBe(0);
+    // i_xattr_icount: 16 bits at byte 2 of either inode form.
+    bytes.writeUInt16LE(0x800, inodeAt(packed) + 2);
+    const damaged = join(work, "app-a-zstd-packed-xattrs.erofs");
+    writeFileSync(damaged, resealSuperblock(bytes));
+    const paths = [".package-lock.json", "@esbuild/linux-x64/README.md", "esquery/license.txt"].map((p) => Buffer.from(p));
+    const damagedFs = await mount(damaged);
+    const read = async (offset: number, length: number) => bytes.subarray(offset, offset + length);
+    const z = await loadZInfo(await damagedFs.iget(packed.nid), damagedFs.superblock, read);
+    const lockSize = (await damagedFs.lookup(paths[0]!)).size;
+    await damagedFs.unmount();
+    expect(z.wholeFragment).toBe(true);
+    expect(z.fragmentOffset).toBeGreaterThan(packed.size);
+
+    const kernel = kernelAnswersInOrder(damaged, paths);
+    expect(await ourAnswersInOrder(damaged, paths)).toEqual(kernel);
+    expect(kernel[0]).toBe(zerosAnswer(paths[0]!, lockSize));
+  });
+});
