@@ -130,14 +130,23 @@ export async function readData(
       const scratch = asViews ? undefined : scratchBuffer(ctx, runEnd - runStart);
       if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch, [p * PAGE_SIZE, askedEnd], exact);
       else filled = await fillRange(ctx, inode, runStart, runEnd, scratch);
+      // Where the request takes the fill's bytes up to: a packed page kept from before is
+      // served from the cache instead, with the pages after it.
+      let fillServesTo = runEnd;
       for (let i = Math.max(fillFirst, keepFrom); i < fillEnd; i++) {
         // Without store, pages before the request were handed over by earlier reads, and
         // pages it finishes go to the caller only: neither is copied into a page of its own.
         if (!store && (i < firstPage || finishes(i))) continue;
         // A packed page cached already keeps its bytes. One the kernel holds was read
         // before, maybe from another extent, and the kernel's read skips it; one it does
-        // not hold is checked when it is read (see pagesToRefill).
-        if (packed && i > p && cache.has(owner, i)) continue;
+        // not hold is checked when it is read (see pagesToRefill). Its bytes are what this
+        // request reads there too, not the fill's (real mutant 535785: a fragment over two
+        // packed pages, the second read first by the fragment's next page and mapped on
+        // its own to another extent, read that page's part from the first page's extent).
+        if (packed && i > p && cache.has(owner, i)) {
+          fillServesTo = Math.min(fillServesTo, i * PAGE_SIZE);
+          continue;
+        }
         const from = (i - fillFirst) * PAGE_SIZE;
         const to = Math.min(filled.length, from + PAGE_SIZE);
         const page = filled.subarray(from, to);
@@ -145,10 +154,10 @@ export async function readData(
       }
       // The request's part of the fill, in one copy (pages before keepFrom were served already).
       const copyFrom = Math.max(offset, keepFrom * PAGE_SIZE);
-      const copyTo = Math.min(end, runEnd);
+      const copyTo = Math.min(end, fillServesTo);
       if (copyTo > copyFrom) out.set(filled.subarray(copyFrom - runStart, copyTo - runStart), copyFrom - offset);
       if (scratch) ctx.scratch.release([scratch]);
-      p = Math.max(q, fillEnd);
+      p = fillServesTo < Math.min(end, runEnd) ? fillServesTo / PAGE_SIZE : Math.max(q, fillEnd);
     } catch (e) {
       // Widened to whole extents, a fill also decodes the pclusters that share its first
       // and last pages with the asked ones, and a fill of the packed inode the pclusters of

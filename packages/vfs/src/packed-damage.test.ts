@@ -258,6 +258,37 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     }
   });
 
+  it("corpus/real/app-a-zstd cut to 21,281,605 bytes, inside its packed inode's index (real mutant 535785): a fragment whose page spans two packed pages, the second of which maps on its own to another extent, reads that page's bytes as the page's own read gave them, as on a kernel mount (not from the first page's extent, decoded for the first page)", async () => {
+    const image = join(corpus!, "real/app-a-zstd.erofs");
+    const bytes = readFileSync(image);
+    const damaged = join(work, "app-a-zstd-cut-index.erofs");
+    writeFileSync(damaged, bytes.subarray(0, 21_281_605));
+    const path = Buffer.from("prettier/plugins/meriyah.js");
+
+    // Premise: page 16 of the file holds the end of one packed page and the start of the
+    // next; the loop device (whole sectors, zeros past them) maps that next page to an
+    // extent of its own, while the page before maps to one reaching over it.
+    const fs = await mount(damaged);
+    const sb = fs.superblock;
+    const packed = await fs.iget(sb.packedNid);
+    await fs.unmount();
+    const fragmentAt = await packedFragmentOffset(damaged, path);
+    const second = Math.floor((fragmentAt + 16 * 4096 + 4095) / 4096);
+    expect(Math.floor((fragmentAt + 16 * 4096) / 4096)).toBe(second - 1);
+    const device = Buffer.alloc(bytes.length);
+    bytes.copy(device, 0, 0, 21_281_605 - (21_281_605 % 512));
+    const read = async (offset: number, length: number) => device.subarray(offset, offset + length);
+    const z = await loadZInfo(packed, sb, read);
+    const before = await mapCompressed(packed, sb, z, second * 4096 - 1, read);
+    const own = await mapCompressed(packed, sb, z, second * 4096 + 4095, read);
+    expect(before.logical + before.length).toBeGreaterThan(second * 4096);
+    expect(own.logical).toBe(second * 4096);
+
+    const kernel = kernelAnswers(damaged, [path]);
+    expect(await ourAnswers(damaged, [path])).toEqual(kernel);
+    expect(kernel).not.toEqual(kernelAnswers(image, [path]));
+  });
+
   it("corpus/real/app-a-lzma with a bit flipped early in one LZMA pcluster of its packed inode (real-image mutant 530513): a fragment in the extent before it reads, as on a kernel mount, although the page it ends in holds that damaged extent's first bytes; fragments past the damage fail on both", async () => {
     const image = join(corpus!, "real/app-a-lzma.erofs");
     const bytes = readFileSync(image);
