@@ -56,6 +56,12 @@ export class CompressedState {
   readonly decodedFine = new Set<string>();
   /** Addresses of the DEFLATE pclusters taken short, as the kernel takes them (see decodeDeflateAsKernel). */
   readonly shortStreams = new Set<number>();
+  /**
+   * Per inode, the page a wider fill's failed decode starts in, until the fill as asked
+   * that follows takes it: the kernel's read fails there in its readahead, and then reads
+   * that page alone (see readFolioKeeps).
+   */
+  readonly readaheadFailedAt = new Map<bigint, number>();
   /** The image's decoder settings, as sent to decode workers. */
   settings: { config: DecompressorConfig; key: string } | undefined;
   /** The last extents mapped (see extentInMemory), a ring: their inodes and the extents. */
@@ -90,9 +96,25 @@ function keepFormats(st: CompressedState, extents: readonly ZExtent[]): void {
  * `asked` is what the read asked for, page-aligned, before the fill was widened to whole
  * extents: the kernel maps only the extents of its window, so only those count.
  */
-function keptByKernel(ext: ZExtent, asked: readonly [number, number]): boolean {
+function keptByKernel(ext: ZExtent, asked: readonly [number, number], readFolioAt?: number): boolean {
   const [from, to] = asked;
-  return ext.kind === "encoded" && ext.logical < to && ext.logical + ext.length > from && (!ext.fullMapped || ext.logical < from);
+  if (ext.kind !== "encoded" || ext.logical >= to || ext.logical + ext.length <= from) return false;
+  return !ext.fullMapped || ext.logical < from || (readFolioAt !== undefined && readFolioKeeps(ext, asked, readFolioAt));
+}
+
+/**
+ * Whether the kernel's read_folio of the page at `readFolioAt` keeps `ext`'s pcluster: a
+ * read whose readahead failed from that page on reads it alone next, and that read maps
+ * the extents in the page from its own start, so one that began in an earlier page starts
+ * before the read and is kept. Real mutant 536094 (app-a, its packed inode's index cut):
+ * esbuild's second LZ4 extent is damaged and starts in page 28, so the readahead of pages
+ * 0-63 fails from page 28; read_folio(28) then maps the first extent, whose last bytes are
+ * in page 28, and keeps its pcluster, which a packed page mapped to that address decodes
+ * with afterwards. Traced: the pcluster's compressed pages enter the managed cache
+ * during read_folio(28), not during the readahead.
+ */
+function readFolioKeeps(ext: ZExtent, asked: readonly [number, number], readFolioAt: number): boolean {
+  return readFolioAt > asked[0] && readFolioAt < asked[1] && ext.logical < readFolioAt && ext.logical + ext.length > readFolioAt;
 }
 
 /**
@@ -289,9 +311,12 @@ export async function fillCompressed(
   // The pclusters the kernel's read keeps, as it maps them (see PclusterFormats).
   const kept: ZExtent[] = [];
   let failure: MapFailure | undefined;
+  // A fill as asked after a wider one whose decode failed: where the kernel's read of the
+  // failed pages starts (see readFolioKeeps).
+  const readFolioAt = exact ? takeReadaheadFailure(ctx, inode) : undefined;
   try {
     if (pageByPage) await extentsUpward(ctx, inode, mapFrom, end, mapped);
-    else failure = await extentsDownward(ctx, inode, mapFrom, end, asked, mapped, kept);
+    else failure = await extentsDownward(ctx, inode, mapFrom, end, asked, mapped, kept, readFolioAt);
   } catch (e) {
     // Kept also when the mapping of another page of the read failed.
     keepFormats(ctx.compressed, pageByPage ? await pageReadsMap(ctx, inode, asked, mapped) : kept);
@@ -392,7 +417,12 @@ export async function fillCompressed(
       });
     }
   }
-  await decodeAll(ctx, inode, jobs);
+  try {
+    await decodeAll(ctx, inode, jobs);
+  } catch (e) {
+    if (!exact && ErofsError.isInstance(e)) noteReadaheadFailure(ctx, inode, jobs);
+    throw e;
+  }
   // Decoded (a decode worker gets copies): the stored bytes are not needed any more.
   ctx.scratch.release(buffers);
   for (const j of jobs) j.then?.();
@@ -546,7 +576,16 @@ async function pageReadsMap(ctx: MountContext, inode: Inode, asked: readonly [nu
  * those whose pclusters the kernel keeps (keptByKernel, as mapped: before any cut), in
  * the order met.
  */
-async function extentsDownward(ctx: MountContext, inode: Inode, from: number, end: number, asked: readonly [number, number], found: ZExtent[], kept: ZExtent[]): Promise<MapFailure | undefined> {
+async function extentsDownward(
+  ctx: MountContext,
+  inode: Inode,
+  from: number,
+  end: number,
+  asked: readonly [number, number],
+  found: ZExtent[],
+  kept: ZExtent[],
+  readFolioAt?: number,
+): Promise<MapFailure | undefined> {
   let above = Infinity;
   let failed: MapFailure | undefined;
   for (let key = end - 1; key >= from; ) {
@@ -562,7 +601,7 @@ async function extentsDownward(ctx: MountContext, inode: Inode, from: number, en
       key = above - 1;
       continue;
     }
-    if (keptByKernel(ext, asked)) kept.push(ext);
+    if (keptByKernel(ext, asked, readFolioAt)) kept.push(ext);
     if (ext.logical + ext.length > above) ext = { ...ext, length: above - ext.logical, fullMapped: false };
     found.push(ext);
     above = ext.logical;
@@ -1132,6 +1171,24 @@ const FAILED_DECODES_KEPT = 256;
 /** What a decode's outcome depends on: the inode's pcluster, its format, and the output asked for. */
 function failureKey(inode: Inode, ext: ZExtent, outLength: number): string {
   return `${inode.nid}:${ext.kind}:${ext.physical}:${ext.physicalLength}:${ext.algorithm}:${ext.logical}:${outLength}:${decodesPartially(ext, outLength)}`;
+}
+
+/** Notes the page where a wider fill's first failed decode starts (see readFolioKeeps). */
+function noteReadaheadFailure(ctx: MountContext, inode: Inode, jobs: readonly DecodeInto[]): void {
+  const failed = jobs.filter((j) => ctx.compressed.failedDecodes.has(jobKey(inode, j)));
+  if (!failed.length) return;
+  const first = Math.min(...failed.map((j) => j.ext.logical));
+  lruSet(ctx.compressed.readaheadFailedAt, inode.nid, Math.floor(first / PAGE_SIZE) * PAGE_SIZE, READAHEAD_FAILURES_KEPT);
+}
+
+/** Inodes whose failed fill is remembered until their fill as asked (one per reader, in practice). */
+const READAHEAD_FAILURES_KEPT = 64;
+
+/** The page noted by noteReadaheadFailure for `inode`, forgotten once taken. */
+function takeReadaheadFailure(ctx: MountContext, inode: Inode): number | undefined {
+  const at = ctx.compressed.readaheadFailedAt.get(inode.nid);
+  ctx.compressed.readaheadFailedAt.delete(inode.nid);
+  return at;
 }
 
 /** failureKey of a fill's decode job (its output is the job's target). */

@@ -176,4 +176,42 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
     expect(plAlone).toEqual(kernelAnswers(image, [plPath]));
     expect(await ourAnswers(damaged, [plPath])).toEqual(plAlone);
   });
+
+  it("corpus/real/app-a cut inside its packed inode's index, with a bit flipped in esbuild's second LZ4 pcluster (real mutant 536094): the failed read of esbuild keeps its first pcluster, which ends in the page where the damaged extent starts, so a packed page mapped to that address decodes esbuild's bytes, as on a kernel mount, whose read_folio of that page keeps it", async () => {
+    const image = join(corpus!, "real/app-a.erofs");
+    const damagedBytes = Buffer.from(readFileSync(image).subarray(0, 20_638_455));
+    damagedBytes.writeUInt8(damagedBytes.readUInt8(0x2019b) ^ (1 << 5), 0x2019b);
+    const damaged = join(work, "app-a-esbuild-packed.erofs");
+    writeFileSync(damaged, damagedBytes);
+    const esbuild = Buffer.from("@esbuild/linux-x64/bin/esbuild");
+    const rule = Buffer.from("eslint/lib/rules/grouped-accessor-pairs.js");
+
+    // Premises: the flipped bit is in esbuild's second extent's pcluster, which starts in
+    // page 28, where its first extent ends; a packed page of the rule's fragment maps to
+    // an interlaced block at the first extent's address (zeros past the loop device's end
+    // in the packed inode's index).
+    const { map: mapOf } = await compressedFile(damagedBytes, esbuild.toString());
+    const [first, second] = [await mapOf(0), await mapOf(28 * 4096 + 4095)];
+    expect(second.physical).toBeLessThanOrEqual(0x2019b);
+    expect(second.physical + second.physicalLength).toBeGreaterThan(0x2019b);
+    expect([Math.floor(second.logical / 4096), first.logical + first.length]).toEqual([28, second.logical]);
+    const fs = await mount(damaged);
+    const sb = fs.superblock;
+    const [packed, ruleInode] = [await fs.iget(sb.packedNid), await fs.lookup(rule)];
+    await fs.unmount();
+    const device = Buffer.alloc(damagedBytes.length);
+    damagedBytes.copy(device, 0, 0, damagedBytes.length - (damagedBytes.length % 512));
+    const read = async (offset: number, length: number) => device.subarray(offset, offset + length);
+    const ruleEnd = (await loadZInfo(ruleInode, sb, read)).fragmentOffset + ruleInode.size;
+    const overFirst = await mapCompressed(packed, sb, await loadZInfo(packed, sb, read), ruleEnd - 1, read);
+    expect([overFirst.algorithm, overFirst.physical]).toEqual([ALG_INTERLACED, first.physical]);
+
+    const inOrder = kernelAnswersInOrder(damaged, [esbuild, rule]);
+    expect(inOrder[0]).toBe(`${esbuild} EUCLEAN`);
+    expect(await ourAnswersInOrder(damaged, [esbuild, rule])).toEqual(inOrder);
+    // Read alone, the rule's page is the interlaced block's bytes, on both.
+    const alone = kernelAnswers(damaged, [rule]);
+    expect(alone).not.toEqual(inOrder.slice(1));
+    expect(await ourAnswers(damaged, [rule])).toEqual(alone);
+  });
 });
