@@ -1029,8 +1029,9 @@ async function readFragment(ctx: MountContext, inode: Inode, ext: ZExtent, from:
  * app-a-zstd's packed inode with i_xattr_icount 0 -> 0x800, so its header is read 8,200
  * bytes on, inside its index, where the whole-file bit is set with an offset near 2^63;
  * a kernel mount reads every fragment file as zeros). A fragment that starts lower would
- * send each page's read to another page of the same inode, a chain the kernel follows
- * down its stack, or to the page being read, which it waits on forever: refused.
+ * send each page's read to another page of the same inode, a chain the kernel would
+ * follow down its stack, or to the page being read, which it would wait on: refused (not
+ * tried on a kernel mount, which could hang).
  */
 function readOwnFragment(packed: Inode, ext: ZExtent, into: Uint8Array): void {
   const pastLastPage = Math.ceil(packed.size / PAGE_SIZE) * PAGE_SIZE;
