@@ -56,6 +56,16 @@ export async function withCompactIndexWord(image: Uint8Array, path: string, word
   return b;
 }
 
+/**
+ * An image's bytes as a loop device of it holds them, for mapping its indexes as the
+ * kernel does: its whole 512-byte sectors, and zeros past them.
+ */
+export function loopDeviceView(bytes: Uint8Array): Buffer {
+  const view = Buffer.alloc(bytes.length + 65536);
+  view.set(bytes.subarray(0, bytes.length - (bytes.length % 512)));
+  return view;
+}
+
 /** A copy of `image` with the inode's i_size patched (32 or 64 bits, by inode form), resealed. */
 export function withSize(image: Uint8Array, inode: Inode, size: number | bigint): Buffer {
   const b = Buffer.from(image);

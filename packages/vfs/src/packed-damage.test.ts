@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ALG_INTERLACED, COMPRESSION, DATALAYOUT, EROFS_SUPER_OFFSET, LCLUSTER, headerOffset, loadZInfo, mapCompressed, type ReadMode, type ZExtent } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
-import { filePaths, inodeAt, kernelAnswers, kernelRead, kernelAnswersInOrder, ourAnswers, ourAnswersInOrder, withSize } from "./file-answers.test-helper.js";
+import { filePaths, inodeAt, kernelAnswers, kernelRead, kernelAnswersInOrder, loopDeviceView, ourAnswers, ourAnswersInOrder, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type Inode } from "./index.js";
 
 /**
@@ -275,8 +275,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     const fragmentAt = await packedFragmentOffset(damaged, path);
     const second = Math.floor((fragmentAt + 16 * 4096 + 4095) / 4096);
     expect(Math.floor((fragmentAt + 16 * 4096) / 4096)).toBe(second - 1);
-    const device = Buffer.alloc(bytes.length);
-    bytes.copy(device, 0, 0, 21_281_605 - (21_281_605 % 512));
+    const device = loopDeviceView(bytes.subarray(0, 21_281_605));
     const read = async (offset: number, length: number) => device.subarray(offset, offset + length);
     const z = await loadZInfo(packed, sb, read);
     const before = await mapCompressed(packed, sb, z, second * 4096 - 1, read);
@@ -453,16 +452,6 @@ function cutImage(name: string, short: number): { image: string; damaged: string
   const damaged = join(work, `cut-${short}-${name.replace(/\W/g, "-")}`);
   writeFileSync(damaged, bytes.subarray(0, bytes.length - short));
   return { image, damaged };
-}
-
-/**
- * An image's bytes as a loop device of it holds them, for mapping its indexes as the
- * kernel does: its whole 512-byte sectors, and zeros past them.
- */
-function loopDeviceView(bytes: Buffer): Buffer {
-  const view = Buffer.alloc(bytes.length + 65536);
-  bytes.copy(view, 0, 0, bytes.length - (bytes.length % 512));
-  return view;
 }
 
 /** A mounted image's answer to `use`, unmounted after. */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ALG_INTERLACED, COMPRESSION, headerOffset, loadZInfo, mapCompressed } from "@erofs-ts/format";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, sha256Hex } from "@erofs-ts/testkit";
-import { compressedFile, kernelAnswers, kernelAnswersInOrder, kernelRead, ourAnswers, ourAnswersInOrder, withCompactIndexWord, withSize } from "./file-answers.test-helper.js";
+import { compressedFile, kernelAnswers, kernelAnswersInOrder, kernelRead, loopDeviceView, ourAnswers, ourAnswersInOrder, withCompactIndexWord, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 import { PclusterFormats } from "./pcluster-formats.js";
 
@@ -199,8 +199,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
     const sb = fs.superblock;
     const [packed, ruleInode] = [await fs.iget(sb.packedNid), await fs.lookup(rule)];
     await fs.unmount();
-    const device = Buffer.alloc(damagedBytes.length);
-    damagedBytes.copy(device, 0, 0, damagedBytes.length - (damagedBytes.length % 512));
+    const device = loopDeviceView(damagedBytes);
     const read = async (offset: number, length: number) => device.subarray(offset, offset + length);
     const ruleEnd = (await loadZInfo(ruleInode, sb, read)).fragmentOffset + ruleInode.size;
     const overFirst = await mapCompressed(packed, sb, await loadZInfo(packed, sb, read), ruleEnd - 1, read);
