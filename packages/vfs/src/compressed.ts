@@ -118,6 +118,31 @@ function readFolioKeeps(ext: ZExtent, asked: readonly [number, number], readFoli
 }
 
 /**
+ * Whether the kernel's read_folio of the page at `readFolioAt` (see readFolioKeeps) keeps
+ * the pcluster of `ext`, the extent holding that page's last byte. That read maps the
+ * byte first (READMORE), and the map is not FULL_MAPPED unless the byte's lcluster is the
+ * next extent's head, before its cluster offset, or READMORE maps the extent to its end
+ * (LZMA, DEFLATE, Zstandard, a block or more as first mapped). A pcluster mapped so has
+ * its compressed pages cached, and stays after its decode, failed or not. Real mutant
+ * 536535 (app-a-zstd, a word of zh-cn's compact index): page 44 of zh-cn holds the head
+ * lcluster of a one-block Zstandard extent whose block is the first of zh-tw's 64 KiB
+ * pcluster; zh-cn's read_folio(44) keeps it, and zh-tw's read, decoding that pcluster as
+ * one block, fails at 0 on a kernel mount (EUCLEAN).
+ */
+async function readFolioKeepsTop(ctx: MountContext, inode: Inode, ext: ZExtent, asked: readonly [number, number], readFolioAt: number): Promise<boolean> {
+  if (ext.kind !== "encoded" || readFolioAt < asked[0] || readFolioAt >= asked[1]) return false;
+  const lastByte = pageLastByte(inode, readFolioAt / PAGE_SIZE);
+  const extEnd = ext.logical + ext.length;
+  if (ext.logical > lastByte || extEnd <= lastByte) return false;
+  const z = await zinfoOf(ctx, inode);
+  if (z.encodedExtents) return false;
+  const lcluster = 2 ** z.lclusterBits;
+  const endsInByteLcluster = Math.floor(extEnd / lcluster) === Math.floor(lastByte / lcluster) && extEnd % lcluster !== 0;
+  if (ext.fullMapped && endsInByteLcluster) return false;
+  return !(await readsMoreAtByte(ctx, inode, lastByte));
+}
+
+/**
  * The error of a read that maps one pcluster in two formats, once the pcluster is kept in
  * the later extent's format, as the kernel's backward scan makes it: a reader that retries
  * page by page after the error (the kernel, above FUSE) then has both extents decoded in
@@ -601,7 +626,7 @@ async function extentsDownward(
       key = above - 1;
       continue;
     }
-    if (keptByKernel(ext, asked, readFolioAt)) kept.push(ext);
+    if (keptByKernel(ext, asked, readFolioAt) || (readFolioAt !== undefined && (await readFolioKeepsTop(ctx, inode, ext, asked, readFolioAt)))) kept.push(ext);
     if (ext.logical + ext.length > above) ext = { ...ext, length: above - ext.logical, fullMapped: false };
     found.push(ext);
     above = ext.logical;
@@ -1190,6 +1215,29 @@ function takeReadaheadFailure(ctx: MountContext, inode: Inode): number | undefin
   const at = ctx.compressed.readaheadFailedAt.get(inode.nid);
   ctx.compressed.readaheadFailedAt.delete(inode.nid);
   return at;
+}
+
+/**
+ * Keeps what the kernel's read_folio of the page where a read's readahead failed keeps,
+ * when that read was the fill itself and its error stands (no fill as asked follows to
+ * do it, see fillCompressed's readFolioAt). A reader on a kernel mount gets the pages
+ * before that page, reads on, and meets read_folio there: its extents are mapped from the
+ * page's last byte (see keptByKernel and readFolioKeepsTop), and what it keeps decides how
+ * other files sharing those pclusters read later (real mutant 536535, zh-cn read whole).
+ */
+export async function keepFailedPageRead(ctx: MountContext, inode: Inode): Promise<void> {
+  if (pageAtATime(ctx, inode)) return;
+  const at = takeReadaheadFailure(ctx, inode);
+  if (at === undefined) return;
+  const page: [number, number] = [at, Math.min(inode.size, at + PAGE_SIZE)];
+  const kept: ZExtent[] = [];
+  try {
+    await extentsDownward(ctx, inode, page[0], page[1], page, [], kept, at);
+  } catch (e) {
+    // The read's own error is the answer; this look only decides what stays kept.
+    if (!ErofsError.isInstance(e)) throw e;
+  }
+  keepFormats(ctx.compressed, kept);
 }
 
 /** failureKey of a fill's decode job (its output is the job's target). */

@@ -15,7 +15,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import { PACKED_OWNER, type MountContext } from "./context.js";
 import { metadataEnd, readInodeMetadata } from "./metadata.js";
-import { extentBounds, failsAskedPages, fillCompressed, pageReadEnd, pagesToRefill, scratchBuffer } from "./compressed.js";
+import { extentBounds, failsAskedPages, fillCompressed, keepFailedPageRead, pageReadEnd, pagesToRefill, scratchBuffer } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
@@ -170,7 +170,10 @@ export async function readData(
         ungatheredAt = p;
         continue;
       }
-      if (exact || (runStart === p * PAGE_SIZE && runEnd === askedEnd)) throw e;
+      if (exact || (runStart === p * PAGE_SIZE && runEnd === askedEnd)) {
+        if (compressed && !exact) await keepFailedPageRead(ctx, inode);
+        throw e;
+      }
       exactAt = p;
     }
   }

@@ -213,4 +213,28 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
     expect(alone).not.toEqual(inOrder.slice(1));
     expect(await ourAnswers(damaged, [rule])).toEqual(alone);
   });
+
+  it("corpus/real/app-a-zstd with a word of zh-cn's compact index changed (real mutant 536535): the read_folio of zh-cn's failed page 44 maps the one-block Zstandard extent heading there without FULL_MAPPED and keeps its pcluster, at the address of zh-tw's first 64 KiB one, so zh-tw read next fails at 0, as on a kernel mount", async () => {
+    const cn = Buffer.from("typescript/lib/zh-cn/diagnosticMessages.generated.json");
+    const tw = Buffer.from("typescript/lib/zh-tw/diagnosticMessages.generated.json");
+    const damagedBytes = await withCompactIndexWord(readFileSync(join(corpus!, "real/app-a-zstd.erofs")), cn.toString(), 25, 0x202e80b6, 0x50a077b5);
+    const damaged = join(work, "app-a-zstd-zh-cn.erofs");
+    writeFileSync(damaged, damagedBytes);
+
+    // Premises: page 44 of zh-cn is the head lcluster of a one-block Zstandard extent that
+    // ends past the page, at the address of zh-tw's first pcluster, 16 blocks of Zstandard.
+    const own = await (await compressedFile(damagedBytes, cn.toString())).map(44 * 4096 + 4095);
+    const twFirst = await (await compressedFile(damagedBytes, tw.toString())).map(0);
+    expect([own.algorithm, own.physicalLength, Math.floor(own.logical / 4096)]).toEqual([COMPRESSION.ZSTD, 4096, 44]);
+    expect(own.logical + own.length).toBeGreaterThan(45 * 4096);
+    expect([twFirst.algorithm, twFirst.physical, twFirst.physicalLength]).toEqual([COMPRESSION.ZSTD, own.physical, 65536]);
+
+    const inOrder = kernelAnswersInOrder(damaged, [cn, tw]);
+    expect(inOrder).toEqual([`${cn} EUCLEAN`, `${tw} EUCLEAN`]);
+    expect(await ourAnswersInOrder(damaged, [cn, tw])).toEqual(inOrder);
+    // Read alone, zh-tw is whole on both.
+    const alone = kernelAnswers(damaged, [tw]);
+    expect(alone[0]).not.toMatch(/EUCLEAN$/);
+    expect(await ourAnswers(damaged, [tw])).toEqual(alone);
+  });
 });
