@@ -353,7 +353,13 @@ export async function fillCompressed(
     // decodes in the formats kept before this read (see readFolioError).
     const believed = exact || (start === asked[0] && end === asked[1]);
     const error = await readFolioError(ctx, inode, failure, mapped, Math.max(mapFrom, asked[0]), believed);
-    if (believed) keepFormats(ctx.compressed, kept);
+    if (believed) {
+      keepFormats(ctx.compressed, kept);
+      // A reader goes on to that page's read_folio, which maps its last byte first (real
+      // mutant 535078: a map failing below a one-block LZ4 extent at the address of another
+      // file's two-block pcluster; read_folio keeps it, and that file fails at 0).
+      if (!pageByPage) await keepReadFolio(ctx, inode, Math.floor(failure.key / PAGE_SIZE) * PAGE_SIZE);
+    }
     throw error;
   }
   const extents: WholeRead[] = [];
@@ -1221,14 +1227,22 @@ function takeReadaheadFailure(ctx: MountContext, inode: Inode): number | undefin
  * Keeps what the kernel's read_folio of the page where a read's readahead failed keeps,
  * when that read was the fill itself and its error stands (no fill as asked follows to
  * do it, see fillCompressed's readFolioAt). A reader on a kernel mount gets the pages
- * before that page, reads on, and meets read_folio there: its extents are mapped from the
- * page's last byte (see keptByKernel and readFolioKeepsTop), and what it keeps decides how
- * other files sharing those pclusters read later (real mutant 536535, zh-cn read whole).
+ * before that page, reads on, and meets read_folio there (real mutant 536535, zh-cn read
+ * whole).
  */
 export async function keepFailedPageRead(ctx: MountContext, inode: Inode): Promise<void> {
   if (pageAtATime(ctx, inode)) return;
   const at = takeReadaheadFailure(ctx, inode);
-  if (at === undefined) return;
+  if (at !== undefined) await keepReadFolio(ctx, inode, at);
+}
+
+/**
+ * Keeps the pclusters that the kernel's read_folio of the page at `at` keeps: its
+ * extents are mapped from the page's last byte down, to the page's start or a failed map
+ * (see keptByKernel and readFolioKeepsTop), and what it keeps decides how other files
+ * sharing those pclusters read later.
+ */
+async function keepReadFolio(ctx: MountContext, inode: Inode, at: number): Promise<void> {
   const page: [number, number] = [at, Math.min(inode.size, at + PAGE_SIZE)];
   const kept: ZExtent[] = [];
   try {

@@ -33,6 +33,28 @@ describe("PclusterFormats", () => {
  */
 const FIRST_READ = 128 << 10;
 
+/** corpus/real/NAME with one word of `path`'s compact index changed (withCompactIndexWord), written to a file: its path and bytes. */
+async function indexWordMutant(name: string, path: Buffer, word: number, from: number, to: number): Promise<[string, Buffer]> {
+  const bytes = await withCompactIndexWord(readFileSync(join(corpus!, `real/${name}.erofs`)), path.toString(), word, from, to);
+  const file = join(work, `${name}-word-${word}.erofs`);
+  writeFileSync(file, bytes);
+  return [file, bytes];
+}
+
+/**
+ * `first` then `second` read on one mount fail both, and `second` read alone does not,
+ * on a kernel mount (a pcluster kept by the failed read of `first`); the vfs answers the
+ * same in both cases.
+ */
+async function expectFailsAfter(damaged: string, first: Buffer, second: Buffer): Promise<void> {
+  const inOrder = kernelAnswersInOrder(damaged, [first, second]);
+  expect(inOrder).toEqual([`${first} EUCLEAN`, `${second} EUCLEAN`]);
+  expect(await ourAnswersInOrder(damaged, [first, second])).toEqual(inOrder);
+  const alone = kernelAnswers(damaged, [second]);
+  expect(alone[0]).not.toMatch(/EUCLEAN$/);
+  expect(await ourAnswers(damaged, [second])).toEqual(alone);
+}
+
 /** A file read whole on a kernel mount, on through short reads: the sha256 of its bytes, or EOPNOTSUPP (errno 95). */
 function kernelWhole(path: string): string {
   try {
@@ -217,9 +239,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
   it("corpus/real/app-a-zstd with a word of zh-cn's compact index changed (real mutant 536535): the read_folio of zh-cn's failed page 44 maps the one-block Zstandard extent heading there without FULL_MAPPED and keeps its pcluster, at the address of zh-tw's first 64 KiB one, so zh-tw read next fails at 0, as on a kernel mount", async () => {
     const cn = Buffer.from("typescript/lib/zh-cn/diagnosticMessages.generated.json");
     const tw = Buffer.from("typescript/lib/zh-tw/diagnosticMessages.generated.json");
-    const damagedBytes = await withCompactIndexWord(readFileSync(join(corpus!, "real/app-a-zstd.erofs")), cn.toString(), 25, 0x202e80b6, 0x50a077b5);
-    const damaged = join(work, "app-a-zstd-zh-cn.erofs");
-    writeFileSync(damaged, damagedBytes);
+    const [damaged, damagedBytes] = await indexWordMutant("app-a-zstd", cn, 25, 0x202e80b6, 0x50a077b5);
 
     // Premises: page 44 of zh-cn is the head lcluster of a one-block Zstandard extent that
     // ends past the page, at the address of zh-tw's first pcluster, 16 blocks of Zstandard.
@@ -229,12 +249,26 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
     expect(own.logical + own.length).toBeGreaterThan(45 * 4096);
     expect([twFirst.algorithm, twFirst.physical, twFirst.physicalLength]).toEqual([COMPRESSION.ZSTD, own.physical, 65536]);
 
-    const inOrder = kernelAnswersInOrder(damaged, [cn, tw]);
-    expect(inOrder).toEqual([`${cn} EUCLEAN`, `${tw} EUCLEAN`]);
-    expect(await ourAnswersInOrder(damaged, [cn, tw])).toEqual(inOrder);
-    // Read alone, zh-tw is whole on both.
-    const alone = kernelAnswers(damaged, [tw]);
-    expect(alone[0]).not.toMatch(/EUCLEAN$/);
-    expect(await ourAnswers(damaged, [tw])).toEqual(alone);
+    await expectFailsAfter(damaged, cn, tw);
+  });
+
+  it("corpus/real/app-a-lz4 with the first word of ajv.js's compact index changed (real mutant 535078): ajv.js's map below its first LZ4 extent fails, and the read_folio of that page maps the extent from the page's last byte without FULL_MAPPED and keeps its one-block pcluster, at the address of config-validator.js's two-block one, so config-validator.js read next fails at 0, as on a kernel mount", async () => {
+    const ajv = Buffer.from("@eslint/eslintrc/lib/shared/ajv.js");
+    const validator = Buffer.from("@eslint/eslintrc/lib/shared/config-validator.js");
+    const [damaged, damagedBytes] = await indexWordMutant("app-a-lz4", ajv, 0, 0x04d11000, 0x10d1d200);
+
+    // Premises: ajv.js's page 0 maps to a one-block LZ4 extent starting inside the page
+    // and ending past it, whose bytes before it fail to map; config-validator.js's first
+    // pcluster, two blocks of LZ4, is at the same address.
+    const ajvFile = await compressedFile(damagedBytes, ajv.toString());
+    const own = await ajvFile.map(4095);
+    const validatorFirst = await (await compressedFile(damagedBytes, validator.toString())).map(0);
+    expect([own.algorithm, own.physicalLength]).toEqual([COMPRESSION.LZ4, 4096]);
+    expect(own.logical).toBeGreaterThan(0);
+    expect(own.logical + own.length).toBeGreaterThan(4096);
+    await expect(ajvFile.map(own.logical - 1)).rejects.toThrow(ErofsError);
+    expect([validatorFirst.algorithm, validatorFirst.physical, validatorFirst.physicalLength]).toEqual([COMPRESSION.LZ4, own.physical, 8192]);
+
+    await expectFailsAfter(damaged, ajv, validator);
   });
 });
