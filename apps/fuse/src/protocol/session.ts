@@ -2,6 +2,7 @@ import { read as fsRead, readSync, writeSync, writevSync } from "node:fs";
 import { devicePoller, type ReaderKind } from "./device.js";
 import { ERRNO, NO_REPLY_OPS, OP, opName } from "./opcodes.js";
 import { OUT_HEADER_SIZE, args, parseRequest, type Request } from "./structs.js";
+import { BlockSlicer } from "./block-slicer.js";
 
 /**
  * What a handler returns: reply payload parts (an OK reply, possibly empty), a positive
@@ -46,6 +47,8 @@ export class FuseSession {
   readonly #options: SessionOptions;
   readonly #header = new Uint8Array(OUT_HEADER_SIZE);
   readonly #headerView = new DataView(this.#header.buffer);
+  /** Where each request is copied out of the read buffer (see BlockSlicer). */
+  readonly #requestCopies = new BlockSlicer();
   #handler: Handler | null = null;
   /** Requests being served, so an INTERRUPT can find its target. */
   readonly #inFlight = new Map<bigint, { interrupted: boolean }>();
@@ -91,7 +94,7 @@ export class FuseSession {
       }
       if (n === 0) return this.#readerDone("end of device");
       // Copy the request out so the buffer can go straight back to the kernel.
-      const bytes = buffer.slice(0, n);
+      const bytes = this.#copyOut(buffer, n);
       this.#readNext(buffer);
       this.#dispatch(bytes);
     });
@@ -124,9 +127,16 @@ export class FuseSession {
       return this.#finish(code === "ENODEV" ? "unmounted" : `read failed: ${(err as Error).message}`);
     }
     if (n === 0) return this.#finish("end of device");
-    this.#dispatch(buffer.slice(0, n));
+    this.#dispatch(this.#copyOut(buffer, n));
     // libuv stops a handle that reported an error: nothing would wake this reader again.
     if (status < 0) this.#finish(`device poll failed (libuv error ${status})`);
+  }
+
+  /** The request's `n` bytes, copied out of the buffer the next read reuses. */
+  #copyOut(buffer: Uint8Array, n: number): Uint8Array {
+    const copy = this.#requestCopies.take(n);
+    copy.set(buffer.subarray(0, n));
+    return copy;
   }
 
   #readerDone(reason: string): void {

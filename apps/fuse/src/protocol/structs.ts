@@ -1,8 +1,10 @@
 /**
  * Byte layouts of the FUSE messages this server reads and writes (little-endian, as the
  * kernel lays them out on x86-64 and arm64). Requests are decoded from the buffer
- * `/dev/fuse` filled; replies are built into fresh buffers of their exact size.
+ * `/dev/fuse` filled; fixed-size replies are built into slices of shared blocks
+ * (BlockSlicer).
  */
+import { BlockSlicer } from "./block-slicer.js";
 
 export const IN_HEADER_SIZE = 40;
 export const OUT_HEADER_SIZE = 16;
@@ -13,6 +15,15 @@ export const INIT_OUT_SIZE = 64;
 export const OPEN_OUT_SIZE = 16;
 export const STATFS_OUT_SIZE = 80;
 export const DIRENT_HEADER_SIZE = 24;
+
+/** Where fixed-size replies are built (see BlockSlicer). */
+const replies = new BlockSlicer();
+
+/** Writes a number below 2^53 as a little-endian u64, without making a BigInt. */
+function setU64(v: DataView, at: number, n: number): void {
+  v.setUint32(at, n >>> 0, true);
+  v.setUint32(at + 4, Math.floor(n / 0x1_0000_0000), true);
+}
 
 export class ProtocolError extends Error {
   override name = "ProtocolError";
@@ -102,19 +113,20 @@ export interface InitOut {
 }
 
 export function encodeInitOut(o: InitOut): Uint8Array {
-  const out = new Uint8Array(INIT_OUT_SIZE);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, o.major, true);
-  v.setUint32(4, o.minor, true);
-  v.setUint32(8, o.maxReadahead, true);
-  v.setUint32(12, o.flags >>> 0, true);
-  v.setUint16(16, o.maxBackground, true);
-  v.setUint16(18, o.congestionThreshold, true);
-  v.setUint32(20, o.maxWrite, true);
-  v.setUint32(24, o.timeGran, true);
-  v.setUint16(28, o.maxPages, true);
-  v.setUint16(30, 0, true); // map_alignment
-  v.setUint32(32, o.flags2 >>> 0, true);
+  const out = replies.take(INIT_OUT_SIZE);
+  const v = replies.view;
+  const at = out.byteOffset;
+  v.setUint32(at, o.major, true);
+  v.setUint32(at + 4, o.minor, true);
+  v.setUint32(at + 8, o.maxReadahead, true);
+  v.setUint32(at + 12, o.flags >>> 0, true);
+  v.setUint16(at + 16, o.maxBackground, true);
+  v.setUint16(at + 18, o.congestionThreshold, true);
+  v.setUint32(at + 20, o.maxWrite, true);
+  v.setUint32(at + 24, o.timeGran, true);
+  v.setUint16(at + 28, o.maxPages, true);
+  v.setUint16(at + 30, 0, true); // map_alignment
+  v.setUint32(at + 32, o.flags2 >>> 0, true);
   return out;
 }
 
@@ -162,33 +174,36 @@ export interface Validity {
 /** fuse_entry_out at `at`; nodeid 0 means "no entry" (a negative, cacheable lookup). */
 export function writeEntryOut(v: DataView, at: number, nodeid: bigint, attr: Attr | null, valid: Validity): void {
   v.setBigUint64(at, nodeid, true);
-  v.setBigUint64(at + 8, 0n, true); // generation: nodeids are never reused for another inode
-  v.setBigUint64(at + 16, BigInt(valid.seconds), true);
-  v.setBigUint64(at + 24, BigInt(valid.seconds), true);
+  setU64(v, at + 8, 0); // generation: nodeids are never reused for another inode
+  setU64(v, at + 16, valid.seconds);
+  setU64(v, at + 24, valid.seconds);
   v.setUint32(at + 32, 0, true);
   v.setUint32(at + 36, 0, true);
   if (attr) writeAttr(v, at + 40, attr);
 }
 
 export function encodeEntryOut(nodeid: bigint, attr: Attr | null, valid: Validity): Uint8Array {
-  const out = new Uint8Array(ENTRY_OUT_SIZE);
-  writeEntryOut(new DataView(out.buffer), 0, nodeid, attr, valid);
+  const out = replies.take(ENTRY_OUT_SIZE);
+  writeEntryOut(replies.view, out.byteOffset, nodeid, attr, valid);
   return out;
 }
 
 export function encodeAttrOut(attr: Attr, valid: Validity): Uint8Array {
-  const out = new Uint8Array(ATTR_OUT_SIZE);
-  const v = new DataView(out.buffer);
-  v.setBigUint64(0, BigInt(valid.seconds), true);
-  writeAttr(v, 16, attr);
+  const out = replies.take(ATTR_OUT_SIZE);
+  const v = replies.view;
+  setU64(v, out.byteOffset, valid.seconds);
+  v.setUint32(out.byteOffset + 8, 0, true);
+  v.setUint32(out.byteOffset + 12, 0, true); // attr_valid_nsec, dummy
+  writeAttr(v, out.byteOffset + 16, attr);
   return out;
 }
 
 export function encodeOpenOut(fh: bigint, openFlags: number): Uint8Array {
-  const out = new Uint8Array(OPEN_OUT_SIZE);
-  const v = new DataView(out.buffer);
-  v.setBigUint64(0, fh, true);
-  v.setUint32(8, openFlags, true);
+  const out = replies.take(OPEN_OUT_SIZE);
+  const v = replies.view;
+  v.setBigUint64(out.byteOffset, fh, true);
+  v.setUint32(out.byteOffset + 8, openFlags, true);
+  v.setUint32(out.byteOffset + 12, 0, true); // backing_id
   return out;
 }
 
@@ -203,30 +218,30 @@ export interface StatfsOut {
 }
 
 export function encodeStatfsOut(s: StatfsOut): Uint8Array {
-  const out = new Uint8Array(STATFS_OUT_SIZE);
-  const v = new DataView(out.buffer);
-  v.setBigUint64(0, BigInt(s.blocks), true);
-  v.setBigUint64(8, BigInt(s.bfree), true);
-  v.setBigUint64(16, BigInt(s.bavail), true);
-  v.setBigUint64(24, s.files, true);
-  v.setBigUint64(32, s.ffree, true);
-  v.setUint32(40, s.bsize, true);
-  v.setUint32(44, s.namelen, true);
-  v.setUint32(48, s.bsize, true); // frsize
+  const out = replies.take(STATFS_OUT_SIZE);
+  const v = replies.view;
+  const at = out.byteOffset;
+  setU64(v, at, s.blocks);
+  setU64(v, at + 8, s.bfree);
+  setU64(v, at + 16, s.bavail);
+  v.setBigUint64(at + 24, s.files, true);
+  v.setBigUint64(at + 32, s.ffree, true);
+  v.setUint32(at + 40, s.bsize, true);
+  v.setUint32(at + 44, s.namelen, true);
+  v.setUint32(at + 48, s.bsize, true); // frsize
   return out;
 }
 
 export function encodeU32Pair(a: number, b = 0): Uint8Array {
-  const out = new Uint8Array(8);
-  const v = new DataView(out.buffer);
-  v.setUint32(0, a, true);
-  v.setUint32(4, b, true);
+  const out = replies.take(8);
+  replies.view.setUint32(out.byteOffset, a, true);
+  replies.view.setUint32(out.byteOffset + 4, b, true);
   return out;
 }
 
 export function encodeU64(value: bigint): Uint8Array {
-  const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, value, true);
+  const out = replies.take(8);
+  replies.view.setBigUint64(out.byteOffset, value, true);
   return out;
 }
 
