@@ -59,7 +59,7 @@ export class CompressedState {
   /**
    * Per inode, the page a wider fill's failed decode starts in, until the fill as asked
    * that follows takes it: the kernel's read fails there in its readahead, and then reads
-   * that page alone (see readFolioKeeps).
+   * that page alone (see keepReadFolio).
    */
   readonly readaheadFailedAt = new Map<bigint, number>();
   /** The image's decoder settings, as sent to decode workers. */
@@ -96,42 +96,27 @@ function keepFormats(st: CompressedState, extents: readonly ZExtent[]): void {
  * `asked` is what the read asked for, page-aligned, before the fill was widened to whole
  * extents: the kernel maps only the extents of its window, so only those count.
  */
-function keptByKernel(ext: ZExtent, asked: readonly [number, number], readFolioAt?: number): boolean {
+function keptByKernel(ext: ZExtent, asked: readonly [number, number]): boolean {
   const [from, to] = asked;
   if (ext.kind !== "encoded" || ext.logical >= to || ext.logical + ext.length <= from) return false;
-  return !ext.fullMapped || ext.logical < from || (readFolioAt !== undefined && readFolioKeeps(ext, asked, readFolioAt));
+  return !ext.fullMapped || ext.logical < from;
 }
 
 /**
- * Whether the kernel's read_folio of the page at `readFolioAt` keeps `ext`'s pcluster: a
- * read whose readahead failed from that page on reads it alone next, and that read maps
- * the extents in the page from its own start, so one that began in an earlier page starts
- * before the read and is kept. Real mutant 536094 (app-a, its packed inode's index cut):
- * esbuild's second LZ4 extent is damaged and starts in page 28, so the readahead of pages
- * 0-63 fails from page 28; read_folio(28) then maps the first extent, whose last bytes are
- * in page 28, and keeps its pcluster, which a packed page mapped to that address decodes
- * with afterwards. Traced: the pcluster's compressed pages enter the managed cache
- * during read_folio(28), not during the readahead.
+ * Whether the kernel's read_folio of the page at `pageStart` keeps the pcluster of `ext`,
+ * the extent holding that page's last byte. That read maps the byte first (READMORE), and
+ * the map is not FULL_MAPPED unless the byte's lcluster is the next extent's head, before
+ * its cluster offset, or READMORE maps the extent to its end (LZMA, DEFLATE, Zstandard, a
+ * block or more as first mapped). A pcluster mapped so has its compressed pages cached,
+ * and stays after its decode, failed or not. Real mutant 536535 (app-a-zstd, a word of
+ * zh-cn's compact index): page 44 of zh-cn holds the head lcluster of a one-block
+ * Zstandard extent whose block is the first of zh-tw's 64 KiB pcluster; zh-cn's
+ * read_folio(44) keeps it, and zh-tw's read, decoding that pcluster as one block, fails
+ * at 0 on a kernel mount (EUCLEAN).
  */
-function readFolioKeeps(ext: ZExtent, asked: readonly [number, number], readFolioAt: number): boolean {
-  return readFolioAt > asked[0] && readFolioAt < asked[1] && ext.logical < readFolioAt && ext.logical + ext.length > readFolioAt;
-}
-
-/**
- * Whether the kernel's read_folio of the page at `readFolioAt` (see readFolioKeeps) keeps
- * the pcluster of `ext`, the extent holding that page's last byte. That read maps the
- * byte first (READMORE), and the map is not FULL_MAPPED unless the byte's lcluster is the
- * next extent's head, before its cluster offset, or READMORE maps the extent to its end
- * (LZMA, DEFLATE, Zstandard, a block or more as first mapped). A pcluster mapped so has
- * its compressed pages cached, and stays after its decode, failed or not. Real mutant
- * 536535 (app-a-zstd, a word of zh-cn's compact index): page 44 of zh-cn holds the head
- * lcluster of a one-block Zstandard extent whose block is the first of zh-tw's 64 KiB
- * pcluster; zh-cn's read_folio(44) keeps it, and zh-tw's read, decoding that pcluster as
- * one block, fails at 0 on a kernel mount (EUCLEAN).
- */
-async function readFolioKeepsTop(ctx: MountContext, inode: Inode, ext: ZExtent, asked: readonly [number, number], readFolioAt: number): Promise<boolean> {
-  if (ext.kind !== "encoded" || readFolioAt < asked[0] || readFolioAt >= asked[1]) return false;
-  const lastByte = pageLastByte(inode, readFolioAt / PAGE_SIZE);
+async function readFolioKeepsTop(ctx: MountContext, inode: Inode, ext: ZExtent, pageStart: number): Promise<boolean> {
+  if (ext.kind !== "encoded") return false;
+  const lastByte = pageLastByte(inode, pageStart / PAGE_SIZE);
   const extEnd = ext.logical + ext.length;
   if (ext.logical > lastByte || extEnd <= lastByte) return false;
   const z = await zinfoOf(ctx, inode);
@@ -336,15 +321,22 @@ export async function fillCompressed(
   // The pclusters the kernel's read keeps, as it maps them (see PclusterFormats).
   const kept: ZExtent[] = [];
   let failure: MapFailure | undefined;
-  // A fill as asked after a wider one whose decode failed: where the kernel's read of the
-  // failed pages starts (see readFolioKeeps).
-  const readFolioAt = exact ? takeReadaheadFailure(ctx, inode) : undefined;
+  // A fill as asked after a wider one whose decode failed in an asked page: the kernel's
+  // readahead of these pages fails there, and the reader then reads that page alone
+  // (read_folio), which keeps pclusters of its own, after the readahead's.
+  const failedAt = exact ? takeReadaheadFailure(ctx, inode) : undefined;
+  const readFolioAt = !pageByPage && failedAt !== undefined && failedAt >= asked[0] && failedAt < asked[1] ? failedAt : undefined;
+  const keepWithReadFolio = async (): Promise<void> => {
+    keepFormats(ctx.compressed, kept);
+    if (readFolioAt !== undefined) await keepReadFolio(ctx, inode, readFolioAt);
+  };
   try {
     if (pageByPage) await extentsUpward(ctx, inode, mapFrom, end, mapped);
-    else failure = await extentsDownward(ctx, inode, mapFrom, end, asked, mapped, kept, readFolioAt);
+    else failure = await extentsDownward(ctx, inode, mapFrom, end, asked, mapped, kept);
   } catch (e) {
     // Kept also when the mapping of another page of the read failed.
-    keepFormats(ctx.compressed, pageByPage ? await pageReadsMap(ctx, inode, asked, mapped) : kept);
+    if (pageByPage) keepFormats(ctx.compressed, await pageReadsMap(ctx, inode, asked, mapped));
+    else await keepWithReadFolio();
     throw e;
   }
   if (failure) {
@@ -354,7 +346,7 @@ export async function fillCompressed(
     const believed = exact || (start === asked[0] && end === asked[1]);
     const error = await readFolioError(ctx, inode, failure, mapped, Math.max(mapFrom, asked[0]), believed);
     if (believed) {
-      keepFormats(ctx.compressed, kept);
+      await keepWithReadFolio();
       // A reader goes on to that page's read_folio, which maps its last byte first (real
       // mutant 535078: a map failing below a one-block LZ4 extent at the address of another
       // file's two-block pcluster; read_folio keeps it, and that file fails at 0).
@@ -387,7 +379,7 @@ export async function fillCompressed(
     if (last && last.kind === ext.kind && last.logical === ext.logical && last.physical === ext.physical) extents[extents.length - 1] = wanted;
     else extents.push(wanted);
   }
-  keepFormats(ctx.compressed, kept);
+  await keepWithReadFolio();
   if (mixed) throw mixedFormatKept(ctx.compressed, inode, ...mixed);
   const { raws, buffers } = await readPclusters(ctx, inode, extents, asked);
   const jobs: DecodeInto[] = [];
@@ -605,7 +597,8 @@ async function pageReadsMap(ctx: MountContext, inode: Inode, asked: readonly [nu
  * kept as the kernel keeps them (see PclusterFormats), and they decide how other files
  * sharing them read later. `found` holds the extents first to last once done; `kept`
  * those whose pclusters the kernel keeps (keptByKernel, as mapped: before any cut), in
- * the order met.
+ * the order met. `readFolio`: the range is one page read alone, which also keeps the
+ * pcluster under its last byte (readFolioKeepsTop).
  */
 async function extentsDownward(
   ctx: MountContext,
@@ -615,7 +608,7 @@ async function extentsDownward(
   asked: readonly [number, number],
   found: ZExtent[],
   kept: ZExtent[],
-  readFolioAt?: number,
+  readFolio = false,
 ): Promise<MapFailure | undefined> {
   let above = Infinity;
   let failed: MapFailure | undefined;
@@ -632,7 +625,7 @@ async function extentsDownward(
       key = above - 1;
       continue;
     }
-    if (keptByKernel(ext, asked, readFolioAt) || (readFolioAt !== undefined && (await readFolioKeepsTop(ctx, inode, ext, asked, readFolioAt)))) kept.push(ext);
+    if (keptByKernel(ext, asked) || (readFolio && (await readFolioKeepsTop(ctx, inode, ext, asked[0])))) kept.push(ext);
     if (ext.logical + ext.length > above) ext = { ...ext, length: above - ext.logical, fullMapped: false };
     found.push(ext);
     above = ext.logical;
@@ -1205,7 +1198,7 @@ function failureKey(inode: Inode, ext: ZExtent, outLength: number): string {
   return `${inode.nid}:${ext.kind}:${ext.physical}:${ext.physicalLength}:${ext.algorithm}:${ext.logical}:${outLength}:${decodesPartially(ext, outLength)}`;
 }
 
-/** Notes the page where a wider fill's first failed decode starts (see readFolioKeeps). */
+/** Notes the page where a wider fill's first failed decode starts (see fillCompressed's readFolioAt). */
 function noteReadaheadFailure(ctx: MountContext, inode: Inode, jobs: readonly DecodeInto[]): void {
   const failed = jobs.filter((j) => ctx.compressed.failedDecodes.has(jobKey(inode, j)));
   if (!failed.length) return;
@@ -1237,16 +1230,23 @@ export async function keepFailedPageRead(ctx: MountContext, inode: Inode): Promi
 }
 
 /**
- * Keeps the pclusters that the kernel's read_folio of the page at `at` keeps: its
- * extents are mapped from the page's last byte down, to the page's start or a failed map
- * (see keptByKernel and readFolioKeepsTop), and what it keeps decides how other files
- * sharing those pclusters read later.
+ * Keeps the pclusters that the kernel's read_folio of the page at `at` keeps. It maps the
+ * page's extents from its last byte down, to the page's start or a failed map: those not
+ * FULL_MAPPED and one that began in an earlier page are kept (keptByKernel with the page
+ * as the read), and so is the extent holding the page's last byte, unless that first map
+ * is FULL_MAPPED (readFolioKeepsTop). What it keeps decides how other files sharing those
+ * pclusters read later. Real mutant 536094 (app-a, its packed inode's index cut):
+ * esbuild's second LZ4 extent is damaged and starts in page 28, so the readahead of pages
+ * 0-63 fails from page 28; read_folio(28) then maps the first extent, whose last bytes
+ * are in page 28, and keeps its pcluster, which a packed page mapped to that address
+ * decodes with afterwards. Traced: the pcluster's compressed pages enter the managed cache
+ * during read_folio(28), not during the readahead.
  */
 async function keepReadFolio(ctx: MountContext, inode: Inode, at: number): Promise<void> {
   const page: [number, number] = [at, Math.min(inode.size, at + PAGE_SIZE)];
   const kept: ZExtent[] = [];
   try {
-    await extentsDownward(ctx, inode, page[0], page[1], page, [], kept, at);
+    await extentsDownward(ctx, inode, page[0], page[1], page, [], kept, true);
   } catch (e) {
     // The read's own error is the answer; this look only decides what stays kept.
     if (!ErofsError.isInstance(e)) throw e;
