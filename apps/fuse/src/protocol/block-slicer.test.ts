@@ -33,5 +33,9 @@ describe("BlockSlicer", () => {
     expect(first).toHaveLength(ENTRY_OUT_SIZE);
     const v = new DataView(first.buffer, first.byteOffset, first.length);
     expect([v.getBigUint64(0, true), v.getBigUint64(16, true), v.getBigUint64(40, true)]).toEqual([11n, 86400n, 9n]);
+    // fuse_attr_out: attr_valid, attr_valid_nsec and a dummy (zeros), then the attr.
+    const a = encodeAttrOut(attr, { seconds: 5 });
+    const av = new DataView(a.buffer, a.byteOffset, a.length);
+    expect([av.getBigUint64(0, true), av.getBigUint64(8, true), av.getBigUint64(16, true), av.getUint32(16 + 60, true)]).toEqual([5n, 0n, 9n, 0o100644]);
   });
 });

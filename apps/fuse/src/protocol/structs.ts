@@ -192,8 +192,6 @@ export function encodeAttrOut(attr: Attr, valid: Validity): Uint8Array {
   const out = replies.take(ATTR_OUT_SIZE);
   const v = replies.view;
   setU64(v, out.byteOffset, valid.seconds);
-  v.setUint32(out.byteOffset + 8, 0, true);
-  v.setUint32(out.byteOffset + 12, 0, true); // attr_valid_nsec, dummy
   writeAttr(v, out.byteOffset + 16, attr);
   return out;
 }
@@ -203,7 +201,6 @@ export function encodeOpenOut(fh: bigint, openFlags: number): Uint8Array {
   const v = replies.view;
   v.setBigUint64(out.byteOffset, fh, true);
   v.setUint32(out.byteOffset + 8, openFlags, true);
-  v.setUint32(out.byteOffset + 12, 0, true); // backing_id
   return out;
 }
 
