@@ -324,8 +324,7 @@ export async function fillCompressed(
   // A fill as asked after a wider one whose decode failed in an asked page: the kernel's
   // readahead of these pages fails there, and the reader then reads that page alone
   // (read_folio), which keeps pclusters of its own, after the readahead's.
-  const failedAt = exact ? takeReadaheadFailure(ctx, inode) : undefined;
-  const readFolioAt = !pageByPage && failedAt !== undefined && failedAt >= asked[0] && failedAt < asked[1] ? failedAt : undefined;
+  const readFolioAt = exact ? takeReadFolioPage(ctx, inode, asked) : undefined;
   const keepWithReadFolio = async (): Promise<void> => {
     keepFormats(ctx.compressed, kept);
     if (readFolioAt !== undefined) await keepReadFolio(ctx, inode, readFolioAt);
@@ -1209,11 +1208,16 @@ function noteReadaheadFailure(ctx: MountContext, inode: Inode, jobs: readonly De
 /** Inodes whose failed fill is remembered until their fill as asked (one per reader, in practice). */
 const READAHEAD_FAILURES_KEPT = 64;
 
-/** The page noted by noteReadaheadFailure for `inode`, forgotten once taken. */
-function takeReadaheadFailure(ctx: MountContext, inode: Inode): number | undefined {
+/**
+ * The page noted by noteReadaheadFailure for `inode`, forgotten once taken: the page the
+ * kernel's read_folio reads next, for keepReadFolio. Undefined for a page-at-a-time inode
+ * (its reads are modelled page by page already) or a page outside `within`.
+ */
+function takeReadFolioPage(ctx: MountContext, inode: Inode, within?: readonly [number, number]): number | undefined {
   const at = ctx.compressed.readaheadFailedAt.get(inode.nid);
   ctx.compressed.readaheadFailedAt.delete(inode.nid);
-  return at;
+  if (at === undefined || pageAtATime(ctx, inode)) return undefined;
+  return !within || (at >= within[0] && at < within[1]) ? at : undefined;
 }
 
 /**
@@ -1224,8 +1228,7 @@ function takeReadaheadFailure(ctx: MountContext, inode: Inode): number | undefin
  * whole).
  */
 export async function keepFailedPageRead(ctx: MountContext, inode: Inode): Promise<void> {
-  if (pageAtATime(ctx, inode)) return;
-  const at = takeReadaheadFailure(ctx, inode);
+  const at = takeReadFolioPage(ctx, inode);
   if (at !== undefined) await keepReadFolio(ctx, inode, at);
 }
 
