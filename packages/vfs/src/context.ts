@@ -32,8 +32,8 @@ export interface MountContext {
   readonly maxListedEntries: number;
   /** The xattr namespaces this mount serves (MountOptions.userXattr and acl). */
   readonly xattrNamespaces: { readonly userXattr: boolean; readonly acl: boolean };
-  /** Directory blocks by "nid:index", bounded LRU (see directory.ts). */
-  readonly dirBlocks: Map<string, DirBlock>;
+  /** Directory blocks by nid and block index (dirBlockKey), bounded LRU (see directory.ts). */
+  readonly dirBlocks: Map<number | string, DirBlock>;
   /** Set once the metabox inode is loaded (images with the METABOX feature). */
   metabox: Inode | null;
   /**

@@ -30,8 +30,18 @@ export interface DirBlock {
   entries?: DirBlockPrefix;
 }
 
+/**
+ * The key of a directory's block in ctx.dirBlocks. A number wherever nid and index fit
+ * one (nids below 2^32, the first 2^21 blocks): every lookup makes a key per block of its
+ * binary search, and printing a BigInt into a string and hashing it was the larger part of
+ * a cached lookup's cost. Other nids (a metabox's, with bit 63 set) and indexes get a string.
+ */
+function dirBlockKey(nid: bigint, index: number): number | string {
+  return nid < 0x1_0000_0000n && index < 0x20_0000 ? Number(nid) * 0x20_0000 + index : `${nid}:${index}`;
+}
+
 async function dirBlock(ctx: MountContext, dir: Inode, index: number): Promise<DirBlock> {
-  const key = `${dir.nid}:${index}`;
+  const key = dirBlockKey(dir.nid, index);
   const hit = lruGet(ctx.dirBlocks, key);
   if (hit) return hit;
   const bs = ctx.sb.blockSize;
