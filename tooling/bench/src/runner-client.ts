@@ -25,6 +25,11 @@ export class Runner {
     });
   }
 
+  /** The runner's process id (to pin where its reads run, see fuse.ts's placementRows). */
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
   run<K extends JobName>(name: K, args: Jobs[K]["args"]): Promise<Jobs[K]["result"]> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {

@@ -20,8 +20,16 @@ const EROFSFUSE_REFERENCE: Record<string, number> = {
   "app-a-deflate": 118,
 };
 
-/** A background erofs-fuse serving `pairs`; returns its mountpoints, pid and a stop function. */
-function startDaemon(pairs: { image: string; options?: string }[]): { mounts: string[]; pid: number; stop: () => void } {
+/**
+ * A command line that runs on `cpus` only (taskset; a daemon it starts inherits that), or
+ * as it is without.
+ */
+function onCpus(cpus: string | undefined, command: string, args: string[]): [string, string[]] {
+  return cpus === undefined ? [command, args] : ["taskset", ["-c", cpus, command, ...args]];
+}
+
+/** A background erofs-fuse serving `pairs` (on `cpus` only, if given); returns its mountpoints, pid and a stop function. */
+function startDaemon(pairs: { image: string; options?: string }[], cpus?: string): { mounts: string[]; pid: number; stop: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "erofs-bench-fuse-"));
   const args = [ENTRY(), "--pidfile", join(dir, "pid"), "-o", "cache_size=1G"];
   const mounts = pairs.map((p, i) => {
@@ -31,7 +39,7 @@ function startDaemon(pairs: { image: string; options?: string }[]): { mounts: st
     args.push(p.image, m);
     return m;
   });
-  const r = spawnSync(process.execPath, args, { encoding: "utf8" });
+  const r = spawnSync(...onCpus(cpus, process.execPath, args), { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`erofs-fuse: ${r.stderr}`);
   const pid = Number(readFileSync(join(dir, "pid"), "utf8"));
   const stop = () => {
@@ -54,10 +62,10 @@ function erofsfuseBinary(): string | undefined {
   return found.status === 0 ? found.stdout.trim() : undefined;
 }
 
-/** erofsfuse serving `image` (it daemonizes); stop() unmounts it. */
-function startErofsfuse(binary: string, image: string): { mount: string; stop: () => void } {
+/** erofsfuse serving `image` (it daemonizes; on `cpus` only, if given); stop() unmounts it. */
+function startErofsfuse(binary: string, image: string, cpus?: string): { mount: string; stop: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "erofs-bench-erofsfuse-"));
-  const r = spawnSync(binary, [image, dir], { encoding: "utf8" });
+  const r = spawnSync(...onCpus(cpus, binary, [image, dir]), { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`erofsfuse: ${r.stderr}`);
   return {
     mount: dir,
@@ -165,7 +173,79 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
 
   const listing = await listingRows(runner, corpus, erofsfuse);
   printTables([...rows, ...listing.kernel], [...upstream, ...listing.upstream], erofsfuse);
+  await placementSuite(runner, corpus);
   memoryTable(corpus);
+}
+
+/** The image of the placement rows: the lz4 row above, where round trips weigh most. */
+const PLACEMENT_IMAGE = "app-a-lz4";
+
+/** Where the reader (the bench's runner) and the daemon run in placementSuite. */
+const PLACEMENTS = [
+  { label: "reader and daemon on one vCPU (0)", reader: "0", daemon: "0" },
+  { label: "reader on vCPU 1, daemon on vCPU 0", reader: "1", daemon: "0" },
+] as const;
+
+/**
+ * Cold walks through each daemon with the reader and the daemon pinned to chosen vCPUs
+ * (`pnpm bench fuse-placement`; part of `fuse`). A walk is thousands of round trips
+ * between the two, and what one costs depends on whether they share a vCPU: a wake-up on
+ * the other vCPU is an interrupt to a halted one (this VM's guest does no halt polling),
+ * on the same one a switch. Unpinned, the scheduler picks per run, which is most of the
+ * spread of the rows above; pinned, each placement is steady, so these rows compare the
+ * daemons' own cost per request. The second walk is the row (the first pays for V8's
+ * compiling, on the same vCPU when pinned to one).
+ */
+export async function placementSuite(runner: Runner, corpus: string): Promise<void> {
+  const online = readFileSync("/sys/devices/system/cpu/online", "utf8").trim();
+  if (online === "0" || spawnSync("taskset", ["--version"]).status !== 0) {
+    console.log("\n(no placement rows: they need two vCPUs and taskset)");
+    return;
+  }
+  const erofsfuse = erofsfuseBinary();
+  const image = join(corpus, "real", `${PLACEMENT_IMAGE}.erofs`);
+  const rows: Row[] = [];
+  for (const place of PLACEMENTS) {
+    const ours: Walks = { first: [], second: [] };
+    const theirs: Walks = { first: [], second: [] };
+    for (let run = 0; run < RUNS; run++) {
+      const d = startDaemon([{ image }], place.daemon);
+      try {
+        await withReaderOn(runner, place.reader, () => walkTwice(runner, d.mounts[0]!, ours));
+      } finally {
+        d.stop();
+      }
+      if (!erofsfuse) continue;
+      const e = startErofsfuse(erofsfuse, image, place.daemon);
+      try {
+        await withReaderOn(runner, place.reader, () => walkTwice(runner, e.mount, theirs));
+      } finally {
+        e.stop();
+      }
+    }
+    rows.push({
+      workload: `read ${PLACEMENT_IMAGE}, ${place.label}: second walk (cold page cache, median of ${RUNS})`,
+      ours: median(ours.second),
+      peer: theirs.second.length ? median(theirs.second) : undefined,
+      peerName: "erofsfuse",
+      unit: "MB/s",
+      target: `no target; second walks: ours ${runsText(ours.second)}${theirs.second.length ? `, theirs ${runsText(theirs.second)}` : ""}; first walks: ours ${runsText(ours.first)}${theirs.first.length ? `, theirs ${runsText(theirs.first)}` : ""}`,
+    });
+  }
+  printTable("fuse: where the daemon runs against its reader (pinned with taskset)", rows);
+}
+
+/** Runs `body` with every thread of the runner allowed on `cpus` only, then as before. */
+async function withReaderOn<T>(runner: Runner, cpus: string, body: () => Promise<T>): Promise<T> {
+  const pid = String(runner.pid);
+  const before = /:\s*(\S+)\s*$/.exec(execFileSync("taskset", ["-c", "-p", pid], { encoding: "utf8" }))?.[1];
+  if (!before) throw new Error(`taskset printed no affinity for the runner (pid ${pid})`);
+  execFileSync("taskset", ["-a", "-c", "-p", cpus, pid], { stdio: "ignore" });
+  try {
+    return await body();
+  } finally {
+    execFileSync("taskset", ["-a", "-c", "-p", before, pid], { stdio: "ignore" });
+  }
 }
 
 /** The rows against the kernel, and those against erofsfuse (or why there are none). */
