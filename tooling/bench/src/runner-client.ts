@@ -25,7 +25,7 @@ export class Runner {
     });
   }
 
-  /** The runner's process id (to pin where its reads run, see fuse.ts's placementRows). */
+  /** The runner's process id (to pin where its reads run: fuse.ts's placementSuite). */
   get pid(): number {
     return this.#child.pid!;
   }

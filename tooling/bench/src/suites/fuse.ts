@@ -117,8 +117,9 @@ function residentBytes(files: string[]): number {
 /**
  * Issue 5's benchmark: every file of each real/app-a-* image through erofs-fuse and
  * through a kernel mount, cold; `ls -lR` of wide-plain and one request's cost (see
- * listingRows); and the memory of app-a + app-b through two mounts with and without
- * inode_share (kernel page cache growth + daemon RSS).
+ * listingRows); app-a-lz4 with the reader and the daemon pinned (placementSuite); and the
+ * memory of app-a + app-b through two mounts with and without inode_share (kernel page
+ * cache growth + daemon RSS).
  */
 export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
   const rows: Row[] = [];
@@ -180,32 +181,44 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
 /** The image of the placement rows: the lz4 row above, where round trips weigh most. */
 const PLACEMENT_IMAGE = "app-a-lz4";
 
-/** Where the reader (the bench's runner) and the daemon run in placementSuite. */
-const PLACEMENTS = [
-  { label: "reader and daemon on one vCPU (0)", reader: "0", daemon: "0" },
-  { label: "reader on vCPU 1, daemon on vCPU 0", reader: "1", daemon: "0" },
-] as const;
+/** The CPUs online, from the kernel's list ("0-1", "0,2-3"). */
+function onlineCpuList(): number[] {
+  const cpus: number[] = [];
+  for (const part of readFileSync("/sys/devices/system/cpu/online", "utf8").trim().split(",")) {
+    const [from, to = from] = part.split("-").map(Number);
+    for (let c = from!; c <= to!; c++) cpus.push(c);
+  }
+  return cpus;
+}
+
+/** Where the reader (the bench's runner) and the daemon run in placementSuite: on one CPU, and on two. */
+function placements([a, b]: number[]): { label: string; reader: string; daemon: string }[] {
+  return [
+    { label: `reader and daemon on one vCPU (${a})`, reader: `${a}`, daemon: `${a}` },
+    { label: `reader on vCPU ${b}, daemon on vCPU ${a}`, reader: `${b}`, daemon: `${a}` },
+  ];
+}
 
 /**
  * Cold walks through each daemon with the reader and the daemon pinned to chosen vCPUs
  * (`pnpm bench fuse-placement`; part of `fuse`). A walk is thousands of round trips
  * between the two, and what one costs depends on whether they share a vCPU: a wake-up on
- * the other vCPU is an interrupt to a halted one (this VM's guest does no halt polling),
- * on the same one a switch. Unpinned, the scheduler picks per run, which is most of the
+ * the other vCPU is an interrupt to a halted one (the VM measured has guest halt polling
+ * off: haltpoll.guest_halt_poll_ns=0), on the same one a switch. Unpinned, the scheduler picks per run, which is most of the
  * spread of the rows above; pinned, each placement is steady, so these rows compare the
  * daemons' own cost per request. The second walk is the row (the first pays for V8's
  * compiling, on the same vCPU when pinned to one).
  */
 export async function placementSuite(runner: Runner, corpus: string): Promise<void> {
-  const online = readFileSync("/sys/devices/system/cpu/online", "utf8").trim();
-  if (online === "0" || spawnSync("taskset", ["--version"]).status !== 0) {
+  const cpus = onlineCpuList();
+  if (cpus.length < 2 || spawnSync("taskset", ["--version"]).status !== 0) {
     console.log("\n(no placement rows: they need two vCPUs and taskset)");
     return;
   }
   const erofsfuse = erofsfuseBinary();
   const image = join(corpus, "real", `${PLACEMENT_IMAGE}.erofs`);
   const rows: Row[] = [];
-  for (const place of PLACEMENTS) {
+  for (const place of placements(cpus)) {
     const ours: Walks = { first: [], second: [] };
     const theirs: Walks = { first: [], second: [] };
     for (let run = 0; run < RUNS; run++) {
