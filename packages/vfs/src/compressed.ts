@@ -348,8 +348,10 @@ export async function fillCompressed(
       await keepWithReadFolio();
       // A reader goes on to that page's read_folio, which maps its last byte first (real
       // mutant 535078: a map failing below a one-block LZ4 extent at the address of another
-      // file's two-block pcluster; read_folio keeps it, and that file fails at 0).
-      if (!pageByPage) await keepReadFolio(ctx, inode, Math.floor(failure.key / PAGE_SIZE) * PAGE_SIZE);
+      // file's two-block pcluster; read_folio keeps it, and that file fails at 0). Not
+      // again when keepWithReadFolio has just kept that page's (keep() keeps the first).
+      const failedPage = Math.floor(failure.key / PAGE_SIZE) * PAGE_SIZE;
+      if (!pageByPage && failedPage !== readFolioAt) await keepReadFolio(ctx, inode, failedPage);
     }
     throw error;
   }
