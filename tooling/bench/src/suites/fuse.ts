@@ -93,6 +93,16 @@ async function walkTwice(runner: Runner, mount: string, into: Walks): Promise<vo
   into.second.push(await hostColdMBps(runner, files));
 }
 
+/** walkTwice through a daemon just started (the reader on `readerCpus` only, if given), which is then stopped. */
+async function walkTwiceThenStop(runner: Runner, daemon: { mount: string; stop: () => void }, into: Walks, readerCpus?: string): Promise<void> {
+  try {
+    if (readerCpus === undefined) await walkTwice(runner, daemon.mount, into);
+    else await withReaderOn(runner, readerCpus, () => walkTwice(runner, daemon.mount, into));
+  } finally {
+    daemon.stop();
+  }
+}
+
 /** "Cached:" of /proc/meminfo in bytes: the kernel's page cache. */
 function pageCacheBytes(): number {
   const m = /^Cached:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"));
@@ -133,21 +143,10 @@ export async function fuseSuite(runner: Runner, corpus: string): Promise<void> {
     const kernel: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       const d = startDaemon([{ image }]);
-      try {
-        await walkTwice(runner, d.mounts[0]!, ours);
-      } finally {
-        d.stop();
-      }
+      await walkTwiceThenStop(runner, { mount: d.mounts[0]!, stop: d.stop }, ours);
       const k = await kernelColdMBps(runner, image);
       if (k !== undefined) kernel.push(k);
-      if (erofsfuse) {
-        const e = startErofsfuse(erofsfuse, image);
-        try {
-          await walkTwice(runner, e.mount, theirs);
-        } finally {
-          e.stop();
-        }
-      }
+      if (erofsfuse) await walkTwiceThenStop(runner, startErofsfuse(erofsfuse, image), theirs);
     }
     for (const walk of ["first", "second"] as const) {
       if (!theirs[walk].length) continue;
@@ -204,8 +203,8 @@ function placements([a, b]: number[]): { label: string; reader: string; daemon: 
  * (`pnpm bench fuse-placement`; part of `fuse`). A walk is thousands of round trips
  * between the two, and what one costs depends on whether they share a vCPU: a wake-up on
  * the other vCPU is an interrupt to a halted one (the VM measured has guest halt polling
- * off: haltpoll.guest_halt_poll_ns=0), on the same one a switch. Unpinned, the scheduler picks per run, which is most of the
- * spread of the rows above; pinned, each placement is steady, so these rows compare the
+ * off: haltpoll.guest_halt_poll_ns=0), on the same one a switch. Unpinned, the scheduler
+ * picks per run, which is most of the spread of the rows above; pinned, each placement is steady, so these rows compare the
  * daemons' own cost per request. The second walk is the row (the first pays for V8's
  * compiling, on the same vCPU when pinned to one).
  */
@@ -223,18 +222,8 @@ export async function placementSuite(runner: Runner, corpus: string): Promise<vo
     const theirs: Walks = { first: [], second: [] };
     for (let run = 0; run < RUNS; run++) {
       const d = startDaemon([{ image }], place.daemon);
-      try {
-        await withReaderOn(runner, place.reader, () => walkTwice(runner, d.mounts[0]!, ours));
-      } finally {
-        d.stop();
-      }
-      if (!erofsfuse) continue;
-      const e = startErofsfuse(erofsfuse, image, place.daemon);
-      try {
-        await withReaderOn(runner, place.reader, () => walkTwice(runner, e.mount, theirs));
-      } finally {
-        e.stop();
-      }
+      await walkTwiceThenStop(runner, { mount: d.mounts[0]!, stop: d.stop }, ours, place.reader);
+      if (erofsfuse) await walkTwiceThenStop(runner, startErofsfuse(erofsfuse, image, place.daemon), theirs, place.reader);
     }
     rows.push({
       workload: `read ${PLACEMENT_IMAGE}, ${place.label}: second walk (cold page cache, median of ${RUNS})`,
