@@ -5,7 +5,8 @@ import { decodeLz4Fast } from "./lz4-wasm.js";
 import { decodeMicroLzma } from "./microlzma.js";
 import { decodeMicroLzmaFast } from "./microlzma-wasm.js";
 import { stripZeroPadding } from "./padding.js";
-import { decodeZstd, isZstdPrefix, zstdPrefixReady, zstdReady } from "./zstd.js";
+import { decodeZstd, decodeZstdWasm, isZstdPrefix, tryZstdNative, zstdPrefixReady, zstdReady } from "./zstd.js";
+import { hasNativeZstd } from "./zstd-native.js";
 
 /** The zstd decoders have loaded (or are known to be unavailable): decodes run at once. */
 let zstdSettled = false;
@@ -67,11 +68,14 @@ export function createDecompressor(algorithm: number, config: DecompressorConfig
       return {
         algorithm,
         name: "zstd",
-        // The first decode waits for the WebAssembly decoder to be instantiated, and the
-        // first prefix of a frame for the streaming one.
+        // node:zlib where this Node has zstd (nothing to wait for). Else, and for frames it
+        // leaves to them, the WebAssembly decoders: the first such decode waits for the
+        // one-shot build to be instantiated, and the first prefix of a frame for the
+        // streaming one.
         decode: (input, out, partial) => {
           const frame = stripZeroPadding(input, block, "zstd");
-          const run = () => decodeZstd(frame, out, partial);
+          if (tryZstdNative(frame, out, partial)) return;
+          const run = () => decodeZstdWasm(frame, out, partial);
           const prefix = isZstdPrefix(frame, out.length, partial);
           if (zstdSettled && (zstdPrefixSettled || !prefix)) return run();
           return Promise.all([zstdReady(), prefix && zstdPrefixReady()]).then(() => {
@@ -87,4 +91,4 @@ export function createDecompressor(algorithm: number, config: DecompressorConfig
 }
 
 export { shortStreamLength } from "./errors.js";
-export { decodeDeflate, decodeLz4, decodeLz4Fast, decodeMicroLzma, decodeMicroLzmaFast, decodeZstd, stripZeroPadding, zstdPrefixReady, zstdReady };
+export { decodeDeflate, decodeLz4, decodeLz4Fast, decodeMicroLzma, decodeMicroLzmaFast, decodeZstd, hasNativeZstd, stripZeroPadding, zstdPrefixReady, zstdReady };

@@ -4,6 +4,7 @@ import { ZSTDDecoder as ZSTDStreamDecoder } from "zstddec/stream";
 import { holdingEventLoop, unsupported } from "@erofs-ts/format";
 import { bad } from "./errors.js";
 import type { WasmMemory } from "./wasm-module.js";
+import { decodeZstdNative, hasNativeZstd } from "./zstd-native.js";
 
 /**
  * The reference zstd library compiled to WebAssembly (zstddec): several times faster than
@@ -237,12 +238,21 @@ function frameHeader(src: Uint8Array): FrameHeader {
   return { contentSize: v, length: p + size, hasChecksum };
 }
 
+/** Where the frame at the start of some bytes ends (see frameExtent). */
+interface FrameExtent {
+  /** Bytes of the frame, or all the bytes there are when its blocks run past their end. */
+  readonly length: number;
+  /** Whether the frame's last block (and checksum) lie within the bytes. */
+  readonly complete: boolean;
+}
+
 /**
- * Bytes of the frame at the start of `src`, found by walking its block headers (3 bytes
- * each: last-block bit, type, size; an RLE block stores one byte), plus the checksum; or
- * src.length when the blocks run past the end (the decoder then reports the truncation).
+ * Where the frame at the start of `src` ends, found by walking its block headers (3 bytes
+ * each: last-block bit, type, size; an RLE block stores one byte), plus the checksum. A
+ * frame whose blocks run past the end of `src` takes all of it (the decoder then reports
+ * the truncation).
  */
-function frameLength(src: Uint8Array, header: FrameHeader): number {
+function frameExtent(src: Uint8Array, header: FrameHeader): FrameExtent {
   let pos = header.length;
   // Each block moves pos on by at least 3 bytes: the walk ends within src.length / 3 steps.
   while (pos + 3 <= src.length) {
@@ -251,21 +261,53 @@ function frameLength(src: Uint8Array, header: FrameHeader): number {
     pos += 3 + (type === 1 ? 1 : bh >>> 3);
     if (bh & 1) {
       const end = pos + (header.hasChecksum ? 4 : 0);
-      return Math.min(end, src.length);
+      return { length: Math.min(end, src.length), complete: end <= src.length };
     }
   }
-  return src.length;
+  return { length: src.length, complete: false };
 }
 
 /**
- * One zstd frame per pcluster. Node 20's zlib has no zstd; the frame's declared size is
- * checked against the pcluster limit before anything is allocated. A frame without a
+ * decodeZstd's fast path: true when node:zlib decoded the frame into `out` (see
+ * zstd-native.ts), false where the WebAssembly decoders are to decide, which is wherever
+ * this Node has no zstd, and for any frame decodeZstdWasm would refuse or treat apart
+ * (one without a declared size, one declaring more than a pcluster decodes to).
+ */
+export function tryZstdNative(input: Uint8Array, out: Uint8Array, partial: boolean): boolean {
+  if (out.length === 0 || !hasNativeZstd()) return false;
+  let header: FrameHeader;
+  try {
+    header = frameHeader(input);
+  } catch {
+    return false;
+  }
+  const declared = header.contentSize;
+  if (declared < out.length || declared > MAX_DECODED) return false;
+  const whole = declared === out.length;
+  if (!whole && !partial) return false;
+  const frame = frameExtent(input, header);
+  if (whole && !frame.complete) return false;
+  return decodeZstdNative(input.subarray(0, frame.length), out, whole);
+}
+
+/**
+ * One zstd frame per pcluster: through node:zlib where this Node has zstd and the frame
+ * decodes there (tryZstdNative), else decodeZstdWasm.
+ */
+export function decodeZstd(input: Uint8Array, out: Uint8Array, partial: boolean): void {
+  if (!tryZstdNative(input, out, partial)) decodeZstdWasm(input, out, partial);
+}
+
+/**
+ * One zstd frame per pcluster, through zstddec's WebAssembly builds (fzstd until they are
+ * ready, or where there is no WebAssembly). The frame's declared size is checked against
+ * the pcluster limit before anything is allocated. A frame without a
  * declared size (mkfs.erofs always writes it) is decoded whole into a buffer as large as
  * the output may need (the extent, or the pcluster limit for a prefix), and only by
  * zstddec: fzstd, given no buffer, allocates the header's window (up to 2 GiB) and moves
  * all of it per block, which took minutes on a corrupt frame.
  */
-export function decodeZstd(input: Uint8Array, out: Uint8Array, partial: boolean): void {
+export function decodeZstdWasm(input: Uint8Array, out: Uint8Array, partial: boolean): void {
   const fast = oneShot.exports;
   if (!fast) void oneShot.load();
   const header = frameHeader(input);
@@ -273,7 +315,7 @@ export function decodeZstd(input: Uint8Array, out: Uint8Array, partial: boolean)
   // Only the first frame counts, whatever follows it: the kernel's stream decoder stops at
   // its end. mkfs.erofs 1.9 leaves zeros after some frames (a pcluster not filled from
   // its end), which the one-shot decoders would read as a second, corrupt frame.
-  const src = input.subarray(0, frameLength(input, header));
+  const src = input.subarray(0, frameExtent(input, header).length);
   if (declared > MAX_DECODED) throw bad("zstd", `frame declares ${declared} bytes`);
   if (declared >= 0) {
     if (declared < out.length) throw bad("zstd", `frame declares ${declared} of ${out.length} bytes`);

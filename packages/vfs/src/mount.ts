@@ -12,7 +12,7 @@ import {
   type Inode,
   type Superblock,
 } from "@erofs-ts/format";
-import { zstdReady } from "@erofs-ts/decompress";
+import { hasNativeZstd, zstdReady } from "@erofs-ts/decompress";
 import { PageCache } from "@erofs-ts/ishare-cache";
 import { CompressedState } from "./compressed.js";
 import { FingerprintIndex } from "./fingerprint-index.js";
@@ -152,10 +152,11 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       extra.push(s);
     }
 
-    // The zstd decoder is WebAssembly instantiated on first use (~26 ms here): an image that
-    // may hold zstd pclusters starts it now, compiled in the background while the mount
-    // goes on, so that its first read does not wait for all of it.
-    if (sb.compression.availableAlgorithms & (1 << COMPRESSION.ZSTD)) void zstdReady();
+    // Where this Node's zlib has no zstd, the decoder is WebAssembly instantiated on first
+    // use (~26 ms here): an image that may hold zstd pclusters starts it now, compiled in
+    // the background while the mount goes on, so that its first read does not wait for all
+    // of it. With node:zlib's zstd it loads only if a frame needs it (a corrupt one).
+    if (sb.compression.availableAlgorithms & (1 << COMPRESSION.ZSTD) && !hasNativeZstd()) void zstdReady();
     const id = nextMountId++;
     const cache = opts.cache ?? new PageCache({ budgetBytes: opts.cacheBytes ?? DEFAULT_CACHE_BYTES });
     // Each inode's private owner key, made once: every read asks for its owner. Keys start
