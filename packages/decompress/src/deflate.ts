@@ -1,5 +1,6 @@
 import { InflateRaw, constants, inflateRawSync } from "node:zlib";
 import { bad, shortStream } from "./errors.js";
+import { drive, type DrivenStream, type ZlibHandle } from "./zlib-handle.js";
 
 /** Largest decoded size of one pcluster (Z_EROFS_PCLUSTER_MAX_DSIZE): bounds zlib's output. */
 const MAX_DECODED = 12 << 20;
@@ -7,19 +8,13 @@ const MAX_DECODED = 12 << 20;
 const KEPT_OUTPUT_BYTES = 2 << 20;
 
 /**
- * The part of a node:zlib stream a decoder can drive one call at a time: its native
- * handle's writeSync(flush, in, inOff, inLen, out, outOff, outLen) and the two counts it
- * leaves behind (output space, input left). Node's own inflateRawSync drives it so, but
- * makes a new stream (a Transform, a native zlib state with its 32 KiB window) and a new
- * output buffer for every call: for erofs-fuse, 24,000–27,000 page faults a walk of
- * app-a-deflate (~11 µs each on the benchmark VM), most of them zlib writing into output
- * buffers fresh from mmap. Not a documented interface, so it is checked before use, and
- * the documented inflateRawSync is used where it is missing.
+ * inflateRawSync makes a new stream (a Transform, a native zlib state with its 32 KiB
+ * window) and a new output buffer for every call: for erofs-fuse, 24,000–27,000 page
+ * faults a walk of app-a-deflate (~11 µs each on the benchmark VM), most of them zlib
+ * writing into output buffers fresh from mmap. So one stream is kept and driven through
+ * its handle (zlib-handle.ts), and the documented inflateRawSync is used only where that
+ * handle is not to be had.
  */
-interface ZlibHandle {
-  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
-}
-
 /** A raw inflate stream reused from pcluster to pcluster, reset before each. */
 class ReusedInflater {
   readonly #stream: InflateRaw;
@@ -27,7 +22,7 @@ class ReusedInflater {
   readonly #state: Uint32Array;
   #output = new Uint8Array(0);
 
-  private constructor(stream: InflateRaw, handle: ZlibHandle, state: Uint32Array) {
+  private constructor(stream: InflateRaw, { handle, state }: DrivenStream) {
     this.#stream = stream;
     this.#handle = handle;
     this.#state = state;
@@ -36,16 +31,8 @@ class ReusedInflater {
   /** A new inflater, or null when this Node's zlib streams are not shaped as expected. */
   static create(): ReusedInflater | null {
     const stream = new InflateRaw({ windowBits: 15 });
-    // An error destroys the stream, which emits it later: it was thrown already.
-    stream.on("error", () => {});
-    const internals = stream as unknown as { _handle?: Partial<ZlibHandle>; _writeState?: unknown };
-    const handle = internals._handle;
-    const state = internals._writeState;
-    if (typeof handle?.writeSync !== "function" || !(state instanceof Uint32Array) || state.length < 2) {
-      stream.destroy();
-      return null;
-    }
-    return new ReusedInflater(stream, handle as ZlibHandle, state);
+    const driven = drive(stream);
+    return driven && new ReusedInflater(stream, driven);
   }
 
   /** True once an error has ended the stream: it cannot be used again. */

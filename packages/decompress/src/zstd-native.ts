@@ -1,4 +1,6 @@
+import type { Transform } from "node:stream";
 import * as zlib from "node:zlib";
+import { drive, type DrivenStream } from "./zlib-handle.js";
 
 /**
  * Zstandard through node:zlib, in the Node versions that have it (22.15 and later; Node
@@ -11,23 +13,16 @@ import * as zlib from "node:zlib";
  * this Node, an error, a short or overlong frame): the caller then runs those decoders,
  * whose answer stands, so corrupt frames meet the same errors on every Node.
  *
- * Driven as deflate.ts drives raw inflate: one stream kept and reset per frame, and its
- * native handle's writeSync(flush, in, inOff, inLen, out, outOff, outLen) called straight
- * into `out`, with the counts it leaves behind (output space, input left) read from the
- * stream's write state. Not a documented interface, so its shape is checked before use.
+ * Driven as deflate.ts drives raw inflate (zlib-handle.ts): one stream kept and reset per
+ * frame, its handle writing straight into `out`.
  */
-interface ZstdHandle {
-  writeSync(flush: number, input: Uint8Array, inOff: number, inLen: number, out: Uint8Array, outOff: number, outLen: number): void;
+type ZstdStream = Transform & { reset(): void };
+
+interface NativeStream extends DrivenStream {
+  readonly stream: ZstdStream;
 }
 
-interface NativeStream {
-  readonly stream: NodeJS.ReadWriteStream & { reset(): void; destroyed: boolean; destroy(): void };
-  readonly handle: ZstdHandle;
-  /** [output space left, input left] after the last writeSync. */
-  readonly state: Uint32Array;
-}
-
-type StreamClass = new () => NativeStream["stream"];
+type StreamClass = new () => ZstdStream;
 
 /** The decompressing stream class, where this Node's zlib has zstd. */
 const ZstdDecompress = (zlib as unknown as { ZstdDecompress?: StreamClass }).ZstdDecompress;
@@ -40,16 +35,8 @@ let kept: NativeStream | null | undefined;
 function openStream(): NativeStream | null {
   if (!ZstdDecompress) return null;
   const stream = new ZstdDecompress();
-  // An error destroys the stream, which emits it later: the decode has reported it by then.
-  stream.on("error", () => {});
-  const internals = stream as unknown as { _handle?: Partial<ZstdHandle>; _writeState?: unknown };
-  const handle = internals._handle;
-  const state = internals._writeState;
-  if (typeof handle?.writeSync !== "function" || !(state instanceof Uint32Array) || state.length < 2) {
-    stream.destroy();
-    return null;
-  }
-  return { stream, handle: handle as ZstdHandle, state };
+  const driven = drive(stream);
+  return driven && { stream, ...driven };
 }
 
 /** Whether zstd frames can go through node:zlib here. */
