@@ -5,6 +5,7 @@ import { hasNativeZstd } from "./zstd-native.js";
 
 const NATIVE = hasNativeZstd();
 const WHY = NATIVE ? "" : ` (skipped: Node ${process.versions.node} has no zstd in node:zlib; CI runs these under Node 24)`;
+if (!NATIVE) console.log(`zstd through node:zlib${WHY}`);
 
 // The WebAssembly decoders are the reference here: both builds loaded, so their answers
 // do not depend on timing.
