@@ -301,11 +301,11 @@ export function decodeZstd(input: Uint8Array, out: Uint8Array, partial: boolean)
 /**
  * One zstd frame per pcluster, through zstddec's WebAssembly builds (fzstd until they are
  * ready, or where there is no WebAssembly). The frame's declared size is checked against
- * the pcluster limit before anything is allocated. A frame without a
- * declared size (mkfs.erofs always writes it) is decoded whole into a buffer as large as
- * the output may need (the extent, or the pcluster limit for a prefix), and only by
- * zstddec: fzstd, given no buffer, allocates the header's window (up to 2 GiB) and moves
- * all of it per block, which took minutes on a corrupt frame.
+ * the pcluster limit before anything is allocated. A frame without a declared size
+ * (mkfs.erofs always writes it) is decoded whole into a buffer as large as the output may
+ * need (the extent, or the pcluster limit for a prefix), and only by zstddec: fzstd,
+ * given no buffer, allocates the header's window (up to 2 GiB) and moves all of it per
+ * block, which took minutes on a corrupt frame.
  */
 export function decodeZstdWasm(input: Uint8Array, out: Uint8Array, partial: boolean): void {
   const fast = oneShot.exports;

@@ -210,9 +210,9 @@ function placements([a, b]: number[]): { label: string; reader: string; daemon: 
  * between the two, and what one costs depends on whether they share a vCPU: a wake-up on
  * the other vCPU is an interrupt to a halted one (the VM measured has guest halt polling
  * off: haltpoll.guest_halt_poll_ns=0), on the same one a switch. Unpinned, the scheduler
- * picks per run, which is most of the spread of the rows above; pinned, each placement is steady, so these rows compare the
- * daemons' own cost per request. The second walk is the row (the first pays for V8's
- * compiling, on the same vCPU when pinned to one).
+ * picks per run, which is most of the spread of the rows above; pinned, each placement
+ * is steady, so these rows compare the daemons' own cost per request. The second walk is
+ * the row (the first pays for V8's compiling, on the same vCPU when pinned to one).
  */
 export async function placementSuite(runner: Runner, corpus: string): Promise<void> {
   const cpus = onlineCpuList();
