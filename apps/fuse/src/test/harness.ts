@@ -152,6 +152,8 @@ export interface MountStats {
 export interface DaemonStats {
   cache: { pages: number; owners: number; bytes: number; budgetBytes: number; hits: number; misses: number; fills: number; evictions: number; sharedBytesServed: number };
   rssBytes: number;
+  /** V8's heap (its spaces' committed pages). */
+  heapTotalBytes: number;
   mounts: MountStats[];
 }
 

@@ -20,6 +20,30 @@ function filesSized(dir: string, wanted: (size: number) => boolean): string[] {
   return out;
 }
 
+/** Waits until every mount has let go of its read buffers (the daemon's idle release). */
+async function waitForIdleRelease(daemon: FuseDaemon): Promise<void> {
+  const held = (m: MountStats) => m.decodedExtents.bytes + m.packedCache.bytes + m.scratchBytes + m.replyBufferBytes;
+  const deadline = Date.now() + 10_000;
+  while ((await daemon.stats()).mounts.some((m) => held(m) > 0)) {
+    if (Date.now() > deadline) throw new Error("timed out waiting for the idle release of read buffers");
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Resident bytes of a process's anonymous mappings of V8's heap page size (256 KiB). */
+function residentV8Pages(pid: number): number {
+  let bytes = 0;
+  let isPage = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(\S*)/.exec(line);
+    if (m) isPage = m[3] === "" && parseInt(m[2]!, 16) - parseInt(m[1]!, 16) === V8_PAGE_BYTES;
+    else if (isPage && line.startsWith("Rss:")) bytes += Number(line.split(/\s+/)[1]) * 1024;
+  }
+  return bytes;
+}
+
+const V8_PAGE_BYTES = 256 << 10;
+
 /**
  * Once a burst of requests is over, each mount lets go of its read buffers. Seen through
  * the decoded zstd extents a mount keeps for the page two extents share, the decoded
@@ -45,12 +69,20 @@ describe.skipIf(!FUSE_AVAILABLE || !corpus)("erofs-fuse when idle", () => {
     expect(busy.packedCache.bytes).toBeGreaterThan(0);
     expect(busy.packedCache.bytes).toBeLessThanOrEqual(busy.packedCache.budgetBytes);
     expect(busy.scratchBytes + busy.replyBufferBytes).toBeGreaterThan(0);
-    const held = (m: MountStats) => m.decodedExtents.bytes + m.packedCache.bytes + m.scratchBytes + m.replyBufferBytes;
-    const deadline = Date.now() + 10_000;
-    while (held((await daemon.stats()).mounts[0]!) > 0) {
-      if (Date.now() > deadline) throw new Error("timed out waiting for the idle release of read buffers");
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitForIdleRelease(daemon);
+  });
+
+  it("gives back the heap pages its idle collection empties: V8's resident pages are its heap's, not more", async () => {
+    const daemon = (slot.daemon = await FuseDaemon.start([{ image: join(corpus!, "real/app-a.erofs") }, { image: join(corpus!, "real/app-b.erofs") }]));
+    for (const m of daemon.mountpoints) for (const f of filesSized(m, () => true)) readFileSync(f);
+    await waitForIdleRelease(daemon);
+    // The malloc trim follows the collection by a quarter of a second.
+    await new Promise((r) => setTimeout(r, 1000));
+    const { heapTotalBytes } = await daemon.stats();
+    // Node 22 and later keep the pages a collection empties, resident, for V8's next
+    // allocations unless the collection is a last-resort one: measured after these reads,
+    // 30 MB of them against a heap of 19 MB.
+    expect(residentV8Pages(daemon.pid)).toBeLessThanOrEqual(heapTotalBytes + (4 << 20));
   });
 
   it("keeps no bookkeeping for the files it has served: cache owners only for pages it holds, a bounded count of parsed inodes", async () => {
