@@ -194,10 +194,10 @@ const SWEEP_WAIT_MS = 250;
 /**
  * Whether the idle collection is V8's "last resort" one (the gc extension's flavor, in V8
  * 12 and later: Node 22 on). V8 there keeps the pages a collection empties in a pool,
- * resident, for its next allocations; a plain full collection left ~18 MB more anonymous
- * memory in an idle daemon that had read app-a and app-b (Node 24, measured: 256 KiB heap
- * pages 30 MB resident after it, 12 MB after the last-resort one), and the reads after it
- * were as fast. V8 11 (Node 20) has no such pool, and its collection asked so does less.
+ * resident, for its next allocations, and only this collection gives them back: an idle
+ * daemon that had read app-a and app-b held 50 MB of anonymous memory after a plain one,
+ * 28 MB after this one (Node 24), and walks after it were as fast. V8 11 (Node 20) has no
+ * such pool, and a collection asked for so there compacted less.
  */
 const RELEASES_POOLED_PAGES = Number(process.versions.v8.split(".")[0]) >= 12;
 
