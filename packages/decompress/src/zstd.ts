@@ -1,7 +1,7 @@
 import { decompress } from "fzstd";
 import { ZSTDDecoder } from "zstddec";
 import { ZSTDDecoder as ZSTDStreamDecoder } from "zstddec/stream";
-import { holdingEventLoop, unsupported } from "@erofs-ts/format";
+import { ErofsError, holdingEventLoop, unsupported } from "@erofs-ts/format";
 import { bad } from "./errors.js";
 import type { WasmMemory } from "./wasm-module.js";
 import { decodeZstdNative, hasNativeZstd } from "./zstd-native.js";
@@ -278,7 +278,9 @@ export function tryZstdNative(input: Uint8Array, out: Uint8Array, partial: boole
   let header: FrameHeader;
   try {
     header = frameHeader(input);
-  } catch {
+  } catch (e) {
+    // A bad header: decodeZstdWasm reads it again and raises its error.
+    if (!ErofsError.isInstance(e)) throw e;
     return false;
   }
   const declared = header.contentSize;
