@@ -201,6 +201,12 @@ export class ErofsFuseServer {
       return ERRNO.EPROTO;
     }
     const minor = Math.min(kernel.minor, PROTOCOL_MINOR);
+    // READDIRPLUS_AUTO: the kernel asks for attributes with a listing's first page, and
+    // with later pages only once entries it linked are being looked at. Attributes with
+    // every page (DO_READDIRPLUS alone) read every listed inode. Measured cold on this
+    // project's corpus: a walk of app-a that lists each directory whole before stat'ing
+    // (as Node's readdir does) saved its 777 LOOKUPs, 5-10% of the walk, but `ls` of
+    // wide-plain's 6,000-entry directory took 280 ms instead of 96, and `find` 1.5x longer.
     const wanted =
       INIT.ASYNC_READ |
       INIT.DO_READDIRPLUS |

@@ -1,6 +1,6 @@
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -110,6 +110,27 @@ describe.skipIf(!FUSE_AVAILABLE)("how erofs-fuse reads and answers requests", ()
     expect(opens.length).toBeGreaterThan(1);
     for (const o of opens) expect(o.reply).toMatch(/^OK/);
     expect(exchanges(log).filter((x) => x.op === "RELEASE").length).toBe(opens.length);
+  });
+
+  it.skipIf(!corpus)("a name-only listing of a large directory gives the kernel attributes for its first page only", async () => {
+    const image = join(corpus ?? "", "wide-plain.erofs");
+    const manifest = JSON.parse(readFileSync(image.replace(/\.erofs$/, ".manifest.json"), "utf8")) as { entries: { path: string }[] };
+    const expected = manifest.entries.filter((e) => e.path.startsWith("big_dir/") && !e.path.slice(8).includes("/")).map((e) => e.path.slice(8));
+    const d = await FuseDaemon.start([{ image }]);
+    try {
+      const dir = join(d.mountpoints[0]!, "big_dir");
+      const names = readdirSync(dir);
+      expect(names.sort()).toEqual(expected.sort());
+      // The kernel holds a node for each entry it was given attributes for (and big_dir).
+      const listed = (await d.stats()).mounts[0]!.liveNodes;
+      expect(listed).toBeGreaterThan(1);
+      expect(listed).toBeLessThan(expected.length / 4);
+      // Stat'ing every entry then looks up the ones the listing gave no attributes for.
+      for (const name of names) lstatSync(join(dir, name));
+      expect((await d.stats()).mounts[0]!.liveNodes).toBeGreaterThanOrEqual(expected.length);
+    } finally {
+      await d.stop();
+    }
   });
 
   it.skipIf(!corpus)("POSIX ACLs come from the kernel's cache once asked for, present or absent", async () => {
