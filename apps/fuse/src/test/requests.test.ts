@@ -113,9 +113,15 @@ describe.skipIf(!FUSE_AVAILABLE)("how erofs-fuse reads and answers requests", ()
   });
 
   it.skipIf(!corpus)("a name-only listing of a large directory gives the kernel attributes for its first page only", async () => {
+    // With attributes on every page (no READDIRPLUS_AUTO, see INIT), the daemon would read
+    // each listed inode, and the kernel keep one for each, for a listing that stats none.
     const image = join(corpus ?? "", "wide-plain.erofs");
     const manifest = JSON.parse(readFileSync(image.replace(/\.erofs$/, ".manifest.json"), "utf8")) as { entries: { path: string }[] };
-    const expected = manifest.entries.filter((e) => e.path.startsWith("big_dir/") && !e.path.slice(8).includes("/")).map((e) => e.path.slice(8));
+    const inDir = "big_dir/";
+    const expected = manifest.entries
+      .map((e) => e.path)
+      .filter((p) => p.startsWith(inDir) && !p.slice(inDir.length).includes("/"))
+      .map((p) => p.slice(inDir.length));
     const d = await FuseDaemon.start([{ image }]);
     try {
       const dir = join(d.mountpoints[0]!, "big_dir");
