@@ -30,6 +30,8 @@ async function waitForIdleRelease(daemon: FuseDaemon): Promise<void> {
   }
 }
 
+const V8_PAGE_BYTES = 256 << 10;
+
 /** Resident bytes of a process's anonymous mappings of V8's heap page size (256 KiB). */
 function residentV8Pages(pid: number): number {
   let bytes = 0;
@@ -41,8 +43,6 @@ function residentV8Pages(pid: number): number {
   }
   return bytes;
 }
-
-const V8_PAGE_BYTES = 256 << 10;
 
 /**
  * Once a burst of requests is over, each mount lets go of its read buffers. Seen through
