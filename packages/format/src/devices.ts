@@ -1,5 +1,6 @@
 import { copyBytes } from "./bytes.js";
 import { ByteReader } from "./reader.js";
+import { joinWords } from "./words.js";
 
 /** struct erofs_deviceslot: 128 bytes in the device table (devt_slotoff * 128). */
 export const DEVICE_SLOT_SIZE = 128;
@@ -21,8 +22,8 @@ export function parseDeviceSlot(bytes: Uint8Array, is48bit: boolean, index: numb
   const hiUniaddr = is48bit ? r.u16(74) : 0;
   return {
     tag: nul < 0 ? tag : tag.subarray(0, nul),
-    blocks: r.u32(64) + hiBlocks * 0x1_0000_0000,
-    uniaddr: r.u32(68) + hiUniaddr * 0x1_0000_0000,
+    blocks: joinWords(r.u32(64), hiBlocks),
+    uniaddr: joinWords(r.u32(68), hiUniaddr),
   };
 }
 

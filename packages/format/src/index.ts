@@ -11,3 +11,4 @@ export * from "./dir-lookup.js";
 export * from "./devices.js";
 export * from "./map.js";
 export * from "./zmap.js";
+export * from "./words.js";

@@ -15,6 +15,7 @@ import { corrupted, unsupported } from "./errors.js";
 import { nidToIno } from "./nid.js";
 import { ByteReader } from "./reader.js";
 import type { Superblock } from "./superblock.js";
+import { joinWords } from "./words.js";
 
 export const INODE_COMPACT_SIZE = 32;
 export const INODE_EXTENDED_SIZE = 64;
@@ -185,14 +186,14 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
     rdevMinor = (iu & 0xff) | ((iu >>> 12) & 0xfff00);
   } else if (kind === "file" || kind === "dir" || kind === "symlink") {
     if (isCompressedLayout(datalayout)) {
-      compressedBlocks = iu + startHi * 0x1_0000_0000;
+      compressedBlocks = joinWords(iu, startHi);
     } else if (datalayout === DATALAYOUT.CHUNK_BASED) {
       chunkFormat = iu & 0xffff;
       if (chunkFormat & ~CHUNK_FORMAT.ALL) throw unsupported(`unknown chunk format 0x${chunkFormat.toString(16)}`, where);
       chunkBits = sb.blockSizeBits + (chunkFormat & CHUNK_FORMAT.BLKBITS_MASK);
     } else {
       const isNull = addrBits32 ? iu === NULL_ADDR_32 : iu === NULL_ADDR_32 && startHi === 0xffff;
-      startBlock = datalayout === DATALAYOUT.FLAT_PLAIN && isNull ? null : iu + startHi * 0x1_0000_0000;
+      startBlock = datalayout === DATALAYOUT.FLAT_PLAIN && isNull ? null : joinWords(iu, startHi);
     }
   }
 

@@ -4,6 +4,7 @@ import { blockCountBig, nidWhere, type Inode } from "./inode.js";
 import type { MetaWindow } from "./meta-window.js";
 import type { Superblock } from "./superblock.js";
 import { ADVISE, LCLUSTER, PCLUSTER_MAX_DSIZE, headerOffset } from "./zmap-layout.js";
+import { pow2 } from "./words.js";
 
 /**
  * The walk over lcluster indexes (full: struct z_erofs_lcluster_index, 8 bytes each;
@@ -76,7 +77,7 @@ function packEntry(bytes: Uint8Array, at: number, size: number, encodebits: numb
 export function lclusterIndexRange(inode: Inode, sb: Superblock, advise: number, lclusterBits: number): [number, number] {
   const lo = headerOffset(inode);
   if (inode.datalayout !== DATALAYOUT.COMPRESSED_COMPACT) {
-    return [lo, lo + 16 + (Math.ceil(inode.size / 2 ** lclusterBits) + 1) * 8];
+    return [lo, lo + 16 + (Math.ceil(inode.size / pow2(lclusterBits)) + 1) * 8];
   }
   const ebase = lo + 8;
   const totalIdx = compactIndexCount(inode, sb);
@@ -111,14 +112,14 @@ export class LclusterWalk {
       this.inode.datalayout === DATALAYOUT.COMPRESSED_COMPACT
         ? this.loadCompact(lcn, lookahead)
         : this.loadFull(lcn);
-    if (l.type !== LCLUSTER.NONHEAD && l.clusterofs >= 2 ** this.lclusterBits) {
+    if (l.type !== LCLUSTER.NONHEAD && l.clusterofs >= pow2(this.lclusterBits)) {
       throw corrupted(`lcluster ${lcn} clusterofs ${l.clusterofs} too large`, this.where);
     }
     return l;
   }
 
   loadFull(lcn: number): Lcluster {
-    const totalLclusters = Math.ceil(this.inode.size / 2 ** this.lclusterBits) + 1;
+    const totalLclusters = Math.ceil(this.inode.size / pow2(this.lclusterBits)) + 1;
     if (lcn >= totalLclusters) throw corrupted(`lcluster ${lcn} beyond the file`, this.where);
     const pos = headerOffset(this.inode) + 16 + lcn * 8;
     // The whole 8-byte index from one span (a record is never split between reads).
@@ -130,7 +131,7 @@ export class LclusterWalk {
       lcn, type, clusterofs: 0, delta0: 0, delta1: 0, pblk: 0, compressedBlocks: 0, partialRef: false, nextPackOffset: pos + 8,
     };
     if (type === LCLUSTER.NONHEAD) {
-      l.clusterofs = 2 ** this.lclusterBits;
+      l.clusterofs = pow2(this.lclusterBits);
       l.delta0 = le16(b, at + 4);
       if (l.delta0 & LI_D0_CBLKCNT) {
         if (!(this.advise & (ADVISE.BIG_PCLUSTER_1 | ADVISE.BIG_PCLUSTER_2))) {
@@ -270,7 +271,7 @@ export class LclusterWalk {
 
   /** Most lclusters one extent can span: no extent decodes to more than PCLUSTER_MAX_DSIZE. */
   get maxExtentLclusters(): number {
-    return Math.ceil(PCLUSTER_MAX_DSIZE / 2 ** this.lclusterBits) + 1;
+    return Math.ceil(PCLUSTER_MAX_DSIZE / pow2(this.lclusterBits)) + 1;
   }
 
   /** Walks back from a NONHEAD lcluster to its head; returns the head. */
@@ -314,7 +315,7 @@ export class LclusterWalk {
     if (
       (head.type === LCLUSTER.HEAD1 && !big1) ||
       ((head.type === LCLUSTER.PLAIN || head.type === LCLUSTER.HEAD2) && !big2) ||
-      lcn * 2 ** this.lclusterBits >= this.inode.size
+      lcn * pow2(this.lclusterBits) >= this.inode.size
     ) {
       return 1;
     }
@@ -333,14 +334,14 @@ export class LclusterWalk {
    */
   decompressedEnd(head: Lcluster, la: number): { end: number; atHead: boolean } {
     const bits = this.lclusterBits;
-    const headLcn = Math.floor(la / 2 ** bits);
+    const headLcn = Math.floor(la / pow2(bits));
     let lcn = head.lcn;
-    const maxLcn = Math.ceil(this.inode.size / 2 ** bits);
+    const maxLcn = Math.ceil(this.inode.size / pow2(bits));
     // An extent longer than PCLUSTER_MAX_DSIZE is refused anyway (mapCompressed): stop
     // looking for its end there, not at a corrupt i_size (2^40 bytes would be 2^28 loads).
     const lastLcn = headLcn + this.maxExtentLclusters;
     for (;;) {
-      if (lcn * 2 ** bits >= this.inode.size) return { end: this.inode.size, atHead: false };
+      if (lcn * pow2(bits) >= this.inode.size) return { end: this.inode.size, atHead: false };
       if (lcn > maxLcn) throw corrupted("extent runs past the end of file", this.where);
       if (lcn > lastLcn) throw unsupported(`extent at lcluster ${headLcn} decodes to more than ${PCLUSTER_MAX_DSIZE} bytes`, this.where);
       const l = this.load(lcn, true);
@@ -348,7 +349,7 @@ export class LclusterWalk {
         // Old mkfs wrote 0 here; the kernel treats it as 1.
         lcn += l.delta1 || 1;
       } else {
-        if (lcn !== headLcn) return { end: lcn * 2 ** bits + l.clusterofs, atHead: true };
+        if (lcn !== headLcn) return { end: lcn * pow2(bits) + l.clusterofs, atHead: true };
         lcn += 1;
       }
     }
@@ -358,7 +359,7 @@ export class LclusterWalk {
 /** The head lcluster of the extent holding byte `ofs`, its logical start and the extent end seen so far. */
 export function findHead(walk: LclusterWalk, ofs: number): HeadFound {
   const bits = walk.lclusterBits;
-  return findHeadIn(walk, Math.floor(ofs / 2 ** bits), ofs % 2 ** bits);
+  return findHeadIn(walk, Math.floor(ofs / pow2(bits)), ofs % pow2(bits));
 }
 
 /**
@@ -377,22 +378,22 @@ export type HeadFound = { head: Lcluster; first: Lcluster; la: number; end: numb
 function findHeadIn(walk: LclusterWalk, initialLcn: number, endoff: number): HeadFound {
   const bits = walk.lclusterBits;
   const first = walk.load(initialLcn, false);
-  let end = (first.lcn + 1) * 2 ** bits;
+  let end = (first.lcn + 1) * pow2(bits);
   switch (first.type) {
     case LCLUSTER.PLAIN:
     case LCLUSTER.HEAD1:
     case LCLUSTER.HEAD2: {
       if (endoff >= first.clusterofs) {
-        return { head: first, first, la: first.lcn * 2 ** bits + first.clusterofs, end, fullMapped: false };
+        return { head: first, first, la: first.lcn * pow2(bits) + first.clusterofs, end, fullMapped: false };
       }
       if (first.lcn === 0) throw corrupted("logical cluster 0 starts after its own data", walk.where);
-      end = first.lcn * 2 ** bits + first.clusterofs;
+      end = first.lcn * pow2(bits) + first.clusterofs;
       const head = walk.lookback(first, 1);
-      return { head, first, la: head.lcn * 2 ** bits + head.clusterofs, end, fullMapped: true };
+      return { head, first, la: head.lcn * pow2(bits) + head.clusterofs, end, fullMapped: true };
     }
     case LCLUSTER.NONHEAD: {
       const head = walk.lookback(first, first.delta0);
-      return { head, first, la: head.lcn * 2 ** bits + head.clusterofs, end, fullMapped: false };
+      return { head, first, la: head.lcn * pow2(bits) + head.clusterofs, end, fullMapped: false };
     }
     default:
       throw unsupported(`unknown lcluster type ${first.type}`, walk.where);

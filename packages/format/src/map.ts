@@ -3,6 +3,7 @@ import { corrupted } from "./errors.js";
 import { blockCount, type Inode } from "./inode.js";
 import { ByteReader } from "./reader.js";
 import type { Superblock } from "./superblock.js";
+import { joinWords, pow2 } from "./words.js";
 
 /**
  * One extent of an uncompressed file: `length` logical bytes from `logical` are either a
@@ -60,7 +61,7 @@ export function chunkEntryOffset(inode: Inode, chunkIndex: number): number {
 /** Decodes a chunk entry (struct erofs_inode_chunk_index, or one le32 of a block map). */
 export function mapChunk(inode: Inode, sb: Superblock, logical: number, entry: Uint8Array, deviceMask: number): FlatExtent {
   const r = new ByteReader(entry, `chunk table of inode ${inode.nid}`);
-  const chunkSize = 2 ** inode.chunkBits;
+  const chunkSize = pow2(inode.chunkBits);
   const chunkStart = Math.floor(logical / chunkSize) * chunkSize;
   const roundedRest = Math.ceil((inode.size - chunkStart) / sb.blockSize) * sb.blockSize;
   const chunkLength = Math.min(chunkSize, roundedRest);
@@ -72,7 +73,7 @@ export function mapChunk(inode: Inode, sb: Superblock, logical: number, entry: U
     const is48 = (inode.chunkFormat & CHUNK_FORMAT.BIT48) !== 0;
     const isNull = lo === 0xffff_ffff && (!is48 || hi === 0xffff);
     if (isNull) return { logical, length, kind: "hole", physical: 0, deviceId: 0 };
-    const start = lo + (is48 ? hi * 0x1_0000_0000 : 0);
+    const start = joinWords(lo, is48 ? hi : 0);
     return { logical, length, kind: "mapped", physical: start * sb.blockSize + skip, deviceId: r.u16(2) & deviceMask };
   }
   const start = r.u32(0);

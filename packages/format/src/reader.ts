@@ -1,4 +1,5 @@
 import { corrupted } from "./errors.js";
+import { joinWords } from "./words.js";
 
 /**
  * The one bounds-checked little-endian reader every parser uses. It wraps a byte range
@@ -59,7 +60,7 @@ export class ByteReader {
     const lo = this.u32(offset);
     const hi = this.u32(offset + 4);
     if (hi >= 0x200000) throw corrupted(`${this.what}: ${field} does not fit 53 bits`);
-    return hi * 0x1_0000_0000 + lo;
+    return joinWords(lo, hi);
   }
 
   slice(offset: number, length: number): Uint8Array {

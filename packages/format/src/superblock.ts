@@ -17,6 +17,7 @@ import { ErofsError, corrupted, unsupported } from "./errors.js";
 import { copyBytes } from "./bytes.js";
 import { ByteReader } from "./reader.js";
 import { PCLUSTER_MAX_SIZE } from "./zmap-layout.js";
+import { joinWords } from "./words.js";
 
 /** Per-algorithm settings from the superblock's compression configs (z_erofs_*_cfgs). */
 export interface CompressionConfigs {
@@ -130,7 +131,7 @@ export function parseSuperblock(image: Uint8Array): Superblock {
   let primaryBlocks = r.u32(at + 36);
   if (is48 && rootnid8 !== 0n) {
     rootNid = rootnid8;
-    primaryBlocks += r.u16(at + 14) * 0x1_0000_0000;
+    primaryBlocks = joinWords(primaryBlocks, r.u16(at + 14));
   } else {
     rootNid = BigInt(r.u16(at + 14));
   }

@@ -6,6 +6,7 @@ import { settle, tryInMemory, type MetaPeek, type MetaRead, type MetaWindow } fr
 import { ByteReader } from "./reader.js";
 import { hasIncompat, type Superblock } from "./superblock.js";
 import { ADVISE, ALG_INTERLACED, ALG_SHIFTED, LCLUSTER, PCLUSTER_MAX_DSIZE, PCLUSTER_MAX_SIZE, headerOffset } from "./zmap-layout.js";
+import { joinWords, pow2 } from "./words.js";
 
 export { ADVISE, ALG_INTERLACED, ALG_SHIFTED, LCLUSTER, headerOffset } from "./zmap-layout.js";
 export type { MetaPeek, MetaRead, MetaSpan } from "./meta-window.js";
@@ -116,7 +117,7 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
   const advise = h.u16(4);
   const lclusterBits = sb.blockSizeBits + (h.u8(7) & 15);
   if (inode.datalayout === DATALAYOUT.COMPRESSED_FULL && advise & ADVISE.EXTENTS) {
-    const extents = extentRecordSize(advise) > 8 ? h.u32(0) + h.u16(6) * 0x1_0000_0000 : 0;
+    const extents = extentRecordSize(advise) > 8 ? joinWords(h.u32(0), h.u16(6)) : 0;
     return {
       advise, lclusterBits, algorithms: [0, 0], wholeFragment: false, fragmentOffset: 0, idataSize: 0,
       idataOffset: 0, tailHeadLcn: -1, encodedExtents: true, extents,
@@ -147,7 +148,7 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
     checkTailExtent(inode, sb, { idataSize, idataOffset }, found);
     if (advise & ADVISE.FRAGMENT_PCLUSTER && inode.datalayout === DATALAYOUT.COMPRESSED_FULL) {
       // Full indexes keep a 64-bit fragment offset: the high half in the head's blkaddr.
-      fragmentOffset = Math.min(fragmentOffset + head.pblk * 0x1_0000_0000, Number.MAX_SAFE_INTEGER);
+      fragmentOffset = Math.min(joinWords(fragmentOffset, head.pblk), Number.MAX_SAFE_INTEGER);
     }
   }
   return { advise, lclusterBits, algorithms, wholeFragment: false, fragmentOffset, idataSize, idataOffset, tailHeadLcn, encodedExtents: false, extents: 0 };
@@ -256,12 +257,12 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
   let { end, atHead } = found.fullMapped ? { end: found.end, atHead: true } : extentEnd(walk, found, ofs);
   if (mode === "page" && !mappedToEndAtOnce(inode, sb, z, found)) {
     const foreign = foreignLcluster(walk, found, ofs, end);
-    if (foreign !== undefined) [end, atHead] = [foreign * 2 ** z.lclusterBits, false];
+    if (foreign !== undefined) [end, atHead] = [foreign * pow2(z.lclusterBits), false];
   }
   // A read reaching a head inside an lcluster maps the extent whole (the kernel's
   // EROFS_MAP_FULL_MAPPED), also where that head sits at the end of the file: only a
   // head past it is never reached.
-  const fullMapped = atHead && end <= inode.size && end % 2 ** z.lclusterBits !== 0;
+  const fullMapped = atHead && end <= inode.size && end % pow2(z.lclusterBits) !== 0;
   end = Math.min(end, inode.size);
   const la = found.la;
   let kind: ZExtentKind = "encoded";
@@ -343,7 +344,7 @@ function foreignLcluster(walk: LclusterWalk, found: HeadFound, ofs: number, end:
   const bits = walk.lclusterBits;
   // An extent longer than the walk's bound is refused anyway (checkedExtent).
   const last = found.head.lcn + walk.maxExtentLclusters;
-  for (let lcn = Math.floor(ofs / 2 ** bits) + 1; lcn * 2 ** bits < end && lcn <= last; lcn++) {
+  for (let lcn = Math.floor(ofs / pow2(bits)) + 1; lcn * pow2(bits) < end && lcn <= last; lcn++) {
     if (!walk.looksBackTo(lcn, found.head) && !endsHere(walk, lcn, end)) return lcn;
   }
   return undefined;
@@ -351,7 +352,7 @@ function foreignLcluster(walk: LclusterWalk, found: HeadFound, ofs: number, end:
 
 /** Whether lcluster `lcn` holds the head that ends the extent at `end`: its bytes before that head are the extent's. */
 function endsHere(walk: LclusterWalk, lcn: number, end: number): boolean {
-  return Math.floor(end / 2 ** walk.lclusterBits) === lcn && end % 2 ** walk.lclusterBits !== 0;
+  return Math.floor(end / pow2(walk.lclusterBits)) === lcn && end % pow2(walk.lclusterBits) !== 0;
 }
 
 /**
@@ -409,7 +410,7 @@ async function searchEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs:
   const where = `nid ${inode.nid}`;
   const recsz = extentRecordSize(z.advise);
   const base = Math.ceil((headerOffset(inode) + 8) / recsz) * recsz;
-  const lsize = 2 ** z.lclusterBits;
+  const lsize = pow2(z.lclusterBits);
   let lend = inode.size;
   let lstart: number;
   let plen = 0;
@@ -433,7 +434,7 @@ async function searchEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs:
         // that maps a pcluster, which then lies past any device and reads EIO, as the
         // kernel's read of it does. A fragment's record never uses it, and reads (fuzz
         // mutant 532083: a map header read from far past its inode, its start garbage).
-        starts = [r.u32(0) + r.u32(4) * 0x1_0000_0000];
+        starts = [joinWords(r.u32(0), r.u32(4))];
         runningStarts.set(z, starts);
       }
       const kept = Math.min(starts.length - 1, Math.floor(want / RUNNING_STEP));
@@ -478,8 +479,8 @@ async function searchEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs:
       const rd = new ByteReader(record, `extents of ${where}`);
       // struct z_erofs_extent: plen, pstart_lo, pstart_hi, lstart_lo, lstart_hi (if the record has room).
       let la = rd.u32(12);
-      const p = rd.u32(4) + rd.u32(8) * 0x1_0000_0000;
-      if (recsz > 16) la += rd.u32(16) * 0x1_0000_0000;
+      const p = joinWords(rd.u32(4), rd.u32(8));
+      if (recsz > 16) la = joinWords(la, rd.u32(16));
       if (la > ofs) {
         r = mid;
         if (la > lend) throw corrupted("extents out of order", where);
@@ -498,7 +499,7 @@ async function searchEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs:
     return { logical: ofs, length: Math.max(1, lend - ofs), kind: "hole", physical: 0, physicalLength: 0, algorithm: 0, partialRef: false, fullMapped: true };
   }
   if (last && z.advise & ADVISE.FRAGMENT_PCLUSTER) {
-    const fragmentOffset = plen + (recsz > 4 ? pa * 0x1_0000_0000 : 0);
+    const fragmentOffset = joinWords(plen, recsz > 4 ? pa : 0);
     return { logical: lstart, length: lend - lstart, kind: "fragment", physical: fragmentOffset, physicalLength: lend - lstart, algorithm: 0, partialRef: false, fullMapped: true };
   }
   if (!(plen & EXTENT_PLEN_MASK)) {
