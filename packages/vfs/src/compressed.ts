@@ -365,7 +365,9 @@ export async function fillCompressed(
     let ext = found;
     if (ext.kind === "encoded") {
       ext = inKeptFormat(ctx.compressed, ext);
-      const prev = extents[extents.length - 1];
+      // at(-1), not [length - 1]: on an empty array that is index -1, a named-property
+      // lookup that V8's inline caches cannot keep (the site went megamorphic, measured).
+      const prev = extents.at(-1);
       // One pcluster read in two formats (mkfs.erofs 1.9.3 writes these for zstd with
       // short extents). The kernel gathers both extents into the one pcluster at that
       // address and fails the read; decoded apart, one of them would be garbage.
@@ -376,7 +378,7 @@ export async function fillCompressed(
     // A damaged index can map an extent one lcluster at a time (format's extentEnd, as the
     // kernel maps a read): each a longer prefix of one pcluster. The last covers the ones
     // before it, so the pcluster is decoded once per fill, not once per lcluster.
-    const last = extents[extents.length - 1];
+    const last = extents.at(-1);
     if (last && last.kind === ext.kind && last.logical === ext.logical && last.physical === ext.physical) extents[extents.length - 1] = wanted;
     else extents.push(wanted);
   }
