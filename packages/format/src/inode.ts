@@ -199,7 +199,7 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
 
   const inodeSize = extended ? INODE_EXTENDED_SIZE : INODE_COMPACT_SIZE;
   const xattrSize = xattrIbodySize(xattrIcount);
-  return {
+  const inode = {
     nid,
     ino: nidToIno(nid, sb),
     extended,
@@ -219,11 +219,18 @@ export function parseInode(bytes: Uint8Array, sb: Superblock, nid: bigint, locat
     mtimeNsec,
     rdevMajor,
     rdevMinor,
-    startBlock,
+    startBlock: null as number | null,
     compressedBlocks,
     chunkFormat,
     chunkBits,
     dotOmitted: kind === "dir" && (ifmt & I_NLINK_1_OR_DOT_OMITTED) !== 0,
     payloadOffset: location + inodeSize + xattrSize,
   };
+  // Stored after the literal, which holds null: V8 then keeps the field tagged from the
+  // process's first inode on. Most images' root directory is an inline file whose null
+  // block address is 2^32 - 1, not a small integer; filled from the literal, the field
+  // became a floating-point one, and every offset computed from a block address after it
+  // a floating-point box, which spread the same to the extents and reads (words.ts).
+  inode.startBlock = startBlock;
+  return inode;
 }
