@@ -8,8 +8,8 @@ import { buildSuperblock } from "./test-image.test-helper.js";
  * class (V8 "map") whatever image they come from. Before it, a compressed file's block
  * count, computed as `iu + hi * 2 ** 32`, was a floating-point value stored in a field
  * that plain images' inodes had filled with small integers, and V8 replaced the inodes'
- * class: a process reading a plain image and then a compressed one recompiled ~30
- * functions of the read path.
+ * class: in a process reading a plain image and then a compressed one, ten functions of
+ * the read path bailed out ("wrong map") and were compiled again.
  *
  * V8's `%HaveSameMap` answers directly. Natives syntax is switched on here only to build
  * that one function; each test file runs in a process of its own, so the maps compared

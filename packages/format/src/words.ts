@@ -12,7 +12,7 @@
  * generalization`), with "wrong map" bailouts in ten inode functions at the first lz4
  * read and in twenty extent functions at the first lz4hc one; with these helpers and
  * parseInode's block address (inode.ts), once (the superblock's checksum). The first
- * run of each compressed image gained 5-20% (two sets of four such processes); later
+ * run of each compressed image gained 5-23% (two sets of four such processes); later
  * runs, compiled either way, did not change. A plain `lo` and integer operators (`<<`)
  * give small integers.
  */
