@@ -43,8 +43,10 @@ export function statOf(inode: Inode, sb: Superblock): Stat {
   if (compressed) {
     // As Linux 6.18 counts them: the low 32 bits of the stored count, turned into 512-byte
     // units in 32-bit arithmetic, so a count of 2^32 units or more wraps (later kernels
-    // add the 48-bit layout's high bits and count in 64 bits).
-    blocks = ((inode.compressedBlocks % 0x1_0000_0000) * sectors) % 0x1_0000_0000;
+    // add the 48-bit layout's high bits and count in 64 bits). In integer operators, not
+    // `% 2 ** 32`: that gave a floating-point value, and the stat objects' class changed
+    // at the first compressed inode (format's words.ts).
+    blocks = Math.imul(inode.compressedBlocks >>> 0, sectors) >>> 0;
     blocksBig = BigInt(blocks);
   } else {
     blocks = blockCount(inode, sb.blockSize) * sectors;
