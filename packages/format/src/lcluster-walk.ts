@@ -95,13 +95,18 @@ export function lclusterIndexRange(inode: Inode, sb: Superblock, advise: number,
  * which is most of them: a sequential read maps every extent of a file.
  */
 export class LclusterWalk {
+  /** Bytes of an lcluster, 2^lclusterBits (a small integer: see words.ts). */
+  readonly lclusterSize: number;
+
   constructor(
     readonly inode: Inode,
     readonly sb: Superblock,
     readonly advise: number,
     readonly lclusterBits: number,
     readonly meta: MetaWindow,
-  ) {}
+  ) {
+    this.lclusterSize = pow2(lclusterBits);
+  }
 
   get where(): string {
     return nidWhere(this.inode);
@@ -112,14 +117,14 @@ export class LclusterWalk {
       this.inode.datalayout === DATALAYOUT.COMPRESSED_COMPACT
         ? this.loadCompact(lcn, lookahead)
         : this.loadFull(lcn);
-    if (l.type !== LCLUSTER.NONHEAD && l.clusterofs >= pow2(this.lclusterBits)) {
+    if (l.type !== LCLUSTER.NONHEAD && l.clusterofs >= this.lclusterSize) {
       throw corrupted(`lcluster ${lcn} clusterofs ${l.clusterofs} too large`, this.where);
     }
     return l;
   }
 
   loadFull(lcn: number): Lcluster {
-    const totalLclusters = Math.ceil(this.inode.size / pow2(this.lclusterBits)) + 1;
+    const totalLclusters = Math.ceil(this.inode.size / this.lclusterSize) + 1;
     if (lcn >= totalLclusters) throw corrupted(`lcluster ${lcn} beyond the file`, this.where);
     const pos = headerOffset(this.inode) + 16 + lcn * 8;
     // The whole 8-byte index from one span (a record is never split between reads).
@@ -131,7 +136,7 @@ export class LclusterWalk {
       lcn, type, clusterofs: 0, delta0: 0, delta1: 0, pblk: 0, compressedBlocks: 0, partialRef: false, nextPackOffset: pos + 8,
     };
     if (type === LCLUSTER.NONHEAD) {
-      l.clusterofs = pow2(this.lclusterBits);
+      l.clusterofs = this.lclusterSize;
       l.delta0 = le16(b, at + 4);
       if (l.delta0 & LI_D0_CBLKCNT) {
         if (!(this.advise & (ADVISE.BIG_PCLUSTER_1 | ADVISE.BIG_PCLUSTER_2))) {
@@ -197,7 +202,7 @@ export class LclusterWalk {
     const type = (v >>> lobits) & 3;
     l.type = type;
     if (type === LCLUSTER.NONHEAD) {
-      l.clusterofs = 1 << bits;
+      l.clusterofs = this.lclusterSize;
       if (lookahead) {
         // Distance to the next head: count NONHEADs to the pack's end, the last one stores the rest.
         let d1 = 0;
@@ -271,7 +276,7 @@ export class LclusterWalk {
 
   /** Most lclusters one extent can span: no extent decodes to more than PCLUSTER_MAX_DSIZE. */
   get maxExtentLclusters(): number {
-    return Math.ceil(PCLUSTER_MAX_DSIZE / pow2(this.lclusterBits)) + 1;
+    return Math.ceil(PCLUSTER_MAX_DSIZE / this.lclusterSize) + 1;
   }
 
   /** Walks back from a NONHEAD lcluster to its head; returns the head. */
@@ -315,7 +320,7 @@ export class LclusterWalk {
     if (
       (head.type === LCLUSTER.HEAD1 && !big1) ||
       ((head.type === LCLUSTER.PLAIN || head.type === LCLUSTER.HEAD2) && !big2) ||
-      lcn * pow2(this.lclusterBits) >= this.inode.size
+      lcn * this.lclusterSize >= this.inode.size
     ) {
       return 1;
     }
@@ -333,15 +338,15 @@ export class LclusterWalk {
    * at the end of the file when no head follows.
    */
   decompressedEnd(head: Lcluster, la: number): { end: number; atHead: boolean } {
-    const bits = this.lclusterBits;
-    const headLcn = Math.floor(la / pow2(bits));
+    const size = this.lclusterSize;
+    const headLcn = Math.floor(la / size);
     let lcn = head.lcn;
-    const maxLcn = Math.ceil(this.inode.size / pow2(bits));
+    const maxLcn = Math.ceil(this.inode.size / size);
     // An extent longer than PCLUSTER_MAX_DSIZE is refused anyway (mapCompressed): stop
     // looking for its end there, not at a corrupt i_size (2^40 bytes would be 2^28 loads).
     const lastLcn = headLcn + this.maxExtentLclusters;
     for (;;) {
-      if (lcn * pow2(bits) >= this.inode.size) return { end: this.inode.size, atHead: false };
+      if (lcn * size >= this.inode.size) return { end: this.inode.size, atHead: false };
       if (lcn > maxLcn) throw corrupted("extent runs past the end of file", this.where);
       if (lcn > lastLcn) throw unsupported(`extent at lcluster ${headLcn} decodes to more than ${PCLUSTER_MAX_DSIZE} bytes`, this.where);
       const l = this.load(lcn, true);
@@ -349,7 +354,7 @@ export class LclusterWalk {
         // Old mkfs wrote 0 here; the kernel treats it as 1.
         lcn += l.delta1 || 1;
       } else {
-        if (lcn !== headLcn) return { end: lcn * pow2(bits) + l.clusterofs, atHead: true };
+        if (lcn !== headLcn) return { end: lcn * size + l.clusterofs, atHead: true };
         lcn += 1;
       }
     }
@@ -358,8 +363,8 @@ export class LclusterWalk {
 
 /** The head lcluster of the extent holding byte `ofs`, its logical start and the extent end seen so far. */
 export function findHead(walk: LclusterWalk, ofs: number): HeadFound {
-  const bits = walk.lclusterBits;
-  return findHeadIn(walk, Math.floor(ofs / pow2(bits)), ofs % pow2(bits));
+  const size = walk.lclusterSize;
+  return findHeadIn(walk, Math.floor(ofs / size), ofs % size);
 }
 
 /**
@@ -376,24 +381,24 @@ export type HeadFound = { head: Lcluster; first: Lcluster; la: number; end: numb
 
 /** The head lcluster of the extent holding byte `endoff` of lcluster `initialLcn`. */
 function findHeadIn(walk: LclusterWalk, initialLcn: number, endoff: number): HeadFound {
-  const bits = walk.lclusterBits;
+  const size = walk.lclusterSize;
   const first = walk.load(initialLcn, false);
-  let end = (first.lcn + 1) * pow2(bits);
+  let end = (first.lcn + 1) * size;
   switch (first.type) {
     case LCLUSTER.PLAIN:
     case LCLUSTER.HEAD1:
     case LCLUSTER.HEAD2: {
       if (endoff >= first.clusterofs) {
-        return { head: first, first, la: first.lcn * pow2(bits) + first.clusterofs, end, fullMapped: false };
+        return { head: first, first, la: first.lcn * size + first.clusterofs, end, fullMapped: false };
       }
       if (first.lcn === 0) throw corrupted("logical cluster 0 starts after its own data", walk.where);
-      end = first.lcn * pow2(bits) + first.clusterofs;
+      end = first.lcn * size + first.clusterofs;
       const head = walk.lookback(first, 1);
-      return { head, first, la: head.lcn * pow2(bits) + head.clusterofs, end, fullMapped: true };
+      return { head, first, la: head.lcn * size + head.clusterofs, end, fullMapped: true };
     }
     case LCLUSTER.NONHEAD: {
       const head = walk.lookback(first, first.delta0);
-      return { head, first, la: head.lcn * pow2(bits) + head.clusterofs, end, fullMapped: false };
+      return { head, first, la: head.lcn * size + head.clusterofs, end, fullMapped: false };
     }
     default:
       throw unsupported(`unknown lcluster type ${first.type}`, walk.where);

@@ -257,12 +257,12 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
   let { end, atHead } = found.fullMapped ? { end: found.end, atHead: true } : extentEnd(walk, found, ofs);
   if (mode === "page" && !mappedToEndAtOnce(inode, sb, z, found)) {
     const foreign = foreignLcluster(walk, found, ofs, end);
-    if (foreign !== undefined) [end, atHead] = [foreign * pow2(z.lclusterBits), false];
+    if (foreign !== undefined) [end, atHead] = [foreign * walk.lclusterSize, false];
   }
   // A read reaching a head inside an lcluster maps the extent whole (the kernel's
   // EROFS_MAP_FULL_MAPPED), also where that head sits at the end of the file: only a
   // head past it is never reached.
-  const fullMapped = atHead && end <= inode.size && end % pow2(z.lclusterBits) !== 0;
+  const fullMapped = atHead && end <= inode.size && end % walk.lclusterSize !== 0;
   end = Math.min(end, inode.size);
   const la = found.la;
   let kind: ZExtentKind = "encoded";
@@ -341,10 +341,10 @@ function headFormat(z: ZInfo, head: Lcluster): number {
  * A few lclusters per extent, from indexes in memory.
  */
 function foreignLcluster(walk: LclusterWalk, found: HeadFound, ofs: number, end: number): number | undefined {
-  const bits = walk.lclusterBits;
+  const size = walk.lclusterSize;
   // An extent longer than the walk's bound is refused anyway (checkedExtent).
   const last = found.head.lcn + walk.maxExtentLclusters;
-  for (let lcn = Math.floor(ofs / pow2(bits)) + 1; lcn * pow2(bits) < end && lcn <= last; lcn++) {
+  for (let lcn = Math.floor(ofs / size) + 1; lcn * size < end && lcn <= last; lcn++) {
     if (!walk.looksBackTo(lcn, found.head) && !endsHere(walk, lcn, end)) return lcn;
   }
   return undefined;
@@ -352,7 +352,7 @@ function foreignLcluster(walk: LclusterWalk, found: HeadFound, ofs: number, end:
 
 /** Whether lcluster `lcn` holds the head that ends the extent at `end`: its bytes before that head are the extent's. */
 function endsHere(walk: LclusterWalk, lcn: number, end: number): boolean {
-  return Math.floor(end / pow2(walk.lclusterBits)) === lcn && end % pow2(walk.lclusterBits) !== 0;
+  return Math.floor(end / walk.lclusterSize) === lcn && end % walk.lclusterSize !== 0;
 }
 
 /**
