@@ -10,6 +10,7 @@ import {
   readsMoreAt,
   readsMoreFormat,
   nidWhere,
+  pow2,
   unsupported,
   type MetaPeek,
   type MetaRead,
@@ -121,7 +122,7 @@ async function readFolioKeepsTop(ctx: MountContext, inode: Inode, ext: ZExtent, 
   if (ext.logical > lastByte || extEnd <= lastByte) return false;
   const z = await zinfoOf(ctx, inode);
   if (z.encodedExtents) return false;
-  const lcluster = 2 ** z.lclusterBits;
+  const lcluster = pow2(z.lclusterBits);
   const endsInByteLcluster = Math.floor(extEnd / lcluster) === Math.floor(lastByte / lcluster) && extEnd % lcluster !== 0;
   if (ext.fullMapped && endsInByteLcluster) return false;
   return !(await readsMoreAtByte(ctx, inode, lastByte));

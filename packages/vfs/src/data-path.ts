@@ -7,6 +7,7 @@ import {
   isCompressedLayout,
   mapChunk,
   mapFlat,
+  pow2,
   unsupported,
   type FlatExtent,
   type Inode,
@@ -242,7 +243,7 @@ async function mapExtent(ctx: MountContext, inode: Inode, logical: number): Prom
     case DATALAYOUT.FLAT_INLINE:
       return mapFlat(inode, ctx.sb, logical);
     case DATALAYOUT.CHUNK_BASED: {
-      const chunkIndex = Math.floor(logical / 2 ** inode.chunkBits);
+      const chunkIndex = Math.floor(logical / pow2(inode.chunkBits));
       const entry = await readInodeMetadata(ctx, inode, chunkEntryOffset(inode, chunkIndex), chunkEntrySize(inode));
       return mapChunk(inode, ctx.sb, logical, entry, ctx.deviceMask);
     }
@@ -289,7 +290,7 @@ const SEEK_STEPS_PER_TURN = 4096;
 
 /** Whether the chunk-table entry for byte `pos` of a chunk-based inode starts past the end of its metadata. */
 function chunkEntryPastMetadata(ctx: MountContext, inode: Inode, pos: number): boolean {
-  return chunkEntryOffset(inode, Math.floor(pos / 2 ** inode.chunkBits)) >= metadataEnd(ctx, inode);
+  return chunkEntryOffset(inode, Math.floor(pos / pow2(inode.chunkBits))) >= metadataEnd(ctx, inode);
 }
 
 /**
