@@ -1,7 +1,7 @@
 import { setFlagsFromString } from "node:v8";
 import { describe, expect, it } from "vitest";
 import { DATALAYOUT, parseInode, parseSuperblock } from "./index.js";
-import { buildSuperblock } from "./test-image.test-helper.js";
+import { buildSuperblock, compactInode } from "./test-image.test-helper.js";
 
 /**
  * A guard for words.ts: inodes, which the read path keeps many of, must keep one hidden
@@ -23,14 +23,7 @@ const sb = parseSuperblock(buildSuperblock({}));
 
 /** A compact regular file inode of layout `datalayout` whose i_u word is `iu`. */
 function compactFile(datalayout: number, iu: number): Uint8Array {
-  const b = new Uint8Array(32);
-  const dv = new DataView(b.buffer);
-  dv.setUint16(0, datalayout << 1, true);
-  dv.setUint16(4, 0o100644, true);
-  dv.setUint16(6, 1, true);
-  dv.setUint32(8, 100_000, true);
-  dv.setUint32(16, iu, true);
-  return b;
+  return compactInode({ ifmt: datalayout << 1, mode: 0o100644, size: 100_000, iu });
 }
 
 describe("inode objects keep one hidden class across layouts", () => {

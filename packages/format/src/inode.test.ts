@@ -1,23 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { ErofsError, INCOMPAT, blockCount, nidToIno, parseInode, parseSuperblock } from "./index.js";
-import { buildSuperblock } from "./test-image.test-helper.js";
+import { buildSuperblock, compactInode } from "./test-image.test-helper.js";
 
 const sb = parseSuperblock(buildSuperblock({}));
-
-function compact(f: { ifmt?: number; mode: number; nb?: number; size?: number; mtime?: number; iu?: number; uid?: number; gid?: number; icount?: number }): Uint8Array {
-  const b = new Uint8Array(32);
-  const dv = new DataView(b.buffer);
-  dv.setUint16(0, f.ifmt ?? 0, true);
-  dv.setUint16(2, f.icount ?? 0, true);
-  dv.setUint16(4, f.mode, true);
-  dv.setUint16(6, f.nb ?? 1, true);
-  dv.setUint32(8, f.size ?? 0, true);
-  dv.setUint32(12, f.mtime ?? 0, true);
-  dv.setUint32(16, f.iu ?? 0, true);
-  dv.setUint16(24, f.uid ?? 0, true);
-  dv.setUint16(26, f.gid ?? 0, true);
-  return b;
-}
 
 /** An extended regular file (mode 0600, one link) with these fields. */
 function extended(f: { size?: bigint; mtime?: bigint; mtimeNsec?: number }): Uint8Array {
@@ -34,7 +19,7 @@ function extended(f: { size?: bigint; mtime?: bigint; mtimeNsec?: number }): Uin
 
 describe("parseInode", () => {
   it("decodes a compact regular file", () => {
-    const ino = parseInode(compact({ ifmt: 2 << 1, mode: 0o100644, nb: 3, size: 5000, iu: 7, uid: 1000, gid: 100, icount: 2 }), sb, 40n, 1280);
+    const ino = parseInode(compactInode({ ifmt: 2 << 1, mode: 0o100644, nb: 3, size: 5000, iu: 7, uid: 1000, gid: 100, icount: 2 }), sb, 40n, 1280);
     expect(ino).toMatchObject({ kind: "file", nlink: 3, size: 5000, uid: 1000, gid: 100, startBlock: 7, xattrSize: 16, extended: false });
     expect(ino.payloadOffset).toBe(1280 + 32 + 16);
   });
@@ -42,18 +27,18 @@ describe("parseInode", () => {
   it("decodes device numbers the way new_decode_dev does", () => {
     // major 259, minor 70000: minor low byte in bits 0-7, major in 8-19, minor high in 20-31.
     const dev = (70000 & 0xff) | (259 << 8) | ((70000 & ~0xff) << 12);
-    const ino = parseInode(compact({ mode: 0o060600, iu: dev >>> 0 }), sb, 1n, 0);
+    const ino = parseInode(compactInode({ mode: 0o060600, iu: dev >>> 0 }), sb, 1n, 0);
     expect([ino.rdevMajor, ino.rdevMinor]).toEqual([259, 70000]);
   });
 
   it("treats the nlink-1 bit of non-directories as nlink 1", () => {
-    const ino = parseInode(compact({ ifmt: 1 << 4, mode: 0o100644, nb: 9, iu: 5 }), sb, 1n, 0);
+    const ino = parseInode(compactInode({ ifmt: 1 << 4, mode: 0o100644, nb: 9, iu: 5 }), sb, 1n, 0);
     expect(ino.nlink).toBe(1);
     expect(ino.startBlock).toBe(9 * 2 ** 32 + 5);
   });
 
   it("marks dot-omitted directories", () => {
-    expect(parseInode(compact({ ifmt: 1 << 4, mode: 0o040755, nb: 2 }), sb, 1n, 0).dotOmitted).toBe(true);
+    expect(parseInode(compactInode({ ifmt: 1 << 4, mode: 0o040755, nb: 2 }), sb, 1n, 0).dotOmitted).toBe(true);
   });
 
   it("reads extended inode times as signed (before 1970)", () => {
@@ -69,7 +54,7 @@ describe("parseInode", () => {
     // Compact inodes add the superblock's epoch (64 bits) and wrap as the kernel's sum does.
     const late = buildSuperblock({});
     new DataView(late.buffer).setBigInt64(1024 + 24, 2n ** 63n - 10n, true);
-    const ino = parseInode(compact({ mode: 0o100644, mtime: 20 }), parseSuperblock(late), 1n, 0);
+    const ino = parseInode(compactInode({ mode: 0o100644, mtime: 20 }), parseSuperblock(late), 1n, 0);
     expect(ino.mtimeSecBig).toBe(-(2n ** 63n) + 10n);
   });
 
@@ -82,7 +67,7 @@ describe("parseInode", () => {
     }
     expect(blockCount(parseInode(extended({ size: 2n ** 53n + 1n }), sb, 2n, 0), 4096)).toBe(2 ** 41 + 1);
     expect(() => parseInode(extended({ size: 2n ** 63n }), sb, 2n, 0)).toThrow(/negative i_size/);
-    expect(parseInode(compact({ mode: 0o100644, size: 0xffff_ffff }), sb, 1n, 0).sizeBig).toBe(0xffff_ffffn);
+    expect(parseInode(compactInode({ mode: 0o100644, size: 0xffff_ffff }), sb, 1n, 0).sizeBig).toBe(0xffff_ffffn);
   });
 
   it("rejects a bogus mode and unknown i_format bits", () => {
@@ -94,9 +79,9 @@ describe("parseInode", () => {
       }
       return "none";
     };
-    expect(code(compact({ mode: 0o170000 }))).toBe("EFSCORRUPTED");
-    expect(code(compact({ ifmt: 0x20, mode: 0o100644 }))).toBe("EOPNOTSUPP");
-    expect(code(compact({ ifmt: 5 << 1, mode: 0o100644 }))).toBe("EOPNOTSUPP");
+    expect(code(compactInode({ mode: 0o170000 }))).toBe("EFSCORRUPTED");
+    expect(code(compactInode({ ifmt: 0x20, mode: 0o100644 }))).toBe("EOPNOTSUPP");
+    expect(code(compactInode({ ifmt: 5 << 1, mode: 0o100644 }))).toBe("EOPNOTSUPP");
     expect(code(new Uint8Array([1, 0, 0, 0]))).toBe("EFSCORRUPTED");
   });
 });

@@ -37,3 +37,19 @@ export function buildSuperblock(fields: {
   }
   return img;
 }
+
+/** A compact (32-byte) inode with these fields; the rest zero, one link unless `nb` says. */
+export function compactInode(f: { ifmt?: number; mode: number; nb?: number; size?: number; mtime?: number; iu?: number; uid?: number; gid?: number; icount?: number }): Uint8Array {
+  const b = new Uint8Array(32);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, f.ifmt ?? 0, true);
+  dv.setUint16(2, f.icount ?? 0, true);
+  dv.setUint16(4, f.mode, true);
+  dv.setUint16(6, f.nb ?? 1, true);
+  dv.setUint32(8, f.size ?? 0, true);
+  dv.setUint32(12, f.mtime ?? 0, true);
+  dv.setUint32(16, f.iu ?? 0, true);
+  dv.setUint16(24, f.uid ?? 0, true);
+  dv.setUint16(26, f.gid ?? 0, true);
+  return b;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ADVISE, COMPRESSION, DATALAYOUT, ErofsError, loadZInfo, mapCompressed, mapCompressedInMemory, parseInode, parseSuperblock, readsMoreAt, type Inode } from "./index.js";
-import { buildSuperblock } from "./test-image.test-helper.js";
+import { buildSuperblock, compactInode } from "./test-image.test-helper.js";
 
 /**
  * Compression maps from hostile images: the walks over lcluster indexes and encoded
@@ -12,13 +12,8 @@ const PAYLOAD = 4096 + 32;
 const HEADER = Math.ceil(PAYLOAD / 8) * 8;
 
 function inode(datalayout: number, size: number): Inode {
-  const b = new Uint8Array(32);
-  const dv = new DataView(b.buffer);
-  dv.setUint16(0, datalayout << 1, true);
-  dv.setUint16(4, 0o100644, true);
-  dv.setUint16(6, 1, true);
   // parseInode reads i_size as 32 bits from a compact inode; the test widens it after.
-  return { ...parseInode(b, sb, 128n, PAYLOAD - 32), size };
+  return { ...parseInode(compactInode({ ifmt: datalayout << 1, mode: 0o100644 }), sb, 128n, PAYLOAD - 32), size };
 }
 
 type Read = { offset: number; length: number };
