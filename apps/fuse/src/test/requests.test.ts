@@ -5,7 +5,7 @@ import { lstat, readdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, loadManifest, nameBytes, repoRoot } from "@erofs-ts/testkit";
 import { ENTRY, FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, mountedPaths, waitFor } from "./harness.js";
 
 const corpus = ensureCorpus();
@@ -119,12 +119,8 @@ describe.skipIf(!FUSE_AVAILABLE)("how erofs-fuse reads and answers requests", ()
     // Counted from the requests, not from the kernel's live nodes: another test's
     // drop_caches may take those away at any time.
     const image = join(corpus ?? "", "wide-plain.erofs");
-    const manifest = JSON.parse(readFileSync(image.replace(/\.erofs$/, ".manifest.json"), "utf8")) as { entries: { path: string }[] };
-    const inDir = "big_dir/";
-    const expected = manifest.entries
-      .map((e) => e.path)
-      .filter((p) => p.startsWith(inDir) && !p.slice(inDir.length).includes("/"))
-      .map((p) => p.slice(inDir.length));
+    const bigDir = loadManifest(image.replace(/\.erofs$/, ".manifest.json")).entries.find((e) => e.path === "big_dir")!;
+    const expected = bigDir.children!.map((n) => nameBytes(n).toString());
     let listing: string[] = [];
     const log = await withDebugLog(image, [], async (mnt) => {
       const dir = join(mnt, "big_dir");
@@ -144,11 +140,9 @@ describe.skipIf(!FUSE_AVAILABLE)("how erofs-fuse reads and answers requests", ()
 
   it.skipIf(!corpus)("POSIX ACLs come from the kernel's cache once asked for, present or absent", async () => {
     const image = join(corpus ?? "", "xattrs.erofs");
-    const manifest = JSON.parse(readFileSync(image.replace(/\.erofs$/, ".manifest.json"), "utf8")) as {
-      entries: { path: string; xattrs?: Record<string, string> }[];
-    };
+    const manifest = loadManifest(image.replace(/\.erofs$/, ".manifest.json"));
     // The manifest holds values in base64; getfattr prints hex.
-    const expected = Buffer.from(manifest.entries.find((e) => e.path === "acl_dir/inherit")!.xattrs!["system.posix_acl_access"]!, "base64").toString("hex");
+    const expected = Buffer.from(manifest.entries.find((e) => e.path === "acl_dir/inherit")!.xattrs["system.posix_acl_access"]!, "base64").toString("hex");
     const asksIn = async (rounds: number): Promise<number> => {
       const log = await withDebugLog(image, [], async (mnt) => {
         for (let round = 0; round < rounds; round++) {
