@@ -235,7 +235,8 @@ function fromText(text: string): MountOptions {
  * Measured in one process, each cold run against one with the shared windows in turn (21
  * pairs): app-a-plain read whole took 9-12% less time and walked 40% less; app-a's
  * compressed images and mkfs.erofs 1.5's lz4 image moved within this VM's ±5%, as did a
- * walk of wide-plain, whose metadata is dense. 16 and 64 KiB gained less on app-a-plain.
+ * walk of wide-plain, whose metadata is dense. 16 KiB did as well on app-a-plain and
+ * worse on wide-plain's walk (+3-6%); 64 KiB gained less on app-a-plain.
  * Reads through the thread pool keep the shared windows: each read there costs a round
  * trip, and fewer, larger ones measured faster through erofs-fuse.
  */
