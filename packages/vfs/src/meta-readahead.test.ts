@@ -2,21 +2,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PAGE_SIZE } from "@erofs-ts/ishare-cache";
 import { CORPUS_ABSENT, ensureCorpus, loadManifest } from "@erofs-ts/testkit";
-import { mount, type ErofsFs, type Inode } from "./index.js";
+import { mount } from "./index.js";
+import { eachEntry } from "./walk.test-helper.js";
 
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-
-/** readdir and iget of every entry: what `ls -R` and a path walk read. */
-async function walk(fs: ErofsFs, dir: Inode): Promise<number> {
-  let entries = 0;
-  for (const e of await fs.readdir(dir)) {
-    const inode = await fs.iget(e.nid);
-    entries++;
-    if (inode.kind === "dir") entries += await walk(fs, inode);
-  }
-  return entries;
-}
 
 /**
  * Reading synchronously (as erofs-cli does), metadata comes through windows of its own
@@ -34,7 +24,9 @@ describe.skipIf(!corpus)("metadata read by a synchronous walk", () => {
       });
       try {
         // The app-a variants hold app-a's tree: its manifest's entries, less the root.
-        expect(await walk(fs, await fs.root())).toBe(loadManifest(join(corpus!, "real/app-a.manifest.json")).entries.length - 1);
+        let entries = 0;
+        await eachEntry(fs, () => entries++);
+        expect(entries).toBe(loadManifest(join(corpus!, "real/app-a.manifest.json")).entries.length - 1);
         const stats = fs.cacheStats();
         // Each metadata block (inodes, inline directories, xattrs) and directory page loaded
         // once (none evicted), read whole from the image as the kernel reads them.

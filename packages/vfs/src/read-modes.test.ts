@@ -4,20 +4,16 @@ import { describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, KernelMount, ensureCorpus, loadManifest, nameBytes, repoRoot } from "@erofs-ts/testkit";
 import { COMPRESSION, mount, type ErofsFs, type Inode, type Superblock } from "./index.js";
 import { PageCache, recycledSlabBytes, releaseRecycledSlabs } from "@erofs-ts/ishare-cache";
+import { eachEntry } from "./walk.test-helper.js";
 
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
 
 async function files(fs: ErofsFs): Promise<Inode[]> {
   const out: Inode[] = [];
-  const walk = async (dir: Inode): Promise<void> => {
-    for (const e of await fs.readdir(dir)) {
-      const inode = await fs.iget(e.nid);
-      if (inode.kind === "dir") await walk(inode);
-      else if (inode.kind === "file") out.push(inode);
-    }
-  };
-  await walk(await fs.root());
+  await eachEntry(fs, (_path, inode) => {
+    if (inode.kind === "file") out.push(inode);
+  });
   return out;
 }
 
@@ -107,15 +103,9 @@ describe("reads that do not keep pages", () => {
 /** Regular files by path (as the bytes of their names, `/`-joined, without a leading `/`). */
 async function filesByPath(fs: ErofsFs): Promise<Map<string, Inode>> {
   const out = new Map<string, Inode>();
-  const walk = async (dir: Inode, prefix: string): Promise<void> => {
-    for (const e of await fs.readdir(dir)) {
-      const inode = await fs.iget(e.nid);
-      const path = `${prefix}${Buffer.from(e.name).toString("latin1")}`;
-      if (inode.kind === "dir") await walk(inode, `${path}/`);
-      else if (inode.kind === "file") out.set(path, inode);
-    }
-  };
-  await walk(await fs.root(), "");
+  await eachEntry(fs, (path, inode) => {
+    if (inode.kind === "file") out.set(path, inode);
+  });
   return out;
 }
 

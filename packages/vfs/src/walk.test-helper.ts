@@ -57,3 +57,20 @@ export async function manifestDiffs(
   }
   return failures;
 }
+
+/**
+ * Every entry under the root, depth-first in readdir order, with its path (the names'
+ * bytes as latin1, `/`-joined, no leading `/`): the readdir and iget of each, as `ls -R`
+ * or a path walk reads them.
+ */
+export async function eachEntry(fs: ErofsFs, visit: (path: string, inode: Inode) => void): Promise<void> {
+  const walk = async (dir: Inode, prefix: string): Promise<void> => {
+    for (const e of await fs.readdir(dir)) {
+      const inode = await fs.iget(e.nid);
+      const path = `${prefix}${Buffer.from(e.name).toString("latin1")}`;
+      visit(path, inode);
+      if (inode.kind === "dir") await walk(inode, `${path}/`);
+    }
+  };
+  await walk(await fs.root(), "");
+}
