@@ -2,7 +2,7 @@ import { COMPRESSION, COMPRESSION_MAX, DATALAYOUT, INCOMPAT } from "./constants.
 import { ErofsError, corrupted, unsupported } from "./errors.js";
 import { nidWhere, type Inode } from "./inode.js";
 import { LclusterWalk, findHead, findTailHead, lclusterIndexRange, type HeadFound, type Lcluster } from "./lcluster-walk.js";
-import { settle, tryInMemory, type MetaPeek, type MetaRead, type MetaWindow } from "./meta-window.js";
+import { settle, tryInMemory, type MetaPeek, type MetaRead, type MetaSpan, type MetaWindow } from "./meta-window.js";
 import { ByteReader } from "./reader.js";
 import { hasIncompat, type Superblock } from "./superblock.js";
 import { ADVISE, ALG_INTERLACED, ALG_SHIFTED, LCLUSTER, PCLUSTER_MAX_DSIZE, PCLUSTER_MAX_SIZE, headerOffset } from "./zmap-layout.js";
@@ -102,8 +102,32 @@ function bigMin(a: bigint, b: bigint): bigint {
  * starts. `peek` (optional) gives metadata already in memory without a read.
  */
 export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, peek?: MetaPeek): Promise<ZInfo> {
+  const header = headerFacts(inode, sb, await read(headerOffset(inode), 8));
+  if (!hasTailExtent(header)) return header;
+  const found = await settle(tailWalk(inode, sb, header), read, peek, () => lclusterIndexRange(inode, sb, header.advise, header.lclusterBits));
+  return withTailExtent(inode, sb, header, found);
+}
+
+/**
+ * loadZInfo without a promise, when the map header and the tail extent's indexes are in
+ * memory (`peek`); undefined when loadZInfo must read. It throws where loadZInfo throws.
+ */
+export function loadZInfoInMemory(inode: Inode, sb: Superblock, peek: MetaPeek): ZInfo | undefined {
+  const span: MetaSpan = { bytes: EMPTY_BYTES, start: 0 };
+  const at = headerOffset(inode);
+  if (!peek(at, 8, span)) return undefined;
+  const header = headerFacts(inode, sb, span.bytes.subarray(at - span.start, at - span.start + 8));
+  if (!hasTailExtent(header)) return header;
+  const found = tryInMemory(tailWalk(inode, sb, header), peek);
+  return found && withTailExtent(inode, sb, header, found);
+}
+
+const EMPTY_BYTES = new Uint8Array(0);
+
+/** What the 8-byte map header says; a tail extent's head, if any, is still to be found (withTailExtent). */
+function headerFacts(inode: Inode, sb: Superblock, bytes: Uint8Array): ZInfo {
   const where = `nid ${inode.nid}`;
-  const h = new ByteReader(await read(headerOffset(inode), 8), `map header of ${where}`);
+  const h = new ByteReader(bytes, `map header of ${where}`);
   if (h.u8(7) & 0x80) {
     // Whole file in the packed inode: the other 63 bits are its offset there.
     // An offset past 2^53 is past any packed inode, where the kernel reads zeros: kept as
@@ -136,22 +160,31 @@ export async function loadZInfo(inode: Inode, sb: Superblock, read: MetaRead, pe
     throw corrupted("inconsistent big pcluster flags for compact indexes", where);
   }
   if (lclusterBits > 30) throw corrupted(`lcluster bits ${lclusterBits}`, where);
-  let tailHeadLcn = -1;
-  let idataOffset = 0;
-  if (idataSize || advise & ADVISE.FRAGMENT_PCLUSTER) {
-    if (inode.size === 0) throw corrupted("empty file with a tail extent", where);
-    const tail = (meta: MetaWindow) => findTailHead(new LclusterWalk(inode, sb, advise, lclusterBits, meta));
-    const found = await settle(tail, read, peek, () => lclusterIndexRange(inode, sb, advise, lclusterBits));
-    const { head, first } = found;
-    tailHeadLcn = head.lcn;
-    if (idataSize) idataOffset = first.nextPackOffset;
-    checkTailExtent(inode, sb, { idataSize, idataOffset }, found);
-    if (advise & ADVISE.FRAGMENT_PCLUSTER && inode.datalayout === DATALAYOUT.COMPRESSED_FULL) {
-      // Full indexes keep a 64-bit fragment offset: the high half in the head's blkaddr.
-      fragmentOffset = Math.min(joinWords(fragmentOffset, head.pblk), Number.MAX_SAFE_INTEGER);
-    }
+  if ((idataSize || advise & ADVISE.FRAGMENT_PCLUSTER) && inode.size === 0) throw corrupted("empty file with a tail extent", where);
+  return { advise, lclusterBits, algorithms, wholeFragment: false, fragmentOffset, idataSize, idataOffset: 0, tailHeadLcn: -1, encodedExtents: false, extents: 0 };
+}
+
+/** Whether the header leaves a tail extent (inline or fragment) whose head must be found. */
+function hasTailExtent(z: ZInfo): boolean {
+  return !z.wholeFragment && !z.encodedExtents && (z.idataSize !== 0 || (z.advise & ADVISE.FRAGMENT_PCLUSTER) !== 0);
+}
+
+function tailWalk(inode: Inode, sb: Superblock, z: ZInfo): (meta: MetaWindow) => HeadFound {
+  return (meta) => findTailHead(new LclusterWalk(inode, sb, z.advise, z.lclusterBits, meta));
+}
+
+/** The header's facts completed with the tail extent found from its last lcluster. */
+function withTailExtent(inode: Inode, sb: Superblock, z: ZInfo, found: HeadFound): ZInfo {
+  const { head, first } = found;
+  const idataOffset = z.idataSize ? first.nextPackOffset : 0;
+  checkTailExtent(inode, sb, { idataSize: z.idataSize, idataOffset }, found);
+  let fragmentOffset = z.fragmentOffset;
+  if (z.advise & ADVISE.FRAGMENT_PCLUSTER && inode.datalayout === DATALAYOUT.COMPRESSED_FULL) {
+    // Full indexes keep a 64-bit fragment offset: the high half in the head's blkaddr.
+    fragmentOffset = Math.min(joinWords(fragmentOffset, head.pblk), Number.MAX_SAFE_INTEGER);
   }
-  return { advise, lclusterBits, algorithms, wholeFragment: false, fragmentOffset, idataSize, idataOffset, tailHeadLcn, encodedExtents: false, extents: 0 };
+  const { advise, lclusterBits, algorithms, idataSize } = z;
+  return { advise, lclusterBits, algorithms, wholeFragment: false, fragmentOffset, idataSize, idataOffset, tailHeadLcn: head.lcn, encodedExtents: false, extents: 0 };
 }
 
 /**

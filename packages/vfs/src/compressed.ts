@@ -5,6 +5,7 @@ import {
   INCOMPAT,
   corrupted,
   loadZInfo,
+  loadZInfoInMemory,
   mapCompressed,
   mapCompressedInMemory,
   readsMoreAt,
@@ -177,13 +178,31 @@ export interface DecodedExtentStats {
 const ZINFO_ENTRIES = 16384;
 
 async function zinfoOf(ctx: MountContext, inode: Inode): Promise<ZInfo> {
-  const st = ctx.compressed;
-  let z = st.zinfo.get(inode.nid);
-  if (!z) {
-    z = await loadZInfo(inode, ctx.sb, ...metadataAccess(ctx, inode));
-    // Kept in load order (hits do not refresh): the first loaded goes first.
-    lruSet(st.zinfo, inode.nid, z, ZINFO_ENTRIES);
+  return ctx.compressed.zinfo.get(inode.nid) ?? keepZInfo(ctx, inode, await loadZInfo(inode, ctx.sb, ...metadataAccess(ctx, inode)));
+}
+
+/**
+ * zinfoOf without a promise, when the map header (and the tail extent's indexes) are in
+ * memory, as they mostly are: the inode's block was just read for iget. Undefined when
+ * they must be read, and also when they are damaged: zinfoOf then reads them again and
+ * fails there, as it always has.
+ */
+function zinfoInMemory(ctx: MountContext, inode: Inode): ZInfo | undefined {
+  const known = ctx.compressed.zinfo.get(inode.nid);
+  if (known) return known;
+  let z: ZInfo | undefined;
+  try {
+    z = loadZInfoInMemory(inode, ctx.sb, walkPeek(ctx, inode));
+  } catch (e) {
+    if (ErofsError.isInstance(e)) return undefined;
+    throw e;
   }
+  return z && keepZInfo(ctx, inode, z);
+}
+
+function keepZInfo(ctx: MountContext, inode: Inode, z: ZInfo): ZInfo {
+  // Kept in load order (hits do not refresh): the first loaded goes first.
+  lruSet(ctx.compressed.zinfo, inode.nid, z, ZINFO_ENTRIES);
   return z;
 }
 
@@ -217,7 +236,7 @@ function extentInMemory(ctx: MountContext, inode: Inode, ofs: number, recent = t
     const e = st.mapped[i];
     if (e && st.mappedNids[i] === inode.nid && e.logical <= ofs && ofs < e.logical + e.length) return e;
   }
-  const z = st.zinfo.get(inode.nid);
+  const z = zinfoInMemory(ctx, inode);
   if (!z) return undefined;
   const ext = mapCompressedInMemory(inode, ctx.sb, z, ofs, walkPeek(ctx, inode), readMode(ctx, inode));
   return ext && remember(st, inode, ext);
