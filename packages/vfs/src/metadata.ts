@@ -32,10 +32,42 @@ export function metadataEnd(ctx: MountContext, inode: Inode): number {
   return ctx.metabox?.size ?? 0;
 }
 
-/** The inode for `nid`, from the cache or the image. */
-export async function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
-  const cached = lruGet(ctx.inodes, nid);
-  if (cached) return cached;
+/**
+ * The inode for `nid`, from the cache or the image. Not an async function: an inode
+ * cached, or in a metadata block already read (a walk's neighbours share blocks), is
+ * answered without a suspension.
+ */
+export function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
+  const cached = lruGet(ctx.inodes, nid) ?? (ctx.sharing ? undefined : igetInMemory(ctx, nid));
+  return cached ? Promise.resolve(cached) : igetRead(ctx, nid);
+}
+
+const inodeSpan: MetaSpan = { bytes: new Uint8Array(0), start: 0 };
+
+/**
+ * The inode parsed from a cached metadata block, and cached, or undefined when its bytes
+ * must be read, and also when they are damaged: igetRead then reads them and fails, as
+ * it always has.
+ */
+function igetInMemory(ctx: MountContext, nid: bigint): Inode | undefined {
+  if (nidInMetabox(nid)) return undefined;
+  const { offset } = inodeLocation(ctx.sb, nid);
+  if (!ctx.meta.peek(offset, 32, inodeSpan)) return undefined;
+  const at = offset - inodeSpan.start;
+  const size = inodeSpan.bytes[at]! & 1 ? 64 : 32;
+  if (size === 64 && !ctx.meta.peek(offset, 64, inodeSpan)) return undefined;
+  let inode: Inode;
+  try {
+    inode = parseInode(inodeSpan.bytes.subarray(offset - inodeSpan.start, offset - inodeSpan.start + size), ctx.sb, nid, offset);
+  } catch (e) {
+    if (ErofsError.isInstance(e)) return undefined;
+    throw e;
+  }
+  lruSet(ctx.inodes, nid, inode, ctx.inodeCacheEntries);
+  return inode;
+}
+
+async function igetRead(ctx: MountContext, nid: bigint): Promise<Inode> {
   const loc = inodeLocation(ctx.sb, nid);
   const inMetabox = nidInMetabox(nid);
   // An inode past the end reads as zeros (see MetaBlockReader), which parseInode refuses.
