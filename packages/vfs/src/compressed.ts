@@ -15,6 +15,7 @@ import {
   unsupported,
   type MetaPeek,
   type MetaRead,
+  type MetaSpan,
   type Inode,
   type ReadMode,
   type ZExtent,
@@ -303,6 +304,10 @@ function boundsOf(inode: Inode, first: ZExtent, last: ZExtent, start: number, en
   return [Math.min(from, start), Math.max(to, end)];
 }
 
+function isEncoded(ext: ZExtent): boolean {
+  return ext.kind === "encoded";
+}
+
 function decodedWhole(ext: ZExtent): boolean {
   return ext.kind === "encoded" || ext.kind === "inline";
 }
@@ -345,9 +350,10 @@ export async function fillCompressed(
   // readahead of these pages fails there, and the reader then reads that page alone
   // (read_folio), which keeps pclusters of its own, after the readahead's.
   const readFolioAt = exact ? takeReadFolioPage(ctx, inode, asked) : undefined;
-  const keepWithReadFolio = async (): Promise<void> => {
+  // A promise only where a read_folio is kept too: most fills have none to wait for.
+  const keepWithReadFolio = (): Promise<void> | undefined => {
     keepFormats(ctx.compressed, kept);
-    if (readFolioAt !== undefined) await keepReadFolio(ctx, inode, readFolioAt);
+    return readFolioAt === undefined ? undefined : keepReadFolio(ctx, inode, readFolioAt);
   };
   try {
     if (pageByPage) await extentsUpward(ctx, inode, mapFrom, end, mapped);
@@ -402,9 +408,11 @@ export async function fillCompressed(
     if (last && last.kind === ext.kind && last.logical === ext.logical && last.physical === ext.physical) extents[extents.length - 1] = wanted;
     else extents.push(wanted);
   }
-  await keepWithReadFolio();
+  const keeping = keepWithReadFolio();
+  if (keeping) await keeping;
   if (mixed) throw mixedFormatKept(ctx.compressed, inode, ...mixed);
-  const { raws, buffers } = await readPclusters(ctx, inode, extents, asked);
+  // Tail-packed and fragment extents alone (small files) have no pcluster to read here.
+  const { raws, buffers } = extents.some(isEncoded) ? await readPclusters(ctx, inode, extents, asked) : { raws: new Array<undefined>(extents.length), buffers: [] };
   const jobs: DecodeInto[] = [];
   for (let i = 0; i < extents.length; i++) {
     const ext = extents[i]!;
@@ -464,7 +472,8 @@ export async function fillCompressed(
     }
   }
   try {
-    await decodeAll(ctx, inode, jobs);
+    const decoding = decodeAll(ctx, inode, jobs);
+    if (decoding) await decoding;
   } catch (e) {
     if (!exact && ErofsError.isInstance(e)) noteReadaheadFailure(ctx, inode, jobs);
     throw e;
@@ -947,7 +956,8 @@ interface DecodeInto {
  * a worker, this thread and a pool worker share them (DecodePool.share), each taking the
  * next as it finishes one.
  */
-async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): Promise<void> {
+/** Decodes a fill's jobs: a promise only where some decode waits (a read, a worker). */
+function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): Promise<void> | undefined {
   const known = knownOutcome(ctx, inode, jobs);
   if (known) throw known;
   // One algorithm per shared batch (an image may mix them): the first worth a worker.
@@ -957,7 +967,11 @@ async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): P
   const shared = jobs.filter(isShared);
   const pool = shared.length >= 2 ? DecodePool.shared() : null;
   if (!pool) return decodeHere(ctx, inode, jobs);
-  await decodeHere(ctx, inode, jobs.filter((j) => !isShared(j)));
+  return decodeShared(ctx, inode, jobs.filter((j) => !isShared(j)), algorithm, shared, pool);
+}
+
+async function decodeShared(ctx: MountContext, inode: Inode, here: readonly DecodeInto[], algorithm: number, shared: readonly DecodeInto[], pool: DecodePool): Promise<void> {
+  await decodeHere(ctx, inode, here);
   const { config, key } = decoderSettings(ctx);
   await pool.share(
     algorithm,
@@ -973,12 +987,17 @@ async function decodeAll(ctx: MountContext, inode: Inode, jobs: DecodeInto[]): P
   );
 }
 
-/** Decodes jobs in order on this thread, awaiting only those that return a promise. */
-async function decodeHere(ctx: MountContext, inode: Inode, jobs: readonly DecodeInto[]): Promise<void> {
-  for (const j of jobs) {
+/**
+ * Decodes jobs in order on this thread: without a promise while each decode is done
+ * when it returns (most are), and from the first one that is not, after it.
+ */
+function decodeHere(ctx: MountContext, inode: Inode, jobs: readonly DecodeInto[], from = 0): Promise<void> | undefined {
+  for (let i = from; i < jobs.length; i++) {
+    const j = jobs[i]!;
     const pending = decodeExtent(ctx, inode, j.ext, j.raw, j.target);
-    if (pending) await pending;
+    if (pending) return pending.then(() => decodeHere(ctx, inode, jobs, i + 1));
   }
+  return undefined;
 }
 
 /**
@@ -1156,8 +1175,16 @@ function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, stored: Uin
   if (n > ext.length) throw new ErofsError("EINVAL", `decode of ${n} bytes from an extent of ${ext.length}`, nidWhere(inode));
   if (ext.kind === "fragment") return readFragment(ctx, inode, ext, ext.logical, ext.logical + n, out);
   if (stored && ext.kind !== "inline") return decodeStored(ctx, inode, ext, stored, out);
+  // A tail-packed pcluster sits in the inode's metadata block, cached since iget mostly.
+  if (ext.kind === "inline" && peekInodeMetadata(ctx, inode, ext.physical, ext.physicalLength, inlineSpan)) {
+    const at = ext.physical - inlineSpan.start;
+    return decodeStored(ctx, inode, ext, inlineSpan.bytes.subarray(at, at + ext.physicalLength), out);
+  }
   return readAndDecode(ctx, inode, ext, out);
 }
+
+/** Where decodeExtent finds an inline pcluster in memory (valid until its next call). */
+const inlineSpan: MetaSpan = { bytes: new Uint8Array(0), start: 0 };
 
 async function readAndDecode(ctx: MountContext, inode: Inode, ext: ZExtent, out: Uint8Array): Promise<void> {
   let raw: Uint8Array;
