@@ -128,9 +128,15 @@ export async function readData(
       // cache (slabs) or here, as a view of a buffer only partly kept (pages before keepFrom
       // cached already, or pages handed to a caller that keeps them) would pin all of it.
       const asViews = !cache.copiesPages && keepFrom <= fillFirst && store;
-      const scratch = asViews ? undefined : scratchBuffer(ctx, runEnd - runStart);
-      if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, scratch, [p * PAGE_SIZE, askedEnd], exact);
-      else filled = await fillRange(ctx, inode, runStart, runEnd, scratch);
+      // A fill that lies inside the request goes straight into the caller's bytes when the
+      // cache copies the pages it keeps anyway (slabs): one copy of it less. Not with
+      // pages skipped before keepFrom (their bytes come from the cache), nor for the
+      // packed inode (pages it keeps already are served from the cache).
+      const direct = cache.copiesPages && !packed && keepFrom === fillFirst && runStart >= offset && runEnd <= end;
+      const scratch = asViews || direct ? undefined : scratchBuffer(ctx, runEnd - runStart);
+      const target = direct ? out.subarray(runStart - offset, runEnd - offset) : scratch;
+      if (compressed) filled = await fillCompressed(ctx, inode, runStart, runEnd, keepFrom * PAGE_SIZE, target, [p * PAGE_SIZE, askedEnd], exact);
+      else filled = await fillRange(ctx, inode, runStart, runEnd, target);
       // Where the request takes the fill's bytes up to: a packed page kept from before is
       // served from the cache instead, with the pages after it.
       let fillServesTo = runEnd;
@@ -156,7 +162,7 @@ export async function readData(
       // The request's part of the fill, in one copy (pages before keepFrom were served already).
       const copyFrom = Math.max(offset, keepFrom * PAGE_SIZE);
       const copyTo = Math.min(end, fillServesTo);
-      if (copyTo > copyFrom) out.set(filled.subarray(copyFrom - runStart, copyTo - runStart), copyFrom - offset);
+      if (copyTo > copyFrom && !direct) out.set(filled.subarray(copyFrom - runStart, copyTo - runStart), copyFrom - offset);
       if (scratch) ctx.scratch.release([scratch]);
       p = fillServesTo < Math.min(end, runEnd) ? fillServesTo / PAGE_SIZE : Math.max(q, fillEnd);
     } catch (e) {
