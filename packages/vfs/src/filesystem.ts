@@ -123,9 +123,13 @@ export class ErofsFs {
     return this.#root!;
   }
 
-  /** The inode with this nid (FUSE uses nids as inode numbers). */
-  async iget(nid: bigint): Promise<Inode> {
-    this.#check();
+  /**
+   * The inode with this nid (FUSE uses nids as inode numbers). Not an async method, which
+   * would wrap iget's promise in one more (two more microtask turns a call, for every
+   * entry of a walk); it fails as one would, with a rejected promise.
+   */
+  iget(nid: bigint): Promise<Inode> {
+    if (!this.#mounted) return Promise.reject(unmounted());
     return iget(this.#ctx, nid);
   }
 
@@ -176,13 +180,16 @@ export class ErofsFs {
   async readdir(dir: Inode, options: { dots?: boolean } = {}): Promise<DirectoryEntry[]> {
     const out: DirectoryEntry[] = [];
     const most = this.#ctx.maxListedEntries;
-    for await (const part of this.#listingParts(dir, options)) {
+    // The parts #listingParts yields, without an async generator's turns per part.
+    for (let position = 0; ; ) {
+      const part = await this.readdirFrom(dir, position, LISTING_PART, options);
+      if (part.length === 0) return out;
       if (out.length + part.length > most) {
         throw new ErofsError("ENOMEM", `directory of more than ${most} entries is too large to list at once (list it in parts)`, `nid ${dir.nid}`);
       }
       for (const e of part) out.push(e);
+      position = part[part.length - 1]!.next;
     }
-    return out;
   }
 
   /** The entries of a directory, as readdir() lists them, read a few blocks at a time. */
@@ -245,7 +252,17 @@ export class ErofsFs {
    * bytes to be read long; its old contents do not matter) the result is a view of it,
    * so a caller that reads repeatedly can reuse one buffer.
    */
-  async read(inode: Inode, offset: number, length: number, options: { cache?: boolean; into?: Uint8Array } = {}): Promise<Uint8Array> {
+  read(inode: Inode, offset: number, length: number, options: { cache?: boolean; into?: Uint8Array } = {}): Promise<Uint8Array> {
+    // Not an async method, as iget: readData's promise is handed back as it is.
+    try {
+      this.#checkRead(inode, offset, length);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return readData(this.#ctx, inode, offset, length, options.cache ?? true, options.into);
+  }
+
+  #checkRead(inode: Inode, offset: number, length: number): void {
     this.#check();
     if (inode.kind === "dir") throw new ErofsError("EISDIR", "is a directory", `nid ${inode.nid}`);
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
@@ -256,7 +273,6 @@ export class ErofsFs {
     if (offset + length > Number.MAX_SAFE_INTEGER && inode.size > Number.MAX_SAFE_INTEGER) {
       throw new ErofsError("EOPNOTSUPP", `read past 2^53 bytes into a file of ${inode.sizeBig} bytes`, `nid ${inode.nid}`);
     }
-    return readData(this.#ctx, inode, offset, length, options.cache ?? true, options.into);
   }
 
   /**
@@ -441,7 +457,11 @@ export class ErofsFs {
   };
 
   #check(): void {
-    if (!this.#mounted) throw new ErofsError("EIO", "filesystem is unmounted");
+    if (!this.#mounted) throw unmounted();
   }
+}
+
+function unmounted(): ErofsError {
+  return new ErofsError("EIO", "filesystem is unmounted");
 }
 
