@@ -54,6 +54,34 @@ describe("mount refuses bad sources with typed errors", () => {
   });
 });
 
+describe("a filesystem used after its unmount", () => {
+  it("rejects iget, read and readdir with EIO: a rejected promise, never a throw", async () => {
+    const fs = await mount(join(repoRoot(), "fixtures/demo.erofs"));
+    const root = await fs.root();
+    const file = await fs.lookup("hello.txt");
+    await fs.unmount();
+    const calls: Array<() => Promise<unknown>> = [() => fs.iget(root.nid), () => fs.read(file, 0, 1), () => fs.readdir(root), () => fs.read(root, 0, 1)];
+    for (const call of calls) {
+      let p: Promise<unknown> | undefined;
+      expect(() => (p = call())).not.toThrow();
+      expect(await codeOf(p!)).toBe("EIO");
+    }
+  });
+
+  it("still answers a bad read range with its own error while mounted", async () => {
+    const fs = await mount(join(repoRoot(), "fixtures/demo.erofs"));
+    try {
+      const file = await fs.lookup("hello.txt");
+      let p: Promise<unknown> | undefined;
+      expect(() => (p = fs.read(file, -1, 1))).not.toThrow();
+      expect(await codeOf(p!)).toBe("EINVAL");
+      expect(await codeOf(fs.read(await fs.root(), 0, 1))).toBe("EISDIR");
+    } finally {
+      await fs.unmount();
+    }
+  });
+});
+
 describe("getxattr answers as the kernel's VFS does", () => {
   it("ENODATA for an absent name, EINVAL for a bare namespace prefix, EOPNOTSUPP for an unknown namespace", async () => {
     const fs = await mount(join(repoRoot(), "fixtures", "xattrs.erofs"));
