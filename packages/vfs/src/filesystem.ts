@@ -338,8 +338,9 @@ export class ErofsFs {
   }
 
   /** Like getxattr, but null where getxattr fails ENODATA (cheaper where absence is common). */
-  async findxattr(inode: Inode, name: string | Uint8Array, caller: XattrCaller = {}): Promise<Uint8Array | null> {
-    this.#check();
+  findxattr(inode: Inode, name: string | Uint8Array, caller: XattrCaller = {}): Promise<Uint8Array | null> {
+    // Not an async method, as iget: erofs-fuse asks this for every `ls -l` entry.
+    if (!this.#mounted) return Promise.reject(unmounted());
     return this.#xattrs.find(inode, toPathBytes(name), caller.privileged ?? true);
   }
 

@@ -175,6 +175,8 @@ export class XattrAccess {
   /** The value of one attribute, or null when the inode has none of that name. */
   async #lookup(inode: Inode, index: number, suffix: Uint8Array, name: Uint8Array): Promise<Uint8Array | null> {
     if (suffix.length > NAME_MAX) throw new ErofsError("ERANGE", "attribute name too long", printable(name));
+    // Most inodes have no attributes at all (every `ls -l` asks them for security.selinux).
+    if (inode.xattrSize === 0) return null;
     const bytes = await this.#ibodyBytes(inode);
     if (!bytes) return null;
     const where = `nid ${inode.nid}`;
