@@ -248,7 +248,7 @@ function readMode(ctx: MountContext, inode: Inode): ReadMode {
   return pageAtATime(ctx, inode) ? "page" : "readahead";
 }
 
-function pageAtATime(ctx: MountContext, inode: Inode): boolean {
+export function pageAtATime(ctx: MountContext, inode: Inode): boolean {
   return inode.nid === ctx.packed?.nid || inode.nid === ctx.metabox?.nid;
 }
 

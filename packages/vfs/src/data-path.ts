@@ -16,7 +16,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { PAGE_SIZE, type CacheOwner, type PageCache } from "@erofs-ts/ishare-cache";
 import { PACKED_OWNER, type MountContext } from "./context.js";
 import { metadataEnd, readInodeMetadata } from "./metadata.js";
-import { extentBounds, failsAskedPages, fillCompressed, keepFailedPageRead, pageReadEnd, pagesToRefill, scratchBuffer } from "./compressed.js";
+import { extentBounds, failsAskedPages, fillCompressed, keepFailedPageRead, pageAtATime, pageReadEnd, pagesToRefill, scratchBuffer } from "./compressed.js";
 
 /** Most pages filled by one miss: bounds the buffer a single read allocates (1 MiB). */
 const MAX_FILL_PAGES = 256;
@@ -53,6 +53,9 @@ export async function readData(
   // fall on page boundaries); a reader that skipped it asks again, as for any miss.
   const finishes = (i: number): boolean => Math.min((i + 1) * PAGE_SIZE, inode.size) <= end;
   const compressed = isCompressedLayout(inode.datalayout);
+  // Only pages of an inode read a page at a time are ever filled again (pagesToRefill):
+  // asked once here, not per cached page.
+  const refills = compressed && pageAtATime(ctx, inode);
   let p = firstPage;
   // The page whose fill failed once widened (to whole extents, or ahead in the packed
   // inode): filled again as asked.
@@ -61,7 +64,7 @@ export async function readData(
   // them: those can fail alone, so the asked pages are filled once more without them.
   let ungatheredAt = -1;
   while (p <= lastPage) {
-    if (compressed && cache.has(owner, p)) {
+    if (refills && cache.has(owner, p)) {
       // A page filled ahead that the kernel's read of it would decode otherwise is filled again.
       const refill = pagesToRefill(ctx, inode, p, (i) => cache.has(owner, i));
       for (const i of refill instanceof Promise ? await refill : refill) cache.take(owner, i, ctx.id);
