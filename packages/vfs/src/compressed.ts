@@ -1176,15 +1176,17 @@ function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, stored: Uin
   if (ext.kind === "fragment") return readFragment(ctx, inode, ext, ext.logical, ext.logical + n, out);
   if (stored && ext.kind !== "inline") return decodeStored(ctx, inode, ext, stored, out);
   // A tail-packed pcluster sits in the inode's metadata block, cached since iget mostly.
-  if (ext.kind === "inline" && peekInodeMetadata(ctx, inode, ext.physical, ext.physicalLength, inlineSpan)) {
-    const at = ext.physical - inlineSpan.start;
-    return decodeStored(ctx, inode, ext, inlineSpan.bytes.subarray(at, at + ext.physicalLength), out);
+  if (ext.kind === "inline") {
+    const span: MetaSpan = { bytes: NO_BYTES, start: 0 };
+    if (peekInodeMetadata(ctx, inode, ext.physical, ext.physicalLength, span)) {
+      const at = ext.physical - span.start;
+      return decodeStored(ctx, inode, ext, span.bytes.subarray(at, at + ext.physicalLength), out);
+    }
   }
   return readAndDecode(ctx, inode, ext, out);
 }
 
-/** Where decodeExtent finds an inline pcluster in memory (valid until its next call). */
-const inlineSpan: MetaSpan = { bytes: new Uint8Array(0), start: 0 };
+const NO_BYTES = new Uint8Array(0);
 
 async function readAndDecode(ctx: MountContext, inode: Inode, ext: ZExtent, out: Uint8Array): Promise<void> {
   let raw: Uint8Array;

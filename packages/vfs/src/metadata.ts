@@ -42,7 +42,7 @@ export function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
   return cached ? Promise.resolve(cached) : igetRead(ctx, nid);
 }
 
-const inodeSpan: MetaSpan = { bytes: new Uint8Array(0), start: 0 };
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * The inode parsed from a cached metadata block, and cached, or undefined when its bytes
@@ -52,13 +52,15 @@ const inodeSpan: MetaSpan = { bytes: new Uint8Array(0), start: 0 };
 function igetInMemory(ctx: MountContext, nid: bigint): Inode | undefined {
   if (nidInMetabox(nid)) return undefined;
   const { offset } = inodeLocation(ctx.sb, nid);
-  if (!ctx.meta.peek(offset, 32, inodeSpan)) return undefined;
-  const at = offset - inodeSpan.start;
-  const size = inodeSpan.bytes[at]! & 1 ? 64 : 32;
-  if (size === 64 && !ctx.meta.peek(offset, 64, inodeSpan)) return undefined;
+  const span: MetaSpan = { bytes: NO_BYTES, start: 0 };
+  if (!ctx.meta.peek(offset, 32, span)) return undefined;
+  // Bit 0 of i_format: an extended inode, 64 bytes (which may end in the next block).
+  const size = span.bytes[offset - span.start]! & 1 ? 64 : 32;
+  if (size === 64 && !ctx.meta.peek(offset, 64, span)) return undefined;
+  const from = offset - span.start;
   let inode: Inode;
   try {
-    inode = parseInode(inodeSpan.bytes.subarray(offset - inodeSpan.start, offset - inodeSpan.start + size), ctx.sb, nid, offset);
+    inode = parseInode(span.bytes.subarray(from, from + size), ctx.sb, nid, offset);
   } catch (e) {
     if (ErofsError.isInstance(e)) return undefined;
     throw e;
