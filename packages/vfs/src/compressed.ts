@@ -15,7 +15,6 @@ import {
   unsupported,
   type MetaPeek,
   type MetaRead,
-  type MetaSpan,
   type Inode,
   type ReadMode,
   type ZExtent,
@@ -39,7 +38,7 @@ import { readData, resolveDevice } from "./data-path.js";
 import { FillSources } from "./fill-sources.js";
 import { KernelPages } from "./kernel-pages.js";
 import { lruSet } from "./lru.js";
-import { peekInodeMetadata, readInodeMetadata } from "./metadata.js";
+import { inodeMetadataInMemory, peekInodeMetadata, readInodeMetadata } from "./metadata.js";
 import { PclusterFormats } from "./pcluster-formats.js";
 
 /**
@@ -1176,17 +1175,10 @@ function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, stored: Uin
   if (ext.kind === "fragment") return readFragment(ctx, inode, ext, ext.logical, ext.logical + n, out);
   if (stored && ext.kind !== "inline") return decodeStored(ctx, inode, ext, stored, out);
   // A tail-packed pcluster sits in the inode's metadata block, cached since iget mostly.
-  if (ext.kind === "inline") {
-    const span: MetaSpan = { bytes: NO_BYTES, start: 0 };
-    if (peekInodeMetadata(ctx, inode, ext.physical, ext.physicalLength, span)) {
-      const at = ext.physical - span.start;
-      return decodeStored(ctx, inode, ext, span.bytes.subarray(at, at + ext.physicalLength), out);
-    }
-  }
+  const inline = ext.kind === "inline" ? inodeMetadataInMemory(ctx, inode, ext.physical, ext.physicalLength) : undefined;
+  if (inline) return decodeStored(ctx, inode, ext, inline, out);
   return readAndDecode(ctx, inode, ext, out);
 }
-
-const NO_BYTES = new Uint8Array(0);
 
 async function readAndDecode(ctx: MountContext, inode: Inode, ext: ZExtent, out: Uint8Array): Promise<void> {
   let raw: Uint8Array;

@@ -42,8 +42,6 @@ export function iget(ctx: MountContext, nid: bigint): Promise<Inode> {
   return cached ? Promise.resolve(cached) : igetRead(ctx, nid);
 }
 
-const NO_BYTES = new Uint8Array(0);
-
 /**
  * The inode parsed from a cached metadata block, and cached, or undefined when its bytes
  * must be read, and also when they are damaged: igetRead then reads them and fails, as
@@ -52,15 +50,13 @@ const NO_BYTES = new Uint8Array(0);
 function igetInMemory(ctx: MountContext, nid: bigint): Inode | undefined {
   if (nidInMetabox(nid)) return undefined;
   const { offset } = inodeLocation(ctx.sb, nid);
-  const span: MetaSpan = { bytes: NO_BYTES, start: 0 };
-  if (!ctx.meta.peek(offset, 32, span)) return undefined;
+  const compact = cachedMetadata(ctx, offset, 32);
   // Bit 0 of i_format: an extended inode, 64 bytes (which may end in the next block).
-  const size = span.bytes[offset - span.start]! & 1 ? 64 : 32;
-  if (size === 64 && !ctx.meta.peek(offset, 64, span)) return undefined;
-  const from = offset - span.start;
+  const bytes = compact && compact[0]! & 1 ? cachedMetadata(ctx, offset, 64) : compact;
+  if (!bytes) return undefined;
   let inode: Inode;
   try {
-    inode = parseInode(span.bytes.subarray(from, from + size), ctx.sb, nid, offset);
+    inode = parseInode(bytes, ctx.sb, nid, offset);
   } catch (e) {
     if (ErofsError.isInstance(e)) return undefined;
     throw e;
@@ -87,6 +83,21 @@ async function igetRead(ctx: MountContext, nid: bigint): Promise<Inode> {
  */
 export function peekInodeMetadata(ctx: MountContext, inode: Inode, offset: number, length: number, into: MetaSpan): boolean {
   return !nidInMetabox(inode.nid) && ctx.meta.peek(offset, length, into);
+}
+
+/** The inode's metadata bytes [offset, offset + length) as a view of a cached block, or undefined where they must be read. */
+export function inodeMetadataInMemory(ctx: MountContext, inode: Inode, offset: number, length: number): Uint8Array | undefined {
+  return nidInMetabox(inode.nid) ? undefined : cachedMetadata(ctx, offset, length);
+}
+
+const NO_BYTES = new Uint8Array(0);
+
+/** Primary-device metadata bytes [offset, offset + length) as a view of a cached block, or undefined. */
+function cachedMetadata(ctx: MountContext, offset: number, length: number): Uint8Array | undefined {
+  const span: MetaSpan = { bytes: NO_BYTES, start: 0 };
+  if (!ctx.meta.peek(offset, length, span)) return undefined;
+  const at = offset - span.start;
+  return span.bytes.subarray(at, at + length);
 }
 
 /** Bytes of the inode's metadata space (inline tail, chunk table, xattrs) at `offset`. */
