@@ -1,6 +1,7 @@
 import { BufferPool } from "@erofs-ts/blockdev";
 import { ErofsError, XATTR_INDEX, hasCapSysAdmin, xattrNamespaceOf, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
 import { NodeTable } from "./nodes.js";
+import { ReadAfterLookup } from "./read-after-lookup.js";
 import { ERRNO, FOPEN, INIT, O_FLAGS, OLDEST_MINOR, OP, PROTOCOL_MAJOR, PROTOCOL_MINOR, ROOT_NODEID, SEEK_DATA, SEEK_HOLE, WRITE_OPS } from "./protocol/opcodes.js";
 import type { Outcome } from "./protocol/session.js";
 import {
@@ -34,6 +35,8 @@ const MAX_WRITE = 4096;
 export interface ServerOptions {
   /** Called for each failure answered EIO (corrupt image, unexpected error). */
   readonly onError?: (message: string) => void;
+  /** Read a small file once its LOOKUP is answered, for the READ that mostly follows (default on; see ReadAfterLookup). */
+  readonly readAfterLookup?: boolean;
 }
 
 interface FileHandle {
@@ -63,6 +66,9 @@ export interface ServerStats extends Readonly<Counters> {
   readonly openFiles: number;
   readonly liveNodes: number;
   readonly lookupReferences: bigint;
+  /** Small files read once their LOOKUP was answered (ReadAfterLookup), and how many a READ then took. */
+  readonly readsAhead: number;
+  readonly readsAheadTaken: number;
 }
 
 /**
@@ -96,11 +102,19 @@ export class ErofsFuseServer {
   /** Settles when INIT has been answered: the mount is live. */
   readonly ready: Promise<void>;
   readonly #counters: Counters = { requests: 0, errors: 0, bytesRead: 0, sharedBytesRead: 0 };
+  readonly #readAhead: ReadAfterLookup | null;
 
   constructor(fs: ErofsFs, rootNid: bigint, options: ServerOptions = {}) {
     this.#fs = fs;
     this.#nodes = new NodeTable(rootNid);
     this.#options = options;
+    this.#readAhead =
+      options.readAfterLookup === false
+        ? null
+        : new ReadAfterLookup(
+            (inode, size) => this.#readFirstBytes(inode, size),
+            (data) => this.#replyBuffers.release([data]),
+          );
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
 
@@ -110,7 +124,16 @@ export class ErofsFuseServer {
   }
 
   stats(): ServerStats {
-    return { ...this.#counters, replyBufferBytes: this.#replyBuffers.retainedBytes, openFiles: this.#handles.size, liveNodes: this.#nodes.live, lookupReferences: this.#nodes.references };
+    const ahead = this.#readAhead?.counts ?? { started: 0, taken: 0 };
+    return {
+      ...this.#counters,
+      replyBufferBytes: this.#replyBuffers.retainedBytes,
+      openFiles: this.#handles.size,
+      liveNodes: this.#nodes.live,
+      lookupReferences: this.#nodes.references,
+      readsAhead: ahead.started,
+      readsAheadTaken: ahead.taken,
+    };
   }
 
   /** Lets the free READ reply buffers go (the daemon is idle). */
@@ -121,6 +144,7 @@ export class ErofsFuseServer {
   /** The session's onReplied: READ reply buffers go back to their pool. */
   readonly replied = (parts: readonly Uint8Array[]): void => {
     this.#replyBuffers.release(parts);
+    this.#readAhead?.replied();
   };
 
   /** The session's handler: answers one request. */
@@ -262,6 +286,8 @@ export class ErofsFuseServer {
     // take the root nodeid for EIO.
     if (nodeid === ROOT_NODEID) return ERRNO.ELOOP;
     this.#nodes.remember(nodeid);
+    // Shared files are read through the shared cache, on their own path.
+    if (this.#readAhead && child.kind === "file" && !this.#fs.isShared(child)) this.#readAhead.lookedUp(child);
     return [encodeEntryOut(nodeid, this.#attr(child), VALID)];
   }
 
@@ -298,18 +324,35 @@ export class ErofsFuseServer {
     // Offsets past 2^53 are not exact numbers: bytes there are not read (fs.read refuses
     // them as well), rather than read from the wrong place.
     if (offset > MAX_SAFE_OFFSET) return ERRNO.EOPNOTSUPP;
-    // Shared files keep their pages in the shared cache; others in the kernel's only.
-    const into = this.#replyBuffers.acquire(Math.min(size, handle.inode.size - Number(offset)));
+    const ahead = offset === 0n ? this.#readAhead?.take(handle.inode.nid) : null;
+    const early = ahead ? await ahead : null;
     let data: Uint8Array;
-    try {
-      data = await this.#fs.read(handle.inode, Number(offset), size, { cache: handle.shared, ...(into ? { into } : {}) });
-    } catch (e) {
-      if (into) this.#replyBuffers.release([into]);
-      throw e;
+    if (early) {
+      data = early.length > size ? early.subarray(0, size) : early;
+    } else {
+      // Shared files keep their pages in the shared cache; others in the kernel's only.
+      const into = this.#replyBuffers.acquire(Math.min(size, handle.inode.size - Number(offset)));
+      try {
+        data = await this.#fs.read(handle.inode, Number(offset), size, { cache: handle.shared, ...(into ? { into } : {}) });
+      } catch (e) {
+        if (into) this.#replyBuffers.release([into]);
+        throw e;
+      }
     }
     this.#counters.bytesRead += data.length;
     if (handle.shared) this.#counters.sharedBytesRead += data.length;
     return [data];
+  }
+
+  /** A file's first bytes for ReadAfterLookup, into a reply buffer; null when they cannot be read. */
+  async #readFirstBytes(inode: Inode, size: number): Promise<Uint8Array | null> {
+    const into = this.#replyBuffers.acquire(size);
+    try {
+      return await this.#fs.read(inode, 0, size, { cache: false, ...(into ? { into } : {}) });
+    } catch {
+      if (into) this.#replyBuffers.release([into]);
+      return null;
+    }
   }
 
   /** The open file a READ names; with no opens, handle 0 and the request's node. */

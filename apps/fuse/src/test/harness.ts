@@ -140,6 +140,9 @@ export interface MountStats {
   openFiles: number;
   liveNodes: number;
   lookupReferences: number;
+  /** Small files read once their LOOKUP was answered, and how many a READ then took. */
+  readsAhead: number;
+  readsAheadTaken: number;
   decodedExtents: { extents: number; bytes: number; budgetBytes: number };
   /** The decoded fragments (the packed inode's pages). */
   packedCache: { pages: number; bytes: number; budgetBytes: number; fills: number };

@@ -1,0 +1,54 @@
+import { createHash } from "node:crypto";
+import { lstatSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CORPUS_ABSENT, ensureCorpus, loadManifest, type ManifestEntry } from "@erofs-ts/testkit";
+import { READ_AHEAD_MAX_BYTES } from "../read-after-lookup.js";
+import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, daemonPerTest } from "./harness.js";
+
+const corpus = ensureCorpus();
+if (!corpus) console.log(CORPUS_ABSENT);
+if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
+
+/** Small files of app-a (the manifest holds for every app-a-* image), in manifest order. */
+function smallFiles(): ManifestEntry[] {
+  const m = loadManifest(join(corpus!, "real/app-a.manifest.json"));
+  return m.entries.filter((e) => e.type === "file" && typeof e.path === "string" && e.size > 0 && e.size <= READ_AHEAD_MAX_BYTES);
+}
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+describe.skipIf(!FUSE_AVAILABLE || !corpus)("erofs-fuse reads a small file once its lookup is answered", () => {
+  const slot = daemonPerTest();
+
+  // Two codecs: LZ4 decodes in the guess's own turn, Zstandard's frames are larger.
+  for (const image of ["app-a-lz4", "app-a-zstd"]) {
+    it(`${image}: files opened by path are read ahead, bytes exact; lookups without reads stop it`, async () => {
+      const daemon = (slot.daemon = await FuseDaemon.start([{ image: join(corpus!, `real/${image}.erofs`) }]));
+      const mnt = daemon.mountpoints[0]!;
+      const files = smallFiles();
+      const readAll = (entries: ManifestEntry[]) => {
+        for (const e of entries) expect(sha256(readFileSync(join(mnt, e.path as string))), e.path as string).toBe(e.sha256);
+      };
+      const counts = async () => (await daemon.stats()).mounts[0]!;
+
+      readAll(files.slice(0, 60));
+      const afterReads = await counts();
+      // Each file was looked up and then read: nearly every READ found its bytes read ahead.
+      expect(afterReads.readsAheadTaken).toBeGreaterThanOrEqual(50);
+      expect(afterReads.readsAhead - afterReads.readsAheadTaken).toBeLessThanOrEqual(2);
+
+      // lstat only: after a few guesses that no READ took, none.
+      for (const e of files.slice(60, 90)) lstatSync(join(mnt, e.path as string));
+      const afterStats = await counts();
+      expect(afterStats.readsAhead - afterReads.readsAhead).toBeLessThanOrEqual(3);
+      expect(afterStats.readsAheadTaken).toBe(afterReads.readsAheadTaken);
+
+      // Reading again: guesses resume once enough files looked up were read.
+      readAll(files.slice(90, 130));
+      const end = await counts();
+      expect(end.readsAheadTaken - afterStats.readsAheadTaken).toBeGreaterThanOrEqual(25);
+      expect(end.errors).toBe(0);
+    });
+  }
+});
