@@ -1,7 +1,8 @@
 import { BufferPool } from "@erofs-ts/blockdev";
 import { ErofsError, XATTR_INDEX, hasCapSysAdmin, xattrNamespaceOf, type ErofsFs, type Inode, type Stat } from "@erofs-ts/vfs";
 import { NodeTable } from "./nodes.js";
-import { ReadAfterLookup } from "./read-after-lookup.js";
+import { ListingOrder, type ListedEntry } from "./listing-order.js";
+import { READ_AHEAD_MAX_BYTES, ReadAhead } from "./read-ahead.js";
 import { ERRNO, FOPEN, INIT, O_FLAGS, OLDEST_MINOR, OP, PROTOCOL_MAJOR, PROTOCOL_MINOR, ROOT_NODEID, SEEK_DATA, SEEK_HOLE, WRITE_OPS } from "./protocol/opcodes.js";
 import type { Outcome } from "./protocol/session.js";
 import {
@@ -35,8 +36,8 @@ const MAX_WRITE = 4096;
 export interface ServerOptions {
   /** Called for each failure answered EIO (corrupt image, unexpected error). */
   readonly onError?: (message: string) => void;
-  /** Read a small file once its LOOKUP is answered, for the READ that mostly follows (default on; see ReadAfterLookup). */
-  readonly readAfterLookup?: boolean;
+  /** Read small files ahead of their READs, in the gaps between requests (default on; see ReadAhead). */
+  readonly readAhead?: boolean;
 }
 
 interface FileHandle {
@@ -57,6 +58,9 @@ interface Counters {
   errors: number;
   bytesRead: number;
   sharedBytesRead: number;
+  /** Small files read ahead of their READ (see ReadAhead), and how many a READ then took. */
+  readsAhead: number;
+  readsAheadTaken: number;
 }
 
 /** What the daemon reports (`--stats`, SIGUSR1): the counters and the current state. */
@@ -66,9 +70,6 @@ export interface ServerStats extends Readonly<Counters> {
   readonly openFiles: number;
   readonly liveNodes: number;
   readonly lookupReferences: bigint;
-  /** Small files read once their LOOKUP was answered (ReadAfterLookup), and how many a READ then took. */
-  readonly readsAhead: number;
-  readonly readsAheadTaken: number;
 }
 
 /**
@@ -101,20 +102,23 @@ export class ErofsFuseServer {
   #resolveReady!: () => void;
   /** Settles when INIT has been answered: the mount is live. */
   readonly ready: Promise<void>;
-  readonly #counters: Counters = { requests: 0, errors: 0, bytesRead: 0, sharedBytesRead: 0 };
-  readonly #readAhead: ReadAfterLookup | null;
+  readonly #counters: Counters = { requests: 0, errors: 0, bytesRead: 0, sharedBytesRead: 0, readsAhead: 0, readsAheadTaken: 0 };
+  readonly #readAhead: ReadAhead | null;
+  /** Listings as the kernel was given them, for the file after the one read (only with readAhead). */
+  readonly #listingOrder: ListingOrder | null;
 
   constructor(fs: ErofsFs, rootNid: bigint, options: ServerOptions = {}) {
     this.#fs = fs;
     this.#nodes = new NodeTable(rootNid);
     this.#options = options;
-    this.#readAhead =
-      options.readAfterLookup === false
-        ? null
-        : new ReadAfterLookup(
-            (inode, size) => this.#readFirstBytes(inode, size),
-            (data) => this.#replyBuffers.release([data]),
-          );
+    const order = (this.#listingOrder = options.readAhead === false ? null : new ListingOrder());
+    this.#readAhead = order
+      ? new ReadAhead(
+          (nid) => this.#readFileAhead(nid),
+          (data) => this.#replyBuffers.release([data]),
+          (nid) => order.nextAfter(nid),
+        )
+      : null;
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
 
@@ -124,15 +128,12 @@ export class ErofsFuseServer {
   }
 
   stats(): ServerStats {
-    const ahead = this.#readAhead?.counts ?? { started: 0, taken: 0 };
     return {
       ...this.#counters,
       replyBufferBytes: this.#replyBuffers.retainedBytes,
       openFiles: this.#handles.size,
       liveNodes: this.#nodes.live,
       lookupReferences: this.#nodes.references,
-      readsAhead: ahead.started,
-      readsAheadTaken: ahead.taken,
     };
   }
 
@@ -287,7 +288,7 @@ export class ErofsFuseServer {
     if (nodeid === ROOT_NODEID) return ERRNO.ELOOP;
     this.#nodes.remember(nodeid);
     // Shared files are read through the shared cache, on their own path.
-    if (this.#readAhead && child.kind === "file" && !this.#fs.isShared(child)) this.#readAhead.lookedUp(child);
+    if (this.#readAhead && child.kind === "file" && !this.#fs.isShared(child)) this.#readAhead.lookedUp(child.nid, child.size);
     return [encodeEntryOut(nodeid, this.#attr(child), VALID)];
   }
 
@@ -329,6 +330,7 @@ export class ErofsFuseServer {
     let data: Uint8Array;
     if (early) {
       data = early.length > size ? early.subarray(0, size) : early;
+      this.#counters.readsAheadTaken++;
     } else {
       // Shared files keep their pages in the shared cache; others in the kernel's only.
       const into = this.#replyBuffers.acquire(Math.min(size, handle.inode.size - Number(offset)));
@@ -344,11 +346,19 @@ export class ErofsFuseServer {
     return [data];
   }
 
-  /** A file's first bytes for ReadAfterLookup, into a reply buffer; null when they cannot be read. */
-  async #readFirstBytes(inode: Inode, size: number): Promise<Uint8Array | null> {
-    const into = this.#replyBuffers.acquire(size);
+  /**
+   * A small file read whole for ReadAhead, into a reply buffer; null for a file not to read
+   * ahead (large, empty, shared, not a regular file) or one that cannot be read.
+   */
+  async #readFileAhead(nid: bigint): Promise<Uint8Array | null> {
+    let into: Uint8Array | null = null;
     try {
-      return await this.#fs.read(inode, 0, size, { cache: false, ...(into ? { into } : {}) });
+      const inode = await this.#fs.iget(nid);
+      // Shared files keep their pages in the shared cache, read on their own path.
+      if (inode.kind !== "file" || inode.size === 0 || inode.size > READ_AHEAD_MAX_BYTES || this.#fs.isShared(inode)) return null;
+      this.#counters.readsAhead++;
+      into = this.#replyBuffers.acquire(inode.size);
+      return await this.#fs.read(inode, 0, inode.size, { cache: false, ...(into ? { into } : {}) });
     } catch {
       if (into) this.#replyBuffers.release([into]);
       return null;
@@ -397,6 +407,8 @@ export class ErofsFuseServer {
     const entries = await this.#fs.readdirFrom(handle.inode, position, Math.floor(size / direntSize(1, plus)), { dots: true });
     const out = new Uint8Array(size);
     let used = 0;
+    // What this page lists, in order, for ReadAhead's file after the one read.
+    const listed: ListedEntry[] | null = this.#listingOrder ? [] : null;
     for (const e of entries) {
       // A name with '/' (or an empty one): FUSE would reject the whole reply. A kernel mount
       // lists the entries before it, then fails the listing there with EIO (the VFS's
@@ -408,6 +420,7 @@ export class ErofsFuseServer {
       const recordSize = direntSize(e.name.length, plus);
       if (used + recordSize > size) break;
       const dirent = { ino: e.ino, offset: e.next, type: DT_OF_FILE_TYPE[e.fileType] ?? 0, name: e.name };
+      listed?.push(e);
       if (!plus) {
         used += writeDirent(out, used, dirent, null);
         continue;
@@ -422,6 +435,7 @@ export class ErofsFuseServer {
       used += writeDirent(out, used, dirent, { nodeid, attr: this.#attr(child), valid: VALID });
       this.#nodes.remember(nodeid);
     }
+    if (listed) this.#listingOrder!.listed(handle.inode.nid, position, listed);
     return [out.subarray(0, used)];
   }
 

@@ -140,7 +140,7 @@ export interface MountStats {
   openFiles: number;
   liveNodes: number;
   lookupReferences: number;
-  /** Small files read once their LOOKUP was answered, and how many a READ then took. */
+  /** Small files read ahead of their READs (see ReadAhead), and how many a READ then took. */
   readsAhead: number;
   readsAheadTaken: number;
   decodedExtents: { extents: number; bytes: number; budgetBytes: number };
