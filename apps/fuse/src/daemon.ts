@@ -1,7 +1,7 @@
 import { closeSync, renameSync, writeFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { COMPRESSION, mount, PageCache, type ErofsFs, type FileSourceOptions, type Superblock } from "@erofs-ts/vfs";
+import { mount, PageCache, type ErofsFs, type FileSourceOptions } from "@erofs-ts/vfs";
 import { attachFuse, raiseReadahead, unmountFuse } from "./mounter.js";
 import type { DaemonOptions, MountPair } from "./options.js";
 import { nativePart, type NativePart } from "./protocol/device.js";
@@ -15,23 +15,22 @@ export const READERS_PER_MOUNT = 8;
 const READ_BUFFER = 132 << 10;
 /** Sequential readahead window for files cached by the kernel. */
 const READAHEAD_KIB = 1024;
-/** Budget of each of a mount's own caches (metadata blocks, decoded extents, and fragments of LZ4 images). */
+/** Budget of each of a mount's own caches of metadata blocks and decoded extents. */
 const PER_MOUNT_CACHE_BYTES = 2 << 20;
 /**
  * Budget of a mount's decoded fragments, emptied whenever the daemon goes idle. Files that
- * are identical share one fragment, so a walk keeps jumping back to packed pclusters it
- * decoded before: a walk of app-a-lzma decoded 54 MB of its 27 MB packed inode with
- * 2 MiB, 30 MB with 8 MiB; a walk of app-a-zstd decoded 107 MB for its 69 MB of files
- * with 2 MiB, 79 MB with 8 MiB. That pays only where decoding is slower than faulting in
- * the extra memory afresh after every idle release (~11 µs a page on the benchmark VM).
- * In interleaved cold walks with an idle pause between them, 8 MiB made LZMA walks 10%
- * faster (7 rounds each), Zstandard 14% and DEFLATE 6% (10 rounds each, 104 -> 119 and
- * 117 -> 124 MB/s); lz4hc walks were 9% slower, LZ4 decoding again costing less.
+ * are identical share one fragment, and the packed inode is not laid out in the order a
+ * walk reads files, so a walk keeps jumping back to packed pclusters it decoded before: a
+ * walk of app-a (lz4hc, a 22.8 MB packed inode) decoded 119 MB of LZ4 for its 69 MB of
+ * files with 2 MiB; a walk of app-a-lzma 54 MB of its 27 MB packed inode with 2 MiB, 30 MB
+ * with 8 MiB; a walk of app-a-zstd 107 MB for its 69 MB of files with 2 MiB, 79 MB with
+ * 8 MiB. Measured with 8 MiB against 2 MiB, cold walks by two warm daemons interleaved: an
+ * LZMA walk 10% faster (7 rounds), Zstandard 14% and DEFLATE 6% (10 rounds each), and
+ * app-a's lz4hc 10% (median of 12 pairs, with an idle pause before each walk, so each
+ * started with the cache emptied; the same build twice gave 1.03). An image without a
+ * packed inode never fills it.
  */
-function fragmentCacheBytes(sb: Superblock): number {
-  const slow = (1 << COMPRESSION.LZMA) | (1 << COMPRESSION.DEFLATE) | (1 << COMPRESSION.ZSTD);
-  return sb.compression.availableAlgorithms & slow ? 8 << 20 : PER_MOUNT_CACHE_BYTES;
-}
+const PACKED_CACHE_BYTES = 8 << 20;
 /**
  * Inodes each mount keeps parsed. The kernel caches the attributes and entries it was
  * given, so the daemon sees an inode again mostly while serving one file's or one
@@ -79,7 +78,7 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
         // beside them only need a working set (they are paid once per mount).
         metadataCacheBytes: PER_MOUNT_CACHE_BYTES,
         inodeCacheEntries: PER_MOUNT_INODES,
-        packedCacheBytes: fragmentCacheBytes,
+        packedCacheBytes: PACKED_CACHE_BYTES,
         decodedExtentBytes: PER_MOUNT_CACHE_BYTES,
         devices: o.devices,
         fsoffset: o.fsoffset,
