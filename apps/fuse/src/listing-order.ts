@@ -4,8 +4,8 @@
  * (cp -r, tar, rsync, a walk reading what `find` listed) read a directory's files in
  * listing order, so the next file is worth reading ahead (see ReadAhead).
  *
- * Memory is bounded: up to MAX_FILES files in all (about 100 bytes each); past that the
- * oldest listings are forgotten first.
+ * Memory is bounded: up to MAX_FILES files in all (~115 bytes of heap each, 1.9 MB in
+ * all); past that the oldest listings are forgotten first.
  */
 
 /** Files remembered in all listings. */
