@@ -72,6 +72,21 @@ describe("ReadAhead after a LOOKUP", () => {
     expect(reads).toEqual([4n]);
   });
 
+  it("forgets its guess when told to (the daemon going idle): the READ then reads as usual", async () => {
+    const { ahead, discarded } = setup(0);
+    ahead.lookedUp(6n, 100);
+    ahead.replied();
+    ahead.forget();
+    expect(ahead.take(6n)).toBeNull();
+    // Nothing armed is left to start either.
+    ahead.lookedUp(7n, 100);
+    ahead.forget();
+    ahead.replied();
+    expect(ahead.take(7n)).toBeNull();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(discarded).toEqual([]);
+  });
+
   it("starts one read per lookup however many replies follow", () => {
     const { ahead, reads } = setup(0);
     ahead.lookedUp(5n, 100);

@@ -108,6 +108,12 @@ export class ReadAhead {
     this.#guess = { nid, data: this.#read(nid) };
   }
 
+  /** Forgets the guess and what was armed, its buffer left to the garbage collector (the daemon is idle). */
+  forget(): void {
+    this.#armed = null;
+    this.#guess = null;
+  }
+
   /** Lets an untaken guess go (its buffer back once its read is done). */
   #drop(): void {
     const old = this.#guess;

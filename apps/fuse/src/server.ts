@@ -137,8 +137,9 @@ export class ErofsFuseServer {
     };
   }
 
-  /** Lets the free READ reply buffers go (the daemon is idle). */
+  /** Lets the free READ reply buffers go, and a file read ahead that no READ took (the daemon is idle). */
   releaseBuffers(): void {
+    this.#readAhead?.forget();
     this.#replyBuffers.clear();
   }
 
