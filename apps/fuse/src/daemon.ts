@@ -19,8 +19,8 @@ const READAHEAD_KIB = 1024;
 const PER_MOUNT_CACHE_BYTES = 2 << 20;
 /**
  * Budget of a mount's decoded fragments, emptied whenever the daemon goes idle. Files that
- * are identical share one fragment, and the packed inode is not laid out in the order a
- * walk reads files, so a walk keeps jumping back to packed pclusters it decoded before: a
+ * are identical share one fragment, and a walk need not read files in the order their
+ * tails were packed, so it keeps jumping back to packed pclusters it decoded before: a
  * walk of app-a (lz4hc, a 22.8 MB packed inode) decoded 119 MB of LZ4 for its 69 MB of
  * files with 2 MiB; a walk of app-a-lzma 54 MB of its 27 MB packed inode with 2 MiB, 30 MB
  * with 8 MiB; a walk of app-a-zstd 107 MB for its 69 MB of files with 2 MiB, 79 MB with

@@ -118,8 +118,9 @@ describe.skipIf(!FUSE_AVAILABLE || !corpus)("erofs-fuse when idle", () => {
     // Every file in turn, as a walk reads them (filesSized lists the tree depth first).
     for (const path of filesSized(daemon.mountpoints[0]!, () => true)) readFileSync(path);
     const { packedCache } = (await daemon.stats()).mounts[0]!;
-    // The packed inode is not in the order files are read: with 2 MiB of decoded fragments
-    // this walk decoded 2.45 pages for each packed page; with 8 MiB, 1.40.
+    // Identical tails share a fragment, and files are not read in the order their tails
+    // were packed: with 2 MiB of decoded fragments this walk decoded 2.45 pages for each
+    // packed page; with 8 MiB, 1.40.
     expect(packedCache.fills).toBeGreaterThanOrEqual(packedPages);
     expect(packedCache.fills).toBeLessThan(1.6 * packedPages);
   });
