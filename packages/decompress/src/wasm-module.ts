@@ -109,7 +109,7 @@ interface WasmApi {
  * the buffer it had, and the first time anything is detached, every function compiled on
  * that assumption is thrown away and compiled again. These decoders grow their memories,
  * so that happened in every process that decodes, at its first large enough pcluster: in
- * a fresh erofs-fuse daemon, the middle of its first walk, when 25 functions of the
+ * a fresh erofs-fuse daemon, the middle of its first walk, when 21 functions of the
  * request path were deoptimized at once (--trace-deopt; --trace-protector-invalidation
  * names the protector). Detaching one here, at load, before anything is optimized, lets
  * V8 compile each function once, as it keeps it. Measured: a fresh daemon's first cold
