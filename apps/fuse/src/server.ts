@@ -36,8 +36,6 @@ const MAX_WRITE = 4096;
 export interface ServerOptions {
   /** Called for each failure answered EIO (corrupt image, unexpected error). */
   readonly onError?: (message: string) => void;
-  /** Read small files ahead of their READs, in the gaps between requests (default on; see ReadAhead). */
-  readonly readAhead?: boolean;
 }
 
 interface FileHandle {
@@ -103,22 +101,20 @@ export class ErofsFuseServer {
   /** Settles when INIT has been answered: the mount is live. */
   readonly ready: Promise<void>;
   readonly #counters: Counters = { requests: 0, errors: 0, bytesRead: 0, sharedBytesRead: 0, readsAhead: 0, readsAheadTaken: 0 };
-  readonly #readAhead: ReadAhead | null;
-  /** Listings as the kernel was given them, for the file after the one read (only with readAhead). */
-  readonly #listingOrder: ListingOrder | null;
+  /** Small files read in the gaps between requests, ahead of their READs. */
+  readonly #readAhead: ReadAhead;
+  /** Listings as the kernel was given them, for ReadAhead's file after the one read. */
+  readonly #listingOrder = new ListingOrder();
 
   constructor(fs: ErofsFs, rootNid: bigint, options: ServerOptions = {}) {
     this.#fs = fs;
     this.#nodes = new NodeTable(rootNid);
     this.#options = options;
-    const order = (this.#listingOrder = options.readAhead === false ? null : new ListingOrder());
-    this.#readAhead = order
-      ? new ReadAhead(
-          (nid) => this.#readFileAhead(nid),
-          (data) => this.#replyBuffers.release([data]),
-          (nid) => order.nextAfter(nid),
-        )
-      : null;
+    this.#readAhead = new ReadAhead(
+      (nid) => this.#readFileAhead(nid),
+      (data) => this.#replyBuffers.release([data]),
+      (nid) => this.#listingOrder.nextAfter(nid),
+    );
     this.ready = new Promise((resolve) => (this.#resolveReady = resolve));
   }
 
@@ -139,14 +135,14 @@ export class ErofsFuseServer {
 
   /** Lets the free READ reply buffers go, and a file read ahead that no READ took (the daemon is idle). */
   releaseBuffers(): void {
-    this.#readAhead?.forget();
+    this.#readAhead.forget();
     this.#replyBuffers.clear();
   }
 
   /** The session's onReplied: READ reply buffers go back to their pool. */
   readonly replied = (parts: readonly Uint8Array[]): void => {
     this.#replyBuffers.release(parts);
-    this.#readAhead?.replied();
+    this.#readAhead.replied();
   };
 
   /** The session's handler: answers one request. */
@@ -289,7 +285,7 @@ export class ErofsFuseServer {
     if (nodeid === ROOT_NODEID) return ERRNO.ELOOP;
     this.#nodes.remember(nodeid);
     // Shared files are read through the shared cache, on their own path.
-    if (this.#readAhead && child.kind === "file" && !this.#fs.isShared(child)) this.#readAhead.lookedUp(child.nid, child.size);
+    if (child.kind === "file" && !this.#fs.isShared(child)) this.#readAhead.lookedUp(child.nid, child.size);
     return [encodeEntryOut(nodeid, this.#attr(child), VALID)];
   }
 
@@ -326,7 +322,7 @@ export class ErofsFuseServer {
     // Offsets past 2^53 are not exact numbers: bytes there are not read (fs.read refuses
     // them as well), rather than read from the wrong place.
     if (offset > MAX_SAFE_OFFSET) return ERRNO.EOPNOTSUPP;
-    const ahead = offset === 0n ? this.#readAhead?.take(handle.inode.nid) : null;
+    const ahead = offset === 0n ? this.#readAhead.take(handle.inode.nid) : null;
     const early = ahead ? await ahead : null;
     let data: Uint8Array;
     if (early) {
@@ -334,13 +330,7 @@ export class ErofsFuseServer {
       this.#counters.readsAheadTaken++;
     } else {
       // Shared files keep their pages in the shared cache; others in the kernel's only.
-      const into = this.#replyBuffers.acquire(Math.min(size, handle.inode.size - Number(offset)));
-      try {
-        data = await this.#fs.read(handle.inode, Number(offset), size, { cache: handle.shared, ...(into ? { into } : {}) });
-      } catch (e) {
-        if (into) this.#replyBuffers.release([into]);
-        throw e;
-      }
+      data = await this.#readIntoReplyBuffer(handle.inode, Number(offset), size, handle.shared);
     }
     this.#counters.bytesRead += data.length;
     if (handle.shared) this.#counters.sharedBytesRead += data.length;
@@ -352,17 +342,25 @@ export class ErofsFuseServer {
    * ahead (large, empty, shared, not a regular file) or one that cannot be read.
    */
   async #readFileAhead(nid: bigint): Promise<Uint8Array | null> {
-    let into: Uint8Array | null = null;
     try {
       const inode = await this.#fs.iget(nid);
       // Shared files keep their pages in the shared cache, read on their own path.
       if (inode.kind !== "file" || inode.size === 0 || inode.size > READ_AHEAD_MAX_BYTES || this.#fs.isShared(inode)) return null;
       this.#counters.readsAhead++;
-      into = this.#replyBuffers.acquire(inode.size);
-      return await this.#fs.read(inode, 0, inode.size, { cache: false, ...(into ? { into } : {}) });
+      return await this.#readIntoReplyBuffer(inode, 0, inode.size, false);
     } catch {
-      if (into) this.#replyBuffers.release([into]);
       return null;
+    }
+  }
+
+  /** A file's bytes read into a reply buffer from the pool (given back if the read fails). */
+  async #readIntoReplyBuffer(inode: Inode, offset: number, length: number, cache: boolean): Promise<Uint8Array> {
+    const into = this.#replyBuffers.acquire(Math.min(length, inode.size - offset));
+    try {
+      return await this.#fs.read(inode, offset, length, { cache, ...(into ? { into } : {}) });
+    } catch (e) {
+      if (into) this.#replyBuffers.release([into]);
+      throw e;
     }
   }
 
@@ -409,7 +407,7 @@ export class ErofsFuseServer {
     const out = new Uint8Array(size);
     let used = 0;
     // What this page lists, in order, for ReadAhead's file after the one read.
-    const listed: ListedEntry[] | null = this.#listingOrder ? [] : null;
+    const listed: ListedEntry[] = [];
     for (const e of entries) {
       // A name with '/' (or an empty one): FUSE would reject the whole reply. A kernel mount
       // lists the entries before it, then fails the listing there with EIO (the VFS's
@@ -421,7 +419,7 @@ export class ErofsFuseServer {
       const recordSize = direntSize(e.name.length, plus);
       if (used + recordSize > size) break;
       const dirent = { ino: e.ino, offset: e.next, type: DT_OF_FILE_TYPE[e.fileType] ?? 0, name: e.name };
-      listed?.push(e);
+      listed.push(e);
       if (!plus) {
         used += writeDirent(out, used, dirent, null);
         continue;
@@ -436,7 +434,7 @@ export class ErofsFuseServer {
       used += writeDirent(out, used, dirent, { nodeid, attr: this.#attr(child), valid: VALID });
       this.#nodes.remember(nodeid);
     }
-    if (listed) this.#listingOrder!.listed(handle.inode.nid, position, listed);
+    this.#listingOrder.listed(handle.inode.nid, position, listed);
     return [out.subarray(0, used)];
   }
 
