@@ -61,6 +61,32 @@ describe.skipIf(!corpus)("page cache sharing across images (app-a, app-b)", () =
     expect(cache.stats().pages).toBe(0);
   });
 
+  it("goes on sharing after both mounts let go of their parsed inodes", async () => {
+    const cache = new PageCache({ budgetBytes: BIG });
+    const a = await mount(image("app-a"), { cache, inodeShare: true, domainId: "team" });
+    const b = await mount(image("app-b"), { cache, inodeShare: true, domainId: "team" });
+    try {
+      const aFiles = files("app-a");
+      const inA = new Set(aFiles.map((f) => `${f.sha256}:${f.size}`));
+      for (const f of aFiles) expect(await readAll(a, f.path)).toBe(f.sha256);
+      const common = files("app-b").filter((f) => f.size > 0 && inA.has(`${f.sha256}:${f.size}`));
+      expect(common.length).toBeGreaterThan(100);
+      a.releaseBuffers({ inodes: true });
+      b.releaseBuffers({ inodes: true });
+      expect(a.cacheStats().inodes + b.cacheStats().inodes).toBe(0);
+      for (const f of common) {
+        const inode = await b.lookup(f.path);
+        expect(b.isShared(inode)).toBe(true);
+        const before = cache.stats();
+        expect(await readInode(b, inode)).toBe(f.sha256);
+        expect(cache.stats().fills - before.fills).toBe(0);
+      }
+    } finally {
+      await a.unmount();
+      await b.unmount();
+    }
+  });
+
   it("shares nothing across different domains or without inode_share", async () => {
     for (const [optsA, optsB] of [
       [{ inodeShare: true, domainId: "one" }, { inodeShare: true, domainId: "two" }],

@@ -318,6 +318,38 @@ describe.skipIf(!corpus)("releaseBuffers({ fragments: true })", () => {
   });
 });
 
+describe.skipIf(!corpus)("releaseBuffers({ inodes: true })", () => {
+  it("lets go of the parsed inodes and map headers, and only with the option; files read the same after", async () => {
+    const fs = await mount(join(corpus!, "real/app-a.erofs"));
+    try {
+      const byPath = [...(await filesByPath(fs))].slice(0, 300);
+      const first = await Promise.all(byPath.map(([, f]) => sha(fs, f, 64 << 10, false)));
+      const before = fs.cacheStats();
+      expect(before.inodes).toBeGreaterThan(300);
+      expect(before.mapHeaders).toBeGreaterThan(200);
+      fs.releaseBuffers({ fragments: true });
+      expect(fs.cacheStats()).toMatchObject({ inodes: before.inodes, mapHeaders: before.mapHeaders });
+      fs.releaseBuffers({ inodes: true });
+      expect(fs.cacheStats()).toMatchObject({ inodes: 0, mapHeaders: 0 });
+      // The page cache is not parsed state: it stays.
+      expect(fs.cacheStats().data).toEqual(before.data);
+      // Inode objects handed out before still read, their map headers parsed again.
+      for (let i = 0; i < byPath.length; i++) expect(await sha(fs, byPath[i]![1], 64 << 10, false)).toBe(first[i]);
+      expect(fs.cacheStats().mapHeaders).toBeGreaterThan(200);
+      // And the same files looked up again are parsed again, to the same inodes.
+      fs.releaseBuffers({ inodes: true });
+      for (const [path, f] of byPath) {
+        const again = await fs.lookup(Buffer.from(path, "latin1"));
+        expect(again).not.toBe(f);
+        expect(again).toEqual(f);
+      }
+      expect(fs.cacheStats().inodes).toBeGreaterThan(300);
+    } finally {
+      await fs.unmount();
+    }
+  });
+});
+
 describe.skipIf(!corpus)("unmount", () => {
   it("leaves its memory for the next mount: all its slabs to the recycler, its buffers to the process's pool", async () => {
     const image = join(corpus!, "real/app-a-zstd.erofs");
