@@ -4,14 +4,15 @@
  * missing pages and the cache only stores, finds and evicts them.
  */
 
+import { PageIndex, type IndexedOwner } from "./page-index.js";
 import { MAX_SLAB_BYTES, SlabStore } from "./slab-store.js";
 import { SlotTable } from "./slot-table.js";
 
 export const PAGE_SIZE = 4096;
 
 /**
- * What each cached page costs besides its bytes (its slot-table row and its entry in its
- * owner's map, measured at ~66 bytes): charged against the budget, so that the budget
+ * What each cached page costs besides its bytes (its slot-table row, 48 bytes, and its
+ * entries in the page index, 16 to 32; both grow by doubling, so somewhat more at times): charged against the budget, so that the budget
  * bounds the cache's memory even when pages are tiny (an image of a million one-byte
  * files would otherwise grow the index without limit while using little of the budget).
  */
@@ -38,16 +39,8 @@ export interface CacheOwner {
   readonly key: string;
 }
 
-interface OwnerState extends CacheOwner {
-  /** Slot of each cached page, by page index (NO_PAGES until its first page). */
-  pages: Map<number, number>;
-}
-
-/**
- * The pages of an owner that never held one. Shared and never written: put() gives an
- * owner a map of its own as it registers it.
- */
-const NO_PAGES: Map<number, number> = new Map();
+/** An owner as the cache keeps it: its pages are found through the cache's PageIndex. */
+interface OwnerState extends CacheOwner, IndexedOwner {}
 
 export interface PageCacheOptions {
   /**
@@ -70,7 +63,7 @@ export interface PageCacheOptions {
  * not one object per page: a cache of 100 MB holds ~25,000 pages, and an object, a
  * typed-array view and list links for each cost ~280 bytes of JavaScript heap apiece
  * that the collector walked at every full collection. A page's view is made when get()
- * hands it out. The bytes themselves are in slabs (SlabStore) unless options.slabs is
+ * hands it out, and a PageIndex finds its slot. The bytes themselves are in slabs (SlabStore) unless options.slabs is
  * false: measured on app-a + app-b read whole through two sharing mounts (~30,000 pages
  * of ~4,200 files), an idle erofs-fuse held ~1 MB less of JavaScript heap than with
  * a buffer per fill.
@@ -80,6 +73,9 @@ export class PageCache {
   readonly pageSize = PAGE_SIZE;
   readonly #owners = new Map<string, OwnerState>();
   readonly #slots = new SlotTable<OwnerState>();
+  readonly #index = new PageIndex(this.#slots);
+  /** Owner ids, for the index's hash (owners are compared by identity). */
+  #ownerIds = 0;
   /** Where pages live when they are copied in (options.slabs); null: each keeps its own buffer. */
   readonly #slabs: SlabStore | null;
   #bytes = 0;
@@ -118,7 +114,7 @@ export class PageCache {
    * would otherwise leave an empty owner behind for every file it ever read.
    */
   owner(key: string): CacheOwner {
-    return this.#owners.get(key) ?? { key, pages: NO_PAGES };
+    return this.#owners.get(key) ?? { key, id: ++this.#ownerIds, count: 0, first: -1 };
   }
 
   /**
@@ -128,7 +124,6 @@ export class PageCache {
   #keep(owner: OwnerState): OwnerState {
     const kept = this.#owners.get(owner.key);
     if (kept) return kept;
-    if (owner.pages === NO_PAGES) owner.pages = new Map();
     this.#owners.set(owner.key, owner);
     return owner;
   }
@@ -168,8 +163,8 @@ export class PageCache {
 
   /** The page's slot (-1: absent), counted as a hit (and as shared when another mount filled it) or a miss. */
   #lookup(owner: CacheOwner, index: number, reader: number): number {
-    const slot = (owner as OwnerState).pages.get(index);
-    if (slot === undefined) {
+    const slot = this.#index.find(owner as OwnerState, index);
+    if (slot < 0) {
       this.#misses++;
       return -1;
     }
@@ -181,7 +176,7 @@ export class PageCache {
 
   /** True if the page is cached; does not count or reorder. */
   has(owner: CacheOwner, index: number): boolean {
-    return (owner as OwnerState).pages.has(index);
+    return this.#index.find(owner as OwnerState, index) >= 0;
   }
 
   /**
@@ -197,8 +192,8 @@ export class PageCache {
     const t = this.#slots;
     if (this.#slabs) {
       // A replaced page gives its frame back first: the new bytes may need another size.
-      const old = o.pages.get(index);
-      if (old !== undefined) {
+      const old = this.#index.find(o, index);
+      if (old >= 0) {
         this.#remove(old, false);
         // That may have been the owner's only page: then it was forgotten.
         o = this.#keep(o);
@@ -210,15 +205,15 @@ export class PageCache {
       fill.put++;
       fill.live++;
     }
-    const old = o.pages.get(index);
-    if (old !== undefined) {
+    const old = this.#index.find(o, index);
+    if (old >= 0) {
       this.#bytes += data.length - t.length[old]!;
       this.#leaveFill(old);
       t.setData(old, data);
       t.filler[old] = filler;
       t.touch(old);
     } else {
-      o.pages.set(index, t.add(o, index, data, filler));
+      this.#index.insert(t.add(o, index, data, filler));
       this.#bytes += data.length;
     }
     this.#fills++;
@@ -236,8 +231,8 @@ export class PageCache {
 
   /** Drops every page of an owner (a file's DONTNEED, an unmount). */
   drop(owner: CacheOwner): void {
-    const o = owner as OwnerState;
-    for (const slot of o.pages.values()) this.#remove(slot, false);
+    // A list of its own: the owner's chain changes as its slots go.
+    for (const slot of this.#index.slotsOf(owner as OwnerState)) this.#remove(slot, false);
   }
 
   /**
@@ -251,7 +246,7 @@ export class PageCache {
     for (const o of this.#owners.values()) {
       if (!o.key.startsWith(prefix)) continue;
       dropped.push(o);
-      pages += o.pages.size;
+      pages += o.count;
     }
     if (pages < this.#slots.count) {
       for (const o of dropped) this.drop(o);
@@ -259,9 +254,13 @@ export class PageCache {
     }
     // Owner objects outlive the cache's hold on them (callers keep them): none may keep
     // its slot numbers.
-    for (const o of dropped) o.pages = NO_PAGES;
+    for (const o of dropped) {
+      o.count = 0;
+      o.first = -1;
+    }
     this.#owners.clear();
     this.#slots.clear();
+    this.#index.clear();
     this.#slabs?.releaseAll();
     this.#viewedFills = new WeakMap();
     this.#bytes = 0;
@@ -293,8 +292,8 @@ export class PageCache {
     if (this.#slabs) this.#slabs.release(t.view(slot));
     else this.#leaveFill(slot);
     const owner = t.owner[slot]!;
-    owner.pages.delete(t.index[slot]!);
-    if (owner.pages.size === 0 && this.#owners.get(owner.key) === owner) this.#owners.delete(owner.key);
+    this.#index.remove(slot);
+    if (owner.count === 0 && this.#owners.get(owner.key) === owner) this.#owners.delete(owner.key);
     this.#bytes -= t.length[slot]!;
     t.free(slot);
     if (evicted) this.#evictions++;
