@@ -1,3 +1,4 @@
+import { nidKey } from "@erofs-ts/vfs";
 import { ROOT_NODEID } from "./protocol/opcodes.js";
 
 /**
@@ -10,7 +11,8 @@ import { ROOT_NODEID } from "./protocol/opcodes.js";
  * only track lifetimes.
  */
 export class NodeTable {
-  readonly #counts = new Map<bigint, bigint>();
+  /** Lookup counts by nodeid, keyed by nidKey (numbers for every real image's nodeids). */
+  readonly #counts = new Map<number | bigint, number>();
   readonly #rootNid: bigint;
 
   constructor(rootNid: bigint) {
@@ -32,14 +34,17 @@ export class NodeTable {
   /** One more reference the kernel holds (a LOOKUP reply or a READDIRPLUS entry). */
   remember(nodeid: bigint): void {
     if (nodeid === ROOT_NODEID) return;
-    this.#counts.set(nodeid, (this.#counts.get(nodeid) ?? 0n) + 1n);
+    const key = nidKey(nodeid);
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
   }
 
   /** FORGET: the kernel drops `count` references. */
   forget(nodeid: bigint, count: bigint): void {
-    const left = (this.#counts.get(nodeid) ?? 0n) - count;
-    if (left > 0n) this.#counts.set(nodeid, left);
-    else this.#counts.delete(nodeid);
+    const key = nidKey(nodeid);
+    // A count the kernel never had (past 2^53) drops them all, as any larger one would.
+    const left = (this.#counts.get(key) ?? 0) - Number(count);
+    if (left > 0) this.#counts.set(key, left);
+    else this.#counts.delete(key);
   }
 
   /** nodeids the kernel still holds (the root, which is never looked up, not counted). */
@@ -49,8 +54,8 @@ export class NodeTable {
 
   /** Sum of outstanding lookup counts. */
   get references(): bigint {
-    let total = 0n;
+    let total = 0;
     for (const c of this.#counts.values()) total += c;
-    return total;
+    return BigInt(total);
   }
 }

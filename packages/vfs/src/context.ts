@@ -54,6 +54,8 @@ export interface MountContext {
   readonly privateOwnerPrefix: string;
   /** Owner of each inode's pages in the page cache. */
   ownerOf(inode: Inode): CacheOwner;
+  /** Lets go of the parsed inodes, their map headers and their owner keys (parsed again when asked for). */
+  forgetInodes(): void;
 }
 
 /** The one owner of the packed-inode cache's pages. */

@@ -415,10 +415,7 @@ export class ErofsFs {
    */
   releaseBuffers(options: { fragments?: boolean; inodes?: boolean } = {}): void {
     if (options.fragments) this.#dropFragments();
-    if (options.inodes) {
-      this.#ctx.inodes.clear();
-      this.#ctx.compressed.zinfo.clear();
-    }
+    if (options.inodes) this.#ctx.forgetInodes();
     // After the drop above: its emptied slabs are let go with the others.
     releaseRecycledSlabs();
     for (const s of this.#sources) s.release?.();

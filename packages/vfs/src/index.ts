@@ -1,6 +1,7 @@
 export { mount, type MountOptions } from "./mount.js";
 export { ErofsFs, type DirectoryEntry, type ReadStreamOptions, type XattrCaller } from "./filesystem.js";
 export { hasCapSysAdmin } from "./privilege.js";
+export { nidKey, nidOfKey } from "./nid-key.js";
 export { xattrNamespaceOf } from "./xattrs.js";
 export { XATTR_INDEX } from "@erofs-ts/xattr";
 export { parseMountOptions, parseByteCount, type ParsedMountOptions } from "./options.js";

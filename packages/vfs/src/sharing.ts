@@ -1,5 +1,6 @@
 import type { Inode } from "@erofs-ts/format";
 import { ShareRegistry, type CacheOwner, type PageCache, type SharedInode } from "@erofs-ts/ishare-cache";
+import { nidKey } from "./nid-key.js";
 
 /** One registry per page cache, so every mount given the same cache shares through it. */
 const registries = new WeakMap<PageCache, Promise<ShareRegistry>>();
@@ -19,8 +20,8 @@ export function registryFor(cache: PageCache): Promise<ShareRegistry> {
  * inode fill time, and leave when the image is unmounted.
  */
 export class MountSharing {
-  /** The shared inode each joined file (by nid) is a member of. */
-  readonly #members = new Map<bigint, SharedInode>();
+  /** The shared inode each joined file (by nidKey) is a member of. */
+  readonly #members = new Map<number | bigint, SharedInode>();
 
   constructor(
     readonly registry: ShareRegistry,
@@ -32,21 +33,21 @@ export class MountSharing {
 
   /** Joins a regular file to its shared inode if it has a usable fingerprint. */
   async attach(inode: Inode): Promise<void> {
-    if (inode.kind !== "file" || this.#members.has(inode.nid)) return;
+    if (inode.kind !== "file" || this.#members.has(nidKey(inode.nid))) return;
     const fp = await this.fingerprintOf(inode);
     // As the kernel: no fingerprint, or one longer than a block, means "not shared".
     if (!fp || fp.length === 0 || fp.length > this.blockSize) return;
-    if (this.#members.has(inode.nid)) return;
-    this.#members.set(inode.nid, this.registry.join({ fingerprint: fp, domain: this.domain, size: inode.size }));
+    if (this.#members.has(nidKey(inode.nid))) return;
+    this.#members.set(nidKey(inode.nid), this.registry.join({ fingerprint: fp, domain: this.domain, size: inode.size }));
   }
 
   ownerOf(inode: Inode): CacheOwner | undefined {
-    const shared = this.#members.get(inode.nid);
+    const shared = this.#members.get(nidKey(inode.nid));
     return shared && this.registry.ownerOf(shared);
   }
 
   isShared(inode: Inode): boolean {
-    return this.#members.has(inode.nid);
+    return this.#members.has(nidKey(inode.nid));
   }
 
   /** Leaves every shared inode: pages stay for the other members, go with the last. */
