@@ -22,15 +22,16 @@ export interface IndexedOwner {
   first: number;
 }
 
-const EMPTY = -1;
+/** A free table entry: entries hold slot + 1, so a new table is empty without a fill. */
+const EMPTY = 0;
 /** At most this share of the table is used, so probes stay short. */
 const MAX_LOAD = 0.5;
 const MIN_CAPACITY = 64;
 
 export class PageIndex<Owner extends IndexedOwner> {
   readonly #slots: SlotTable<Owner>;
-  /** Slot numbers by hash, linear probing; EMPTY where none. Its length is a power of two. */
-  #table = new Int32Array(MIN_CAPACITY).fill(EMPTY);
+  /** Slot numbers + 1 by hash, linear probing; EMPTY where none. Its length is a power of two. */
+  #table = new Int32Array(MIN_CAPACITY);
   /** 32 - log2(table length): how far a hash is shifted to index the table. */
   #shift = 32 - Math.log2(MIN_CAPACITY);
   #used = 0;
@@ -48,9 +49,9 @@ export class PageIndex<Owner extends IndexedOwner> {
     const mask = table.length - 1;
     const { owner: owners, index: indexes } = this.#slots;
     for (let at = home(owner.id, index, this.#shift); ; at = (at + 1) & mask) {
-      const slot = table[at]!;
-      if (slot === EMPTY) return -1;
-      if (owners[slot] === owner && indexes[slot] === index) return slot;
+      const entry = table[at]!;
+      if (entry === EMPTY) return -1;
+      if (owners[entry - 1] === owner && indexes[entry - 1] === index) return entry - 1;
     }
   }
 
@@ -81,19 +82,19 @@ export class PageIndex<Owner extends IndexedOwner> {
     const table = this.#table;
     const mask = table.length - 1;
     let hole = home(owner.id, this.#slots.index[slot]!, this.#shift);
-    while (table[hole] !== slot) {
+    while (table[hole] !== slot + 1) {
       if (table[hole] === EMPTY) throw new Error(`page index: slot ${slot} is not in the table`);
       hole = (hole + 1) & mask;
     }
     // Backward-shift deletion: entries after the hole that probed past it move into it, so
     // every entry stays reachable from its home without tombstones.
     for (let at = (hole + 1) & mask; table[at] !== EMPTY; at = (at + 1) & mask) {
-      const moved = table[at]!;
+      const moved = table[at]! - 1;
       const h = home(this.#slots.owner[moved]!.id, this.#slots.index[moved]!, this.#shift);
       // `moved` may fill the hole when its home is not in (hole, at], cyclically.
       const homeAfterHole = hole < at ? h > hole && h <= at : h > hole || h <= at;
       if (homeAfterHole) continue;
-      table[hole] = moved;
+      table[hole] = moved + 1;
       hole = at;
     }
     table[hole] = EMPTY;
@@ -109,7 +110,7 @@ export class PageIndex<Owner extends IndexedOwner> {
 
   /** Forgets every slot (the slot table is emptied whole); owners must be reset by the caller. */
   clear(): void {
-    this.#table = new Int32Array(MIN_CAPACITY).fill(EMPTY);
+    this.#table = new Int32Array(MIN_CAPACITY);
     this.#shift = 32 - Math.log2(MIN_CAPACITY);
     this.#used = 0;
     this.#chainNext = new Int32Array(0);
@@ -126,14 +127,14 @@ export class PageIndex<Owner extends IndexedOwner> {
     const mask = table.length - 1;
     let at = home(this.#slots.owner[slot]!.id, this.#slots.index[slot]!, this.#shift);
     while (table[at] !== EMPTY) at = (at + 1) & mask;
-    table[at] = slot;
+    table[at] = slot + 1;
   }
 
   #rehash(capacity: number): void {
     const old = this.#table;
-    this.#table = new Int32Array(capacity).fill(EMPTY);
+    this.#table = new Int32Array(capacity);
     this.#shift = 32 - Math.log2(capacity);
-    for (const slot of old) if (slot !== EMPTY) this.#place(slot);
+    for (const entry of old) if (entry !== EMPTY) this.#place(entry - 1);
   }
 
   #growChains(atLeast: number): void {
