@@ -3,7 +3,7 @@ import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writ
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KernelMount, compareEntry, entryFromObserved, observeHostTree } from "@erofs-ts/testkit";
+import { KernelMount, compareEntry, entryFromObserved, observeHostTree, seededRandom } from "@erofs-ts/testkit";
 import { mount } from "./index.js";
 import { observe } from "./walk.test-helper.js";
 
@@ -21,22 +21,9 @@ afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-/** A deterministic pseudo-random generator (xorshift32): the same tree on every run. */
-function prng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
-
-/** Bytes that compress somewhat: words from a small vocabulary mixed with noise. */
+/** Bytes that compress somewhat: words from a small vocabulary mixed with noise (the same for a seed on every run). */
 function mixed(size: number, seed: number): Buffer {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const words = ["erofs", "pcluster", "lcluster", "block", "inode", "\n", " ", "0123456789", "compressed"];
   const b = Buffer.alloc(size);
   let i = 0;
@@ -48,7 +35,7 @@ function mixed(size: number, seed: number): Buffer {
 }
 
 function random(size: number, seed: number): Buffer {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const b = Buffer.alloc(size);
   for (let i = 0; i < size; i++) b[i] = rnd() & 0xff;
   return b;

@@ -17,3 +17,4 @@ export { dumpExtents, type DumpedExtent } from "./dump-extents.js";
 export { canCorruptInodes, corruptInodes, renameEntry, renumberEntry, repointEntry, resizeInode } from "./corrupt-inodes.js";
 export { imageBlockSize, resealSuperblock } from "./reseal.js";
 export { WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, corruptWideDirent, makeWideImage, scrambleWideNames, wideEntryName } from "./wide-directory.js";
+export { seededRandom } from "./random.js";

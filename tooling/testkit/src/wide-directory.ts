@@ -2,6 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dumpExtents } from "./dump-extents.js";
+import { seededRandom } from "./random.js";
 
 /** Entries of the wide directory, and the name of entry `i` (sorted as the index). */
 export const WIDE_ENTRIES = 3000;
@@ -74,9 +75,8 @@ export function scrambleWideNames(image: string, out: string, seed: number, bloc
   const inPlace = dumpExtents(image, "/wide")[0];
   if (!inPlace) throw new Error(`${image}: /wide has no blocks stored in place`);
   const bytes = readFileSync(image);
-  let state = seed >>> 0 || 1;
-  // xorshift32: the same names for the same seed.
-  const next = () => ((state ^= state << 13), (state ^= state >>> 17), (state ^= state << 5), state >>> 0);
+  // The same names for the same seed.
+  const next = seededRandom(seed);
   const renamed: string[] = [];
   for (let block = inPlace.physical[0], b = 0; block < inPlace.physical[1]; block += 4096, b++) {
     const count = bytes.readUInt16LE(block + 8) / 12;
