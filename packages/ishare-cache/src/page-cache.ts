@@ -12,9 +12,10 @@ export const PAGE_SIZE = 4096;
 
 /**
  * What each cached page costs besides its bytes (its slot-table row, 48 bytes, and its
- * entries in the page index, 16 to 32; both grow by doubling, so somewhat more at times): charged against the budget, so that the budget
- * bounds the cache's memory even when pages are tiny (an image of a million one-byte
- * files would otherwise grow the index without limit while using little of the budget).
+ * entries in the page index, 16 to 32; both grow by doubling, so somewhat more at
+ * times): charged against the budget, so that the budget bounds the cache's memory even
+ * when pages are tiny (an image of a million one-byte files would otherwise grow the
+ * index without limit while using little of the budget).
  */
 export const PAGE_BOOKKEEPING_BYTES = 64;
 
@@ -63,10 +64,10 @@ export interface PageCacheOptions {
  * not one object per page: a cache of 100 MB holds ~25,000 pages, and an object, a
  * typed-array view and list links for each cost ~280 bytes of JavaScript heap apiece
  * that the collector walked at every full collection. A page's view is made when get()
- * hands it out, and a PageIndex finds its slot. The bytes themselves are in slabs (SlabStore) unless options.slabs is
- * false: measured on app-a + app-b read whole through two sharing mounts (~30,000 pages
- * of ~4,200 files), an idle erofs-fuse held ~1 MB less of JavaScript heap than with
- * a buffer per fill.
+ * hands it out, and a PageIndex finds its slot. The bytes themselves are in slabs
+ * (SlabStore) unless options.slabs is false: measured on app-a + app-b read whole
+ * through two sharing mounts (~30,000 pages of ~4,200 files), an idle erofs-fuse held
+ * ~1 MB less of JavaScript heap than with a buffer per fill.
  */
 export class PageCache {
   readonly budgetBytes: number;

@@ -6,8 +6,8 @@
  * app-b read whole through two sharing mounts (30,861 pages of 6,789 owners), 1.7 MB of
  * heap, against 0.5 MB here.
  *
- * The keys are not stored: a table entry is a slot, and the slot table's owner and index
- * columns say whose page it holds.
+ * The keys are not stored: a table entry is a slot (plus one), and the slot table's owner
+ * and index columns say whose page it holds.
  */
 
 import type { SlotTable } from "./slot-table.js";

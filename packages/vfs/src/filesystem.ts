@@ -410,7 +410,7 @@ export class ErofsFs {
    * parsed again from the metadata blocks when asked for. That is for an owner that
    * caches attributes itself (the FUSE daemon: the kernel keeps the attributes it was
    * given, so an idle daemon holds inodes only for requests that may never come; ~10,500
-   * of them, some 5 MB of heap, after a walk of app-a and app-b). Which files share
+   * of them, some 6 MB of heap, after a walk of app-a and app-b). Which files share
    * pages (inode_share) is not parsed state: it stays.
    */
   releaseBuffers(options: { fragments?: boolean; inodes?: boolean } = {}): void {
