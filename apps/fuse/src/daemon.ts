@@ -40,7 +40,8 @@ const PACKED_CACHE_BYTES = 8 << 20;
  * (10 and 66 MB with 8192), the walk (find | xargs cat) as fast. 16384 rather than 8192
  * keeps a tree the size of wide-plain.erofs (8,400 entries) whole: `ls -l` asks for an
  * xattr of every entry in turn, and an LRU smaller than the tree forgets each inode
- * before its next turn. That bounds a burst of requests; an idle daemon keeps none (see
+ * before its next turn. They stay while the daemon is idle: a kernel that dropped its
+ * inodes looks them up again, and each would wait for its metadata block (see
  * collectWhenIdle).
  */
 const PER_MOUNT_INODES = 16384;
@@ -208,11 +209,13 @@ const RELEASES_POOLED_PAGES = Number(process.versions.v8.split(".")[0]) >= 12;
  * is over (a second without any), each mount lets go of its read buffers (readahead
  * windows, decoded extents kept for a next fill, decoded fragments, free scratch and reply
  * buffers: up to 24 MiB a mount, of no use to the next burst, which may read anywhere) and
- * its parsed inodes and map headers (the kernel keeps the attributes it was given, so a
- * next burst asks for few of them again: app-a + app-b read whole through two mounts left
- * 10,488 parsed, 6 MB of heap; the idle daemon's anonymous memory fell from 31.4 to 24.9
- * MB without them), a full collection and a malloc trim give it all back, and
- * `alsoWhenIdle` runs (the image page sweep).
+ * its compressed files' map headers (a file read again reads the block they are in
+ * anyway), a full collection and a malloc trim give it all back, and `alsoWhenIdle` runs
+ * (the image page sweep). The parsed inodes stay: without them (app-a + app-b read
+ * whole: 10,488 inodes, 6 MB of heap) a walk of app-a-lz4 after an idle period, the
+ * kernel's inodes dropped, took ~1.2 times as long (median of 12 pairs of cold walks by
+ * two daemons, 10 of them slower; the same build twice: 0.97), each LOOKUP waiting for
+ * its inode's block from the disk.
  */
 function collectWhenIdle(mounts: readonly LiveMount[], alsoWhenIdle: () => void): NodeJS.Timeout {
   setFlagsFromString("--expose-gc");
@@ -224,7 +227,7 @@ function collectWhenIdle(mounts: readonly LiveMount[], alsoWhenIdle: () => void)
     if (requests === seen && requests !== collected) {
       for (const m of mounts) {
         // Every file read holds its pages in the kernel's cache or the shared one by now.
-        m.fs.releaseBuffers({ fragments: true, inodes: true });
+        m.fs.releaseBuffers({ fragments: true, mapHeaders: true });
         m.server.releaseBuffers();
       }
       // This one collection compacts the whole heap: V8's own collections leave old-space
@@ -298,7 +301,7 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
     externalBytes: mem.external,
     arrayBufferBytes: mem.arrayBuffers,
     mounts: mounts.map((m) => {
-      const { packed, decodedExtents, scratchBytes, inodes } = m.fs.cacheStats();
+      const { packed, decodedExtents, scratchBytes, inodes, mapHeaders } = m.fs.cacheStats();
       return {
         image: m.pair.image,
         mountpoint: m.pair.mountpoint,
@@ -308,6 +311,7 @@ function statsOf(cache: PageCache, mounts: readonly LiveMount[]): unknown {
         packedCache: packed,
         decodedExtents,
         inodesKept: inodes,
+        mapHeadersKept: mapHeaders,
         scratchBytes,
       };
     }),

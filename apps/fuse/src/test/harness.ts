@@ -150,6 +150,7 @@ export interface MountStats {
   replyBufferBytes: number;
   /** Parsed inodes the mount keeps. */
   inodesKept: number;
+  mapHeadersKept: number;
 }
 
 export interface DaemonStats {
