@@ -1,7 +1,7 @@
-import { mkdtempSync, mkdirSync, readFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { ErofsError } from "@erofs-ts/vfs";
 import { parseArgs, parseSize, UsageError, VERSION_TEXT } from "./options.js";
 
@@ -9,6 +9,7 @@ const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-opts-"));
 const [m1, m2] = [join(dir, "m1"), join(dir, "m2")];
 mkdirSync(m1);
 mkdirSync(m2);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const image = new URL("../../../fixtures/demo.erofs", import.meta.url).pathname;
 
 describe("erofs-fuse command line", () => {
