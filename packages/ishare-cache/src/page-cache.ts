@@ -191,11 +191,12 @@ export class PageCache {
     if (data.length + PAGE_BOOKKEEPING_BYTES > this.budgetBytes) return;
     let o = this.#keep(owner as OwnerState);
     const t = this.#slots;
+    let old = this.#index.find(o, index);
     if (this.#slabs) {
       // A replaced page gives its frame back first: the new bytes may need another size.
-      const old = this.#index.find(o, index);
       if (old >= 0) {
         this.#remove(old, false);
+        old = -1;
         // That may have been the owner's only page: then it was forgotten.
         o = this.#keep(o);
       }
@@ -206,7 +207,6 @@ export class PageCache {
       fill.put++;
       fill.live++;
     }
-    const old = this.#index.find(o, index);
     if (old >= 0) {
       this.#bytes += data.length - t.length[old]!;
       this.#leaveFill(old);

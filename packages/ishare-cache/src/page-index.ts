@@ -32,8 +32,6 @@ export class PageIndex<Owner extends IndexedOwner> {
   readonly #slots: SlotTable<Owner>;
   /** Slot numbers + 1 by hash, linear probing; EMPTY where none. Its length is a power of two. */
   #table = new Int32Array(MIN_CAPACITY);
-  /** 32 - log2(table length): how far a hash is shifted to index the table. */
-  #shift = 32 - Math.log2(MIN_CAPACITY);
   #used = 0;
   /** Each owner's slots as a doubly linked chain, by slot (-1: end). */
   #chainNext = new Int32Array(0);
@@ -48,7 +46,7 @@ export class PageIndex<Owner extends IndexedOwner> {
     const table = this.#table;
     const mask = table.length - 1;
     const { owner: owners, index: indexes } = this.#slots;
-    for (let at = home(owner.id, index, this.#shift); ; at = (at + 1) & mask) {
+    for (let at = home(owner.id, index, table); ; at = (at + 1) & mask) {
       const entry = table[at]!;
       if (entry === EMPTY) return -1;
       if (owners[entry - 1] === owner && indexes[entry - 1] === index) return entry - 1;
@@ -81,7 +79,7 @@ export class PageIndex<Owner extends IndexedOwner> {
 
     const table = this.#table;
     const mask = table.length - 1;
-    let hole = home(owner.id, this.#slots.index[slot]!, this.#shift);
+    let hole = home(owner.id, this.#slots.index[slot]!, table);
     while (table[hole] !== slot + 1) {
       if (table[hole] === EMPTY) throw new Error(`page index: slot ${slot} is not in the table`);
       hole = (hole + 1) & mask;
@@ -90,7 +88,7 @@ export class PageIndex<Owner extends IndexedOwner> {
     // every entry stays reachable from its home without tombstones.
     for (let at = (hole + 1) & mask; table[at] !== EMPTY; at = (at + 1) & mask) {
       const moved = table[at]! - 1;
-      const h = home(this.#slots.owner[moved]!.id, this.#slots.index[moved]!, this.#shift);
+      const h = home(this.#slots.owner[moved]!.id, this.#slots.index[moved]!, table);
       // `moved` may fill the hole when its home is not in (hole, at], cyclically.
       const homeAfterHole = hole < at ? h > hole && h <= at : h > hole || h <= at;
       if (homeAfterHole) continue;
@@ -111,7 +109,6 @@ export class PageIndex<Owner extends IndexedOwner> {
   /** Forgets every slot (the slot table is emptied whole); owners must be reset by the caller. */
   clear(): void {
     this.#table = new Int32Array(MIN_CAPACITY);
-    this.#shift = 32 - Math.log2(MIN_CAPACITY);
     this.#used = 0;
     this.#chainNext = new Int32Array(0);
     this.#chainPrev = new Int32Array(0);
@@ -125,7 +122,7 @@ export class PageIndex<Owner extends IndexedOwner> {
   #place(slot: number): void {
     const table = this.#table;
     const mask = table.length - 1;
-    let at = home(this.#slots.owner[slot]!.id, this.#slots.index[slot]!, this.#shift);
+    let at = home(this.#slots.owner[slot]!.id, this.#slots.index[slot]!, table);
     while (table[at] !== EMPTY) at = (at + 1) & mask;
     table[at] = slot + 1;
   }
@@ -133,7 +130,6 @@ export class PageIndex<Owner extends IndexedOwner> {
   #rehash(capacity: number): void {
     const old = this.#table;
     this.#table = new Int32Array(capacity);
-    this.#shift = 32 - Math.log2(capacity);
     for (const entry of old) if (entry !== EMPTY) this.#place(entry - 1);
   }
 
@@ -150,12 +146,14 @@ export class PageIndex<Owner extends IndexedOwner> {
 }
 
 /**
- * The home of an owner's page in a table of 2^(32 - shift) entries: the key's bits mixed
- * by one multiplication, and its top bits taken (Fibonacci hashing), which spreads an
- * owner's consecutive pages well. An index above 2^31 (a huge sparse file) has its high
- * bits folded in, so pages differing only there still spread.
+ * The home of an owner's page in a table (its length a power of two): the key's bits mixed
+ * by one multiplication, and as many of its top bits taken as index the table (Fibonacci
+ * hashing), which spreads an owner's consecutive pages well. An index above 2^31 (a huge
+ * sparse file) has its high bits folded in, so pages differing only there still spread.
  */
-function home(id: number, index: number, shift: number): number {
+function home(id: number, index: number, table: Int32Array): number {
   const low = index <= 0x7fff_ffff ? index : (index | 0) ^ Math.imul((index / 0x1_0000_0000) | 0, 0x85eb_ca6b);
+  // 32 - log2(length) for a power of two.
+  const shift = Math.clz32(table.length) + 1;
   return Math.imul(Math.imul(id, 0x27d4_eb2d) ^ low, 0x9e37_79b1) >>> shift;
 }

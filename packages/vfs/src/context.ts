@@ -54,7 +54,7 @@ export interface MountContext {
   readonly privateOwnerPrefix: string;
   /** Owner of each inode's pages in the page cache. */
   ownerOf(inode: Inode): CacheOwner;
-  /** Lets go of the parsed inodes, their map headers and their owner keys (parsed again when asked for). */
+  /** Lets go of the parsed inodes and their owner keys (parsed again when asked for). */
   forgetInodes(): void;
 }
 

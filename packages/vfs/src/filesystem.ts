@@ -417,8 +417,8 @@ export class ErofsFs {
    */
   releaseBuffers(options: { fragments?: boolean; mapHeaders?: boolean; inodes?: boolean } = {}): void {
     if (options.fragments) this.#dropFragments();
+    if (options.mapHeaders || options.inodes) this.#ctx.compressed.zinfo.clear();
     if (options.inodes) this.#ctx.forgetInodes();
-    else if (options.mapHeaders) this.#ctx.compressed.zinfo.clear();
     // After the drop above: its emptied slabs are let go with the others.
     releaseRecycledSlabs();
     for (const s of this.#sources) s.release?.();

@@ -196,7 +196,6 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       },
       forgetInodes() {
         ctx.inodes.clear();
-        ctx.compressed.zinfo.clear();
         // A new memo rather than the old one emptied: a WeakMap's table keeps the size its
         // dead entries grew it to (~390 KB after app-b's 7,474 inodes).
         ownerKeys = new WeakMap();

@@ -33,12 +33,13 @@ export class MountSharing {
 
   /** Joins a regular file to its shared inode if it has a usable fingerprint. */
   async attach(inode: Inode): Promise<void> {
-    if (inode.kind !== "file" || this.#members.has(nidKey(inode.nid))) return;
+    const key = nidKey(inode.nid);
+    if (inode.kind !== "file" || this.#members.has(key)) return;
     const fp = await this.fingerprintOf(inode);
     // As the kernel: no fingerprint, or one longer than a block, means "not shared".
     if (!fp || fp.length === 0 || fp.length > this.blockSize) return;
-    if (this.#members.has(nidKey(inode.nid))) return;
-    this.#members.set(nidKey(inode.nid), this.registry.join({ fingerprint: fp, domain: this.domain, size: inode.size }));
+    if (this.#members.has(key)) return;
+    this.#members.set(key, this.registry.join({ fingerprint: fp, domain: this.domain, size: inode.size }));
   }
 
   ownerOf(inode: Inode): CacheOwner | undefined {
