@@ -69,14 +69,19 @@ describe("ShareRegistry", () => {
     expect(reg.join(y!)).toBe(sy);
     expect(reg.join(x!)).toBe(sx);
     expect(reg.sharedInodes).toBe(2);
+    cache.put(reg.ownerOf(sx), 0, new Uint8Array([1]));
+    cache.put(reg.ownerOf(sy), 0, new Uint8Array([2]));
     reg.leave(sx);
     reg.leave(sx);
     expect(reg.sharedInodes).toBe(1);
-    // The one left in the bucket is still found, and a new one for x is made.
+    // The one left in the bucket is still found, with its page, and a new one for x is
+    // made, without the page its predecessor held.
     expect(reg.join(y!)).toBe(sy);
+    expect(cache.get(reg.ownerOf(sy), 0)).toEqual(new Uint8Array([2]));
     const again = reg.join(x!);
     expect(again).not.toBe(sx);
-    expect(reg.ownerOf(again).key).not.toBe(reg.ownerOf(sx).key);
+    expect(reg.ownerOf(again)).not.toBe(reg.ownerOf(sx));
+    expect(cache.has(reg.ownerOf(again), 0)).toBe(false);
     expect(reg.sharedInodes).toBe(2);
   });
 

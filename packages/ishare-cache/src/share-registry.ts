@@ -12,13 +12,14 @@ export interface SharedInode {
 
 /**
  * Kept small: a daemon with thousands of shared files holds one of these per distinct
- * content, so no per-inode set, typed array or bucket array.
+ * content, so no per-inode set, typed array or bucket array. It is its pages' cache owner
+ * too (PageCache.unkeyedOwner), not a record beside one.
  */
-interface SharedState extends SharedInode {
+interface SharedState extends SharedInode, CacheOwner {
   /** The encoded key, one character per byte: compared whole. */
   readonly encoded: string;
+  /** xxh32 of `encoded` as a signed 32-bit number: a small integer to V8, not a boxed one. */
   readonly hash: number;
-  readonly owner: CacheOwner;
   members: number;
 }
 
@@ -32,7 +33,6 @@ export class ShareRegistry {
   /** By hash: the one shared inode with it, or (on a collision) all of them. */
   readonly #buckets = new Map<number, SharedState | SharedState[]>();
   #count = 0;
-  #serial = 0;
 
   private constructor(cache: PageCache, hash32: (bytes: Uint8Array, seed: number) => number) {
     this.#cache = cache;
@@ -47,14 +47,14 @@ export class ShareRegistry {
   /** A member joins the shared inode of `key` (created if new); returns that inode. */
   join(key: ShareKey): SharedInode {
     const bytes = encodeShareKey(key);
-    const hash = this.#hash32(bytes, 0);
+    const hash = this.#hash32(bytes, 0) | 0;
     const encoded = byteString(bytes);
     const bucket = this.#buckets.get(hash);
     let shared = Array.isArray(bucket) ? bucket.find((s) => s.encoded === encoded) : bucket?.encoded === encoded ? bucket : undefined;
     if (!shared) {
-      // The cache key is a serial number: nothing derived from the fingerprint or the
-      // domain ever appears in keys, stats or messages.
-      shared = { size: key.size, encoded, hash, owner: this.#cache.owner(`shared:${++this.#serial}`), members: 0 };
+      // Unkeyed: nothing derived from the fingerprint or the domain ever appears in
+      // keys, stats or messages.
+      shared = this.#cache.unkeyedOwner({ size: key.size, encoded, hash, members: 0 });
       this.#buckets.set(hash, bucket === undefined ? shared : Array.isArray(bucket) ? [...bucket, shared] : [bucket, shared]);
       this.#count++;
     }
@@ -67,7 +67,7 @@ export class ShareRegistry {
     const shared = inode as SharedState;
     if (shared.members <= 0) return;
     if (--shared.members > 0) return;
-    this.#cache.drop(shared.owner);
+    this.#cache.drop(shared);
     const bucket = this.#buckets.get(shared.hash)!;
     const rest = Array.isArray(bucket) ? bucket.filter((s) => s !== shared) : [];
     if (rest.length === 0) this.#buckets.delete(shared.hash);
@@ -77,7 +77,7 @@ export class ShareRegistry {
 
   /** The cache owner holding a shared inode's pages. */
   ownerOf(inode: SharedInode): CacheOwner {
-    return (inode as SharedState).owner;
+    return inode as SharedState;
   }
 
   get sharedInodes(): number {
