@@ -103,6 +103,30 @@ describe("PageCache", () => {
     }
   });
 
+  it("keeps unkeyed owners apart, counts them while they hold pages, and leaves them to drop(), not dropKeyed()", () => {
+    const c = new PageCache({ budgetBytes: 1 << 20 });
+    expect(() => c.owner("")).toThrow(RangeError);
+    const x = c.unkeyedOwner({ tag: "x" });
+    const y = c.unkeyedOwner({ tag: "y" });
+    expect(x.tag).toBe("x");
+    expect(x).not.toBe(y);
+    c.put(x, 0, page(1, 100));
+    c.put(y, 0, page(2, 100));
+    c.put(c.owner("1:5"), 0, page(3, 100));
+    expect(c.stats()).toMatchObject({ owners: 3, pages: 3 });
+    expect(c.get(x, 0)?.[0]).toBe(1);
+    expect(c.get(y, 0)?.[0]).toBe(2);
+    // A prefix matching every key reaches the keyed owner only.
+    c.dropKeyed("");
+    expect(c.stats()).toMatchObject({ owners: 2, pages: 2 });
+    expect(c.take(x, 0)?.[0]).toBe(1);
+    expect(c.stats()).toMatchObject({ owners: 1, pages: 1 });
+    c.put(x, 5, page(4, 100));
+    c.drop(y);
+    expect(c.stats()).toMatchObject({ owners: 1, pages: 1 });
+    expect(c.get(x, 5)?.[0]).toBe(4);
+  });
+
   it("replacing a page adjusts the byte count", () => {
     const c = new PageCache({ budgetBytes: 1 << 20 });
     const a = c.owner("a");
@@ -132,14 +156,17 @@ describe("PageCache", () => {
   it("agrees with a plain LRU model over random puts, gets, takes and drops (slots are reused)", () => {
     const budget = 40 * (100 + PAGE_BOOKKEEPING_BYTES);
     const c = new PageCache({ budgetBytes: budget, slabs: false });
-    const owners = ["a", "b", "c"].map((k) => c.owner(k));
+    // Three keyed owners and one unkeyed (as a ShareRegistry's), which is kept only by
+    // the test, so its page count must still show in stats().owners.
+    const makeOwner = (o: number) => (o < 3 ? c.owner(["a", "b", "c"][o]!) : c.unkeyedOwner({}));
+    const owners = [0, 1, 2, 3].map(makeOwner);
     // The model: keys "owner/index" in least- to most-recently-used order, with sizes.
     let model = new Map<string, number>();
     let seed = 7;
     const rand = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
     const bytes = () => [...model.values()].reduce((a, b) => a + b, 0);
     for (let step = 0; step < 5000; step++) {
-      const o = rand(3);
+      const o = rand(4);
       const owner = owners[o]!;
       const index = rand(30);
       const key = `${o}/${index}`;
@@ -164,11 +191,12 @@ describe("PageCache", () => {
         model.delete(key);
       } else if (rand(20) === 0) {
         c.drop(owner);
-        owners[o] = c.owner(["a", "b", "c"][o]!);
+        owners[o] = makeOwner(o);
         model = new Map([...model].filter(([k]) => !k.startsWith(`${o}/`)));
       }
       expect(c.stats().bytes).toBe(bytes());
       expect(c.stats().pages).toBe(model.size);
+      expect(c.stats().owners).toBe(new Set([...model.keys()].map((k) => k.split("/")[0])).size);
     }
   });
 
@@ -233,17 +261,60 @@ describe("PageCache", () => {
   it("with slabs, gives emptied slabs back and stores a short page in little more than its length", () => {
     const c = new PageCache({ budgetBytes: 64 << 20 });
     const a = c.owner("a");
-    // 1,000 file tails of 100 bytes: frames of one granule (256 bytes), 64 to a 16 KiB slab.
+    // 1,000 file tails of 100 bytes, packed 16-byte aligned: 146 to a 16 KiB slab.
     for (let i = 0; i < 1000; i++) c.put(a, i, page(i & 255, 100));
-    expect(c.stats().slabBytes).toBe(Math.ceil(1000 / 64) * 16 * 1024);
+    const tailSlabs = Math.ceil(1000 / Math.floor((16 * 1024) / 112)) * 16 * 1024;
+    expect(c.stats().slabBytes).toBe(tailSlabs);
     // Full pages fill the large slabs.
     const b = c.owner("b");
     for (let i = 0; i < 40; i++) c.put(b, i, page(i));
-    expect(c.stats().slabBytes).toBe(Math.ceil(1000 / 64) * 16 * 1024 + 2 * 128 * 1024);
+    expect(c.stats().slabBytes).toBe(tailSlabs + 2 * 128 * 1024);
     c.drop(b);
     for (let i = 0; i < 1000; i++) expect(c.get(a, i)).toEqual(page(i & 255, 100));
     c.drop(a);
     expect(c.stats()).toMatchObject({ pages: 0, bytes: 0, slabBytes: 0 });
+  });
+
+  it("with slabs, packs short pages of any length, takes back the room of the latest one, and lets a tail slab go when its last page does", () => {
+    const c = new PageCache({ budgetBytes: 64 << 20 });
+    const a = c.owner("a");
+    const sizes = [1, 15, 16, 17, 0, 4095, 3000, 2049, 100, 7];
+    sizes.forEach((n, i) => c.put(a, i, page(i + 1, n)));
+    // One 16 KiB tail slab holds them all (16 + 16 + 16 + 32 + 16 + 4096 + 3008 + 2064 + 112 + 16 bytes).
+    expect(c.stats().slabBytes).toBe(16 * 1024);
+    sizes.forEach((n, i) => expect(c.get(a, i)).toEqual(page(i + 1, n)));
+    // Taking the latest page gives its room to the next one: no second slab.
+    for (let round = 0; round < 100; round++) {
+      c.put(a, 99, page(round, 4000));
+      expect(c.take(a, 99)).toEqual(page(round, 4000));
+    }
+    expect(c.stats().slabBytes).toBe(16 * 1024);
+    // Fill past the slab: a second one. The first stays while any page of it lives, and
+    // goes with its last.
+    for (let i = 10; i < 14; i++) c.put(a, i, page(i, 4000));
+    expect(c.stats().slabBytes).toBe(2 * 16 * 1024);
+    for (let i = 0; i < 10; i++) expect(c.take(a, i)).toEqual(page(i + 1, sizes[i]!));
+    expect(c.stats().slabBytes).toBe(2 * 16 * 1024);
+    for (let i = 10; i < 14; i++) expect(c.take(a, i)).toEqual(page(i, 4000));
+    expect(c.stats()).toMatchObject({ pages: 0, slabBytes: 0 });
+    c.put(a, 0, page(9, 10));
+    expect(c.stats().slabBytes).toBe(16 * 1024);
+    expect(c.get(a, 0)).toEqual(page(9, 10));
+  });
+
+  it("with slabs, a short page fills the end of an earlier tail slab that a longer one did not fit", () => {
+    const c = new PageCache({ budgetBytes: 64 << 20 });
+    const a = c.owner("a");
+    for (let i = 0; i < 4; i++) c.put(a, i, page(i, 4000)); // 16,000 of 16,384 bytes
+    c.put(a, 4, page(4, 4000));
+    expect(c.stats().slabBytes).toBe(2 * 16 * 1024);
+    c.put(a, 5, page(5, 300));
+    expect(c.stats().slabBytes).toBe(2 * 16 * 1024);
+    // The second slab held page 4 alone: it goes with it.
+    expect(c.take(a, 4)).toEqual(page(4, 4000));
+    expect(c.stats().slabBytes).toBe(16 * 1024);
+    for (let i = 0; i < 4; i++) expect(c.get(a, i)).toEqual(page(i, 4000));
+    expect(c.get(a, 5)).toEqual(page(5, 300));
   });
 
   it("with slabs, a cache emptied by takes fills its next pages into the slab it emptied, not a fresh one", () => {
