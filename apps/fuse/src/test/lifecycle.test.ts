@@ -311,6 +311,63 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     expect(readFileSync(join(daemon.mountpoints[0]!, "wide", wideEntryName(7)), "utf8")).toBe("7\n");
   });
 
+  it("-f serves from a process started with the daemon's Node and malloc settings, which ends, unmounting, when the foreground one is told to; a failing start gives its status", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-fg-"));
+    scratch.push(dir);
+    const mnt = join(dir, "m");
+    mkdirSync(mnt);
+    const pidPath = join(dir, "pid");
+    const child = spawn(process.execPath, [ENTRY, "-f", "--pidfile", pidPath, demo, mnt], { stdio: ["ignore", "ignore", "pipe"] });
+    let log = "";
+    child.stderr.on("data", (d: Buffer) => (log += d.toString()));
+    const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    try {
+      await waitFor(() => existsSync(pidPath) && mountedPaths().has(mnt), 20_000, "the mount");
+      const served = Number(readFileSync(pidPath, "utf8"));
+      expect(served).not.toBe(child.pid);
+      expect(readFileSync(`/proc/${served}/cmdline`, "utf8").split("\0")).toContain("--max-semi-space-size=2");
+      expect(readFileSync(`/proc/${served}/environ`, "utf8").split("\0")).toEqual(expect.arrayContaining(["MALLOC_ARENA_MAX=1", "MALLOC_MMAP_THRESHOLD_=131072"]));
+      expect(readFileSync(join(mnt, "hello.txt"))).toEqual(readFileSync(join(demoSrc, "hello.txt")));
+      child.kill("SIGTERM");
+      expect(await closed).toBe(0);
+      expect(mountedPaths().has(mnt)).toBe(false);
+      expect(existsSync(`/proc/${served}`)).toBe(false);
+      expect(log).toMatch(/SIGTERM: unmounting/);
+    } finally {
+      child.kill("SIGKILL");
+    }
+    // An image that fails: the served process's message and status 1, nothing mounted.
+    const bad = join(dir, "bad.erofs");
+    copyFileSync(demo, bad);
+    const fd = openSync(bad, "r+");
+    writeSync(fd, new Uint8Array(4), 0, 4, 1024); // the superblock's magic
+    closeSync(fd);
+    const r = await runFuse(["-f", bad, mnt]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^erofs-fuse: .*not an EROFS image/m);
+    expect(mountedPaths().has(mnt)).toBe(false);
+  });
+
+  it("-f serves in the process itself when it was started with those settings (as a service unit may give them)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-fg-"));
+    scratch.push(dir);
+    const mnt = join(dir, "m");
+    mkdirSync(mnt);
+    const pidPath = join(dir, "pid");
+    const env = { ...process.env, MALLOC_ARENA_MAX: "1", MALLOC_MMAP_THRESHOLD_: "131072", NODE_OPTIONS: "--max-semi-space-size=2" };
+    const child = spawn(process.execPath, [ENTRY, "-f", "--pidfile", pidPath, demo, mnt], { stdio: "ignore", env });
+    const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    try {
+      await waitFor(() => existsSync(pidPath) && mountedPaths().has(mnt), 20_000, "the mount");
+      expect(Number(readFileSync(pidPath, "utf8"))).toBe(child.pid);
+      child.kill("SIGTERM");
+      expect(await closed).toBe(0);
+      expect(mountedPaths().has(mnt)).toBe(false);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it("-d logs each request and reply in rx/tx form; FORGETs return every lookup", async () => {
     const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-debug-"));
     scratch.push(dir);
