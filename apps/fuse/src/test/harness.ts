@@ -158,6 +158,8 @@ export interface DaemonStats {
   rssBytes: number;
   /** V8's heap (its spaces' committed pages). */
   heapTotalBytes: number;
+  /** Resident bytes of V8's young generation. */
+  youngGenerationBytes: number;
   mounts: MountStats[];
 }
 

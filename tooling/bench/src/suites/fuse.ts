@@ -394,7 +394,10 @@ interface MemoryRun {
   daemonRssGrowth: number;
 }
 
-/** Longer than the daemon's idle release: two 1 s ticks without requests, then its second trim 0.25 s later. */
+/**
+ * Longer than the daemon's idle release: two 1 s ticks without requests, then its second
+ * trim 0.25 s later, and on Node 20 its young collections, ~0.6 s (see erofs-fuse's daemon.ts).
+ */
 const SETTLE_MS = 3000;
 
 /** app-a then app-b read whole through two mounts of one daemon. */
