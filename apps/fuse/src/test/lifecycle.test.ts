@@ -48,6 +48,14 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     daemon = null;
     for (const d of scratch.splice(0)) rmSync(d, { recursive: true, force: true });
   });
+  /** A directory removed after the test, with an empty mountpoint in it. */
+  const scratchMountpoint = (prefix: string): { dir: string; mnt: string } => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    scratch.push(dir);
+    const mnt = join(dir, "m");
+    mkdirSync(mnt);
+    return { dir, mnt };
+  };
 
   it("SIGTERM unmounts every mount and ends the daemon", async () => {
     daemon = await FuseDaemon.start([{ image: demo }, { image: demo }]);
@@ -312,10 +320,7 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
   });
 
   it("-f serves from a process started with the daemon's Node and malloc settings, which ends, unmounting, when the foreground one is told to; a failing start gives its status", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-fg-"));
-    scratch.push(dir);
-    const mnt = join(dir, "m");
-    mkdirSync(mnt);
+    const { dir, mnt } = scratchMountpoint("erofs-fuse-fg-");
     const pidPath = join(dir, "pid");
     const child = spawn(process.execPath, [ENTRY, "-f", "--pidfile", pidPath, demo, mnt], { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
@@ -349,10 +354,7 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
   });
 
   it("-f serves in the process itself when it was started with those settings (as a service unit may give them)", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-fg-"));
-    scratch.push(dir);
-    const mnt = join(dir, "m");
-    mkdirSync(mnt);
+    const { dir, mnt } = scratchMountpoint("erofs-fuse-fg-");
     const pidPath = join(dir, "pid");
     const env = { ...process.env, MALLOC_ARENA_MAX: "1", MALLOC_MMAP_THRESHOLD_: "131072", NODE_OPTIONS: "--max-semi-space-size=2" };
     const child = spawn(process.execPath, [ENTRY, "-f", "--pidfile", pidPath, demo, mnt], { stdio: "ignore", env });
@@ -369,10 +371,7 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
   });
 
   it("-d logs each request and reply in rx/tx form; FORGETs return every lookup", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-debug-"));
-    scratch.push(dir);
-    const mnt = join(dir, "m");
-    mkdirSync(mnt);
+    const { dir, mnt } = scratchMountpoint("erofs-fuse-debug-");
     const child = spawn(process.execPath, [ENTRY, "-d", "--stats", join(dir, "stats.json"), demo, mnt], { stdio: ["ignore", "ignore", "pipe"] });
     let log = "";
     child.stderr.on("data", (d: Buffer) => (log += d.toString()));
