@@ -218,7 +218,7 @@ const RELEASES_POOLED_PAGES = Number(process.versions.v8.split(".")[0]) >= 12;
 const YOUNG_SHRINK_STEP_MS = 30;
 const YOUNG_SHRINK_STEPS = 20;
 
-/** The gc extension's function: a full collection without options. */
+/** The gc extension's function: a full collection without options, a young one with `{ type: "minor" }`. */
 type GcFunction = (options?: { type: "major"; execution: "sync"; flavor: "last-resort" } | { type: "minor" }) => void;
 
 /**

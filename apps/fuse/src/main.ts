@@ -143,7 +143,7 @@ function main(): void {
     fail(messageOf(e), 2);
   }
   // Once, by the process the user started (a background daemon's stderr goes nowhere).
-  const serving = process.env[DAEMON_ENV] ? "daemon" : process.env[SERVING_ENV] ? "foreground" : null;
+  const serving = process.env[DAEMON_ENV] ? "daemon" : process.env[SERVING_ENV] && options.foreground ? "foreground" : null;
   if (!serving) for (const notice of options.notices) process.stderr.write(`erofs-fuse: ${notice}\n`);
   if (serving === "daemon") void daemon(options);
   else if (serving === "foreground" || (options.foreground && servingSettingsGiven())) void foreground(options);
