@@ -68,7 +68,8 @@ describe.skipIf(!canCheckFuse(daemon))("the FUSE check (needs root, /dev/fuse an
 
   it("a request never answered is a violation, and the check still ends", async () => {
     const pidFile = join(work, "stopped-pid");
-    // Stops the real daemon once its mount is live: every request after that waits forever.
+    // Stops the real daemon's serving process (the one its pid file names: under -f, a child
+    // of the process started) once its mount is live: every request after that waits forever.
     const script = standIn(
       "stops",
       `const child = spawn(process.execPath, [daemon, ...process.argv.slice(2)], { stdio: "ignore" });
@@ -80,8 +81,8 @@ const poll = setInterval(() => {
   } catch {}
   if (!/^\\d+\\n$/.test(text)) return;
   clearInterval(poll);
-  require("node:fs").writeFileSync(${JSON.stringify(pidFile)}, String(child.pid));
-  process.kill(child.pid, "SIGSTOP");
+  require("node:fs").writeFileSync(${JSON.stringify(pidFile)}, text);
+  process.kill(Number(text), "SIGSTOP");
 }, 10);`,
     );
     const r = await checkFuse(script, demo, 2, TIMEOUT_MS);

@@ -326,9 +326,10 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     let log = "";
     child.stderr.on("data", (d: Buffer) => (log += d.toString()));
     const closed = new Promise<number | null>((r) => child.on("close", (code) => r(code)));
+    let served = 0;
     try {
       await waitFor(() => existsSync(pidPath) && mountedPaths().has(mnt), 20_000, "the mount");
-      const served = Number(readFileSync(pidPath, "utf8"));
+      served = Number(readFileSync(pidPath, "utf8"));
       expect(served).not.toBe(child.pid);
       expect(readFileSync(`/proc/${served}/cmdline`, "utf8").split("\0")).toContain("--max-semi-space-size=2");
       expect(readFileSync(`/proc/${served}/environ`, "utf8").split("\0")).toEqual(expect.arrayContaining(["MALLOC_ARENA_MAX=1", "MALLOC_MMAP_THRESHOLD_=131072"]));
@@ -339,7 +340,10 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
       expect(existsSync(`/proc/${served}`)).toBe(false);
       expect(log).toMatch(/SIGTERM: unmounting/);
     } finally {
+      // After a failed check: neither process nor the mount outlives the test.
       child.kill("SIGKILL");
+      if (served && existsSync(`/proc/${served}`)) process.kill(served, "SIGKILL");
+      if (mountedPaths().has(mnt)) spawnSync("umount", ["-l", mnt]);
     }
     // An image that fails: the served process's message and status 1, nothing mounted.
     const bad = join(dir, "bad.erofs");
