@@ -259,8 +259,9 @@ function collectWhenIdle(mounts: readonly LiveMount[], alsoWhenIdle: () => void)
   const gc = runInNewContext("gc") as GcFunction;
   let seen = 0;
   let collected = 0;
+  const requestsSoFar = (): number => mounts.reduce((n, m) => n + m.server.requests, 0);
   const timer = setInterval(() => {
-    const requests = mounts.reduce((n, m) => n + m.server.requests, 0);
+    const requests = requestsSoFar();
     if (requests === seen && requests !== collected) {
       for (const m of mounts) {
         // Every file read holds its pages in the kernel's cache or the shared one by now.
@@ -282,7 +283,7 @@ function collectWhenIdle(mounts: readonly LiveMount[], alsoWhenIdle: () => void)
       // the trim above (measured: 5-20 MB left mapped in an idle daemon, varying from run
       // to run; with this second trim, none).
       setTimeout(() => nativePart()?.trimHeap(), SWEEP_WAIT_MS).unref();
-      if (!RELEASES_POOLED_PAGES) shrinkYoungGeneration(gc, () => mounts.reduce((n, m) => n + m.server.requests, 0) !== requests);
+      if (!RELEASES_POOLED_PAGES) shrinkYoungGeneration(gc, () => requestsSoFar() !== requests);
       alsoWhenIdle();
       collected = requests;
     }
