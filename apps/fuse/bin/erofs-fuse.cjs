@@ -21,4 +21,6 @@ if (!process.env.UV_THREADPOOL_SIZE) {
 // interleaved rounds (median 76 -> 81 MB/s; its second walk 135 -> 145), and walks after
 // that were unchanged. Read at each compile, so setting it here, before any, is enough.
 require("node:v8").setFlagsFromString("--max-inlined-bytecode-size-cumulative=300");
+// Before the import, which starts libuv's thread pool: only V8's threads exist yet.
+require("./background-threads.cjs").lowerBackgroundThreads();
 import("../dist/main.js");
