@@ -10,19 +10,27 @@
 // machine. Measured (10 interleaved rounds, fresh daemon, cold page cache): first walks
 // of app-a-lz4 104 -> 115 MB/s (medians), second walks 169 -> 180.
 //
+// Not where the process may run on one CPU only (taskset, cpusets): there nothing is ever
+// free for them while requests keep coming, and the request path stayed unoptimized.
+// Daemon and reader pinned to one vCPU, the second walk of app-a-lz4 fell 202 -> 129 MB/s.
+//
 // Which threads: those that exist when this runs, before the program is imported. They
 // are Node's platform threads (V8's workers and the delayed-task scheduler, which only
 // sleeps). libuv's thread pool (the image reads) and worker threads start later, from the
 // main thread, and so keep its priority: Linux gives a new thread its creator's nice value.
 
 const { readdirSync } = require("node:fs");
-const { setPriority } = require("node:os");
+const { availableParallelism, setPriority } = require("node:os");
 
 /** The nice value given to the background threads: the lowest priority there is. */
 const BACKGROUND_NICE = 19;
 
-/** Lowers the priority of every thread of this process but the main one; returns how many. */
+/**
+ * Lowers the priority of every thread of this process but the main one, where it may run
+ * on two CPUs or more; returns how many threads it lowered.
+ */
 function lowerBackgroundThreads() {
+  if (availableParallelism() < 2) return 0;
   let tids;
   try {
     tids = readdirSync("/proc/self/task").map(Number);

@@ -1,4 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { repoRoot } from "@erofs-ts/testkit";
@@ -7,6 +9,9 @@ import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, daemonPerTest } from "./harnes
 if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
 
 const demo = join(repoRoot(), "fixtures/demo.erofs");
+const backgroundThreads = join(repoRoot(), "apps/fuse/bin/background-threads.cjs");
+const multiCpu = availableParallelism() >= 2;
+if (!multiCpu) console.log("erofs-fuse thread priority test skipped: it needs two CPUs");
 
 interface ThreadNice {
   readonly tid: number;
@@ -35,7 +40,7 @@ function startEnv(pid: number, name: string): string | undefined {
  * V8's background threads (compiles, concurrent GC) yield to the threads that serve
  * requests: the main thread and libuv's pool, which reads the image.
  */
-describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse thread priorities", () => {
+describe.skipIf(!FUSE_AVAILABLE || !multiCpu)("erofs-fuse thread priorities", () => {
   const slot = daemonPerTest();
 
   it("runs V8's threads at nice 19 and the main thread and the thread pool at the priority it was started with", async () => {
@@ -55,5 +60,28 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse thread priorities", () => {
     expect(lowered.length + serving.length).toBe(others.length);
     expect(serving.length).toBe(Number(startEnv(daemon.pid, "UV_THREADPOOL_SIZE")));
     expect(Math.max(...lowered.map((t) => t.tid))).toBeLessThan(Math.min(...serving.map((t) => t.tid)));
+  });
+});
+
+/** How many threads lowerBackgroundThreads lowers in a new Node process, run with `prefix` (e.g. taskset). */
+function loweredIn(prefix: readonly string[]): number {
+  const script = `process.stdout.write(String(require(${JSON.stringify(backgroundThreads)}).lowerBackgroundThreads()))`;
+  const [command, ...args] = [...prefix, process.execPath, "-e", script];
+  return Number(execFileSync(command!, args, { encoding: "utf8" }));
+}
+
+const hasTaskset = (() => {
+  try {
+    execFileSync("taskset", ["-c", "0", "true"]);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe.skipIf(!multiCpu || !hasTaskset)("lowering V8's threads", () => {
+  it("lowers them where the process may use two CPUs, and leaves them be where it may use one", () => {
+    expect(loweredIn([])).toBeGreaterThanOrEqual(4);
+    expect(loweredIn(["taskset", "-c", "0"])).toBe(0);
   });
 });
