@@ -10,9 +10,10 @@
 // machine. Measured (10 interleaved rounds, fresh daemon, cold page cache): first walks
 // of app-a-lz4 104 -> 115 MB/s (medians), second walks 169 -> 180.
 //
-// Not where the process may run on one CPU only (taskset, cpusets): there nothing is ever
-// free for them while requests keep coming, and the request path stayed unoptimized.
-// Daemon and reader pinned to one vCPU, the second walk of app-a-lz4 fell 202 -> 129 MB/s.
+// Not where the process may run on one CPU only (taskset, cpusets): there the compiles get
+// no time while requests keep coming, and the request path stays unoptimized. Daemon and
+// reader pinned to one vCPU (6 interleaved rounds): first walks 80 -> 103 MB/s, but
+// second walks 175 -> 135, and a service lives on its later walks.
 //
 // Which threads: those that exist when this runs, before the program is imported. They
 // are Node's platform threads (V8's workers and the delayed-task scheduler, which only
