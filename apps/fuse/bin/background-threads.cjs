@@ -53,4 +53,4 @@ function lowerBackgroundThreads() {
   return lowered;
 }
 
-module.exports = { lowerBackgroundThreads, BACKGROUND_NICE };
+module.exports = { lowerBackgroundThreads };

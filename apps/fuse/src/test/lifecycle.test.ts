@@ -370,7 +370,9 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
       expect(await closed).toBe(0);
       expect(mountedPaths().has(mnt)).toBe(false);
     } finally {
+      // After a failed check: neither the process nor the mount outlives the test.
       child.kill("SIGKILL");
+      if (mountedPaths().has(mnt)) spawnSync("umount", ["-l", mnt]);
     }
   });
 
