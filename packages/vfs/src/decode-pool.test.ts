@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { createDecompressor } from "@erofs-ts/decompress";
 import { ErofsError } from "@erofs-ts/format";
@@ -136,4 +137,37 @@ describe.skipIf(!pool)("DecodePool without workers", () => {
     expect([here, there]).toEqual([10, 0]);
     for (const out of outs) expect([...out]).toEqual([1, 2, 3, 4, 5]);
   });
+});
+
+describe.skipIf(!pool)("DecodePool messages", () => {
+  it("the worker answers a fill once, whatever its number of jobs", async () => {
+    // The real worker, its answers counted on their way out (into a file this test reads).
+    const dir = mkdtempSync(join(tmpdir(), "erofs-pool-"));
+    const count = join(dir, "count");
+    const script = join(dir, "counting-worker.mjs");
+    const real = fileURLToPath(new URL("../dist/decode-worker.js", import.meta.url));
+    writeFileSync(
+      script,
+      [
+        "import { parentPort } from 'node:worker_threads';",
+        "import { writeFileSync } from 'node:fs';",
+        "let n = 0;",
+        "const post = parentPort.postMessage.bind(parentPort);",
+        `parentPort.postMessage = (m) => { writeFileSync(${JSON.stringify(count)}, String(++n)); post(m); };`,
+        `await import(${JSON.stringify(pathToFileURL(real).href)});`,
+      ].join("\n"),
+    );
+    const p = DecodePool.start(1, script)!;
+    try {
+      // This side waits before its first job, so the worker decodes most of the 200.
+      const jobs = Array.from({ length: 200 }, (_, i) => ({ input: literals(i & 0xff, 64), outLength: 64, partial: false }));
+      const { outs, there } = await shareAll(p, jobs, () => new Promise((r) => setTimeout(r, 200)));
+      expect(there).toBeGreaterThan(100);
+      outs.forEach((o, i) => expect(o.every((b) => b === (i & 0xff))).toBe(true));
+      expect(readFileSync(count, "utf8")).toBe("1");
+    } finally {
+      await p.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 10_000);
 });

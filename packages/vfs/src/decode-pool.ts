@@ -23,12 +23,19 @@ export interface ShareRequest {
   partials: boolean[];
 }
 
-/** One job the worker decoded into the arena (or could not), or `done` once it claims no more. */
+/** A job the worker claimed and could not decode. */
+export interface ShareFailure {
+  index: number;
+  error: { code: ErofsErrorCode; message: string; where?: string | undefined };
+}
+
+/**
+ * The worker's one answer for a fill, sent once it claims no more jobs: every job it
+ * claimed is decoded into the arena but those in `failed`.
+ */
 export interface ShareReply {
   id: number;
-  index?: number;
-  error?: { code: ErofsErrorCode; message: string; where?: string | undefined };
-  done?: true;
+  failed: ShareFailure[];
 }
 
 /** One pcluster of a shared fill. */
@@ -39,9 +46,8 @@ export interface ShareJob {
 }
 
 interface Pending {
-  result(reply: ShareReply): void;
-  done(): void;
-  /** The worker is gone: what it claimed and did not answer is decoded here. */
+  done(reply: ShareReply): void;
+  /** The worker is gone before answering: the jobs it claimed are decoded here. */
   fail(): void;
 }
 
@@ -130,9 +136,9 @@ export class DecodePool {
    * counter in shared memory, so neither waits while the other still has work (a split
    * decided in advance left this thread waiting 235 ms of a cold app-a-lzma read for the
    * slower worker; now 81 ms, the rest being the last large pcluster of a fill, which one
-   * side decodes alone). One message per fill, not one per pcluster. `decodeHere(i)` does
-   * job i on this thread; `fromWorker(i, bytes)` receives the worker's jobs once both sides
-   * are done. A job the worker claimed but never finished (it died) is decoded here. A
+   * side decodes alone). One message per fill each way, not one per pcluster. `decodeHere(i)`
+   * does job i on this thread; `fromWorker(i, bytes)` receives the worker's jobs once both
+   * sides are done. Jobs the worker claimed before it died unanswered are decoded here. A
    * corrupt pcluster rejects, from either side (a worker's is told to `failedInWorker`
    * first). When this thread took every job, nothing waits for the worker.
    */
@@ -147,19 +153,15 @@ export class DecodePool {
   ): Promise<void> {
     const claim = new SharedArrayBuffer(4);
     const next = new Int32Array(claim);
-    const results = new Map<number, ShareReply>();
     const w = this.#pick();
-    let helped: Promise<boolean> = Promise.resolve(false);
+    // The worker's answer, or null when it is gone (the jobs it took are then done here).
+    let helped: Promise<ShareReply | null> = Promise.resolve(null);
     let request: ShareRequest | undefined;
     if (w) {
       const id = this.#nextId++;
       request = this.#request(id, algorithm, config, configKey, claim, jobs);
-      helped = new Promise<boolean>((resolve) => {
-        w.pending.set(id, {
-          result: (reply) => results.set(reply.index!, reply),
-          done: () => resolve(true),
-          fail: () => resolve(false),
-        });
+      helped = new Promise<ShareReply | null>((resolve) => {
+        w.pending.set(id, { done: resolve, fail: () => resolve(null) });
       });
       if (this.#outstanding++ === 0) for (const x of this.#workers) x.worker.ref();
       w.worker.postMessage(request);
@@ -182,16 +184,17 @@ export class DecodePool {
       // arena wait for it (it may still be busy with another fill's jobs: the arena is safe
       // to reuse, as a worker touches only the arena of jobs it claimed).
       if (mine.size === jobs.length) return;
-      await helped;
+      const reply = await helped;
+      const failed = new Map(reply?.failed.map((f) => [f.index, f.error]));
       for (let i = 0; i < jobs.length; i++) {
         if (mine.has(i)) continue;
-        const r = results.get(i);
-        if (r?.error) {
-          const error = toError(r.error);
+        const e = failed.get(i);
+        if (e) {
+          const error = toError(e);
           failedInWorker?.(i, error);
           throw error;
         }
-        if (r && request) fromWorker(i, new Uint8Array(request.arena, request.outOffsets[i], request.outLengths[i]));
+        if (reply && request) fromWorker(i, new Uint8Array(request.arena, request.outOffsets[i], request.outLengths[i]));
         else await decodeHere(i);
       }
     } finally {
@@ -244,10 +247,9 @@ export class DecodePool {
   #receive(w: PoolWorker, reply: ShareReply): void {
     const p = w.pending.get(reply.id);
     if (!p) return;
-    if (!reply.done) return p.result(reply);
     w.pending.delete(reply.id);
     this.#settled();
-    p.done();
+    p.done(reply);
   }
 
   /** A worker died or failed to start (not the image's fault): its fills finish here. */
@@ -267,7 +269,7 @@ export class DecodePool {
 }
 
 /** The worker's error, as the same ErofsError the main thread would have thrown. */
-function toError(e: NonNullable<ShareReply["error"]>): ErofsError {
+function toError(e: ShareFailure["error"]): ErofsError {
   const suffix = e.where ? ` (${e.where})` : "";
   const message = suffix && e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
   return new ErofsError(e.code, message, e.where);
