@@ -138,6 +138,39 @@ describe.skipIf(!FUSE_AVAILABLE)("how erofs-fuse reads and answers requests", ()
     expect(seen.filter((x) => x.op === "LOOKUP" && names.has(x.args)).length).toBeGreaterThan(expected.length / 2);
   });
 
+  it.skipIf(!corpus)("a directory listed whole in one page with attributes needs no LOOKUP when its entries are stat'ed", async () => {
+    // app-a's largest directory: larger than glibc's default 32 KiB listing buffer with
+    // attributes, small enough for one page sized by its st_blksize (see listingBlksize).
+    const image = join(corpus ?? "", "real/app-a-lz4.erofs");
+    const manifest = loadManifest(join(corpus ?? "", "real/app-a.manifest.json"));
+    const dirEntry = manifest.entries.filter((e) => e.type === "dir").reduce((a, b) => ((b.children?.length ?? 0) > (a.children?.length ?? 0) ? b : a));
+    const dirPath = nameBytes(dirEntry.path).toString();
+    const expected = dirEntry.children!.map((n) => nameBytes(n).toString());
+    const aFile = manifest.entries.find((e) => e.type === "file" && nameBytes(e.path).toString().startsWith(`${dirPath}/`))!;
+    let listing: string[] = [];
+    let dirBlksize = 0;
+    let fileBlksize = 0;
+    const log = await withDebugLog(image, [], async (mnt) => {
+      const dir = join(mnt, dirPath);
+      dirBlksize = (await lstat(dir)).blksize;
+      listing = await readdir(dir);
+      for (const name of listing) await lstat(join(dir, name));
+      fileBlksize = (await lstat(join(mnt, nameBytes(aFile.path).toString()))).blksize;
+    });
+    expect(listing.sort()).toEqual(expected.sort());
+    const seen = exchanges(log);
+    const listed = seen.filter((x) => /^READDIR/.test(x.op) && !/^OK, 0b/.test(x.reply));
+    // The listing was more than the default buffer holds, and came in one page that fits st_blksize.
+    expect(listed.map((x) => x.op)).toEqual(["READDIRPLUS"]);
+    const bytes = Number(/^OK, (\d+)b/.exec(listed[0]!.reply)![1]);
+    expect(bytes).toBeGreaterThan(32 << 10);
+    expect(bytes).toBeLessThanOrEqual(dirBlksize);
+    const names = new Set(expected.map((n) => `"${n}"`));
+    expect(seen.filter((x) => x.op === "LOOKUP" && names.has(x.args))).toEqual([]);
+    // Files keep the block size a kernel mount gives them.
+    expect(fileBlksize).toBe(manifest.statfs.bsize);
+  });
+
   it.skipIf(!corpus)("POSIX ACLs come from the kernel's cache once asked for, present or absent", async () => {
     const image = join(corpus ?? "", "xattrs.erofs");
     const manifest = loadManifest(image.replace(/\.erofs$/, ".manifest.json"));
