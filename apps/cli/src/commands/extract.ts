@@ -15,7 +15,14 @@ export const extractCommand: Command = {
   async run(ctx) {
     const dest = resolve(ctx.args[0]!);
     const sub = new TextEncoder().encode(typeof ctx.options.path === "string" ? ctx.options.path : "");
-    const root = await ctx.fs.lookup(sub);
+    let root;
+    try {
+      root = await ctx.fs.lookup(sub);
+    } catch (e) {
+      // Named by the --path asked for, not by the image.
+      ctx.report(typeof ctx.options.path === "string" ? ctx.options.path : "/", e);
+      throw new ReportedFailure(1);
+    }
     try {
       await makeDestination(dest);
     } catch (e) {

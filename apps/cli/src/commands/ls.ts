@@ -39,7 +39,14 @@ export const lsCommand: Command = {
   async run(ctx: CommandContext) {
     const { fs, out, options } = ctx;
     const start = new TextEncoder().encode(ctx.args[0] ?? "");
-    const top = await fs.lookup(start, { follow: true });
+    let top: Inode;
+    try {
+      top = await fs.lookup(start, { follow: true });
+    } catch (e) {
+      // Named by the path asked for, as each entry's error is below, not by the image.
+      ctx.report(ctx.args[0] || "/", e);
+      return;
+    }
     // --json: the array is written as entries are listed, never held whole.
     const json = new JsonArrayWriter((text) => out.write(text));
     // A corrupt image can link a directory under itself: each one is listed once.

@@ -1,5 +1,5 @@
-import { hasCapSysAdmin } from "@erofs-ts/vfs";
-import type { Command } from "../context.js";
+import { ErofsError, hasCapSysAdmin } from "@erofs-ts/vfs";
+import type { Command, CommandContext } from "../context.js";
 import { toJson } from "../format/json.js";
 import { displayName, utf8OrNull } from "../format/names.js";
 
@@ -18,25 +18,35 @@ export const xattrCommand: Command = {
   minArgs: 1,
   maxArgs: 1,
   async run(ctx) {
-    const { fs, out, options } = ctx;
-    const inode = await fs.lookup(new TextEncoder().encode(ctx.args[0]!));
-    // As on a kernel mount, trusted.* is for a caller holding CAP_SYS_ADMIN only.
-    const caller = { privileged: hasCapSysAdmin() };
-    const one = typeof options.name === "string";
-    const names = one ? [new TextEncoder().encode(options.name as string)] : await fs.listxattr(inode, caller);
-    const json: Record<string, string> = {};
-    for (const name of names) {
-      const shown = displayName(name);
-      if (!options.dump && !one && !options.json) {
-        await out.line(shown);
-        continue;
-      }
-      // A listed name getxattr refuses (user.* of a symlink) is left out, as getfattr -d does.
-      const value = one ? await fs.getxattr(inode, name, caller) : await fs.findxattr(inode, name, caller);
-      if (!value) continue;
-      if (options.json) json[shown] = Buffer.from(value).toString("base64");
-      else await out.line(`${shown}=${valueText(value)}`);
+    try {
+      await listOrGet(ctx);
+    } catch (e) {
+      // Named as getfattr names them: by the path (a missing file, a missing -n NAME).
+      if (!ErofsError.isInstance(e)) throw e;
+      ctx.report(ctx.args[0]!, e);
     }
-    if (options.json) await out.line(toJson(json));
   },
 };
+
+async function listOrGet(ctx: CommandContext): Promise<void> {
+  const { fs, out, options } = ctx;
+  const inode = await fs.lookup(new TextEncoder().encode(ctx.args[0]!));
+  // As on a kernel mount, trusted.* is for a caller holding CAP_SYS_ADMIN only.
+  const caller = { privileged: hasCapSysAdmin() };
+  const one = typeof options.name === "string";
+  const names = one ? [new TextEncoder().encode(options.name as string)] : await fs.listxattr(inode, caller);
+  const json: Record<string, string> = {};
+  for (const name of names) {
+    const shown = displayName(name);
+    if (!options.dump && !one && !options.json) {
+      await out.line(shown);
+      continue;
+    }
+    // A listed name getxattr refuses (user.* of a symlink) is left out, as getfattr -d does.
+    const value = one ? await fs.getxattr(inode, name, caller) : await fs.findxattr(inode, name, caller);
+    if (!value) continue;
+    if (options.json) json[shown] = Buffer.from(value).toString("base64");
+    else await out.line(`${shown}=${valueText(value)}`);
+  }
+  if (options.json) await out.line(toJson(json));
+}

@@ -135,6 +135,26 @@ describe("erofs-cli on the bundled demo image", () => {
     expectCleanFailure(await runCli(["extract", demo, join(file, "x")]), 1, /plain-file\/x: not a directory/);
   });
 
+  it("a path the image does not have is named in the error, by every command that takes one, and nothing is made", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["ls", demo, "/nope/x"], /^erofs-cli: \/nope\/x: no such file or directory/],
+      [["ls", "-l", demo, "hello.txt/x"], /^erofs-cli: hello\.txt\/x: not a directory/],
+      [["stat", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
+      [["readlink", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
+      [["xattr", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
+      // As getfattr -n: the file that lacks the attribute, and the attribute.
+      [["xattr", demo, "hello.txt", "-n", "user.nope"], /^erofs-cli: hello\.txt: no such attribute \(user\.nope\)/],
+      [["extract", demo, join(scratch, "not-made"), "--path", "docs/nope"], /^erofs-cli: docs\/nope: no such file or directory/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = await runCli(args);
+      expectCleanFailure(r, 1, pattern);
+      // The image's own path appears nowhere: the error is the path's, not the image's.
+      expect(r.stderr, args.join(" ")).not.toContain(demo);
+    }
+    expect(readdirSync(scratch)).not.toContain("not-made");
+  });
+
   it("a missing image, a non-EROFS file and a truncated image exit 1 with a clear message", async () => {
     expectCleanFailure(await runCli(["ls", join(scratch, "nope.erofs")]), 1, /nope\.erofs/);
     expectCleanFailure(await runCli(["ls", join(repoRoot(), "package.json")]), 1, /package\.json: .*(superblock|EROFS)/i);
