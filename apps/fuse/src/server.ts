@@ -21,6 +21,8 @@ import {
   writeDirent,
   ProtocolError,
   type Attr,
+  type Dirent,
+  type DirentEntry,
   type Request,
   type Validity,
 } from "./protocol/structs.js";
@@ -406,7 +408,10 @@ export class ErofsFuseServer {
     const size = args.u32(v, 16);
     // No record is shorter than one with a 1-byte name: no more entries than that can fit.
     const entries = await this.#fs.readdirFrom(handle.inode, position, Math.floor(size / direntSize(1, plus)), { dots: true });
-    const out = new Uint8Array(size);
+    // The records are gathered first and the reply allocated at their size: `size` is the
+    // listing buffer the caller passed to getdents (up to max_pages, 1 MiB), and most
+    // pages, the empty one that ends every listing among them, use little of it.
+    const records: Array<{ dirent: Dirent; plus: DirentEntry | null }> = [];
     let used = 0;
     // What this page lists, in order, for ReadAhead's file after the one read.
     const listed: ListedEntry[] = [];
@@ -422,22 +427,26 @@ export class ErofsFuseServer {
       if (used + recordSize > size) break;
       const dirent = { ino: e.ino, offset: e.next, type: DT_OF_FILE_TYPE[e.fileType] ?? 0, name: e.name };
       listed.push(e);
+      used += recordSize;
       if (!plus) {
-        used += writeDirent(out, used, dirent, null);
+        records.push({ dirent, plus: null });
         continue;
       }
       const child = isDotName(e.name) ? null : await this.#listedInode(handle.inode, e.name, e.nid);
       const nodeid = child ? this.#nodes.nodeidOf(child.nid) : 0n;
       // The root listed again under another name: listed, not linked (see #lookup).
       if (!child || nodeid === ROOT_NODEID) {
-        used += writeDirent(out, used, dirent, { nodeid: 0n, attr: null, valid: VALID });
+        records.push({ dirent, plus: { nodeid: 0n, attr: null, valid: VALID } });
         continue;
       }
-      used += writeDirent(out, used, dirent, { nodeid, attr: this.#attr(child), valid: VALID });
+      records.push({ dirent, plus: { nodeid, attr: this.#attr(child), valid: VALID } });
       this.#nodes.remember(nodeid);
     }
     this.#listingOrder.listed(handle.inode.nid, position, listed);
-    return [out.subarray(0, used)];
+    const out = new Uint8Array(used);
+    let at = 0;
+    for (const r of records) at += writeDirent(out, at, r.dirent, r.plus);
+    return [out];
   }
 
   /**

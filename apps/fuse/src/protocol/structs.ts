@@ -249,13 +249,23 @@ export function direntSize(nameLength: number, plus: boolean): number {
   return align8((plus ? ENTRY_OUT_SIZE : 0) + DIRENT_HEADER_SIZE + nameLength);
 }
 
+/** A fuse_dirent's fields: `offset` is where the listing goes on after this entry. */
+export interface Dirent {
+  ino: bigint;
+  offset: number;
+  type: number;
+  name: Uint8Array;
+}
+
+/** The entry_out before a READDIRPLUS record (nodeid 0 and no attributes: listed, not linked). */
+export interface DirentEntry {
+  nodeid: bigint;
+  attr: Attr | null;
+  valid: Validity;
+}
+
 /** Writes a fuse_dirent (after an entry_out when `plus`); returns the record size. */
-export function writeDirent(
-  out: Uint8Array,
-  at: number,
-  d: { ino: bigint; offset: number; type: number; name: Uint8Array },
-  plus: { nodeid: bigint; attr: Attr | null; valid: Validity } | null,
-): number {
+export function writeDirent(out: Uint8Array, at: number, d: Dirent, plus: DirentEntry | null): number {
   const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let pos = at;
   if (plus) {
