@@ -92,7 +92,8 @@ describe("erofs-fuse command line", () => {
     expect(() => parseArgs(["-o", "rw", image, m1])).toThrow(/read-only/);
     expect(() => parseArgs(["-o", "bogus", image, m1])).toThrow(ErofsError);
     expect(() => parseArgs([image, m1, image, m1])).toThrow(/given twice/);
-    expect(() => parseArgs([image, join(dir, "nope")])).toThrow(/not a directory/);
+    expect(() => parseArgs([image, join(dir, "nope")])).toThrow(/nope: no such directory/);
+    expect(() => parseArgs([image, image])).toThrow(/: not a directory/);
     expect(() => parseArgs(["-o"])).toThrow(/needs a value/);
     expect(() => parseSize("12K")).toThrow(/at least 1M/);
     for (const bad of ["1001", "-1", "5ms", ""]) expect(() => parseArgs(["-o", `spin_us=${bad}`, image, m1])).toThrow(/spin_us/);

@@ -176,7 +176,8 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
     const image = resolve(pair.image);
     const mountpoint = resolve(pair.mountpoint!);
     if (!existsSync(image)) throw new UsageError(`${image}: no such file`, false);
-    if (!existsSync(mountpoint) || !statSync(mountpoint).isDirectory()) throw new UsageError(`${mountpoint}: not a directory`, false);
+    if (!existsSync(mountpoint)) throw new UsageError(`${mountpoint}: no such directory`, false);
+    if (!statSync(mountpoint).isDirectory()) throw new UsageError(`${mountpoint}: not a directory`, false);
     if (seen.has(mountpoint)) throw new UsageError(`${mountpoint}: given twice`, false);
     seen.add(mountpoint);
     pairs.push({ image, mountpoint, options: parseMountOptions([...pair.options, ...pair.imageOnly].join(",")), flags: pair.flags });
