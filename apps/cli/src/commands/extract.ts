@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
-import { hasCapSysAdmin } from "@erofs-ts/vfs";
-import type { Command } from "../context.js";
+import { ErofsError, hasCapSysAdmin } from "@erofs-ts/vfs";
+import { hostErrorReason, type Command } from "../context.js";
 import { ReportedFailure } from "../errors.js";
 import { DestinationError, makeDestination } from "../extract/destination.js";
 import { Extractor } from "../extract/extractor.js";
@@ -37,7 +37,7 @@ export const extractCommand: Command = {
       owners: isRoot,
       devices: isRoot,
       privilegedXattrs: hasCapSysAdmin(),
-      onError: (where, e) => ctx.report(where, e),
+      onError: (where, e) => ctx.report(where, hostFailure(e, Boolean(ctx.options.force))),
       onWarning: (where, msg) => process.stderr.write(`erofs-cli: ${where}: warning: ${msg}\n`),
       ...(tty ? { onProgress: (n: number) => process.stderr.write(`\rextracting: ${n} entries`) } : {}),
     });
@@ -52,3 +52,15 @@ export const extractCommand: Command = {
     }
   },
 };
+
+/**
+ * A failed write into DEST, reported under the entry's path in the image: Node's message
+ * names the host path and the call ("EEXIST: file already exists, open '/d/x'"), which
+ * says less than the reason and its code, and what would get past an existing file.
+ */
+function hostFailure(e: unknown, force: boolean): unknown {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (ErofsError.isInstance(e) || typeof code !== "string") return e;
+  const hint = code === "EEXIST" && !force ? "; --force replaces it" : "";
+  return new Error(`cannot write it in DEST: ${hostErrorReason(e)}${hint}`);
+}

@@ -207,5 +207,8 @@ describe("erofs-cli extract stays inside DEST", () => {
     const { r, dest } = await extractInJail(write("base-noforce.erofs", base), [], (d) => writeFileSync(join(d, "e"), "mine"));
     expect(r.status).toBe(1);
     expect(readFileSync(join(dest, "e"), "utf8")).toBe("mine");
+    // Named by its path in the image, with the reason and the way past it, not Node's text.
+    expect(r.stderr.toString()).toMatch(/^erofs-cli: e: cannot write it in DEST: file already exists \(EEXIST\); --force replaces it$/m);
+    expect(r.stderr.toString()).not.toContain(dest);
   });
 });
