@@ -1,4 +1,4 @@
-import type { ErofsFs } from "@erofs-ts/vfs";
+import { ErofsError, type ErofsFs } from "@erofs-ts/vfs";
 import type { Output } from "./output.js";
 
 /** What a command gets: the mounted image, its path, arguments and options, and the outputs. */
@@ -39,7 +39,9 @@ export interface MultiImageCommand {
   runImages(ctx: MultiImageContext): Promise<void>;
 }
 
-export function errorReason(e: unknown): string {
+/** Why `e` failed, for a line that names `where` first: a library error about that same place does not name it again. */
+export function errorReason(e: unknown, where?: string): string {
+  if (ErofsError.isInstance(e) && where !== undefined && e.where === where) return e.reason;
   if (e instanceof Error) return e.message;
   return String(e);
 }

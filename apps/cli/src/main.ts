@@ -108,7 +108,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       out,
       report(where, e) {
         failures++;
-        process.stderr.write(`erofs-cli: ${where}: ${errorReason(e)}\n`);
+        process.stderr.write(`erofs-cli: ${where}: ${errorReason(e, where)}\n`);
       },
     });
   } catch (e) {
@@ -118,7 +118,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (isEpipe(e)) return 0;
     if (e instanceof ReportedFailure) return 1;
-    process.stderr.write(`erofs-cli: ${image || name}: ${errorReason(e)}\n`);
+    process.stderr.write(`erofs-cli: ${image || name}: ${errorReason(e, image)}\n`);
     return 1;
   } finally {
     await fs?.unmount().catch(() => {});

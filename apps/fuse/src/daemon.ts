@@ -1,7 +1,7 @@
 import { closeSync, renameSync, writeFileSync } from "node:fs";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { mount, PageCache, type ErofsFs, type FileSourceOptions } from "@erofs-ts/vfs";
+import { ErofsError, mount, PageCache, type ErofsFs, type FileSourceOptions } from "@erofs-ts/vfs";
 import { attachFuse, raiseReadahead, unmountFuse } from "./mounter.js";
 import type { DaemonOptions, MountPair } from "./options.js";
 import { nativePart, type NativePart } from "./protocol/device.js";
@@ -92,7 +92,9 @@ export async function runDaemon(options: DaemonOptions, hooks: DaemonHooks): Pro
         ...(dropper ? { fileHooks: dropper.hooks } : {}),
       }).catch((e: unknown) => {
         // Several images may be given: the message says which one failed.
-        throw new Error(`${pair.image}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        // A library error about the image itself does not name it a second time.
+        const reason = ErofsError.isInstance(e) && e.where === pair.image ? e.reason : e instanceof Error ? e.message : String(e);
+        throw new Error(`${pair.image}: ${reason}`, { cause: e });
       });
       for (const notice of fs.notices) hooks.log(`${pair.image}: ${notice}`);
       filesystems.push(fs);

@@ -50,14 +50,14 @@ export class FileSource implements BlockSource {
       handle = await open(path, "r");
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String(code ?? e);
-      throw new ErofsError(code === "ENOENT" ? "ENOENT" : "EIO", `cannot open ${path}: ${reason}`, path, { cause: e });
+      const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : `cannot open: ${String(code ?? e)}`;
+      throw new ErofsError(code === "ENOENT" ? "ENOENT" : "EIO", reason, path, { cause: e });
     }
     try {
       const st = await handle.stat();
       let size = st.size;
       if (st.isBlockDevice()) size = await blockDeviceSize(handle);
-      else if (!st.isFile()) throw new ErofsError("EINVAL", `${path} is not a file or block device`, path);
+      else if (!st.isFile()) throw new ErofsError("EINVAL", "not a file or block device", path);
       const source = new FileSource(handle, path, size, options);
       try {
         options.afterOpen?.(handle.fd);

@@ -31,6 +31,8 @@ export class ErofsError extends Error {
   readonly code: ErofsErrorCode;
   /** Where the fault was found: a structure and offset, a path, an option name. */
   readonly where: string | undefined;
+  /** The message without `where`, for a caller that names the place itself (`IMAGE: reason`). */
+  readonly reason: string;
   readonly [MARKER] = true;
 
   constructor(code: ErofsErrorCode, message: string, where?: string, options?: { cause?: unknown }) {
@@ -38,6 +40,7 @@ export class ErofsError extends Error {
     this.name = "ErofsError";
     this.code = code;
     this.where = where;
+    this.reason = message;
   }
 
   get errno(): number {

@@ -153,6 +153,11 @@ describe.skipIf(!FUSE_AVAILABLE)("erofs-fuse lifecycle and failures", () => {
     r = await runFuse([join(dir, "missing.erofs"), m1]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/no such file/);
+    // A directory given as the image: named once, with the reason.
+    r = await runFuse([dir, m1]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`erofs-fuse: ${dir}: not a file or block device\n`);
+    expect(mountedPaths().has(m1)).toBe(false);
     // The domain id is a secret: never echoed, not even in an error.
     r = await runFuse(["-o", "inode_share,domain_id=s3cr3t-domain", notErofs, m1]);
     expect(r.status).toBe(1);
