@@ -26,7 +26,8 @@ export interface ShareRequest {
 /** A job the worker claimed and could not decode. */
 export interface ShareFailure {
   index: number;
-  error: { code: ErofsErrorCode; message: string; where?: string | undefined };
+  /** An ErofsError as plain data: `reason` is its message without `where`. */
+  error: { code: ErofsErrorCode; reason: string; where?: string | undefined };
 }
 
 /**
@@ -270,9 +271,7 @@ export class DecodePool {
 
 /** The worker's error, as the same ErofsError the main thread would have thrown. */
 function toError(e: ShareFailure["error"]): ErofsError {
-  const suffix = e.where ? ` (${e.where})` : "";
-  const message = suffix && e.message.endsWith(suffix) ? e.message.slice(0, -suffix.length) : e.message;
-  return new ErofsError(e.code, message, e.where);
+  return new ErofsError(e.code, e.reason, e.where);
 }
 
 /** Two cores decode ~2× as fast; more workers than that have not been measured. */

@@ -40,7 +40,7 @@ async function decode(request: ShareRequest, index: number): Promise<ShareFailur
     await dec.decode(input, out, request.partials[index]!);
     return undefined;
   } catch (e) {
-    if (ErofsError.isInstance(e)) return { code: e.code, message: e.message, where: e.where };
-    return { code: "EIO", message: String((e as Error)?.message ?? e) };
+    if (ErofsError.isInstance(e)) return { code: e.code, reason: e.reason, where: e.where };
+    return { code: "EIO", reason: String((e as Error)?.message ?? e) };
   }
 }
