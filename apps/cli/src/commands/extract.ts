@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { ErofsError, hasCapSysAdmin } from "@erofs-ts/vfs";
 import { hostErrorReason, type Command } from "../context.js";
+import { counted } from "../format/count.js";
 import { ReportedFailure } from "../errors.js";
 import { DestinationError, makeDestination } from "../extract/destination.js";
 import { Extractor } from "../extract/extractor.js";
@@ -47,7 +48,7 @@ export const extractCommand: Command = {
     const s = extractor.stats;
     if (tty) {
       process.stderr.write(
-        `extracted ${s.files} files (${s.bytes} bytes), ${s.dirs} directories, ${s.symlinks} symlinks, ${s.hardlinks} hard links, ${s.specials} special files${s.skipped ? `, ${s.skipped} skipped` : ""}\n`,
+        `extracted ${counted(s.files, "file")} (${counted(s.bytes, "byte")}), ${counted(s.dirs, "directory", "directories")}, ${counted(s.symlinks, "symlink")}, ${counted(s.hardlinks, "hard link")}, ${counted(s.specials, "special file")}${s.skipped ? `, ${s.skipped} skipped` : ""}\n`,
       );
     }
   },

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { ErofsError } from "@erofs-ts/vfs";
 import type { Command } from "../context.js";
+import { counted } from "../format/count.js";
 import { toJson } from "../format/json.js";
 import { displayName } from "../format/names.js";
 import { walk } from "./walk.js";
@@ -83,7 +84,7 @@ export const fsckCommand: Command = {
     if (ctx.options.json) await ctx.out.line(toJson(counts));
     else {
       await ctx.out.line(
-        `${counts.inodes} inodes: ${counts.files} files (${counts.bytes} bytes), ${counts.dirs} directories, ${counts.symlinks} symlinks, ${counts.other} other; ${counts.fingerprintsChecked} fingerprints verified; ${counts.errors} errors`,
+        `${counted(counts.inodes, "inode")}: ${counted(counts.files, "file")} (${counted(counts.bytes, "byte")}), ${counted(counts.dirs, "directory", "directories")}, ${counted(counts.symlinks, "symlink")}, ${counts.other} other; ${counted(counts.fingerprintsChecked, "fingerprint")} verified; ${counted(counts.errors, "error")}`,
       );
     }
   },
