@@ -22,7 +22,12 @@ const ORDER = [".", "..", "aQb", "abs", "abt", "dd", "e", "ee", "rel", "rem", "z
 const OUTSIDE = "/tmp/erofs-hostile-outside";
 
 const scratch = mkdtempSync(join(tmpdir(), "erofs-hostile-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+// OUTSIDE's path is written in the image's symlinks, so it cannot be a fresh temporary
+// name: each test makes it anew, and nothing of it is left once they are done.
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  rmSync(OUTSIDE, { recursive: true, force: true });
+});
 
 function namesAt(image: Buffer): number {
   const at = image.indexOf(NAMES);
