@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { ErofsError, hasCapSysAdmin } from "@erofs-ts/vfs";
+import { ErofsError, hasCapSysAdmin, type Inode } from "@erofs-ts/vfs";
 import { hostErrorReason, type Command } from "../context.js";
 import { counted } from "../format/count.js";
 import { ReportedFailure } from "../errors.js";
@@ -15,13 +15,14 @@ export const extractCommand: Command = {
   maxArgs: 1,
   async run(ctx) {
     const dest = resolve(ctx.args[0]!);
-    const sub = new TextEncoder().encode(typeof ctx.options.path === "string" ? ctx.options.path : "");
-    let root;
+    const subPath = typeof ctx.options.path === "string" ? ctx.options.path : "";
+    const sub = new TextEncoder().encode(subPath);
+    let root: Inode;
     try {
       root = await ctx.fs.lookup(sub);
     } catch (e) {
-      // Named by the --path asked for, not by the image.
-      ctx.report(typeof ctx.options.path === "string" ? ctx.options.path : "/", e);
+      // Named by the --path asked for (as ls names its PATH), not by the image.
+      ctx.report(subPath || "/", e);
       throw new ReportedFailure(1);
     }
     try {
