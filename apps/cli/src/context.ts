@@ -1,4 +1,5 @@
 import { ErofsError, type ErofsFs } from "@erofs-ts/vfs";
+import type { OptionSpecs } from "./command-line.js";
 import type { Output } from "./output.js";
 
 /** What a command gets: the mounted image, its path, arguments and options, and the outputs. */
@@ -17,7 +18,7 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   /** Command-specific options for node:util parseArgs. */
-  readonly options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+  readonly options: OptionSpecs;
   readonly minArgs: number;
   readonly maxArgs: number;
   run(ctx: CommandContext): Promise<void>;

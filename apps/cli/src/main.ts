@@ -1,5 +1,4 @@
 import { createRequire } from "node:module";
-import { parseArgs } from "node:util";
 import { ErofsError, mount, parseByteCount, type ErofsFs } from "@erofs-ts/vfs";
 import { catCommand } from "./commands/cat.js";
 import { extractCommand } from "./commands/extract.js";
@@ -10,6 +9,7 @@ import { lsCommand } from "./commands/ls.js";
 import { readlinkCommand } from "./commands/readlink.js";
 import { shareCommand } from "./commands/share.js";
 import { statCommand } from "./commands/stat.js";
+import { parseCommandLine, requiredArguments, type OptionSpecs } from "./command-line.js";
 import { xattrCommand } from "./commands/xattr.js";
 import { errorReason, type Command, type MultiImageCommand } from "./context.js";
 import { ReportedFailure, UsageError } from "./errors.js";
@@ -28,12 +28,27 @@ const COMMANDS: readonly (Command | MultiImageCommand)[] = [
   shareCommand,
 ];
 
-const COMMON_OPTIONS = {
+/** What every command takes. */
+const HELP_OPTION: OptionSpecs = { help: { type: "boolean", short: "h" } };
+
+/** What every command that mounts one IMAGE takes: not share, which mounts several. */
+const IMAGE_OPTIONS: OptionSpecs = {
   device: { type: "string", multiple: true },
   offset: { type: "string" },
-  json: { type: "boolean" },
-  help: { type: "boolean", short: "h" },
-} as const;
+};
+
+function isMultiImage(command: Command | MultiImageCommand): command is MultiImageCommand {
+  return "runImages" in command;
+}
+
+function optionsOf(command: Command | MultiImageCommand): OptionSpecs {
+  return { ...HELP_OPTION, ...(isMultiImage(command) ? {} : IMAGE_OPTIONS), ...command.options };
+}
+
+/** One command's usage line, with the image options it takes too. */
+function commandUsage(command: Command | MultiImageCommand): string {
+  return `usage: erofs-cli ${command.usage}${isMultiImage(command) ? "" : " [--device FILE]... [--offset N]"}`;
+}
 
 /** This package's version: src/ and dist/ both sit one level below its package.json. */
 const VERSION = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
@@ -46,9 +61,10 @@ function usage(): string {
     "commands:",
     ...lines,
     "",
-    "--device FILE  an extra device (blob), repeatable, in device-table order (the kernel's device=)",
-    "--offset N     the filesystem starts N bytes into IMAGE (the kernel's fsoffset=)",
-    "--json         machine-readable output (info, ls, stat, xattr, fsck)",
+    "--device FILE  an extra device (blob), repeatable, in device-table order (the kernel's device=); not for share",
+    "--offset N     the filesystem starts N bytes into IMAGE (the kernel's fsoffset=); not for share",
+    "--json         machine-readable output (info, ls, stat, xattr, fsck, share)",
+    "-h, --help     after a command: its usage line",
     "--version, -V  print the version",
     "exit status: 0 success, 1 filesystem error, 2 bad usage",
   ].join("\n");
@@ -71,32 +87,30 @@ export async function main(argv: readonly string[]): Promise<number> {
   let failures = 0;
   try {
     if (!command) throw new UsageError(`unknown command "${name}"`);
-    const { values, positionals } = parseArgs({
-      args: [...rest],
-      options: { ...COMMON_OPTIONS, ...command.options },
-      allowPositionals: true,
-      strict: true,
-    });
+    const { values, positionals } = withCommandName(command, () => parseCommandLine(rest, optionsOf(command)));
     if (values.help) {
-      process.stdout.write(`usage: erofs-cli ${command.usage}\n${command.summary}\n`);
+      process.stdout.write(`${commandUsage(command)}\n${command.summary}\n`);
       return 0;
     }
     const [img, ...args] = positionals;
     if (!img) throw new UsageError(`${command.name}: missing IMAGE`);
-    if ("runImages" in command) {
+    if (isMultiImage(command)) {
       image = positionals.join(" ");
       await command.runImages({
         images: positionals,
-        options: values as Record<string, string | boolean | string[] | undefined>,
+        options: values,
         out: new Output(process.stdout),
         usageError: (message) => new UsageError(`${command.name}: ${message}`),
       });
       return 0;
     }
-    if (args.length < command.minArgs) throw new UsageError(`${command.name}: missing argument`);
+    if (args.length < command.minArgs) {
+      const missing = requiredArguments(command.usage)[1 + args.length] ?? "argument";
+      throw new UsageError(`${command.name}: missing ${missing}`);
+    }
     if (args.length > command.maxArgs) throw new UsageError(`${command.name}: too many arguments`);
     image = img;
-    const fsoffset = values.offset === undefined ? 0 : parseOffset(values.offset);
+    const fsoffset = values.offset === undefined ? 0 : withCommandName(command, () => parseOffset(values.offset as string));
     // One command at a time: reads on this thread are faster than through the thread pool.
     fs = await mount(img, { devices: (values.device as string[] | undefined) ?? [], fsoffset, syncReads: true });
     const out = new Output(process.stdout);
@@ -104,7 +118,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       fs,
       image: img,
       args,
-      options: values as Record<string, string | boolean | string[] | undefined>,
+      options: values,
       out,
       report(where, e) {
         failures++;
@@ -112,8 +126,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       },
     });
   } catch (e) {
-    if (e instanceof UsageError || isParseArgsError(e)) {
-      process.stderr.write(`erofs-cli: ${errorReason(e)}\n${usage()}\n`);
+    if (e instanceof UsageError) {
+      // Within a command, its own usage line: the whole list is one `erofs-cli --help` away.
+      process.stderr.write(`erofs-cli: ${e.message}\n${command ? commandUsage(command) : usage()}\n`);
       return 2;
     }
     if (isEpipe(e)) return 0;
@@ -130,13 +145,17 @@ function parseOffset(text: string): number {
   try {
     return parseByteCount(text, "--offset");
   } catch (e) {
-    throw new UsageError(errorReason(e));
+    throw new UsageError(errorReason(e, "--offset"));
   }
 }
 
-function isParseArgsError(e: unknown): boolean {
-  const code = (e as { code?: string } | null)?.code;
-  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS");
+/** Runs `parse`, a usage error from it naming the command first. */
+function withCommandName<T>(command: Command | MultiImageCommand, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw e instanceof UsageError ? new UsageError(`${command.name}: ${e.message}`) : e;
+  }
 }
 
 function isEpipe(e: unknown): boolean {

@@ -17,7 +17,7 @@ export const fsckCommand: Command = {
   name: "fsck",
   summary: "walk every inode, decode every file, check sizes and sha256 fingerprints",
   usage: "fsck IMAGE [--json]",
-  options: {},
+  options: { json: { type: "boolean" } },
   minArgs: 0,
   maxArgs: 0,
   async run(ctx) {

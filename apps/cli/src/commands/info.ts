@@ -34,7 +34,7 @@ export const infoCommand: Command = {
   name: "info",
   summary: "show the superblock: block size, features, label, inode count, compression",
   usage: "info IMAGE [--json]",
-  options: {},
+  options: { json: { type: "boolean" } },
   minArgs: 0,
   maxArgs: 0,
   async run({ fs, out, options }) {

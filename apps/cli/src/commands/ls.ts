@@ -33,7 +33,7 @@ export const lsCommand: Command = {
   name: "ls",
   summary: "list a directory (-l long format, -R recursive)",
   usage: "ls IMAGE [PATH] [-l] [-R] [--json]",
-  options: { long: { type: "boolean", short: "l" }, recursive: { type: "boolean", short: "R" } },
+  options: { long: { type: "boolean", short: "l" }, recursive: { type: "boolean", short: "R" }, json: { type: "boolean" } },
   minArgs: 0,
   maxArgs: 1,
   async run(ctx: CommandContext) {

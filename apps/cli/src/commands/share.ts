@@ -1,5 +1,5 @@
-import { FingerprintIndex, PageCache, mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
-import type { MultiImageCommand } from "../context.js";
+import { FingerprintIndex, PageCache, mount, parseByteCount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
+import { errorReason, type MultiImageCommand, type MultiImageContext } from "../context.js";
 import { toJson } from "../format/json.js";
 import { walk, type WalkErrorHandler } from "./walk.js";
 
@@ -13,16 +13,16 @@ const MB = 1e6;
 export const shareCommand: MultiImageCommand = {
   name: "share",
   summary: "read every file of the images through one shared page cache and show its stats",
-  usage: "share IMAGE... [--domain-id ID] [--fingerprints F]...",
+  usage: "share IMAGE... [--domain-id ID] [--fingerprints F]... [--no-share] [--cache-size N] [--json]",
   options: {
     "domain-id": { type: "string" },
     fingerprints: { type: "string", multiple: true },
     "no-share": { type: "boolean" },
     "cache-size": { type: "string" },
+    json: { type: "boolean" },
   },
   async runImages(ctx) {
-    const budget = ctx.options["cache-size"] === undefined ? 2 * 2 ** 30 : Number(ctx.options["cache-size"]);
-    if (!Number.isSafeInteger(budget) || budget <= 0) throw ctx.usageError("--cache-size needs a byte count");
+    const budget = ctx.options["cache-size"] === undefined ? 2 * 2 ** 30 : cacheSize(ctx.options["cache-size"] as string, ctx);
     // Each index names the image it was made for, so they can be given in any order.
     const indexes = await Promise.all(((ctx.options.fingerprints as string[] | undefined) ?? []).map((f) => FingerprintIndex.load(f)));
     const cache = new PageCache({ budgetBytes: budget });
@@ -90,4 +90,16 @@ async function regularFiles(fs: ErofsFs): Promise<Inode[]> {
     out.push(inode);
   }
   return out;
+}
+
+/** --cache-size: a byte count as --offset takes one (decimal or 0x hex), and not 0. */
+function cacheSize(text: string, ctx: MultiImageContext): number {
+  let bytes: number;
+  try {
+    bytes = parseByteCount(text, "--cache-size");
+  } catch (e) {
+    throw ctx.usageError(errorReason(e, "--cache-size"));
+  }
+  if (bytes === 0) throw ctx.usageError("--cache-size must be more than 0");
+  return bytes;
 }

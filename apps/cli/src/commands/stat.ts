@@ -8,7 +8,7 @@ export const statCommand: Command = {
   name: "stat",
   summary: "show an inode: type, mode, ino, links, owner, size, time",
   usage: "stat IMAGE PATH... [--json]",
-  options: {},
+  options: { json: { type: "boolean" } },
   minArgs: 1,
   maxArgs: Infinity,
   async run(ctx) {

@@ -14,7 +14,7 @@ export const xattrCommand: Command = {
   name: "xattr",
   summary: "list extended attributes (-n NAME: one value, -d: dump values)",
   usage: "xattr IMAGE PATH [-n NAME] [-d] [--json]",
-  options: { name: { type: "string", short: "n" }, dump: { type: "boolean", short: "d" } },
+  options: { name: { type: "string", short: "n" }, dump: { type: "boolean", short: "d" }, json: { type: "boolean" } },
   minArgs: 1,
   maxArgs: 1,
   async run(ctx) {
