@@ -1,7 +1,7 @@
 import { existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
-import { parseByteCount, parseMountOptions, type ParsedMountOptions } from "@erofs-ts/vfs";
+import { ErofsError, parseByteCount, parseMountOptions, type ParsedMountOptions } from "@erofs-ts/vfs";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -103,7 +103,7 @@ const MAX_SPIN_US = 1000;
 /** Options that describe one image's layout: they apply to one pair only. */
 const ONE_IMAGE_KEYS = new Set(["device", "fsoffset", "fingerprints"]);
 
-/** Parses the command line; throws UsageError (exit 2) or an ErofsError for a bad option value. */
+/** Parses the command line; throws UsageError (exit 2). */
 export function parseArgs(argv: readonly string[]): DaemonOptions {
   let foreground = false;
   let debug = false;
@@ -180,9 +180,22 @@ export function parseArgs(argv: readonly string[]): DaemonOptions {
     if (!statSync(mountpoint).isDirectory()) throw new UsageError(`${mountpoint}: not a directory`, false);
     if (seen.has(mountpoint)) throw new UsageError(`${mountpoint}: given twice`, false);
     seen.add(mountpoint);
-    pairs.push({ image, mountpoint, options: parseMountOptions([...pair.options, ...pair.imageOnly].join(",")), flags: pair.flags });
+    pairs.push({ image, mountpoint, options: optionValue(() => parseMountOptions([...pair.options, ...pair.imageOnly].join(","))), flags: pair.flags });
   }
   return { foreground, debug, statsFile, pidFile, cacheBytes, allowOther, spinMicros, dropImagePages, pairs, notices: [...notices] };
+}
+
+/**
+ * Runs a vfs option parser, its error as a usage error. Its reason names the option
+ * already (its `where` is that name): "unknown mount option "x"", not "... (x)".
+ */
+function optionValue<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (ErofsError.isInstance(e)) throw new UsageError(e.reason, false);
+    throw e;
+  }
 }
 
 function parseSpin(text: string): number {
@@ -194,7 +207,7 @@ function parseSpin(text: string): number {
 /** A byte count with an optional K/M/G suffix (powers of 1024). */
 export function parseSize(text: string): number {
   const m = /^(\d+)([KMG]?)$/i.exec(text);
-  if (!m) return parseByteCount(text, "cache_size");
+  if (!m) return optionValue(() => parseByteCount(text, "cache_size"));
   const unit = { "": 1, K: 1 << 10, M: 1 << 20, G: 1 << 30 }[m[2]!.toUpperCase() as "" | "K" | "M" | "G"];
   const n = Number(m[1]) * unit;
   if (!Number.isSafeInteger(n) || n < 1 << 20) throw new UsageError(`cache_size=${text}: need at least 1M`, false);
