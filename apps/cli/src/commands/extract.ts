@@ -26,7 +26,7 @@ export const extractCommand: Command = {
       throw new ReportedFailure(1);
     }
     try {
-      await makeDestination(dest);
+      makeDestination(dest);
     } catch (e) {
       if (!(e instanceof DestinationError)) throw e;
       ctx.report(e.where, e);

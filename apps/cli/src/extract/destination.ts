@@ -1,4 +1,5 @@
-import { mkdir, stat } from "node:fs/promises";
+// Synchronous host calls, as the extractor makes them (HOST_CALLS_ON_THIS_THREAD there).
+import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { hostErrorReason } from "../context.js";
 
@@ -20,13 +21,15 @@ export class DestinationError extends Error {
  * exists but answers ENOENT for a new entry (/proc, measured: `extract IMAGE /proc/x`
  * hung), because it finds the parent, tries the child again, and so on.
  */
-export async function makeDestination(dest: string): Promise<void> {
+export function makeDestination(dest: string): void {
   const missing: string[] = [];
   for (let dir = dest; ; dir = dirname(dir)) {
-    const st = await stat(dir).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === "ENOENT") return null;
-      throw new DestinationError(dir, hostErrorReason(e), { cause: e });
-    });
+    let st: ReturnType<typeof statSync> | undefined;
+    try {
+      st = statSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new DestinationError(dir, hostErrorReason(e), { cause: e });
+    }
     if (st) {
       if (!st.isDirectory()) throw new DestinationError(dir, "not a directory");
       break;
@@ -35,9 +38,11 @@ export async function makeDestination(dest: string): Promise<void> {
     if (dirname(dir) === dir) break;
   }
   for (const dir of missing.reverse()) {
-    await mkdir(dir).catch((e: NodeJS.ErrnoException) => {
+    try {
+      mkdirSync(dir);
+    } catch (e) {
       // Made meanwhile by someone else: as good as made here.
-      if (e.code !== "EEXIST") throw new DestinationError(dir, `cannot create the directory: ${hostErrorReason(e)}`, { cause: e });
-    });
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new DestinationError(dir, `cannot create the directory: ${hostErrorReason(e)}`, { cause: e });
+    }
   }
 }

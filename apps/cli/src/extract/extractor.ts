@@ -1,5 +1,5 @@
-import { constants } from "node:fs";
-import { chmod, lchown, link, lstat, mkdir, open, rmdir, symlink, unlink } from "node:fs/promises";
+// Host calls are synchronous throughout extract (see HOST_CALLS_ON_THIS_THREAD).
+import { chmodSync, closeSync, constants, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, rmdirSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { XATTR_INDEX, xattrNamespaceOf, type DirectoryEntry, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import { displayName } from "../format/names.js";
 import { TimeSetter, XattrSetter, mknod } from "./host-meta.js";
@@ -36,6 +36,14 @@ export interface ExtractStats {
   xattrsSkipped: number;
 }
 
+function lstatOrNull(path: Buffer): ReturnType<typeof lstatSync> | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
 function isAllZero(b: Uint8Array): boolean {
   // Word-wise when aligned: this runs over every byte extracted.
   if (b.byteOffset % 4 === 0) {
@@ -54,6 +62,15 @@ function needsSysAdmin(name: Uint8Array): boolean {
   return ns === XATTR_INDEX.TRUSTED || ns === XATTR_INDEX.SECURITY;
 }
 
+/**
+ * HOST_CALLS_ON_THIS_THREAD: extract makes its host calls (open, write, chmod, link, ...)
+ * synchronously, not through fs/promises. One command runs at a time, so libuv's thread
+ * pool overlaps nothing here, and each of its round trips costs tens of µs, six or more
+ * per file. And on glibc before 2.41 (Debian 12's 2.36), pthread_cond_signal can lose a
+ * wakeup (sourceware BZ 25847): a request then waits in the pool's queue with every worker
+ * asleep, and a command issuing one request at a time waits for ever. An extract in this
+ * project's test suite hung so (seen with gdb: an fs work item queued, four idle workers).
+ */
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
@@ -147,9 +164,9 @@ export class Extractor {
 
   async #makeDir(path: Buffer, inode: Inode, where: string): Promise<boolean> {
     try {
-      await mkdir(path, 0o700);
+      mkdirSync(path, 0o700);
     } catch (e) {
-      const st = await lstat(path).catch(() => null);
+      const st = lstatOrNull(path);
       // An existing real directory is reused with --force; a symlink never is.
       if (!(this.#opts.force && st?.isDirectory())) {
         this.#opts.onError(where, e);
@@ -168,7 +185,7 @@ export class Extractor {
       const first = this.#linked.get(inode.nid);
       if (first) {
         await this.#clear(path);
-        await link(first, path);
+        linkSync(first, path);
         this.stats.hardlinks++;
         this.#tick();
         return;
@@ -182,7 +199,7 @@ export class Extractor {
           break;
         case "symlink":
           await this.#clear(path);
-          await symlink(Buffer.from(await this.#fs.readlink(inode)), path);
+          symlinkSync(Buffer.from(await this.#fs.readlink(inode)), path);
           this.stats.symlinks++;
           break;
         case "chardev":
@@ -217,34 +234,34 @@ export class Extractor {
   /** With --force, removes an existing non-directory at `path` (unlink never follows links). */
   async #clear(path: Buffer): Promise<void> {
     if (!this.#opts.force) return;
-    const st = await lstat(path).catch(() => null);
-    if (st && !st.isDirectory()) await unlink(path);
+    const st = lstatOrNull(path);
+    if (st && !st.isDirectory()) unlinkSync(path);
   }
 
   /** Streams a file out; all-zero chunks become holes, so sparse files stay sparse. */
   async #writeFile(inode: Inode, path: Buffer): Promise<void> {
-    const fh = await open(path, CREATE_FLAGS, 0o600);
+    const fd = openSync(path, CREATE_FLAGS, 0o600);
     try {
       let pos = 0;
       for await (const chunk of this.#fs.readChunks(inode, this.#stream)) {
         if (!isAllZero(chunk)) {
           let off = 0;
-          while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, pos + off)).bytesWritten;
+          while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off, pos + off);
         }
         pos += chunk.length;
         this.stats.bytes += chunk.length;
       }
-      await fh.truncate(pos);
+      ftruncateSync(fd, pos);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 
   async #applyMeta(path: Buffer, inode: Inode, isDir: boolean): Promise<void> {
     const s = this.#fs.stat(inode);
     // chown first: it clears setuid/setgid bits that chmod then sets.
-    if (this.#opts.owners) await lchown(path, s.uid, s.gid);
-    if (s.type !== "symlink") await chmod(path, s.perm);
+    if (this.#opts.owners) lchownSync(path, s.uid, s.gid);
+    if (s.type !== "symlink") chmodSync(path, s.perm);
     this.#times.add(path, s.mtimeNs, isDir);
     for (const name of await this.#fs.listxattr(inode)) {
       // A listed name without a value (user.* of a symlink: the kernel refuses to read it,
@@ -274,11 +291,11 @@ export class Extractor {
       }
     }
     await this.#xattrs.apply().catch((e: Error) => this.#opts.onWarning("xattrs", e.message));
-    await mkdir(this.#scratch, 0o700);
+    mkdirSync(this.#scratch, 0o700);
     try {
       await this.#times.applyAliased();
     } finally {
-      await rmdir(this.#scratch);
+      rmdirSync(this.#scratch);
     }
     await this.#times.applyBatch();
     if (this.stats.xattrsSkipped) {

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
-import { link, lutimes, rename, unlink } from "node:fs/promises";
+// Synchronous host calls, as the extractor makes them (HOST_CALLS_ON_THIS_THREAD there).
+import { linkSync, lutimesSync, renameSync, unlinkSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -35,13 +36,13 @@ function argvSafe(path: Buffer): boolean {
 export async function withArgvName<T>(path: Buffer, isDir: boolean, scratchDir: string, body: (name: string) => Promise<T>): Promise<T> {
   if (argvSafe(path)) return body(path.toString("utf8"));
   const alias = join(scratchDir, `.erofs-alias-${process.pid}-${aliasCounter++}`);
-  if (isDir) await rename(path, alias);
-  else await link(path, alias);
+  if (isDir) renameSync(path, alias);
+  else linkSync(path, alias);
   try {
     return await body(alias);
   } finally {
-    if (isDir) await rename(alias, path);
-    else await unlink(alias);
+    if (isDir) renameSync(alias, path);
+    else unlinkSync(alias);
   }
 }
 let aliasCounter = 0;
@@ -90,7 +91,7 @@ export class TimeSetter {
    * small shell costs far less than a spawn from Node).
    */
   async applyBatch(): Promise<void> {
-    for (const { path, seconds } of this.#wholeSeconds) await lutimes(path, seconds, seconds);
+    for (const { path, seconds } of this.#wholeSeconds) lutimesSync(path, seconds, seconds);
     this.#wholeSeconds.length = 0;
     const lines: string[] = [];
     for (const [ns, paths] of this.#byTime) {
@@ -174,5 +175,5 @@ export async function mknod(path: Buffer, scratchDir: string, kind: "c" | "b" | 
   const args = ["-m", "600", "--", target, kind];
   if (kind !== "p") args.push(String(major), String(minor));
   await run("mknod", args);
-  if (!safe) await rename(target, path);
+  if (!safe) renameSync(target, path);
 }
