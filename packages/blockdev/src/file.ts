@@ -1,6 +1,7 @@
-import { read as readCallback, readSync } from "node:fs";
+import { read as readCallback, readSync, stat as statCallback } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { ErofsError } from "@erofs-ts/format";
+import { PoolNudger } from "./pool-nudge.js";
 import { checkRange, type BlockSource } from "./source.js";
 
 export interface FileSourceOptions {
@@ -118,10 +119,22 @@ export class FileSource implements BlockSource {
  * against 17–35 µs.
  */
 function pread(fd: number, target: Uint8Array, offset: number, length: number, position: number): Promise<number> {
+  const token = nudger.begin();
   return new Promise((resolve, reject) => {
-    readCallback(fd, target, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead)));
+    readCallback(fd, target, offset, length, position, (err, bytesRead) => {
+      nudger.end(token);
+      if (err) reject(err);
+      else resolve(bytesRead);
+    });
   });
 }
+
+/** Queues a stat of "/" when a read waits too long: see pool-nudge.ts. */
+const nudger = new PoolNudger(() => statCallback("/", () => {}), {
+  now: () => performance.now(),
+  setInterval: (run, ms) => setInterval(run, ms),
+  clearInterval: (timer) => clearInterval(timer as ReturnType<typeof setInterval>),
+});
 
 /** Block devices report size 0 in stat; the end offset is found by reading near it. */
 async function blockDeviceSize(handle: FileHandle): Promise<number> {
