@@ -11,7 +11,7 @@ import { shareCommand } from "./commands/share.js";
 import { statCommand } from "./commands/stat.js";
 import { parseCommandLine, requiredArguments, type OptionSpecs } from "./command-line.js";
 import { xattrCommand } from "./commands/xattr.js";
-import { errorReason, type Command, type MultiImageCommand } from "./context.js";
+import { errorReason, hostErrorReason, type Command, type MultiImageCommand } from "./context.js";
 import { ReportedFailure, UsageError } from "./errors.js";
 import { Output } from "./output.js";
 
@@ -165,7 +165,7 @@ function isEpipe(e: unknown): boolean {
 // Closing stdout early (`erofs-cli cat … | head -c1`) ends the process quietly.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code === "EPIPE") process.exit(0);
-  process.stderr.write(`erofs-cli: stdout: ${e.message}\n`);
+  process.stderr.write(`erofs-cli: stdout: ${hostErrorReason(e)}\n`);
   process.exit(1);
 });
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, openSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, resizeInode, wideEntryName } from "@erofs-ts/testkit";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { mount, type Inode } from "@erofs-ts/vfs";
-import { runCli } from "./run-cli.js";
+import { CLI, runCli } from "./run-cli.js";
 
 const fixtures = join(repoRoot(), "fixtures");
 const demo = join(fixtures, "demo.erofs");
@@ -140,6 +140,20 @@ describe("erofs-cli on the bundled demo image", () => {
       const r = await runCli(args);
       expect(r.status, args.join(" ")).toBe(2);
       expect(r.stderr).toMatch(/^usage: erofs-cli <command>/m);
+    }
+  });
+
+  it("a stdout that cannot take the output (a full disk) is one line naming stdout, and exit status 1", () => {
+    // spawnSync: stdout must be the device itself, not a pipe this test reads.
+    const full = openSync("/dev/full", "w");
+    try {
+      for (const args of [["cat", demo, "docs/numbers.txt"], ["ls", "-lR", demo]]) {
+        const r = spawnSync(process.execPath, [CLI, ...args], { stdio: ["ignore", full, "pipe"], encoding: "utf8" });
+        expect(r.status, args.join(" ")).toBe(1);
+        expect(r.stderr, args.join(" ")).toBe("erofs-cli: stdout: no space left on device (ENOSPC)\n");
+      }
+    } finally {
+      closeSync(full);
     }
   });
 
