@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { ErofsError, mount, parseByteCount, type ErofsFs } from "@erofs-ts/vfs";
+import { parseCommandLine, requiredArguments, type OptionSpecs } from "./command-line.js";
 import { catCommand } from "./commands/cat.js";
 import { extractCommand } from "./commands/extract.js";
 import { fingerprintsCommand } from "./commands/fingerprints.js";
@@ -9,7 +10,6 @@ import { lsCommand } from "./commands/ls.js";
 import { readlinkCommand } from "./commands/readlink.js";
 import { shareCommand } from "./commands/share.js";
 import { statCommand } from "./commands/stat.js";
-import { parseCommandLine, requiredArguments, type OptionSpecs } from "./command-line.js";
 import { xattrCommand } from "./commands/xattr.js";
 import { errorReason, hostErrorReason, type Command, type MultiImageCommand } from "./context.js";
 import { ReportedFailure, UsageError } from "./errors.js";

@@ -1,4 +1,4 @@
-// Synchronous host calls, as the extractor makes them (HOST_CALLS_ON_THIS_THREAD there).
+// Synchronous host calls, as the extractor makes them (why: at the top of extractor.ts).
 import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { hostErrorReason } from "../context.js";

@@ -1,4 +1,10 @@
-// Host calls are synchronous throughout extract (see HOST_CALLS_ON_THIS_THREAD).
+// Extract makes its host calls (open, write, chmod, link, ...) synchronously, not through
+// fs/promises. One command runs at a time, so libuv's thread pool overlaps nothing here,
+// and each of its round trips costs tens of µs, six or more per file. And on glibc before
+// 2.41 (Debian 12's 2.36), pthread_cond_signal can lose a wakeup (sourceware BZ 25847): a
+// request then waits in the pool's queue with every worker asleep, and a command issuing
+// one request at a time waits for ever. An extract in this project's test suite hung so
+// (seen with gdb: an fs work item queued, four idle workers).
 import { chmodSync, closeSync, constants, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, rmdirSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { XATTR_INDEX, xattrNamespaceOf, type DirectoryEntry, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import { displayName } from "../format/names.js";
@@ -62,15 +68,6 @@ function needsSysAdmin(name: Uint8Array): boolean {
   return ns === XATTR_INDEX.TRUSTED || ns === XATTR_INDEX.SECURITY;
 }
 
-/**
- * HOST_CALLS_ON_THIS_THREAD: extract makes its host calls (open, write, chmod, link, ...)
- * synchronously, not through fs/promises. One command runs at a time, so libuv's thread
- * pool overlaps nothing here, and each of its round trips costs tens of µs, six or more
- * per file. And on glibc before 2.41 (Debian 12's 2.36), pthread_cond_signal can lose a
- * wakeup (sourceware BZ 25847): a request then waits in the pool's queue with every worker
- * asleep, and a command issuing one request at a time waits for ever. An extract in this
- * project's test suite hung so (seen with gdb: an fs work item queued, four idle workers).
- */
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
@@ -156,13 +153,13 @@ export class Extractor {
         return;
       }
       entered.add(inode.nid);
-      if (await this.#makeDir(path, inode, where)) stack.push({ dir: inode, host: path });
+      if (this.#makeDir(path, inode, where)) stack.push({ dir: inode, host: path });
     } else {
       await this.#extractOne(inode, path, Buffer.from(where));
     }
   }
 
-  async #makeDir(path: Buffer, inode: Inode, where: string): Promise<boolean> {
+  #makeDir(path: Buffer, inode: Inode, where: string): boolean {
     try {
       mkdirSync(path, 0o700);
     } catch (e) {
@@ -184,7 +181,7 @@ export class Extractor {
     try {
       const first = this.#linked.get(inode.nid);
       if (first) {
-        await this.#clear(path);
+        this.#clear(path);
         linkSync(first, path);
         this.stats.hardlinks++;
         this.#tick();
@@ -193,12 +190,12 @@ export class Extractor {
       const s = this.#fs.stat(inode);
       switch (s.type) {
         case "file":
-          await this.#clear(path);
+          this.#clear(path);
           await this.#writeFile(inode, path);
           this.stats.files++;
           break;
         case "symlink":
-          await this.#clear(path);
+          this.#clear(path);
           symlinkSync(Buffer.from(await this.#fs.readlink(inode)), path);
           this.stats.symlinks++;
           break;
@@ -209,12 +206,12 @@ export class Extractor {
             this.stats.skipped++;
             return;
           }
-          await this.#clear(path);
+          this.#clear(path);
           await mknod(path, this.#dest.toString(), s.type === "chardev" ? "c" : "b", s.rdevMajor, s.rdevMinor);
           this.stats.specials++;
           break;
         case "fifo":
-          await this.#clear(path);
+          this.#clear(path);
           await mknod(path, this.#dest.toString(), "p");
           this.stats.specials++;
           break;
@@ -232,7 +229,7 @@ export class Extractor {
   }
 
   /** With --force, removes an existing non-directory at `path` (unlink never follows links). */
-  async #clear(path: Buffer): Promise<void> {
+  #clear(path: Buffer): void {
     if (!this.#opts.force) return;
     const st = lstatOrNull(path);
     if (st && !st.isDirectory()) unlinkSync(path);

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-// Synchronous host calls, as the extractor makes them (HOST_CALLS_ON_THIS_THREAD there).
+// Synchronous host calls, as the extractor makes them (why: at the top of extractor.ts).
 import { linkSync, lutimesSync, renameSync, unlinkSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
