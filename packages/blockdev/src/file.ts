@@ -48,14 +48,14 @@ export class FileSource implements BlockSource {
   static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
     let handle: FileHandle;
     try {
-      handle = await open(path, "r");
+      handle = await nudger.track(open(path, "r"));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : `cannot open: ${String(code ?? e)}`;
       throw new ErofsError(code === "ENOENT" ? "ENOENT" : "EIO", reason, path, { cause: e });
     }
     try {
-      const st = await handle.stat();
+      const st = await nudger.track(handle.stat());
       let size = st.size;
       if (st.isBlockDevice()) size = await blockDeviceSize(handle);
       else if (!st.isFile()) throw new ErofsError("EINVAL", "not a file or block device", path);
@@ -67,7 +67,7 @@ export class FileSource implements BlockSource {
       }
       return source;
     } catch (e) {
-      await handle.close();
+      await nudger.track(handle.close());
       throw e;
     }
   }
@@ -108,7 +108,7 @@ export class FileSource implements BlockSource {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#handle.close();
+    await nudger.track(this.#handle.close());
   }
 }
 
@@ -144,7 +144,7 @@ async function blockDeviceSize(handle: FileHandle): Promise<number> {
   let hi = 2 ** 50;
   while (lo < hi) {
     const mid = Math.floor((lo + hi + 1) / 2);
-    const { bytesRead } = await handle.read(probe, 0, 1, mid - 1);
+    const { bytesRead } = await nudger.track(handle.read(probe, 0, 1, mid - 1));
     if (bytesRead === 1) lo = mid;
     else hi = mid - 1;
   }

@@ -75,4 +75,20 @@ describe("PoolNudger", () => {
     expect(nudges).toBe(1);
     nudger.end(second);
   });
+
+  it("track passes a request's outcome through and counts it outstanding only until it settles", async () => {
+    const clock = new HandClock();
+    let nudges = 0;
+    const nudger = new PoolNudger(() => nudges++, clock);
+    await expect(nudger.track(Promise.resolve(7))).resolves.toBe(7);
+    await expect(nudger.track(Promise.reject(new Error("EIO")))).rejects.toThrow("EIO");
+    expect(clock.timer).toBeUndefined();
+    let finish!: () => void;
+    const pending = nudger.track(new Promise<void>((resolve) => (finish = resolve)));
+    clock.advance(2 * NUDGE_AFTER_MS);
+    expect(nudges).toBe(2);
+    finish();
+    await pending;
+    expect(clock.timer).toBeUndefined();
+  });
 });

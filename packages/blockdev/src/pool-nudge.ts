@@ -8,9 +8,10 @@
  * request: a FUSE reader of a single file would block for ever. This project's tests
  * met the state once (an fs request queued, four idle workers, seen with gdb).
  *
- * So while a read is outstanding longer than a disk read should take, one cheap request
- * more is queued every so often: its wakeup, if it gets through, drains the queue. A
- * read that is merely slow costs an extra stat(2) a second.
+ * So while a read (or any request a FileSource makes: open, stat, close) is outstanding
+ * longer than a disk read should take, one cheap request more is queued every so often:
+ * its wakeup, if it gets through, drains the queue. A read that is merely slow costs an
+ * extra stat(2) a second.
  */
 
 interface Timer {
@@ -39,7 +40,7 @@ export class PoolNudger {
     this.#clock = clock;
   }
 
-  /** A read was queued: returns the token to end it with. */
+  /** A request (a read) was queued: returns the token to end it with. */
   begin(): number {
     const token = this.#nextToken++;
     this.#started.set(token, this.#clock.now());
@@ -49,6 +50,16 @@ export class PoolNudger {
       this.#timer.unref?.();
     }
     return token;
+  }
+
+  /** Tracks a thread-pool request given as a promise; the same promise's outcome, once it settles. */
+  async track<T>(request: Promise<T>): Promise<T> {
+    const token = this.begin();
+    try {
+      return await request;
+    } finally {
+      this.end(token);
+    }
   }
 
   end(token: number): void {
