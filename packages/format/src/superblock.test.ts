@@ -159,3 +159,23 @@ describe("parseSuperblock", () => {
     expect(codeOf(() => parseSuperblock(buildSuperblock({ incompat: 0x100 })))).toBe("EFSCORRUPTED");
   });
 });
+
+describe("an image shorter than a superblock", () => {
+  it("is refused with EINVAL, naming its length once and the superblock as the place", () => {
+    const whole = buildSuperblock({});
+    for (const length of [0, 1024, 1024 + 127]) {
+      let error: unknown;
+      try {
+        parseSuperblock(whole.subarray(0, length));
+      } catch (e) {
+        error = e;
+      }
+      expect(ErofsError.isInstance(error)).toBe(true);
+      const e = error as ErofsError;
+      expect([e.code, e.reason, e.where]).toEqual(["EINVAL", `only ${length} bytes: too short for an EROFS image`, "superblock"]);
+    }
+    // One byte more is a whole superblock: it parses.
+    expect(parseSuperblock(whole.subarray(0, 1024 + 128)).blockSize).toBe(4096);
+  });
+});
+

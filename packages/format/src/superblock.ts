@@ -96,7 +96,7 @@ const SUPERBLOCK_MAX_SIZE = 4096 - EROFS_SUPER_OFFSET;
  */
 export function parseSuperblock(image: Uint8Array): Superblock {
   if (image.length < EROFS_SUPER_OFFSET + EROFS_SUPERBLOCK_BASE_SIZE) {
-    throw new ErofsError("EINVAL", `image too small for an EROFS superblock (${image.length} bytes)`, WHERE);
+    throw new ErofsError("EINVAL", `only ${image.length} bytes: too short for an EROFS image`, WHERE);
   }
   const r = new ByteReader(image, WHERE);
   const at = EROFS_SUPER_OFFSET;
