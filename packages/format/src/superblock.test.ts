@@ -161,7 +161,7 @@ describe("parseSuperblock", () => {
 });
 
 describe("an image shorter than a superblock", () => {
-  it("is refused with EINVAL, naming its length once and the superblock as the place", () => {
+  it("is refused with EINVAL, the superblock named once, as the place", () => {
     const whole = buildSuperblock({});
     for (const length of [0, 1024, 1024 + 127]) {
       let error: unknown;
@@ -172,7 +172,7 @@ describe("an image shorter than a superblock", () => {
       }
       expect(ErofsError.isInstance(error)).toBe(true);
       const e = error as ErofsError;
-      expect([e.code, e.reason, e.where]).toEqual(["EINVAL", `only ${length} bytes: too short for an EROFS image`, "superblock"]);
+      expect([e.code, e.reason, e.where]).toEqual(["EINVAL", "too short for an EROFS image", "superblock"]);
     }
     // One byte more is a whole superblock: it parses.
     expect(parseSuperblock(whole.subarray(0, 1024 + 128)).blockSize).toBe(4096);

@@ -96,7 +96,9 @@ const SUPERBLOCK_MAX_SIZE = 4096 - EROFS_SUPER_OFFSET;
  */
 export function parseSuperblock(image: Uint8Array): Superblock {
   if (image.length < EROFS_SUPER_OFFSET + EROFS_SUPERBLOCK_BASE_SIZE) {
-    throw new ErofsError("EINVAL", `only ${image.length} bytes: too short for an EROFS image`, WHERE);
+    // No length in the message: callers may pass fewer bytes than the file has (the vfs
+    // passes what a loop device of it would hold, its whole 512-byte sectors).
+    throw new ErofsError("EINVAL", "too short for an EROFS image", WHERE);
   }
   const r = new ByteReader(image, WHERE);
   const at = EROFS_SUPER_OFFSET;
