@@ -119,13 +119,19 @@ export class FileSource implements BlockSource {
  * against 17–35 µs.
  */
 function pread(fd: number, target: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-  const token = nudger.begin();
   return new Promise((resolve, reject) => {
-    readCallback(fd, target, offset, length, position, (err, bytesRead) => {
+    const token = nudger.begin();
+    try {
+      readCallback(fd, target, offset, length, position, (err, bytesRead) => {
+        nudger.end(token);
+        if (err) reject(err);
+        else resolve(bytesRead);
+      });
+    } catch (e) {
+      // Refused before it was queued (bad arguments): nothing outstanding. The throw rejects.
       nudger.end(token);
-      if (err) reject(err);
-      else resolve(bytesRead);
-    });
+      throw e;
+    }
   });
 }
 
