@@ -29,7 +29,7 @@ class HandClock implements PoolNudgeClock {
 }
 
 describe("PoolNudger", () => {
-  it("queues nothing while reads finish in time, and stops its timer once none is outstanding", () => {
+  it("queues nothing while reads finish in time, and stops its timer at the first check with none outstanding", () => {
     const clock = new HandClock();
     let nudges = 0;
     const nudger = new PoolNudger(() => nudges++, clock);
@@ -39,6 +39,9 @@ describe("PoolNudger", () => {
       nudger.end(token);
     }
     expect(nudges).toBe(0);
+    // One timer all along, not one per read; gone once a check finds nothing outstanding.
+    expect(clock.timer).toBeDefined();
+    clock.advance(NUDGE_AFTER_MS);
     expect(clock.timer).toBeUndefined();
   });
 
@@ -82,13 +85,15 @@ describe("PoolNudger", () => {
     const nudger = new PoolNudger(() => nudges++, clock);
     await expect(nudger.track(Promise.resolve(7))).resolves.toBe(7);
     await expect(nudger.track(Promise.reject(new Error("EIO")))).rejects.toThrow("EIO");
-    expect(clock.timer).toBeUndefined();
+    clock.advance(NUDGE_AFTER_MS);
+    expect([nudges, clock.timer]).toEqual([0, undefined]);
     let finish!: () => void;
     const pending = nudger.track(new Promise<void>((resolve) => (finish = resolve)));
     clock.advance(2 * NUDGE_AFTER_MS);
     expect(nudges).toBe(2);
     finish();
     await pending;
-    expect(clock.timer).toBeUndefined();
+    clock.advance(NUDGE_AFTER_MS);
+    expect([nudges, clock.timer]).toEqual([2, undefined]);
   });
 });

@@ -28,7 +28,7 @@ export interface PoolNudgeClock {
 export const NUDGE_AFTER_MS = 1000;
 
 export class PoolNudger {
-  /** Start times of the reads outstanding, by token. */
+  /** Start times of the requests outstanding, by token. */
   readonly #started = new Map<number, number>();
   #nextToken = 0;
   #timer: Timer | undefined;
@@ -46,7 +46,7 @@ export class PoolNudger {
     this.#started.set(token, this.#clock.now());
     if (!this.#timer) {
       this.#timer = this.#clock.setInterval(() => this.#check(), NUDGE_AFTER_MS);
-      // A pending check is no reason for the process to stay alive; a queued read is.
+      // A pending check is no reason for the process to stay alive; a queued request is.
       this.#timer.unref?.();
     }
     return token;
@@ -63,16 +63,19 @@ export class PoolNudger {
   }
 
   end(token: number): void {
+    // The timer stays until a check finds nothing outstanding: a reader issuing one read at
+    // a time would otherwise start and stop a timer per read.
     this.#started.delete(token);
-    if (this.#started.size === 0 && this.#timer) {
-      this.#clock.clearInterval(this.#timer);
-      this.#timer = undefined;
-    }
   }
 
   #check(): void {
-    // Map order is insertion order: the first entry is the oldest read outstanding.
+    // Map order is insertion order: the first entry is the oldest request outstanding.
     const oldest = this.#started.values().next();
-    if (!oldest.done && this.#clock.now() - oldest.value >= NUDGE_AFTER_MS) this.#nudge();
+    if (oldest.done) {
+      this.#clock.clearInterval(this.#timer!);
+      this.#timer = undefined;
+    } else if (this.#clock.now() - oldest.value >= NUDGE_AFTER_MS) {
+      this.#nudge();
+    }
   }
 }
