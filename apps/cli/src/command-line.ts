@@ -1,4 +1,6 @@
 import { parseArgs } from "node:util";
+import { parseByteCount } from "@erofs-ts/vfs";
+import { errorReason } from "./context.js";
 import { UsageError } from "./errors.js";
 
 /** Options as node:util parseArgs declares them. */
@@ -52,4 +54,16 @@ export function requiredArguments(usage: string): string[] {
     .slice(1)
     .filter((word) => /^[A-Z]+(\.\.\.)?$/.test(word))
     .map((word) => word.replace(/\.\.\.$/, ""));
+}
+
+/**
+ * An option's byte count (decimal or 0x hex, by the vfs's rules); a bad one is a usage
+ * error, made by `usageError` where the caller words those its own way.
+ */
+export function byteCountOption(text: string, option: string, usageError: (message: string) => Error = (m) => new UsageError(m)): number {
+  try {
+    return parseByteCount(text, option);
+  } catch (e) {
+    throw usageError(errorReason(e, option));
+  }
 }

@@ -1,6 +1,6 @@
 import { createRequire } from "node:module";
-import { ErofsError, mount, parseByteCount, type ErofsFs } from "@erofs-ts/vfs";
-import { parseCommandLine, requiredArguments, type OptionSpecs } from "./command-line.js";
+import { ErofsError, mount, type ErofsFs } from "@erofs-ts/vfs";
+import { byteCountOption, parseCommandLine, requiredArguments, type OptionSpecs } from "./command-line.js";
 import { catCommand } from "./commands/cat.js";
 import { extractCommand } from "./commands/extract.js";
 import { fingerprintsCommand } from "./commands/fingerprints.js";
@@ -110,7 +110,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (args.length > command.maxArgs) throw new UsageError(`${command.name}: too many arguments`);
     image = img;
-    const fsoffset = values.offset === undefined ? 0 : withCommandName(command, () => parseOffset(values.offset as string));
+    const fsoffset = values.offset === undefined ? 0 : withCommandName(command, () => byteCountOption(values.offset as string, "--offset"));
     // One command at a time: reads on this thread are faster than through the thread pool.
     fs = await mount(img, { devices: (values.device as string[] | undefined) ?? [], fsoffset, syncReads: true });
     const out = new Output(process.stdout);
@@ -139,14 +139,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     await fs?.unmount().catch(() => {});
   }
   return failures ? 1 : 0;
-}
-
-function parseOffset(text: string): number {
-  try {
-    return parseByteCount(text, "--offset");
-  } catch (e) {
-    throw new UsageError(errorReason(e, "--offset"));
-  }
 }
 
 /** Runs `parse`, a usage error from it naming the command first. */

@@ -119,20 +119,15 @@ export class FileSource implements BlockSource {
  * against 17–35 µs.
  */
 function pread(fd: number, target: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const token = nudger.begin();
-    try {
+  // A synchronous throw (bad arguments) rejects the inner promise before anything is queued.
+  return nudger.track(
+    new Promise((resolve, reject) => {
       readCallback(fd, target, offset, length, position, (err, bytesRead) => {
-        nudger.end(token);
         if (err) reject(err);
         else resolve(bytesRead);
       });
-    } catch (e) {
-      // Refused before it was queued (bad arguments): nothing outstanding. The throw rejects.
-      nudger.end(token);
-      throw e;
-    }
-  });
+    }),
+  );
 }
 
 /** Queues a stat of "/" when a read waits too long: see pool-nudge.ts. */

@@ -28,17 +28,23 @@ class HandClock implements PoolNudgeClock {
   }
 }
 
+/** A nudger on a hand clock, counting its nudges. */
+function setUp() {
+  const clock = new HandClock();
+  const nudges = { count: 0 };
+  const nudger = new PoolNudger(() => nudges.count++, clock);
+  return { clock, nudger, nudges };
+}
+
 describe("PoolNudger", () => {
   it("queues nothing while reads finish in time, and stops its timer at the first check with none outstanding", () => {
-    const clock = new HandClock();
-    let nudges = 0;
-    const nudger = new PoolNudger(() => nudges++, clock);
+    const { clock, nudger, nudges } = setUp();
     for (let i = 0; i < 50; i++) {
       const token = nudger.begin();
       clock.advance(NUDGE_AFTER_MS / 4);
       nudger.end(token);
     }
-    expect(nudges).toBe(0);
+    expect(nudges.count).toBe(0);
     // One timer all along, not one per read; gone once a check finds nothing outstanding.
     expect(clock.timer).toBeDefined();
     clock.advance(NUDGE_AFTER_MS);
@@ -46,54 +52,48 @@ describe("PoolNudger", () => {
   });
 
   it("nudges every interval while one read stays outstanding, whatever else completes", () => {
-    const clock = new HandClock();
-    let nudges = 0;
-    const nudger = new PoolNudger(() => nudges++, clock);
+    const { clock, nudger, nudges } = setUp();
     const stuck = nudger.begin();
     expect(clock.timer?.unrefed).toBe(true);
     // Reads that come and go meanwhile neither hide the stuck one nor stop the timer.
     for (let i = 0; i < 10; i++) nudger.end(nudger.begin());
     clock.advance(NUDGE_AFTER_MS - 1);
-    expect(nudges).toBe(0);
+    expect(nudges.count).toBe(0);
     clock.advance(3 * NUDGE_AFTER_MS);
-    expect(nudges).toBe(3);
+    expect(nudges.count).toBe(3);
     nudger.end(stuck);
     clock.advance(5 * NUDGE_AFTER_MS);
-    expect(nudges).toBe(3);
+    expect(nudges.count).toBe(3);
     expect(clock.timer).toBeUndefined();
   });
 
   it("does not nudge for a read started just before a check", () => {
-    const clock = new HandClock();
-    let nudges = 0;
-    const nudger = new PoolNudger(() => nudges++, clock);
+    const { clock, nudger, nudges } = setUp();
     const first = nudger.begin();
     clock.advance(NUDGE_AFTER_MS / 2);
     const second = nudger.begin();
     nudger.end(first);
     // The timer fires at NUDGE_AFTER_MS: the read outstanding then is half that old.
     clock.advance(NUDGE_AFTER_MS / 2);
-    expect(nudges).toBe(0);
+    expect(nudges.count).toBe(0);
     clock.advance(NUDGE_AFTER_MS);
-    expect(nudges).toBe(1);
+    expect(nudges.count).toBe(1);
     nudger.end(second);
   });
 
   it("track passes a request's outcome through and counts it outstanding only until it settles", async () => {
-    const clock = new HandClock();
-    let nudges = 0;
-    const nudger = new PoolNudger(() => nudges++, clock);
+    const { clock, nudger, nudges } = setUp();
     await expect(nudger.track(Promise.resolve(7))).resolves.toBe(7);
     await expect(nudger.track(Promise.reject(new Error("EIO")))).rejects.toThrow("EIO");
     clock.advance(NUDGE_AFTER_MS);
-    expect([nudges, clock.timer]).toEqual([0, undefined]);
+    expect([nudges.count, clock.timer]).toEqual([0, undefined]);
     let finish!: () => void;
     const pending = nudger.track(new Promise<void>((resolve) => (finish = resolve)));
     clock.advance(2 * NUDGE_AFTER_MS);
-    expect(nudges).toBe(2);
+    expect(nudges.count).toBe(2);
     finish();
     await pending;
     clock.advance(NUDGE_AFTER_MS);
-    expect([nudges, clock.timer]).toEqual([2, undefined]);
+    expect([nudges.count, clock.timer]).toEqual([2, undefined]);
   });
 });

@@ -1,5 +1,6 @@
-import { FingerprintIndex, PageCache, mount, parseByteCount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
-import { errorReason, type MultiImageCommand, type MultiImageContext } from "../context.js";
+import { FingerprintIndex, PageCache, mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
+import { byteCountOption } from "../command-line.js";
+import type { MultiImageCommand, MultiImageContext } from "../context.js";
 import { toJson } from "../format/json.js";
 import { walk, type WalkErrorHandler } from "./walk.js";
 
@@ -94,12 +95,7 @@ async function regularFiles(fs: ErofsFs): Promise<Inode[]> {
 
 /** --cache-size: a byte count as --offset takes one (decimal or 0x hex), and not 0. */
 function cacheSize(text: string, ctx: MultiImageContext): number {
-  let bytes: number;
-  try {
-    bytes = parseByteCount(text, "--cache-size");
-  } catch (e) {
-    throw ctx.usageError(errorReason(e, "--cache-size"));
-  }
+  const bytes = byteCountOption(text, "--cache-size", ctx.usageError);
   if (bytes === 0) throw ctx.usageError("--cache-size must be more than 0");
   return bytes;
 }
