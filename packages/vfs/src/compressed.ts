@@ -38,7 +38,7 @@ import { readData, resolveDevice } from "./data-path.js";
 import { FillSources } from "./fill-sources.js";
 import { KernelPages } from "./kernel-pages.js";
 import { lruSet } from "./lru.js";
-import { inodeMetadataInMemory, peekInodeMetadata, readInodeMetadata } from "./metadata.js";
+import { inodeMetadataInMemory, metadataEnd, peekInodeMetadata, readInodeMetadata } from "./metadata.js";
 import { PclusterFormats } from "./pcluster-formats.js";
 
 /**
@@ -1173,6 +1173,7 @@ function decodeExtent(ctx: MountContext, inode: Inode, ext: ZExtent, stored: Uin
   const n = out.length;
   if (n > ext.length) throw new ErofsError("EINVAL", `decode of ${n} bytes from an extent of ${ext.length}`, nidWhere(inode));
   if (ext.kind === "fragment") return readFragment(ctx, inode, ext, ext.logical, ext.logical + n, out);
+  if (ext.kind === "inline" && ext.algorithm === ALG_INTERLACED) return decodeInlineInterlaced(ctx, inode, ext, out);
   if (stored && ext.kind !== "inline") return decodeStored(ctx, inode, ext, stored, out);
   // A tail-packed pcluster sits in the inode's metadata block, cached since iget mostly.
   const inline = ext.kind === "inline" ? inodeMetadataInMemory(ctx, inode, ext.physical, ext.physicalLength) : undefined;
@@ -1353,19 +1354,47 @@ function decodeStoredOnce(ctx: MountContext, inode: Inode, ext: ZExtent, raw: Ui
     return;
   }
   if (ext.algorithm === ALG_INTERLACED) {
-    const bs = ctx.sb.blockSize;
-    // Stored block rotated so that the extent's first byte sits at its in-block offset.
     if (n > raw.length) throw storedTooShort(inode);
-    if (raw.length > bs) throw unsupported("interlaced pcluster larger than a block", nidWhere(inode));
-    const skip = ext.logical % bs;
-    const right = Math.min(bs - skip, ext.length);
-    out.set(raw.subarray(skip, skip + Math.min(right, n)));
-    if (n > right) out.set(raw.subarray(0, n - right), right);
+    if (raw.length > ctx.sb.blockSize) throw unsupported("interlaced pcluster larger than a block", nidWhere(inode));
+    unrotate(raw, 0, raw.length, ext.logical, ctx.sb.blockSize, out);
     return;
   }
   const decoder = decoderFor(ctx, ext.algorithm);
   if (ext.algorithm === Z_EROFS_COMPRESSION_DEFLATE) return decodeDeflateAsKernel(ctx, ext, decoder, raw, out);
   return decoder.decode(raw, out, decodesPartially(ext, n));
+}
+
+/**
+ * The kernel's interlaced (rotated, stored) transform. `input` holds the pcluster's
+ * `inputSize` bytes from `inputStart`: the block itself, or for a tail-packed pcluster
+ * the whole metadata page it sits in. The output's first bytes, up to the end of the
+ * extent's first block, are taken from where they would sit had the pcluster been a whole
+ * block: `inputSize` back from its end, wrapped within the page. For a block that is the
+ * rotation mkfs wrote; for an inline tail shorter than a block it lands elsewhere in the
+ * page (mkfs 1.9.3 writes such tails into the packed inode unrotated, with the interlaced
+ * flag set, and the kernel reads those other bytes: measured, 81 bytes of a fragment).
+ * The rest follow from the pcluster's start.
+ */
+function unrotate(input: Uint8Array, inputStart: number, inputSize: number, logical: number, bs: number, out: Uint8Array): void {
+  const n = out.length;
+  const untilBlockEnd = bs - (logical % bs);
+  const from = (((inputStart + inputSize - untilBlockEnd) % PAGE_SIZE) + PAGE_SIZE) % PAGE_SIZE;
+  const first = Math.min(untilBlockEnd, n);
+  // Past the page the kernel would copy from memory beyond it; nothing to reproduce: zeros.
+  out.fill(0, 0, first);
+  out.set(input.subarray(from, Math.min(input.length, from + first)));
+  if (n > first) out.set(input.subarray(inputStart, inputStart + n - first), first);
+}
+
+/** An interlaced tail-packed pcluster: decoded, as the kernel does, from the metadata page it sits in. */
+async function decodeInlineInterlaced(ctx: MountContext, inode: Inode, ext: ZExtent, out: Uint8Array): Promise<void> {
+  if (out.length > ext.physicalLength) throw storedTooShort(inode);
+  const pageStart = Math.floor(ext.physical / PAGE_SIZE) * PAGE_SIZE;
+  const page = new Uint8Array(PAGE_SIZE);
+  // Past the metadata's end (an image of 1 KiB blocks ending mid-page) the kernel's page holds zeros.
+  const length = Math.min(PAGE_SIZE, metadataEnd(ctx, inode) - pageStart);
+  page.set(await readInodeMetadata(ctx, inode, pageStart, length));
+  unrotate(page, ext.physical - pageStart, ext.physicalLength, ext.logical, ctx.sb.blockSize, out);
 }
 
 const SHORT_STREAMS_KEPT = 1 << 16;
