@@ -1,5 +1,5 @@
 // Synchronous host calls, as the extractor makes them (why: at the top of extractor.ts).
-import { mkdirSync, statSync, type Stats } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { hostErrorReason } from "../context.js";
 
@@ -24,7 +24,14 @@ export class DestinationError extends Error {
 export function makeDestination(dest: string): void {
   const missing: string[] = [];
   for (let dir = dest; ; dir = dirname(dir)) {
-    const st = statIfPresent(dir);
+    let st: ReturnType<typeof statSync> | undefined;
+    try {
+      st = statSync(dir);
+    } catch (e) {
+      // Only ENOENT is "missing" (statSync's throwIfNoEntry would also take ENOTDIR for it
+      // on Node 24, and blame the parent: `plain-file/x` must fail naming x).
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new DestinationError(dir, hostErrorReason(e), { cause: e });
+    }
     if (st) {
       if (!st.isDirectory()) throw new DestinationError(dir, "not a directory");
       break;
@@ -39,14 +46,5 @@ export function makeDestination(dest: string): void {
       // Made meanwhile by someone else: as good as made here.
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new DestinationError(dir, `cannot create the directory: ${hostErrorReason(e)}`, { cause: e });
     }
-  }
-}
-
-/** The directory's stat, or undefined where nothing is there; any other failure is the destination's. */
-function statIfPresent(dir: string): Stats | undefined {
-  try {
-    return statSync(dir, { throwIfNoEntry: false });
-  } catch (e) {
-    throw new DestinationError(dir, hostErrorReason(e), { cause: e });
   }
 }
