@@ -11,6 +11,8 @@ export interface MountContext {
   readonly id: number;
   readonly sb: Superblock;
   readonly primary: BlockSource;
+  /** Where the filesystem starts in the primary source (the kernel's fsoffset=): its page cache's pages count from the source's start. */
+  readonly fsoffset: number;
   /** Extra devices in device-table order (device id n is extra[n - 1]). */
   readonly extra: readonly BlockSource[];
   /**

@@ -169,6 +169,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       id,
       sb,
       primary,
+      fsoffset: opts.fsoffset ?? 0,
       extra,
       flatDevices,
       slots,

@@ -26,6 +26,7 @@ import {
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
 import { readInodeMetadata, readMetadata } from "./metadata.js";
+import { listAcrossMappings, lookupAcrossMappings, searchCrossesMappings } from "./xattr-held-page.js";
 
 const NAME_MAX = 255;
 
@@ -127,6 +128,7 @@ export class XattrAccess {
     const ibody = await this.#ibody(inode);
     const names: Uint8Array[] = [];
     const ctx = { prefixes: this.#prefixes, privileged, ...this.#ctx.xattrNamespaces };
+    if (searchCrossesMappings(this.#ctx, inode, ibody)) return listAcrossMappings(this.#ctx, inode, ibody, ctx);
     await this.#visit(ibody, (e) => {
       const n = listedName(e, ctx);
       if (n) names.push(n);
@@ -187,6 +189,7 @@ export class XattrAccess {
       return null;
     }
     const ibody = { ...header, inline: parseInlineXattrs(bytes, header, where, inode.xattrSize) };
+    if (searchCrossesMappings(this.#ctx, inode, ibody)) return lookupAcrossMappings(this.#ctx, inode, ibody, this.#prefixes, index, suffix);
     let value: Uint8Array | null = null;
     await this.#visit(ibody, (e) => {
       if (!entryMatches(e, index, suffix, this.#prefixes)) return false;
