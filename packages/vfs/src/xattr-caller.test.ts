@@ -14,7 +14,8 @@ import { ErofsError, hasCapSysAdmin, mount, type ErofsFs } from "./index.js";
  * user and as root without the capability.
  */
 const images = fixtureImages().filter((f) => loadManifest(f.manifest).entries.some((e) => Object.keys(e.xattrs ?? {}).length));
-const EXTRA_NAMES = ["user.", "trusted.", "user.absent", "trusted.absent", "security.absent", "system.posix_acl_access", "bogus.x"];
+// "" and a name one past XATTR_NAME_MAX (255) are ERANGE before any filesystem is asked.
+const EXTRA_NAMES = ["user.", "trusted.", "user.absent", "trusted.absent", "security.absent", "system.posix_acl_access", "bogus.x", "", `user.${"a".repeat(250)}`, `user.${"a".repeat(251)}`];
 /** The system's Python (.ci/run installs it): another user must be able to run it. */
 const PYTHON = "/usr/bin/python3";
 /** Python's names for the errnos both sides answer with. */

@@ -128,13 +128,13 @@ export class XattrAccess {
     const ibody = await this.#ibody(inode);
     const names: Uint8Array[] = [];
     const ctx = { prefixes: this.#prefixes, privileged, ...this.#ctx.xattrNamespaces };
-    if (searchCrossesMappings(this.#ctx, inode, ibody)) return listAcrossMappings(this.#ctx, inode, ibody, ctx);
+    if (searchCrossesMappings(this.#ctx, inode, ibody)) return splitAtNuls(await listAcrossMappings(this.#ctx, inode, ibody, ctx));
     await this.#visit(ibody, (e) => {
       const n = listedName(e, ctx);
       if (n) names.push(n);
       return false;
     });
-    return names;
+    return splitAtNuls(names);
   }
 
   async get(inode: Inode, name: Uint8Array, privileged: boolean): Promise<Uint8Array> {
@@ -145,6 +145,8 @@ export class XattrAccess {
 
   /** Like get(), with null for an absent attribute: no error object for the common answer. */
   async find(inode: Inode, name: Uint8Array, privileged: boolean): Promise<Uint8Array | null> {
+    // The VFS copies the name in first: an empty one, or one past XATTR_NAME_MAX, is ERANGE.
+    if (name.length === 0 || name.length > NAME_MAX) throw new ErofsError("ERANGE", "attribute name empty or too long", printable(name));
     // The VFS answers these before any filesystem is asked, by the name's text alone:
     // trusted.* is ENODATA to a caller without CAP_SYS_ADMIN, and user.* to anything but a
     // regular file or a directory (an image may still hold such attributes, from a tar).
@@ -212,3 +214,21 @@ function printable(name: Uint8Array): string {
   return new TextDecoder().decode(name);
 }
 
+/**
+ * The names as listxattr(2) hands them out: one buffer of names each ended by a NUL. A
+ * name holding a NUL (a damaged entry, or one read from a stale page: xattr-held-page.ts)
+ * reads as several there, empty ones included, so it is split the same way here.
+ */
+function splitAtNuls(names: Uint8Array[]): Uint8Array[] {
+  if (!names.some((n) => n.includes(0))) return names;
+  return names.flatMap((n) => {
+    const parts: Uint8Array[] = [];
+    let start = 0;
+    for (let i = n.indexOf(0); i >= 0; i = n.indexOf(0, start)) {
+      parts.push(n.subarray(start, i));
+      start = i + 1;
+    }
+    parts.push(n.subarray(start));
+    return parts;
+  });
+}
