@@ -549,27 +549,22 @@ function isTrusted(name: Uint8Array): boolean {
 }
 
 /**
- * The names as listxattr(2) answers them: each followed by a NUL. A damaged image can hold
- * NULs inside names, which a kernel mount copies out as they are; the FUSE module refuses
- * (EIO) a whole list in which any name is empty, so the empty ones such NULs make are left
- * out and the rest is the kernel mount's list.
+ * The names as listxattr(2) answers them: each followed by a NUL. The vfs hands them out
+ * as a kernel mount's list splits (a NUL inside a damaged name makes several, empty ones
+ * included); the FUSE module refuses (EIO) a whole list in which any name is empty, so
+ * those are left out and the rest is the kernel mount's list.
  */
 function xattrList(names: readonly Uint8Array[]): Uint8Array {
+  const listed = names.filter((n) => n.length > 0);
   let total = 0;
-  for (const n of names) total += n.length + 1;
+  for (const n of listed) total += n.length + 1;
   const list = new Uint8Array(total);
   let pos = 0;
-  for (const n of names) {
+  for (const n of listed) {
     list.set(n, pos);
     pos += n.length + 1;
   }
-  if (!names.some((n) => n.includes(0))) return list;
-  // Keep a NUL only after a non-empty name: drops every empty name, and only those.
-  let kept = 0;
-  for (let i = 0; i < list.length; i++) {
-    if (list[i] !== 0 || (kept > 0 && list[kept - 1] !== 0)) list[kept++] = list[i]!;
-  }
-  return list.subarray(0, kept);
+  return list;
 }
 
 /** A value answered as GETXATTR/LISTXATTR do: its size for a size-0 probe, ERANGE if too big. */
