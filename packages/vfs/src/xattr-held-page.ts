@@ -1,8 +1,9 @@
-import { COMPAT, nidInMetabox, type Inode } from "@erofs-ts/format";
+import { nidInMetabox, type Inode } from "@erofs-ts/format";
 import { PAGE_SIZE } from "@erofs-ts/ishare-cache";
-import { XATTR_ENTRY_HEADER_SIZE, XATTR_IBODY_HEADER_SIZE, listedName, resolvePrefix, type LongPrefix, type NameContext, type XattrIbody } from "@erofs-ts/xattr";
+import { XATTR_ENTRY_HEADER_SIZE, listedName, storedNameToMatch, type LongPrefix, type NameContext, type XattrIbody } from "@erofs-ts/xattr";
 import type { MountContext } from "./context.js";
 import { readMetadata } from "./metadata.js";
+import { sharedXattrPosition, sharedXattrsInMetabox } from "./shared-xattr-place.js";
 
 /**
  * An xattr search whose shared entries lie in the other mapping from the inode's own
@@ -22,11 +23,7 @@ import { readMetadata } from "./metadata.js";
  * starts empty), so searches without inline entries or shared ids never come here.
  */
 export function searchCrossesMappings(ctx: MountContext, inode: Inode, ibody: XattrIbody): boolean {
-  return ibody.inline.length > 0 && ibody.sharedIds.length > 0 && nidInMetabox(inode.nid) !== sharedInMetabox(ctx);
-}
-
-function sharedInMetabox(ctx: MountContext): boolean {
-  return (ctx.sb.featureCompat & COMPAT.SHARED_EA_IN_METABOX) !== 0;
+  return ibody.inline.length > 0 && ibody.sharedIds.length > 0 && nidInMetabox(inode.nid) !== sharedXattrsInMetabox(ctx);
 }
 
 interface Page {
@@ -82,21 +79,33 @@ class HeldPage {
   async equals(pos: number, expected: Uint8Array, inMetabox: boolean): Promise<boolean> {
     for (const [at, size] of this.slices(pos, expected.length)) {
       const got = await this.#readPiece(at, size, inMetabox);
-      const want = expected.subarray(at - pos, at - pos + size);
-      if (!got.every((b, i) => b === want[i])) return false;
+      if (!samePiece(got, expected, at - pos)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Like equals(), for bytes already read (`stored`, which sit at `pos` of the held page's
+   * own mapping): no I/O, but the pieces compared still move the buffer as the kernel's reads do.
+   */
+  storedEquals(pos: number, stored: Uint8Array, expected: Uint8Array, inMetabox: boolean): boolean {
+    for (const [at, size] of this.slices(pos, expected.length)) {
+      this.touch(at, inMetabox);
+      if (!samePiece(stored.subarray(at - pos, at - pos + size), expected, at - pos)) return false;
     }
     return true;
   }
 }
 
-/** Where each inline entry starts in the inode's mapping. */
-function inlinePositions(inode: Inode, ibody: XattrIbody): number[] {
-  let at = inode.payloadOffset - inode.xattrSize + XATTR_IBODY_HEADER_SIZE + 4 * ibody.sharedIds.length;
-  return ibody.inline.map((e) => {
-    const start = at;
-    at += (XATTR_ENTRY_HEADER_SIZE + e.name.length + e.value.length + 3) & ~3;
-    return start;
-  });
+/** Whether `piece` equals `expected`'s bytes from `from` on. */
+function samePiece(piece: Uint8Array, expected: Uint8Array, from: number): boolean {
+  for (let i = 0; i < piece.length; i++) if (piece[i] !== expected[from + i]) return false;
+  return true;
+}
+
+/** Where an inline entry starts in the inode's mapping. */
+function inlinePosition(inode: Inode, entryOffset: number): number {
+  return inode.payloadOffset - inode.xattrSize + entryOffset;
 }
 
 interface SharedHeader {
@@ -110,9 +119,9 @@ const NO_BYTES = new Uint8Array(0);
 
 /** Reads the shared entries' headers through the held page, one at a time. */
 async function* sharedHeaders(ctx: MountContext, ibody: XattrIbody, held: HeldPage): AsyncGenerator<SharedHeader> {
-  const inMetabox = sharedInMetabox(ctx);
+  const inMetabox = sharedXattrsInMetabox(ctx);
   for (const id of ibody.sharedIds) {
-    const pos = ctx.sb.xattrBlkaddr * ctx.sb.blockSize + id * 4;
+    const pos = sharedXattrPosition(ctx, id);
     const h = await held.read(pos, XATTR_ENTRY_HEADER_SIZE, inMetabox);
     yield { pos, nameLength: h[0]!, nameIndex: h[1]!, valueSize: h[2]! | (h[3]! << 8) };
   }
@@ -123,17 +132,16 @@ export async function listAcrossMappings(ctx: MountContext, inode: Inode, ibody:
   const held = new HeldPage(ctx);
   const own = nidInMetabox(inode.nid);
   const out: Uint8Array[] = [];
-  const positions = inlinePositions(inode, ibody);
-  ibody.inline.forEach((e, i) => {
-    const pos = positions[i]!;
+  for (const e of ibody.inline) {
+    const pos = inlinePosition(inode, e.offset);
     held.touch(pos, own);
     const name = listedName(e, names);
-    if (!name) return;
+    if (!name) continue;
     // The kernel copies a listed name out of the buffer: its pages are read.
     for (const [at] of held.slices(pos + XATTR_ENTRY_HEADER_SIZE, e.name.length)) held.touch(at, own);
     out.push(name);
-  });
-  const inMetabox = sharedInMetabox(ctx);
+  }
+  const inMetabox = sharedXattrsInMetabox(ctx);
   for await (const h of sharedHeaders(ctx, ibody, held)) {
     if (!listedName({ nameIndex: h.nameIndex, name: NO_BYTES, value: NO_BYTES }, names)) continue;
     const name = await held.read(h.pos + XATTR_ENTRY_HEADER_SIZE, h.nameLength, inMetabox);
@@ -146,33 +154,21 @@ export async function listAcrossMappings(ctx: MountContext, inode: Inode, ibody:
 export async function lookupAcrossMappings(ctx: MountContext, inode: Inode, ibody: XattrIbody, prefixes: readonly LongPrefix[], index: number, suffix: Uint8Array): Promise<Uint8Array | null> {
   const held = new HeldPage(ctx);
   const own = nidInMetabox(inode.nid);
-  const positions = inlinePositions(inode, ibody);
-  for (let i = 0; i < ibody.inline.length; i++) {
-    const e = ibody.inline[i]!;
-    const pos = positions[i]!;
+  for (const e of ibody.inline) {
+    const pos = inlinePosition(inode, e.offset);
     held.touch(pos, own);
-    const infix = infixIfCandidate(e.nameIndex, e.name.length, prefixes, index, suffix);
-    if (!infix) continue;
-    // Same mapping, so the bytes are the entry's own: only the pages compared matter here.
-    if (await held.equals(pos + XATTR_ENTRY_HEADER_SIZE, suffix.subarray(infix.length), own)) return e.value;
+    const want = storedNameToMatch(e.nameIndex, e.name.length, index, suffix, prefixes);
+    // Inline entries come first, so the held page is still the inode's own: the parsed
+    // name is what the kernel compares; only the pages it moves through matter here.
+    if (want && held.storedEquals(pos + XATTR_ENTRY_HEADER_SIZE, e.name, want, own)) return e.value;
   }
-  const inMetabox = sharedInMetabox(ctx);
+  const inMetabox = sharedXattrsInMetabox(ctx);
   for await (const h of sharedHeaders(ctx, ibody, held)) {
-    const infix = infixIfCandidate(h.nameIndex, h.nameLength, prefixes, index, suffix);
-    if (!infix) continue;
+    const want = storedNameToMatch(h.nameIndex, h.nameLength, index, suffix, prefixes);
+    if (!want) continue;
     const namePos = h.pos + XATTR_ENTRY_HEADER_SIZE;
-    if (!(await held.equals(namePos, suffix.subarray(infix.length), inMetabox))) continue;
+    if (!(await held.equals(namePos, want, inMetabox))) continue;
     return held.read(namePos + h.nameLength, h.valueSize, inMetabox);
   }
   return null;
-}
-
-/**
- * The kernel's checks before it compares an entry's name: the namespace, the length, and
- * a long prefix's infix. The infix when they pass (empty without a long prefix), else null.
- */
-function infixIfCandidate(nameIndex: number, nameLength: number, prefixes: readonly LongPrefix[], index: number, suffix: Uint8Array): Uint8Array | null {
-  const p = resolvePrefix({ nameIndex, name: NO_BYTES, value: NO_BYTES }, prefixes);
-  if (!p || p.baseIndex !== index || suffix.length !== p.infix.length + nameLength) return null;
-  return p.infix.every((b, i) => b === suffix[i]) ? p.infix : null;
 }

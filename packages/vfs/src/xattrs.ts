@@ -26,6 +26,7 @@ import {
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
 import { readInodeMetadata, readMetadata } from "./metadata.js";
+import { sharedXattrPosition, sharedXattrsInMetabox } from "./shared-xattr-place.js";
 import { listAcrossMappings, lookupAcrossMappings, searchCrossesMappings } from "./xattr-held-page.js";
 
 const NAME_MAX = 255;
@@ -97,9 +98,8 @@ export class XattrAccess {
   }
 
   async #sharedEntry(id: number): Promise<XattrEntry> {
-    const sb = this.#ctx.sb;
-    const offset = sb.xattrBlkaddr * sb.blockSize + id * 4;
-    const inMetabox = (sb.featureCompat & COMPAT.SHARED_EA_IN_METABOX) !== 0;
+    const offset = sharedXattrPosition(this.#ctx, id);
+    const inMetabox = sharedXattrsInMetabox(this.#ctx);
     const where = `shared xattr ${id}`;
     const header = await readMetadata(this.#ctx, offset, XATTR_ENTRY_HEADER_SIZE, inMetabox);
     const size = xattrEntrySize(header);
@@ -118,7 +118,7 @@ export class XattrAccess {
     // The kernel sets up its reads of shared entries before it looks at their count: an
     // image whose superblock puts them in a metabox it does not have fails every search
     // that gets this far, an inode with no shared entries too.
-    if (this.#ctx.sb.featureCompat & COMPAT.SHARED_EA_IN_METABOX && !this.#ctx.metabox) {
+    if (sharedXattrsInMetabox(this.#ctx) && !this.#ctx.metabox) {
       throw corrupted("shared xattrs in a metabox the image does not have", "superblock");
     }
     for (const id of ibody.sharedIds) if (visit(await this.#sharedEntry(id))) return;

@@ -57,6 +57,9 @@ describe("parseXattrIbody", () => {
       [2, "", 28],
       [4, "overlay.opaque", 1],
     ]);
+    // Each offset is where the entry's own bytes start in the body.
+    for (const e of x.inline) expect(parseXattrEntry(body, e.offset, "t").entry).toEqual({ nameIndex: e.nameIndex, name: e.name, value: e.value });
+    expect(x.inline.map((e) => e.offset)).toEqual([12 + 8, 12 + 8 + 8, 12 + 8 + 8 + 32]);
   });
 
   it("shared ids only", () => {

@@ -10,7 +10,12 @@ export interface XattrIbody {
   readonly nameFilter: number;
   /** Shared xattr ids: entry at xattr_blkaddr * blocksize + id * 4. */
   readonly sharedIds: readonly number[];
-  readonly inline: readonly XattrEntry[];
+  readonly inline: readonly InlineXattrEntry[];
+}
+
+/** An inline entry and where it starts in the xattr body (a reader that re-reads its bytes needs the place). */
+export interface InlineXattrEntry extends XattrEntry {
+  readonly offset: number;
 }
 
 export const EMPTY_IBODY: XattrIbody = { nameFilter: 0, sharedIds: [], inline: [] };
@@ -75,14 +80,14 @@ export function parseXattrIbodyHeader(bytes: Uint8Array, where: string, bodySize
 }
 
 /** The inline entries of an xattr body whose header is `header` (see parseXattrIbody). */
-export function parseInlineXattrs(bytes: Uint8Array, header: XattrIbodyHeader, where: string, bodySize = bytes.length): XattrEntry[] {
-  const inline: XattrEntry[] = [];
+export function parseInlineXattrs(bytes: Uint8Array, header: XattrIbodyHeader, where: string, bodySize = bytes.length): InlineXattrEntry[] {
+  const inline: InlineXattrEntry[] = [];
   // Each entry is at least 4 bytes, so the body's size bounds the loop.
   for (let at = header.entriesStart; at < bodySize; ) {
     if (bodySize - at < 4) throw corrupted("xattr entry header past the xattr body", where);
     const { entry, size } = parseXattrEntry(bytes, at, `xattrs of ${where}`);
     if (at + size > bodySize) throw corrupted("xattr entry beyond the xattr body", where);
-    inline.push(entry);
+    inline.push({ nameIndex: entry.nameIndex, name: entry.name, value: entry.value, offset: at });
     at += size;
   }
   return inline;

@@ -1,7 +1,7 @@
 import { ErofsError } from "@erofs-ts/format";
 import { describe, expect, it } from "vitest";
 import { dec, enc } from "./xattr.test-helper.js";
-import { LONG_PREFIX_FLAG, XATTR_INDEX, entryMatches, listedName, namespaceEnabled, parseLongPrefix, resolvePrefix, splitName, type LongPrefix, type XattrEntry } from "./index.js";
+import { LONG_PREFIX_FLAG, XATTR_INDEX, entryMatches, listedName, namespaceEnabled, parseLongPrefix, resolvePrefix, splitName, storedNameToMatch, type LongPrefix, type XattrEntry } from "./index.js";
 
 const entry = (nameIndex: number, name: string): XattrEntry => ({ nameIndex, name: enc(name), value: new Uint8Array(0) });
 const prefixes: LongPrefix[] = [
@@ -104,6 +104,17 @@ describe("entryMatches", () => {
     // The fingerprint (base index 0) is found by index 0 and its full name, never by a handler's.
     expect(entryMatches(entry(LONG_PREFIX_FLAG | 1, ""), 0, enc("erofs.fingerprint.v1"), prefixes)).toBe(true);
     expect(entryMatches(entry(LONG_PREFIX_FLAG | 9, "x"), 1, enc("x"), prefixes)).toBe(false);
+  });
+
+  it("storedNameToMatch: from the header alone, the part of the name the stored one must equal", () => {
+    const suffix = enc("com.example.very.long.prefix.name.two");
+    expect(dec(storedNameToMatch(LONG_PREFIX_FLAG | 0, 8, 1, suffix, prefixes)!)).toBe("name.two");
+    expect(dec(storedNameToMatch(1, 3, 1, enc("foo"), prefixes)!)).toBe("foo");
+    // Wrong length, namespace, infix or prefix id: no candidate, whatever the name holds.
+    expect(storedNameToMatch(LONG_PREFIX_FLAG | 0, 7, 1, suffix, prefixes)).toBeNull();
+    expect(storedNameToMatch(LONG_PREFIX_FLAG | 0, 8, 4, suffix, prefixes)).toBeNull();
+    expect(storedNameToMatch(LONG_PREFIX_FLAG | 0, 8, 1, enc("com.example.very.long.prefiX.name.two"), prefixes)).toBeNull();
+    expect(storedNameToMatch(LONG_PREFIX_FLAG | 9, 1, 1, enc("x"), prefixes)).toBeNull();
   });
 });
 

@@ -58,8 +58,14 @@ export function isAclIndex(index: number): boolean {
 
 /** An entry's namespace index and infix once its long prefix (if any) is resolved; null if the id is out of range. */
 export function resolvePrefix(entry: XattrEntry, prefixes: readonly LongPrefix[]): { baseIndex: number; infix: Uint8Array } | null {
-  if (!(entry.nameIndex & LONG_PREFIX_FLAG)) return { baseIndex: entry.nameIndex, infix: new Uint8Array(0) };
-  const p = prefixes[entry.nameIndex & 0x7f];
+  return prefixOfIndex(entry.nameIndex, prefixes);
+}
+
+const NO_INFIX = new Uint8Array(0);
+
+function prefixOfIndex(nameIndex: number, prefixes: readonly LongPrefix[]): { baseIndex: number; infix: Uint8Array } | null {
+  if (!(nameIndex & LONG_PREFIX_FLAG)) return { baseIndex: nameIndex, infix: NO_INFIX };
+  const p = prefixes[nameIndex & 0x7f];
   return p ? { baseIndex: p.baseIndex, infix: p.infix } : null;
 }
 
@@ -101,12 +107,24 @@ export function splitName(full: Uint8Array): { index: number; suffix: Uint8Array
   return null;
 }
 
+/**
+ * The checks made of an entry before its stored name is compared: the namespace, the
+ * length, and a long prefix's infix against the start of `suffix`. Returns the part of
+ * `suffix` the stored name must equal, or null when the entry cannot be the attribute.
+ * Taking the header's fields alone, it serves readers that have not read the name yet.
+ */
+export function storedNameToMatch(nameIndex: number, nameLength: number, index: number, suffix: Uint8Array, prefixes: readonly LongPrefix[]): Uint8Array | null {
+  const p = prefixOfIndex(nameIndex, prefixes);
+  if (!p || p.baseIndex !== index) return null;
+  if (suffix.length !== p.infix.length + nameLength) return null;
+  for (let i = 0; i < p.infix.length; i++) if (suffix[i] !== p.infix[i]) return null;
+  return suffix.subarray(p.infix.length);
+}
+
 /** Whether an entry is the attribute (namespace `index`, name `suffix`), long prefixes included. */
 export function entryMatches(entry: XattrEntry, index: number, suffix: Uint8Array, prefixes: readonly LongPrefix[]): boolean {
-  const p = resolvePrefix(entry, prefixes);
-  if (!p || p.baseIndex !== index) return false;
-  if (suffix.length !== p.infix.length + entry.name.length) return false;
-  for (let i = 0; i < p.infix.length; i++) if (suffix[i] !== p.infix[i]) return false;
-  for (let i = 0; i < entry.name.length; i++) if (suffix[p.infix.length + i] !== entry.name[i]) return false;
+  const want = storedNameToMatch(entry.nameIndex, entry.name.length, index, suffix, prefixes);
+  if (!want) return false;
+  for (let i = 0; i < want.length; i++) if (want[i] !== entry.name[i]) return false;
   return true;
 }
