@@ -19,6 +19,9 @@
  *    unix socket as SCM_RIGHTS ancillary data; Node can neither make the socket pair
  *    nor read ancillary data.
  *
+ * 5. exitNow(): _exit, so that ending the daemon does not wait on V8's threads (see
+ *    exit_now).
+ *
  * API: watch(fd, callback, isIdle, spinMicros) -> { close() }. callback(status) runs on
  * the main thread with status 0 when the descriptor is readable, or a negative libuv
  * error (the connection ended), after which no more calls come. When isIdle() then says
@@ -247,6 +250,21 @@ static napi_value drop_pages(napi_env env, napi_callback_info info) {
   return done;
 }
 
+/*
+ * exitNow(code): _exit(code). process.exit joins V8's worker threads, and one of them can
+ * be inside a compile job waiting for the main thread to collect garbage, which it never
+ * does again (nodejs/node#54918): the process then hangs for good, its signal handlers
+ * never run. The daemon calls this once it has unmounted and closed what it holds.
+ */
+static napi_value exit_now(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t code = 1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &code) != napi_ok) code = 1;
+  _exit(code & 0xff);
+}
+
 static napi_value throw_errno(napi_env env, const char *what) {
   char message[160];
   snprintf(message, sizeof message, "%s: %s", what, strerror(errno));
@@ -321,6 +339,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"dropPages", NULL, drop_pages, NULL, NULL, NULL, napi_enumerable, NULL},
       {"socketPair", NULL, socket_pair, NULL, NULL, NULL, napi_enumerable, NULL},
       {"receiveFd", NULL, receive_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"exitNow", NULL, exit_now, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof functions[0], functions);
   return exports;

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { ErofsError } from "@erofs-ts/vfs";
 import { runDaemon } from "./daemon.js";
 import { parseArgs, UsageError, USAGE, VERSION_TEXT, type DaemonOptions } from "./options.js";
+import { nativePart } from "./protocol/device.js";
 
 /** Set in the background daemon's environment by the process that started it. */
 const DAEMON_ENV = "EROFS_FUSE_DAEMON";
@@ -17,6 +18,22 @@ function fail(message: string, code: number): never {
   process.exit(code);
 }
 
+/**
+ * Ends the serving process, once stdout and stderr have handed the OS what was written to
+ * them (a pipe takes a long write in pieces). process.exit joins V8's worker threads, and
+ * one of them can be in a compile job waiting for the main thread to collect garbage,
+ * which it no longer does (nodejs/node#54918): seen once in ~400 daemons of a
+ * kernel-differential sweep, its mount gone, its main thread in NodePlatform::Shutdown
+ * for good and deaf to SIGTERM (gdb). With the native part the process ends by _exit,
+ * which waits for nothing: by then the daemon has unmounted and closed what it holds.
+ */
+async function endServing(code: number): Promise<never> {
+  // An empty write's callback runs once every write before it has been handed to the OS.
+  await Promise.all([process.stdout, process.stderr].map((stream) => new Promise<void>((done) => stream.write("", () => done()))));
+  nativePart()?.exitNow(code);
+  process.exit(code);
+}
+
 function messageOf(e: unknown): string {
   if (ErofsError.isInstance(e)) return e.message;
   return e instanceof Error ? e.message : String(e);
@@ -26,30 +43,29 @@ function messageOf(e: unknown): string {
 async function foreground(options: DaemonOptions): Promise<never> {
   try {
     const code = await runDaemon(options, { ready: () => {}, log: (l) => process.stderr.write(`${l}\n`) });
-    process.exit(code);
+    return await endServing(code);
   } catch (e) {
-    fail(messageOf(e), 1);
+    process.stderr.write(`erofs-fuse: ${messageOf(e)}\n`);
+    return await endServing(1);
   }
 }
 
 /** The background daemon: reports ready (or the failure) to the starting process, then serves. */
 async function daemon(options: DaemonOptions): Promise<never> {
-  const send = (m: ParentMessage): void => {
-    process.send?.(m);
-  };
   try {
     const code = await runDaemon(options, {
       ready: () => {
-        send({ ready: true });
+        process.send?.({ ready: true } satisfies ParentMessage);
         process.disconnect?.();
       },
       // Nobody reads a detached daemon's stderr; its failures are answered EIO and counted.
       log: () => {},
     });
-    process.exit(code);
+    return await endServing(code);
   } catch (e) {
-    send({ error: messageOf(e) });
-    process.exit(1);
+    // Once the channel has written the message: _exit would drop a write still queued.
+    await new Promise<void>((sent) => (process.send ? process.send({ error: messageOf(e) } satisfies ParentMessage, () => sent()) : sent()));
+    return await endServing(1);
   }
 }
 

@@ -13,6 +13,8 @@ export interface NativePart {
   socketPair(): [number, number];
   /** The descriptor the peer sent with SCM_RIGHTS, made non-blocking on request. */
   receiveFd(socket: number, nonBlocking: boolean): number;
+  /** _exit(2): ends the process at once, without process.exit's join of V8's threads (see endServing in main.ts). */
+  exitNow(code: number): never;
   /** When `isIdle()` holds after `onReady`, the poller looks for the next request for up to `spinMicros`. */
   watch(fd: number, onReady: (status: number) => void, isIdle: () => boolean, spinMicros: number): { close(): void };
 }
