@@ -46,7 +46,7 @@ function hashFile(path: Buffer): string {
   return h.digest("hex");
 }
 
-const TYPES: Array<[number, string]> = [
+const FILE_TYPES: Array<[number, string]> = [
   [0o100000, "file"],
   [0o040000, "dir"],
   [0o120000, "symlink"],
@@ -56,9 +56,14 @@ const TYPES: Array<[number, string]> = [
   [0o140000, "socket"],
 ];
 
+/** The file type an lstat mode's S_IFMT bits name, in the manifests' words ("file", "dir", "chardev", ...). */
+export function fileTypeOfMode(mode: number): string {
+  return FILE_TYPES.find(([bits]) => (mode & 0o170000) === bits)?.[1] ?? "unknown";
+}
+
 function observeStat(st: BigIntStats): Observed {
   const mode = Number(st.mode);
-  const type = TYPES.find(([bits]) => (mode & 0o170000) === bits)?.[1] ?? "unknown";
+  const type = fileTypeOfMode(mode);
   const o: Observed = {
     type,
     perm: mode & 0o7777,

@@ -10,7 +10,8 @@ export {
 } from "./manifest.js";
 export { compareEntry, entryFromObserved, sha256Hex, type CompareOptions, type Observed } from "./compare.js";
 export { KernelMount, kernelDirListing, kernelMountErrno } from "./kernel.js";
-export { hostXattrs, observeHostTree } from "./host-tree.js";
+export { fileTypeOfMode, hostXattrs, observeHostTree } from "./host-tree.js";
+export { ACL_UNDEFINED_ID, posixAclXattr, type PosixAclEntry } from "./posix-acl.js";
 export { processAlive } from "./process.js";
 export { AS_NOBODY, nobodyReaches } from "./another-user.js";
 export { dumpExtents, type DumpedExtent } from "./dump-extents.js";

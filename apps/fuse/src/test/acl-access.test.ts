@@ -3,28 +3,21 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AS_NOBODY, KernelMount, nobodyReaches } from "@erofs-ts/testkit";
+import { ACL_UNDEFINED_ID, AS_NOBODY, KernelMount, nobodyReaches, posixAclXattr } from "@erofs-ts/testkit";
 import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
 
 if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
 
 /** An access ACL (the xattr's binary form) giving uid 65534 read on a file whose mode gives others nothing. */
 function aclGrantingNobodyRead(): string {
-  const entries: Array<[number, number, number]> = [
-    [0x01, 6, 0xffffffff], // owner rw-
+  const acl = posixAclXattr([
+    [0x01, 6, ACL_UNDEFINED_ID], // owner rw-
     [0x02, 4, 65534], // user 65534 r--
-    [0x04, 0, 0xffffffff], // owning group ---
-    [0x10, 4, 0xffffffff], // mask r--
-    [0x20, 0, 0xffffffff], // others ---
-  ];
-  const b = Buffer.alloc(4 + entries.length * 8);
-  b.writeUInt32LE(2, 0);
-  entries.forEach(([tag, perm, id], i) => {
-    b.writeUInt16LE(tag, 4 + i * 8);
-    b.writeUInt16LE(perm, 6 + i * 8);
-    b.writeUInt32LE(id, 8 + i * 8);
-  });
-  return `0x${b.toString("hex")}`;
+    [0x04, 0, ACL_UNDEFINED_ID], // owning group ---
+    [0x10, 4, ACL_UNDEFINED_ID], // mask r--
+    [0x20, 0, ACL_UNDEFINED_ID], // others ---
+  ]);
+  return `0x${acl.toString("hex")}`;
 }
 
 /** What another user gets reading each file: its bytes, or cat's complaint without the path. */

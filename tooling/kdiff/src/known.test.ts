@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import type { Difference } from "./compare.js";
+import { knownFamilies } from "./known.js";
+import type { MkfsPlan } from "./options.js";
+
+const plan = (flavour: MkfsPlan["flavour"], args: string[], tags: string[] = []): MkfsPlan => ({ flavour, args, source: "dir", hints: null, blob: false, tags });
+const diff = (reader: Difference["reader"], field: string, kernel: unknown, ours: unknown): Difference => ({ reader, path: "f", field, kernel, ours });
+
+describe("knownFamilies", () => {
+  const plain = plan("debian", ["-zlz4"]);
+
+  it("names erofs-fuse's EIO where the kernel fails otherwise, and nothing else of a reader's", () => {
+    const ranges = diff("fuse", "ranges", [[0, 7, "EUCLEAN"], [9, 1, "abcd"]], [[0, 7, "EIO"], [9, 1, "abcd"]]);
+    expect(knownFamilies(plain, [diff("fuse", "sha256", "EUCLEAN", "EIO"), ranges])).toEqual(["erofs-fuse answers failures EIO (apps/fuse README)"]);
+    // The vfs gives the kernel's errno: EIO there is a difference.
+    expect(knownFamilies(plain, [diff("vfs", "sha256", "EUCLEAN", "EIO")])).toBeNull();
+    // Bytes where the kernel failed, or a failure where it read, are not an errno swap.
+    expect(knownFamilies(plain, [diff("fuse", "sha256", "EUCLEAN", "00ff")])).toBeNull();
+    expect(knownFamilies(plain, [diff("fuse", "ranges", [[0, 7, "abcd"]], [[0, 7, "EIO"]])])).toBeNull();
+  });
+
+  it("a family of the options covers content only; one difference outside every family makes the seed new", () => {
+    const zstd = plan("upstream", ["-zzstd", "--max-extent-bytes=4096"], ["-zzstd", "--max-extent-bytes"]);
+    const content = diff("vfs", "sha256", "EUCLEAN", "0123");
+    expect(knownFamilies(zstd, [content])).toEqual(["1.9.3 zstd pclusters with --max-extent-bytes (README)"]);
+    expect(knownFamilies(plan("debian", ["-zlz4"]), [content])).toBeNull();
+    expect(knownFamilies(zstd, [content, diff("vfs", "mtimeNs", "1", "2")])).toBeNull();
+    const tails = plan("upstream", ["-zlz4hc", "-Eztailpacking,fragments"]);
+    expect(knownFamilies(tails, [diff("vfs", "ranges", [[0, 1, "aa"]], [[0, 1, "bb"]]), diff("fuse", "sha256", "EUCLEAN", "EIO")])).toEqual([
+      "ztailpacking+fragments tails (README)",
+      "erofs-fuse answers failures EIO (apps/fuse README)",
+    ]);
+  });
+});

@@ -1,0 +1,65 @@
+import type { Difference } from "./compare.js";
+import type { MkfsPlan } from "./options.js";
+
+/**
+ * Differences already understood, by the options that make them and the differences they
+ * account for. A seed whose every difference is accounted for is still reported (and
+ * still fails the run), but named, so that a new difference stands out.
+ */
+interface KnownFamily {
+  readonly name: string;
+  readonly applies: (plan: MkfsPlan) => boolean;
+  readonly explains: (d: Difference) => boolean;
+}
+
+const extended = (plan: MkfsPlan): string[] => plan.args.filter((a) => a.startsWith("-E")).flatMap((a) => a.slice(2).split(","));
+const inContent = (d: Difference): boolean => d.field === "sha256" || d.field === "ranges";
+
+/** An errno name ("EUCLEAN") as the walks record a failed call. */
+const isErrno = (x: unknown): boolean => typeof x === "string" && /^E[A-Z0-9]+$/.test(x);
+
+/** `ours` is `kernel` with every failed call answered EIO instead (ranges element by element). */
+function failsAsEio(kernel: unknown, ours: unknown): boolean {
+  if (Array.isArray(kernel) && Array.isArray(ours)) return kernel.length === ours.length && kernel.every((k, i) => failsAsEio(k, ours[i]));
+  if (isErrno(kernel)) return ours === "EIO";
+  return JSON.stringify(kernel) === JSON.stringify(ours);
+}
+
+/** The most exact explanation first: a difference is named after the first that accounts for it. */
+const FAMILIES: readonly KnownFamily[] = [
+  {
+    // erofs-fuse answers a corrupt image's failures EIO (apps/fuse/README.md), where the
+    // kernel's erofs says EUCLEAN or EOPNOTSUPP: the same calls fail, with another errno.
+    name: "erofs-fuse answers failures EIO (apps/fuse README)",
+    applies: () => true,
+    explains: (d) => d.reader === "fuse" && failsAsEio(d.kernel, d.ours),
+  },
+  {
+    // 1.9.3's ztailpacking tails beside fragments: the kernel's bytes there change from
+    // mount to mount (deflate, lz4hc), see the top-level README.
+    name: "ztailpacking+fragments tails (README)",
+    applies: (p) => p.flavour === "upstream" && extended(p).includes("ztailpacking") && extended(p).some((e) => e === "fragments" || e === "all-fragments"),
+    explains: inContent,
+  },
+  {
+    // The README's "broken pclusters from mkfs.erofs 1.9.3": zstd with --max-extent-bytes.
+    name: "1.9.3 zstd pclusters with --max-extent-bytes (README)",
+    applies: (p) => p.flavour === "upstream" && p.tags.includes("-zzstd") && p.tags.includes("--max-extent-bytes"),
+    explains: inContent,
+  },
+];
+
+/**
+ * The known families that account for every difference of a seed (each difference by at
+ * least one family that applies to its options), or null when one is new.
+ */
+export function knownFamilies(plan: MkfsPlan, diffs: readonly Difference[]): string[] | null {
+  const families = FAMILIES.filter((f) => f.applies(plan));
+  const named = new Set<string>();
+  for (const d of diffs) {
+    const f = families.find((x) => x.explains(d));
+    if (!f) return null;
+    named.add(f.name);
+  }
+  return named.size ? [...named] : null;
+}

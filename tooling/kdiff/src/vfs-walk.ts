@@ -1,0 +1,123 @@
+import { createHash } from "node:crypto";
+import { ErofsError, mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
+import { b64, readRanges, shortHash, type WalkEntry, type WalkResult } from "./walk.js";
+
+/**
+ * The kernel walk (kernel-walk.ts) through erofs-ts's vfs: the same calls in the same
+ * order, with what a kernel mount would answer put where the kernel's answer goes. An
+ * ErofsError gives its code; any other exception is recorded as unexpected (a bug here
+ * whatever the kernel says).
+ */
+export async function walkVfs(image: string, device: string | null): Promise<WalkResult> {
+  const unexpected: string[] = [];
+  const codeOf = (where: string, e: unknown): string => {
+    if (ErofsError.isInstance(e)) return e.code;
+    unexpected.push(`${where}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    return `X${(e as Error | null)?.name ?? "?"}`;
+  };
+  let fs: ErofsFs;
+  try {
+    fs = await mount(image, device ? { devices: [device] } : {});
+  } catch (e) {
+    return { mountError: `${codeOf("mount", e)} ${String((e as Error | null)?.message ?? e)}`, entries: [], unexpected };
+  }
+  try {
+    const entries: WalkEntry[] = [];
+    const visit = async (rel: Buffer, inode: Inode) => {
+      const st = fs.stat(inode);
+      const e: WalkEntry = {
+        path: b64(rel),
+        type: st.type,
+        perm: st.perm,
+        uid: st.uid,
+        gid: st.gid,
+        size: String(st.sizeBig),
+        mtimeNs: String(st.mtimeNs),
+        nlink: st.nlink,
+        ino: String(st.ino),
+        blocks: String(st.blocksBig),
+      };
+      entries.push(e);
+      if (st.type === "chardev" || st.type === "blockdev") e.rdev = [st.rdevMajor, st.rdevMinor];
+      if (st.type === "symlink") {
+        try {
+          e.target = b64(await fs.readlink(inode));
+        } catch (x) {
+          e.target = codeOf(`readlink ${rel}`, x);
+        }
+      }
+      try {
+        const pairs: [string, string][] = [];
+        for (const name of await fs.listxattr(inode)) {
+          try {
+            pairs.push([b64(name), b64(await fs.getxattr(inode, name))]);
+          } catch (x) {
+            pairs.push([b64(name), codeOf(`getxattr ${rel}`, x)]);
+          }
+        }
+        e.xattrs = pairs;
+      } catch (x) {
+        e.xattrs = codeOf(`listxattr ${rel}`, x);
+      }
+      if (st.type === "file") await readFile(fs, inode, rel, st.size, e, codeOf);
+      if (st.type === "dir") {
+        let children;
+        try {
+          children = await fs.readdir(inode, { dots: false });
+        } catch (x) {
+          e.children = codeOf(`readdir ${rel}`, x);
+          return;
+        }
+        e.children = children.map((c) => b64(c.name));
+        for (const c of children) {
+          const name = Buffer.from(c.name);
+          const childRel = rel.length ? Buffer.concat([rel, Buffer.from("/"), name]) : name;
+          let child: Inode;
+          try {
+            child = await fs.lookupChild(inode, c.name);
+          } catch (x) {
+            entries.push({ path: b64(childRel), lookupError: codeOf(`lookup ${childRel}`, x) });
+            continue;
+          }
+          await visit(childRel, child);
+        }
+      }
+    };
+    try {
+      await visit(Buffer.alloc(0), await fs.root());
+    } catch (x) {
+      entries.push({ path: "", lookupError: codeOf("walk", x) });
+    }
+    const s = fs.statfs();
+    return { statfs: { bsize: s.bsize, blocks: String(s.blocks), files: String(s.files), ffree: String(s.ffree), namemax: s.namemax }, entries, unexpected };
+  } finally {
+    await fs.unmount();
+  }
+}
+
+const CHUNK = 1 << 20;
+
+async function readFile(fs: ErofsFs, inode: Inode, rel: Buffer, size: number, e: WalkEntry, codeOf: (where: string, e: unknown) => string): Promise<void> {
+  if (size > 0) {
+    e.ranges = [];
+    for (const [offset, length] of readRanges(rel, size)) {
+      try {
+        // pread(2) stops at EOF; the vfs is asked for what lies before it.
+        e.ranges.push([offset, length, shortHash(await fs.read(inode, offset, Math.min(length, size - offset)))]);
+      } catch (x) {
+        e.ranges.push([offset, length, codeOf(`read ${rel}@${offset}`, x)]);
+      }
+    }
+  }
+  const h = createHash("sha256");
+  try {
+    for (let offset = 0; offset < size; offset += CHUNK) {
+      const b = await fs.read(inode, offset, Math.min(CHUNK, size - offset), { cache: false });
+      h.update(b);
+      if (b.length === 0) break;
+    }
+    e.sha256 = h.digest("hex");
+  } catch (x) {
+    e.sha256 = codeOf(`read ${rel}`, x);
+  }
+}
