@@ -1,8 +1,8 @@
 /**
  * The sweep's only randomness: mulberry32 over a seed first passed through a 32-bit
  * finaliser, so neighbouring seeds diverge at the first draw. One (seed, stream) pair
- * names one tree or one option set forever. (tooling/fuzz has its own generator, but
- * that package exports nothing; this one is a dozen lines.)
+ * names one tree or one option set forever. (testkit's seededRandom is a bare xorshift:
+ * neighbouring seeds start alike there, and it has no streams.)
  */
 export class Rng {
   #state: number;
