@@ -49,6 +49,6 @@ describe("compareWalks", () => {
     expect(missing.map((d) => d.field)).toEqual(["children", "entry"]);
     expect(missing[1]).toEqual({ reader: "vfs", path: "b", field: "entry", kernel: "present", ours: "absent" });
     expect(compareWalks({ mountError: "wrong fs type", entries: [] }, two)).toEqual([{ reader: "vfs", path: "<image>", field: "mount", kernel: "wrong fs type", ours: "mounted" }]);
-    expect(compareWalks(two, { ...two, unexpected: ["read f: TypeError"] })[0]!.field).toBe("unexpected exception");
+    expect(compareWalks(two, { ...two, unexpected: ["read f: TypeError"] })[0]!.field).toBe("unexpected");
   });
 });

@@ -36,7 +36,7 @@ export function normaliseErrno<T>(value: T): T {
 export function compareWalks(kernel: WalkResult, other: WalkResult, reader: Reader = "vfs", limit = 50): Difference[] {
   const diffs: Difference[] = [];
   const add = (path: string, field: string, k: unknown, ours: unknown) => diffs.push({ reader, path, field, kernel: k, ours });
-  if (other.unexpected?.length) add(`<${reader}>`, "unexpected exception", null, other.unexpected.slice(0, 3));
+  if (other.unexpected?.length) add(`<${reader}>`, "unexpected", null, other.unexpected.slice(0, 3));
   if (kernel.mountError !== undefined || other.mountError !== undefined) {
     if ((kernel.mountError === undefined) !== (other.mountError === undefined)) add("<image>", "mount", kernel.mountError ?? "mounted", other.mountError ?? "mounted");
     return diffs;

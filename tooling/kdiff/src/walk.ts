@@ -13,7 +13,7 @@ export interface WalkResult {
   statfs?: { bsize: number; blocks: string; files: string; ffree: string; namemax: number };
   /** Pre-order, each directory's children in the reader's listing order. */
   entries: WalkEntry[];
-  /** vfs only: exceptions that are not an ErofsError (always a difference). */
+  /** What is wrong whatever the kernel says (always a difference): a vfs exception that is not an ErofsError, an erofs-fuse daemon outliving its mount. */
   unexpected?: string[];
 }
 
