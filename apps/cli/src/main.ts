@@ -168,7 +168,11 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
  * them can be lost (sourceware BZ 25847): then that wait never ends. Seen with gdb, in
  * about 1 run of `ls -R` in 300 on this project's 2-core VM under load: every task thread
  * asleep, the main thread in DrainTasks, nothing else pending. process.exit does not wait
- * for those tasks (900 runs after this change: no hang).
+ * for those tasks (900 runs after this change: no hang); it only joins the threads, each
+ * after the task it is running. One such task can still wait for the main thread to
+ * collect garbage, and then the join never ends (nodejs/node#54918): erofs-fuse, whose
+ * native part can _exit, met that once in ~400 daemons; the CLI has no native part, and
+ * no command of it has been seen to hang so.
  */
 function exitWhenFlushed(code: number): void {
   process.exitCode = code;
