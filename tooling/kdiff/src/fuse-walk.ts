@@ -34,7 +34,11 @@ export function walkFuse(image: string, device: string | null): WalkResult {
   try {
     const args = [EROFS_FUSE, "--pidfile", pidFile, ...(device ? ["-o", `device=${device}`] : []), image, dir];
     const started = spawnSync(process.execPath, args, { encoding: "utf8", timeout: 60_000 });
-    if (started.status !== 0) return { mountError: (started.stderr || String(started.error ?? started.signal)).trim(), entries: [] };
+    if (started.status !== 0) {
+      // A start that timed out may still have mounted: nothing may stay behind.
+      spawnSync("umount", [dir], { stdio: "ignore" });
+      return { mountError: (started.stderr || String(started.error ?? started.signal)).trim(), entries: [] };
+    }
     const pid = Number(readFileSync(pidFile, "utf8"));
     let lingered = false;
     const undoMount = hold(() => {
