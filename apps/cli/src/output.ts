@@ -20,6 +20,18 @@ export class Output {
     }
   }
 
+  /**
+   * Writes a chunk whose buffer the caller fills again once this resolves: it waits for
+   * the write's own callback, run when the stream has handed the bytes on. write()'s
+   * promise waits for "drain" only when the stream is over its high-water mark, and a
+   * chunk below it may still sit in the stream's queue when that promise resolves.
+   */
+  writeBorrowed(chunk: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.stream.write(chunk, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
   line(text = ""): Promise<void> {
     return this.write(text + "\n");
   }
