@@ -83,11 +83,21 @@ export class FingerprintIndex {
   }
 }
 
+/**
+ * How files are read for hashing: each page once, so none is kept (a page cache held the
+ * last 64 MiB read: indexing corpus/huge-sparse.erofs peaked at 193 MB of RSS), into one
+ * buffer that the hash has consumed before the next chunk fills it.
+ */
+interface HashingReads {
+  readonly cache: false;
+  readonly into: Uint8Array;
+}
+
 /** SHA-256 of a file's content; a failure to read it names the file (the walk stops there). */
-async function contentDigest(fs: ErofsFs, inode: Inode, path: string): Promise<Uint8Array> {
+async function contentDigest(fs: ErofsFs, inode: Inode, path: string, reads: HashingReads): Promise<Uint8Array> {
   const h = createHash("sha256");
   try {
-    for await (const c of fs.readChunks(inode)) h.update(c);
+    for await (const c of fs.readChunks(inode, reads)) h.update(c);
   } catch (e) {
     if (!ErofsError.isInstance(e)) throw e;
     throw new ErofsError(e.code, `${path}: ${e.message}`, undefined, { cause: e });
@@ -103,6 +113,7 @@ export async function buildFingerprintIndex(fs: ErofsFs, onFile?: (files: number
   const files: Array<{ nid: bigint; size: number; sha256: Uint8Array }> = [];
   const seen = new Set<bigint>();
   const names = new TextDecoder();
+  const reads: HashingReads = { cache: false, into: new Uint8Array(256 << 10) };
   const walk = async (dir: Inode, path: string): Promise<void> => {
     for await (const e of fs.entries(dir)) {
       if (seen.has(e.nid)) continue;
@@ -111,7 +122,7 @@ export async function buildFingerprintIndex(fs: ErofsFs, onFile?: (files: number
       const here = `${path}/${names.decode(e.name)}`;
       if (inode.kind === "dir") await walk(inode, here);
       else if (inode.kind === "file") {
-        files.push({ nid: inode.nid, size: inode.size, sha256: await contentDigest(fs, inode, here) });
+        files.push({ nid: inode.nid, size: inode.size, sha256: await contentDigest(fs, inode, here, reads) });
         onFile?.(files.length);
       }
     }
