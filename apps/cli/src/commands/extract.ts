@@ -4,7 +4,7 @@ import { hostErrorReason, type Command } from "../context.js";
 import { counted } from "../format/count.js";
 import { ReportedFailure } from "../errors.js";
 import { DestinationError, makeDestination } from "../extract/destination.js";
-import { Extractor } from "../extract/extractor.js";
+import { DestinationFailed, Extractor } from "../extract/extractor.js";
 
 export const extractCommand: Command = {
   name: "extract",
@@ -44,7 +44,15 @@ export const extractCommand: Command = {
       ...(tty ? { onProgress: (n: number) => process.stderr.write(`\rextracting: ${n} entries`) } : {}),
     });
     const name = sub.subarray(sub.lastIndexOf(0x2f) + 1);
-    await extractor.run(root, name.length ? name : new TextEncoder().encode("root"));
+    try {
+      await extractor.run(root, name.length ? name : new TextEncoder().encode("root"));
+    } catch (e) {
+      if (tty) process.stderr.write("\r\x1b[K");
+      // The entry that met it is reported already; this line says why nothing follows.
+      if (!(e instanceof DestinationFailed)) throw e;
+      ctx.report(dest, new Error(`extraction stopped: ${hostErrorReason(e.failure)}`));
+      throw new ReportedFailure(1);
+    }
     if (tty) process.stderr.write("\r\x1b[K");
     const s = extractor.stats;
     if (tty) {

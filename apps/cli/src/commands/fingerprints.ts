@@ -26,8 +26,10 @@ export const fingerprintsCommand: Command = {
     const partial = `${file}.partial-${process.pid}`;
     const handle = await open(partial, "wx").catch((e: unknown) => fail(ctx, file, e));
     try {
-      await handle.writeFile(await buildFingerprintIndex(ctx.fs));
-      await handle.close();
+      const index = await buildFingerprintIndex(ctx.fs);
+      // A failed write (a full disk) is FILE's failure, not the image's.
+      await handle.writeFile(index).catch((e: unknown) => fail(ctx, file, e));
+      await handle.close().catch((e: unknown) => fail(ctx, file, e));
       await rename(partial, file).catch((e: unknown) => fail(ctx, file, e));
     } catch (e) {
       await handle.close().catch(() => {});

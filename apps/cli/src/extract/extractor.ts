@@ -25,7 +25,7 @@ export interface ExtractOptions {
    */
   readonly privilegedXattrs: boolean;
   readonly onProgress?: (done: number) => void;
-  /** Reports a problem with one entry; extraction goes on. */
+  /** Reports a problem with one entry; extraction goes on, unless DEST itself failed (see DestinationFailed). */
   readonly onError: (where: string, error: unknown) => void;
   readonly onWarning: (where: string, message: string) => void;
 }
@@ -40,6 +40,29 @@ export interface ExtractStats {
   skipped: number;
   /** trusted.* and security.* attributes not set (see ExtractOptions.privilegedXattrs). */
   xattrsSkipped: number;
+}
+
+/**
+ * Host errors no later entry can escape: DEST's filesystem is full, over its quota or
+ * read-only. Going on would report the same failure for every entry left (2,500 lines for
+ * app-a extracted into a 2 MiB tmpfs), as fsck.erofs --extract does not: it stops.
+ */
+const DEST_WIDE_ERRORS = new Set(["ENOSPC", "EDQUOT", "EROFS"]);
+
+/** Extraction stopped at an entry's host failure that every later one would meet (DEST_WIDE_ERRORS). */
+export class DestinationFailed extends Error {
+  constructor(readonly failure: NodeJS.ErrnoException) {
+    super(failure.message);
+    this.name = "DestinationFailed";
+  }
+}
+
+/** Reports an entry's failure; throws DestinationFailed when DEST itself failed, to end the walk. */
+function reportEntry(opts: ExtractOptions, where: string, e: unknown): void {
+  if (e instanceof DestinationFailed) throw e;
+  opts.onError(where, e);
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (typeof code === "string" && DEST_WIDE_ERRORS.has(code)) throw new DestinationFailed(e as NodeJS.ErrnoException);
 }
 
 function lstatOrNull(path: Buffer): ReturnType<typeof lstatSync> | null {
@@ -105,7 +128,11 @@ export class Extractor {
     this.#times = new TimeSetter(this.#scratch);
   }
 
-  /** Extracts `root`: a directory's contents go into dest itself, anything else into dest/name. */
+  /**
+   * Extracts `root`: a directory's contents go into dest itself, anything else into
+   * dest/name. Throws DestinationFailed, after reporting the entry, when DEST itself
+   * failed: what was extracted stays, without its directories' modes and times.
+   */
   async run(root: Inode, rootName: Uint8Array): Promise<void> {
     if (root.kind === "dir") {
       this.#dirs.push({ path: this.#dest, inode: root });
@@ -127,7 +154,7 @@ export class Extractor {
         for await (const e of this.#fs.entries(d)) await this.#extractEntry(e, host, entered, stack);
       } catch (e) {
         // The listing failed part-way (a corrupt block): what came before it is extracted.
-        this.#opts.onError(displayName(host), e);
+        reportEntry(this.#opts, displayName(host), e);
       }
     }
   }
@@ -166,7 +193,7 @@ export class Extractor {
       const st = lstatOrNull(path);
       // An existing real directory is reused with --force; a symlink never is.
       if (!(this.#opts.force && st?.isDirectory())) {
-        this.#opts.onError(where, e);
+        reportEntry(this.#opts, where, e);
         return false;
       }
     }
@@ -224,7 +251,7 @@ export class Extractor {
       await this.#applyMeta(path, inode, false);
       this.#tick();
     } catch (e) {
-      this.#opts.onError(label, e);
+      reportEntry(this.#opts, label, e);
     }
   }
 

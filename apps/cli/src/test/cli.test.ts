@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, copyFileSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, resizeInode, wideEntryName, type ManifestEntry } from "@erofs-ts/testkit";
 import { DATALAYOUT } from "@erofs-ts/format";
@@ -498,6 +498,54 @@ describe.skipIf(!mkfs)("erofs-cli extract on an image made here (Debian's mkfs.e
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     for (const [name, ns] of Object.entries(times)) expect(lstatSync(join(dest, name), { bigint: true }).mtimeNs, name).toBe(ns);
+  });
+});
+
+const root = process.getuid?.() === 0;
+
+describe.skipIf(!mkfs || !root)("erofs-cli writing into a full filesystem (a 1 MiB tmpfs)", () => {
+  let full: string;
+  let image: string;
+  beforeAll(() => {
+    // 40 files of 100 KiB that do not compress: 4 MB of content.
+    const tree = join(scratch, "many-files");
+    mkdirSync(tree);
+    for (let i = 0; i < 40; i++) writeFileSync(join(tree, `f${String(i).padStart(2, "0")}`), randomBytes(100 << 10));
+    image = join(scratch, "many-files.erofs");
+    execFileSync("mkfs.erofs", ["--quiet", "-zlz4", image, tree]);
+    full = mkdtempSync(join(tmpdir(), "erofs-cli-full-"));
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", full]);
+  });
+  afterAll(() => {
+    if (!full) return;
+    spawnSync("umount", [full]);
+    rmSync(full, { recursive: true, force: true });
+  });
+
+  it("extract stops at the first entry DEST has no room for: that entry and the stop are reported, nothing after", async () => {
+    const dest = join(full, "x");
+    const r = await runCli(["extract", image, dest]);
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^erofs-cli: f\d\d: cannot write it in DEST: no space left on device \(ENOSPC\)$/);
+    expect(lines[1]).toBe(`erofs-cli: ${dest}: extraction stopped: no space left on device (ENOSPC)`);
+    // The files before it are there whole, and nothing after the one that failed was tried.
+    const failed = lines[0]!.slice("erofs-cli: ".length, "erofs-cli: ".length + 3);
+    const names = readdirSync(dest).sort();
+    expect(names.at(-1)).toBe(failed);
+    for (const name of names.slice(0, -1)) expect(lstatSync(join(dest, name)).size).toBe(100 << 10);
+    rmSync(dest, { recursive: true, force: true });
+  });
+
+  it("fingerprints -o names FILE, not the image, when FILE does not fit, and leaves nothing behind", async () => {
+    // Fill what is left, so that the index's first write fails.
+    spawnSync("dd", ["if=/dev/zero", `of=${join(full, "filler")}`, "bs=64k"], { stdio: "ignore" });
+    const index = join(full, "index");
+    const r = await runCli(["fingerprints", image, "-o", index]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`erofs-cli: ${index}: cannot write the index: no space left on device (ENOSPC)\n`);
+    expect(readdirSync(full)).toEqual(["filler"]);
   });
 });
 
