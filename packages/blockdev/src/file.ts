@@ -1,4 +1,4 @@
-import { read as readCallback, readSync, stat as statCallback } from "node:fs";
+import { constants, read as readCallback, readSync, stat as statCallback } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { ErofsError } from "@erofs-ts/format";
 import { PoolNudger } from "./pool-nudge.js";
@@ -48,7 +48,9 @@ export class FileSource implements BlockSource {
   static async open(path: string, options: FileSourceOptions = {}): Promise<FileSource> {
     let handle: FileHandle;
     try {
-      handle = await nudger.track(open(path, "r"));
+      // Non-blocking, so that a fifo is refused below instead of waiting for a writer for
+      // ever; for files and block devices the flag changes nothing (open(2)).
+      handle = await nudger.track(open(path, constants.O_RDONLY | constants.O_NONBLOCK));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : `cannot open: ${String(code ?? e)}`;

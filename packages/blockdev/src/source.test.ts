@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -62,6 +63,13 @@ describe("FileSource.open", () => {
   it("refuses a directory", async () => {
     const e = await FileSource.open(dir).catch((x: unknown) => x);
     expect(ErofsError.isInstance(e) && e.code).toBe("EINVAL");
+  });
+
+  it("refuses a fifo at once, with no writer at the other end (opening it for reading would wait for one)", async () => {
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const e = await FileSource.open(fifo).catch((x: unknown) => x);
+    expect(ErofsError.isInstance(e) && [e.code, e.message]).toEqual(["EINVAL", expect.stringContaining("not a file or block device")]);
   });
 
   it("calls afterOpen with the descriptor and afterRead with each range read; a throwing hook does not fail the read", async () => {
