@@ -44,8 +44,8 @@ export interface ExtractStats {
 
 /**
  * Host errors no later entry can escape: DEST's filesystem is full, over its quota or
- * read-only. Going on would report the same failure for every entry left (2,500 lines for
- * app-a extracted into a 2 MiB tmpfs), as fsck.erofs --extract does not: it stops.
+ * read-only. Going on would only report the same failure for every entry left (2,500
+ * lines for app-a extracted into a 2 MiB tmpfs); fsck.erofs --extract stops there too.
  */
 const DEST_WIDE_ERRORS = new Set(["ENOSPC", "EDQUOT", "EROFS"]);
 
