@@ -91,6 +91,14 @@ export interface ZExtent {
    * the end of the file is decoded as a prefix, whatever the stream holds after it.
    */
   readonly fullMapped: boolean;
+  /**
+   * A hole of the 48-bit layout's search that found no record at or below the byte mapped:
+   * every byte from here up to `logical` maps the same way (the search takes the same path
+   * for any of them), each to a hole starting at that byte. A reader mapping a page part by
+   * part from its end, as the kernel does (one map a byte there), may take the whole run at
+   * once: its bytes read as zeros either way.
+   */
+  readonly holeRunStart?: number;
 }
 
 function bigMin(a: bigint, b: bigint): bigint {
@@ -443,14 +451,18 @@ async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: nu
   let part = 0;
   // A search finds an extent starting at or below its key: each step starts lower.
   for (; part < found.length; part++) {
-    if (found[part]!.logical <= ofs) return found[part]!;
-    key = found[part]!.logical - 1;
+    const step = found[part]!;
+    if (step.logical <= ofs) return step;
+    // The steps from here to `ofs` are the run's holes, one byte each: `ofs` starts its own.
+    if (step.holeRunStart !== undefined && step.holeRunStart <= ofs) return { ...step, logical: ofs, length: step.logical + step.length - ofs };
+    key = step.logical - 1;
   }
   for (; part < MAX_PAGE_PARTS; part++) {
     const ext = await searchEncodedExtents(inode, sb, z, key, read);
     // A concurrent map of this page may have taken this step meanwhile (finding the same).
     if (found.length === part) found.push(ext);
     if (ext.logical <= ofs) return ext;
+    if (ext.holeRunStart !== undefined && ext.holeRunStart <= ofs) return { ...ext, logical: ofs, length: ext.logical + ext.length - ofs };
     key = ext.logical - 1;
   }
   return searchEncodedExtents(inode, sb, z, ofs, read);
@@ -552,7 +564,9 @@ async function searchEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs:
     last = l >= z.extents;
   }
   if (lstart >= lend) {
-    return { logical: ofs, length: Math.max(1, lend - ofs), kind: "hole", physical: 0, physicalLength: 0, algorithm: 0, partialRef: false, fullMapped: true };
+    // No record at or below `ofs`, none below any smaller byte either: a run from 0.
+    const run = recsz > 8 ? { holeRunStart: 0 } : {};
+    return { logical: ofs, length: Math.max(1, lend - ofs), kind: "hole", physical: 0, physicalLength: 0, algorithm: 0, partialRef: false, fullMapped: true, ...run };
   }
   if (last && z.advise & ADVISE.FRAGMENT_PCLUSTER) {
     const fragmentOffset = joinWords(plen, recsz > 4 ? pa : 0);
