@@ -52,3 +52,87 @@ describe("compareWalks", () => {
     expect(compareWalks(two, { ...two, unexpected: ["read f: TypeError"] })[0]!.field).toBe("unexpected");
   });
 });
+
+describe("compareWalks for the extract reader", () => {
+  const b = (s: string) => Buffer.from(s).toString("base64");
+  const noContent = { ranges: undefined, sha256: undefined, size: "0" };
+  /** A kernel mount's walk: a socket, a 0644 symlink (from a tar), user.* on a fifo that the kernel lists but will not read. */
+  const kernel = (): WalkResult => ({
+    statfs: { bsize: 4096, blocks: "3", files: "18446744073709551615", ffree: "18446744073709551612", namemax: 255 },
+    entries: [
+      entry("", { ...noContent, type: "dir", perm: 0o755, size: "120", nlink: 3, ino: "36", blocks: "0", children: [b("f"), b("d"), b("l"), b("p"), b("s")], xattrs: [[b("user.z"), b("1")], [b("trusted.a"), b("2")]] }),
+      entry("f", { nlink: 1, xattrs: [[b("system.posix_acl_access"), b("acl")]] }),
+      entry("d", { ...noContent, type: "dir", perm: 0o700, size: "60", nlink: 2, ino: "50", children: [b("c"), b("h")] }),
+      entry("d/c", { ...noContent, type: "chardev", rdev: [4095, 1048575], ino: "60" }),
+      entry("d/h", { nlink: 2, ino: "70" }),
+      entry("l", { ...noContent, type: "symlink", perm: 0o644, size: "1", target: b("f"), ino: "80" }),
+      entry("p", { ...noContent, type: "fifo", ino: "90", xattrs: [[b("user.x"), "ENODATA"], [b("trusted.t"), b("v")]] }),
+      entry("s", { ...noContent, type: "socket", ino: "100" }),
+    ],
+  });
+  /** The same image extracted to ext4 and walked: only what the host cannot hold differs. */
+  const extracted = (): WalkResult => ({
+    statfs: { bsize: 4096, blocks: "66053021", files: "16777216", ffree: "16350969", namemax: 255 },
+    entries: [
+      entry("", { ...noContent, type: "dir", perm: 0o755, size: "4096", nlink: 3, ino: "2", blocks: "8", children: [b("p"), b("l"), b("d"), b("f")], xattrs: [[b("trusted.a"), b("2")], [b("user.z"), b("1")]] }),
+      entry("p", { ...noContent, type: "fifo", ino: "12", blocks: "8", xattrs: [[b("trusted.t"), b("v")]] }),
+      entry("l", { ...noContent, type: "symlink", perm: 0o777, size: "1", target: b("f"), ino: "13", blocks: "0" }),
+      entry("d", { ...noContent, type: "dir", perm: 0o700, size: "4096", nlink: 2, ino: "14", blocks: "8", children: [b("h"), b("c")] }),
+      entry("d/h", { nlink: 2, ino: "15", blocks: "16" }),
+      entry("d/c", { ...noContent, type: "chardev", rdev: [4095, 1048575], ino: "16" }),
+      entry("f", { nlink: 1, ino: "17", blocks: "16", xattrs: [[b("system.posix_acl_access"), b("acl")]] }),
+    ],
+    stderr: ["erofs-cli: s: warning: socket skipped"],
+  });
+  const at = (w: WalkResult, path: string): WalkEntry => w.entries.find((e) => e.path === b(path))!;
+
+  it("finds nothing where only what a host tree cannot hold differs, and those fields still count for the other readers", () => {
+    expect(compareWalks(kernel(), extracted(), "extract")).toEqual([]);
+    const forVfs = new Set(compareWalks(kernel(), extracted(), "vfs").map((d) => d.field));
+    for (const f of ["statfs", "ino", "blocks", "size", "children", "xattrs", "perm", "entry"]) expect(forVfs).toContain(f);
+  });
+
+  const changes: [string, string, (e: WalkEntry) => void][] = [
+    ["type", "f", (e) => (e.type = "fifo")],
+    ["perm", "f", (e) => (e.perm = 0o600)],
+    ["perm", "l", (e) => (e.perm = 0o644)], // every host symlink is 0777: a 0644 one would be wrong
+    ["uid", "f", (e) => (e.uid = 1000)],
+    ["gid", "d", (e) => (e.gid = 70000)],
+    ["size", "f", (e) => (e.size = "6")],
+    ["mtimeNs", "d/c", (e) => (e.mtimeNs = "1700000000123456000")],
+    ["mtimeNs", "", (e) => (e.mtimeNs = "-1")],
+    ["nlink", "d/h", (e) => (e.nlink = 1)],
+    ["nlink", "d", (e) => (e.nlink = 3)],
+    ["rdev", "d/c", (e) => (e.rdev = [4095, 0])],
+    ["target", "l", (e) => (e.target = b("g"))],
+    ["xattrs", "", (e) => (e.xattrs = [[b("trusted.a"), b("3")], [b("user.z"), b("1")]])],
+    ["xattrs", "p", (e) => (e.xattrs = [])],
+    ["xattrs", "f", (e) => (e.xattrs = [])],
+    ["sha256", "d/h", (e) => (e.sha256 = "01")],
+    ["ranges", "f", (e) => (e.ranges = [[0, 7, "ac"]])],
+    ["lookupError", "d/h", (e) => (e.lookupError = "EACCES")],
+  ];
+  it.each(changes)("reports %s of %j", (field, path, change) => {
+    const ours = extracted();
+    change(at(ours, path));
+    expect(compareWalks(kernel(), ours, "extract").map((d) => [d.path || "/", d.field])).toEqual([[path || "/", field]]);
+  });
+
+  it("reports a name missing from a directory, and a socket present", () => {
+    const ours = extracted();
+    at(ours, "").children = [b("p"), b("l"), b("d")];
+    ours.entries = ours.entries.filter((e) => e.path !== b("f"));
+    expect(compareWalks(kernel(), ours, "extract").map((d) => `${d.path} ${d.field}`)).toEqual(["/ children", "f entry"]);
+    const withSocket = extracted();
+    at(withSocket, "").children = [b("p"), b("l"), b("d"), b("f"), b("s")];
+    withSocket.entries.push(entry("s", { ...noContent, type: "socket" }));
+    expect(compareWalks(kernel(), withSocket, "extract").map((d) => `${d.path} ${d.field}`)).toEqual(["/ children", "s entry"]);
+  });
+
+  it("holds stderr to one socket warning per socket, and a failed exit status is a difference", () => {
+    const fields = (w: WalkResult) => compareWalks(kernel(), w, "extract").map((d) => `${d.path} ${d.field}`);
+    expect(fields({ ...extracted(), stderr: [] })).toEqual(["<extract> stderr"]);
+    expect(fields({ ...extracted(), stderr: ["erofs-cli: s: warning: socket skipped", "erofs-cli: xattrs: warning: setfattr: Operation not supported"] })).toEqual(["<extract> stderr"]);
+    expect(fields({ ...extracted(), unexpected: ["erofs-cli extract exited 1"] })).toEqual(["<extract> unexpected"]);
+  });
+});

@@ -1,7 +1,11 @@
+import { extractedView, kernelAsExtractable, stderrMisfit } from "./extract-view.js";
 import type { WalkResult } from "./walk.js";
 
-/** What is held against the kernel's mount: the vfs library, or an erofs-fuse mount walked as the kernel's is. */
-export type Reader = "vfs" | "fuse";
+/**
+ * What is held against the kernel's mount: the vfs library, an erofs-fuse mount walked as
+ * the kernel's is, or the tree erofs-cli extract writes, walked the same way.
+ */
+export type Reader = "vfs" | "fuse" | "extract";
 
 /** One field on which the kernel and a reader disagree. */
 export interface Difference {
@@ -40,6 +44,13 @@ export function compareWalks(kernel: WalkResult, other: WalkResult, reader: Read
   if (kernel.mountError !== undefined || other.mountError !== undefined) {
     if ((kernel.mountError === undefined) !== (other.mountError === undefined)) add("<image>", "mount", kernel.mountError ?? "mounted", other.mountError ?? "mounted");
     return diffs;
+  }
+  if (reader === "extract") {
+    const misfit = stderrMisfit(kernel, other);
+    if (misfit) add("<extract>", "stderr", misfit.expected, misfit.stderr);
+    // An extracted tree is held to what a host filesystem can hold of the image (extract-view.ts).
+    kernel = kernelAsExtractable(kernel);
+    other = extractedView(other);
   }
   if (!same(kernel.statfs, other.statfs)) add("<image>", "statfs", kernel.statfs, other.statfs);
   const theirs = new Map(other.entries.map((e) => [e.path, e]));

@@ -1,15 +1,17 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { compareWalks } from "./compare.js";
+import { extractUnavailable, walkExtract } from "./extract-walk.js";
 import { fuseUnavailable, walkFuse } from "./fuse-walk.js";
 import { walkKernel } from "./kernel-walk.js";
 import { materialise } from "./materialise.js";
 import { planMkfs } from "./options.js";
 import { planTree } from "./tree.js";
 import { walkVfs } from "./vfs-walk.js";
+import type { WalkEntry, WalkResult } from "./walk.js";
 
 const MKFS = process.env.MKFS_DEBIAN ?? "/usr/bin/mkfs.erofs";
 /**
@@ -34,9 +36,11 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const noFuse = skip ?? fuseUnavailable();
 if (!skip && noFuse) console.log(`kdiff end-to-end through erofs-fuse: skipped: ${noFuse}`);
+const noExtract = skip ?? extractUnavailable();
+if (!skip && noExtract) console.log(`kdiff end-to-end through erofs-cli extract: skipped: ${noExtract}`);
 
-describe.skipIf(skip !== null)("one seed through Debian's mkfs.erofs 1.5, the kernel, the vfs and erofs-fuse", () => {
-  it(`seed ${SEED}: the kernel's walk, the vfs's and an erofs-fuse mount's are equal, and the mounts are gone after`, async () => {
+describe.skipIf(skip !== null)("one seed through Debian's mkfs.erofs 1.5, the kernel, the vfs, erofs-fuse and erofs-cli extract", () => {
+  it(`seed ${SEED}: the kernel's walk, the vfs's, an erofs-fuse mount's and an extraction's are equal, and the mounts are gone after`, async () => {
     const tree = join(work, "tree");
     materialise(planTree(SEED), tree);
     const plan = planMkfs(SEED, "debian", { hints: join(work, "hints"), blob: join(work, "blob") });
@@ -55,6 +59,16 @@ describe.skipIf(skip !== null)("one seed through Debian's mkfs.erofs 1.5, the ke
       expect(compareWalks(kernel, fuse, "fuse")).toEqual([]);
       expect(readFileSync("/proc/mounts", "utf8")).not.toContain("erofs-kdiff-fuse-");
     }
+    if (!noExtract) {
+      const extracted = walkExtract(image, device, join(work, "extract"));
+      expect(extracted.stderr).toEqual([]);
+      expect(compareWalks(kernel, extracted, "extract")).toEqual([]);
+      // Everything came out: hard links, devices and trusted.* xattrs (restored as root).
+      expect(extracted.entries.length).toBe(kernel.entries.length);
+      expect(extracted.entries.some((e) => e.type === "file" && e.nlink! > 1)).toBe(true);
+      expect(extracted.entries.some((e) => e.type === "chardev" || e.type === "blockdev")).toBe(true);
+      expect(extracted.entries.some((e) => Array.isArray(e.xattrs) && e.xattrs.some(([name]) => Buffer.from(name, "base64").toString().startsWith("trusted.")))).toBe(true);
+    }
 
     // The walk saw what the seed is for, not an empty image.
     const types = new Set(kernel.entries.map((e) => e.type));
@@ -63,5 +77,73 @@ describe.skipIf(skip !== null)("one seed through Debian's mkfs.erofs 1.5, the ke
     expect(kernel.entries.some((e) => Array.isArray(e.ranges) && e.ranges.length === 3)).toBe(true);
     expect(readFileSync("/proc/mounts", "utf8")).not.toContain("erofs-kdiff-mnt-");
     expect(spawnSync("losetup", ["-j", image], { encoding: "utf8" }).stdout).toBe("");
+  });
+});
+
+const MKFS_UPSTREAM = process.env.MKFS_UPSTREAM ?? "/work/peer/erofs-utils/mkfs/mkfs.erofs";
+const noUpstream = noExtract ?? (existsSync(MKFS_UPSTREAM) ? null : `${MKFS_UPSTREAM} is absent (set MKFS_UPSTREAM)`);
+if (!noExtract && noUpstream) console.log(`kdiff end-to-end, a tar's symlinks through erofs-cli extract: skipped: ${noUpstream}`);
+
+/** Makes `image` from what `python` writes into a fresh directory (its argv[1]) with `mkfs`, then walks it with the kernel and through an extraction. */
+function kernelAndExtract(name: string, python: string, mkfs: (dir: string, image: string) => string[]): { kernel: WalkResult; extracted: WalkResult } {
+  const dir = join(work, name);
+  mkdirSync(dir);
+  const made = spawnSync("/usr/bin/python3", ["-c", python, dir], { encoding: "utf8" });
+  expect(made.status, made.stderr).toBe(0);
+  const image = join(work, `${name}.erofs`);
+  const [bin, ...args] = mkfs(dir, image);
+  const built = spawnSync(bin!, args, { encoding: "utf8" });
+  expect(built.status, built.stderr).toBe(0);
+  return { kernel: walkKernel(image, null), extracted: walkExtract(image, null, join(work, `${name}-extract`)) };
+}
+const named = (w: WalkResult, path: string): WalkEntry => w.entries.find((e) => e.path === Buffer.from(path).toString("base64"))!;
+
+describe.skipIf(noExtract !== null)("erofs-cli extract against the kernel: what a host tree cannot hold, and failures", () => {
+  it("sockets: the kernel shows them, extract skips each with one warning, and the walks compare equal", () => {
+    const python = `import os, socket, sys
+root = sys.argv[1]
+os.mkdir(root + '/d')
+for p in ('/sock', '/d/sock'): socket.socket(socket.AF_UNIX).bind(root + p)
+open(root + '/f', 'w').write('x')`;
+    const { kernel, extracted } = kernelAndExtract("sockets", python, (dir, image) => [MKFS, image, dir]);
+    expect(kernel.entries.filter((e) => e.type === "socket").map((e) => Buffer.from(e.path, "base64").toString())).toEqual(expect.arrayContaining(["sock", "d/sock"]));
+    expect(extracted.entries.some((e) => e.type === "socket")).toBe(false);
+    expect(extracted.stderr!.sort()).toEqual(["erofs-cli: d/sock: warning: socket skipped", "erofs-cli: sock: warning: socket skipped"]);
+    expect(compareWalks(kernel, extracted, "extract")).toEqual([]);
+  });
+
+  it("an extraction that fails is a difference, by its exit status and its stderr", () => {
+    const { kernel } = kernelAndExtract("plain", "import sys\nopen(sys.argv[1] + '/f', 'w').write('x')", (dir, image) => [MKFS, image, dir]);
+    // A DEST that cannot be made: /proc takes no new directory.
+    const failed = walkExtract(join(work, "plain.erofs"), null, "/proc/erofs-kdiff-test-dest");
+    expect(failed.unexpected).toEqual(["erofs-cli extract exited 1"]);
+    expect(compareWalks(kernel, failed, "extract").map((d) => d.field)).toEqual(expect.arrayContaining(["unexpected", "stderr", "entry"]));
+    // An image neither can read (no EROFS superblock) is agreement: the CLI names the image, as the kernel's mount fails.
+    const zeros = join(work, "zeros.erofs");
+    writeFileSync(zeros, Buffer.alloc(8192));
+    const unreadable = walkExtract(zeros, null, join(work, "zeros-extract"));
+    expect(unreadable.mountError).toMatch(/^erofs-cli: .*zeros\.erofs: /);
+    expect(compareWalks(walkKernel(zeros, null), unreadable, "extract")).toEqual([]);
+  });
+
+  it.skipIf(noUpstream !== null)("a tar's 0644 symlink and user.* on a symlink and a fifo: the kernel lists them unreadable, the host has neither, and the walks compare equal", () => {
+    const python = `import io, sys, tarfile
+t = tarfile.open(sys.argv[1] + '/t.tar', 'w', format=tarfile.PAX_FORMAT)
+def add(name, type, data=b'', **kw):
+    i = tarfile.TarInfo(name); i.type = type; i.mtime = 1700000000; i.size = len(data)
+    for k, v in kw.items(): setattr(i, k, v)
+    t.addfile(i, io.BytesIO(data) if data else None)
+add('link', tarfile.SYMTYPE, linkname='file', mode=0o644, pax_headers={'SCHILY.xattr.user.onlink': 'v1', 'SCHILY.xattr.trusted.t': 'v2'})
+add('fifo', tarfile.FIFOTYPE, mode=0o640, pax_headers={'SCHILY.xattr.user.onfifo': 'v3'})
+add('file', tarfile.REGTYPE, b'abc', mode=0o600, pax_headers={'SCHILY.xattr.user.onfile': 'v4'})
+t.close()`;
+    const { kernel, extracted } = kernelAndExtract("tar", python, (dir, image) => [MKFS_UPSTREAM, "--tar=f", image, join(dir, "t.tar")]);
+    const user = (s: string) => Buffer.from(s).toString("base64");
+    expect(named(kernel, "link").perm).toBe(0o644);
+    expect(named(kernel, "link").xattrs).toContainEqual([user("user.onlink"), "ENODATA"]);
+    expect(named(kernel, "fifo").xattrs).toEqual([[user("user.onfifo"), "ENODATA"]]);
+    expect(named(extracted, "link").perm).toBe(0o777);
+    expect(extracted.stderr).toEqual([]);
+    expect(compareWalks(kernel, extracted, "extract")).toEqual([]);
   });
 });

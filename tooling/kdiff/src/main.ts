@@ -6,13 +6,14 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { releaseAll } from "./cleanup.js";
 import { describeDifference, type Reader } from "./compare.js";
+import { extractUnavailable } from "./extract-walk.js";
 import { fuseUnavailable } from "./fuse-walk.js";
 import { materialise } from "./materialise.js";
 import type { MkfsFlavour } from "./options.js";
 import { runSeed, type SeedOutcome } from "./sweep.js";
 import { planTree } from "./tree.js";
 
-const USAGE = `usage: erofs-kdiff --seed S --count N [--mkfs upstream|debian|both] [--reader vfs|fuse|both] [--out DIR] [--keep]
+const USAGE = `usage: erofs-kdiff --seed S --count N [--mkfs upstream|debian|both] [--reader vfs|fuse|extract|both|all|R,R] [--out DIR] [--keep]
        erofs-kdiff --seed S --tree DIR
   --seed S        first seed (default 1); seeds S..S+N-1 run
   --count N       number of seeds (default 100)
@@ -21,8 +22,11 @@ const USAGE = `usage: erofs-kdiff --seed S --count N [--mkfs upstream|debian|bot
                               /work/peer/erofs-utils/mkfs/mkfs.erofs)
                     debian    Debian's 1.5 ($MKFS_DEBIAN, default /usr/bin/mkfs.erofs)
   --reader R      what is walked against the kernel's mount (default vfs):
-                    vfs   the vfs library, in a child process
-                    fuse  an erofs-fuse mount, walked as the kernel's is
+                    vfs      the vfs library, in a child process
+                    fuse     an erofs-fuse mount, walked as the kernel's is
+                    extract  erofs-cli extract's tree (in the seed's work
+                             directory), walked as the kernel's is
+                    both     vfs and fuse;  all  all three;  or a list: vfs,extract
   --out DIR       where differing seeds are saved (default a new directory in $TMPDIR)
   --keep          keep every seed's work directory (tree, image, walks) under --out
   --vfs-timeout S seconds one vfs walk may take (default 180)
@@ -66,9 +70,8 @@ async function main(): Promise<number> {
   const vfsTimeout = Number(values["vfs-timeout"]);
   const stopAt = values.minutes === undefined ? Infinity : Date.now() + Number(values.minutes) * 60_000;
   const flavours: MkfsFlavour[] = values.mkfs === "both" ? ["debian", "upstream"] : [values.mkfs as MkfsFlavour];
-  const readers: Reader[] = values.reader === "both" ? ["vfs", "fuse"] : [values.reader as Reader];
-  const badReader = !readers.every((r) => r === "vfs" || r === "fuse");
-  if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(count) || count < 1 || !(vfsTimeout > 0) || !(stopAt > Date.now()) || !flavours.every((f) => f in DEFAULT_MKFS) || badReader) {
+  const readers = parseReaders(values.reader);
+  if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(count) || count < 1 || !(vfsTimeout > 0) || !(stopAt > Date.now()) || !flavours.every((f) => f in DEFAULT_MKFS) || !readers) {
     console.error(`erofs-kdiff: bad arguments\n${USAGE}`);
     return 2;
   }
@@ -78,7 +81,7 @@ async function main(): Promise<number> {
     return 0;
   }
 
-  const missing = missingPrerequisite() ?? (readers.includes("fuse") ? fuseUnavailable() : null);
+  const missing = missingPrerequisite() ?? (readers.includes("fuse") ? fuseUnavailable() : null) ?? (readers.includes("extract") ? extractUnavailable() : null);
   if (missing) {
     console.log(`erofs-kdiff: skipped: ${missing}`);
     return 0;
@@ -137,6 +140,16 @@ async function main(): Promise<number> {
   // by --out keeps its log and summary.
   if (!values.out && !values.keep && !differing) rmSync(outDir, { recursive: true, force: true });
   return differing ? 1 : 0;
+}
+
+const READERS: readonly Reader[] = ["vfs", "fuse", "extract"];
+
+/** --reader's value: one reader, a comma list, `both` (vfs and fuse, as before extract was one) or `all`; null when a name is unknown. */
+function parseReaders(value: string): Reader[] | null {
+  if (value === "both") return ["vfs", "fuse"];
+  if (value === "all") return [...READERS];
+  const names = [...new Set(value.split(","))];
+  return names.every((n): n is Reader => (READERS as readonly string[]).includes(n)) ? names : null;
 }
 
 /** Why the sweep cannot run here, or null. */

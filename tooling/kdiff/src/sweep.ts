@@ -3,6 +3,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { join } from "node:path";
 import { hold } from "./cleanup.js";
 import { compareWalks, type Difference, type Reader } from "./compare.js";
+import { walkExtract } from "./extract-walk.js";
 import { walkFuse } from "./fuse-walk.js";
 import { walkKernel } from "./kernel-walk.js";
 import { knownFamilies } from "./known.js";
@@ -22,7 +23,7 @@ export interface SweepSettings {
   /** dist/vfs-walk-cli.js. */
   readonly vfsWalker: string;
   readonly vfsTimeoutMs: number;
-  /** What is walked against the kernel: the vfs, an erofs-fuse mount, or both. */
+  /** What is walked against the kernel: the vfs, an erofs-fuse mount, an erofs-cli extraction, or several. */
   readonly readers: readonly Reader[];
 }
 
@@ -89,6 +90,8 @@ export async function runSeed(seed: number, s: SweepSettings): Promise<SeedOutco
       walks.set("vfs", vfs);
     }
     if (s.readers.includes("fuse")) walks.set("fuse", walkFuse(image, device));
+    // Extracted into the work directory: the same host filesystem as the tree mkfs read.
+    if (s.readers.includes("extract")) walks.set("extract", walkExtract(image, device, join(work, "extract")));
     const diffs = [...walks].flatMap(([reader, walk]) => compareWalks(kernel, walk, reader));
     writeFileSync(join(work, "kernel.json"), JSON.stringify(kernel));
     for (const [reader, walk] of walks) writeFileSync(join(work, `${reader}.json`), JSON.stringify(walk));

@@ -13,8 +13,10 @@ export interface WalkResult {
   statfs?: { bsize: number; blocks: string; files: string; ffree: string; namemax: number };
   /** Pre-order, each directory's children in the reader's listing order. */
   entries: WalkEntry[];
-  /** What is wrong whatever the kernel says (always a difference): a vfs exception that is not an ErofsError, an erofs-fuse daemon outliving its mount. */
+  /** What is wrong whatever the kernel says (always a difference): a vfs exception that is not an ErofsError, an erofs-fuse daemon outliving its mount, erofs-cli extract failing. */
   unexpected?: string[];
+  /** erofs-cli extract's stderr lines (the extract reader only): extract-view.ts allows one socket warning per socket the kernel shows. */
+  stderr?: string[];
 }
 
 export interface WalkEntry {
