@@ -19,6 +19,20 @@ describe("knownFamilies", () => {
     expect(knownFamilies(plain, [diff("fuse", "ranges", [[0, 7, "abcd"]], [[0, 7, "EIO"]])])).toBeNull();
   });
 
+  it("names an extraction whose host refused an inode's xattrs for want of room, and only that", () => {
+    const x = (name: string, value: string) => [Buffer.from(name).toString("base64"), value];
+    const kernel = [x("user.a", "1"), x("user.big", "2".repeat(4000))];
+    const warning = "erofs-cli: xattrs: warning: setfattr failed: setfattr: /d/extract/f: No space left on device";
+    const family = ["extract: xattrs beyond what an ext4 inode holds"];
+    expect(knownFamilies(plain, [diff("extract", "stderr", "0 socket warning(s)", [warning]), diff("extract", "xattrs", kernel, [x("user.a", "1")])])).toEqual(family);
+    expect(knownFamilies(plain, [diff("extract", "xattrs", kernel, [])])).toEqual(family);
+    // Other warnings, other readers, or an xattr the kernel does not have: new.
+    expect(knownFamilies(plain, [diff("extract", "stderr", "0 socket warning(s)", [warning, "erofs-cli: f: cannot write it in DEST: ..."])])).toBeNull();
+    expect(knownFamilies(plain, [diff("extract", "stderr", "0 socket warning(s)", ["erofs-cli: xattrs: warning: setfattr failed: setfattr: /d/f: Operation not supported"])])).toBeNull();
+    expect(knownFamilies(plain, [diff("vfs", "xattrs", kernel, [x("user.a", "1")])])).toBeNull();
+    expect(knownFamilies(plain, [diff("extract", "xattrs", kernel, [x("user.a", "2")])])).toBeNull();
+  });
+
   it("a family of the options covers content only; one difference outside every family makes the seed new", () => {
     const zstd = plan("upstream", ["-zzstd", "--max-extent-bytes=4096"], ["-zzstd", "--max-extent-bytes"]);
     const content = diff("vfs", "sha256", "EUCLEAN", "0123");
