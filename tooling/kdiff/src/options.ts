@@ -69,13 +69,19 @@ function hintsFile(rng: Rng, blockSize: number): string {
   return `${lines.join("\n")}\n`;
 }
 
-function upstreamOptions(rng: Rng, files: MkfsFiles): MkfsPlan {
+/** An mkfs command line being drawn: `opt` adds an argument and the tag it is counted under (the argument itself by default). */
+function optionList(): { args: string[]; tags: string[]; opt: (arg: string, tag?: string) => void } {
   const args: string[] = [];
   const tags: string[] = [];
-  const opt = (arg: string, tag = arg) => {
+  const opt = (arg: string, tag = arg): void => {
     args.push(arg);
     tags.push(tag);
   };
+  return { args, tags, opt };
+}
+
+function upstreamOptions(rng: Rng, files: MkfsFiles): MkfsPlan {
+  const { args, tags, opt } = optionList();
   const c = rng.float();
   const source: SourceKind = c < 0.1 ? "tar-full" : c < 0.17 ? "tar-index" : "dir";
   const compressed = source !== "tar-index" && rng.chance(0.7);
@@ -156,12 +162,7 @@ function upstreamOptions(rng: Rng, files: MkfsFiles): MkfsPlan {
 
 /** Options mkfs.erofs 1.5 accepts (its --help; -E as its option parser knows them). */
 function debianOptions(rng: Rng, files: MkfsFiles): MkfsPlan {
-  const args: string[] = [];
-  const tags: string[] = [];
-  const opt = (arg: string, tag = arg) => {
-    args.push(arg);
-    tags.push(tag);
-  };
+  const { args, tags, opt } = optionList();
   const compressed = rng.chance(0.65);
   let hints: string | null = null;
   const extended: string[] = [];
