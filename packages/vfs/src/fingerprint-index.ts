@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { ErofsError, type Inode, type Superblock } from "@erofs-ts/format";
-import type { ErofsFs } from "./filesystem.js";
+import { onePassReads, type ErofsFs, type ReadStreamOptions } from "./filesystem.js";
 
 /**
  * Fingerprints for images made without them (no `--xattr-inode-digest`): a small text
@@ -83,18 +83,8 @@ export class FingerprintIndex {
   }
 }
 
-/**
- * How files are read for hashing: each page once, so none is kept (a page cache held the
- * last 64 MiB read: indexing corpus/huge-sparse.erofs peaked at 193 MB of RSS), into one
- * buffer that the hash has consumed before the next chunk fills it.
- */
-interface HashingReads {
-  readonly cache: false;
-  readonly into: Uint8Array;
-}
-
 /** SHA-256 of a file's content; a failure to read it names the file (the walk stops there). */
-async function contentDigest(fs: ErofsFs, inode: Inode, path: string, reads: HashingReads): Promise<Uint8Array> {
+async function contentDigest(fs: ErofsFs, inode: Inode, path: string, reads: ReadStreamOptions): Promise<Uint8Array> {
   const h = createHash("sha256");
   try {
     for await (const c of fs.readChunks(inode, reads)) h.update(c);
@@ -113,7 +103,8 @@ export async function buildFingerprintIndex(fs: ErofsFs, onFile?: (files: number
   const files: Array<{ nid: bigint; size: number; sha256: Uint8Array }> = [];
   const seen = new Set<bigint>();
   const names = new TextDecoder();
-  const reads: HashingReads = { cache: false, into: new Uint8Array(256 << 10) };
+  // The hash has consumed each chunk before the next fills the buffer.
+  const reads = onePassReads();
   const walk = async (dir: Inode, path: string): Promise<void> => {
     for await (const e of fs.entries(dir)) {
       if (seen.has(e.nid)) continue;

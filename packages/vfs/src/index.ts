@@ -1,5 +1,5 @@
 export { mount, type MountOptions } from "./mount.js";
-export { ErofsFs, type DirectoryEntry, type ReadStreamOptions, type XattrCaller } from "./filesystem.js";
+export { ErofsFs, onePassReads, type DirectoryEntry, type ReadStreamOptions, type XattrCaller } from "./filesystem.js";
 export { hasCapSysAdmin } from "./privilege.js";
 export { nidKey, nidOfKey } from "./nid-key.js";
 export { xattrNamespaceOf } from "./xattrs.js";

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ErofsError } from "@erofs-ts/vfs";
+import { ErofsError, onePassReads } from "@erofs-ts/vfs";
 import type { Command } from "../context.js";
 import { counted } from "../format/count.js";
 import { toJson } from "../format/json.js";
@@ -7,7 +7,6 @@ import { displayName } from "../format/names.js";
 import { walk } from "./walk.js";
 
 const SHA256_PREFIX = new TextEncoder().encode("sha256:");
-const CHUNK_BYTES = 256 << 10;
 
 function isSha256Fingerprint(fp: Uint8Array): boolean {
   return fp.length === SHA256_PREFIX.length + 32 && SHA256_PREFIX.every((b, i) => fp[i] === b);
@@ -24,9 +23,8 @@ export const fsckCommand: Command = {
     const { fs } = ctx;
     const counts = { inodes: 0, files: 0, dirs: 0, symlinks: 0, other: 0, bytes: 0, fingerprintsChecked: 0, errors: 0 };
     const seen = new Set<bigint>();
-    // Each file is read once, chunk by chunk, and hashed before the next chunk is read:
-    // no page is worth keeping, and one buffer serves every chunk.
-    const stream = { cache: false, into: new Uint8Array(CHUNK_BYTES) };
+    // Each file is read once, chunk by chunk, and hashed before the next chunk is read.
+    const stream = onePassReads();
     const unreadable = (path: Uint8Array, err: unknown) => {
       counts.errors++;
       ctx.report(displayName(path) || "/", err);

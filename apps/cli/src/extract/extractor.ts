@@ -6,7 +6,7 @@
 // one request at a time waits for ever. An extract in this project's test suite hung so
 // (seen with gdb: an fs work item queued, four idle workers).
 import { chmodSync, closeSync, constants, ftruncateSync, lchownSync, linkSync, lstatSync, mkdirSync, openSync, rmdirSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
-import { XATTR_INDEX, xattrNamespaceOf, type DirectoryEntry, type ErofsFs, type Inode } from "@erofs-ts/vfs";
+import { XATTR_INDEX, onePassReads, xattrNamespaceOf, type DirectoryEntry, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import { displayName } from "../format/names.js";
 import { TimeSetter, XattrSetter, mknod } from "./host-meta.js";
 import { isSafeComponent } from "./safe-name.js";
@@ -113,11 +113,8 @@ export class Extractor {
   readonly #linked = new Map<bigint, Buffer>();
   /** Directories in creation order; their metadata is applied last, deepest first. */
   readonly #dirs: Array<{ path: Buffer; inode: Inode }> = [];
-  /**
-   * How files are read: once, in order, each chunk written before the next is read, so
-   * no page is worth keeping and one buffer serves every chunk of every file.
-   */
-  readonly #stream = { cache: false, into: new Uint8Array(256 << 10) };
+  /** How files are read: once, in order, each chunk written before the next is read. */
+  readonly #stream = onePassReads();
   #done = 0;
 
   constructor(fs: ErofsFs, dest: string, opts: ExtractOptions) {
