@@ -453,8 +453,8 @@ async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: nu
   for (; part < found.length; part++) {
     const step = found[part]!;
     if (step.logical <= ofs) return step;
-    // The steps from here to `ofs` are the run's holes, one byte each: `ofs` starts its own.
-    if (step.holeRunStart !== undefined && step.holeRunStart <= ofs) return { ...step, logical: ofs, length: step.logical + step.length - ofs };
+    const hole = ownHoleInRun(step, ofs);
+    if (hole) return hole;
     key = step.logical - 1;
   }
   for (; part < MAX_PAGE_PARTS; part++) {
@@ -462,10 +462,21 @@ async function mapEncodedExtents(inode: Inode, sb: Superblock, z: ZInfo, ofs: nu
     // A concurrent map of this page may have taken this step meanwhile (finding the same).
     if (found.length === part) found.push(ext);
     if (ext.logical <= ofs) return ext;
-    if (ext.holeRunStart !== undefined && ext.holeRunStart <= ofs) return { ...ext, logical: ofs, length: ext.logical + ext.length - ofs };
+    const hole = ownHoleInRun(ext, ofs);
+    if (hole) return hole;
     key = ext.logical - 1;
   }
   return searchEncodedExtents(inode, sb, z, ofs, read);
+}
+
+/**
+ * The hole that mapping `ofs` finds when `step`, a hole above it, is part of a run reaching
+ * down to it (holeRunStart): the steps from `step` to `ofs` are the run's one-byte holes,
+ * and `ofs` starts its own, to the same end. Undefined otherwise.
+ */
+function ownHoleInRun(step: ZExtent, ofs: number): ZExtent | undefined {
+  if (step.holeRunStart === undefined || step.holeRunStart > ofs) return undefined;
+  return { ...step, logical: ofs, length: step.logical + step.length - ofs };
 }
 
 /** The page size of the kernel whose reads are followed (x86-64's). */
