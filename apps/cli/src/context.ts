@@ -46,15 +46,3 @@ export function errorReason(e: unknown, where?: string): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
-
-/**
- * A host file error without Node's decoration: "permission denied (EACCES)" for
- * "EACCES: permission denied, open '/x'" (or ", write" without a path), the caller naming
- * the path itself.
- */
-export function hostErrorReason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (!(e instanceof Error)) return String(e);
-  const text = err.message.replace(/^[A-Z]+: /, "").replace(/, \w+( '.*')?$/, "");
-  return err.code ? `${text} (${err.code})` : text;
-}

@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { systemErrorReason } from "@erofs-ts/format";
 import { ErofsError, mount, type ErofsFs } from "@erofs-ts/vfs";
 import { byteCountOption, parseCommandLine, requiredArguments, type OptionSpecs } from "./command-line.js";
 import { catCommand } from "./commands/cat.js";
@@ -11,7 +12,7 @@ import { readlinkCommand } from "./commands/readlink.js";
 import { shareCommand } from "./commands/share.js";
 import { statCommand } from "./commands/stat.js";
 import { xattrCommand } from "./commands/xattr.js";
-import { errorReason, hostErrorReason, type Command, type MultiImageCommand } from "./context.js";
+import { errorReason, type Command, type MultiImageCommand } from "./context.js";
 import { ReportedFailure, UsageError } from "./errors.js";
 import { Output } from "./output.js";
 
@@ -157,7 +158,7 @@ function isEpipe(e: unknown): boolean {
 // Closing stdout early (`erofs-cli cat … | head -c1`) ends the process quietly.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {
   if (e.code === "EPIPE") process.exit(0);
-  process.stderr.write(`erofs-cli: stdout: ${hostErrorReason(e)}\n`);
+  process.stderr.write(`erofs-cli: stdout: ${systemErrorReason(e)}\n`);
   process.exit(1);
 });
 

@@ -1,6 +1,6 @@
 import { constants, read as readCallback, readSync, stat as statCallback } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
-import { ErofsError } from "@erofs-ts/format";
+import { ERRNO, ErofsError, systemErrorReason, type ErofsErrorCode } from "@erofs-ts/format";
 import { PoolNudger } from "./pool-nudge.js";
 import { checkRange, type BlockSource } from "./source.js";
 
@@ -52,9 +52,7 @@ export class FileSource implements BlockSource {
       // ever; for files and block devices the flag changes nothing (open(2)).
       handle = await nudger.track(open(path, constants.O_RDONLY | constants.O_NONBLOCK));
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : `cannot open: ${String(code ?? e)}`;
-      throw new ErofsError(code === "ENOENT" ? "ENOENT" : "EIO", reason, path, { cause: e });
+      throw openFailure(e, path);
     }
     try {
       const st = await nudger.track(handle.stat());
@@ -152,4 +150,17 @@ async function blockDeviceSize(handle: FileHandle): Promise<number> {
     else hi = mid - 1;
   }
   return lo;
+}
+
+/**
+ * Why an image could not be opened, in the host's words: "no such file" and "permission
+ * denied" as the commands print them, anything else (EPERM from a device cgroup, ENOTDIR,
+ * ELOOP, EMFILE) as its text and code rather than the code alone. The error keeps the
+ * host's errno where it has one of its own (a FUSE daemon or a caller may act on it).
+ */
+function openFailure(e: unknown, path: string): ErofsError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : `cannot open: ${systemErrorReason(e)}`;
+  const known = code !== undefined && code in ERRNO ? (code as ErofsErrorCode) : "EIO";
+  return new ErofsError(known, reason, path, { cause: e });
 }

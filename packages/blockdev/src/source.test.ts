@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -58,6 +58,22 @@ describe("FileSource.open", () => {
     const e = await FileSource.open(join(dir, "missing")).catch((x: unknown) => x);
     expect(ErofsError.isInstance(e) && e.code).toBe("ENOENT");
     expect(String(e)).toContain("missing");
+  });
+
+  it("names other open failures in the host's words and keeps their errno (a path through a file, a symlink loop)", async () => {
+    const file = join(dir, "plain-file");
+    writeFileSync(file, "x");
+    symlinkSync(join(dir, "loop-b"), join(dir, "loop-a"));
+    symlinkSync(join(dir, "loop-a"), join(dir, "loop-b"));
+    const failures = [];
+    for (const target of [join(file, "image"), join(dir, "loop-a")]) {
+      const e = await FileSource.open(target).catch((x: unknown) => x);
+      failures.push(ErofsError.isInstance(e) && [e.code, e.reason, e.where]);
+    }
+    expect(failures).toEqual([
+      ["ENOTDIR", "cannot open: not a directory (ENOTDIR)", join(file, "image")],
+      ["ELOOP", "cannot open: too many symbolic links encountered (ELOOP)", join(dir, "loop-a")],
+    ]);
   });
 
   it("refuses a directory", async () => {

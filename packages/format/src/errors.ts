@@ -53,6 +53,18 @@ export class ErofsError extends Error {
   }
 }
 
+/**
+ * A host system error's text without Node's decoration: "permission denied (EACCES)" for
+ * "EACCES: permission denied, open '/x'" (or ", write" without a path), so that a caller
+ * naming the path itself does not name it twice.
+ */
+export function systemErrorReason(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const code = (e as Error & { code?: unknown }).code;
+  if (typeof code !== "string") return e.message;
+  return `${e.message.replace(/^[A-Z]+: /, "").replace(/, \w+( '.*')?$/, "")} (${code})`;
+}
+
 /** The image contradicts itself or the format: a corrupted or hostile image. */
 export function corrupted(message: string, where?: string): ErofsError {
   return new ErofsError("EFSCORRUPTED", message, where);

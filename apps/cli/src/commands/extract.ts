@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
+import { systemErrorReason } from "@erofs-ts/format";
 import { ErofsError, hasCapSysAdmin, type Inode } from "@erofs-ts/vfs";
-import { hostErrorReason, type Command } from "../context.js";
+import type { Command } from "../context.js";
 import { counted } from "../format/count.js";
 import { ReportedFailure } from "../errors.js";
 import { DestinationError, makeDestination } from "../extract/destination.js";
@@ -50,7 +51,7 @@ export const extractCommand: Command = {
       if (tty) process.stderr.write("\r\x1b[K");
       // The entry that met it is reported already; this line says why nothing follows.
       if (!(e instanceof DestinationFailed)) throw e;
-      ctx.report(dest, new Error(`extraction stopped: ${hostErrorReason(e.failure)}`));
+      ctx.report(dest, new Error(`extraction stopped: ${systemErrorReason(e.failure)}`));
       throw new ReportedFailure(1);
     }
     if (tty) process.stderr.write("\r\x1b[K");
@@ -72,5 +73,5 @@ function hostFailure(e: unknown, force: boolean): unknown {
   const code = (e as NodeJS.ErrnoException | null)?.code;
   if (ErofsError.isInstance(e) || typeof code !== "string") return e;
   const hint = code === "EEXIST" && !force ? "; --force replaces it" : "";
-  return new Error(`cannot write it in DEST: ${hostErrorReason(e)}${hint}`);
+  return new Error(`cannot write it in DEST: ${systemErrorReason(e)}${hint}`);
 }

@@ -1,6 +1,7 @@
 import { open, rename, rm } from "node:fs/promises";
+import { systemErrorReason } from "@erofs-ts/format";
 import { buildFingerprintIndex } from "@erofs-ts/vfs";
-import { hostErrorReason, type Command, type CommandContext } from "../context.js";
+import type { Command, CommandContext } from "../context.js";
 import { ReportedFailure } from "../errors.js";
 
 /**
@@ -41,6 +42,6 @@ export const fingerprintsCommand: Command = {
 
 /** Reports why FILE cannot be written, naming FILE (not the image), and ends the command. */
 function fail(ctx: CommandContext, file: string, e: unknown): never {
-  ctx.report(file, new Error(`cannot write the index: ${hostErrorReason(e)}`));
+  ctx.report(file, new Error(`cannot write the index: ${systemErrorReason(e)}`));
   throw new ReportedFailure(1);
 }

@@ -1,7 +1,7 @@
 // Synchronous host calls, as the extractor makes them (why: at the top of extractor.ts).
 import { mkdirSync, statSync } from "node:fs";
 import { dirname } from "node:path";
-import { hostErrorReason } from "../context.js";
+import { systemErrorReason } from "@erofs-ts/format";
 
 /** Why DEST cannot be made: `where` names the path that failed, not the image. */
 export class DestinationError extends Error {
@@ -30,7 +30,7 @@ export function makeDestination(dest: string): void {
     } catch (e) {
       // Only ENOENT is "missing" (statSync's throwIfNoEntry would also take ENOTDIR for it
       // on Node 24, and blame the parent: `plain-file/x` must fail naming x).
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new DestinationError(dir, hostErrorReason(e), { cause: e });
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw new DestinationError(dir, systemErrorReason(e), { cause: e });
     }
     if (st) {
       if (!st.isDirectory()) throw new DestinationError(dir, "not a directory");
@@ -44,7 +44,7 @@ export function makeDestination(dest: string): void {
       mkdirSync(dir);
     } catch (e) {
       // Made meanwhile by someone else: as good as made here.
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new DestinationError(dir, `cannot create the directory: ${hostErrorReason(e)}`, { cause: e });
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw new DestinationError(dir, `cannot create the directory: ${systemErrorReason(e)}`, { cause: e });
     }
   }
 }
