@@ -3,7 +3,7 @@ import type { Difference } from "./compare.js";
 import { knownFamilies } from "./known.js";
 import type { MkfsPlan } from "./options.js";
 
-const plan = (flavour: MkfsPlan["flavour"], args: string[], tags: string[] = []): MkfsPlan => ({ flavour, args, source: "dir", hints: null, blob: false, tags });
+const plan = (flavour: MkfsPlan["flavour"], args: string[], tags: string[] = []): MkfsPlan => ({ flavour, args, source: "dir", hints: null, blob: false, tags, incremental: null });
 const diff = (reader: Difference["reader"], field: string, kernel: unknown, ours: unknown): Difference => ({ reader, path: "f", field, kernel, ours });
 
 describe("knownFamilies", () => {

@@ -22,6 +22,12 @@ export interface MkfsPlan {
   readonly blob: boolean;
   /** One word per option drawn, for the coverage count. */
   readonly tags: string[];
+  /**
+   * An incremental build: mkfs first makes the image from another tree (`base`) with
+   * the same options, then adds this seed's tree to it with `--incremental=data|rvsp|0`
+   * (mkfs 1.9's layered images: metadata and data of the second build after the first's).
+   */
+  readonly incremental: { readonly mode: "data" | "rvsp" | "0"; readonly base: "same tree" | "other tree" } | null;
 }
 
 /** Where the plan's side files go (paths are part of the argv). */
@@ -157,7 +163,31 @@ function upstreamOptions(rng: Rng, files: MkfsFiles): MkfsPlan {
   if (rng.chance(0.05)) opt(`-L${rng.pick(["label", "fifteen-bytes!!"])}`, "-L");
   if (source === "tar-full") opt("--tar=f");
   if (source === "tar-index") opt("--tar=i");
-  return { flavour: "upstream", args, source, hints, blob, tags };
+  const incremental = laterUpstreamOptions(rng, source, args, opt);
+  if (incremental) tags.push("--incremental");
+  return { flavour: "upstream", args, source, hints, blob, tags, incremental };
+}
+
+/**
+ * Options added to the sweep after its first seeds had run: drawn after all the others,
+ * so that a seed drawn before keeps its options and only gains these. Returns the
+ * incremental build, if one is drawn.
+ */
+function laterUpstreamOptions(rng: Rng, source: SourceKind, args: string[], opt: (arg: string, tag?: string) => void): MkfsPlan["incremental"] {
+  // MicroLZMA's literal and position bits: the stream's first byte, which the reader decodes.
+  const z = args.findIndex((a) => a.startsWith("-z") && a.includes("lzma"));
+  if (z >= 0 && rng.chance(0.3)) {
+    const lc = rng.range(0, 4);
+    const bits = `,lc=${lc},lp=${rng.range(0, 4 - lc)},pb=${rng.range(0, 4)}`;
+    args[z] = `-z${args[z]!.slice(2).split(":").map((part) => (part.startsWith("lzma") ? part + bits : part)).join(":")}`;
+  }
+  if (rng.chance(0.05)) opt(`--fsalignblks=${rng.pick([2, 16, 256])}`, "--fsalignblks");
+  if (rng.chance(0.05)) opt(`--gid-offset=${rng.pick([1, 65536, 1 << 30])}`, "--gid-offset");
+  if (args.includes("-T0") && rng.chance(0.5)) opt("--mkfs-time");
+  if (source === "tar-full" && rng.chance(0.3)) opt("--sort=none");
+  // Not from an index-only tar: its data stays in the tar, one device per build.
+  if (source === "tar-index" || !rng.chance(0.12)) return null;
+  return { mode: rng.pick(["data", "rvsp", "0"] as const), base: rng.pick(["same tree", "other tree"] as const) };
 }
 
 /** Options mkfs.erofs 1.5 accepts (its --help; -E as its option parser knows them). */
@@ -214,7 +244,7 @@ function debianOptions(rng: Rng, files: MkfsFiles): MkfsPlan {
     if (rng.chance(0.5)) opt(`--exclude-regex=${rng.pick(["bigdir", "^d", "a[0-9]", "\\.hidden"])}`, "--exclude-regex");
     else opt(`--exclude-path=${rng.pick(["bigdir0", "dfile1", "x1"])}`, "--exclude-path");
   }
-  return { flavour: "debian", args, source: "dir", hints, blob, tags };
+  return { flavour: "debian", args, source: "dir", hints, blob, tags, incremental: null };
 }
 
 function uuid(rng: Rng): string {

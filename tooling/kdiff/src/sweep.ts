@@ -65,18 +65,23 @@ export async function runSeed(seed: number, s: SweepSettings): Promise<SeedOutco
     const image = join(work, "image.erofs");
     const source = plan.source === "dir" ? tree : makeTar(tree, join(work, "tree.tar"));
     const device = plan.blob ? join(work, "blob") : plan.source === "tar-index" ? source : null;
-    const argv = [s.mkfs, ...plan.args, image, source];
+    const base = plan.incremental && incrementalBase(seed, plan, source, work);
+    const argv = [s.mkfs, ...plan.args, ...(plan.incremental ? [`--incremental=${plan.incremental.mode}`] : []), image, source];
+    const baseArgv = base ? [s.mkfs, ...plan.args, image, base.source] : null;
     const outcome = (status: SeedStatus, rest: Partial<SeedOutcome> = {}): SeedOutcome => ({
       seed, flavour: s.flavour, status, argv, tags: plan.tags, device, diffs: [], known: null, kernelStable: null, detail: null,
       saved: s.keep ? work : null, ms: performance.now() - started, ...rest,
     });
-    writeFileSync(join(work, "argv.json"), JSON.stringify({ seed, flavour: s.flavour, argv, device, tags: plan.tags }, null, 1));
+    const baseTreeSeed = base?.treeSeed;
+    writeFileSync(join(work, "argv.json"), JSON.stringify({ seed, flavour: s.flavour, baseArgv, baseTreeSeed, argv, device, tags: plan.tags }, null, 1));
 
-    const made = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", timeout: 300_000, maxBuffer: 1 << 26 });
-    if (made.status !== 0) {
+    for (const command of baseArgv ? [baseArgv, argv] : [argv]) {
+      const made = spawnSync(command[0]!, command.slice(1), { encoding: "utf8", timeout: 300_000, maxBuffer: 1 << 26 });
+      if (made.status === 0) continue;
       const crashed = made.status === null;
       const complaint = mkfsComplaint(`${made.stderr}\n${made.stdout}`);
-      const detail = crashed ? `killed by ${made.signal ?? made.error?.message}${complaint ? ` after: ${complaint}` : ""}` : complaint;
+      const step = command === baseArgv ? "the base build: " : "";
+      const detail = `${step}${crashed ? `killed by ${made.signal ?? made.error?.message}${complaint ? ` after: ${complaint}` : ""}` : complaint}`;
       return outcome(crashed ? "mkfs crashed" : "mkfs refused", { detail });
     }
     const kernel = walkKernel(image, device);
@@ -109,6 +114,22 @@ export async function runSeed(seed: number, s: SweepSettings): Promise<SeedOutco
     dropWork();
   }
 }
+
+/**
+ * What an incremental seed's first build reads: this seed's own tree again (every file
+ * and directory rebuilt over itself) or the tree of another seed (two trees merged),
+ * as a directory or a tar like the seed's source.
+ */
+function incrementalBase(seed: number, plan: MkfsPlan, source: string, work: string): { source: string; treeSeed: number } {
+  if (plan.incremental!.base === "same tree") return { source, treeSeed: seed };
+  const treeSeed = seed + BASE_TREE_SEEDS;
+  const baseTree = join(work, "base-tree");
+  materialise(planTree(treeSeed), baseTree);
+  return { source: plan.source === "dir" ? baseTree : makeTar(baseTree, join(work, "base-tree.tar")), treeSeed };
+}
+
+/** Where the seeds of incremental seeds' other trees start: far from any sweep's own. */
+const BASE_TREE_SEEDS = 1_000_000_000;
 
 function makeTar(tree: string, tar: string): string {
   const r = spawnSync("tar", ["--format=pax", "--xattrs", "--xattrs-include=*", "-C", tree, "-cf", tar, "."], { encoding: "utf8" });
@@ -143,7 +164,7 @@ function save(work: string, s: SweepSettings, seed: number, plan: MkfsPlan, kern
   const dir = join(s.outDir, `${s.flavour}-${seed}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  for (const f of ["argv.json", "image.erofs", "blob", "tree.tar", "hints"]) if (existsSync(join(work, f))) copyFileSync(join(work, f), join(dir, f));
+  for (const f of ["argv.json", "image.erofs", "blob", "tree.tar", "base-tree.tar", "hints"]) if (existsSync(join(work, f))) copyFileSync(join(work, f), join(dir, f));
   writeFileSync(join(dir, "kernel.json"), JSON.stringify(kernel));
   if (again) writeFileSync(join(dir, "kernel-remount.json"), JSON.stringify(again));
   for (const [reader, walk] of walks) writeFileSync(join(dir, `${reader}.json`), JSON.stringify(walk));

@@ -52,6 +52,26 @@ describe("planMkfs", () => {
           }
         }
       }
+      expect(p.incremental).toBeNull();
     }
+  });
+
+  it("draws incremental builds for 1.9.3 from a directory or a full tar only, and MicroLZMA bits the kernel takes (lc + lp ≤ 4, pb ≤ 4)", () => {
+    const seen = { incremental: new Set<string>(), bits: 0 };
+    for (let s = 0; s < 2000; s++) {
+      const p = planMkfs(s, "upstream", files);
+      if (p.incremental) {
+        expect(p.source).not.toBe("tar-index");
+        expect(p.tags).toContain("--incremental");
+        seen.incremental.add(`${p.incremental.mode} ${p.incremental.base}`);
+      }
+      for (const m of p.args.join(" ").matchAll(/lzma[^:\s]*,lc=(\d),lp=(\d),pb=(\d)/g)) {
+        expect(Number(m[1]) + Number(m[2])).toBeLessThanOrEqual(4);
+        expect(Number(m[3])).toBeLessThanOrEqual(4);
+        seen.bits++;
+      }
+    }
+    expect(seen.incremental.size).toBe(6);
+    expect(seen.bits).toBeGreaterThan(20);
   });
 });
