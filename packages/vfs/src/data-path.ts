@@ -107,12 +107,20 @@ export async function readData(
       runEnd = await pageReadEnd(ctx, inode, runStart, runEnd);
     }
     try {
-      if (!store && runStart >= offset && runEnd <= end) {
-        // Handed over whole and not kept (whole extents, when compressed): filled straight
-        // into the caller's bytes.
-        const target = out.subarray(runStart - offset, runEnd - offset);
+      if (!store && runStart >= offset && (runEnd <= end || (into && !packed && runEnd - offset <= into.length))) {
+        // Handed over and not kept (whole extents, when compressed): filled straight into
+        // the caller's bytes. A fill reaching past the request (an extent that ends in the
+        // page after it) lands in the rest of the caller's buffer, whose contents do not
+        // matter: only the pages past the request are copied out, to wait for the next
+        // read as from a scratch fill, not the whole fill.
+        const target = (runEnd <= end ? out : into!).subarray(runStart - offset, runEnd - offset);
         if (compressed) await fillCompressed(ctx, inode, runStart, runEnd, runStart, target, [p * PAGE_SIZE, askedEnd], exact);
         else await fillRange(ctx, inode, runStart, runEnd, target);
+        for (let i = Math.floor(end / PAGE_SIZE); i * PAGE_SIZE < runEnd; i++) {
+          if (finishes(i)) continue;
+          const page = target.subarray(i * PAGE_SIZE - runStart, Math.min(runEnd, (i + 1) * PAGE_SIZE) - runStart);
+          cache.put(owner, i, cache.copiesPages ? page : page.slice(), ctx.id);
+        }
         p = Math.max(q, Math.ceil(runEnd / PAGE_SIZE));
         continue;
       }
@@ -188,6 +196,27 @@ export async function readData(
     }
   }
   return out;
+}
+
+/**
+ * Where a chunk of a one-pass read (no page kept) from `pos` up to `end` had best end: at
+ * the first page of the extent its last byte falls in, when that lies past `pos`. Such a
+ * chunk holds whole extents and is decoded straight into the caller's buffer; one that
+ * ends inside an extent decodes that extent into a scratch buffer, copies the chunk's part
+ * out and keeps the rest as pages for the next chunk (a copy of every byte read, and a
+ * page put and taken per chunk). Unchanged for uncompressed files, for a chunk inside one
+ * extent, and where the extents cannot be mapped (the read itself then reports why).
+ */
+export async function wholeExtentsEnd(ctx: MountContext, inode: Inode, pos: number, end: number): Promise<number> {
+  if (!isCompressedLayout(inode.datalayout) || end >= inode.size) return end;
+  try {
+    const bounds = extentBounds(ctx, inode, end - 1, end, PAGE_SIZE);
+    const [from, to] = bounds instanceof Promise ? await bounds : bounds;
+    return to > end && from > pos ? from : end;
+  } catch (e) {
+    if (ErofsError.isInstance(e)) return end;
+    throw e;
+  }
 }
 
 /**

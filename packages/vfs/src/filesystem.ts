@@ -4,7 +4,7 @@ import type { BlockSource } from "@erofs-ts/blockdev";
 import { releaseRecycledSlabs, type CacheStats } from "@erofs-ts/ishare-cache";
 import { forgetRecentExtents, type DecodedExtentStats } from "./compressed.js";
 import { PACKED_OWNER, type MountContext } from "./context.js";
-import { readData, seekData } from "./data-path.js";
+import { readData, seekData, wholeExtentsEnd } from "./data-path.js";
 import { dirEndPosition, findDirEntry, readDirEntriesFrom } from "./directory.js";
 import type { FingerprintIndex } from "./fingerprint-index.js";
 import { expectKind, iget } from "./metadata.js";
@@ -305,7 +305,13 @@ export class ErofsFs {
     const end = Math.min(inode.size, options.end ?? inode.size);
     const how = { cache: options.cache ?? true, ...(into ? { into } : {}) };
     for (let pos = options.start ?? 0; pos < end; ) {
-      const data = await this.read(inode, pos, Math.min(chunk, end - pos), how);
+      let length = Math.min(chunk, end - pos);
+      // Read once and not kept: chunks of whole extents are decoded in place (wholeExtentsEnd).
+      if (!how.cache) {
+        this.#checkRead(inode, pos, length);
+        length = (await wholeExtentsEnd(this.#ctx, inode, pos, pos + length)) - pos;
+      }
+      const data = await this.read(inode, pos, length, how);
       if (data.length === 0) break;
       pos += data.length;
       yield data;

@@ -161,6 +161,51 @@ describe.skipIf(!corpus)("extents that straddle a fill's end", () => {
 });
 
 /**
+ * readChunks without keeping pages (erofs-cli cat, fsck, extract) ends each chunk at the
+ * page where the extent holding its last byte starts, so a chunk is whole extents: they
+ * are decoded into the caller's buffer, and only the page the last of them shares with
+ * the next extent is kept for the next chunk. A chunk cut at the buffer's length instead
+ * ends inside an extent, and the rest of that extent (up to ~120 KB in app-a-lz4) was
+ * decoded and kept as pages: 2,820 page fills for app-a-lz4's six files over 1 MiB,
+ * against 491 (256 KiB chunks). The buffer here is longer than any extent of these
+ * images (the longest, app-a-zstd's, are ~330 KB): a chunk inside one extent keeps the
+ * rest of it, whatever its end.
+ */
+describe.skipIf(!corpus)("readChunks in whole extents", () => {
+  for (const codec of ["lz4", "zstd", "deflate"]) {
+    it(`app-a-${codec}: every file over 1 MiB as the kernel reads it, keeping at most one page a chunk`, async (t) => {
+      const image = join(corpus!, `real/app-a-${codec}.erofs`);
+      const kernel = KernelMount.tryMount(image);
+      if (!kernel) return t.skip("needs root to mount the image with the kernel's erofs");
+      const fs = await mount(image);
+      try {
+        let checked = 0;
+        for (const [path, inode] of await filesByPath(fs)) {
+          if (inode.size <= 1 << 20) continue;
+          const before = fs.cacheStats().data;
+          const into = new Uint8Array(1 << 20);
+          const h = createHash("sha256");
+          let chunks = 0;
+          for await (const c of fs.readChunks(inode, { cache: false, into, chunkSize: into.length })) {
+            h.update(c);
+            chunks++;
+          }
+          expect(h.digest("hex"), path).toBe(kernel.sha256(Buffer.from(path, "latin1")));
+          const after = fs.cacheStats().data;
+          expect(after.fills - before.fills, path).toBeLessThanOrEqual(chunks);
+          expect(after.bytes, path).toBe(before.bytes);
+          checked++;
+        }
+        expect(checked).toBeGreaterThanOrEqual(5);
+      } finally {
+        await fs.unmount();
+        kernel.unmount();
+      }
+    }, 120_000);
+  }
+});
+
+/**
  * In images without fragments every extent is its own file's: an extent kept for the
  * next fill goes once that fill has taken its last bytes, so a file read through leaves
  * none of its extents behind, and its bytes are the manifest's.
