@@ -30,7 +30,10 @@ export interface ReadStreamOptions {
   start?: number;
   /** Exclusive end offset. */
   end?: number;
-  /** Bytes per chunk (default 256 KiB; at most `into.length` with `into`). */
+  /**
+   * Bytes per chunk at most (default 256 KiB; at most `into.length` with `into`). With
+   * `cache: false` a compressed file's chunks end where an extent starts: often fewer.
+   */
   chunkSize?: number;
   /**
    * As for read(): false keeps none of the pages handed out in the page cache (a caller
