@@ -161,6 +161,6 @@ async function blockDeviceSize(handle: FileHandle): Promise<number> {
 function openFailure(e: unknown, path: string): ErofsError {
   const code = (e as NodeJS.ErrnoException).code;
   const reason = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : `cannot open: ${systemErrorReason(e)}`;
-  const known = code !== undefined && code in ERRNO ? (code as ErofsErrorCode) : "EIO";
+  const known = code !== undefined && Object.hasOwn(ERRNO, code) ? (code as ErofsErrorCode) : "EIO";
   return new ErofsError(known, reason, path, { cause: e });
 }
