@@ -415,6 +415,8 @@ export class ErofsFuseServer {
     let used = 0;
     // What this page lists, in order, for ReadAhead's file after the one read.
     const listed: ListedEntry[] = [];
+    // A sound directory's names are each found by a lookup where they are listed (asked once per directory).
+    const lookupsAgree = plus && (await this.#fs.lookupsFindListed(handle.inode));
     for (const e of entries) {
       // A name with '/' (or an empty one): FUSE would reject the whole reply. A kernel mount
       // lists the entries before it, then fails the listing there with EIO (the VFS's
@@ -432,7 +434,7 @@ export class ErofsFuseServer {
         records.push({ dirent, plus: null });
         continue;
       }
-      const child = isDotName(e.name) ? null : await this.#listedInode(handle.inode, e.name, e.nid);
+      const child = isDotName(e.name) ? null : await this.#listedInode(handle.inode, e.name, e.nid, lookupsAgree);
       const nodeid = child ? this.#nodes.nodeidOf(child.nid) : 0n;
       // The root listed again under another name: listed, not linked (see #lookup).
       if (!child || nodeid === ROOT_NODEID) {
@@ -457,11 +459,12 @@ export class ErofsFuseServer {
    * - A lookup of the name finds another dirent, or none (a damaged directory's names out
    *   of order or repeated): the kernel's lookup is a binary search, so what readdir lists
    *   is not always what a path finds, and the attributes would link a name to an inode
-   *   that no lookup of it reaches.
+   *   that no lookup of it reaches. Not asked when `lookupsAgree` (the vfs found the
+   *   directory sound: lookupsFindListed).
    */
-  async #listedInode(dir: Inode, name: Uint8Array, nid: bigint): Promise<Inode | null> {
+  async #listedInode(dir: Inode, name: Uint8Array, nid: bigint, lookupsAgree: boolean): Promise<Inode | null> {
     try {
-      if ((await this.#fs.lookupNid(dir, name)) !== nid) return null;
+      if (!lookupsAgree && (await this.#fs.lookupNid(dir, name)) !== nid) return null;
       return await this.#fs.iget(nid);
     } catch (e) {
       if (ErofsError.isInstance(e)) return null;

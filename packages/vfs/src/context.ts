@@ -36,6 +36,8 @@ export interface MountContext {
   readonly xattrNamespaces: { readonly userXattr: boolean; readonly acl: boolean };
   /** Directory blocks by nid and block index (dirBlockKey), bounded LRU (see directory.ts). */
   readonly dirBlocks: Map<number | string, DirBlock>;
+  /** Directories checked by lookupsFindListed, and its answer (bounded LRU, see directory.ts). */
+  readonly listingChecks: Map<bigint, boolean>;
   /** Set once the metabox inode is loaded (images with the METABOX feature). */
   metabox: Inode | null;
   /**

@@ -2,8 +2,8 @@ import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KernelMount, WIDE_ENTRIES, canMakeWideImage, makeWideImage, scrambleWideNames, wideEntryName } from "@erofs-ts/testkit";
-import { mount } from "./index.js";
+import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canMakeWideImage, corpusImages, ensureCorpus, loadManifest, makeWideImage, mountOptionsFor, scrambleWideNames, wideEntryName } from "@erofs-ts/testkit";
+import { mount, type ErofsFs, type Inode } from "./index.js";
 import { kernelPathAnswer, vfsPathAnswer } from "./path-answers.test-helper.js";
 
 /**
@@ -44,5 +44,75 @@ describe.skipIf(!canMakeWideImage() || process.getuid?.() !== 0)("lookups in a d
       await fs.unmount();
       k.unmount();
     }
+  });
+});
+
+/** Every directory of an image (each once). */
+async function directories(fs: ErofsFs): Promise<Inode[]> {
+  const out: Inode[] = [];
+  const seen = new Set<bigint>();
+  const walk = async (dir: Inode): Promise<void> => {
+    out.push(dir);
+    for (const e of await fs.readdir(dir)) {
+      if (e.nid === dir.nid || seen.has(e.nid) || e.name.length === 0 || (e.name[0] === 0x2e && (e.name.length === 1 || (e.name.length === 2 && e.name[1] === 0x2e)))) continue;
+      seen.add(e.nid);
+      const inode = await fs.iget(e.nid).catch(() => null);
+      if (inode?.kind === "dir") await walk(inode);
+    }
+  };
+  await walk(await fs.root());
+  return out;
+}
+
+/**
+ * lookupsFindListed lets erofs-fuse's READDIRPLUS skip a lookup per listed name: where it
+ * says so, a lookup of every listed name must find the dirent listed (the nid), and a
+ * directory with names out of order must not be taken for sound.
+ */
+describe("lookupsFindListed", () => {
+  const corpus = ensureCorpus();
+  if (!corpus) console.log(CORPUS_ABSENT);
+
+  it.skipIf(!corpus)("every corpus directory it vouches for: each listed name's lookup finds the listed nid; most directories are vouched for", async () => {
+    let vouched = 0;
+    let refused = 0;
+    for (const img of corpusImages(corpus!)) {
+      const fs = await mount(img.image, mountOptionsFor(loadManifest(img.manifest), img.image)).catch(() => null);
+      if (!fs) continue;
+      try {
+        for (const dir of await directories(fs)) {
+          if (!(await fs.lookupsFindListed(dir))) {
+            refused++;
+            continue;
+          }
+          vouched++;
+          for (const e of await fs.readdir(dir)) expect(await fs.lookupNid(dir, e.name), `${img.name} nid ${dir.nid}`).toBe(e.nid);
+        }
+      } finally {
+        await fs.unmount();
+      }
+    }
+    expect(vouched).toBeGreaterThan(1000);
+    // Directories over 64 blocks (the widest ones) are left to per-name lookups.
+    expect(refused).toBeLessThan(vouched / 10);
+  }, 300_000);
+
+  it.skipIf(!canMakeWideImage())("a wide directory: vouched for as mkfs wrote it, not once names are out of order", async () => {
+    const image = makeWideImage(join(work, "vouch"));
+    const damaged = join(work, "vouch-scrambled.erofs");
+    scrambleWideNames(image, damaged, 11);
+    const answers: boolean[] = [];
+    for (const path of [image, damaged]) {
+      const fs = await mount(path);
+      try {
+        const wide = await fs.lookup("wide");
+        answers.push(await fs.lookupsFindListed(wide));
+        // Asked again: the kept answer.
+        answers.push(await fs.lookupsFindListed(wide));
+      } finally {
+        await fs.unmount();
+      }
+    }
+    expect(answers).toEqual([true, true, false, false]);
   });
 });

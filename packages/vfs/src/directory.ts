@@ -1,4 +1,4 @@
-import { DIRENT_SIZE, ErofsError, lookupDirent, parseDirBlockPrefix, type DirBlockPrefix, type DirEntry, type FoundDirent, type Inode } from "@erofs-ts/format";
+import { DIRENT_SIZE, ErofsError, compareNames, lookupDirent, parseDirBlockPrefix, type DirBlockPrefix, type DirEntry, type FoundDirent, type Inode } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
 import { readData } from "./data-path.js";
 import { lruGet, lruSet } from "./lru.js";
@@ -126,6 +126,52 @@ export function dirEndPosition(ctx: MountContext, dir: Inode): number {
  * directory it finds what a kernel mount finds, where a search over the parsed blocks
  * would refuse a block readdir refuses, or order names differently.
  */
+/**
+ * The most blocks lookupsFindListed reads of a directory (256 KiB of 4 KiB blocks, some
+ * 8,000 names): a larger one is not read whole to answer it, and stays checked name by
+ * name. Half the blocks ctx.dirBlocks keeps, so that the check does not push out them all.
+ */
+const LISTING_CHECK_MAX_BLOCKS = BLOCKS_KEPT / 2;
+/** Directories whose check is kept. */
+const LISTING_CHECKS_KEPT = 4096;
+
+/**
+ * Whether a lookup of each name `dir` lists finds that same dirent: every block parses
+ * whole and the names ascend strictly across all of them (the order mkfs writes and a
+ * binary search relies on). Then READDIRPLUS needs no lookup per entry to know that the
+ * attributes it hands the kernel are those of the inode a lookup of the name reaches;
+ * measured on a 300,000-file image, those lookups made ~40% of the daemon's allocations
+ * during a `find` and much of its 2.6 s of garbage collection.
+ */
+export async function lookupsFindListed(ctx: MountContext, dir: Inode): Promise<boolean> {
+  const known = lruGet(ctx.listingChecks, dir.nid);
+  if (known !== undefined) return known;
+  const answer = await namesAscend(ctx, dir);
+  lruSet(ctx.listingChecks, dir.nid, answer, LISTING_CHECKS_KEPT);
+  return answer;
+}
+
+async function namesAscend(ctx: MountContext, dir: Inode): Promise<boolean> {
+  const blocks = blockCount(ctx, dir);
+  if (blocks > LISTING_CHECK_MAX_BLOCKS) return false;
+  let previous: Uint8Array | null = null;
+  try {
+    for (let b = 0; b < blocks; b++) {
+      const { entries, failure } = await readDirBlock(ctx, dir, b);
+      if (failure || entries.length === 0) return false;
+      for (const e of entries) {
+        // A NUL inside a name ends it for a lookup's comparison, not for readdir.
+        if (e.name.includes(0) || (previous && compareNames(previous, e.name) >= 0)) return false;
+        previous = e.name;
+      }
+    }
+  } catch (e) {
+    if (ErofsError.isInstance(e)) return false;
+    throw e;
+  }
+  return true;
+}
+
 export async function findDirEntry(ctx: MountContext, dir: Inode, name: Uint8Array): Promise<FoundDirent | null> {
   const readBlock = async (index: number) => (await dirBlock(ctx, dir, index)).bytes;
   return lookupDirent(name, blockCount(ctx, dir), ctx.sb.blockSize, readBlock, `directory nid ${dir.nid}`);

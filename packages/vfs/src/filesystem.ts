@@ -5,7 +5,7 @@ import { releaseRecycledSlabs, type CacheStats } from "@erofs-ts/ishare-cache";
 import { forgetRecentExtents, type DecodedExtentStats } from "./compressed.js";
 import { PACKED_OWNER, type MountContext } from "./context.js";
 import { readData, seekData, wholeExtentsEnd } from "./data-path.js";
-import { dirEndPosition, findDirEntry, readDirEntriesFrom } from "./directory.js";
+import { dirEndPosition, findDirEntry, lookupsFindListed, readDirEntriesFrom } from "./directory.js";
 import type { FingerprintIndex } from "./fingerprint-index.js";
 import { expectKind, iget } from "./metadata.js";
 import { PATH_MAX, isDot, isDotDot, printable, resolvePath, toPathBytes, type PathWalker } from "./path.js";
@@ -178,6 +178,19 @@ export class ErofsFs {
     const entry = await findDirEntry(this.#ctx, dir, bytes);
     if (entry) return entry.nid;
     return isDotDot(bytes) && dir.nid === this.#ctx.sb.rootNid ? dir.nid : null;
+  }
+
+  /**
+   * Whether a lookup of every name `dir` lists finds the very dirent listed, so that
+   * lookupNid need not be asked per listed name (erofs-fuse's READDIRPLUS). True for a
+   * sound directory: every block parses and the names ascend strictly through all of
+   * them, which a binary search needs and mkfs writes. False for a damaged one, and for
+   * one of more than LISTING_CHECK_MAX_BLOCKS blocks (not read whole for this).
+   */
+  async lookupsFindListed(dir: Inode): Promise<boolean> {
+    this.#check();
+    expectKind(dir, "dir");
+    return lookupsFindListed(this.#ctx, dir);
   }
 
   stat(inode: Inode): Stat {
@@ -445,6 +458,7 @@ export class ErofsFs {
     for (const s of this.#sources) s.release?.();
     forgetRecentExtents(this.#ctx);
     this.#ctx.dirBlocks.clear();
+    this.#ctx.listingChecks.clear();
     // After the sources' release and the extents: their buffers came back to the pool.
     this.#ctx.scratch.clear();
   }
@@ -482,6 +496,7 @@ export class ErofsFs {
     forgetRecentExtents(this.#ctx);
     this.#ctx.inodes.clear();
     this.#ctx.dirBlocks.clear();
+    this.#ctx.listingChecks.clear();
     await Promise.allSettled(this.#sources.map((s) => s.close()));
   }
 

@@ -182,6 +182,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
       maxListedEntries,
       xattrNamespaces: { userXattr: opts.userXattr ?? true, acl: opts.acl ?? true },
       dirBlocks: new Map(),
+      listingChecks: new Map(),
       metabox: null,
       packed: null,
       compressed: new CompressedState(opts.decodedExtentBytes ?? DECODED_EXTENT_BUDGET),
