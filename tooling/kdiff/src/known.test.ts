@@ -26,6 +26,9 @@ describe("knownFamilies", () => {
     const family = ["extract: xattrs beyond what an ext4 inode holds"];
     expect(knownFamilies(plain, [diff("extract", "stderr", "0 socket warning(s)", [warning]), diff("extract", "xattrs", kernel, [x("user.a", "1")])])).toEqual(family);
     expect(knownFamilies(plain, [diff("extract", "xattrs", kernel, [])])).toEqual(family);
+    // Several refusals in one setfattr batch: the first, and how many more (seed 52428).
+    expect(knownFamilies(plain, [diff("extract", "stderr", "0 socket warning(s)", [`${warning} (and 2 more)`])])).toEqual(family);
+    expect(knownFamilies(plain, [diff("extract", "stderr", "0 socket warning(s)", [`${warning} (and more)`])])).toBeNull();
     // Other warnings, other readers, or an xattr the kernel does not have: new.
     expect(knownFamilies(plain, [diff("extract", "stderr", "0 socket warning(s)", [warning, "erofs-cli: f: cannot write it in DEST: ..."])])).toBeNull();
     expect(knownFamilies(plain, [diff("extract", "stderr", "0 socket warning(s)", ["erofs-cli: xattrs: warning: setfattr failed: setfattr: /d/f: Operation not supported"])])).toBeNull();

@@ -25,8 +25,13 @@ function failsAsEio(kernel: unknown, ours: unknown): boolean {
   return JSON.stringify(kernel) === JSON.stringify(ours);
 }
 
-/** A warning of erofs-cli extract that the host refused an inode's xattrs for want of room. */
-const XATTRS_NO_ROOM = /^erofs-cli: xattrs: warning: setfattr failed: setfattr: .*: No space left on device$/;
+/**
+ * A warning of erofs-cli extract that the host refused an inode's xattrs for want of room.
+ * A batch with several refusals prints the first and counts the rest ("(and 2 more)"):
+ * those are taken to be the same (each inode whose xattrs went missing is a difference of
+ * its own, which must be explained too).
+ */
+const XATTRS_NO_ROOM = /^erofs-cli: xattrs: warning: setfattr failed: setfattr: .*: No space left on device( \(and \d+ more\))?$/;
 const SOCKET_SKIPPED = /^erofs-cli: .+: warning: socket skipped$/;
 
 /** `ours` holds some of `kernel`'s [name, value] pairs and nothing else. */
