@@ -185,7 +185,7 @@ export class ErofsFs {
    * lookupNid need not be asked per listed name (erofs-fuse's READDIRPLUS). True for a
    * sound directory: every block parses and the names ascend strictly through all of
    * them, which a binary search needs and mkfs writes. False for a damaged one, and for
-   * one of more than LISTING_CHECK_MAX_BLOCKS blocks (not read whole for this).
+   * one of more than 64 blocks (not read whole for this).
    */
   async lookupsFindListed(dir: Inode): Promise<boolean> {
     this.#check();
