@@ -25,14 +25,10 @@ export interface BlockSource {
   close(): Promise<void>;
 }
 
-/** Throws the EIO every backend raises for a read outside the source. */
+/** Throws the EIO every backend raises for a read outside the source (named once, as `where`). */
 export function checkRange(source: BlockSource, position: number, length: number): void {
   if (!Number.isSafeInteger(position) || position < 0 || length < 0 || position + length > source.size) {
-    throw new ErofsError(
-      "EIO",
-      `read of ${length} bytes at ${position} beyond the end of ${source.name} (${source.size} bytes)`,
-      source.name,
-    );
+    throw new ErofsError("EIO", `read of ${length} bytes at ${position}, past the end (${source.size} bytes)`, source.name);
   }
 }
 

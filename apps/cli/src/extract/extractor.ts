@@ -151,7 +151,8 @@ export class Extractor {
         for await (const e of this.#fs.entries(d)) await this.#extractEntry(e, host, entered, stack);
       } catch (e) {
         // The listing failed part-way (a corrupt block): what came before it is extracted.
-        reportEntry(this.#opts, displayName(host), e);
+        // Named by its path in the image, as every other entry is (and as fsck names it).
+        reportEntry(this.#opts, displayName(host.subarray(this.#dest.length + 1)) || "/", e);
       }
     }
   }

@@ -590,7 +590,7 @@ describe.skipIf(!canMakeWideImage())("erofs-cli on a directory with a corrupt bl
     expect(listed.length).toBeLessThan(WIDE_ENTRIES);
     const dest = join(dir, "out");
     const extracted = await runCli(["extract", damaged, dest]);
-    expectCleanFailure(extracted, 1, /^erofs-cli: .*wide: /m);
+    expectCleanFailure(extracted, 1, /^erofs-cli: wide: /m);
     const written = readdirSync(join(dest, "wide")).sort();
     expect(written).toEqual(listed.slice().sort());
     expect(readFileSync(join(dest, "wide", wideEntryName(5)), "utf8")).toBe("5\n");
