@@ -558,6 +558,8 @@ function isTrusted(name: Uint8Array): boolean {
  * those are left out and the rest is the kernel mount's list.
  */
 function xattrList(names: readonly Uint8Array[]): Uint8Array {
+  // An empty name (a damaged image's) is left out: the kernel's FUSE refuses a whole list
+  // holding one (EIO, fuse_verify_xattr_list), where the kernel's erofs lists it.
   const listed = names.filter((n) => n.length > 0);
   let total = 0;
   for (const n of listed) total += n.length + 1;

@@ -19,6 +19,15 @@ describe("knownFamilies", () => {
     expect(knownFamilies(plain, [diff("fuse", "ranges", [[0, 7, "abcd"]], [[0, 7, "EIO"]])])).toBeNull();
   });
 
+  it("names erofs-fuse's listing without an empty xattr name, and nothing else missing or changed", () => {
+    const kernel = [["dXNlci5h", "MQ=="], ["", "ERANGE"], ["AjQ=", "EOPNOTSUPP"]];
+    const family = ["erofs-fuse lists no empty xattr name (README)"];
+    expect(knownFamilies(plain, [diff("fuse", "xattrs", kernel, [kernel[0], kernel[2]])])).toEqual(family);
+    expect(knownFamilies(plain, [diff("fuse", "xattrs", kernel, [kernel[0]])])).toBeNull();
+    expect(knownFamilies(plain, [diff("fuse", "xattrs", [kernel[0], kernel[2]], [kernel[0]])])).toBeNull();
+    expect(knownFamilies(plain, [diff("vfs", "xattrs", kernel, [kernel[0], kernel[2]])])).toBeNull();
+  });
+
   it("names an extraction whose host refused an inode's xattrs for want of room, and only that", () => {
     const x = (name: string, value: string) => [Buffer.from(name).toString("base64"), value];
     const kernel = [x("user.a", "1"), x("user.big", "2".repeat(4000))];
