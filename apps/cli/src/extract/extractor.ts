@@ -151,8 +151,7 @@ export class Extractor {
         for await (const e of this.#fs.entries(d)) await this.#extractEntry(e, host, entered, stack);
       } catch (e) {
         // The listing failed part-way (a corrupt block): what came before it is extracted.
-        // Named by its path in the image, as every other entry is (and as fsck names it).
-        reportEntry(this.#opts, displayName(host.subarray(this.#dest.length + 1)) || "/", e);
+        reportEntry(this.#opts, this.#imagePath(host), e);
       }
     }
   }
@@ -295,6 +294,11 @@ export class Extractor {
     }
   }
 
+  /** A directory under DEST named by its path in the image, as entries are reported (and as fsck names them). */
+  #imagePath(host: Buffer): string {
+    return displayName(host.subarray(this.#dest.length + 1)) || "/";
+  }
+
   async #finish(): Promise<void> {
     if (this.#xattrs.pending) {
       try {
@@ -309,7 +313,7 @@ export class Extractor {
       try {
         await this.#applyMeta(path, inode, true);
       } catch (e) {
-        this.#opts.onError(displayName(path), e);
+        this.#opts.onError(this.#imagePath(path), e);
       }
     }
     await this.#xattrs.apply().catch((e: Error) => this.#opts.onWarning("xattrs", e.message));
