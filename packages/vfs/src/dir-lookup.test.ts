@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canMakeWideImage, corpusImages, ensureCorpus, loadManifest, makeWideImage, mountOptionsFor, scrambleWideNames, wideEntryName } from "@erofs-ts/testkit";
 import { mount, type ErofsFs, type Inode } from "./index.js";
 import { kernelPathAnswer, vfsPathAnswer } from "./path-answers.test-helper.js";
+import { eachEntry } from "./walk.test-helper.js";
 
 /**
  * A lookup in a directory whose names are out of order (no mkfs writes one; a damaged
@@ -47,20 +48,12 @@ describe.skipIf(!canMakeWideImage() || process.getuid?.() !== 0)("lookups in a d
   });
 });
 
-/** Every directory of an image (each once). */
+/** The root and every directory under it. */
 async function directories(fs: ErofsFs): Promise<Inode[]> {
-  const out: Inode[] = [];
-  const seen = new Set<bigint>();
-  const walk = async (dir: Inode): Promise<void> => {
-    out.push(dir);
-    for (const e of await fs.readdir(dir)) {
-      if (e.nid === dir.nid || seen.has(e.nid) || e.name.length === 0 || (e.name[0] === 0x2e && (e.name.length === 1 || (e.name.length === 2 && e.name[1] === 0x2e)))) continue;
-      seen.add(e.nid);
-      const inode = await fs.iget(e.nid).catch(() => null);
-      if (inode?.kind === "dir") await walk(inode);
-    }
-  };
-  await walk(await fs.root());
+  const out = [await fs.root()];
+  await eachEntry(fs, (_path, inode) => {
+    if (inode.kind === "dir") out.push(inode);
+  });
   return out;
 }
 
