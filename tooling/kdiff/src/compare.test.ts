@@ -129,10 +129,74 @@ describe("compareWalks for the extract reader", () => {
     expect(compareWalks(kernel(), withSocket, "extract").map((d) => `${d.path} ${d.field}`)).toEqual(["/ children", "s entry"]);
   });
 
-  it("holds stderr to one socket warning per socket, and a failed exit status is a difference", () => {
+  it("holds stderr to one socket warning per socket, and exit status 1 without a failure of the kernel's is a difference", () => {
     const fields = (w: WalkResult) => compareWalks(kernel(), w, "extract").map((d) => `${d.path} ${d.field}`);
     expect(fields({ ...extracted(), stderr: [] })).toEqual(["<extract> stderr"]);
     expect(fields({ ...extracted(), stderr: ["erofs-cli: s: warning: socket skipped", "erofs-cli: xattrs: warning: setfattr: Operation not supported"] })).toEqual(["<extract> stderr"]);
-    expect(fields({ ...extracted(), unexpected: ["erofs-cli extract exited 1"] })).toEqual(["<extract> unexpected"]);
+    expect(fields({ ...extracted(), exitStatus: 1 })).toEqual(["<extract> exit status"]);
+    expect(fields({ ...extracted(), exitStatus: 0 })).toEqual([]);
+    expect(fields({ ...extracted(), unexpected: ["erofs-cli extract killed by SIGKILL"] })).toEqual(["<extract> unexpected"]);
+  });
+
+  /**
+   * Where the kernel failed a call, extract meets the same failure: it reports it on one
+   * line, exits 1 and writes what it could. Each case: the kernel's failure, what extract
+   * leaves in the tree, and the line it prints.
+   */
+  const failures: [string, (k: WalkResult) => void, (o: WalkResult) => void][] = [
+    [
+      "an entry the kernel cannot look up: absent, and its directory's nlink is the host's",
+      (k) => {
+        at(k, "d").children = [b("c"), b("h"), b("x")];
+        k.entries.push(entry("d/x", { lookupError: "EUCLEAN" }));
+      },
+      (o) => (at(o, "d").nlink = 7),
+    ],
+    [
+      "a symlink whose target the kernel cannot read: absent",
+      (k) => (at(k, "l").target = "EIO"),
+      (o) => {
+        o.entries = o.entries.filter((e) => e.path !== b("l"));
+        at(o, "").children = [b("p"), b("d"), b("f")];
+      },
+    ],
+    [
+      "a directory the kernel cannot list: what extract listed before the failure, nlink the host's",
+      (k) => {
+        at(k, "d").children = "EIO";
+        k.entries = k.entries.filter((e) => e.path !== b("d/c") && e.path !== b("d/h"));
+      },
+      (o) => {
+        at(o, "d").children = [b("h")];
+        at(o, "d").nlink = 5;
+        o.entries = o.entries.filter((e) => e.path !== b("d/c"));
+      },
+    ],
+    [
+      "a file whose content the kernel cannot read: what extract wrote, with no metadata",
+      (k) => Object.assign(at(k, "d/h"), { sha256: "EIO", ranges: "EIO" }),
+      (o) => Object.assign(at(o, "d/h"), { sha256: "5e", ranges: [[0, 7, "5e"]], perm: 0o600, size: "1", mtimeNs: "1", nlink: 1 }),
+    ],
+    [
+      "xattrs the kernel cannot read: those extract copied before the failure",
+      (k) => (at(k, "").xattrs = [[b("user.z"), "EIO"], [b("trusted.a"), b("2")]]),
+      (o) => (at(o, "").xattrs = []),
+    ],
+  ];
+  it.each(failures)("takes %s, reported once with exit status 1", (_, failKernel, extractAsFailed) => {
+    const k = kernel();
+    failKernel(k);
+    const o = extracted();
+    extractAsFailed(o);
+    const reported = { ...o, stderr: [...o.stderr!, "erofs-cli: d/x: corrupt image"], exitStatus: 1 };
+    expect(compareWalks(k, reported, "extract")).toEqual([]);
+    // Held to the kernel's failures: the line and the status are required ...
+    const fields = (w: WalkResult) => compareWalks(k, w, "extract").map((d) => `${d.path} ${d.field}`);
+    expect(fields({ ...o, exitStatus: 1 })).toEqual(["<extract> stderr"]);
+    expect(fields({ ...reported, exitStatus: 0 })).toEqual(["<extract> exit status"]);
+    expect(fields({ ...reported, stderr: [...reported.stderr, "erofs-cli: f: corrupt image"] })).toEqual(["<extract> stderr"]);
+    // ... and what the failure leaves alone still compares.
+    at(reported, "f").perm = 0o600;
+    expect(fields(reported)).toEqual(["f perm"]);
   });
 });

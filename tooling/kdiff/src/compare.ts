@@ -1,4 +1,4 @@
-import { extractedView, kernelAsExtractable, stderrMisfit } from "./extract-view.js";
+import { extractComparison } from "./extract-view.js";
 import type { WalkResult } from "./walk.js";
 
 /**
@@ -46,11 +46,14 @@ export function compareWalks(kernel: WalkResult, other: WalkResult, reader: Read
     return diffs;
   }
   if (reader === "extract") {
-    const misfit = stderrMisfit(kernel, other);
-    if (misfit) add("<extract>", "stderr", misfit.expected, misfit.stderr);
-    // An extracted tree is held to what a host filesystem can hold of the image (extract-view.ts).
-    kernel = kernelAsExtractable(kernel);
-    other = extractedView(other);
+    // An extracted tree is held to what a host filesystem can hold of the image, and of
+    // what the kernel failed to read (extract-view.ts).
+    const views = extractComparison(kernel, other);
+    const { stderr, exitStatus } = views.misfit ?? {};
+    if (stderr) add("<extract>", "stderr", stderr.expected, stderr.printed);
+    if (exitStatus) add("<extract>", "exit status", exitStatus.expected, exitStatus.actual);
+    kernel = views.kernel;
+    other = views.extracted;
   }
   if (!same(kernel.statfs, other.statfs)) add("<image>", "statfs", kernel.statfs, other.statfs);
   const theirs = new Map(other.entries.map((e) => [e.path, e]));

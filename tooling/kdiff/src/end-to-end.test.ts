@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { compareWalks } from "./compare.js";
-import { extractUnavailable, walkExtract } from "./extract-walk.js";
+import { EROFS_CLI, extractUnavailable, walkExtract } from "./extract-walk.js";
 import { fuseUnavailable, walkFuse } from "./fuse-walk.js";
 import { walkKernel } from "./kernel-walk.js";
 import { materialise } from "./materialise.js";
@@ -85,7 +85,7 @@ const noUpstream = noExtract ?? (existsSync(MKFS_UPSTREAM) ? null : `${MKFS_UPST
 if (!noExtract && noUpstream) console.log(`kdiff end-to-end, a tar's symlinks through erofs-cli extract: skipped: ${noUpstream}`);
 
 /** Makes `image` from what `python` writes into a fresh directory (its argv[1]) with `mkfs`, then walks it with the kernel and through an extraction. */
-function kernelAndExtract(name: string, python: string, mkfs: (dir: string, image: string) => string[]): { kernel: WalkResult; extracted: WalkResult } {
+function kernelAndExtract(name: string, python: string, mkfs: (dir: string, image: string) => string[]): { image: string; kernel: WalkResult; extracted: WalkResult } {
   const dir = join(work, name);
   mkdirSync(dir);
   const made = spawnSync("/usr/bin/python3", ["-c", python, dir], { encoding: "utf8" });
@@ -94,7 +94,7 @@ function kernelAndExtract(name: string, python: string, mkfs: (dir: string, imag
   const [bin, ...args] = mkfs(dir, image);
   const built = spawnSync(bin!, args, { encoding: "utf8" });
   expect(built.status, built.stderr).toBe(0);
-  return { kernel: walkKernel(image, null), extracted: walkExtract(image, null, join(work, `${name}-extract`)) };
+  return { image, kernel: walkKernel(image, null), extracted: walkExtract(image, null, join(work, `${name}-extract`)) };
 }
 const named = (w: WalkResult, path: string): WalkEntry => w.entries.find((e) => e.path === Buffer.from(path).toString("base64"))!;
 
@@ -116,14 +116,38 @@ open(root + '/f', 'w').write('x')`;
     const { kernel } = kernelAndExtract("plain", "import sys\nopen(sys.argv[1] + '/f', 'w').write('x')", (dir, image) => [MKFS, image, dir]);
     // A DEST that cannot be made: /proc takes no new directory.
     const failed = walkExtract(join(work, "plain.erofs"), null, "/proc/erofs-kdiff-test-dest");
-    expect(failed.unexpected).toEqual(["erofs-cli extract exited 1"]);
-    expect(compareWalks(kernel, failed, "extract").map((d) => d.field)).toEqual(expect.arrayContaining(["unexpected", "stderr", "entry"]));
+    expect(failed.exitStatus).toBe(1);
+    expect(compareWalks(kernel, failed, "extract").map((d) => d.field)).toEqual(expect.arrayContaining(["exit status", "stderr", "entry"]));
     // An image neither can read (no EROFS superblock) is agreement: the CLI names the image, as the kernel's mount fails.
     const zeros = join(work, "zeros.erofs");
     writeFileSync(zeros, Buffer.alloc(8192));
     const unreadable = walkExtract(zeros, null, join(work, "zeros-extract"));
     expect(unreadable.mountError).toMatch(/^erofs-cli: .*zeros\.erofs: /);
     expect(compareWalks(walkKernel(zeros, null), unreadable, "extract")).toEqual([]);
+  });
+
+  it("an inode the kernel refuses (mode 0): extract reports it once, exits 1, and what it wrote compares equal", () => {
+    const python = "import os, sys\nos.makedirs(sys.argv[1] + '/d/sub')\nopen(sys.argv[1] + '/d/f', 'w').write('x')";
+    const { image } = kernelAndExtract("mode0", python, (dir, img) => [MKFS, img, dir]);
+    // The inode's i_mode (bytes 4-5 of a compact or an extended inode, after i_format and
+    // i_xattr_icount) zeroed. The inodes share block 0 with the superblock, whose checksum
+    // covers the block: the sb_csum feature (bit 0 of feature_compat, superblock byte 8)
+    // is cleared so that the mount goes ahead and meets the inode.
+    const cli = (...args: string[]) => JSON.parse(spawnSync(process.execPath, [EROFS_CLI, ...args, "--json"], { encoding: "utf8" }).stdout);
+    const { blockSize, metaBlkaddr } = cli("info", image);
+    const { nid } = cli("stat", image, "d/sub");
+    const bytes = readFileSync(image);
+    bytes.writeUInt16LE(0, metaBlkaddr * blockSize + nid * 32 + 4);
+    bytes.writeUInt32LE(bytes.readUInt32LE(1024 + 8) & ~1, 1024 + 8);
+    writeFileSync(image, bytes);
+    const kernel = walkKernel(image, null);
+    const extracted = walkExtract(image, null, join(work, "mode0-broken"));
+    expect(named(kernel, "d/sub").lookupError).toBe("EUCLEAN");
+    expect(named(kernel, "d").nlink).toBe(3);
+    expect(named(extracted, "d/sub")).toBeUndefined();
+    expect(extracted.stderr).toHaveLength(1);
+    expect(extracted.exitStatus).toBe(1);
+    expect(compareWalks(kernel, extracted, "extract")).toEqual([]);
   });
 
   it.skipIf(noUpstream !== null)("a tar's 0644 symlink and user.* on a symlink and a fifo: the kernel lists them unreadable, the host has neither, and the walks compare equal", () => {

@@ -22,10 +22,10 @@ export function extractUnavailable(): string | null {
  * Extracts `image` with erofs-cli into `dest` (made afresh) and walks the tree there with
  * the kernel walk's own code, so that the extraction is held to the kernel's mount
  * (extract-view.ts says which fields a host tree can match). The sweep runs as root, so
- * owners, device nodes and trusted.* xattrs are restored. A failed exit status is always
- * a difference; stderr goes into the walk, to be held to the kernel's sockets (the one
- * warning a faithful extraction prints); a failure that names the image itself (the
- * CLI's convention for an image it cannot read) is its mount error.
+ * owners, device nodes and trusted.* xattrs are restored. stderr and the exit status go
+ * into the walk, to be held to the kernel's sockets (the one warning a faithful
+ * extraction prints) and failures (one line each, exit status 1); a failure that names
+ * the image itself (the CLI's convention for an image it cannot read) is its mount error.
  */
 export function walkExtract(image: string, device: string | null, dest: string): WalkResult {
   rmSync(dest, { recursive: true, force: true });
@@ -34,6 +34,7 @@ export function walkExtract(image: string, device: string | null, dest: string):
   const stderr = r.stderr.split("\n").filter(Boolean);
   if (r.status === 1 && stderr.length === 1 && stderr[0]!.startsWith(`erofs-cli: ${image}: `)) return { mountError: stderr[0]!, entries: [] };
   const walk: WalkResult = { ...(existsSync(dest) ? walkMounted(dest) : { entries: [] }), stderr };
-  if (r.status !== 0) walk.unexpected = [`erofs-cli extract ${r.status === null ? `killed by ${r.signal ?? r.error?.message}` : `exited ${r.status}`}`];
+  if (r.status === null) walk.unexpected = [`erofs-cli extract killed by ${r.signal ?? r.error?.message}`];
+  else walk.exitStatus = r.status;
   return walk;
 }

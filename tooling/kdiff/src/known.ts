@@ -1,5 +1,6 @@
 import type { Difference } from "./compare.js";
 import type { MkfsPlan } from "./options.js";
+import { isErrnoName } from "./walk.js";
 
 /**
  * Differences already understood, by the options that make them and the differences they
@@ -15,13 +16,11 @@ interface KnownFamily {
 const extended = (plan: MkfsPlan): string[] => plan.args.filter((a) => a.startsWith("-E")).flatMap((a) => a.slice(2).split(","));
 const inContent = (d: Difference): boolean => d.field === "sha256" || d.field === "ranges";
 
-/** An errno name ("EUCLEAN") as the walks record a failed call. */
-const isErrno = (x: unknown): boolean => typeof x === "string" && /^E[A-Z0-9]+$/.test(x);
 
 /** `ours` is `kernel` with every failed call answered EIO instead (ranges element by element). */
 function failsAsEio(kernel: unknown, ours: unknown): boolean {
   if (Array.isArray(kernel) && Array.isArray(ours)) return kernel.length === ours.length && kernel.every((k, i) => failsAsEio(k, ours[i]));
-  if (isErrno(kernel)) return ours === "EIO";
+  if (isErrnoName(kernel)) return ours === "EIO";
   return JSON.stringify(kernel) === JSON.stringify(ours);
 }
 

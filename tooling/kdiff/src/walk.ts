@@ -13,10 +13,12 @@ export interface WalkResult {
   statfs?: { bsize: number; blocks: string; files: string; ffree: string; namemax: number };
   /** Pre-order, each directory's children in the reader's listing order. */
   entries: WalkEntry[];
-  /** What is wrong whatever the kernel says (always a difference): a vfs exception that is not an ErofsError, an erofs-fuse daemon outliving its mount, erofs-cli extract failing. */
+  /** What is wrong whatever the kernel says (always a difference): a vfs exception that is not an ErofsError, an erofs-fuse daemon outliving its mount, erofs-cli extract killed. */
   unexpected?: string[];
-  /** erofs-cli extract's stderr lines (the extract reader only): extract-view.ts allows one socket warning per socket the kernel shows. */
+  /** erofs-cli extract's stderr lines (the extract reader only): extract-view.ts allows one socket warning per socket the kernel shows, and one line per failure of the kernel's. */
   stderr?: string[];
+  /** erofs-cli extract's exit status (the extract reader only): 1 where the kernel's walk failed somewhere, else 0. */
+  exitStatus?: number;
 }
 
 export interface WalkEntry {
@@ -61,6 +63,14 @@ for (const [name, n] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(n)
 // libuv has no name for these, so Node's error says "Unknown system error -117".
 ERRNO_NAMES.set(117, "EUCLEAN");
 ERRNO_NAMES.set(95, "EOPNOTSUPP");
+
+const NAMES = new Set([...Object.keys(constants.errno), ...ERRNO_NAMES.values(), "EFSCORRUPTED"]);
+
+/**
+ * Whether a walk's value is a failed call's errno name rather than what the call returns.
+ * Checked against the names, not their shape: a base64 value can be all capitals too.
+ */
+export const isErrnoName = (x: unknown): x is string => typeof x === "string" && (NAMES.has(x) || /^errno\d+$/.test(x));
 
 /** The errno name of a failed Node fs call on the kernel's mount. */
 export function errnoName(e: unknown): string {
