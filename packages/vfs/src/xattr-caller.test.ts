@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { AS_NOBODY, KernelMount, fixtureImages, loadManifest, nameBytes, nobodyReaches } from "@erofs-ts/testkit";
+import { AS_NOBODY, KernelMount, fixtureImages, loadManifest, nameBytes, nobodyReaches, type ManifestEntry } from "@erofs-ts/testkit";
 import { ErofsError, hasCapSysAdmin, mount, type ErofsFs } from "./index.js";
 
 /**
@@ -21,16 +21,17 @@ const PYTHON = "/usr/bin/python3";
 /** Python's names for the errnos both sides answer with. */
 const ERRNO_NAME: Record<string, string> = { EOPNOTSUPP: "ENOTSUP" };
 
-/** Prints, per path, the listing and every name's answer: the probe the kernel side runs. */
+/** Prints, per path, the listing and every name's answer: the probe the kernel side runs (argv: root, extra names, a JSON list of paths to skip). */
 const PROBE = `
-import errno, os, sys
-root, extra = sys.argv[1], sys.argv[2].split("\\n")
+import errno, json, os, sys
+root, extra, beyond = sys.argv[1], sys.argv[2].split("\\n"), set(json.loads(sys.argv[3]))
 def paths():
     yield ""
     for d, dirs, files in os.walk(root):
         for n in dirs + files:
             yield os.path.relpath(os.path.join(d, n), root)
 for rel in sorted(paths()):
+    if rel in beyond: continue
     p = os.path.join(root, rel) if rel else root
     try:
         names = os.listxattr(p, follow_symlinks=False)
@@ -70,15 +71,46 @@ async function vfsProbe(fs: ErofsFs, paths: string[], extraNames: readonly strin
 }
 
 const CALLERS = [
-  { who: "root", setpriv: [] as string[], privileged: true },
-  { who: "another user", setpriv: AS_NOBODY, privileged: false },
-  { who: "root without CAP_SYS_ADMIN", setpriv: ["--inh-caps=-sys_admin", "--bounding-set=-sys_admin"], privileged: false },
+  { who: "root", setpriv: [] as string[], privileged: true, obeysModes: false },
+  { who: "another user", setpriv: AS_NOBODY, privileged: false, obeysModes: true },
+  { who: "root without CAP_SYS_ADMIN", setpriv: ["--inh-caps=-sys_admin", "--bounding-set=-sys_admin"], privileged: false, obeysModes: false },
 ];
+
+/** AS_NOBODY's ids: no supplementary groups. */
+const NOBODY = 65534;
+
+/** Whether nobody holds `bit` (4 read, 1 search) on an entry, by the owner, group or other bits as the VFS picks them. */
+function nobodyMay(e: ManifestEntry, bit: number): boolean {
+  const shift = e.uid === NOBODY ? 6 : e.gid === NOBODY ? 3 : 0;
+  return ((e.perm >> shift) & bit) !== 0;
+}
+
+/**
+ * The entries another user's probe cannot ask erofs about. The VFS checks file modes
+ * before a filesystem sees the call: the probe's walk lists only directories it may read
+ * and reach, and getxattr of user.* of a file or directory, or of a name outside the four
+ * namespaces, needs read permission on the entry (EACCES without it). The library leaves
+ * file modes to its caller (erofs-fuse mounts with default_permissions, so the kernel
+ * checks them there), so these entries are left out of that caller's comparison.
+ */
+function beyondNobody(entries: readonly ManifestEntry[]): Set<string> {
+  const byPath = new Map(entries.map((e) => [typeof e.path === "string" ? e.path : nameBytes(e.path).toString(), e]));
+  const beyond = new Set<string>();
+  for (const [rel, e] of byPath) {
+    const parts = rel ? rel.split("/") : [];
+    const ancestors = parts.map((_, i) => byPath.get(parts.slice(0, i).join("/"))!);
+    if (!nobodyMay(e, 4) || ancestors.some((a) => !nobodyMay(a, 4) || !nobodyMay(a, 1))) beyond.add(rel);
+  }
+  return beyond;
+}
 
 describe("xattrs as the kernel answers callers with and without CAP_SYS_ADMIN", () => {
   it("the fixtures hold what the rules are about", () => {
     const special = loadManifest(join(images.find((f) => f.name.endsWith("xattrs-special"))!.manifest)).entries;
     expect(special.map((e) => e.type).sort()).toEqual(["chardev", "dir", "dir", "fifo", "file", "symlink"]);
+    // Entries another user may not read, a directory among them (composefs's whiteout is mode 0).
+    const composefs = loadManifest(join(images.find((f) => f.name.endsWith("composefs-v1"))!.manifest)).entries;
+    expect([...beyondNobody(composefs)].sort()).toEqual(expect.arrayContaining(["gone", "usr/lib", "usr/lib/backed"]));
   });
 
   it("this process is privileged when root (CI runs as root)", () => {
@@ -108,10 +140,11 @@ describe("xattrs as the kernel answers callers with and without CAP_SYS_ADMIN", 
           const twins = [...listed].flatMap((n) => [..."ABCD"].map((c) => n.slice(0, -1) + c)).filter((n) => !listed.has(n));
           const extraNames = [...EXTRA_NAMES, ...[...listed, ...twins].sort()];
           const cmd = c.setpriv.length ? "setpriv" : PYTHON;
-          const args = [...(c.setpriv.length ? [...c.setpriv, PYTHON] : []), "-c", PROBE, k.dir, extraNames.join("\n")];
+          const beyond = c.obeysModes ? beyondNobody(entries) : new Set<string>();
+          const args = [...(c.setpriv.length ? [...c.setpriv, PYTHON] : []), "-c", PROBE, k.dir, extraNames.join("\n"), JSON.stringify([...beyond])];
           const kernel = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 64 << 20 });
           expect(kernel.status, kernel.stderr).toBe(0);
-          const paths = entries.map((e) => (typeof e.path === "string" ? e.path : nameBytes(e.path).toString()));
+          const paths = entries.map((e) => (typeof e.path === "string" ? e.path : nameBytes(e.path).toString())).filter((p) => !beyond.has(p));
           expect(await vfsProbe(fs, paths, extraNames, c.privileged)).toBe(kernel.stdout.trimEnd());
         } finally {
           await fs.unmount();
