@@ -43,7 +43,7 @@ describe.skipIf(skip !== null)("one seed through Debian's mkfs.erofs 1.5, the ke
   it(`seed ${SEED}: the kernel's walk, the vfs's, an erofs-fuse mount's and an extraction's are equal, and the mounts are gone after`, async () => {
     const tree = join(work, "tree");
     materialise(planTree(SEED), tree);
-    const plan = planMkfs(SEED, "debian", { hints: join(work, "hints"), blob: join(work, "blob") });
+    const plan = planMkfs(SEED, "debian", { hints: join(work, "hints"), blob: join(work, "blob"), store: join(work, "store") });
     const image = join(work, "image.erofs");
     const made = spawnSync(MKFS, [...plan.args, image, tree], { encoding: "utf8" });
     expect(made.status, made.stderr).toBe(0);

@@ -13,14 +13,18 @@ import type { MkfsFlavour } from "./options.js";
 import { runSeed, type SeedOutcome } from "./sweep.js";
 import { planTree } from "./tree.js";
 
-const USAGE = `usage: erofs-kdiff --seed S --count N [--mkfs upstream|debian|both] [--reader vfs|fuse|extract|both|all|R,R] [--out DIR] [--keep]
+const USAGE = `usage: erofs-kdiff --seed S --count N [--mkfs upstream|debian|composefs|both|all] [--reader vfs|fuse|extract|both|all|R,R] [--out DIR] [--keep]
        erofs-kdiff --seed S --tree DIR
   --seed S        first seed (default 1); seeds S..S+N-1 run
   --count N       number of seeds (default 100)
-  --mkfs F        which mkfs.erofs makes the images (default both):
+  --mkfs F        what makes the images (default both):
                     upstream  erofs-utils 1.9.3 ($MKFS_UPSTREAM, default
                               /work/peer/erofs-utils/mkfs/mkfs.erofs)
                     debian    Debian's 1.5 ($MKFS_DEBIAN, default /usr/bin/mkfs.erofs)
+                    composefs composefs's mkcomposefs, its own EROFS writer
+                              ($MKCOMPOSEFS, default
+                              /work/peer/composefs/build/tools/mkcomposefs)
+                    both      debian and upstream;  all  all three
   --reader R      what is walked against the kernel's mount (default vfs):
                     vfs      the vfs library, in a child process
                     fuse     an erofs-fuse mount, walked as the kernel's is
@@ -38,6 +42,14 @@ exit status: 0 every seed equal (or skipped), 1 a seed differs, 2 bad usage`;
 const DEFAULT_MKFS: Record<MkfsFlavour, string> = {
   upstream: process.env.MKFS_UPSTREAM ?? "/work/peer/erofs-utils/mkfs/mkfs.erofs",
   debian: process.env.MKFS_DEBIAN ?? "/usr/bin/mkfs.erofs",
+  composefs: process.env.MKCOMPOSEFS ?? "/work/peer/composefs/build/tools/mkcomposefs",
+};
+
+/** How to get a flavour's writer where it is absent. */
+const INSTALL_HINT: Record<MkfsFlavour, string> = {
+  upstream: "set MKFS_UPSTREAM",
+  debian: "apt-get install erofs-utils, or set MKFS_DEBIAN",
+  composefs: "build github.com/containers/composefs, or set MKCOMPOSEFS",
 };
 
 async function main(): Promise<number> {
@@ -69,7 +81,7 @@ async function main(): Promise<number> {
   const count = Number(values.count);
   const vfsTimeout = Number(values["vfs-timeout"]);
   const stopAt = values.minutes === undefined ? Infinity : Date.now() + Number(values.minutes) * 60_000;
-  const flavours: MkfsFlavour[] = values.mkfs === "both" ? ["debian", "upstream"] : [values.mkfs as MkfsFlavour];
+  const flavours: MkfsFlavour[] = values.mkfs === "both" ? ["debian", "upstream"] : values.mkfs === "all" ? ["debian", "upstream", "composefs"] : [values.mkfs as MkfsFlavour];
   const readers = parseReaders(values.reader);
   if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(count) || count < 1 || !(vfsTimeout > 0) || !(stopAt > Date.now()) || !flavours.every((f) => f in DEFAULT_MKFS) || !readers) {
     console.error(`erofs-kdiff: bad arguments\n${USAGE}`);
@@ -88,7 +100,7 @@ async function main(): Promise<number> {
   }
   const usable = flavours.filter((f) => {
     if (existsSync(DEFAULT_MKFS[f])) return true;
-    console.log(`erofs-kdiff: skipped --mkfs ${f}: ${DEFAULT_MKFS[f]} is absent${f === "upstream" ? " (set MKFS_UPSTREAM)" : " (apt-get install erofs-utils, or set MKFS_DEBIAN)"}`);
+    console.log(`erofs-kdiff: skipped --mkfs ${f}: ${DEFAULT_MKFS[f]} is absent (${INSTALL_HINT[f]})`);
     return false;
   });
   if (!usable.length) return 0;

@@ -1,13 +1,14 @@
 import { Rng } from "./rng.js";
 
 /**
- * Random valid mkfs.erofs option sets. Two flavours with different option sets:
+ * Random valid mkfs.erofs option sets. Three flavours with different option sets:
  * upstream erofs-utils 1.9.3 (every compressor, fragments, dedupe, metabox, tar input,
- * block sizes below a page...) and Debian 12's 1.5 (lz4/lz4hc only, 4 KiB blocks only, no
+ * block sizes below a page...), Debian 12's 1.5 (lz4/lz4hc only, 4 KiB blocks only, no
  * -b; but chunked files, an extra blob device and legacy layouts that the 1.9.3 sweeps
- * rarely reached).
+ * rarely reached), and composefs's mkcomposefs (an EROFS writer of its own: files as
+ * overlayfs metacopy/redirect xattrs without data, small ones inline, whiteouts).
  */
-export type MkfsFlavour = "upstream" | "debian";
+export type MkfsFlavour = "upstream" | "debian" | "composefs";
 
 export type SourceKind = "dir" | "tar-full" | "tar-index";
 
@@ -34,12 +35,25 @@ export interface MkfsPlan {
 export interface MkfsFiles {
   readonly hints: string;
   readonly blob: string;
+  /** mkcomposefs's --digest-store directory (the files' content, by digest). */
+  readonly store: string;
 }
 
 /** The option set seed `seed` names for `flavour` (independent of the tree's draws). */
 export function planMkfs(seed: number, flavour: MkfsFlavour, files: MkfsFiles): MkfsPlan {
-  const rng = new Rng(seed, flavour === "upstream" ? 1 : 2);
-  return flavour === "upstream" ? upstreamOptions(rng, files) : debianOptions(rng, files);
+  switch (flavour) {
+    case "upstream":
+      return upstreamOptions(new Rng(seed, 1), files);
+    case "debian":
+      return debianOptions(new Rng(seed, 2), files);
+    case "composefs":
+      return composefsOptions(new Rng(seed, 3), files);
+  }
+}
+
+/** The writer's operands after its options: mkcomposefs takes SOURCE IMAGE, mkfs.erofs IMAGE SOURCE. */
+export function mkfsOperands(flavour: MkfsFlavour, image: string, source: string): [string, string] {
+  return flavour === "composefs" ? [source, image] : [image, source];
 }
 
 const UPSTREAM_ALGORITHMS = ["lz4", "lz4hc", "lzma", "deflate", "zstd"] as const;
@@ -245,6 +259,22 @@ function debianOptions(rng: Rng, files: MkfsFiles): MkfsPlan {
     else opt(`--exclude-path=${rng.pick(["bigdir0", "dfile1", "x1"])}`, "--exclude-path");
   }
   return { flavour: "debian", args, source: "dir", hints, blob, tags, incremental: null };
+}
+
+/** Options of mkcomposefs 1.0.8 (its --help) that shape the image, from a directory. */
+function composefsOptions(rng: Rng, files: MkfsFiles): MkfsPlan {
+  const { args, tags, opt } = optionList();
+  // Format version 0 (compact inodes where they fit) or 1 (whiteout directories marked
+  // opaque as well); by default the lowest that holds the tree.
+  const version = rng.pick([null, ["--min-version=1"], ["--max-version=0"], ["--min-version=0", "--max-version=1"]]);
+  for (const v of version ?? []) opt(v, v.split("=")[0]);
+  if (rng.chance(0.2)) opt("--use-epoch");
+  if (rng.chance(0.1)) opt("--skip-devices");
+  if (rng.chance(0.08)) opt("--skip-xattrs");
+  else if (rng.chance(0.1)) opt("--user-xattrs");
+  if (rng.chance(0.3)) opt(`--digest-store=${files.store}`, "--digest-store");
+  if (rng.chance(0.2)) opt(`--threads=${rng.range(1, 4)}`, "--threads");
+  return { flavour: "composefs", args, source: "dir", hints: null, blob: false, tags, incremental: null };
 }
 
 function uuid(rng: Rng): string {

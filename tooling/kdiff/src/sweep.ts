@@ -8,13 +8,13 @@ import { walkFuse } from "./fuse-walk.js";
 import { walkKernel } from "./kernel-walk.js";
 import { knownFamilies } from "./known.js";
 import { materialise } from "./materialise.js";
-import { planMkfs, type MkfsFlavour, type MkfsPlan } from "./options.js";
+import { mkfsOperands, planMkfs, type MkfsFlavour, type MkfsPlan } from "./options.js";
 import { planTree } from "./tree.js";
 import type { WalkResult } from "./walk.js";
 
 export interface SweepSettings {
   readonly flavour: MkfsFlavour;
-  /** The mkfs.erofs binary of that flavour. */
+  /** The mkfs.erofs (or mkcomposefs) binary of that flavour. */
   readonly mkfs: string;
   /** Differing seeds are saved under it, work directories made in it. */
   readonly outDir: string;
@@ -60,14 +60,14 @@ export async function runSeed(seed: number, s: SweepSettings): Promise<SeedOutco
   try {
     const tree = join(work, "tree");
     materialise(planTree(seed), tree);
-    const plan = planMkfs(seed, s.flavour, { hints: join(work, "hints"), blob: join(work, "blob") });
+    const plan = planMkfs(seed, s.flavour, { hints: join(work, "hints"), blob: join(work, "blob"), store: join(work, "store") });
     if (plan.hints !== null) writeFileSync(join(work, "hints"), plan.hints);
     const image = join(work, "image.erofs");
     const source = plan.source === "dir" ? tree : makeTar(tree, join(work, "tree.tar"));
     const device = plan.blob ? join(work, "blob") : plan.source === "tar-index" ? source : null;
     const base = plan.incremental && incrementalBase(seed, plan, source, work);
-    const argv = [s.mkfs, ...plan.args, ...(plan.incremental ? [`--incremental=${plan.incremental.mode}`] : []), image, source];
-    const baseArgv = base ? [s.mkfs, ...plan.args, image, base.source] : null;
+    const argv = [s.mkfs, ...plan.args, ...(plan.incremental ? [`--incremental=${plan.incremental.mode}`] : []), ...mkfsOperands(s.flavour, image, source)];
+    const baseArgv = base ? [s.mkfs, ...plan.args, ...mkfsOperands(s.flavour, image, base.source)] : null;
     const outcome = (status: SeedStatus, rest: Partial<SeedOutcome> = {}): SeedOutcome => ({
       seed, flavour: s.flavour, status, argv, tags: plan.tags, device, diffs: [], known: null, kernelStable: null, detail: null,
       saved: s.keep ? work : null, ms: performance.now() - started, ...rest,

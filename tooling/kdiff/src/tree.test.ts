@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { planMkfs } from "./options.js";
+import { mkfsOperands, planMkfs } from "./options.js";
 import { planDigest, planTree, relativePath } from "./tree.js";
 
 describe("planTree", () => {
@@ -33,7 +33,7 @@ describe("planTree", () => {
 });
 
 describe("planMkfs", () => {
-  const files = { hints: "/w/hints", blob: "/w/blob" };
+  const files = { hints: "/w/hints", blob: "/w/blob", store: "/w/store" };
   it("is deterministic per seed and flavour, and independent of the tree's draws", () => {
     expect(planMkfs(7, "debian", files)).toEqual(planMkfs(7, "debian", files));
     expect(planMkfs(7, "upstream", files).args).not.toEqual(planMkfs(7, "debian", files).args);
@@ -54,6 +54,22 @@ describe("planMkfs", () => {
       }
       expect(p.incremental).toBeNull();
     }
+  });
+
+  it("gives mkcomposefs only options of its own, each of them in some seed, from a directory, SOURCE before IMAGE", () => {
+    const known = ["--min-version", "--max-version", "--use-epoch", "--skip-devices", "--skip-xattrs", "--user-xattrs", "--digest-store", "--threads"];
+    const seen = new Set<string>();
+    for (let s = 0; s < 300; s++) {
+      const p = planMkfs(s, "composefs", files);
+      expect(p).toMatchObject({ flavour: "composefs", source: "dir", hints: null, blob: false, incremental: null });
+      for (const a of p.args) expect(known).toContain(a.split("=")[0]);
+      expect(p.args.filter((a) => a.startsWith("--skip-xattrs") || a.startsWith("--user-xattrs")).length).toBeLessThanOrEqual(1);
+      if (p.args.some((a) => a.startsWith("--digest-store"))) expect(p.args).toContain("--digest-store=/w/store");
+      p.tags.forEach((t) => seen.add(t));
+    }
+    expect([...seen].sort()).toEqual([...known].sort());
+    expect(mkfsOperands("composefs", "img", "src")).toEqual(["src", "img"]);
+    expect(mkfsOperands("upstream", "img", "src")).toEqual(["img", "src"]);
   });
 
   it("draws incremental builds for 1.9.3 from a directory or a full tar only, and MicroLZMA bits the kernel takes (lc + lp ≤ 4, pb ≤ 4)", () => {
