@@ -96,6 +96,39 @@ export async function walkVfs(image: string, device: string | null): Promise<Wal
 }
 
 const CHUNK = 1 << 20;
+const PAGE = 4096;
+
+/**
+ * A positional read as pread(2) on a mount answers it, where fs.read answers all or
+ * nothing: when the range fails, the kernel's page cache retries it a page at a time (its
+ * read_folio after a failed readahead) and returns the bytes before the first page that
+ * fails, failing only when that is the first. erofs-fuse's mounts answer so too: the
+ * kernel's FUSE retries a failed READ the same way. A range that fails whole while each
+ * of its pages reads is still a failure.
+ */
+export async function readAsSyscall(fs: ErofsFs, inode: Inode, offset: number, length: number): Promise<Uint8Array> {
+  try {
+    return await fs.read(inode, offset, length);
+  } catch (whole) {
+    if (!ErofsError.isInstance(whole)) throw whole;
+    const pages: Uint8Array[] = [];
+    for (let pos = offset; pos < offset + length; ) {
+      const end = Math.min((Math.floor(pos / PAGE) + 1) * PAGE, offset + length);
+      try {
+        pages.push(await fs.read(inode, pos, end - pos));
+      } catch (x) {
+        if (!pages.length) throw x;
+        break;
+      }
+      pos = end;
+    }
+    const read = Buffer.concat(pages);
+    // Every page read alone where the whole range failed: that is the vfs's own fault,
+    // not damage, so the failure stands and shows as a difference.
+    if (read.length === length) throw whole;
+    return read;
+  }
+}
 
 async function readFile(fs: ErofsFs, inode: Inode, rel: Buffer, size: number, e: WalkEntry, codeOf: (where: string, e: unknown) => string): Promise<void> {
   if (size > 0) {
@@ -103,7 +136,7 @@ async function readFile(fs: ErofsFs, inode: Inode, rel: Buffer, size: number, e:
     for (const [offset, length] of readRanges(rel, size)) {
       try {
         // pread(2) stops at EOF; the vfs is asked for what lies before it.
-        e.ranges.push([offset, length, shortHash(await fs.read(inode, offset, Math.min(length, size - offset)))]);
+        e.ranges.push([offset, length, shortHash(await readAsSyscall(fs, inode, offset, Math.min(length, size - offset)))]);
       } catch (x) {
         e.ranges.push([offset, length, codeOf(`read ${rel}@${offset}`, x)]);
       }
