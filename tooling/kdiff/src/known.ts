@@ -16,7 +16,6 @@ interface KnownFamily {
 const extended = (plan: MkfsPlan): string[] => plan.args.filter((a) => a.startsWith("-E")).flatMap((a) => a.slice(2).split(","));
 const inContent = (d: Difference): boolean => d.field === "sha256" || d.field === "ranges";
 
-
 /** `ours` is `kernel` with every failed call answered EIO instead (ranges element by element). */
 function failsAsEio(kernel: unknown, ours: unknown): boolean {
   if (Array.isArray(kernel) && Array.isArray(ours)) return kernel.length === ours.length && kernel.every((k, i) => failsAsEio(k, ours[i]));

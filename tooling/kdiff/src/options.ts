@@ -264,8 +264,8 @@ function debianOptions(rng: Rng, files: MkfsFiles): MkfsPlan {
 /** Options of mkcomposefs 1.0.8 (its --help) that shape the image, from a directory. */
 function composefsOptions(rng: Rng, files: MkfsFiles): MkfsPlan {
   const { args, tags, opt } = optionList();
-  // Format version 0 (compact inodes where they fit) or 1 (whiteout directories marked
-  // opaque as well); by default the lowest that holds the tree.
+  // Composefs format version 0, or 1 (which also marks a directory holding whiteouts with
+  // overlayfs's newer opaque xattrs), or mkcomposefs's default range, 0 to 1.
   const version = rng.pick([null, ["--min-version=1"], ["--max-version=0"], ["--min-version=0", "--max-version=1"]]);
   for (const v of version ?? []) opt(v, v.split("=")[0]);
   if (rng.chance(0.2)) opt("--use-epoch");
