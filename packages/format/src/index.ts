@@ -4,6 +4,7 @@ export * from "./event-loop.js";
 export * from "./errors.js";
 export * from "./reader.js";
 export * from "./superblock.js";
+export * from "./composefs.js";
 export * from "./nid.js";
 export * from "./inode.js";
 export * from "./dirent.js";

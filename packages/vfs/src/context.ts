@@ -1,5 +1,5 @@
 import type { BlockSource, BufferPool } from "@erofs-ts/blockdev";
-import type { DeviceSlot, Inode, Superblock } from "@erofs-ts/format";
+import type { ComposefsHeader, DeviceSlot, Inode, Superblock } from "@erofs-ts/format";
 import type { CacheOwner, PageCache } from "@erofs-ts/ishare-cache";
 import type { CompressedState } from "./compressed.js";
 import type { DirBlock } from "./directory.js";
@@ -10,6 +10,8 @@ import type { MountSharing } from "./sharing.js";
 export interface MountContext {
   readonly id: number;
   readonly sb: Superblock;
+  /** The header composefs's writer puts before the superblock, if the image has one. */
+  readonly composefs: ComposefsHeader | null;
   readonly primary: BlockSource;
   /** Where the filesystem starts in the primary source (the kernel's fsoffset=): its page cache's pages count from the source's start. */
   readonly fsoffset: number;

@@ -1,5 +1,5 @@
 import { Readable } from "node:stream";
-import { COMPAT, ErofsError, corrupted, nidToIno, type Inode, type Superblock } from "@erofs-ts/format";
+import { COMPAT, ErofsError, corrupted, nidToIno, type ComposefsHeader, type Inode, type Superblock } from "@erofs-ts/format";
 import type { BlockSource } from "@erofs-ts/blockdev";
 import { releaseRecycledSlabs, type CacheStats } from "@erofs-ts/ishare-cache";
 import { forgetRecentExtents, type DecodedExtentStats } from "./compressed.js";
@@ -126,6 +126,11 @@ export class ErofsFs {
 
   get superblock(): Superblock {
     return this.#ctx.sb;
+  }
+
+  /** composefs's header (format version, flags), which mkcomposefs writes before the superblock; null in other images. */
+  get composefs(): ComposefsHeader | null {
+    return this.#ctx.composefs;
   }
 
   /** Mount-wide id, unique in this process (keys this mount's pages in a shared cache). */

@@ -25,6 +25,19 @@ describe("in-repo fixture images match their kernel manifests", () => {
   }
 });
 
+describe("fs.composefs", () => {
+  it("is the header of an image mkcomposefs wrote (its format version), and null for one mkfs.erofs wrote", async () => {
+    for (const [name, want] of [["composefs-v0", 0], ["composefs-v1", 1], ["demo", null]] as const) {
+      const fs = await mount(join(fixtures, `${name}.erofs`));
+      try {
+        expect(fs.composefs?.formatVersion ?? null, name).toBe(want);
+      } finally {
+        await fs.unmount();
+      }
+    }
+  });
+});
+
 describe("demo.erofs holds exactly its source tree (fixtures/demo-src)", () => {
   it("every entry: type, mode, size, content, target, children", async () => {
     const host = observeHostTree(join(fixtures, "demo-src"), { xattrs: false });

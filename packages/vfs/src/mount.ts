@@ -7,6 +7,7 @@ import {
   COMPRESSION,
   deviceIdMask,
   parseDeviceSlot,
+  parseComposefsHeader,
   parseSuperblock,
   type DeviceSlot,
   type Inode,
@@ -168,6 +169,7 @@ export async function mount(source: string | BlockSource | Uint8Array, options: 
     const ctx: MountContext = {
       id,
       sb,
+      composefs: parseComposefsHeader(head.bytes),
       primary,
       fsoffset: opts.fsoffset ?? 0,
       extra,

@@ -32,7 +32,7 @@ function names(bits: number, table: Record<number, string>): string[] {
 
 export const infoCommand: Command = {
   name: "info",
-  summary: "show the superblock: block size, features, label, inode count, compression",
+  summary: "show the superblock: block size, features, label, inode count, compression (and a composefs image's format)",
   usage: "info IMAGE [--json]",
   options: { json: { type: "boolean" } },
   minArgs: 0,
@@ -58,6 +58,8 @@ export const infoCommand: Command = {
       xattrBlkaddr: sb.xattrBlkaddr,
       packedNid: sb.packedNid,
       metaboxNid: sb.metaboxNid,
+      // mkcomposefs's header before the superblock: the composefs format the image follows.
+      composefs: fs.composefs,
     };
     if (options.json) return out.line(toJson(info));
     const label = typeof info.label === "string" ? info.label : `(b64) ${info.label.b64}`;
@@ -74,6 +76,8 @@ export const infoCommand: Command = {
       ["compression", algorithms.join(" ") || (sb.featureIncompat & INCOMPAT.ZERO_PADDING ? "lz4" : "-")],
       ["extra devices", String(info.extraDevices)],
     ];
+    const cfs = info.composefs;
+    if (cfs) rows.push(["composefs", `format version ${cfs.formatVersion} (header version ${cfs.headerVersion}${cfs.hasAcl ? ", POSIX ACLs" : ""})`]);
     for (const [k, v] of rows) await out.line(`${(k + ":").padEnd(20)}${v}`);
   },
 };

@@ -77,6 +77,17 @@ describe("erofs-cli on the bundled demo image", () => {
     expect(info.blockSize).toBe(4096);
     expect(info.uuid).toBe("6f2b1c1e-0000-4000-8000-000000000001");
     expect(info.buildTime).toBe(1700000000);
+    expect(info.composefs).toBeNull();
+    expect((await runCli(["info", demo])).stdout.toString()).not.toMatch(/composefs/);
+  });
+
+  it("info names a composefs image's format, from the header mkcomposefs writes before the superblock", async () => {
+    for (const v of [0, 1]) {
+      const image = join(repoRoot(), "fixtures", `composefs-v${v}.erofs`);
+      const info = parseExact((await runCli(["info", image, "--json"])).stdout.toString()) as Record<string, unknown>;
+      expect(info.composefs).toEqual({ headerVersion: 1, formatVersion: v, flags: 0, hasAcl: false });
+      expect((await runCli(["info", image])).stdout.toString()).toMatch(new RegExp(`^composefs: +format version ${v} \\(header version 1\\)$`, "m"));
+    }
   });
 
   it("fsck decodes every file of a sound image, exits 0 and counts what the source tree holds", async () => {
