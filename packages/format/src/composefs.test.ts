@@ -17,7 +17,7 @@ describe("parseComposefsHeader", () => {
     expect(parseComposefsHeader(bytes.subarray(0, 31))).toBeNull();
     new DataView(bytes.buffer).setUint32(8, 0x8001, true);
     expect(parseComposefsHeader(bytes)).toEqual({ headerVersion: 0, formatVersion: 0, flags: 0x8001, hasAcl: true });
-    bytes[0] ^= 1;
+    bytes[0] = (bytes[0] ?? 0) ^ 1;
     expect(parseComposefsHeader(bytes)).toBeNull();
   });
 });
