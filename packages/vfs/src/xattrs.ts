@@ -1,4 +1,4 @@
-import { COMPAT, ErofsError, corrupted, type Inode } from "@erofs-ts/format";
+import { COMPAT, ErofsError, corrupted, type FileKind, type Inode } from "@erofs-ts/format";
 import {
   EMPTY_IBODY,
   XATTR_ENTRY_HEADER_SIZE,
@@ -147,12 +147,8 @@ export class XattrAccess {
   async find(inode: Inode, name: Uint8Array, privileged: boolean): Promise<Uint8Array | null> {
     // The VFS copies the name in first: an empty one, or one past XATTR_NAME_MAX, is ERANGE.
     if (name.length === 0 || name.length > NAME_MAX) throw new ErofsError("ERANGE", "attribute name empty or too long", printable(name));
-    // The VFS answers these before any filesystem is asked, by the name's text alone:
-    // trusted.* is ENODATA to a caller without CAP_SYS_ADMIN, and user.* to anything but a
-    // regular file or a directory (an image may still hold such attributes, from a tar).
     const split = splitName(name);
-    if (!privileged && split?.index === XATTR_INDEX.TRUSTED) return null;
-    if (inode.kind !== "file" && inode.kind !== "dir" && split?.index === XATTR_INDEX.USER) return null;
+    if (withheldByVfs(inode.kind, split?.index, privileged)) return null;
     if (!split) throw new ErofsError("EOPNOTSUPP", "attribute namespace not supported", printable(name));
     // The kernel's VFS refuses a namespace prefix with nothing after it ("user.") before any
     // filesystem is asked; the ACL names are whole names, with no suffix by design.
@@ -200,6 +196,22 @@ export class XattrAccess {
     });
     return value;
   }
+}
+
+/**
+ * Whether the kernel's VFS answers getxattr of this name with ENODATA by itself, by the
+ * name's text alone, before erofs reads anything: trusted.* to a caller without
+ * CAP_SYS_ADMIN, and user.* of anything but a regular file or a directory (an image may
+ * still hold such attributes, from a tar). listxattr lists such a name all the same, so a
+ * listed name may never be readable; a checker must not count that as damage.
+ */
+export function xattrWithheldByVfs(kind: FileKind, name: string | Uint8Array, privileged = true): boolean {
+  return withheldByVfs(kind, xattrNamespaceOf(name), privileged);
+}
+
+function withheldByVfs(kind: FileKind, index: number | undefined, privileged: boolean): boolean {
+  if (index === XATTR_INDEX.TRUSTED) return !privileged;
+  return index === XATTR_INDEX.USER && kind !== "file" && kind !== "dir";
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ErofsError, mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
+import { ErofsError, PAGE_SIZE, mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import { b64, readRanges, shortHash, type WalkEntry, type WalkResult } from "./walk.js";
 
 /**
@@ -96,7 +96,6 @@ export async function walkVfs(image: string, device: string | null): Promise<Wal
 }
 
 const CHUNK = 1 << 20;
-const PAGE = 4096;
 
 /**
  * A positional read as pread(2) on a mount answers it, where fs.read answers all or
@@ -113,7 +112,7 @@ export async function readAsSyscall(fs: ErofsFs, inode: Inode, offset: number, l
     if (!ErofsError.isInstance(whole)) throw whole;
     const pages: Uint8Array[] = [];
     for (let pos = offset; pos < offset + length; ) {
-      const end = Math.min((Math.floor(pos / PAGE) + 1) * PAGE, offset + length);
+      const end = Math.min((Math.floor(pos / PAGE_SIZE) + 1) * PAGE_SIZE, offset + length);
       try {
         pages.push(await fs.read(inode, pos, end - pos));
       } catch (x) {

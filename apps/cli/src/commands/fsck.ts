@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { ErofsError, XATTR_INDEX, onePassReads, xattrNamespaceOf, type ErofsFs, type Inode } from "@erofs-ts/vfs";
+import { ErofsError, onePassReads, xattrWithheldByVfs, type ErofsFs, type Inode } from "@erofs-ts/vfs";
 import type { Command } from "../context.js";
 import { counted } from "../format/count.js";
 import { toJson } from "../format/json.js";
@@ -13,16 +13,13 @@ function isSha256Fingerprint(fp: Uint8Array): boolean {
 }
 
 /**
- * Reads every listed attribute's value, as a lookup finds it. user.* of anything but a
- * file or a directory (a tar's, on a symlink, fifo or device) is listed but never read:
- * the kernel's VFS answers ENODATA before erofs is asked, and the vfs keeps that rule. Such
- * a name is checked by the listing alone, which parsed its entry; it is no damage.
+ * Reads every listed attribute's value, as a lookup finds it, except names the kernel's
+ * VFS never lets erofs read (user.* of a symlink, fifo or device, from a tar): such a name
+ * is checked by the listing alone, which parsed its entry; it is no damage.
  */
-async function checkXattrs(fs: ErofsFs, inode: Inode, type: string): Promise<void> {
-  const readable = type === "file" || type === "dir";
+async function checkXattrs(fs: ErofsFs, inode: Inode): Promise<void> {
   for (const n of await fs.listxattr(inode)) {
-    if (!readable && xattrNamespaceOf(n) === XATTR_INDEX.USER) continue;
-    await fs.getxattr(inode, n);
+    if (!xattrWithheldByVfs(inode.kind, n)) await fs.getxattr(inode, n);
   }
 }
 
@@ -59,7 +56,7 @@ export const fsckCommand: Command = {
         else if (s.type === "symlink") counts.symlinks++;
         else if (s.type === "file") counts.files++;
         else counts.other++;
-        await checkXattrs(fs, e.inode, s.type);
+        await checkXattrs(fs, e.inode);
         if (s.type === "symlink") await fs.readlink(e.inode);
         else if (s.type === "file") {
           // Hashing costs about as much as decoding lz4: only where there is a digest to check.
