@@ -8,6 +8,7 @@ import { fingerprintsCommand } from "./commands/fingerprints.js";
 import { fsckCommand } from "./commands/fsck.js";
 import { infoCommand } from "./commands/info.js";
 import { lsCommand } from "./commands/ls.js";
+import { mapCommand } from "./commands/map.js";
 import { readlinkCommand } from "./commands/readlink.js";
 import { shareCommand } from "./commands/share.js";
 import { statCommand } from "./commands/stat.js";
@@ -23,6 +24,7 @@ const COMMANDS: readonly (Command | MultiImageCommand)[] = [
   catCommand,
   readlinkCommand,
   xattrCommand,
+  mapCommand,
   extractCommand,
   fsckCommand,
   fingerprintsCommand,

@@ -216,7 +216,7 @@ async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<Z
 }
 
 /** extentAt without remembering the extent: a look that leaves the next mappings as they were. */
-async function extentMappedAfresh(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
+export async function extentMappedAfresh(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
   const z = await zinfoOf(ctx, inode);
   return mapCompressed(inode, ctx.sb, z, ofs, ...metadataAccess(ctx, inode), readMode(ctx, inode));
 }

@@ -275,7 +275,7 @@ async function fillMapped(ctx: MountContext, inode: Inode, start: number, end: n
   return out;
 }
 
-async function mapExtent(ctx: MountContext, inode: Inode, logical: number): Promise<FlatExtent> {
+export async function mapExtent(ctx: MountContext, inode: Inode, logical: number): Promise<FlatExtent> {
   switch (inode.datalayout) {
     case DATALAYOUT.FLAT_PLAIN:
     case DATALAYOUT.FLAT_INLINE:
@@ -334,30 +334,35 @@ function chunkEntryPastMetadata(ctx: MountContext, inode: Inode, pos: number): b
 /**
  * Which device holds a physical address: an explicit device id (chunk indexes), or, in
  * the unified address space, the extra device whose [uniaddr, uniaddr + blocks) covers it.
+ * Device 0 is the image; without extra devices given (flat mode) theirs are read from it.
  */
-export function resolveDevice(
-  ctx: MountContext,
-  deviceId: number,
-  physical: number,
-  length: number,
-): { source: BlockSource; position: number } {
+export function devicePlace(ctx: MountContext, deviceId: number, physical: number, length: number): { device: number; position: number } {
   if (deviceId > 0) {
-    const source = ctx.extra[deviceId - 1];
-    if (!source) throw corrupted(`device id ${deviceId} beyond ${ctx.extra.length} extra devices`);
-    return { source, position: physical };
+    if (deviceId > ctx.extra.length) throw corrupted(`device id ${deviceId} beyond ${ctx.extra.length} extra devices`);
+    return { device: deviceId, position: physical };
   }
-  if (ctx.flatDevices) return { source: ctx.primary, position: physical };
+  if (ctx.flatDevices) return { device: 0, position: physical };
   const bs = ctx.sb.blockSize;
   for (let i = 0; i < ctx.slots.length; i++) {
     const slot = ctx.slots[i]!;
     if (!slot.uniaddr) continue;
     const from = slot.uniaddr * bs;
     if (physical >= from && physical < from + slot.blocks * bs) {
-      const source = ctx.extra[i];
-      if (!source) throw new ErofsError("EIO", `extra device ${i + 1} is not available`);
+      if (!ctx.extra[i]) throw new ErofsError("EIO", `extra device ${i + 1} is not available`);
       if (physical + length > from + slot.blocks * bs) throw corrupted("extent crosses a device boundary");
-      return { source, position: physical - from };
+      return { device: i + 1, position: physical - from };
     }
   }
-  return { source: ctx.primary, position: physical };
+  return { device: 0, position: physical };
+}
+
+/** devicePlace, as the source to read and the position on it. */
+export function resolveDevice(
+  ctx: MountContext,
+  deviceId: number,
+  physical: number,
+  length: number,
+): { source: BlockSource; position: number } {
+  const { device, position } = devicePlace(ctx, deviceId, physical, length);
+  return { source: device === 0 ? ctx.primary : ctx.extra[device - 1]!, position };
 }

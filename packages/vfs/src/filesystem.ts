@@ -1,10 +1,11 @@
 import { Readable } from "node:stream";
-import { COMPAT, ErofsError, corrupted, nidToIno, type ComposefsHeader, type Inode, type Superblock } from "@erofs-ts/format";
+import { COMPAT, ErofsError, corrupted, nidToIno, type ComposefsHeader, type DeviceSlot, type Inode, type Superblock } from "@erofs-ts/format";
 import type { BlockSource } from "@erofs-ts/blockdev";
 import { releaseRecycledSlabs, type CacheStats } from "@erofs-ts/ishare-cache";
 import { forgetRecentExtents, type DecodedExtentStats } from "./compressed.js";
 import { PACKED_OWNER, type MountContext } from "./context.js";
 import { readData, seekData, wholeExtentsEnd } from "./data-path.js";
+import { fileExtents, type FileExtent } from "./extent-report.js";
 import { dirEndPosition, findDirEntry, lookupsFindListed, readDirEntriesFrom } from "./directory.js";
 import type { FingerprintIndex } from "./fingerprint-index.js";
 import { expectKind, iget } from "./metadata.js";
@@ -126,6 +127,11 @@ export class ErofsFs {
 
   get superblock(): Superblock {
     return this.#ctx.sb;
+  }
+
+  /** The device table: each extra device's tag, size and place in the unified address space. */
+  get devices(): readonly DeviceSlot[] {
+    return this.#ctx.slots;
   }
 
   /** composefs's header (format version, flags), which mkcomposefs writes before the superblock; null in other images. */
@@ -316,6 +322,16 @@ export class ErofsFs {
     this.#check();
     if (inode.kind !== "file") throw new ErofsError("EINVAL", "not a regular file", `nid ${inode.nid}`);
     return seekData(this.#ctx, inode, offset, hole ? "hole" : "data");
+  }
+
+  /**
+   * Where a regular file's bytes lie: its extents in order, as the kernel's FIEMAP
+   * (filefrag) reports them on a mount, with each one's device, pcluster size and format.
+   */
+  extents(inode: Inode): AsyncGenerator<FileExtent> {
+    this.#check();
+    if (inode.kind !== "file") throw new ErofsError("EINVAL", "not a regular file", `nid ${inode.nid}`);
+    return fileExtents(this.#ctx, inode);
   }
 
   /** The file's bytes in chunks, never holding more than one chunk. */

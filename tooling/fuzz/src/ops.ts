@@ -20,6 +20,7 @@ export const OP_NAMES = [
   "lookup(follow)",
   "read",
   "seek",
+  "extents",
   "unmount",
   "build mutant",
   "inject",

@@ -34,6 +34,15 @@ describe("compareWalks", () => {
     expect(compareWalks(walk([entry("f")]), walk([entry("f", { nlink: 2 })]), "fuse")).toEqual([{ reader: "fuse", path: "f", field: "nlink", kernel: 1, ours: 2 }]);
   });
 
+  it("holds the vfs's extents to the kernel's FIEMAP, and no other reader's (FUSE has no FIEMAP)", () => {
+    const kernel = walk([entry("f", { extents: [[0, 4096, 4096, 1]] })]);
+    expect(compareWalks(kernel, walk([entry("f", { extents: [[0, 8192, 4096, 1]] })]))).toEqual([
+      { reader: "vfs", path: "f", field: "extents", kernel: [[0, 4096, 4096, 1]], ours: [[0, 8192, 4096, 1]] },
+    ]);
+    expect(compareWalks(kernel, walk([entry("f")]), "fuse")).toEqual([]);
+    expect(compareWalks(kernel, walk([entry("f")]), "extract")).toEqual([]);
+  });
+
   it("takes EFSCORRUPTED for EUCLEAN and ENOTSUP for EOPNOTSUPP, and no other errno for another", () => {
     expect(normaliseErrno(["EFSCORRUPTED", "ENOTSUP", "EIO"])).toEqual(["EUCLEAN", "EOPNOTSUPP", "EIO"]);
     const kernel = walk([entry("f", { sha256: "EUCLEAN", ranges: [[0, 7, "EOPNOTSUPP"]] })]);

@@ -18,7 +18,9 @@ export interface Difference {
   readonly ours: unknown;
 }
 
-const FIELDS = ["lookupError", "type", "perm", "uid", "gid", "size", "mtimeNs", "nlink", "ino", "blocks", "rdev", "target", "xattrs", "sha256", "ranges", "children"] as const;
+const FIELDS = ["lookupError", "type", "perm", "uid", "gid", "size", "mtimeNs", "nlink", "ino", "blocks", "rdev", "target", "xattrs", "sha256", "ranges", "extents", "children"] as const;
+/** Fields only the vfs can answer: FUSE has no FIEMAP, and an extracted tree lies elsewhere. */
+const VFS_ONLY: ReadonlySet<string> = new Set(["extents"]);
 
 /**
  * The same errno under the names each side uses: the vfs says EFSCORRUPTED for what the
@@ -65,6 +67,7 @@ export function compareWalks(kernel: WalkResult, other: WalkResult, reader: Read
       continue;
     }
     for (const f of FIELDS) {
+      if (reader !== "vfs" && VFS_ONLY.has(f)) continue;
       const a = normaliseErrno(k[f]);
       const b = normaliseErrno(o[f]);
       if (!same(a, b)) add(shown(k.path), f, a, b);

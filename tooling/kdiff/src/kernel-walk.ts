@@ -36,7 +36,7 @@ export function walkKernel(image: string, device: string | null): WalkResult {
     }
     const undoMount = hold(() => execFileSync("umount", [dir], { stdio: "ignore" }));
     try {
-      return walkMounted(dir);
+      return walkMounted(dir, { fiemap: true });
     } finally {
       undoMount();
     }
@@ -46,10 +46,14 @@ export function walkKernel(image: string, device: string | null): WalkResult {
   }
 }
 
-/** The walk itself, of a filesystem mounted at `root` (the kernel's erofs, or an erofs-fuse mount). */
-export function walkMounted(root: string): WalkResult {
+/**
+ * The walk itself, of a filesystem mounted at `root` (the kernel's erofs, or an erofs-fuse
+ * mount). With `fiemap`, regular files' extents too (FUSE has no FIEMAP).
+ */
+export function walkMounted(root: string, { fiemap = false } = {}): WalkResult {
   const entries: WalkEntry[] = [];
   const absPaths: Buffer[] = [];
+  const files: [Buffer, WalkEntry][] = [];
   const buf = Buffer.allocUnsafe(1 << 20);
   const visit = (rel: Buffer) => {
     const abs = rel.length ? Buffer.concat([Buffer.from(`${root}/`), rel]) : Buffer.from(root);
@@ -84,7 +88,10 @@ export function walkMounted(root: string): WalkResult {
         e.target = errnoName(x);
       }
     }
-    if (type === "file") readFile(abs, rel, Number(st.size), e, buf);
+    if (type === "file") {
+      readFile(abs, rel, Number(st.size), e, buf);
+      if (fiemap) files.push([abs, e]);
+    }
     if (type === "dir") {
       const names = listDirectory(abs);
       e.children = typeof names === "string" ? names : names.map(b64);
@@ -92,9 +99,10 @@ export function walkMounted(root: string): WalkResult {
     }
   };
   visit(Buffer.alloc(0));
-  const probe = probeHost(root, absPaths);
+  const probe = probeHost(root, absPaths, files.map(([abs]) => abs));
   let i = 0;
   for (const e of entries) if (!e.lookupError) e.xattrs = probe.xattrs[i++]!;
+  files.forEach(([, e], j) => (e.extents = probe.extents[j]!));
   const s = probe.statvfs;
   return { statfs: { bsize: s.bsize, blocks: String(s.blocks), files: s.files, ffree: s.ffree, namemax: s.namemax }, entries };
 }

@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { ErofsError, PAGE_SIZE, mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
+import { asFiemap } from "@erofs-ts/testkit";
+import { MAX_EXTENTS } from "./host-probe.js";
 import { b64, readRanges, shortHash, type WalkEntry, type WalkResult } from "./walk.js";
 
 /**
@@ -59,7 +61,10 @@ export async function walkVfs(image: string, device: string | null): Promise<Wal
       } catch (x) {
         e.xattrs = codeOf(`listxattr ${rel}`, x);
       }
-      if (st.type === "file") await readFile(fs, inode, rel, st.size, e, codeOf);
+      if (st.type === "file") {
+        await readFile(fs, inode, rel, st.size, e, codeOf);
+        e.extents = await extentsOf(fs, inode, (x) => codeOf(`extents ${rel}`, x));
+      }
       if (st.type === "dir") {
         let children;
         try {
@@ -152,4 +157,19 @@ async function readFile(fs: ErofsFs, inode: Inode, rel: Buffer, size: number, e:
   } catch (x) {
     e.sha256 = codeOf(`read ${rel}`, x);
   }
+}
+
+/**
+ * The file's first MAX_EXTENTS extents as the kernel's FIEMAP reports them: one more is
+ * mapped, so that the last one kept is marked last only where it is the file's last.
+ */
+async function extentsOf(fs: ErofsFs, inode: Inode, codeOf: (e: unknown) => string): Promise<number[][] | string> {
+  const extents = [];
+  try {
+    for await (const e of fs.extents(inode)) if (extents.push(e) > MAX_EXTENTS) break;
+  } catch (x) {
+    return codeOf(x);
+  }
+  const deviceStart = (device: number) => fs.devices[device - 1]!.uniaddr * fs.superblock.blockSize;
+  return asFiemap(extents, deviceStart).slice(0, MAX_EXTENTS);
 }

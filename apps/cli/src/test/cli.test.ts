@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, resizeInode, wideEntryName, type ManifestEntry } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, asFiemap, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, ensureCorpus, kernelFiemap, loadManifest, makeWideImage, mountOptionsFor, nameBytes, repoRoot, resizeInode, wideEntryName, type ManifestEntry, type ReportedExtent } from "@erofs-ts/testkit";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { mount, type Inode } from "@erofs-ts/vfs";
 import { CLI, runCli } from "./run-cli.js";
@@ -229,6 +229,8 @@ describe("erofs-cli on the bundled demo image", () => {
       [["stat", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
       [["readlink", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
       [["xattr", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
+      [["map", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
+      [["map", demo, "docs"], /^erofs-cli: docs: not a regular file/],
       // As getfattr -n: the file that lacks the attribute, and the attribute.
       [["xattr", demo, "hello.txt", "-n", "user.nope"], /^erofs-cli: hello\.txt: no such attribute \(user\.nope\)/],
       [["extract", demo, join(scratch, "not-made"), "--path", "docs/nope"], /^erofs-cli: docs\/nope: no such file or directory/],
@@ -383,6 +385,35 @@ describe.skipIf(!corpus)("erofs-cli --offset and --device on corpus images", () 
       expectCleanFailure(without, 1, /device/i);
     });
   }
+
+  it.skipIf(process.getuid?.() !== 0)("map --json reports each file's extents as the kernel's FIEMAP does, and the table says the same", async () => {
+    // A fragment, ztailpacking and dedupe; an image inside a file; data on an extra device.
+    for (const name of ["lz4-fragments-dedupe", "lz4hc-tail", "offset", "blobdev"]) {
+      const m = loadManifest(join(corpus!, `${name}.manifest.json`));
+      const { devices, fsoffset } = mountOptionsFor(m, join(corpus!, `${name}.erofs`));
+      const k = KernelMount.tryMount(join(corpus!, `${name}.erofs`), { devices, fsoffset });
+      if (!k) throw new Error(`the kernel does not mount ${name}`);
+      let kernel;
+      try {
+        kernel = kernelFiemap(k.dir);
+      } finally {
+        k.unmount();
+      }
+      const image = [join(corpus!, `${name}.erofs`), ...devices.flatMap((d) => ["--device", d]), ...(fsoffset ? ["--offset", String(fsoffset)] : [])];
+      // Names that are not UTF-8 cannot be passed as arguments from here.
+      const files = m.entries.filter((e) => e.type === "file" && typeof e.path === "string").map((e) => e.path as string);
+      const json = await runCli(["map", ...image, ...files, "--json"]);
+      expect(json.status, json.stderr).toBe(0);
+      const extents = JSON.parse(json.stdout.toString()) as Array<ReportedExtent & { path: string; physicalLength: number }>;
+      const ours = new Map(files.map((f) => [Buffer.from(f).toString("hex"), asFiemap(extents.filter((e) => e.path === f))]));
+      expect([...ours].sort(), name).toEqual([...kernel].filter(([hex]) => ours.has(hex)).sort());
+      expect(ours.size, name).toBeGreaterThan(0);
+      // The table: one row per extent, in the same order, under a header per path.
+      const table = await runCli(["map", ...image, ...files]);
+      const rows = table.stdout.toString().split("\n").filter((l) => /^\s+\d/.test(l));
+      expect(rows.map((r) => r.trim().split(/\s+/).slice(0, 2).map(Number)), name).toEqual(extents.map((e) => [e.logical, e.length]));
+    }
+  });
 
   it("xattr --json and -n report what the kernel listed", async () => {
     const img = join(corpus!, "xattrs.erofs");
