@@ -11,7 +11,7 @@ import { devicePlace, mapExtent } from "./data-path.js";
 export type FileExtentKind = "data" | "inline" | "compressed" | "fragment";
 
 /**
- * One extent of a regular file, as the kernel's FIEMAP reports it on a mount of the image
+ * One extent of a regular file or a directory, as the kernel's FIEMAP reports it on a mount of the image
  * (holes are left out), with what FIEMAP does not say: the device, the pcluster's size and
  * format, and whether the pcluster is shared.
  */
@@ -48,7 +48,7 @@ export interface FileExtent {
 const EXTENTS_PER_TURN = 4096;
 
 /**
- * The extents of a regular file in order, mapped as the kernel's FIEMAP maps them: one per
+ * The extents of a regular file or a directory in order, mapped as the kernel's FIEMAP maps them: one per
  * chunk of a chunk-based file, one per decompression unit of a compressed one. Lazy: a
  * damaged map fails at the extent it reaches, and the caller may stop at any point.
  */

@@ -28,7 +28,7 @@ function sorted(m: Map<string, FiemapAnswer>): [string, FiemapAnswer][] {
 }
 
 /**
- * Every regular file's extents against FS_IOC_FIEMAP on a kernel mount of the same image
+ * Every regular file's and directory's extents against FS_IOC_FIEMAP on a kernel mount of the same image
  * (filefrag's ioctl): offsets, physical addresses, lengths and flags, extent by extent.
  * Multi-device images are compared with their devices given and, where the kernel mounts
  * them so, without (flat mode: extra devices read from the image itself).
@@ -37,7 +37,7 @@ describe.skipIf(!isRoot)("fs.extents() as the kernel's FIEMAP reports them", () 
   const images: CorpusImage[] = [...(corpus ? corpusImages(corpus) : []), ...fixtureImages()];
   for (const img of images) {
     const m = loadManifest(img.manifest);
-    const files = m.entries.filter((e) => e.type === "file").map((e) => nameBytes(e.path));
+    const files = m.entries.filter((e) => e.type === "file" || e.type === "dir").map((e) => nameBytes(e.path));
     const { devices, fsoffset } = mountOptionsFor(m, img.image);
     const modes = devices.length ? [devices, []] : [devices];
     for (const given of modes) {

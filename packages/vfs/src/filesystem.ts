@@ -325,12 +325,13 @@ export class ErofsFs {
   }
 
   /**
-   * Where a regular file's bytes lie: its extents in order, as the kernel's FIEMAP
-   * (filefrag) reports them on a mount, with each one's device, pcluster size and format.
+   * Where a regular file's or a directory's bytes lie: its extents in order, as the
+   * kernel's FIEMAP (filefrag) reports them on a mount, with each one's device, pcluster
+   * size and format. Other inodes cannot be opened for FIEMAP: EINVAL.
    */
   extents(inode: Inode): AsyncGenerator<FileExtent> {
     this.#check();
-    if (inode.kind !== "file") throw new ErofsError("EINVAL", "not a regular file", `nid ${inode.nid}`);
+    if (inode.kind !== "file" && inode.kind !== "dir") throw new ErofsError("EINVAL", "neither a regular file nor a directory", `nid ${inode.nid}`);
     return fileExtents(this.#ctx, inode);
   }
 

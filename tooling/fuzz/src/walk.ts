@@ -189,6 +189,8 @@ export class ContractWalk {
     if (inode.kind === "file") {
       await this.op("fingerprint", nid, 0, () => fs.fingerprint(inode));
       await this.#readFile(fs, inode);
+    } else if (inode.kind === "dir") {
+      await this.#mapExtents(fs, inode);
     } else if (inode.kind === "symlink") {
       await this.op("readlink", nid, 0, () => fs.readlink(inode));
       await this.op("lookup(follow)", nid, 0, () => fs.lookup(path, { follow: true }), FOLLOW_ANSWERS);
@@ -217,12 +219,17 @@ export class ContractWalk {
     if (size > 0) {
       await this.op("seek", nid, 0, () => fs.seek(inode, 0, false), SEEK_ANSWERS);
       await this.op("seek", nid, 0, () => fs.seek(inode, 0, true), SEEK_ANSWERS);
-      await this.op("extents", nid, 0, async () => {
-        // A damaged chunk table can give a huge file an extent per chunk: its first ones.
-        let n = 0;
-        for await (const _ of fs.extents(inode)) if (++n >= MAX_EXTENTS) break;
-      });
+      await this.#mapExtents(fs, inode);
     }
+  }
+
+  /** erofs-cli map's walk over a file's or directory's extents. */
+  async #mapExtents(fs: ErofsFs, inode: Inode): Promise<void> {
+    await this.op("extents", inode.nid, 0, async () => {
+      // A damaged chunk table can give a huge file an extent per chunk: its first ones.
+      let n = 0;
+      for await (const _ of fs.extents(inode)) if (++n >= MAX_EXTENTS) break;
+    });
   }
 
   async #inject(fs: ErofsFs): Promise<void> {

@@ -11,7 +11,7 @@ import { FIEMAP_PYTHON } from "@erofs-ts/testkit";
 export interface HostProbe {
   /** Per path asked: [name, value] pairs (base64; value or errno name), or listxattr's errno name. */
   xattrs: ([string, string][] | string)[];
-  /** Per file asked: its first MAX_EXTENTS extents as FIEMAP answers, or the errno name. */
+  /** Per file or directory asked: its first MAX_EXTENTS extents as FIEMAP answers, or the errno name. */
   extents: (number[][] | string)[];
   statvfs: { bsize: number; blocks: number; files: string; ffree: string; namemax: number };
 }
@@ -57,7 +57,7 @@ u64 = lambda n: str(n % (1 << 64))
 print(json.dumps({"xattrs": out, "extents": extents, "statvfs": {"bsize": s.f_bsize, "blocks": s.f_blocks, "files": u64(s.f_files), "ffree": u64(s.f_ffree), "namemax": s.f_namemax}}))
 `;
 
-/** The probe of `paths` (xattrs) and `files` (FIEMAP) under the mount at `root`. */
+/** The probe of `paths` (xattrs) and `files` (FIEMAP: files and directories) under the mount at `root`. */
 export function probeHost(root: string, paths: Buffer[], files: Buffer[] = []): HostProbe {
   const r = spawnSync("/usr/bin/python3", ["-c", SCRIPT, root], {
     input: JSON.stringify({ paths: paths.map((p) => p.toString("base64")), files: files.map((p) => p.toString("base64")) }),

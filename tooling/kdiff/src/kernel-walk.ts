@@ -48,7 +48,7 @@ export function walkKernel(image: string, device: string | null): WalkResult {
 
 /**
  * The walk itself, of a filesystem mounted at `root` (the kernel's erofs, or an erofs-fuse
- * mount). With `fiemap`, regular files' extents too (FUSE has no FIEMAP).
+ * mount). With `fiemap`, regular files' and directories' extents too (FUSE has no FIEMAP).
  */
 export function walkMounted(root: string, { fiemap = false } = {}): WalkResult {
   const entries: WalkEntry[] = [];
@@ -88,10 +88,8 @@ export function walkMounted(root: string, { fiemap = false } = {}): WalkResult {
         e.target = errnoName(x);
       }
     }
-    if (type === "file") {
-      readFile(abs, rel, Number(st.size), e, buf);
-      if (fiemap) files.push([abs, e]);
-    }
+    if (type === "file") readFile(abs, rel, Number(st.size), e, buf);
+    if (fiemap && (type === "file" || type === "dir")) files.push([abs, e]);
     if (type === "dir") {
       const names = listDirectory(abs);
       e.children = typeof names === "string" ? names : names.map(b64);

@@ -61,10 +61,8 @@ export async function walkVfs(image: string, device: string | null): Promise<Wal
       } catch (x) {
         e.xattrs = codeOf(`listxattr ${rel}`, x);
       }
-      if (st.type === "file") {
-        await readFile(fs, inode, rel, st.size, e, codeOf);
-        e.extents = await extentsOf(fs, inode, (x) => codeOf(`extents ${rel}`, x));
-      }
+      if (st.type === "file") await readFile(fs, inode, rel, st.size, e, codeOf);
+      if (st.type === "file" || st.type === "dir") e.extents = await extentsOf(fs, inode, (x) => codeOf(`extents ${rel}`, x));
       if (st.type === "dir") {
         let children;
         try {

@@ -40,7 +40,7 @@ export interface WalkEntry {
   /** [offset, length asked, sha256 prefix or errno name] per positional read. */
   ranges?: [number, number, string][] | string;
   sha256?: string;
-  /** A regular file's extents as FIEMAP reports them ([logical, physical, length, flags]), or the errno name. */
+  /** A regular file's or directory's extents as FIEMAP reports them ([logical, physical, length, flags]), or the errno name. */
   extents?: number[][] | string;
   children?: string[] | string;
 }

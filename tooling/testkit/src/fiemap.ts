@@ -29,17 +29,20 @@ def fiemap(fd, cap=None):
     return out if cap is None else out[:cap]
 `;
 
-/** Prints, for every regular file under argv[1], its path (hex) and its FIEMAP answer or errno name. */
+/**
+ * Prints, for every regular file and directory under argv[1] (the root's path is empty),
+ * its path (hex) and its FIEMAP answer or errno name.
+ */
 const PROBE = `
 import errno, fcntl, json, os, struct, sys
 ${FIEMAP_PYTHON}
 root = sys.argv[1]
 for d, dirs, files in os.walk(root):
-    for name in files:
-        p = os.path.join(d, name)
-        if os.path.islink(p) or not os.path.isfile(p):
+    for name in [""] + dirs + files if d == root else dirs + files:
+        p = os.path.join(d, name) if name else d
+        if os.path.islink(p) or not (os.path.isfile(p) or os.path.isdir(p)):
             continue
-        rel = os.fsencode(os.path.relpath(p, root)).hex()
+        rel = os.fsencode(os.path.relpath(p, root)).hex() if p != root else ""
         try:
             fd = os.open(p, os.O_RDONLY | os.O_NOFOLLOW)
             try:
@@ -50,7 +53,7 @@ for d, dirs, files in os.walk(root):
             print(json.dumps([rel, errno.errorcode[e.errno]]))
 `;
 
-/** FIEMAP (filefrag's ioctl) of every regular file of a mounted tree, keyed by the path's bytes in hex. */
+/** FIEMAP (filefrag's ioctl) of every regular file and directory of a mounted tree, keyed by the path's bytes in hex. */
 export function kernelFiemap(dir: string): Map<string, FiemapAnswer> {
   const r = spawnSync("/usr/bin/python3", ["-c", PROBE, dir], { encoding: "utf8", maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`FIEMAP probe failed: ${r.stderr}`);

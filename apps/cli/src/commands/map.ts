@@ -25,7 +25,7 @@ function row(cells: readonly string[]): string {
 
 export const mapCommand: Command = {
   name: "map",
-  summary: "show where files' bytes lie: their extents, as FIEMAP (filefrag) reports them on a kernel mount",
+  summary: "show where files' (or directories') bytes lie: their extents, as FIEMAP (filefrag) reports them on a kernel mount",
   usage: "map IMAGE PATH... [--json]",
   options: { json: { type: "boolean" } },
   minArgs: 1,
@@ -37,7 +37,8 @@ export const mapCommand: Command = {
     for (const arg of ctx.args) {
       const path = new TextEncoder().encode(arg);
       try {
-        const extents = fs.extents(await fs.lookup(path));
+        // As filefrag opens its argument: a symlink is followed.
+        const extents = fs.extents(await fs.lookup(path, { follow: true }));
         if (!json && ctx.args.length > 1) await out.line(`${displayName(path) || "/"}:`);
         if (!json) await out.line(row(COLUMNS));
         for await (const e of extents) {

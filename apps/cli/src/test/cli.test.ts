@@ -230,7 +230,6 @@ describe("erofs-cli on the bundled demo image", () => {
       [["readlink", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
       [["xattr", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
       [["map", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
-      [["map", demo, "docs"], /^erofs-cli: docs: not a regular file/],
       // As getfattr -n: the file that lacks the attribute, and the attribute.
       [["xattr", demo, "hello.txt", "-n", "user.nope"], /^erofs-cli: hello\.txt: no such attribute \(user\.nope\)/],
       [["extract", demo, join(scratch, "not-made"), "--path", "docs/nope"], /^erofs-cli: docs\/nope: no such file or directory/],
