@@ -196,16 +196,20 @@ function withTailExtent(inode: Inode, sb: Superblock, z: ZInfo, found: HeadFound
 }
 
 /**
- * How the kernel reads an inode's pages, which decides what a damaged lcluster index
- * maps to (a sound one maps the same either way):
- * - "readahead" (a file): pages in batches, and an extent once mapped serves every page
- *   it covers, so an extent is the walk on from its head;
- * - "page" (the packed inode and the metabox, read a page at a time): each lcluster is
- *   mapped through its own lookback, so one that leads to another head is not part of
+ * How the kernel maps an inode's bytes, which decides what a damaged lcluster index maps
+ * to (a sound one maps the same every way):
+ * - "readahead" (reading a file): pages in batches, and an extent once mapped serves
+ *   every page it covers, so an extent is the walk on from its head;
+ * - "page" (reading the packed inode and the metabox, a page at a time): each lcluster
+ *   is mapped through its own lookback, so one that leads to another head is not part of
  *   the extent walked over it. LZMA, DEFLATE and Zstandard extents of a block or more
- *   are the exception: mapped to their end at once (READMORE), they serve every page.
+ *   are the exception: mapped to their end at once (READMORE), they serve every page;
+ * - "report" (FIEMAP: where bytes lie, not reading them): an extent runs from its head to
+ *   the next head, and a failure to walk there fails the map. A stored (PLAIN) pcluster
+ *   is checked only against the lcluster mapped, not against that whole length, and a
+ *   48-bit layout's record is searched for the byte asked, not its page's last.
  */
-export type ReadMode = "readahead" | "page";
+export type ReadMode = "readahead" | "page" | "report";
 
 /**
  * The extent containing logical byte `ofs` of a compressed inode, extended to the
@@ -216,7 +220,10 @@ export type ReadMode = "readahead" | "page";
 export async function mapCompressed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, read: MetaRead, peek?: MetaPeek, mode: ReadMode = "readahead"): Promise<ZExtent> {
   const trivial = trivialExtent(inode, z, ofs);
   if (trivial) return trivial;
-  if (z.encodedExtents) return checkedExtent(inode, sb, ofs, await mapEncodedExtents(inode, sb, z, ofs, read));
+  if (z.encodedExtents) {
+    const ext = mode === "report" ? await searchEncodedExtents(inode, sb, z, ofs, read) : await mapEncodedExtents(inode, sb, z, ofs, read);
+    return checkedExtent(inode, sb, ofs, ext);
+  }
   const bounds = () => lclusterIndexRange(inode, sb, z.advise, z.lclusterBits);
   return checkedExtent(inode, sb, ofs, await settle((meta) => mapIndexed(inode, sb, z, ofs, meta, mode), read, peek, bounds));
 }
@@ -295,7 +302,8 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
   const walk = new LclusterWalk(inode, sb, z.advise, z.lclusterBits, meta);
   const found = findHead(walk, ofs);
   const { head } = found;
-  let { end, atHead } = found.fullMapped ? { end: found.end, atHead: true } : extentEnd(walk, found, ofs);
+  let { end, atHead } =
+    mode === "report" ? walk.decompressedEnd(head, found.la) : found.fullMapped ? { end: found.end, atHead: true } : extentEnd(walk, found, ofs);
   if (mode === "page" && !mappedToEndAtOnce(inode, sb, z, found)) {
     const foreign = foreignLcluster(walk, found, ofs, end);
     if (foreign !== undefined) [end, atHead] = [foreign * walk.lclusterSize, false];
@@ -327,7 +335,7 @@ function mapIndexed(inode: Inode, sb: Superblock, z: ZInfo, ofs: number, meta: M
     // stored block fails even where the file ends inside the block.
     const narrow = narrowEnd(inode, z, found);
     if (narrow - la > physicalLength) throw corrupted("plain pcluster shorter than its extent", walk.where);
-    if (end - la > physicalLength) {
+    if (end - la > physicalLength && mode !== "report") {
       // Only the lclusters up to `ofs` fit in the stored block: the kernel maps and reads
       // those, and fails the ones after.
       return { logical: la, length: Math.min(narrow, inode.size) - la, kind, physical, physicalLength, algorithm, partialRef: head.partialRef, fullMapped: false };

@@ -216,9 +216,18 @@ async function extentAt(ctx: MountContext, inode: Inode, ofs: number): Promise<Z
 }
 
 /** extentAt without remembering the extent: a look that leaves the next mappings as they were. */
-export async function extentMappedAfresh(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
+async function extentMappedAfresh(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
   const z = await zinfoOf(ctx, inode);
   return mapCompressed(inode, ctx.sb, z, ofs, ...metadataAccess(ctx, inode), readMode(ctx, inode));
+}
+
+/**
+ * The extent holding `ofs` as the kernel's FIEMAP reports it (format's "report" mode),
+ * not remembered: reads map damaged indexes their own way.
+ */
+export async function extentReportedAt(ctx: MountContext, inode: Inode, ofs: number): Promise<ZExtent> {
+  const z = await zinfoOf(ctx, inode);
+  return mapCompressed(inode, ctx.sb, z, ofs, ...metadataAccess(ctx, inode), "report");
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ALG_INTERLACED, ALG_SHIFTED, COMPRESSION, corrupted, isCompressedLayout, nidInMetabox, type Inode, type ZExtent } from "@erofs-ts/format";
 import type { MountContext } from "./context.js";
-import { extentMappedAfresh } from "./compressed.js";
+import { extentReportedAt } from "./compressed.js";
 import { devicePlace, mapExtent } from "./data-path.js";
 
 /**
@@ -81,7 +81,7 @@ async function* uncompressedExtents(ctx: MountContext, inode: Inode): AsyncGener
 
 async function* compressedExtents(ctx: MountContext, inode: Inode): AsyncGenerator<FileExtent> {
   for (let pos = 0; pos < inode.size; ) {
-    const ext = await extentMappedAfresh(ctx, inode, pos);
+    const ext = await extentReportedAt(ctx, inode, pos);
     const end = ext.logical + ext.length;
     // mapCompressed checks that an extent covers the byte asked: each step moves on.
     if (ext.kind !== "hole") yield reportCompressed(ctx, inode, ext, Math.min(end, inode.size));

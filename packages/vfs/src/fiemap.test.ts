@@ -1,5 +1,10 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, asFiemap, corpusImages, ensureCorpus, fixtureImages, kernelFiemap, loadManifest, mountOptionsFor, nameBytes, type CorpusImage, type FiemapAnswer } from "@erofs-ts/testkit";
+import { headerOffset } from "@erofs-ts/format";
+import { CORPUS_ABSENT, KernelMount, asFiemap, corpusImages, ensureCorpus, fixtureImages, kernelFiemap, loadManifest, mountOptionsFor, nameBytes, resealSuperblock, seededRandom, type CorpusImage, type FiemapAnswer } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type FileExtent } from "./index.js";
 
 const corpus = ensureCorpus();
@@ -63,4 +68,58 @@ describe.skipIf(!isRoot)("fs.extents() as the kernel's FIEMAP reports them", () 
       });
     }
   }
+});
+
+const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
+
+/**
+ * FIEMAP maps an extent from its head to the next head without reading it, so a stored
+ * (PLAIN) pcluster whose next head a damaged index moves 64 bytes on reports 4,160 bytes
+ * for its 4,096, where a read of those bytes fails (EUCLEAN): the report is not the read.
+ */
+describe.skipIf(!isRoot || !hasMkfs)("fs.extents() of a damaged lcluster index, as FIEMAP reports it", () => {
+  it("a stored pcluster whose next head moved past its end", async () => {
+    const work = mkdtempSync(join(tmpdir(), "erofs-fiemap-"));
+    try {
+      const rnd = seededRandom(5);
+      const noise = Buffer.alloc(32768);
+      for (let i = 0; i < noise.length; i++) noise[i] = rnd() & 0xff;
+      mkdirSync(join(work, "tree"));
+      writeFileSync(join(work, "tree", "mix"), Buffer.concat([Buffer.alloc(8192, "a"), noise, Buffer.alloc(8192, "b")]));
+      const image = join(work, "mix.erofs");
+      // Full (legacy) indexes: one 8-byte record per lcluster, its clusterofs at byte 2.
+      execFileSync("mkfs.erofs", ["-zlz4", "-Elegacy-compress", image, join(work, "tree")], { stdio: "ignore" });
+      const sound = await mount(image);
+      const inode = await sound.lookup("mix");
+      const stored: FileExtent[] = [];
+      for await (const e of sound.extents(inode)) if (e.format === "plain") stored.push(e);
+      await sound.unmount();
+      expect(stored.length).toBeGreaterThan(1);
+      const next = stored[0]!.logical / 4096 + 1;
+      const bytes = readFileSync(image);
+      // After the map header and 8 reserved bytes (Z_EROFS_FULL_INDEX_START).
+      bytes.writeUInt16LE(64, headerOffset(inode) + 16 + next * 8 + 2);
+      writeFileSync(image, resealSuperblock(bytes));
+
+      const k = KernelMount.tryMount(image)!;
+      let kernel: Map<string, FiemapAnswer>;
+      try {
+        kernel = kernelFiemap(k.dir);
+      } finally {
+        k.unmount();
+      }
+      const fs = await mount(image);
+      try {
+        const ours = await ourFiemap(fs, [Buffer.from("mix")]);
+        expect(ours.get(Buffer.from("mix").toString("hex"))).toEqual(kernel.get(Buffer.from("mix").toString("hex")));
+        // The case arose: a stored extent reported 64 bytes longer than its pcluster.
+        expect(kernel.get(Buffer.from("mix").toString("hex"))).toContainEqual([stored[0]!.logical, stored[0]!.physical, 4160, 0]);
+        await expect(fs.read(await fs.lookup("mix"), stored[0]!.logical, 8192)).rejects.toMatchObject({ code: "EFSCORRUPTED" });
+      } finally {
+        await fs.unmount();
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
 });
