@@ -75,16 +75,17 @@ export interface ReportedExtent {
 }
 
 /**
- * What FIEMAP reports for these extents: the physical address is 0 for bytes inside
- * another inode (no device: a fragment, inline bytes in the metabox) and, for compressed
- * data, the address before any device is resolved (the kernel's report skips that step:
- * `deviceStart` gives an extra device's first byte in the unified address space).
+ * What FIEMAP reports for these extents. For bytes inside another inode (no device) the
+ * physical address is 0, except for a compressed tail inline in the metabox, whose map's
+ * own address the kernel reports (its offset there). For compressed data it is the address
+ * before any device is resolved (the kernel's report skips that step: `deviceStart` gives
+ * an extra device's first byte in the unified address space).
  */
 export function asFiemap(extents: readonly ReportedExtent[], deviceStart: (device: number) => number = () => 0): number[][] {
   return extents.map((e, i) => {
     let flags = i === extents.length - 1 ? FIEMAP_EXTENT_LAST : 0;
     if (e.kind === "inline") flags |= FIEMAP_EXTENT_DATA_INLINE | FIEMAP_EXTENT_NOT_ALIGNED;
-    let physical = e.device === undefined ? 0 : e.physical;
+    let physical = e.device !== undefined || e.kind === "compressed" ? e.physical : 0;
     if (e.kind === "compressed" && e.device) physical += deviceStart(e.device);
     return [e.logical, physical, e.length, flags];
   });
