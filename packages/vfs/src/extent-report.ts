@@ -11,9 +11,9 @@ import { devicePlace, mapExtent } from "./data-path.js";
 export type FileExtentKind = "data" | "inline" | "compressed" | "fragment";
 
 /**
- * One extent of a regular file or a directory, as the kernel's FIEMAP reports it on a mount of the image
- * (holes are left out), with what FIEMAP does not say: the device, the pcluster's size and
- * format, and whether the pcluster is shared.
+ * One extent of a regular file or a directory, as the kernel's FIEMAP reports it on a
+ * mount of the image (holes are left out), with what FIEMAP does not say: the device, the
+ * pcluster's size and format, and whether the pcluster is shared.
  */
 export interface FileExtent {
   /** The first byte of the file it holds. */
@@ -48,9 +48,10 @@ export interface FileExtent {
 const EXTENTS_PER_TURN = 4096;
 
 /**
- * The extents of a regular file or a directory in order, mapped as the kernel's FIEMAP maps them: one per
- * chunk of a chunk-based file, one per decompression unit of a compressed one. Lazy: a
- * damaged map fails at the extent it reaches, and the caller may stop at any point.
+ * The extents of a regular file or a directory in order, mapped as the kernel's FIEMAP
+ * maps them: one per chunk of a chunk-based file, one per decompression unit of a
+ * compressed one. Lazy: a damaged map fails at the extent it reaches, and the caller may
+ * stop at any point.
  */
 export async function* fileExtents(ctx: MountContext, inode: Inode): AsyncGenerator<FileExtent> {
   const extents = isCompressedLayout(inode.datalayout) ? compressedExtents(ctx, inode) : uncompressedExtents(ctx, inode);

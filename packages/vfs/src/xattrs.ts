@@ -201,9 +201,10 @@ export class XattrAccess {
 /**
  * Whether the kernel's VFS answers getxattr of this name with ENODATA by itself, by the
  * name's text alone, before erofs reads anything: trusted.* to a caller without
- * CAP_SYS_ADMIN, and user.* of anything but a regular file or a directory (an image may
- * still hold such attributes, from a tar). listxattr lists such a name all the same, so a
- * listed name may never be readable; a checker must not count that as damage.
+ * CAP_SYS_ADMIN (listxattr hides those from it too), and user.* of anything but a regular
+ * file or a directory (an image may still hold such attributes, from a tar), which
+ * listxattr lists all the same: a listed name may never be readable, and a checker must
+ * not count that as damage.
  */
 export function xattrWithheldByVfs(kind: FileKind, name: string | Uint8Array, privileged = true): boolean {
   return withheldByVfs(kind, xattrNamespaceOf(name), privileged);
