@@ -3,7 +3,7 @@ import { FIEMAP_PYTHON } from "@erofs-ts/testkit";
 
 /**
  * What Node cannot ask a mounted filesystem: listxattr(2) and getxattr(2) of every listed
- * name (symlinks not followed), statvfs(3)'s f_namemax, and FIEMAP of regular files. One
+ * name (symlinks not followed), statvfs(3)'s f_namemax, and FIEMAP of files and directories. One
  * Python run per mount, as the repo's other kernel probes do (packages/vfs's xattr
  * tests); a failed call gives its errno name in place of the value, so the kernel's
  * refusals are compared too.
