@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { ErofsError, PAGE_SIZE, mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
-import { asFiemap } from "@erofs-ts/testkit";
+import { fiemapAnswer } from "@erofs-ts/testkit";
 import { MAX_EXTENTS } from "./host-probe.js";
 import { b64, readRanges, shortHash, type WalkEntry, type WalkResult } from "./walk.js";
 
@@ -157,17 +157,8 @@ async function readFile(fs: ErofsFs, inode: Inode, rel: Buffer, size: number, e:
   }
 }
 
-/**
- * The file's first MAX_EXTENTS extents as the kernel's FIEMAP reports them: one more is
- * mapped, so that the last one kept is marked last only where it is the file's last.
- */
-async function extentsOf(fs: ErofsFs, inode: Inode, codeOf: (e: unknown) => string): Promise<number[][] | string> {
-  const extents = [];
-  try {
-    for await (const e of fs.extents(inode)) if (extents.push(e) > MAX_EXTENTS) break;
-  } catch (x) {
-    return codeOf(x);
-  }
+/** The first MAX_EXTENTS extents as the kernel's FIEMAP reports them (fiemapAnswer). */
+function extentsOf(fs: ErofsFs, inode: Inode, codeOf: (e: unknown) => string): Promise<number[][] | string> {
   const deviceStart = (device: number) => fs.devices[device - 1]!.uniaddr * fs.superblock.blockSize;
-  return asFiemap(extents, deviceStart).slice(0, MAX_EXTENTS);
+  return fiemapAnswer(fs.extents(inode), codeOf, { deviceStart, cap: MAX_EXTENTS });
 }

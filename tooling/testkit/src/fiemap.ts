@@ -90,3 +90,24 @@ export function asFiemap(extents: readonly ReportedExtent[], deviceStart: (devic
     return [e.logical, physical, e.length, flags];
   });
 }
+
+/**
+ * FIEMAP's answer for the extents a reader yields (the vfs's fs.extents()), the first
+ * `cap` of them. The kernel answers a map that fails part way with the extents mapped
+ * before it, as if the file ended there (the last one marked last), and fails only when
+ * no extent was mapped first; `errorName` names the failure (an errno name).
+ */
+export async function fiemapAnswer(
+  extents: AsyncIterable<ReportedExtent>,
+  errorName: (e: unknown) => string,
+  { deviceStart, cap = Infinity }: { deviceStart?: (device: number) => number; cap?: number } = {},
+): Promise<FiemapAnswer> {
+  const got: ReportedExtent[] = [];
+  try {
+    // One more than kept, so that the last kept is marked last only where it is the file's last.
+    for await (const e of extents) if (got.push(e) > cap) break;
+  } catch (e) {
+    if (!got.length) return errorName(e);
+  }
+  return asFiemap(got, deviceStart).slice(0, cap);
+}
