@@ -95,7 +95,8 @@ export function asFiemap(extents: readonly ReportedExtent[], deviceStart: (devic
  * FIEMAP's answer for the extents a reader yields (the vfs's fs.extents()), the first
  * `cap` of them. The kernel answers a map that fails part way with the extents mapped
  * before it, as if the file ended there (the last one marked last), and fails only when
- * no extent was mapped first; `errorName` names the failure (an errno name).
+ * no extent was mapped first; `errorName` names the failure (an errno name), or throws
+ * for an error no filesystem gives, which must not pass as a short file.
  */
 export async function fiemapAnswer(
   extents: AsyncIterable<ReportedExtent>,
@@ -107,7 +108,9 @@ export async function fiemapAnswer(
     // One more than kept, so that the last kept is marked last only where it is the file's last.
     for await (const e of extents) if (got.push(e) > cap) break;
   } catch (e) {
-    if (!got.length) return errorName(e);
+    // Named first: errorName rethrows (or records) what is not a filesystem error.
+    const name = errorName(e);
+    if (!got.length) return name;
   }
   return asFiemap(got, deviceStart).slice(0, cap);
 }
