@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { headerOffset } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, corpusImages, ensureCorpus, fiemapAnswer, fixtureImages, kernelFiemap, loadManifest, mountOptionsFor, nameBytes, resealSuperblock, seededRandom, type CorpusImage, type FiemapAnswer } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, corpusImages, ensureCorpus, fiemapAnswer, fixtureImages, kernelFiemapOf, loadManifest, mountOptionsFor, nameBytes, resealSuperblock, seededRandom, type CorpusImage, type FiemapAnswer } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type FileExtent } from "./index.js";
 
 const corpus = ensureCorpus();
@@ -45,14 +45,8 @@ describe.skipIf(!isRoot)("fs.extents() as the kernel's FIEMAP reports them", () 
     for (const given of modes) {
       const label = devices.length && !given.length ? `${img.name} (devices not given)` : img.name;
       it(label, async () => {
-        const k = KernelMount.tryMount(img.image, { devices: given, fsoffset });
-        if (!k) throw new Error(`the kernel does not mount ${label}`);
-        let kernel: Map<string, FiemapAnswer>;
-        try {
-          kernel = kernelFiemap(k.dir);
-        } finally {
-          k.unmount();
-        }
+        const kernel = kernelFiemapOf(img.image, { devices: given, fsoffset });
+        if (!kernel) throw new Error(`the kernel does not mount ${label}`);
         const fs = await mount(img.image, { devices: given, fsoffset });
         try {
           expect(sorted(await ourFiemap(fs, files))).toEqual(sorted(kernel));
@@ -95,14 +89,8 @@ describe.skipIf(!isRoot || !hasMkfs)("fs.extents() of a damaged lcluster index, 
       bytes.writeUInt16LE(64, headerOffset(inode) + 16 + next * 8 + 2);
       writeFileSync(image, resealSuperblock(bytes));
 
-      const k = KernelMount.tryMount(image);
-      if (!k) throw new Error("the kernel does not mount the damaged image");
-      let kernel: Map<string, FiemapAnswer>;
-      try {
-        kernel = kernelFiemap(k.dir);
-      } finally {
-        k.unmount();
-      }
+      const kernel = kernelFiemapOf(image);
+      if (!kernel) throw new Error("the kernel does not mount the damaged image");
       const fs = await mount(image);
       try {
         const ours = await ourFiemap(fs, [Buffer.from("mix")]);
@@ -149,14 +137,8 @@ describe.skipIf(!isRoot || !corpus)("fs.extents() of corpus images with a damage
           bytes[t.at + (rnd() % 96)] = rnd() & 0xff;
           const image = join(work, `${copy}.erofs`);
           writeFileSync(image, resealSuperblock(bytes));
-          const k = KernelMount.tryMount(image);
-          if (!k) continue; // the byte landed where the kernel refuses the mount
-          let kernel: Map<string, FiemapAnswer>;
-          try {
-            kernel = kernelFiemap(k.dir);
-          } finally {
-            k.unmount();
-          }
+          const kernel = kernelFiemapOf(image);
+          if (!kernel) continue; // the byte landed where the kernel refuses the mount
           const fs = await mount(image);
           try {
             const ours = await ourFiemap(fs, [...kernel.keys()].map((hex) => Buffer.from(hex, "hex")));

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { KernelMount } from "./kernel.js";
 
 /** FIEMAP's extent flags (linux/fiemap.h). */
 const FIEMAP_EXTENT_LAST = 0x1;
@@ -63,6 +64,20 @@ export function kernelFiemap(dir: string): Map<string, FiemapAnswer> {
     out.set(rel, answer);
   }
   return out;
+}
+
+/**
+ * FIEMAP of every regular file and directory of `image` on a kernel mount of its own
+ * (mounted, probed, unmounted), or null when the kernel does not mount it (or this is not root).
+ */
+export function kernelFiemapOf(image: string, options: { devices?: string[]; fsoffset?: number } = {}): Map<string, FiemapAnswer> | null {
+  const k = KernelMount.tryMount(image, options);
+  if (!k) return null;
+  try {
+    return kernelFiemap(k.dir);
+  } finally {
+    k.unmount();
+  }
 }
 
 /** The fields of a reported extent (the vfs's FileExtent, erofs-cli map's JSON) that FIEMAP shows. */

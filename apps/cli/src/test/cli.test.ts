@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, asFiemap, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, ensureCorpus, kernelFiemap, loadManifest, makeWideImage, mountOptionsFor, nameBytes, repoRoot, resizeInode, wideEntryName, type ManifestEntry, type ReportedExtent } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, asFiemap, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, ensureCorpus, kernelFiemapOf, loadManifest, makeWideImage, mountOptionsFor, nameBytes, repoRoot, resizeInode, wideEntryName, type ManifestEntry, type ReportedExtent } from "@erofs-ts/testkit";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { mount, type Inode } from "@erofs-ts/vfs";
 import { CLI, runCli } from "./run-cli.js";
@@ -390,14 +390,8 @@ describe.skipIf(!corpus)("erofs-cli --offset and --device on corpus images", () 
     for (const name of ["lz4-fragments-dedupe", "lz4hc-tail", "offset", "blobdev"]) {
       const m = loadManifest(join(corpus!, `${name}.manifest.json`));
       const { devices, fsoffset } = mountOptionsFor(m, join(corpus!, `${name}.erofs`));
-      const k = KernelMount.tryMount(join(corpus!, `${name}.erofs`), { devices, fsoffset });
-      if (!k) throw new Error(`the kernel does not mount ${name}`);
-      let kernel;
-      try {
-        kernel = kernelFiemap(k.dir);
-      } finally {
-        k.unmount();
-      }
+      const kernel = kernelFiemapOf(join(corpus!, `${name}.erofs`), { devices, fsoffset });
+      if (!kernel) throw new Error(`the kernel does not mount ${name}`);
       const image = [join(corpus!, `${name}.erofs`), ...devices.flatMap((d) => ["--device", d]), ...(fsoffset ? ["--offset", String(fsoffset)] : [])];
       // Names that are not UTF-8 cannot be passed as arguments from here.
       const files = m.entries.filter((e) => e.type === "file" && typeof e.path === "string").map((e) => e.path as string);
