@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { headerOffset } from "@erofs-ts/format";
-import { CORPUS_ABSENT, corpusImages, ensureCorpus, fiemapAnswer, fixtureImages, kernelFiemapOf, loadManifest, mountOptionsFor, nameBytes, resealSuperblock, seededRandom, type CorpusImage, type FiemapAnswer } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, corpusImages, ensureCorpus, fiemapAnswer, fixtureImages, kernelFiemapOf, loadManifest, mountOptionsFor, nameBytes, resealSuperblock, seededRandom, unifiedDeviceStart, type CorpusImage, type FiemapAnswer } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type FileExtent } from "./index.js";
 
 const corpus = ensureCorpus();
@@ -19,8 +19,7 @@ function errnoName(e: unknown): string {
 
 async function ourFiemap(fs: ErofsFs, paths: Buffer[]): Promise<Map<string, FiemapAnswer>> {
   const out = new Map<string, FiemapAnswer>();
-  const deviceStart = (device: number) => fs.devices[device - 1]!.uniaddr * fs.superblock.blockSize;
-  for (const p of paths) out.set(p.toString("hex"), await fiemapAnswer(fs.extents(await fs.lookup(p)), errnoName, { deviceStart }));
+  for (const p of paths) out.set(p.toString("hex"), await fiemapAnswer(fs.extents(await fs.lookup(p)), errnoName, { deviceStart: unifiedDeviceStart(fs) }));
   return out;
 }
 

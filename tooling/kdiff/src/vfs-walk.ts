@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { ErofsError, PAGE_SIZE, mount, type ErofsFs, type Inode } from "@erofs-ts/vfs";
-import { fiemapAnswer } from "@erofs-ts/testkit";
+import { fiemapAnswer, unifiedDeviceStart } from "@erofs-ts/testkit";
 import { MAX_EXTENTS } from "./host-probe.js";
 import { b64, readRanges, shortHash, type WalkEntry, type WalkResult } from "./walk.js";
 
@@ -159,6 +159,5 @@ async function readFile(fs: ErofsFs, inode: Inode, rel: Buffer, size: number, e:
 
 /** The first MAX_EXTENTS extents as the kernel's FIEMAP reports them (fiemapAnswer). */
 function extentsOf(fs: ErofsFs, inode: Inode, codeOf: (e: unknown) => string): Promise<number[][] | string> {
-  const deviceStart = (device: number) => fs.devices[device - 1]!.uniaddr * fs.superblock.blockSize;
-  return fiemapAnswer(fs.extents(inode), codeOf, { deviceStart, cap: MAX_EXTENTS });
+  return fiemapAnswer(fs.extents(inode), codeOf, { deviceStart: unifiedDeviceStart(fs), cap: MAX_EXTENTS });
 }

@@ -107,6 +107,22 @@ export function asFiemap(extents: readonly ReportedExtent[], deviceStart: (devic
 }
 
 /**
+ * `deviceStart` for an image's device table: extra device N's first byte in the unified
+ * address space, from its `uniaddr` (in blocks). A device the table lacks is a bug of the
+ * reader that yielded the extent, so it throws.
+ */
+export function unifiedDeviceStart(image: {
+  readonly devices: readonly { readonly uniaddr: number }[];
+  readonly superblock: { readonly blockSize: number };
+}): (device: number) => number {
+  return (device) => {
+    const entry = image.devices[device - 1];
+    if (!entry) throw new Error(`extent on device ${device}, which the device table lacks`);
+    return entry.uniaddr * image.superblock.blockSize;
+  };
+}
+
+/**
  * FIEMAP's answer for the extents a reader yields (the vfs's fs.extents()), the first
  * `cap` of them. The kernel answers a map that fails part way with the extents mapped
  * before it, as if the file ended there (the last one marked last), and fails only when
