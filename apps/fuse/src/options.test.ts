@@ -1,14 +1,18 @@
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ScratchDir } from "@erofs-ts/testkit";
 import { parseArgs, parseSize, UsageError, VERSION_TEXT } from "./options.js";
 
-const dir = mkdtempSync(join(tmpdir(), "erofs-fuse-opts-"));
-const [m1, m2] = [join(dir, "m1"), join(dir, "m2")];
-mkdirSync(m1);
-mkdirSync(m2);
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = new ScratchDir("erofs-fuse-opts-");
+/** Two mountpoints, made before the first test. */
+let [m1, m2] = ["", ""];
+beforeAll(() => {
+  [m1, m2] = [join(dir.path, "m1"), join(dir.path, "m2")];
+  mkdirSync(m1);
+  mkdirSync(m2);
+});
+afterAll(dir.remove);
 const image = new URL("../../../fixtures/demo.erofs", import.meta.url).pathname;
 
 describe("erofs-fuse command line", () => {
@@ -93,7 +97,7 @@ describe("erofs-fuse command line", () => {
     expect(() => parseArgs(["-o", "bogus", image, m1])).toThrow(new UsageError('unknown mount option "bogus"', false));
     expect(() => parseArgs(["-o", "cache_size=", image, m1])).toThrow(new UsageError('cache_size needs a byte count, got ""', false));
     expect(() => parseArgs([image, m1, image, m1])).toThrow(/given twice/);
-    expect(() => parseArgs([image, join(dir, "nope")])).toThrow(/nope: no such directory/);
+    expect(() => parseArgs([image, join(dir.path, "nope")])).toThrow(/nope: no such directory/);
     expect(() => parseArgs([image, image])).toThrow(/: not a directory/);
     expect(() => parseArgs(["-o"])).toThrow(/needs a value/);
     expect(() => parseSize("12K")).toThrow(/at least 1M/);

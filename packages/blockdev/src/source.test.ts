@@ -1,16 +1,20 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErofsError } from "@erofs-ts/format";
+import { ScratchDir } from "@erofs-ts/testkit";
 import { BufferPool, FileSource, MemorySource, OffsetSource, ReadaheadSource, readBytes, readView, type BlockSource } from "./index.js";
 
-const dir = mkdtempSync(join(tmpdir(), "blockdev-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = new ScratchDir("blockdev-");
+afterAll(dir.remove);
 const bytes = Uint8Array.from({ length: 10000 }, (_, i) => (i * 7 + 3) & 0xff);
-const path = join(dir, "img");
-writeFileSync(path, bytes);
+/** The file backends' image, written before the first test. */
+let path = "";
+beforeAll(() => {
+  path = join(dir.path, "img");
+  writeFileSync(path, bytes);
+});
 
 const backends: Array<[string, () => Promise<BlockSource>, Uint8Array]> = [
   ["memory", async () => new MemorySource(bytes), bytes],
@@ -55,34 +59,34 @@ describe.each(backends)("%s source", (_name, open, expected) => {
 
 describe("FileSource.open", () => {
   it("gives ENOENT with the path for a missing file", async () => {
-    const e = await FileSource.open(join(dir, "missing")).catch((x: unknown) => x);
+    const e = await FileSource.open(join(dir.path, "missing")).catch((x: unknown) => x);
     expect(ErofsError.isInstance(e) && e.code).toBe("ENOENT");
     expect(String(e)).toContain("missing");
   });
 
   it("names other open failures in the host's words and keeps their errno (a path through a file, a symlink loop)", async () => {
-    const file = join(dir, "plain-file");
+    const file = join(dir.path, "plain-file");
     writeFileSync(file, "x");
-    symlinkSync(join(dir, "loop-b"), join(dir, "loop-a"));
-    symlinkSync(join(dir, "loop-a"), join(dir, "loop-b"));
+    symlinkSync(join(dir.path, "loop-b"), join(dir.path, "loop-a"));
+    symlinkSync(join(dir.path, "loop-a"), join(dir.path, "loop-b"));
     const failures = [];
-    for (const target of [join(file, "image"), join(dir, "loop-a")]) {
+    for (const target of [join(file, "image"), join(dir.path, "loop-a")]) {
       const e = await FileSource.open(target).catch((x: unknown) => x);
       failures.push(ErofsError.isInstance(e) && [e.code, e.reason, e.where]);
     }
     expect(failures).toEqual([
       ["ENOTDIR", "cannot open: not a directory (ENOTDIR)", join(file, "image")],
-      ["ELOOP", "cannot open: too many symbolic links encountered (ELOOP)", join(dir, "loop-a")],
+      ["ELOOP", "cannot open: too many symbolic links encountered (ELOOP)", join(dir.path, "loop-a")],
     ]);
   });
 
   it("refuses a directory", async () => {
-    const e = await FileSource.open(dir).catch((x: unknown) => x);
+    const e = await FileSource.open(dir.path).catch((x: unknown) => x);
     expect(ErofsError.isInstance(e) && e.code).toBe("EINVAL");
   });
 
   it("refuses a fifo at once, with no writer at the other end (opening it for reading would wait for one)", async () => {
-    const fifo = join(dir, "fifo");
+    const fifo = join(dir.path, "fifo");
     execFileSync("mkfifo", [fifo]);
     const e = await FileSource.open(fifo).catch((x: unknown) => x);
     expect(ErofsError.isInstance(e) && [e.code, e.message]).toEqual(["EINVAL", expect.stringContaining("not a file or block device")]);
@@ -112,7 +116,7 @@ describe("OffsetSource", () => {
 
 describe("FileSource", () => {
   it.each([false, true])("reports a file cut short under it as EIO, not a Node error (syncReads %s)", async (syncReads) => {
-    const shrinking = join(dir, `shrinking-${syncReads}`);
+    const shrinking = join(dir.path, `shrinking-${syncReads}`);
     writeFileSync(shrinking, bytes);
     const s = await FileSource.open(shrinking, { syncReads });
     truncateSync(shrinking, 100);

@@ -1,17 +1,16 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { dumpExtents } from "@erofs-ts/testkit";
+import { dumpExtents, ScratchDir } from "@erofs-ts/testkit";
 import { ErofsError, mount } from "./index.js";
 
 const has = (cmd: string) => spawnSync(cmd, ["--help"]).status !== null;
 const tools = has("mkfs.erofs") && has("dump.erofs");
 const PAGE = 4096;
 
-const dir = mkdtempSync(join(tmpdir(), "vfs-neighbour-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = new ScratchDir("vfs-neighbour-");
+afterAll(dir.remove);
 
 /**
  * A read fills whole extents, so the pages at an extent's ends (shared with its
@@ -21,12 +20,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
  */
 describe.skipIf(!tools)("a corrupt pcluster fails only the pages holding its bytes", () => {
   it("pages of the extent before it read exactly, with and without the page cache; its own pages fail typed", async () => {
-    const tree = join(dir, "tree");
+    const tree = join(dir.path, "tree");
     mkdirSync(tree);
     const lines = Array.from({ length: 6000 }, (_, i) => `line ${i}: ${"abcdefghij".repeat(1 + (i % 7))} ${i * 7919}\n`);
     const source = Buffer.from(lines.join(""));
     writeFileSync(join(tree, "text"), source);
-    const image = join(dir, "img.erofs");
+    const image = join(dir.path, "img.erofs");
     execFileSync("mkfs.erofs", ["-zlz4", image, tree], { stdio: "ignore" });
     const ext = dumpExtents(image, "/text");
     // An extent k with a page wholly its own, before an extent k + 1 that gets corrupted.
@@ -36,7 +35,7 @@ describe.skipIf(!tools)("a corrupt pcluster fails only the pages holding its byt
     const next = ext[k + 1]!;
     const bytes = readFileSync(image);
     bytes.fill(0xff, next.physical[0], next.physical[1]);
-    const bad = join(dir, "bad.erofs");
+    const bad = join(dir.path, "bad.erofs");
     writeFileSync(bad, bytes);
 
     for (const cache of [true, false]) {

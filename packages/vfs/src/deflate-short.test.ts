@@ -1,10 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inflateRawSync } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMPRESSION } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, ScratchDir } from "@erofs-ts/testkit";
 import { compressedFile } from "./file-answers.test-helper.js";
 import { mount } from "./index.js";
 
@@ -17,8 +16,8 @@ import { mount } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-deflate-short-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-deflate-short-");
+afterAll(work.remove);
 
 describe.skipIf(!corpus || process.getuid?.() !== 0)("a DEFLATE stream ending short of its extent", () => {
   it("corpus/libdeflate with a bit flipped in log.txt's first pcluster (fuzz mutant 521393): its stream now ends 2 bytes short, in the extent's last page, and the file reads as on a kernel mount, those 2 bytes as zeros, counted for fsck", async () => {
@@ -33,7 +32,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a DEFLATE stream ending sh
     expect(at).toBeLessThan(first.physical + first.physicalLength);
     const damagedBytes = Buffer.from(bytes);
     damagedBytes[at] = damagedBytes[at]! ^ 0x40;
-    const damaged = join(work, "log-flipped.erofs");
+    const damaged = join(work.path, "log-flipped.erofs");
     writeFileSync(damaged, damagedBytes);
     // What zlib makes of the damaged stream (leading zeros are the pcluster's padding):
     // whole, and 2 bytes short of the extent, ending in its last page.

@@ -1,8 +1,7 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canMakeWideImage, corpusImages, ensureCorpus, loadManifest, makeWideImage, mountOptionsFor, scrambleWideNames, wideEntryName } from "@erofs-ts/testkit";
+import { canMakeWideImage, CORPUS_ABSENT, corpusImages, ensureCorpus, KernelMount, loadManifest, makeWideImage, mountOptionsFor, scrambleWideNames, ScratchDir, WIDE_ENTRIES, wideEntryName } from "@erofs-ts/testkit";
 import { mount, type ErofsFs, type Inode } from "./index.js";
 import { kernelPathAnswer, vfsPathAnswer } from "./path-answers.test-helper.js";
 import { eachEntry } from "./walk.test-helper.js";
@@ -14,13 +13,13 @@ import { eachEntry } from "./walk.test-helper.js";
  * skipped bytes. The judge is a kernel mount of the same damaged image, asked for every
  * name the directory held, every name it holds now, and a few that are not there.
  */
-const work = mkdtempSync(join(tmpdir(), "vfs-dir-lookup-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-dir-lookup-");
+afterAll(work.remove);
 
 describe.skipIf(!canMakeWideImage() || process.getuid?.() !== 0)("lookups in a directory with names out of order, against the kernel", () => {
   it.each([1, 2, 3])("seed %i: every name, old, new and absent, answers as on a kernel mount", async (seed) => {
-    const image = makeWideImage(join(work, `s${seed}`));
-    const damaged = join(work, `s${seed}.erofs`);
+    const image = makeWideImage(join(work.path, `s${seed}`));
+    const damaged = join(work.path, `s${seed}.erofs`);
     const renamed = scrambleWideNames(image, damaged, seed);
     expect(renamed.length).toBeGreaterThan(100);
     const k = KernelMount.tryMount(damaged)!;
@@ -91,8 +90,8 @@ describe("lookupsFindListed", () => {
   }, 300_000);
 
   it.skipIf(!canMakeWideImage())("a wide directory: vouched for as mkfs wrote it, not once names are out of order", async () => {
-    const image = makeWideImage(join(work, "vouch"));
-    const damaged = join(work, "vouch-scrambled.erofs");
+    const image = makeWideImage(join(work.path, "vouch"));
+    const damaged = join(work.path, "vouch-scrambled.erofs");
     scrambleWideNames(image, damaged, 11);
     const answers: boolean[] = [];
     for (const path of [image, damaged]) {

@@ -1,12 +1,11 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, repoRoot, ScratchDir } from "@erofs-ts/testkit";
 import { ErofsError, mount, parseMountOptions } from "./index.js";
 
-const dir = mkdtempSync(join(tmpdir(), "vfs-errors-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = new ScratchDir("vfs-errors-");
+afterAll(dir.remove);
 
 async function codeOf(p: Promise<unknown>): Promise<string> {
   try {
@@ -19,25 +18,25 @@ async function codeOf(p: Promise<unknown>): Promise<string> {
 
 describe("mount refuses bad sources with typed errors", () => {
   it("a file that is not EROFS", async () => {
-    const f = join(dir, "zeros");
+    const f = join(dir.path, "zeros");
     writeFileSync(f, new Uint8Array(8192));
     expect(await codeOf(mount(f))).toBe("EINVAL");
   });
 
   it("a tiny file", async () => {
-    const f = join(dir, "tiny");
+    const f = join(dir.path, "tiny");
     writeFileSync(f, "hello");
     expect(await codeOf(mount(f))).toBe("EINVAL");
   });
 
   it("a missing file", async () => {
-    expect(await codeOf(mount(join(dir, "nope.erofs")))).toBe("ENOENT");
+    expect(await codeOf(mount(join(dir.path, "nope.erofs")))).toBe("ENOENT");
   });
 
   it("an fsoffset off the image's block boundaries, which the kernel refuses too", async () => {
     const demo = readFileSync(join(repoRoot(), "fixtures/demo.erofs"));
     for (const offset of [512, 4096, 6144]) {
-      const f = join(dir, `at-${offset}.img`);
+      const f = join(dir.path, `at-${offset}.img`);
       writeFileSync(f, Buffer.concat([Buffer.alloc(offset), demo]));
       const ours = await codeOf(mount(f, { fsoffset: offset }).then((fs) => fs.unmount()));
       expect(ours, `fsoffset ${offset}`).toBe(offset % 4096 ? "EINVAL" : "no error");
@@ -48,7 +47,7 @@ describe("mount refuses bad sources with typed errors", () => {
   });
 
   it("an fsoffset beyond the file", async () => {
-    const f = join(dir, "zeros2");
+    const f = join(dir.path, "zeros2");
     writeFileSync(f, new Uint8Array(4096));
     expect(await codeOf(mount(f, { fsoffset: 1 << 20 }))).toBe("EINVAL");
   });
@@ -151,7 +150,7 @@ describe.skipIf(!corpus)("path and file errors on a real image", () => {
   });
 
   it("an image's extra devices given wrong: a missing file, or not as many as its table holds", async () => {
-    expect(await codeOf(mount(join(corpus!, "blobdev.erofs"), { devices: [join(dir, "missing.blob")] }))).toBe("ENOENT");
+    expect(await codeOf(mount(join(corpus!, "blobdev.erofs"), { devices: [join(dir.path, "missing.blob")] }))).toBe("ENOENT");
     const blob = join(corpus!, "blobdev.blob");
     expect(await codeOf(mount(join(corpus!, "blobdev.erofs"), { devices: [blob, blob] }))).toBe("EINVAL");
   });

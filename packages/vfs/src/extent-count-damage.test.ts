@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { headerOffset, loadZInfo } from "@erofs-ts/format";
-import { repoRoot, sha256Hex } from "@erofs-ts/testkit";
+import { repoRoot, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
 import { filePaths, kernelAnswersInOrder, ourAnswersInOrder, withSize } from "./file-answers.test-helper.js";
 import { mount } from "./index.js";
 
@@ -14,7 +13,7 @@ import { mount } from "./index.js";
  * (742467) took ~2 s and a large file would not end; the vfs takes such a run of holes as
  * one part.
  */
-const work = mkdtempSync(join(tmpdir(), "vfs-extent-count-"));
+const work = new ScratchDir("vfs-extent-count-");
 
 /** Calls of format's mapCompressed, the vfs's one way to map a byte of an encoded-extents file. */
 const maps = vi.hoisted(() => ({ count: 0 }));
@@ -26,7 +25,7 @@ vi.mock("@erofs-ts/format", async (importOriginal) => {
   };
   return { ...format, mapCompressed };
 });
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterAll(work.remove);
 
 describe.skipIf(process.getuid?.() !== 0)("fixtures/bit48-extents-lz4hc with text.txt's extent count zeroed, against the kernel", () => {
   it("text.txt reads as zeros, the other files as they were, as on a kernel mount; grown to 8 MiB it reads so too, mapped a page at a time, not a byte", async () => {
@@ -44,7 +43,7 @@ describe.skipIf(process.getuid?.() !== 0)("fixtures/bit48-extents-lz4hc with tex
     const zeroed = Buffer.from(bytes);
     zeroed.writeUInt32LE(0, headerOffset(text)); // h_extents_lo
     for (const size of [text.size, 8 << 20]) {
-      const damaged = join(work, `text-extents-0-${size}.erofs`);
+      const damaged = join(work.path, `text-extents-0-${size}.erofs`);
       writeFileSync(damaged, withSize(zeroed, text, size));
       const kernel = kernelAnswersInOrder(damaged, paths);
       expect(kernel).toContain(`text.txt ${sha256Hex([new Uint8Array(size)])}`);

@@ -1,10 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMPRESSION, DATALAYOUT, loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
 import { createDecompressor } from "@erofs-ts/decompress";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, sha256Hex } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
 import { compressedFile, filePaths, kernelAnswers, kernelRead, ourAnswers, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
@@ -19,8 +18,8 @@ import { ErofsError, mount } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-extent-decode-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-extent-decode-");
+afterAll(work.remove);
 
 describe.skipIf(!corpus || process.getuid?.() !== 0)("extents decoded as a prefix, as the kernel decodes them", () => {
   it("corpus/lz4-legacy with a large compressed file's i_size cut to 1, 4097 and 70000 bytes: it reads as a kernel mount reads it", async () => {
@@ -38,7 +37,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("extents decoded as a prefi
     expect(victim).toBeDefined();
     const bytes = readFileSync(image);
     for (const size of [1, 4097, 70000]) {
-      const damaged = join(work, `cut-${size}.erofs`);
+      const damaged = join(work.path, `cut-${size}.erofs`);
       writeFileSync(damaged, withSize(bytes, victim!, size));
       const theirs = kernelAnswers(damaged, paths);
       expect(await ourAnswers(damaged, paths), `i_size ${size}`).toEqual(theirs);
@@ -65,7 +64,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("an extent ending at a head
     expect(bytes[token]! & 15).toBe(0);
     const damagedBytes = Buffer.from(bytes);
     damagedBytes[token] = damagedBytes[token]! | 14;
-    const damaged = join(work, "lz4-longer-stream.erofs");
+    const damaged = join(work.path, "lz4-longer-stream.erofs");
     writeFileSync(damaged, damagedBytes);
 
     const pages = [0, 15, 16];
@@ -101,7 +100,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a stored pcluster shorter 
     const paths = await filePaths(fs, await fs.root());
     const metabox = await fs.iget(fs.superblock.metaboxNid);
     await fs.unmount();
-    const damaged = join(work, "metabox-grown.erofs");
+    const damaged = join(work.path, "metabox-grown.erofs");
     writeFileSync(damaged, withSize(readFileSync(image), metabox, metabox.size + 4096));
 
     const theirs = kernelAnswers(damaged, paths);

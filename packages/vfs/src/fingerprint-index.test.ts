@@ -1,14 +1,13 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, ensureCorpus, repoRoot } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, repoRoot, ScratchDir } from "@erofs-ts/testkit";
 import { ErofsError, FingerprintIndex, PageCache, buildFingerprintIndex, mount, type ErofsFs, type Inode } from "./index.js";
 
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const tmp = mkdtempSync(join(tmpdir(), "fp-index-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = new ScratchDir("fp-index-");
+afterAll(tmp.remove);
 
 async function regularFiles(fs: ErofsFs): Promise<Array<{ path: string; inode: Inode }>> {
   const out: Array<{ path: string; inode: Inode }> = [];
@@ -32,7 +31,7 @@ describe("fingerprint index format", () => {
     const fs = await mount(demo);
     const text = await buildFingerprintIndex(fs);
     await fs.unmount();
-    const file = join(tmp, "demo.fp");
+    const file = join(tmp.path, "demo.fp");
     writeFileSync(file, text);
     const other = join(repoRoot(), "fixtures/xattrs.erofs");
     const err = await mount(other, { fingerprints: file, inodeShare: true }).catch((e: unknown) => e);
@@ -69,7 +68,7 @@ describe.skipIf(!corpus)("fingerprints computed for an image without them", () =
 
   it("let an image without fingerprints share pages with one that has them", async () => {
     const fsA = await mount(image("app-a-plain"));
-    const file = join(tmp, "app-a-plain.fp");
+    const file = join(tmp.path, "app-a-plain.fp");
     writeFileSync(file, await buildFingerprintIndex(fsA));
     await fsA.unmount();
     const cache = new PageCache({ budgetBytes: 1 << 30 });

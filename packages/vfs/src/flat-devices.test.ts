@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, loadManifest, nameBytes, resealSuperblock } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, loadManifest, nameBytes, resealSuperblock, ScratchDir } from "@erofs-ts/testkit";
 import { EROFS_SUPER_OFFSET } from "@erofs-ts/format";
 import { ErofsError, mount } from "./index.js";
 
@@ -15,8 +14,8 @@ import { ErofsError, mount } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-flat-devices-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-flat-devices-");
+afterAll(work.remove);
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -25,7 +24,7 @@ describe.skipIf(!corpus)("extra devices not given: read flat, as the kernel read
     it(`${name} with its device appended reads as its manifest, without device=`, async () => {
       const m = loadManifest(join(corpus!, `${name}.manifest.json`));
       const device = join(corpus!, m.mount_options.match(/device=([^,]+)/)![1]!);
-      const flat = join(work, `${name}-flat.erofs`);
+      const flat = join(work.path, `${name}-flat.erofs`);
       writeFileSync(flat, Buffer.concat([readFileSync(join(corpus!, `${name}.erofs`)), readFileSync(device)]));
       const fs = await mount(flat);
       try {
@@ -74,7 +73,7 @@ describe.skipIf(!corpus)("extra devices not given: read flat, as the kernel read
     const bytes = readFileSync(join(corpus!, "blobdev.erofs"));
     // devt_slotoff (16 bits at byte 88 of the superblock) at its largest: 8 MiB in.
     bytes.writeUInt16LE(0xffff, EROFS_SUPER_OFFSET + 88);
-    const image = join(work, "blobdev-table-past-end.erofs");
+    const image = join(work.path, "blobdev-table-past-end.erofs");
     writeFileSync(image, resealSuperblock(bytes));
     const files = m.entries.filter((e) => e.type === "file");
     /** Each file's sha256 or errno, through the vfs. */

@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATALAYOUT } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, ScratchDir } from "@erofs-ts/testkit";
 import { filePaths, kernelRead, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
@@ -14,8 +13,8 @@ import { ErofsError, mount } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-flat-read-errors-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-flat-read-errors-");
+afterAll(work.remove);
 
 describe.skipIf(!corpus)("reads of an uncompressed file that cannot be done", () => {
   it("corpus/plain with a tail-packed file's i_size grown so its inline data crosses its block: EIO, as on a kernel mount", async () => {
@@ -29,7 +28,7 @@ describe.skipIf(!corpus)("reads of an uncompressed file that cannot be done", ()
     await fs.unmount();
     expect(victim).toBeDefined();
     // All of it inline, 4,095 bytes from after the inode: past the end of its block.
-    const damaged = join(work, "inline-across.erofs");
+    const damaged = join(work.path, "inline-across.erofs");
     writeFileSync(damaged, withSize(readFileSync(image), victim!.inode, 4095));
     const ours = await mount(damaged);
     let code = "ok";

@@ -1,12 +1,11 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { inflateRawSync, constants as zlib } from "node:zlib";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMPRESSION } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, ScratchDir } from "@erofs-ts/testkit";
 import { compressedFile, withCompactIndexWord } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
@@ -17,8 +16,8 @@ import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-gathered-pages-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-gathered-pages-");
+afterAll(work.remove);
 
 const READ = 128 << 10;
 const PAGE = 4096;
@@ -79,7 +78,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pages a read gathers whose
     const image = join(corpus!, "real/app-a-deflate.erofs");
     const path = "prettier/index.mjs";
     const damagedBytes = await withCompactIndexWord(readFileSync(image), path, 31, 0x105d5a03, 0x20bab406);
-    const damaged = join(work, "app-a-deflate-prettier-word-31.erofs");
+    const damaged = join(work.path, "app-a-deflate-prettier-word-31.erofs");
     writeFileSync(damaged, damagedBytes);
 
     // Premises: from page 0 the extent is DEFLATE, over 100 pages, and its stream holds

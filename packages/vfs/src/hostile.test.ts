@@ -1,10 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { lstatSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATALAYOUT } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, kernelDirListing, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, kernelDirListing, KernelMount, repoRoot, resealSuperblock, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
 import { kernelRead, linesImage, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type ErofsFs } from "./index.js";
 
@@ -13,8 +12,8 @@ import { ErofsError, mount, type ErofsFs } from "./index.js";
  * each read through the vfs, which must answer with a typed error, quickly, and without an
  * allocation sized by the corrupt value.
  */
-const work = mkdtempSync(join(tmpdir(), "vfs-hostile-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-hostile-");
+afterAll(work.remove);
 const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
@@ -38,7 +37,7 @@ describe("hostile sizes", () => {
     const root = await fs.root();
     const sound = (await fs.readdir(root)).map((e) => Buffer.from(e.name).toString());
     await fs.unmount();
-    const grown = join(work, "demo-root-512m.erofs");
+    const grown = join(work.path, "demo-root-512m.erofs");
     writeFileSync(grown, withSize(image, root, 512 << 20));
     fs = await mount(grown);
     const ours: string[] = [];
@@ -71,7 +70,7 @@ describe("hostile sizes", () => {
     const dir = await fs.lookup(path);
     await fs.unmount();
     expect(dir.extended).toBe(true);
-    const grown = join(work, "multialg-dir-beyond-2^53.erofs");
+    const grown = join(work.path, "multialg-dir-beyond-2^53.erofs");
     writeFileSync(grown, withSize(image, dir, 0x70a5e10397042854n));
     fs = await mount(grown);
     const big = await fs.lookup(path);
@@ -92,13 +91,13 @@ describe("hostile sizes", () => {
   });
 
   it.skipIf(!hasMkfs)("a compressed file with i_size 2^32-1 reads its real extents, and beyond them (its index past the image reads as zeros) what a kernel mount reads, fast", async () => {
-    const made = linesImage(work, "z", ["-zlz4hc", "-T0", "--all-root"]);
+    const made = linesImage(work.path, "z", ["-zlz4hc", "-T0", "--all-root"]);
     const text = made.text.toString();
     const image = readFileSync(made.image);
     let fs = await mount(image);
     const file = await fs.lookup("big.txt");
     await fs.unmount();
-    const grown = join(work, "z-grown.erofs");
+    const grown = join(work.path, "z-grown.erofs");
     writeFileSync(grown, withSize(image, file, 0xffff_ffff));
     fs = await mount(grown);
     const big = await fs.lookup("big.txt");
@@ -125,14 +124,14 @@ describe("hostile sizes", () => {
 describe("errors the kernel names as it does", () => {
   it.skipIf(!hasMkfs)("an i_size of 2^44 bytes or more wraps the kernel's 32-bit count of compact indexes: the lclusters inside the wrapped count read, the rest fail EINVAL, as on a kernel mount", async () => {
     // Extended inodes: a compact inode's i_size has 32 bits only.
-    const { image: img, text } = linesImage(work, "wrap", ["-zlz4hc", "-T0", "--all-root", "-Eforce-inode-extended"]);
+    const { image: img, text } = linesImage(work.path, "wrap", ["-zlz4hc", "-T0", "--all-root", "-Eforce-inode-extended"]);
     const image = readFileSync(img);
     let fs = await mount(image);
     const file = await fs.lookup("big.txt");
     expect(file).toMatchObject({ extended: true, datalayout: DATALAYOUT.COMPRESSED_COMPACT });
     await fs.unmount();
     // 2^32 + 2 blocks of 4 KiB: the count wraps to 2.
-    const grown = join(work, "wrap-grown.erofs");
+    const grown = join(work.path, "wrap-grown.erofs");
     writeFileSync(grown, withSize(image, file, 2 ** 44 + 5000));
     fs = await mount(grown);
     const big = await fs.lookup("big.txt");
@@ -164,7 +163,7 @@ describe("errors the kernel names as it does", () => {
     // xattrs; h_clusterbits, its last byte, adds its low 4 bits to the block size bits.
     const b = Buffer.from(image);
     b[Math.ceil(file.payloadOffset / 8) * 8 + 7]! |= 0x0f;
-    const patched = join(work, "lclusterbits.erofs");
+    const patched = join(work.path, "lclusterbits.erofs");
     writeFileSync(patched, resealSuperblock(b));
     fs = await mount(patched);
     const r = await outcome(fs.read(await fs.lookup("docs/numbers.txt"), 0, 4096));

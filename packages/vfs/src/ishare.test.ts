@@ -1,17 +1,16 @@
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, ensureCorpus, loadManifest, nameBytes } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, loadManifest, nameBytes, ScratchDir } from "@erofs-ts/testkit";
 import { crc32c } from "@erofs-ts/format";
 import { PAGE_BOOKKEEPING_BYTES } from "@erofs-ts/ishare-cache";
 import { ErofsError, PageCache, mount, type ErofsFs, type Inode } from "./index.js";
 
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const tmp = mkdtempSync(join(tmpdir(), "ishare-"));
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = new ScratchDir("ishare-");
+afterAll(tmp.remove);
 
 const BIG = 512 << 20;
 
@@ -151,7 +150,7 @@ describe.skipIf(!corpus)("page cache sharing across images (app-a, app-b)", () =
   });
 
   it("fails the mount when the ishare prefix id is out of range", async () => {
-    const copy = join(tmp, "bad-prefix.erofs");
+    const copy = join(tmp.path, "bad-prefix.erofs");
     copyFileSync(image("app-a"), copy);
     const img = readFileSync(copy);
     img[1024 + 105] = img[1024 + 91]!; // prefix id == prefix count

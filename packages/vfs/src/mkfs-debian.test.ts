@@ -1,9 +1,8 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
-import { KernelMount, compareEntry, entryFromObserved, observeHostTree, seededRandom } from "@erofs-ts/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { compareEntry, entryFromObserved, KernelMount, observeHostTree, ScratchDir, seededRandom, type Observed } from "@erofs-ts/testkit";
 import { mount } from "./index.js";
 import { observe } from "./walk.test-helper.js";
 
@@ -16,9 +15,9 @@ const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
 if (!hasMkfs) console.log("mkfs.erofs (Debian erofs-utils) not installed: images made by mkfs.erofs 1.5 are not tested");
 const root = process.getuid?.() === 0;
 
-const work = hasMkfs ? mkdtempSync(join(tmpdir(), "erofs-mkfs15-")) : "";
+const work = new ScratchDir("erofs-mkfs15-");
 afterAll(() => {
-  if (work) rmSync(work, { recursive: true, force: true });
+  work.remove();
 });
 
 /** Bytes that compress somewhat: words from a small vocabulary mixed with noise (the same for a seed on every run). */
@@ -84,17 +83,20 @@ const VARIANTS: Array<{ name: string; args: string[]; blob?: boolean }> = [
 ];
 
 describe.skipIf(!hasMkfs)("images made by Debian's mkfs.erofs 1.5", () => {
-  const src = join(work, "src");
-  if (hasMkfs) {
+  // The source tree, made and observed before the first test.
+  let src = "";
+  let source = new Map<string, Observed>();
+  beforeAll(() => {
+    src = join(work.path, "src");
     mkdirSync(src);
     makeTree(src);
-  }
-  const source = hasMkfs ? observeHostTree(src) : new Map();
+    source = observeHostTree(src);
+  });
 
   for (const v of VARIANTS) {
     it(`${v.name} (${v.args.join(" ") || "no options"})`, async () => {
-      const image = join(work, `${v.name}.erofs`);
-      const blob = join(work, `${v.name}.blob`);
+      const image = join(work.path, `${v.name}.erofs`);
+      const blob = join(work.path, `${v.name}.blob`);
       const args = [...v.args, ...(v.blob ? [`--blobdev=${blob}`] : []), image, src];
       const made = spawnSync("mkfs.erofs", args, { encoding: "utf8" });
       // An option this mkfs.erofs build lacks is not ours to test.

@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { EROFS_SUPER_OFFSET } from "@erofs-ts/format";
-import { CORPUS_ABSENT, ensureCorpus, kernelMountErrno, resealSuperblock } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, kernelMountErrno, resealSuperblock, ScratchDir } from "@erofs-ts/testkit";
 import { ErofsError, mount } from "./index.js";
 
 /**
@@ -13,8 +12,8 @@ import { ErofsError, mount } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-mount-refusals-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-mount-refusals-");
+afterAll(work.remove);
 
 /** Offsets in struct erofs_super_block. */
 const FIELD = { checksum: 4, extslots: 13, rootNid: 14, incompat: 80, dirblkbits: 90 } as const;
@@ -43,7 +42,7 @@ function damaged(image: string, damage: Damage, name: string): string {
   damage.patch(new DataView(bytes.buffer, bytes.byteOffset + EROFS_SUPER_OFFSET, 128));
   resealSuperblock(bytes);
   if (damage.badChecksum) bytes.writeUInt32LE((bytes.readUInt32LE(EROFS_SUPER_OFFSET + FIELD.checksum) ^ 1) >>> 0, EROFS_SUPER_OFFSET + FIELD.checksum);
-  const out = join(work, name);
+  const out = join(work.path, name);
   writeFileSync(out, bytes);
   return out;
 }
@@ -71,7 +70,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged superblock, refu
   }
 
   it("corpus/plain cut to 1,315 bytes, which a loop device holds as 1,024 (no superblock): EINVAL on both sides", async () => {
-    const cut = join(work, "cut-1315.erofs");
+    const cut = join(work.path, "cut-1315.erofs");
     writeFileSync(cut, readFileSync(join(corpus!, "plain.erofs")).subarray(0, 1315));
     expect(kernelMountErrno(cut)).toBe(22);
     expect(await ourMountErrno(cut)).toBe(22);

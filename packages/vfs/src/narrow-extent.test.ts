@@ -1,10 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { DATALAYOUT, LCLUSTER, headerOffset } from "@erofs-ts/format";
-import { KernelMount, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
+import { KernelMount, resealSuperblock, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
 import { compressedFile, kernelRead, linesImage } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
@@ -22,14 +21,14 @@ vi.mock("@erofs-ts/decompress", async (importOriginal) => {
   };
 });
 
-const work = mkdtempSync(join(tmpdir(), "vfs-narrow-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-narrow-");
+afterAll(work.remove);
 const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
 
 describe("an extent whose index is damaged inside it", () => {
   it.skipIf(!hasMkfs)("a head claimed inside a long extent: the lclusters after it map back to the real head, as the kernel maps them, and one read decodes that pcluster once", async () => {
     // Full (8-byte) indexes, each patchable alone; 64 KiB pclusters make extents of ~100 lclusters.
-    const { image: img, text } = linesImage(work, "long", ["-zlz4hc", "-C65536", "-T0", "--all-root", "-Elegacy-compress"]);
+    const { image: img, text } = linesImage(work.path, "long", ["-zlz4hc", "-C65536", "-T0", "--all-root", "-Elegacy-compress"]);
     const image = readFileSync(img);
     const { sb, file, map } = await compressedFile(image, "big.txt");
     expect(file.datalayout).toBe(DATALAYOUT.COMPRESSED_FULL);
@@ -46,7 +45,7 @@ describe("an extent whose index is damaged inside it", () => {
     damaged.writeUInt16LE(1, indexAt(20));
     damaged.writeUInt16LE(0, indexAt(20) + 2);
     damaged.writeUInt32LE(first.physical / sb.blockSize, indexAt(20) + 4);
-    const patched = join(work, "long-damaged.erofs");
+    const patched = join(work.path, "long-damaged.erofs");
     writeFileSync(patched, resealSuperblock(damaged));
 
     // Lclusters 21 up to the extent's last whole one, in one read on a fresh mount.
@@ -75,7 +74,7 @@ describe("an extent whose index is damaged inside it", () => {
 describe("a stored head whose extent runs past its pcluster", () => {
   it.skipIf(!hasMkfs)("a HEAD1 lcluster made PLAIN (one stored block, an extent of several lclusters): its own lcluster reads the stored bytes, the lclusters after it are refused, each page as on a kernel mount", async () => {
     // Full (8-byte) indexes, each patchable alone; 4 KiB pclusters of LZ4 (several lclusters each).
-    const { image: img, text } = linesImage(work, "plain-head", ["-zlz4", "-T0", "--all-root", "-Elegacy-compress"]);
+    const { image: img, text } = linesImage(work.path, "plain-head", ["-zlz4", "-T0", "--all-root", "-Elegacy-compress"]);
     const image = readFileSync(img);
     const { sb, file, map } = await compressedFile(image, "big.txt");
     const bs = sb.blockSize;
@@ -88,7 +87,7 @@ describe("a stored head whose extent runs past its pcluster", () => {
     const indexAt = headerOffset(file) + 16 + head * 8;
     expect(damaged.readUInt16LE(indexAt) & 3).toBe(LCLUSTER.HEAD1);
     damaged.writeUInt16LE(damaged.readUInt16LE(indexAt) & ~3, indexAt);
-    const patched = join(work, "plain-head.erofs");
+    const patched = join(work.path, "plain-head.erofs");
     writeFileSync(patched, resealSuperblock(damaged));
 
     const pages = [head - 1, head, head + 1, head + 2];
@@ -119,7 +118,7 @@ describe("a stored head whose extent runs past its pcluster", () => {
 
 describe("a pcluster that failed to decode", () => {
   it.skipIf(!hasMkfs)("is not decoded again: its pages fail with the same error at once, while the pages before it, in the same fills, still read", async () => {
-    const { image: img, text } = linesImage(work, "garbled", ["-zlz4hc", "-C16384", "-T0", "--all-root"]);
+    const { image: img, text } = linesImage(work.path, "garbled", ["-zlz4hc", "-C16384", "-T0", "--all-root"]);
     const image = readFileSync(img);
     const { map } = await compressedFile(image, "big.txt");
     // The third extent's pcluster garbled whole: no LZ4 stream survives it.
@@ -127,7 +126,7 @@ describe("a pcluster that failed to decode", () => {
     for (let i = 0; i < 2; i++) ext = await map(ext.logical + ext.length);
     const damaged = Buffer.from(image);
     damaged.fill(0xa5, ext.physical, ext.physical + ext.physicalLength);
-    const patched = join(work, "garbled.erofs");
+    const patched = join(work.path, "garbled.erofs");
     writeFileSync(patched, damaged);
 
     const fs = await mount(patched);

@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ALG_INTERLACED, COMPRESSION, DATALAYOUT, EROFS_SUPER_OFFSET, LCLUSTER, headerOffset, loadZInfo, mapCompressed, type ReadMode, type ZExtent } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock, sha256Hex } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, repoRoot, resealSuperblock, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
 import { filePaths, inodeAt, kernelAnswers, kernelRead, kernelAnswersInOrder, loopDeviceView, ourAnswers, ourAnswersInOrder, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type Inode } from "./index.js";
 
@@ -16,8 +15,8 @@ import { ErofsError, mount, type Inode } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-packed-damage-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-packed-damage-");
+afterAll(work.remove);
 
 /** The packed inode's extent holding byte `at(size)` of it, and the image's files. */
 async function packedExtent(image: string, bytes: Buffer, at: (size: number) => number, mode: ReadMode = "readahead"): Promise<{ extent: ZExtent; paths: Buffer[] }> {
@@ -41,7 +40,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     const bytes = Buffer.from(readFileSync(image));
     // i_mode sits 4 bytes into either inode form, after i_format and i_xattr_icount.
     bytes.writeUInt16LE(0, inodeAt(packed) + 4);
-    const damaged = join(work, "packed-mode.erofs");
+    const damaged = join(work.path, "packed-mode.erofs");
     writeFileSync(damaged, bytes);
     const k = KernelMount.tryMount(damaged);
     k?.unmount();
@@ -57,7 +56,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     // Every byte of the pcluster: no LZ4 stream survives it.
     const damagedBytes = Buffer.from(bytes);
     damagedBytes.fill(0xa5, last.physical, last.physical + last.physicalLength);
-    const damaged = join(work, "packed-damage.erofs");
+    const damaged = join(work.path, "packed-damage.erofs");
     writeFileSync(damaged, damagedBytes);
 
     const theirs = kernelAnswers(damaged, paths);
@@ -82,7 +81,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     const damagedBytes = Buffer.from(bytes);
     const at = first.physical + Math.floor(first.physicalLength * 0.9);
     for (let i = at; i < at + 8; i++) damagedBytes[i] = damagedBytes[i]! ^ 0x5a;
-    const damaged = join(work, "packed-lzma-damage.erofs");
+    const damaged = join(work.path, "packed-lzma-damage.erofs");
     writeFileSync(damaged, damagedBytes);
 
     const theirs = kernelAnswers(damaged, paths);
@@ -101,7 +100,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     // offset 0) whose block, counted in the pack, is the one the LZ4 extent at lcluster 56 is in.
     const damagedBytes = Buffer.from(bytes);
     damagedBytes.writeUInt32LE(0x8000_0000, headerOffset(packed) + 8 + 112);
-    const damaged = join(work, "packed-shared-block.erofs");
+    const damaged = join(work.path, "packed-shared-block.erofs");
     writeFileSync(damaged, resealSuperblock(damagedBytes));
 
     const { extent: stored, paths } = await packedExtent(damaged, damagedBytes, () => 52 * 4096);
@@ -158,7 +157,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     expect(entry >>> 12).toBe(LCLUSTER.NONHEAD);
     expect(47 - (entry & 0xfff)).toBe(Math.floor(extent.logical / 4096));
     damagedBytes.writeUInt32LE(((word & ~(0x3fff << (bit & 7))) | (((LCLUSTER.NONHEAD << 12) | 26) << (bit & 7))) >>> 0, at);
-    const damaged = join(work, "packed-lookback.erofs");
+    const damaged = join(work.path, "packed-lookback.erofs");
     writeFileSync(damaged, resealSuperblock(damagedBytes));
     const { extent: stranger } = await packedExtent(damaged, damagedBytes, () => 47 * 4096);
     expect(stranger.logical).toBeLessThan(21 * 4096);
@@ -212,7 +211,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     expect(bytes[at]! & 3).toBe(LCLUSTER.NONHEAD);
     const damagedBytes = Buffer.from(bytes);
     damagedBytes[at] = (bytes[at]! & ~3) | LCLUSTER.HEAD1;
-    const damaged = join(work, "packed-head-past-end.erofs");
+    const damaged = join(work.path, "packed-head-past-end.erofs");
     writeFileSync(damaged, resealSuperblock(damagedBytes));
 
     // Read whole, the packed page after lcluster 22's is read first, and its extent (from
@@ -240,7 +239,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
   it("corpus/real/app-a-zstd cut 8,399 bytes short (fuzz mutant 530347): the small files whose bytes lie in the cut zstd pcluster read as on a kernel mount, which streams a frame until it has an extent's bytes and checks nothing after them (read keeping no pages, as erofs-fuse and erofs-cli read, they failed EFSCORRUPTED here: frame longer than its extent)", async () => {
     const image = join(corpus!, "real/app-a-zstd.erofs");
     const bytes = readFileSync(image);
-    const damaged = join(work, "app-a-zstd-cut.erofs");
+    const damaged = join(work.path, "app-a-zstd-cut.erofs");
     writeFileSync(damaged, bytes.subarray(0, bytes.length - 8399));
     const paths = ["eslint-visitor-keys/lib/index.js", "espree/LICENSE", "espree/lib/options.js", "esquery/license.txt"];
     const theirs = kernelAnswers(damaged, paths.map((p) => Buffer.from(p)));
@@ -261,7 +260,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
   it("corpus/real/app-a-zstd cut to 21,281,605 bytes, inside its packed inode's index (real mutant 535785): a fragment whose page spans two packed pages, the second of which maps on its own to another extent, reads that page's bytes as the page's own read gave them, as on a kernel mount (not from the first page's extent, decoded for the first page)", async () => {
     const image = join(corpus!, "real/app-a-zstd.erofs");
     const bytes = readFileSync(image);
-    const damaged = join(work, "app-a-zstd-cut-index.erofs");
+    const damaged = join(work.path, "app-a-zstd-cut-index.erofs");
     writeFileSync(damaged, bytes.subarray(0, 21_281_605));
     const path = Buffer.from("prettier/plugins/meriyah.js");
 
@@ -301,7 +300,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     const damagedBytes = Buffer.from(bytes);
     const flip = next.physical + 8639;
     damagedBytes[flip] = damagedBytes[flip]! ^ 0x40;
-    const damaged = join(work, "app-a-lzma-flip.erofs");
+    const damaged = join(work.path, "app-a-lzma-flip.erofs");
     writeFileSync(damaged, damagedBytes);
     // The fragments lying in the damaged extent, and the one just before the file's.
     const inNext: Buffer[] = [];
@@ -434,7 +433,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
     const damagedBytes = Buffer.from(bytes);
     const flip = next.physical + (next.physicalLength >> 1);
     for (let i = 0; i < 16; i++) damagedBytes[flip + i] = damagedBytes[flip + i]! ^ 0x5a;
-    const damaged = join(work, "app-a-lzma-mid-page.erofs");
+    const damaged = join(work.path, "app-a-lzma-mid-page.erofs");
     writeFileSync(damaged, damagedBytes);
     const inNext = (await fragmentsIn(image, bytes, paths, next)).filter((p) => !p.equals(path));
     expect(inNext.length).toBeGreaterThan(0);
@@ -449,7 +448,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a damaged pcluster of the 
 function cutImage(name: string, short: number): { image: string; damaged: string } {
   const image = join(corpus!, name);
   const bytes = readFileSync(image);
-  const damaged = join(work, `cut-${short}-${name.replace(/\W/g, "-")}`);
+  const damaged = join(work.path, `cut-${short}-${name.replace(/\W/g, "-")}`);
   writeFileSync(damaged, bytes.subarray(0, bytes.length - short));
   return { image, damaged };
 }
@@ -504,7 +503,7 @@ describe("a packed inode nid on an image without fragments", () => {
     const bytes = Buffer.from(readFileSync(original));
     // packed_nid: 64 bits at byte 96 of the superblock.
     bytes.writeBigUInt64LE(0xffff_ffff_ffff_fff2n, EROFS_SUPER_OFFSET + 96);
-    const patched = join(work, "demo-packed-nid.erofs");
+    const patched = join(work.path, "demo-packed-nid.erofs");
     writeFileSync(patched, resealSuperblock(bytes));
     const fs = await mount(original);
     const paths = await filePaths(fs, await fs.root());
@@ -529,7 +528,7 @@ async function lz4hcFixture() {
 describe.skipIf(process.getuid?.() !== 0)("a packed inode whose i_size ends inside a page", () => {
   it("fixtures/bit48-extents-lz4hc with the packed inode's i_size cut to 146 bytes (synthetic mutant 524313): a fragment past byte 146 of its page 0 fails with that page, whose map of the bytes below the size fails, as on a kernel mount, where it read as zeros", async () => {
     const { bytes, packed, paths } = await lz4hcFixture();
-    const damaged = join(work, "bit48-extents-lz4hc-packed-146.erofs");
+    const damaged = join(work.path, "bit48-extents-lz4hc-packed-146.erofs");
     writeFileSync(damaged, withSize(bytes, packed, 146));
 
     // Premises: small.txt's fragment starts past byte 146 of the packed inode but in its
@@ -567,7 +566,7 @@ describe.skipIf(process.getuid?.() !== 0)("a packed inode whose map header makes
   it("fixtures/bit48-extents-lz4hc with the packed inode's header a whole-file fragment past its last page: every byte it holds reads as zeros, as on a kernel mount, so every fragment reads as zeros", async () => {
     const { original, bytes, packed, paths } = await lz4hcFixture();
     const pastLastPage = Math.ceil(packed.size / 4096) * 4096;
-    const damaged = join(work, "bit48-extents-lz4hc-packed-self.erofs");
+    const damaged = join(work.path, "bit48-extents-lz4hc-packed-self.erofs");
     writeFileSync(damaged, packedAsOwnFragment(bytes, packed, BigInt(pastLastPage)));
 
     const kernel = kernelAnswersInOrder(damaged, paths);
@@ -583,7 +582,7 @@ describe.skipIf(process.getuid?.() !== 0)("a packed inode whose map header makes
 
   it("a packed inode made a fragment of itself starting inside it is refused (the kernel's read would chain from page to page of that inode, or wait on the page it reads): not compared with a kernel mount", async () => {
     const { bytes, packed } = await lz4hcFixture();
-    const damaged = join(work, "bit48-extents-lz4hc-packed-self-inside.erofs");
+    const damaged = join(work.path, "bit48-extents-lz4hc-packed-self-inside.erofs");
     writeFileSync(damaged, packedAsOwnFragment(bytes, packed, 0n));
     const fs = await mount(damaged);
     try {
@@ -602,7 +601,7 @@ describe.skipIf(process.getuid?.() !== 0)("a packed inode whose map header makes
     expect(packed.xattrIcount).toBe(0);
     // i_xattr_icount: 16 bits at byte 2 of either inode form.
     bytes.writeUInt16LE(0x800, inodeAt(packed) + 2);
-    const damaged = join(work, "app-a-zstd-packed-xattrs.erofs");
+    const damaged = join(work.path, "app-a-zstd-packed-xattrs.erofs");
     writeFileSync(damaged, resealSuperblock(bytes));
     const paths = [".package-lock.json", "@esbuild/linux-x64/README.md", "esquery/license.txt"].map((p) => Buffer.from(p));
     const damagedFs = await mount(damaged);

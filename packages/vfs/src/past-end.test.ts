@@ -1,9 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KernelMount, repoRoot } from "@erofs-ts/testkit";
+import { KernelMount, repoRoot, ScratchDir } from "@erofs-ts/testkit";
 import { filePaths, kernelAnswers, kernelList, ourAnswers, ourList } from "./file-answers.test-helper.js";
 import { mount } from "./index.js";
 
@@ -12,8 +11,8 @@ import { mount } from "./index.js";
  * cache, which holds zeros past the device's end, so inodes, xattrs and inline data there
  * read as zeros rather than fail; the vfs reads them so too, and fsck reports the cut.
  */
-const work = mkdtempSync(join(tmpdir(), "vfs-past-end-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-past-end-");
+afterAll(work.remove);
 
 describe("metadata past the end of the image", () => {
   const image = join(repoRoot(), "fixtures/xattrs.erofs");
@@ -25,7 +24,7 @@ describe("metadata past the end of the image", () => {
     const fs = await mount(image);
     const paths = await filePaths(fs, await fs.root());
     await fs.unmount();
-    const damaged = join(work, "cut.erofs");
+    const damaged = join(work.path, "cut.erofs");
     writeFileSync(damaged, cut(readFileSync(image)));
 
     const theirs = kernelAnswers(damaged, paths);
@@ -46,7 +45,7 @@ describe("metadata past the end of the image", () => {
     // superblock's block is zero after them, so the stored checksum still holds.
     const cutAt = 2048 + 93;
     expect(original.subarray(2048, 4096).every((b) => b === 0)).toBe(true);
-    const damaged = join(work, "cut-superblock.erofs");
+    const damaged = join(work.path, "cut-superblock.erofs");
     writeFileSync(damaged, original.subarray(0, cutAt));
     const fs = await mount(damaged);
     const paths = await filePaths(fs, await fs.root());
@@ -58,7 +57,7 @@ describe("metadata past the end of the image", () => {
   });
 
   it("erofs-cli fsck counts the reads past the end as an error", () => {
-    const damaged = join(work, "cut-fsck.erofs");
+    const damaged = join(work.path, "cut-fsck.erofs");
     writeFileSync(damaged, cut(readFileSync(image)));
     const cli = join(repoRoot(), "apps/cli/dist/main.js");
     const r = spawnSync(process.execPath, [cli, "fsck", damaged], { encoding: "utf8" });

@@ -1,8 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, canCorruptInodes, ensureCorpus, renumberEntry, repoRoot, repointEntry, sha256Hex } from "@erofs-ts/testkit";
+import { canCorruptInodes, CORPUS_ABSENT, ensureCorpus, KernelMount, renumberEntry, repointEntry, repoRoot, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 import { kernelPathAnswer, vfsPathAnswer } from "./path-answers.test-helper.js";
 
@@ -15,8 +14,8 @@ import { kernelPathAnswer, vfsPathAnswer } from "./path-answers.test-helper.js";
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
 const images = [join(repoRoot(), "fixtures/demo.erofs"), ...(corpus ? [join(corpus, "plain.erofs")] : [])];
-const work = mkdtempSync(join(tmpdir(), "vfs-path-walk-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-path-walk-");
+afterAll(work.remove);
 
 /** Every path of the image; a directory listed again (a corrupt image's loop) is not entered again. */
 async function allPaths(fs: ErofsFs, dir: Inode, prefix: string, out: { path: string; absolute: boolean }[], entered = new Set([dir.nid])): Promise<void> {
@@ -81,7 +80,7 @@ describe("path lookup walks as the kernel's path walk does", () => {
   // The kernel places an inode at meta_blkaddr's offset + (nid << 5) in 64-bit arithmetic:
   // a nid with bit 59 set wraps around onto the inode of the nid without it.
   it.skipIf(!canCorruptInodes())("demo with docs/README.md's entry nid carrying bit 59: the same file, as the kernel's 64-bit inode offset finds it", async (ctx) => {
-    const image = renumberEntry(join(repoRoot(), "fixtures/demo.erofs"), join(work, "nid-bit59.erofs"), "/docs", "README.md", (nid) => nid | (1n << 59n));
+    const image = renumberEntry(join(repoRoot(), "fixtures/demo.erofs"), join(work.path, "nid-bit59.erofs"), "/docs", "README.md", (nid) => nid | (1n << 59n));
     const fs = await mount(image);
     const file = await fs.lookup("docs/README.md");
     const ours = sha256Hex([await fs.read(file, 0, file.size)]);
@@ -101,7 +100,7 @@ describe("path lookup walks as the kernel's path walk does", () => {
   // or its own parent) is ELOOP to the kernel's VFS, which would otherwise loop.
   for (const target of ["/", "/docs"]) {
     it.skipIf(!canCorruptInodes())(`demo with docs/README.md naming ${target}: ELOOP wherever the kernel says so`, async (ctx) => {
-      const image = repointEntry(join(repoRoot(), "fixtures/demo.erofs"), join(work, `named-again-${target.length}.erofs`), "/docs", "README.md", target);
+      const image = repointEntry(join(repoRoot(), "fixtures/demo.erofs"), join(work.path, `named-again-${target.length}.erofs`), "/docs", "README.md", target);
       const fs = await mount(image);
       const r = await fs.lookup("docs/README.md").then(() => "ok", (e: unknown) => (ErofsError.isInstance(e) ? e.code : String(e)));
       await fs.unmount();

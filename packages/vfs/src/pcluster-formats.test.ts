@@ -1,17 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ALG_INTERLACED, COMPRESSION, headerOffset, loadZInfo, mapCompressed } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, sha256Hex } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
 import { compressedFile, kernelAnswers, kernelAnswersInOrder, kernelRead, loopDeviceView, ourAnswers, ourAnswersInOrder, withCompactIndexWord, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 import { PclusterFormats } from "./pcluster-formats.js";
 
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-pcluster-formats-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-pcluster-formats-");
+afterAll(work.remove);
 
 describe("PclusterFormats", () => {
   it("keeps the first format and size at an address until replaced", () => {
@@ -36,7 +35,7 @@ const FIRST_READ = 128 << 10;
 /** corpus/real/NAME with one word of `path`'s compact index changed (withCompactIndexWord), written to a file: its path and bytes. */
 async function indexWordMutant(name: string, path: Buffer, word: number, from: number, to: number): Promise<[string, Buffer]> {
   const bytes = await withCompactIndexWord(readFileSync(join(corpus!, `real/${name}.erofs`)), path.toString(), word, from, to);
-  const file = join(work, `${name}-word-${word}.erofs`);
+  const file = join(work.path, `${name}-word-${word}.erofs`);
   writeFileSync(file, bytes);
   return [file, bytes];
 }
@@ -79,7 +78,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
     await sound.unmount();
     // The lcluster index past nanoid's real end is the metadata after it: read as its
     // map, it leads into other files' pclusters, README.md's among them, in other formats.
-    const damaged = join(work, "app-a-lz4-long-nanoid.erofs");
+    const damaged = join(work.path, "app-a-lz4-long-nanoid.erofs");
     writeFileSync(damaged, withSize(bytes, nanoid, 0x88d4bbbd));
 
     const k = KernelMount.tryMount(damaged)!;
@@ -122,7 +121,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
     const bytes = Buffer.from(readFileSync(image));
     // The compact index follows the 8-byte map header; the superblock's checksum does not cover it.
     bytes.writeUInt32LE(0x11, headerOffset(packed) + 8 + 54 * 4);
-    const damaged = join(work, "app-a-zstd-packed-word54.erofs");
+    const damaged = join(work.path, "app-a-zstd-packed-word54.erofs");
     writeFileSync(damaged, bytes);
 
     const k = KernelMount.tryMount(damaged)!;
@@ -149,7 +148,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
     const core = await sound.lookup(corePath);
     await sound.unmount();
     expect(grown.size).toBe(1323);
-    const damaged = join(work, "app-a-lz4-grown-compose-args.erofs");
+    const damaged = join(work.path, "app-a-lz4-grown-compose-args.erofs");
     writeFileSync(damaged, withSize(bytes, grown, 21168));
 
     // Premise: the two first extents start at one address, with other pcluster sizes.
@@ -180,7 +179,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
     const koName = "typescript/lib/ko/diagnosticMessages.generated.json";
     const [koPath, plPath] = [Buffer.from(koName), Buffer.from("typescript/lib/pl/diagnosticMessages.generated.json")];
     const damagedBytes = await withCompactIndexWord(bytes, koName, 50, 0x0fd3201c, 0x1fa64038);
-    const damaged = join(work, "app-a-zstd-ko-word-50.erofs");
+    const damaged = join(work.path, "app-a-zstd-ko-word-50.erofs");
     writeFileSync(damaged, damagedBytes);
 
     // Premise: mapped from their pages' last bytes, page 60 lies in a Zstandard extent and
@@ -203,7 +202,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("pclusters kept in the form
     const image = join(corpus!, "real/app-a.erofs");
     const damagedBytes = Buffer.from(readFileSync(image).subarray(0, 20_638_455));
     damagedBytes.writeUInt8(damagedBytes.readUInt8(0x2019b) ^ (1 << 5), 0x2019b);
-    const damaged = join(work, "app-a-esbuild-packed.erofs");
+    const damaged = join(work.path, "app-a-esbuild-packed.erofs");
     writeFileSync(damaged, damagedBytes);
     const esbuild = Buffer.from("@esbuild/linux-x64/bin/esbuild");
     const rule = Buffer.from("eslint/lib/rules/grouped-accessor-pairs.js");

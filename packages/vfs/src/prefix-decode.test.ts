@@ -1,10 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadZInfo, mapCompressed, parseSuperblock } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, sha256Hex } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
 import { ErofsError, mount } from "./index.js";
 
 /**
@@ -15,8 +14,8 @@ import { ErofsError, mount } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-prefix-decode-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-prefix-decode-");
+afterAll(work.remove);
 
 /**
  * Each [offset, length] of a file on a kernel mount read with readahead off
@@ -55,7 +54,7 @@ describe.skipIf(!corpus)("a read ending inside a damaged pcluster, decoded as th
     expect(second.length).toBeGreaterThan(3 * 4096);
     // The stream's second half (the extent's first pages come from its first 2 KiB).
     bytes.fill(0xff, second.physical + 2200, second.physical + second.physicalLength);
-    const damaged = join(work, "deflate-half.erofs");
+    const damaged = join(work.path, "deflate-half.erofs");
     writeFileSync(damaged, bytes);
 
     const page = 4096;

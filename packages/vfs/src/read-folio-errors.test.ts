@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMPRESSION, loadZInfo, mapCompressed } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, ScratchDir } from "@erofs-ts/testkit";
 import { kernelRead, ourRead, withSize } from "./file-answers.test-helper.js";
 import { mount } from "./index.js";
 
@@ -15,8 +14,8 @@ import { mount } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-read-folio-errors-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-read-folio-errors-");
+afterAll(work.remove);
 
 describe.skipIf(!corpus)("a page with a failed map below a pcluster that cannot be read", () => {
   it("corpus/real/app-a-lz4 with module-importer.cjs's i_size raised from 854 to 13,664 (real mutant 531494): its index past the real end maps page 2 as a stored extent past the image above a map that fails; pages 2 and 3 answer EIO, as on a kernel mount (page 2 failed EUCLEAN, for the map)", async () => {
@@ -26,7 +25,7 @@ describe.skipIf(!corpus)("a page with a failed map below a pcluster that cannot 
     const sound = await fs.lookup(path);
     await fs.unmount();
     expect(sound.size).toBe(854);
-    const damaged = join(work, "module-importer-13664.erofs");
+    const damaged = join(work.path, "module-importer-13664.erofs");
     writeFileSync(damaged, withSize(readFileSync(image), sound, 13664));
 
     const pages = [0, 4096, 8192, 12288];
@@ -65,7 +64,7 @@ describe.skipIf(!corpus)("a page with a failed map below a pcluster that cannot 
     expect(first.length).toBeGreaterThan(4096);
     expect(second.physical).toBe(first.physical + first.physicalLength);
     const cut = second.physical + Math.floor(second.physicalLength / 2) + 33;
-    const damaged = join(work, "deflate-cut-second-pcluster.erofs");
+    const damaged = join(work.path, "deflate-cut-second-pcluster.erofs");
     writeFileSync(damaged, bytes.subarray(0, cut));
 
     fs = await mount(damaged);

@@ -1,9 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATALAYOUT, LCLUSTER, headerOffset } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, resealSuperblock } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, resealSuperblock, ScratchDir } from "@erofs-ts/testkit";
 import { compressedFile, kernelAnswersInOrder, kernelRead, ourAnswersInOrder } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
@@ -15,8 +14,8 @@ import { ErofsError, mount } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-readahead-order-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-readahead-order-");
+afterAll(work.remove);
 
 describe.skipIf(!corpus || process.getuid?.() !== 0)("a file's extents, mapped from their last bytes", () => {
   it("corpus/lz4-legacy log.txt with the last lcluster of an extent looking back far past its head (fuzz mutant 521493): read whole it fails, as on a kernel mount, where reading on from the head used to give the original bytes", async () => {
@@ -38,7 +37,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a file's extents, mapped f
     expect(lcluster - bytes.readUInt16LE(at + 4)).toBe(Math.floor(before.logical / 4096));
     const damagedBytes = Buffer.from(bytes);
     damagedBytes.writeUInt16LE(28, at + 4);
-    const damaged = join(work, "legacy-far-lookback.erofs");
+    const damaged = join(work.path, "legacy-far-lookback.erofs");
     const resealed = resealSuperblock(damagedBytes);
     writeFileSync(damaged, resealed);
     // Read on from the extent's head, nothing changed: its lclusters up to the next head.

@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KernelMount, WIDE_ENTRIES, kernelDirListing, canMakeWideImage, corruptWideBlock, corruptWideDirent, makeWideImage, wideEntryName } from "@erofs-ts/testkit";
+import { canMakeWideImage, corruptWideBlock, corruptWideDirent, kernelDirListing, KernelMount, makeWideImage, ScratchDir, WIDE_ENTRIES, wideEntryName } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type Inode } from "./index.js";
 
-const dir = mkdtempSync(join(tmpdir(), "vfs-readdir-parts-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = new ScratchDir("vfs-readdir-parts-");
+afterAll(dir.remove);
 
 async function listInParts(fs: ErofsFs, d: Inode, part: number, dots: boolean): Promise<Array<{ name: string; next: number }>> {
   const out: Array<{ name: string; next: number }> = [];
@@ -22,7 +20,7 @@ async function listInParts(fs: ErofsFs, d: Inode, part: number, dots: boolean): 
 describe.skipIf(!canMakeWideImage())("directories listed in parts (readdirFrom), as the FUSE daemon pages them", () => {
   let image = "";
   beforeAll(() => {
-    image = makeWideImage(dir);
+    image = makeWideImage(dir.path);
   });
 
   it("resuming at each entry's next position gives readdir()'s listing, in any part size, positions rising", async () => {
@@ -65,7 +63,7 @@ describe.skipIf(!canMakeWideImage())("directories listed in parts (readdirFrom),
   });
 
   it("a part reads only the blocks it lists: with a later block corrupt, the first entries still list", async () => {
-    const damaged = corruptWideBlock(image, join(dir, "damaged.erofs"));
+    const damaged = corruptWideBlock(image, join(dir.path, "damaged.erofs"));
     const bad = await mount(damaged);
     const dirInode = await bad.lookup(new TextEncoder().encode("wide"));
     const first = await bad.readdirFrom(dirInode, 0, 100, { dots: true });
@@ -83,7 +81,7 @@ describe.skipIf(!canMakeWideImage())("directories listed in parts (readdirFrom),
   });
 
   it("a bad dirent mid-block ends the listing after the dirents before it, then fails EUCLEAN, as getdents(2) on a kernel mount", async () => {
-    const damaged = corruptWideDirent(image, join(dir, "bad-dirent.erofs"), 5);
+    const damaged = corruptWideDirent(image, join(dir.path, "bad-dirent.erofs"), 5);
     const kernel = KernelMount.tryMount(damaged);
     let theirs: { names: string[]; errno: number } | undefined;
     if (kernel) {

@@ -1,8 +1,7 @@
-import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { lstatSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, resealSuperblock } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, resealSuperblock, ScratchDir } from "@erofs-ts/testkit";
 import { mount } from "./index.js";
 
 /**
@@ -11,8 +10,8 @@ import { mount } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-stat-blocks-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-stat-blocks-");
+afterAll(work.remove);
 
 /** i_u in both inode forms (compact and extended): 32 bits at byte 16. */
 const I_U = 16;
@@ -32,7 +31,7 @@ describe.skipIf(!corpus)("st_blocks of a compressed inode, as the kernel counts 
     const { name, nid } = files[0]!;
     const bytes = Buffer.from(readFileSync(image));
     bytes.writeUInt32LE(count, metaBlkaddr * blockSize + Number(nid) * 32 + I_U);
-    const patched = join(work, `blocks-${count}.erofs`);
+    const patched = join(work.path, `blocks-${count}.erofs`);
     writeFileSync(patched, resealSuperblock(bytes));
 
     const ours = await mount(patched);

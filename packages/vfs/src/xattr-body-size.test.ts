@@ -1,10 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { COMPAT, EROFS_SUPER_OFFSET, ERRNO } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, repoRoot, resealSuperblock, ScratchDir } from "@erofs-ts/testkit";
 import { inodeAt, kernelList, ourList } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type Inode } from "./index.js";
 
@@ -17,8 +16,8 @@ import { ErofsError, mount, type Inode } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-xattr-body-size-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-xattr-body-size-");
+afterAll(work.remove);
 
 /** A copy of fixtures/NAME.erofs to patch, and where the inode of `path` and its xattr body lie in it. */
 async function xattrBodyIn(name: string, path: string): Promise<{ bytes: Buffer; inode: Inode; body: number }> {
@@ -34,7 +33,7 @@ describe.skipIf(process.getuid?.() !== 0)("an xattr body whose shared ids overfl
     const { bytes, inode, body } = await xattrBodyIn("xattrs", "file01");
     expect(bytes[body + 4]).toBe(3);
     bytes.writeUInt16LE(2, body - inode.inodeSize + 2);
-    const damaged = join(work, "shared-overflow.erofs");
+    const damaged = join(work.path, "shared-overflow.erofs");
     writeFileSync(damaged, resealSuperblock(bytes));
 
     const k = KernelMount.tryMount(damaged)!;
@@ -62,7 +61,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("an xattr body of only its 
     // The body would start where the inode ends: the image's last byte.
     expect(inodeStart + inode.inodeSize).toBe(bytes.length);
     bytes.writeUInt16LE(1, inodeStart + 2);
-    const damaged = join(work, "header-only.erofs");
+    const damaged = join(work.path, "header-only.erofs");
     writeFileSync(damaged, resealSuperblock(bytes));
 
     const k = KernelMount.tryMount(damaged)!;
@@ -116,7 +115,7 @@ describe.skipIf(process.getuid?.() !== 0)("a damaged inline xattr entry on an im
     expect(firstEntry).toBeLessThan(inode.payloadOffset);
     // e_value_size: 16 bits at byte 2 of the entry.
     bytes.writeUInt16LE(0xffff, firstEntry + 2);
-    const damaged = join(work, "filter-damaged-entry.erofs");
+    const damaged = join(work.path, "filter-damaged-entry.erofs");
     writeFileSync(damaged, resealSuperblock(bytes));
     // The ACL names: a kernel asks for them at every open and permission check.
     const names = ["system.posix_acl_access", "system.posix_acl_default", "user.common", ...["a", "b", "c", "d", "e", "f"].map((x) => `user.absent.${x}`)];
@@ -141,7 +140,7 @@ describe.skipIf(process.getuid?.() !== 0)("shared xattrs said to be in a metabox
     const bytes = Buffer.from(readFileSync(image));
     // feature_compat: 32 bits at byte 8 of the superblock.
     bytes.writeUInt32LE(bytes.readUInt32LE(EROFS_SUPER_OFFSET + 8) | COMPAT.SHARED_EA_IN_METABOX, EROFS_SUPER_OFFSET + 8);
-    const damaged = join(work, "shared-in-absent-metabox.erofs");
+    const damaged = join(work.path, "shared-in-absent-metabox.erofs");
     writeFileSync(damaged, resealSuperblock(bytes));
     const paths = ["file00", "file01", "dir_with_attrs", "acl_dir"];
     const names = ["user.big", "user.common", "user.dir", "user.absent"];

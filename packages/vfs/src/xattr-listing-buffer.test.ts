@@ -1,9 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KernelMount, repoRoot } from "@erofs-ts/testkit";
+import { KernelMount, repoRoot, ScratchDir } from "@erofs-ts/testkit";
 import { mount } from "./index.js";
 
 /**
@@ -13,8 +12,8 @@ import { mount } from "./index.js";
  * listed by the vfs and, through Python's os.listxattr, by a kernel mount.
  */
 describe("a stored xattr name holding a NUL lists as listxattr(2) splits it", () => {
-  const work = mkdtempSync(join(tmpdir(), "vfs-xattr-nul-"));
-  afterAll(() => rmSync(work, { recursive: true, force: true }));
+  const work = new ScratchDir("vfs-xattr-nul-");
+  afterAll(work.remove);
 
   it("fixtures/xattrs with user.unique.0 stored as user.uni\\0ue.0", async (ctx) => {
     const bytes = Buffer.from(readFileSync(join(repoRoot(), "fixtures/xattrs.erofs")));
@@ -22,7 +21,7 @@ describe("a stored xattr name holding a NUL lists as listxattr(2) splits it", ()
     expect(at).toBeGreaterThan(0);
     expect(bytes.indexOf("unique.0", at + 1)).toBe(-1);
     bytes[at + 3] = 0;
-    const image = join(work, "xattrs-nul.erofs");
+    const image = join(work.path, "xattrs-nul.erofs");
     writeFileSync(image, bytes);
 
     const fs = await mount(image);

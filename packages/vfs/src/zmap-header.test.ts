@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { ADVISE, DATALAYOUT, EROFS_SUPER_OFFSET, INCOMPAT, headerOffset } from "@erofs-ts/format";
-import { CORPUS_ABSENT, KernelMount, ensureCorpus, resealSuperblock } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, KernelMount, resealSuperblock, ScratchDir } from "@erofs-ts/testkit";
 import { compressedFile, filePaths, inodeAt, kernelAnswers, kernelAnswersInOrder, kernelRead, ourAnswers, ourAnswersInOrder } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type Inode } from "./index.js";
 
@@ -15,8 +14,8 @@ import { ErofsError, mount, type Inode } from "./index.js";
  */
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
-const work = mkdtempSync(join(tmpdir(), "vfs-zmap-header-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("vfs-zmap-header-");
+afterAll(work.remove);
 
 /** feature_incompat in struct erofs_super_block. */
 const FEATURE_INCOMPAT_FIELD = 80;
@@ -26,7 +25,7 @@ function withoutFeature(image: string, bit: number, name: string): string {
   const bytes = Buffer.from(readFileSync(image));
   const at = EROFS_SUPER_OFFSET + FEATURE_INCOMPAT_FIELD;
   bytes.writeUInt32LE(bytes.readUInt32LE(at) & ~bit, at);
-  const out = join(work, name);
+  const out = join(work.path, name);
   writeFileSync(out, resealSuperblock(bytes));
   return out;
 }
@@ -80,7 +79,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     expect(file.datalayout).toBe(DATALAYOUT.COMPRESSED_COMPACT);
     expect(bytes.readUInt16LE(headerOffset(file) + 4) & ADVISE.FRAGMENT_PCLUSTER).toBe(0);
     bytes.writeUInt16LE(0xfffe, headerOffset(file) + 4);
-    const damaged = join(work, "libdeflate-all-advise.erofs");
+    const damaged = join(work.path, "libdeflate-all-advise.erofs");
     writeFileSync(damaged, resealSuperblock(bytes));
 
     const order = [Buffer.from("repeats_copy.bin"), Buffer.from("sparse_hole")];
@@ -108,7 +107,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     const { file } = await compressedFile(bytes, "sizes/text_300007");
     expect(bytes.readUInt16LE(headerOffset(file) + 4) & ADVISE.INLINE_PCLUSTER).toBeTruthy();
     bytes[headerOffset(file) + 6] = 0xff;
-    const damaged = join(work, "unknown-head1-inline.erofs");
+    const damaged = join(work.path, "unknown-head1-inline.erofs");
     writeFileSync(damaged, resealSuperblock(bytes));
 
     const path = [Buffer.from("sizes/text_300007")];
@@ -130,7 +129,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     for (const clusterBits of [0x00, 0x01]) {
       const bytes = Buffer.from(pristine);
       bytes[bits] = clusterBits;
-      const damaged = join(work, `fragment-bit-cleared-${clusterBits}.erofs`);
+      const damaged = join(work.path, `fragment-bit-cleared-${clusterBits}.erofs`);
       writeFileSync(damaged, bytes);
       const theirs = kernelAnswers(damaged, [Buffer.from(path)]);
       expect(await ourAnswers(damaged, [Buffer.from(path)])).toEqual(theirs);
@@ -149,7 +148,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     const algorithms = headerOffset(victim.inode) + 6;
     expect(bytes[algorithms]! >> 4).toBe(0);
     bytes[algorithms] = bytes[algorithms]! | 0xf0;
-    const damaged = join(work, "unknown-head2.erofs");
+    const damaged = join(work.path, "unknown-head2.erofs");
     writeFileSync(damaged, resealSuperblock(bytes));
 
     const theirs = kernelAnswers(damaged, paths);
@@ -169,7 +168,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
     const word = headerOffset(file) + 8 + 27 * 4;
     expect(bytes.readUInt32LE(word)).toBe(0x17ff80);
     bytes.writeUInt32LE(0x37ff80, word);
-    const damaged = join(work, "fragment-tail-head2.erofs");
+    const damaged = join(work.path, "fragment-tail-head2.erofs");
     writeFileSync(damaged, bytes);
 
     const theirs = kernelAnswers(damaged, [Buffer.from(path)]);
@@ -194,7 +193,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a compressed inode's map h
       bytes.writeUInt32LE(0xd0ecdd33, at);
       bytes.writeUInt16LE(advise, at + 4);
       bytes.writeUInt16LE(hi, at + 6);
-      const damaged = join(work, `extent-count-${advise}.erofs`);
+      const damaged = join(work.path, `extent-count-${advise}.erofs`);
       writeFileSync(damaged, resealSuperblock(bytes));
       const ours = await ourAnswers(damaged, [victim.path]);
       expect(ours).toEqual(kernelAnswers(damaged, [victim.path]));
@@ -217,7 +216,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a map header read from far
     await original.unmount();
     const bytes = Buffer.from(readFileSync(image));
     bytes.writeUInt16LE(0xfff2, at + 2);
-    const damaged = join(work, "far-header.erofs");
+    const damaged = join(work.path, "far-header.erofs");
     writeFileSync(damaged, resealSuperblock(bytes));
 
     // The premise: what lies where the header is now read.
@@ -243,7 +242,7 @@ describe.skipIf(!corpus || process.getuid?.() !== 0)("a map header read from far
     const bytes = Buffer.from(readFileSync(image));
     expect(bytes.readUInt16LE(at + 2)).toBe(0xc);
     bytes.writeUInt16LE(0xc00, at + 2);
-    const damaged = join(work, "stubtrue-far-header.erofs");
+    const damaged = join(work.path, "stubtrue-far-header.erofs");
     writeFileSync(damaged, resealSuperblock(bytes));
 
     // The premise: a fragment tail headed by lcluster 0, whose data starts past byte 0.

@@ -1,8 +1,7 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { repoRoot } from "@erofs-ts/testkit";
+import { repoRoot, ScratchDir } from "@erofs-ts/testkit";
 import { canCheckFuse, checkFuse } from "./fuse-check.js";
 
 /**
@@ -12,12 +11,12 @@ import { canCheckFuse, checkFuse } from "./fuse-check.js";
  */
 const daemon = join(repoRoot(), "apps/fuse/bin/erofs-fuse.cjs");
 const demo = { image: join(repoRoot(), "fixtures/demo.erofs"), devices: [], fsoffset: 0 };
-const work = mkdtempSync(join(tmpdir(), "erofs-fuse-check-test-"));
+const work = new ScratchDir("erofs-fuse-check-test-");
 const TIMEOUT_MS = 2000;
 
 /** A stand-in for erofs-fuse: a CommonJS script given the same arguments. */
 function standIn(name: string, body: string): string {
-  const path = join(work, `${name}.cjs`);
+  const path = join(work.path, `${name}.cjs`);
   writeFileSync(path, `"use strict";\nconst { spawn } = require("node:child_process");\nconst daemon = ${JSON.stringify(daemon)};\n${body}\n`);
   return path;
 }
@@ -35,7 +34,7 @@ afterAll(() => {
       // already gone
     }
   }
-  rmSync(work, { recursive: true, force: true });
+  work.remove();
 });
 
 describe.skipIf(!canCheckFuse(daemon))("the FUSE check (needs root, /dev/fuse and the built daemon)", () => {
@@ -67,7 +66,7 @@ describe.skipIf(!canCheckFuse(daemon))("the FUSE check (needs root, /dev/fuse an
   });
 
   it("a request never answered is a violation, and the check still ends", async () => {
-    const pidFile = join(work, "stopped-pid");
+    const pidFile = join(work.path, "stopped-pid");
     // Stops the real daemon's serving process (the one its pid file names: under -f, a child
     // of the process started) once its mount is live: every request after that waits forever.
     const script = standIn(

@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { ScratchDir } from "@erofs-ts/testkit";
 import { compareWalks } from "./compare.js";
 import { EROFS_CLI, extractUnavailable, walkExtract } from "./extract-walk.js";
 import { fuseUnavailable, walkFuse } from "./fuse-walk.js";
@@ -31,8 +31,8 @@ function whyNot(): string | null {
 const skip = whyNot();
 if (skip) console.log(`kdiff end-to-end: skipped: ${skip}`);
 
-const work = mkdtempSync(join(tmpdir(), "erofs-kdiff-test-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("erofs-kdiff-test-");
+afterAll(work.remove);
 
 const noFuse = skip ?? fuseUnavailable();
 if (!skip && noFuse) console.log(`kdiff end-to-end through erofs-fuse: skipped: ${noFuse}`);
@@ -41,13 +41,13 @@ if (!skip && noExtract) console.log(`kdiff end-to-end through erofs-cli extract:
 
 describe.skipIf(skip !== null)("one seed through Debian's mkfs.erofs 1.5, the kernel, the vfs, erofs-fuse and erofs-cli extract", () => {
   it(`seed ${SEED}: the kernel's walk, the vfs's, an erofs-fuse mount's and an extraction's are equal, and the mounts are gone after`, async () => {
-    const tree = join(work, "tree");
+    const tree = join(work.path, "tree");
     materialise(planTree(SEED), tree);
-    const plan = planMkfs(SEED, "debian", { hints: join(work, "hints"), blob: join(work, "blob"), store: join(work, "store") });
-    const image = join(work, "image.erofs");
+    const plan = planMkfs(SEED, "debian", { hints: join(work.path, "hints"), blob: join(work.path, "blob"), store: join(work.path, "store") });
+    const image = join(work.path, "image.erofs");
     const made = spawnSync(MKFS, [...plan.args, image, tree], { encoding: "utf8" });
     expect(made.status, made.stderr).toBe(0);
-    const device = plan.blob ? join(work, "blob") : null;
+    const device = plan.blob ? join(work.path, "blob") : null;
 
     const kernel = walkKernel(image, device);
     const vfs = await walkVfs(image, device);
@@ -60,7 +60,7 @@ describe.skipIf(skip !== null)("one seed through Debian's mkfs.erofs 1.5, the ke
       expect(readFileSync("/proc/mounts", "utf8")).not.toContain("erofs-kdiff-fuse-");
     }
     if (!noExtract) {
-      const extracted = walkExtract(image, device, join(work, "extract"));
+      const extracted = walkExtract(image, device, join(work.path, "extract"));
       expect(extracted.stderr).toEqual([]);
       expect(compareWalks(kernel, extracted, "extract")).toEqual([]);
       // Everything came out: hard links, devices and trusted.* xattrs (restored as root).
@@ -86,15 +86,15 @@ if (!noExtract && noUpstream) console.log(`kdiff end-to-end, a tar's symlinks th
 
 /** Makes `image` from what `python` writes into a fresh directory (its argv[1]) with `mkfs`, then walks it with the kernel and through an extraction. */
 function kernelAndExtract(name: string, python: string, mkfs: (dir: string, image: string) => string[]): { image: string; kernel: WalkResult; extracted: WalkResult } {
-  const dir = join(work, name);
+  const dir = join(work.path, name);
   mkdirSync(dir);
   const made = spawnSync("/usr/bin/python3", ["-c", python, dir], { encoding: "utf8" });
   expect(made.status, made.stderr).toBe(0);
-  const image = join(work, `${name}.erofs`);
+  const image = join(work.path, `${name}.erofs`);
   const [bin, ...args] = mkfs(dir, image);
   const built = spawnSync(bin!, args, { encoding: "utf8" });
   expect(built.status, built.stderr).toBe(0);
-  return { image, kernel: walkKernel(image, null), extracted: walkExtract(image, null, join(work, `${name}-extract`)) };
+  return { image, kernel: walkKernel(image, null), extracted: walkExtract(image, null, join(work.path, `${name}-extract`)) };
 }
 const named = (w: WalkResult, path: string): WalkEntry => w.entries.find((e) => e.path === Buffer.from(path).toString("base64"))!;
 
@@ -115,13 +115,13 @@ open(root + '/f', 'w').write('x')`;
   it("an extraction that fails is a difference, by its exit status and its stderr", () => {
     const { kernel } = kernelAndExtract("plain", "import sys\nopen(sys.argv[1] + '/f', 'w').write('x')", (dir, image) => [MKFS, image, dir]);
     // A DEST that cannot be made: /proc takes no new directory.
-    const failed = walkExtract(join(work, "plain.erofs"), null, "/proc/erofs-kdiff-test-dest");
+    const failed = walkExtract(join(work.path, "plain.erofs"), null, "/proc/erofs-kdiff-test-dest");
     expect(failed.exitStatus).toBe(1);
     expect(compareWalks(kernel, failed, "extract").map((d) => d.field)).toEqual(expect.arrayContaining(["exit status", "stderr", "entry"]));
     // An image neither can read (no EROFS superblock) is agreement: the CLI names the image, as the kernel's mount fails.
-    const zeros = join(work, "zeros.erofs");
+    const zeros = join(work.path, "zeros.erofs");
     writeFileSync(zeros, Buffer.alloc(8192));
-    const unreadable = walkExtract(zeros, null, join(work, "zeros-extract"));
+    const unreadable = walkExtract(zeros, null, join(work.path, "zeros-extract"));
     expect(unreadable.mountError).toMatch(/^erofs-cli: .*zeros\.erofs: /);
     expect(compareWalks(walkKernel(zeros, null), unreadable, "extract")).toEqual([]);
   });
@@ -141,7 +141,7 @@ open(root + '/f', 'w').write('x')`;
     bytes.writeUInt32LE(bytes.readUInt32LE(1024 + 8) & ~1, 1024 + 8);
     writeFileSync(image, bytes);
     const kernel = walkKernel(image, null);
-    const extracted = walkExtract(image, null, join(work, "mode0-broken"));
+    const extracted = walkExtract(image, null, join(work.path, "mode0-broken"));
     expect(named(kernel, "d/sub").lookupError).toBe("EUCLEAN");
     expect(named(kernel, "d").nlink).toBe(3);
     expect(named(extracted, "d/sub")).toBeUndefined();

@@ -19,4 +19,5 @@ export { canCorruptInodes, corruptInodes, renameEntry, renumberEntry, repointEnt
 export { imageBlockSize, resealSuperblock } from "./reseal.js";
 export { WIDE_ENTRIES, canMakeWideImage, corruptWideBlock, corruptWideDirent, makeWideImage, scrambleWideNames, wideEntryName } from "./wide-directory.js";
 export { seededRandom } from "./random.js";
-export { FIEMAP_PYTHON, asFiemap, fiemapAnswer, kernelFiemap, kernelFiemapOf, type FiemapAnswer, type ReportedExtent } from "./fiemap.js";
+export { ScratchDir } from "./scratch.js";
+export { FIEMAP_PYTHON, asFiemap, fiemapAnswer, kernelFiemap, kernelFiemapOf, unifiedDeviceStart, type FiemapAnswer, type ReportedExtent } from "./fiemap.js";

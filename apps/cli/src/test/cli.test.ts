@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, asFiemap, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, ensureCorpus, kernelFiemapOf, loadManifest, makeWideImage, mountOptionsFor, nameBytes, repoRoot, resizeInode, wideEntryName, type ManifestEntry, type ReportedExtent } from "@erofs-ts/testkit";
+import { asFiemap, canCorruptInodes, canMakeWideImage, CORPUS_ABSENT, corruptInodes, corruptWideBlock, ensureCorpus, kernelFiemapOf, KernelMount, loadManifest, makeWideImage, mountOptionsFor, nameBytes, repoRoot, resizeInode, ScratchDir, WIDE_ENTRIES, wideEntryName, type ManifestEntry, type ReportedExtent } from "@erofs-ts/testkit";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { mount, type Inode } from "@erofs-ts/vfs";
 import { CLI, runCli } from "./run-cli.js";
@@ -13,8 +13,8 @@ const fixtures = join(repoRoot(), "fixtures");
 const demo = join(fixtures, "demo.erofs");
 /** The tree demo.erofs was made from (mkfs.erofs 1.5 -zlz4hc): the independent truth. */
 const src = join(fixtures, "demo-src");
-const scratch = mkdtempSync(join(tmpdir(), "erofs-cli-test-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const scratch = new ScratchDir("erofs-cli-test-");
+afterAll(scratch.remove);
 
 /** JSON with integers beyond 2^53 kept exact (as the CLI writes them). */
 function parseExact(text: string): unknown {
@@ -117,24 +117,24 @@ describe("erofs-cli on the bundled demo image", () => {
   });
 
   it("fingerprints -o replaces FILE only with a whole index, and an unwritable FILE is named", async () => {
-    const index = join(scratch, "demo.fp");
+    const index = join(scratch.path, "demo.fp");
     writeFileSync(index, "an older index\n");
     const made = await runCli(["fingerprints", demo, "-o", index]);
     expect(made.status, made.stderr).toBe(0);
     const listed = await runCli(["fingerprints", demo]);
     expect(readFileSync(index).equals(listed.stdout)).toBe(true);
-    expect(readdirSync(scratch).filter((n) => n.includes(".partial-"))).toEqual([]);
-    expectCleanFailure(await runCli(["fingerprints", demo, "-o", join(scratch, "no-dir", "x.fp")]), 1, /no-dir\/x\.fp: cannot write the index: .*ENOENT/);
+    expect(readdirSync(scratch.path).filter((n) => n.includes(".partial-"))).toEqual([]);
+    expectCleanFailure(await runCli(["fingerprints", demo, "-o", join(scratch.path, "no-dir", "x.fp")]), 1, /no-dir\/x\.fp: cannot write the index: .*ENOENT/);
     // An image whose file data is damaged fails mid-way, naming the file, and leaves the
     // index as it was. The first data block follows the metadata at 16 KiB.
-    const damaged = join(scratch, "fp-damaged.erofs");
+    const damaged = join(scratch.path, "fp-damaged.erofs");
     const bytes = readFileSync(demo);
     for (let i = 16384 + 100; i < 16384 + 4000; i++) bytes[i] = bytes[i]! ^ 0x5a;
     writeFileSync(damaged, bytes);
     const failed = await runCli(["fingerprints", damaged, "-o", index]);
     expectCleanFailure(failed, 1, /fp-damaged\.erofs: \/[^:]+: lz4: /);
     expect(readFileSync(index).equals(listed.stdout)).toBe(true);
-    expect(readdirSync(scratch).filter((n) => n.includes(".partial-"))).toEqual([]);
+    expect(readdirSync(scratch.path).filter((n) => n.includes(".partial-"))).toEqual([]);
   });
 
   it("--version and -V print the package's version and exit 0", async () => {
@@ -211,13 +211,13 @@ describe("erofs-cli on the bundled demo image", () => {
   });
 
   it("extract makes missing parents of DEST, and a DEST it cannot make fails at once, naming it", async () => {
-    const deep = join(scratch, "made", "two", "levels");
+    const deep = join(scratch.path, "made", "two", "levels");
     expect((await runCli(["extract", demo, deep])).status).toBe(0);
     expect(readFileSync(join(deep, "hello.txt")).equals(readFileSync(join(src, "hello.txt")))).toBe(true);
     // Under /proc a new entry is ENOENT though the parent exists: Node's recursive mkdir
     // retried that forever. Beneath a regular file there is no directory to make.
     expectCleanFailure(await runCli(["extract", demo, "/proc/erofs-cli-no-such-dir/x"]), 1, /^erofs-cli: \/proc\/erofs-cli-no-such-dir: cannot create the directory: .*ENOENT/);
-    const file = join(scratch, "plain-file");
+    const file = join(scratch.path, "plain-file");
     writeFileSync(file, "x");
     expectCleanFailure(await runCli(["extract", demo, join(file, "x")]), 1, /plain-file\/x: not a directory/);
   });
@@ -232,7 +232,7 @@ describe("erofs-cli on the bundled demo image", () => {
       [["map", demo, "nope"], /^erofs-cli: nope: no such file or directory/],
       // As getfattr -n: the file that lacks the attribute, and the attribute.
       [["xattr", demo, "hello.txt", "-n", "user.nope"], /^erofs-cli: hello\.txt: no such attribute \(user\.nope\)/],
-      [["extract", demo, join(scratch, "not-made"), "--path", "docs/nope"], /^erofs-cli: docs\/nope: no such file or directory/],
+      [["extract", demo, join(scratch.path, "not-made"), "--path", "docs/nope"], /^erofs-cli: docs\/nope: no such file or directory/],
     ];
     for (const [args, pattern] of cases) {
       const r = await runCli(args);
@@ -240,16 +240,16 @@ describe("erofs-cli on the bundled demo image", () => {
       // The image's own path appears nowhere: the error is the path's, not the image's.
       expect(r.stderr, args.join(" ")).not.toContain(demo);
     }
-    expect(readdirSync(scratch)).not.toContain("not-made");
+    expect(readdirSync(scratch.path)).not.toContain("not-made");
   });
 
   it("a missing image, a non-EROFS file and a truncated image exit 1 with a clear message", async () => {
     // The image is named once, at the start, as every path in an error is.
-    const missing = join(scratch, "nope.erofs");
+    const missing = join(scratch.path, "nope.erofs");
     expectCleanFailure(await runCli(["ls", missing]), 1, new RegExp(`^erofs-cli: ${missing}: no such file\n$`));
-    expectCleanFailure(await runCli(["ls", scratch]), 1, new RegExp(`^erofs-cli: ${scratch}: not a file or block device\n$`));
+    expectCleanFailure(await runCli(["ls", scratch.path]), 1, new RegExp(`^erofs-cli: ${scratch.path}: not a file or block device\n$`));
     expectCleanFailure(await runCli(["ls", join(repoRoot(), "package.json")]), 1, /package\.json: .*(superblock|EROFS)/i);
-    const truncated = join(scratch, "truncated.erofs");
+    const truncated = join(scratch.path, "truncated.erofs");
     writeFileSync(truncated, readFileSync(demo).subarray(0, 8192));
     const r = await runCli(["cat", truncated, "docs/numbers.txt"]);
     expect(r.status).toBe(1);
@@ -257,7 +257,7 @@ describe("erofs-cli on the bundled demo image", () => {
   });
 
   it.skipIf(!canCorruptInodes())("corrupt inodes cost only their own entries: ls lists every name, ls -l and fsck report each, as a kernel mount does", async () => {
-    const damaged = corruptInodes(demo, join(scratch, "bad-inodes.erofs"), ["/hello.txt", "/docs"]);
+    const damaged = corruptInodes(demo, join(scratch.path, "bad-inodes.erofs"), ["/hello.txt", "/docs"]);
     const names = ["docs", "greeting", "hello.txt"];
     // A plain listing needs no inode, as readdir(2).
     const plain = await runCli(["ls", damaged]);
@@ -292,7 +292,7 @@ describe("erofs-cli on the bundled demo image", () => {
   });
 
   it("a corrupted superblock checksum is refused", async () => {
-    const bad = join(scratch, "badsum.erofs");
+    const bad = join(scratch.path, "badsum.erofs");
     const bytes = readFileSync(demo);
     bytes[1024 + 0x18] = bytes[1024 + 0x18]! ^ 0xff; // a byte covered by the crc32c (the superblock's build time)
     writeFileSync(bad, bytes);
@@ -343,7 +343,7 @@ describe.skipIf(!corpus)("erofs-cli on a 5 GiB file read once keeps none of it: 
   });
 
   it("fingerprints hashes it", () => {
-    const index = join(scratch, "huge-sparse.fingerprints");
+    const index = join(scratch.path, "huge-sparse.fingerprints");
     const r = measured(["fingerprints", img, "-o", index]);
     expect(r.status).toBe(0);
     expect(readFileSync(index, "utf8")).toContain(` ${huge.size} sha256:${huge.sha256}\n`);
@@ -428,7 +428,7 @@ describe.skipIf(!corpus)("erofs-cli --offset and --device on corpus images", () 
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     // Flip one byte inside a compressed extent: fsck must notice and exit 1 without a trace.
-    const bad = join(scratch, "fp-bad.erofs");
+    const bad = join(scratch.path, "fp-bad.erofs");
     copyFileSync(join(corpus!, "fingerprint.erofs"), bad);
     const bytes = readFileSync(bad);
     bytes[bytes.length - 64 * 1024] = bytes[bytes.length - 64 * 1024]! ^ 0x5a;
@@ -445,7 +445,7 @@ describe.skipIf(!corpus)("erofs-cli --offset and --device on corpus images", () 
     // deflate-short.test.ts checks where it lands): that stream ends 2 bytes short.
     const bytes = readFileSync(image);
     bytes[0x375c] = bytes[0x375c]! ^ 0x40;
-    const bad = join(scratch, "deflate-short.erofs");
+    const bad = join(scratch.path, "deflate-short.erofs");
     writeFileSync(bad, bytes);
     const cat = await runCli(["cat", bad, "log.txt"]);
     expect(cat.status, cat.stderr.toString()).toBe(0);
@@ -481,7 +481,7 @@ describe.skipIf(!corpus)("erofs-cli --offset and --device on corpus images", () 
     expect(sound.status, sound.stderr).toBe(0);
     expect(JSON.parse(sound.stdout.toString()).fingerprintsChecked).toBe(withDigest);
     expect(withDigest).toBeGreaterThan(0);
-    const bad = join(scratch, "fp-stored-bad.erofs");
+    const bad = join(scratch.path, "fp-stored-bad.erofs");
     const bytes = readFileSync(image);
     bytes[stored!.offset] = bytes[stored!.offset]! ^ 0x01;
     writeFileSync(bad, bytes);
@@ -491,7 +491,7 @@ describe.skipIf(!corpus)("erofs-cli --offset and --device on corpus images", () 
 
   it("fingerprints -o writes an index that share --fingerprints uses to share pages across images", async () => {
     const real = (n: string) => join(corpus!, "real", `${n}.erofs`);
-    const index = join(scratch, "app-a-plain.fp");
+    const index = join(scratch.path, "app-a-plain.fp");
     const made = await runCli(["fingerprints", real("app-a-plain"), "-o", index]);
     expect(made.stderr).toBe("");
     expect(made.status).toBe(0);
@@ -515,7 +515,7 @@ const mkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
 
 describe.skipIf(!mkfs)("erofs-cli extract on an image made here (Debian's mkfs.erofs)", () => {
   it("keeps modification times before 1970, whole and fractional seconds, as the source had them", async () => {
-    const tree = join(scratch, "old-times");
+    const tree = join(scratch.path, "old-times");
     mkdirSync(join(tree, "dir"), { recursive: true });
     const times: Record<string, bigint> = { whole: -2_147_472_000_000_000_000n, fraction: -1_500_000_000n, epoch: 0n, "dir/late": 1_700_000_000_123_456_789n };
     for (const [name, ns] of Object.entries(times)) {
@@ -526,9 +526,9 @@ describe.skipIf(!mkfs)("erofs-cli extract on an image made here (Debian's mkfs.e
       execFileSync("touch", ["-h", "-d", text, join(tree, name)]);
     }
     for (const [name, ns] of Object.entries(times)) expect(lstatSync(join(tree, name), { bigint: true }).mtimeNs, `source ${name}`).toBe(ns);
-    const image = join(scratch, "old-times.erofs");
+    const image = join(scratch.path, "old-times.erofs");
     execFileSync("mkfs.erofs", [image, tree], { stdio: "ignore" });
-    const dest = join(scratch, "old-times-out");
+    const dest = join(scratch.path, "old-times-out");
     const r = await runCli(["extract", image, dest]);
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
@@ -543,10 +543,10 @@ describe.skipIf(!mkfs || !root)("erofs-cli writing into a full filesystem (a 1 M
   let image: string;
   beforeAll(() => {
     // 40 files of 100 KiB that do not compress: 4 MB of content.
-    const tree = join(scratch, "many-files");
+    const tree = join(scratch.path, "many-files");
     mkdirSync(tree);
     for (let i = 0; i < 40; i++) writeFileSync(join(tree, `f${String(i).padStart(2, "0")}`), randomBytes(100 << 10));
-    image = join(scratch, "many-files.erofs");
+    image = join(scratch.path, "many-files.erofs");
     execFileSync("mkfs.erofs", ["--quiet", "-zlz4", image, tree]);
     full = mkdtempSync(join(tmpdir(), "erofs-cli-full-"));
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", full]);
@@ -586,14 +586,14 @@ describe.skipIf(!mkfs || !root)("erofs-cli writing into a full filesystem (a 1 M
 
 describe.skipIf(!mkfs || !canCorruptInodes())("erofs-cli on a file stating an i_size past 2^53 (a damaged image)", () => {
   it("stat and ls -l print its size and blocks exactly, as coreutils' stat on a kernel mount; cat fails cleanly", async () => {
-    const tree = join(scratch, "huge-size");
+    const tree = join(scratch.path, "huge-size");
     mkdirSync(tree);
     writeFileSync(join(tree, "f.bin"), Buffer.alloc(10_000, 7));
-    const made = join(scratch, "huge-size-made.erofs");
+    const made = join(scratch.path, "huge-size-made.erofs");
     // Owners above 65535 need extended inodes, whose i_size has 64 bits.
     execFileSync("mkfs.erofs", ["--quiet", "--force-uid=100000", made, tree]);
     const size = 2n ** 60n + 4097n;
-    const image = resizeInode(made, join(scratch, "huge-size.erofs"), "/f.bin", size);
+    const image = resizeInode(made, join(scratch.path, "huge-size.erofs"), "/f.bin", size);
     const st = await runCli(["stat", image, "f.bin", "--json"]);
     expect(st.stderr).toBe("");
     const json = parseExact(st.stdout.toString().replace(/("(?:size|blocks)":\s*)(\d+)/g, '$1"$2"')) as { size: string; blocks: string };
@@ -614,7 +614,7 @@ describe.skipIf(!mkfs || !canCorruptInodes())("erofs-cli on a file stating an i_
 
 describe.skipIf(!canMakeWideImage())("erofs-cli on a directory with a corrupt block (read as it is listed)", () => {
   it("ls prints the entries before the corrupt block, extract writes them, fsck checks them; each reports the rest and exits 1", async () => {
-    const dir = join(scratch, "wide");
+    const dir = join(scratch.path, "wide");
     mkdirSync(dir);
     const damaged = corruptWideBlock(makeWideImage(dir), join(dir, "damaged.erofs"));
     const ls = await runCli(["ls", damaged, "wide"]);

@@ -1,8 +1,7 @@
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
-import { repoRoot, resealSuperblock } from "@erofs-ts/testkit";
+import { repoRoot, resealSuperblock, ScratchDir } from "@erofs-ts/testkit";
 import { runCli } from "./run-cli.js";
 
 /**
@@ -21,11 +20,11 @@ const ORDER = [".", "..", "aQb", "abs", "abt", "dd", "e", "ee", "rel", "rem", "z
 /** Where the image's symlinks point (absolute and relative): must stay empty. */
 const OUTSIDE = "/tmp/erofs-hostile-outside";
 
-const scratch = mkdtempSync(join(tmpdir(), "erofs-hostile-"));
+const scratch = new ScratchDir("erofs-hostile-");
 // OUTSIDE's path is written in the image's symlinks, so it cannot be a fresh temporary
 // name: each test makes it anew, and nothing of it is left once they are done.
 afterAll(() => {
-  rmSync(scratch, { recursive: true, force: true });
+  scratch.remove();
   rmSync(OUTSIDE, { recursive: true, force: true });
 });
 
@@ -67,14 +66,14 @@ function direntNidAt(image: Buffer, index: number): number {
 
 /** Writes a patched image with its superblock checksum redone (the root dir shares its block). */
 function write(name: string, image: Buffer): string {
-  const path = join(scratch, name);
+  const path = join(scratch.path, name);
   writeFileSync(path, resealSuperblock(image));
   return path;
 }
 
 /** Extracts into jail/dest and returns what is in the jail besides dest. */
 async function extractInJail(image: string, extra: string[] = [], prepare?: (dest: string) => void) {
-  const jail = mkdtempSync(join(scratch, "jail-"));
+  const jail = mkdtempSync(join(scratch.path, "jail-"));
   const dest = join(jail, "dest");
   mkdirSync(dest);
   prepare?.(dest);
@@ -116,7 +115,7 @@ describe("erofs-cli extract stays inside DEST", () => {
     // "zz" shares its inode with the refused ".." entry: a regular file, not a link to anything outside.
     expect(lstatSync(join(dest, "zz")).isFile()).toBe(true);
     expect(readFileSync(join(dest, "zz"), "utf8")).toBe("hard-linked twice\n");
-    expect(existsSync(join(scratch, "x"))).toBe(false);
+    expect(existsSync(join(scratch.path, "x"))).toBe(false);
   });
 
   it("an empty name makes the directory corrupt: nothing is written, exit 1", async () => {

@@ -1,9 +1,9 @@
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { AS_NOBODY, loadManifest, nameBytes, nobodyReaches, observeHostTree, repoRoot } from "@erofs-ts/testkit";
+import { AS_NOBODY, loadManifest, nameBytes, nobodyReaches, observeHostTree, repoRoot, ScratchDir } from "@erofs-ts/testkit";
 import { CLI, runCli } from "./run-cli.js";
 
 /**
@@ -19,11 +19,13 @@ function asAnotherUser(args: string[]): { status: number | null; stdout: string;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Whether this run can switch users and the other user can run the built CLI (not so in a clone under /root). */
-const tmp = mkdtempSync(join(tmpdir(), "erofs-cli-unpriv-"));
-chmodSync(tmp, 0o777);
-const canSwitch = nobodyReaches(tmp) && asAnotherUser(["--version"]).status === 0;
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+/**
+ * Whether this run can switch users, and the other user can run the built CLI (not so in a
+ * clone under /root) and reach os.tmpdir(), where it extracts into a directory of ours.
+ */
+const canSwitch = nobodyReaches(tmpdir()) && asAnotherUser(["--version"]).status === 0;
+const tmp = new ScratchDir("erofs-cli-unpriv-");
+afterAll(tmp.remove);
 
 describe.skipIf(!canSwitch)("erofs-cli as a user without CAP_SYS_ADMIN", () => {
   const image = join(fixtures, "xattrs.erofs");
@@ -41,7 +43,8 @@ describe.skipIf(!canSwitch)("erofs-cli as a user without CAP_SYS_ADMIN", () => {
   });
 
   it("extract sets what it may, and one warning counts the rest", () => {
-    const dest = join(tmp, "out");
+    chmodSync(tmp.path, 0o777);
+    const dest = join(tmp.path, "out");
     const r = asAnotherUser(["extract", image, dest]);
     expect(r.status).toBe(0);
     const entries = loadManifest(image.replace(/\.erofs$/, ".manifest.json")).entries;

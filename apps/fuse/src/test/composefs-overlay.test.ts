@@ -1,10 +1,9 @@
 import { createHash } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KernelMount, loadManifest, repoRoot } from "@erofs-ts/testkit";
+import { KernelMount, loadManifest, repoRoot, ScratchDir } from "@erofs-ts/testkit";
 import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
 
 /**
@@ -16,8 +15,8 @@ import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
  */
 if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
 
-const work = mkdtempSync(join(tmpdir(), "erofs-fuse-composefs-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("erofs-fuse-composefs-");
+afterAll(work.remove);
 
 const REDIRECT = "trusted.overlay.redirect";
 
@@ -70,12 +69,12 @@ describe.skipIf(!FUSE_AVAILABLE)("a composefs image through erofs-fuse as overla
   for (const name of ["composefs-v0", "composefs-v1"]) {
     it(`${name}: the overlay reads as over the kernel's erofs, each redirected file's content from the data layer`, async (ctx) => {
       const image = join(repoRoot(), "fixtures", `${name}.erofs`);
-      const data = join(work, `${name}-data`);
+      const data = join(work.path, `${name}-data`);
       const digests = dataLayer(join(repoRoot(), "fixtures", `${name}.manifest.json`), data);
       const kernel = KernelMount.tryMount(image);
       if (!kernel) return ctx.skip();
-      const overKernel = join(work, `${name}-over-kernel`);
-      const overFuse = join(work, `${name}-over-fuse`);
+      const overKernel = join(work.path, `${name}-over-kernel`);
+      const overFuse = join(work.path, `${name}-over-fuse`);
       let daemon: FuseDaemon | null = null;
       const mounted: string[] = [];
       try {

@@ -1,15 +1,14 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KernelMount, canCorruptInodes, resizeInode } from "@erofs-ts/testkit";
+import { canCorruptInodes, KernelMount, resizeInode, ScratchDir } from "@erofs-ts/testkit";
 import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
 
 if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
 
-const work = mkdtempSync(join(tmpdir(), "erofs-fuse-huge-sizes-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("erofs-fuse-huge-sizes-");
+afterAll(work.remove);
 
 const CAN_MAKE = spawnSync("mkfs.erofs", ["--help"]).status !== null && canCorruptInodes() && existsSync("/usr/bin/python3");
 
@@ -59,10 +58,10 @@ function seeks(file: string, offsets: readonly bigint[]): string[] {
 
 /** One 300,000-byte file in an image of mkfs.erofs 1.5 with `args`, its inode extended. */
 function makeImage(name: string, args: readonly string[]): string {
-  const tree = join(work, `${name}-tree`);
+  const tree = join(work.path, `${name}-tree`);
   mkdirSync(tree);
   writeFileSync(join(tree, "f.bin"), Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 7 + 3) % 251)));
-  const image = join(work, `${name}.erofs`);
+  const image = join(work.path, `${name}.erofs`);
   execFileSync("mkfs.erofs", ["--quiet", "--force-uid=100000", ...args, image, tree]);
   return image;
 }
@@ -77,7 +76,7 @@ const LAYOUTS: ReadonlyArray<[string, string[]]> = [
 describe.skipIf(!FUSE_AVAILABLE)("files stating an i_size past 2^53 (a damaged image)", () => {
   it.skipIf(!CAN_MAKE).each(LAYOUTS)("%s: size, blocks and reads below 2^53 answer as on a kernel mount; reads past it EOPNOTSUPP", async (name, args) => {
     const source = makeImage(name, args);
-    const images = [2n ** 53n + 5n, 2n ** 60n + 5n].map((size) => ({ size, image: resizeInode(source, join(work, `${name}-${size}.erofs`), "/f.bin", size) }));
+    const images = [2n ** 53n + 5n, 2n ** 60n + 5n].map((size) => ({ size, image: resizeInode(source, join(work.path, `${name}-${size}.erofs`), "/f.bin", size) }));
     const daemon = await FuseDaemon.start(images.map(({ image }) => ({ image })));
     try {
       for (const [i, { size, image }] of images.entries()) {
@@ -105,7 +104,7 @@ describe.skipIf(!FUSE_AVAILABLE)("files stating an i_size past 2^53 (a damaged i
     // 2^20 chunks of 4 KiB, which a kernel walks in a moment; and 2^50 (2^62 bytes), which
     // it would walk for days, as erofs-fuse did (its whole daemon stalled): entries past
     // the image read as zeros, which map data, so the rest of the file is data.
-    const [small, huge] = [2n ** 32n + 5n, 2n ** 62n + 5n].map((size) => resizeInode(source, join(work, `chunked-seek-${size}.erofs`), "/f.bin", size));
+    const [small, huge] = [2n ** 32n + 5n, 2n ** 62n + 5n].map((size) => resizeInode(source, join(work.path, `chunked-seek-${size}.erofs`), "/f.bin", size));
     const offsets = [0n, 4096n, 299_999n, 1n << 20n, 1n << 31n];
     const daemon = await FuseDaemon.start([{ image: small! }, { image: huge! }]);
     try {

@@ -1,15 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KernelMount, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
+import { KernelMount, repoRoot, resealSuperblock, ScratchDir } from "@erofs-ts/testkit";
 import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
 
 if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
 
-const work = mkdtempSync(join(tmpdir(), "erofs-fuse-huge-times-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("erofs-fuse-huge-times-");
+afterAll(work.remove);
 
 const PATHS = ["", "hello.txt", "docs", "docs/README.md", "greeting"];
 
@@ -42,7 +41,7 @@ describe.skipIf(!FUSE_AVAILABLE)("mtimes past 2^53 seconds, or with 10^9 nanosec
     const image = Buffer.from(readFileSync(join(repoRoot(), "fixtures/demo.erofs")));
     const epoch = 2n ** 62n + 12345n;
     image.writeBigInt64LE(epoch, 1024 + 24);
-    const patched = join(work, "late-epoch.erofs");
+    const patched = join(work.path, "late-epoch.erofs");
     writeFileSync(patched, resealSuperblock(image));
     const daemon = await FuseDaemon.start([{ image: patched }]);
     try {
@@ -63,7 +62,7 @@ describe.skipIf(!FUSE_AVAILABLE)("mtimes past 2^53 seconds, or with 10^9 nanosec
     const nsec = 3_000_000_005;
     const before = image.readUInt32LE(1024 + 32);
     image.writeUInt32LE(nsec, 1024 + 32);
-    const patched = join(work, "big-nsec.erofs");
+    const patched = join(work.path, "big-nsec.erofs");
     writeFileSync(patched, resealSuperblock(image));
     const daemon = await FuseDaemon.start([{ image: original }, { image: patched }]);
     try {

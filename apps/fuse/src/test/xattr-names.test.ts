@@ -1,15 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { KernelMount, repoRoot, resealSuperblock } from "@erofs-ts/testkit";
+import { KernelMount, repoRoot, resealSuperblock, ScratchDir } from "@erofs-ts/testkit";
 import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
 
 if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
 
-const work = mkdtempSync(join(tmpdir(), "erofs-fuse-xattr-names-"));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+const work = new ScratchDir("erofs-fuse-xattr-names-");
+afterAll(work.remove);
 
 /** listxattr(2) of each path as Python splits it at NULs, empty names included. */
 function listed(paths: string[]): string[][] {
@@ -40,7 +39,7 @@ describe.skipIf(!FUSE_AVAILABLE)("xattr names holding NULs (a damaged image)", (
     // "user.unique", a NUL and "1".
     image = withNameBytes(image, "empty", Buffer.alloc(5));
     image = withNameBytes(image, "unique.1", Buffer.from("unique\x001"));
-    const patched = join(work, "nul-names.erofs");
+    const patched = join(work.path, "nul-names.erofs");
     writeFileSync(patched, resealSuperblock(image));
     const daemon = await FuseDaemon.start([{ image: patched }]);
     try {
