@@ -16,9 +16,7 @@ if (!hasMkfs) console.log("mkfs.erofs (Debian erofs-utils) not installed: images
 const root = process.getuid?.() === 0;
 
 const work = new ScratchDir("erofs-mkfs15-");
-afterAll(() => {
-  work.remove();
-});
+afterAll(work.remove);
 
 /** Bytes that compress somewhat: words from a small vocabulary mixed with noise (the same for a seed on every run). */
 function mixed(size: number, seed: number): Buffer {

@@ -25,7 +25,7 @@ function examples(readme: string): string[] {
   return [...readFileSync(readme, "utf8").matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
 }
 
-/** `code` with each placeholder file name (which must occur in it, inside a string) replaced by a path. */
+/** `code` with each placeholder file name (which must occur in it) replaced by a real file's path. */
 function withFiles(code: string, files: Record<string, string>): string {
   for (const [placeholder, path] of Object.entries(files)) {
     expect(code, `the example names ${placeholder}`).toContain(placeholder);
