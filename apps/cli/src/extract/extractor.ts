@@ -57,12 +57,26 @@ export class DestinationFailed extends Error {
   }
 }
 
+/** Whether `e` is a failure of DEST itself (DEST_WIDE_ERRORS). */
+function isDestinationWide(e: unknown): e is NodeJS.ErrnoException {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return typeof code === "string" && DEST_WIDE_ERRORS.has(code);
+}
+
 /** Reports an entry's failure; throws DestinationFailed when DEST itself failed, to end the walk. */
 function reportEntry(opts: ExtractOptions, where: string, e: unknown): void {
   if (e instanceof DestinationFailed) throw e;
   opts.onError(where, e);
-  const code = (e as NodeJS.ErrnoException | null)?.code;
-  if (typeof code === "string" && DEST_WIDE_ERRORS.has(code)) throw new DestinationFailed(e as NodeJS.ErrnoException);
+  if (isDestinationWide(e)) throw new DestinationFailed(e);
+}
+
+/** Removes a file if it can: where it cannot (DEST gone read-only), the error that led here is the one to report. */
+function unlinkQuietly(path: Buffer): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // left as it is
+  }
 }
 
 function lstatOrNull(path: Buffer): ReturnType<typeof lstatSync> | null {
@@ -259,7 +273,11 @@ export class Extractor {
     if (st && !st.isDirectory()) unlinkSync(path);
   }
 
-  /** Streams a file out; all-zero chunks become holes, so sparse files stay sparse. */
+  /**
+   * Streams a file out; all-zero chunks become holes, so sparse files stay sparse. A file
+   * DEST has no room for is removed: cut short, it would look extracted (a file the image
+   * fails to give whole stays as far as it was read, as `cp` from a kernel mount leaves it).
+   */
   async #writeFile(inode: Inode, path: Buffer): Promise<void> {
     const fd = openSync(path, CREATE_FLAGS, 0o600);
     try {
@@ -273,6 +291,10 @@ export class Extractor {
         this.stats.bytes += chunk.length;
       }
       ftruncateSync(fd, pos);
+    } catch (e) {
+      // This run made the file (O_EXCL), so it is this run's to remove.
+      if (isDestinationWide(e)) unlinkQuietly(path);
+      throw e;
     } finally {
       closeSync(fd);
     }
