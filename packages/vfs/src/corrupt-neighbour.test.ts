@@ -1,12 +1,11 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { dumpExtents, ScratchDir } from "@erofs-ts/testkit";
+import { dumpExtents, ScratchDir, hasCommand } from "@erofs-ts/testkit";
 import { ErofsError, mount } from "./index.js";
 
-const has = (cmd: string) => spawnSync(cmd, ["--help"]).status !== null;
-const tools = has("mkfs.erofs") && has("dump.erofs");
+const tools = hasCommand("mkfs.erofs") && hasCommand("dump.erofs");
 const PAGE = 4096;
 
 const dir = new ScratchDir("vfs-neighbour-");

@@ -1,10 +1,10 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { headerOffset } from "@erofs-ts/format";
-import { CORPUS_ABSENT, corpusImages, ensureCorpus, fiemapAnswer, fixtureImages, kernelFiemapOf, loadManifest, mountOptionsFor, nameBytes, resealSuperblock, seededRandom, unifiedDeviceStart, type CorpusImage, type FiemapAnswer } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, corpusImages, ensureCorpus, fiemapAnswer, fixtureImages, kernelFiemapOf, loadManifest, mountOptionsFor, nameBytes, resealSuperblock, seededRandom, unifiedDeviceStart, type CorpusImage, type FiemapAnswer, hasCommand } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type FileExtent } from "./index.js";
 
 const corpus = ensureCorpus();
@@ -57,7 +57,7 @@ describe.skipIf(!isRoot)("fs.extents() as the kernel's FIEMAP reports them", () 
   }
 });
 
-const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
+const hasMkfs = hasCommand("mkfs.erofs");
 
 /**
  * FIEMAP maps an extent from its head to the next head without reading it, so a stored

@@ -1,9 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { lstatSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATALAYOUT } from "@erofs-ts/format";
-import { CORPUS_ABSENT, ensureCorpus, kernelDirListing, KernelMount, repoRoot, resealSuperblock, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, kernelDirListing, KernelMount, repoRoot, resealSuperblock, ScratchDir, sha256Hex, hasCommand } from "@erofs-ts/testkit";
 import { kernelRead, linesImage, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type ErofsFs } from "./index.js";
 
@@ -14,7 +13,7 @@ import { ErofsError, mount, type ErofsFs } from "./index.js";
  */
 const work = new ScratchDir("vfs-hostile-");
 afterAll(work.remove);
-const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
+const hasMkfs = hasCommand("mkfs.erofs");
 const corpus = ensureCorpus();
 if (!corpus) console.log(CORPUS_ABSENT);
 

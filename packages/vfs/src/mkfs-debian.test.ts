@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compareEntry, entryFromObserved, KernelMount, observeHostTree, ScratchDir, seededRandom, type Observed } from "@erofs-ts/testkit";
+import { compareEntry, entryFromObserved, KernelMount, observeHostTree, ScratchDir, seededRandom, type Observed, hasCommand } from "@erofs-ts/testkit";
 import { mount } from "./index.js";
 import { observe } from "./walk.test-helper.js";
 
@@ -11,7 +11,7 @@ import { observe } from "./walk.test-helper.js";
  * tree, each read through the vfs and compared with (a) the source tree and (b) the
  * kernel's reading of the same image (as root): every entry, ino included, content hashed.
  */
-const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
+const hasMkfs = hasCommand("mkfs.erofs");
 if (!hasMkfs) console.log("mkfs.erofs (Debian erofs-utils) not installed: images made by mkfs.erofs 1.5 are not tested");
 const root = process.getuid?.() === 0;
 

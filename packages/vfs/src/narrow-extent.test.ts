@@ -1,9 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { DATALAYOUT, LCLUSTER, headerOffset } from "@erofs-ts/format";
-import { KernelMount, resealSuperblock, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
+import { KernelMount, resealSuperblock, ScratchDir, sha256Hex, hasCommand } from "@erofs-ts/testkit";
 import { compressedFile, kernelRead, linesImage } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 
@@ -23,7 +22,7 @@ vi.mock("@erofs-ts/decompress", async (importOriginal) => {
 
 const work = new ScratchDir("vfs-narrow-");
 afterAll(work.remove);
-const hasMkfs = spawnSync("mkfs.erofs", ["--help"]).status !== null;
+const hasMkfs = hasCommand("mkfs.erofs");
 
 describe("an extent whose index is damaged inside it", () => {
   it.skipIf(!hasMkfs)("a head claimed inside a long extent: the lclusters after it map back to the real head, as the kernel maps them, and one read decodes that pcluster once", async () => {

@@ -1,6 +1,7 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { imageBlockSize, resealSuperblock } from "./reseal.js";
+import { hasCommand } from "./commands.js";
 
 /** Bytes per nid slot: an inode's offset is its metadata area's start plus nid times this. */
 const NID_SLOT = 32;
@@ -11,7 +12,7 @@ const FLAT_INLINE = 2;
 
 /** Whether Debian's dump.erofs is there to find inodes by path. */
 export function canCorruptInodes(): boolean {
-  return spawnSync("dump.erofs", ["--help"]).status !== null;
+  return hasCommand("dump.erofs");
 }
 
 /**

@@ -13,6 +13,7 @@ export { KernelMount, kernelDirListing, kernelMountErrno } from "./kernel.js";
 export { fileTypeOfMode, hostXattrs, observeHostTree } from "./host-tree.js";
 export { ACL_UNDEFINED_ID, posixAclXattr, type PosixAclEntry } from "./posix-acl.js";
 export { processAlive } from "./process.js";
+export { hasCommand } from "./commands.js";
 export { AS_NOBODY, nobodyReaches } from "./another-user.js";
 export { dumpExtents, type DumpedExtent } from "./dump-extents.js";
 export { canCorruptInodes, corruptInodes, renameEntry, renumberEntry, repointEntry, resizeInode } from "./corrupt-inodes.js";

@@ -1,8 +1,9 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dumpExtents } from "./dump-extents.js";
 import { seededRandom } from "./random.js";
+import { hasCommand } from "./commands.js";
 
 /** Entries of the wide directory, and the name of entry `i` (sorted as the index). */
 export const WIDE_ENTRIES = 3000;
@@ -12,7 +13,7 @@ export function wideEntryName(i: number): string {
 
 /** Whether Debian's erofs-utils are there: mkfs.erofs makes the image, dump.erofs finds its blocks. */
 export function canMakeWideImage(): boolean {
-  return ["mkfs.erofs", "dump.erofs"].every((tool) => spawnSync(tool, ["--help"]).status !== null);
+  return ["mkfs.erofs", "dump.erofs"].every((tool) => hasCommand(tool));
 }
 
 /**

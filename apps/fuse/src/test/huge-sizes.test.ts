@@ -1,8 +1,8 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { canCorruptInodes, KernelMount, resizeInode, ScratchDir } from "@erofs-ts/testkit";
+import { canCorruptInodes, KernelMount, resizeInode, ScratchDir, hasCommand } from "@erofs-ts/testkit";
 import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
 
 if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
@@ -10,7 +10,7 @@ if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
 const work = new ScratchDir("erofs-fuse-huge-sizes-");
 afterAll(work.remove);
 
-const CAN_MAKE = spawnSync("mkfs.erofs", ["--help"]).status !== null && canCorruptInodes() && existsSync("/usr/bin/python3");
+const CAN_MAKE = hasCommand("mkfs.erofs") && canCorruptInodes() && existsSync("/usr/bin/python3");
 
 /** Reads below 2^53 (each 64 KiB): the start, the real file's last byte and end, further out. */
 const BELOW = [0n, 299_999n, 300_000n, 1n << 20n, 1n << 44n];

@@ -4,7 +4,7 @@ import { accessSync, constants, copyFileSync, existsSync, lstatSync, mkdirSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, renameEntry, repointEntry, scrambleWideNames, dumpExtents, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, KernelMount, WIDE_ENTRIES, canCorruptInodes, canMakeWideImage, corruptInodes, corruptWideBlock, renameEntry, repointEntry, scrambleWideNames, dumpExtents, ensureCorpus, loadManifest, makeWideImage, nameBytes, repoRoot, wideEntryName, hasCommand } from "@erofs-ts/testkit";
 import { ENTRY, FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon, mountOptionsOf, mountedPaths, runFuse, waitFor } from "./harness.js";
 
 const corpus = ensureCorpus();
@@ -13,7 +13,7 @@ if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);
 
 const demo = join(repoRoot(), "fixtures/demo.erofs");
 const demoSrc = join(repoRoot(), "fixtures/demo-src");
-const hasDump = spawnSync("dump.erofs", ["--help"]).status !== null;
+const hasDump = hasCommand("dump.erofs");
 
 function sha256(data: Uint8Array): string {
   return createHash("sha256").update(data).digest("hex");

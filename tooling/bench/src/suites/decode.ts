@@ -1,8 +1,8 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KernelMount, repoRoot } from "@erofs-ts/testkit";
+import { KernelMount, repoRoot, hasCommand } from "@erofs-ts/testkit";
 import { MB, commandSeconds, dropCaches, hostFiles, median, runsText } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 import type { Runner } from "../runner-client.js";
@@ -102,8 +102,7 @@ export async function coldRow(runner: Runner, image: string, parallel: number, w
 const FSCK_RUNS = 11;
 
 async function fsckComparison(runner: Runner, plainImage: string, parallel: number): Promise<Row[]> {
-  const has = (cmd: string) => spawnSync(cmd, ["--help"]).status !== null;
-  if (!has("mkfs.erofs") || !has("fsck.erofs")) {
+  if (!hasCommand("mkfs.erofs") || !hasCommand("fsck.erofs")) {
     return [{ workload: "lz4 (mkfs.erofs 1.5) decode", ours: 0, peerName: "fsck.erofs not installed", unit: "MB/s" }];
   }
   const work = mkdtempSync(join(tmpdir(), "erofs-bench-"));
