@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { dumpExtents, ScratchDir, hasCommand } from "@erofs-ts/testkit";
+import { dumpExtents, hasCommand, ScratchDir } from "@erofs-ts/testkit";
 import { ErofsError, mount } from "./index.js";
 
 const tools = hasCommand("mkfs.erofs") && hasCommand("dump.erofs");

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { headerOffset } from "@erofs-ts/format";
-import { CORPUS_ABSENT, corpusImages, ensureCorpus, fiemapAnswer, fixtureImages, kernelFiemapOf, loadManifest, mountOptionsFor, nameBytes, resealSuperblock, seededRandom, unifiedDeviceStart, type CorpusImage, type FiemapAnswer, hasCommand } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, corpusImages, ensureCorpus, fiemapAnswer, fixtureImages, hasCommand, kernelFiemapOf, loadManifest, mountOptionsFor, nameBytes, resealSuperblock, seededRandom, unifiedDeviceStart, type CorpusImage, type FiemapAnswer } from "@erofs-ts/testkit";
 import { ErofsError, mount, type ErofsFs, type FileExtent } from "./index.js";
 
 const corpus = ensureCorpus();

@@ -2,7 +2,7 @@ import { lstatSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { DATALAYOUT } from "@erofs-ts/format";
-import { CORPUS_ABSENT, ensureCorpus, kernelDirListing, KernelMount, repoRoot, resealSuperblock, ScratchDir, sha256Hex, hasCommand } from "@erofs-ts/testkit";
+import { CORPUS_ABSENT, ensureCorpus, hasCommand, kernelDirListing, KernelMount, repoRoot, resealSuperblock, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
 import { kernelRead, linesImage, withSize } from "./file-answers.test-helper.js";
 import { ErofsError, mount, type ErofsFs } from "./index.js";
 

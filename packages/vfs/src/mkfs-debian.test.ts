@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { linkSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compareEntry, entryFromObserved, KernelMount, observeHostTree, ScratchDir, seededRandom, type Observed, hasCommand } from "@erofs-ts/testkit";
+import { compareEntry, entryFromObserved, hasCommand, KernelMount, observeHostTree, ScratchDir, seededRandom, type Observed } from "@erofs-ts/testkit";
 import { mount } from "./index.js";
 import { observe } from "./walk.test-helper.js";
 

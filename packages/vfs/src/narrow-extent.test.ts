@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { DATALAYOUT, LCLUSTER, headerOffset } from "@erofs-ts/format";
-import { KernelMount, resealSuperblock, ScratchDir, sha256Hex, hasCommand } from "@erofs-ts/testkit";
+import { hasCommand, KernelMount, resealSuperblock, ScratchDir, sha256Hex } from "@erofs-ts/testkit";
 import { compressedFile, kernelRead, linesImage } from "./file-answers.test-helper.js";
 import { ErofsError, mount } from "./index.js";
 

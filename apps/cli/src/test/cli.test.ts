@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { asFiemap, canCorruptInodes, canMakeWideImage, CORPUS_ABSENT, corruptInodes, corruptWideBlock, ensureCorpus, kernelFiemapOf, KernelMount, loadManifest, makeWideImage, mountOptionsFor, nameBytes, repoRoot, resizeInode, ScratchDir, WIDE_ENTRIES, wideEntryName, type ManifestEntry, type ReportedExtent, hasCommand } from "@erofs-ts/testkit";
+import { asFiemap, canCorruptInodes, canMakeWideImage, CORPUS_ABSENT, corruptInodes, corruptWideBlock, ensureCorpus, hasCommand, kernelFiemapOf, KernelMount, loadManifest, makeWideImage, mountOptionsFor, nameBytes, repoRoot, resizeInode, ScratchDir, WIDE_ENTRIES, wideEntryName, type ManifestEntry, type ReportedExtent } from "@erofs-ts/testkit";
 import { DATALAYOUT } from "@erofs-ts/format";
 import { mount, type Inode } from "@erofs-ts/vfs";
 import { CLI, runCli } from "./run-cli.js";

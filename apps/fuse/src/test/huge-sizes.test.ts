@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { canCorruptInodes, KernelMount, resizeInode, ScratchDir, hasCommand } from "@erofs-ts/testkit";
+import { canCorruptInodes, hasCommand, KernelMount, resizeInode, ScratchDir } from "@erofs-ts/testkit";
 import { FUSE_ABSENT, FUSE_AVAILABLE, FuseDaemon } from "./harness.js";
 
 if (!FUSE_AVAILABLE) console.log(FUSE_ABSENT);

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KernelMount, repoRoot, hasCommand } from "@erofs-ts/testkit";
+import { hasCommand, KernelMount, repoRoot } from "@erofs-ts/testkit";
 import { MB, commandSeconds, dropCaches, hostFiles, median, runsText } from "../measure.js";
 import { printTable, type Row } from "../report.js";
 import type { Runner } from "../runner-client.js";
